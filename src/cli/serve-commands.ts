@@ -1,0 +1,108 @@
+import type { Config } from '../config.ts';
+import { openDatabase, redactUrl } from '../db/connect.ts';
+import { migrate } from '../db/migrate.ts';
+import { createDb, createPool } from '../db/pool.ts';
+import { loadTasks, syncTaskTypes } from '../jobs/registry.ts';
+import { createLogger } from '../logger.ts';
+import { startWorker, type JobdeckWorker } from '../worker/runner.ts';
+
+/** Applies migrations and registers the task types; shared by every long-running command. */
+async function prepare(config: Config, url: string) {
+  const pool = createPool(url, { max: 3, applicationName: 'jobdeck-migrate' });
+  try {
+    const result = await migrate(pool);
+    const tasks = await loadTasks(config.tasksDir);
+    const db = createDb(pool);
+    await syncTaskTypes(db, tasks, {
+      maxAttempts: config.defaultMaxAttempts,
+      maxPayloadBytes: config.maxPayloadBytes,
+    });
+    await db.destroy();
+    return { applied: result.applied, tasks };
+  } finally {
+    await pool.end();
+  }
+}
+
+/** `jobdeck migrate`. */
+export async function runMigrate(config: Config): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  const database = await openDatabase(config, logger);
+  try {
+    const { applied, tasks } = await prepare(config, database.url);
+    process.stdout.write(
+      `${applied.length === 0 ? 'database is up to date' : `applied ${applied.join(', ')}`}; ${tasks.size} task types registered\n`,
+    );
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * `jobdeck start` / `jobdeck worker`: database (embedded when DATABASE_URL is unset), migrations,
+ * worker; runs until SIGINT/SIGTERM, then shuts down in order: worker first (running jobs finish
+ * and their outcome is written), then the embedded database.
+ */
+export async function runStart(
+  config: Config,
+  options: { worker: boolean; label: string },
+): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  const database = await openDatabase(config, logger);
+  let worker: JobdeckWorker | null = null;
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${reason}: shutting down`);
+    try {
+      await worker?.stop();
+    } finally {
+      await database.close();
+    }
+  };
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      stop(signal).then(
+        () => resolve(0),
+        (error: Error) => {
+          logger.error(`shutdown failed: ${error.message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  try {
+    if (database.source === 'DATABASE_URL')
+      logger.info(`database: ${redactUrl(database.url)} (DATABASE_URL)`);
+    else process.stdout.write(`PostgreSQL (${database.source}): ${database.url}\n`);
+    const { applied, tasks } = await prepare(config, database.url);
+    if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
+    if (options.worker) {
+      worker = await startWorker({
+        connectionString: database.url,
+        tasks,
+        config,
+        crontabFile: config.crontabFile,
+        logger,
+      });
+      worker.promise.catch(async (error: Error) => {
+        logger.error(`worker stopped unexpectedly: ${error.message}`);
+        await stop('worker failure');
+        process.exit(1);
+      });
+    }
+    process.stdout.write(`jobdeck ${options.label}: ready (Ctrl-C to stop)\n`);
+  } catch (error) {
+    await stop('startup failed').catch(() => {});
+    throw error;
+  }
+  return stopped;
+}

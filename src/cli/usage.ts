@@ -1,0 +1,23 @@
+/** Thrown for bad command lines: printed with the usage text, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const USAGE = `Usage: jobdeck <command> [options]
+
+Commands:
+  start                     Run everything: embedded PostgreSQL (when DATABASE_URL is unset),
+                            migrations and a worker. Stops cleanly on Ctrl-C / SIGTERM.
+  worker                    Run a worker (migrates first). Run as many as you like.
+  migrate                   Apply migrations and register the task types in tasks/.
+  enqueue <type> [payload]  Enqueue a job (payload is JSON, default {}); prints the job id.
+      --priority <n>  --run-at <ISO time>  --max-attempts <n>  --key <k>  --queue <q>
+      --owner <id>  --org <id>  --json
+  jobs                      List jobs, newest first.
+      --active  --status <s>  --type <t>  --owner <id>  --org <id>  --limit <n>  --json
+  watch <id>                Show a job's progress live until it finishes. Exit 0 when it
+                            succeeds, 1 when it fails or is cancelled.  --json: one line per change
+  help                      Show this text.
+
+Configuration comes from the environment (see .env.example). With DATABASE_URL unset, commands
+use the embedded PostgreSQL of a running \`jobdeck start\` in this folder, or start it.`;

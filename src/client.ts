@@ -1,0 +1,88 @@
+import type pg from 'pg';
+import type { Kysely } from 'kysely';
+import { createDb, createPool } from './db/pool.ts';
+import type { Database, Job, JobEvent } from './db/types.ts';
+import type { Executor } from './db/executor.ts';
+import { enqueueJobOn, enqueueJobsOn, type EnqueueOptions, type JobSpec } from './jobs/enqueue.ts';
+import {
+  activeJobs,
+  getJob,
+  getJobEvents,
+  listJobs,
+  type ActiveJobsOptions,
+  type JobPage,
+  type ListJobsOptions,
+} from './jobs/repository.ts';
+import { PgListener } from './live/listener.ts';
+import { watchJob } from './live/watch.ts';
+
+export interface JobdeckOptions {
+  /** Connection string; or pass `pool`. */
+  connectionString?: string;
+  /** An existing pool; jobdeck will not end it on close. */
+  pool?: pg.Pool;
+}
+
+export interface EnqueueCallOptions extends EnqueueOptions {
+  /**
+   * Run inside the caller's transaction: a pg client (after BEGIN) or a Kysely transaction. The
+   * job then exists iff that transaction commits.
+   */
+  tx?: Executor;
+}
+
+/** The client API: enqueue and read tracked jobs, watch them live. */
+export interface Jobdeck {
+  enqueueJob(type: string, payload?: unknown, options?: EnqueueCallOptions): Promise<Job>;
+  enqueueJobs(specs: readonly JobSpec[], options?: { tx?: Executor }): Promise<Job[]>;
+  getJob(id: string): Promise<Job>;
+  listJobs(options?: ListJobsOptions): Promise<JobPage>;
+  activeJobs(options?: ActiveJobsOptions): Promise<Job[]>;
+  getJobEvents(id: string, options?: { afterId?: string; limit?: number }): Promise<JobEvent[]>;
+  /** Yields the job now and after each change; ends once it has finished. */
+  watchJob(id: string, options?: { signal?: AbortSignal }): AsyncGenerator<Job, void, undefined>;
+  /** The Kysely instance jobdeck reads with (typed for its tables). */
+  readonly db: Kysely<Database>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a jobdeck client.
+ *
+ * ```ts
+ * const jobdeck = createJobdeck({ connectionString: process.env.DATABASE_URL });
+ * await jobdeck.enqueueJob('import_file', { filename: 'a.csv' }, { ownerId: user.id });
+ * ```
+ */
+export function createJobdeck(options: JobdeckOptions): Jobdeck {
+  if (!options.pool && !options.connectionString)
+    throw new Error('createJobdeck needs a connectionString or a pool');
+  const pool =
+    options.pool ?? createPool(options.connectionString!, { applicationName: 'jobdeck-client' });
+  const db = createDb(pool);
+  let listener: PgListener | null = null;
+  const connectionString =
+    options.connectionString ?? (pool.options.connectionString as string | undefined);
+  const getListener = () => {
+    if (!connectionString) throw new Error('watchJob needs createJobdeck({ connectionString })');
+    return (listener ??= new PgListener(connectionString));
+  };
+  return {
+    db,
+    enqueueJob: (type, payload, opts = {}) => {
+      const { tx, ...rest } = opts;
+      return enqueueJobOn(tx ?? pool, type, payload, rest);
+    },
+    enqueueJobs: (specs, opts = {}) => enqueueJobsOn(opts.tx ?? pool, specs),
+    getJob: (id) => getJob(db, id),
+    listJobs: (opts) => listJobs(db, opts),
+    activeJobs: (opts) => activeJobs(db, opts),
+    getJobEvents: (id, opts) => getJobEvents(db, id, opts),
+    watchJob: (id, opts) => watchJob(db, getListener(), id, opts),
+    async close() {
+      await listener?.close();
+      await db.destroy();
+      if (!options.pool) await pool.end();
+    },
+  };
+}

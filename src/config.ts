@@ -1,0 +1,113 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+/**
+ * The only reader of `process.env`. Every variable here is listed, with a one-line comment, in
+ * `.env.example`; keep the two in step.
+ */
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const schema = z.object({
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
+  JOBDECK_DATA_DIR: z.string().trim().min(1).default('.jobdeck'),
+  JOBDECK_TASKS_DIR: z.string().trim().min(1).default('tasks'),
+  JOBDECK_CRONTAB: z.string().trim().min(1).default('crontab'),
+  JOBDECK_CONCURRENCY: int(1, 1000).default(10),
+  JOBDECK_LOCAL_QUEUE_SIZE: int(-1, 100_000).default(-1),
+  JOBDECK_POLL_INTERVAL_MS: int(100, 3_600_000).default(2000),
+  JOBDECK_COMPLETE_BATCH_DELAY_MS: int(-1, 10_000).default(0),
+  JOBDECK_FLUSH_INTERVAL_MS: int(0, 10_000).default(2),
+  JOBDECK_MAX_PAYLOAD_BYTES: int(2, 100 * 1024 * 1024).default(1024 * 1024),
+  JOBDECK_DEFAULT_MAX_ATTEMPTS: int(1, 32_767).default(3),
+  JOBDECK_RETENTION_SUCCEEDED_DAYS: int(0, 36_500).default(7),
+  JOBDECK_RETENTION_FAILED_DAYS: int(0, 36_500).default(30),
+  JOBDECK_EMBEDDED_PG_PORT: int(0, 65_535).default(0),
+  JOBDECK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  TEST_DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
+});
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Resolved configuration: paths are absolute, numbers are numbers. */
+export interface Config {
+  /** Connection string of an external PostgreSQL; unset means "use the embedded one". */
+  databaseUrl: string | undefined;
+  /** Folder for the embedded database and other local state. */
+  dataDir: string;
+  tasksDir: string;
+  crontabFile: string;
+  concurrency: number;
+  /** Graphile Worker local queue size; -1 picks `2 × concurrency`, 0 turns it off. */
+  localQueueSize: number;
+  pollIntervalMs: number;
+  completeBatchDelayMs: number;
+  flushIntervalMs: number;
+  maxPayloadBytes: number;
+  defaultMaxAttempts: number;
+  retentionSucceededDays: number;
+  retentionFailedDays: number;
+  embeddedPgPort: number;
+  logLevel: LogLevel;
+  testDatabaseUrl: string | undefined;
+}
+
+/**
+ * Reads and validates configuration. Empty strings count as unset, so a copied `.env.example`
+ * with blank values behaves like no file at all.
+ *
+ * @throws ConfigError naming every variable that is wrong and why.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  cwd = process.cwd(),
+): Config {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value;
+  }
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) =>
+        `${String(issue.path[0])}=${JSON.stringify(cleaned[String(issue.path[0])] ?? '')}: ${issue.message}`,
+    );
+    throw new ConfigError(problems);
+  }
+  const v = parsed.data;
+  return {
+    databaseUrl: v.DATABASE_URL,
+    dataDir: path.resolve(cwd, v.JOBDECK_DATA_DIR),
+    tasksDir: path.resolve(cwd, v.JOBDECK_TASKS_DIR),
+    crontabFile: path.resolve(cwd, v.JOBDECK_CRONTAB),
+    concurrency: v.JOBDECK_CONCURRENCY,
+    localQueueSize:
+      v.JOBDECK_LOCAL_QUEUE_SIZE === -1 ? 2 * v.JOBDECK_CONCURRENCY : v.JOBDECK_LOCAL_QUEUE_SIZE,
+    pollIntervalMs: v.JOBDECK_POLL_INTERVAL_MS,
+    completeBatchDelayMs: v.JOBDECK_COMPLETE_BATCH_DELAY_MS,
+    flushIntervalMs: v.JOBDECK_FLUSH_INTERVAL_MS,
+    maxPayloadBytes: v.JOBDECK_MAX_PAYLOAD_BYTES,
+    defaultMaxAttempts: v.JOBDECK_DEFAULT_MAX_ATTEMPTS,
+    retentionSucceededDays: v.JOBDECK_RETENTION_SUCCEEDED_DAYS,
+    retentionFailedDays: v.JOBDECK_RETENTION_FAILED_DAYS,
+    embeddedPgPort: v.JOBDECK_EMBEDDED_PG_PORT,
+    logLevel: v.JOBDECK_LOG_LEVEL,
+    testDatabaseUrl: v.TEST_DATABASE_URL,
+  };
+}

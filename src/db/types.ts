@@ -1,0 +1,103 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Every status a tracked job can have; docs/job-states.md draws how they connect. */
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'retrying';
+
+/** Statuses of a job that is not finished yet. */
+export const ACTIVE_STATUSES = ['queued', 'running', 'retrying'] as const satisfies JobStatus[];
+/** Statuses a job never leaves (until a retry). */
+export const FINISHED_STATUSES = [
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const satisfies JobStatus[];
+
+/** One failed attempt, as stored in `jobs.errors`. */
+export interface JobAttemptError {
+  at: string;
+  attempt: number;
+  message: string;
+  stack?: string | null;
+  name?: string;
+  /** `true` when the error was classified as not worth retrying. */
+  permanent?: boolean;
+}
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A timestamp the database fills in when the insert leaves it out. */
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** int8 columns arrive as strings from node-postgres (they can exceed 2^53). */
+type Int8 = ColumnType<string, string | number | bigint, string | number | bigint>;
+
+export interface JobsTable {
+  id: Generated<string>;
+  type: string;
+  queue: string | null;
+  status: Generated<JobStatus>;
+  priority: Generated<number>;
+  progress: Generated<number>;
+  current_step: string | null;
+  total_steps: number | null;
+  completed_steps: Generated<number>;
+  payload: ColumnType<unknown, string, string>;
+  result: ColumnType<unknown, string | null, string | null>;
+  errors: ColumnType<JobAttemptError[], string, string>;
+  attempts: Generated<number>;
+  max_attempts: Generated<number>;
+  run_at: DefaultedTimestamp;
+  created_at: DefaultedTimestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  updated_at: DefaultedTimestamp;
+  heartbeat_at: Timestamp | null;
+  owner_id: string | null;
+  org_id: string | null;
+  related_type: string | null;
+  related_id: string | null;
+  key: string | null;
+  metadata: ColumnType<Record<string, unknown>, string, string>;
+  cancel_requested_at: Timestamp | null;
+  cancel_reason: string | null;
+  worker_id: string | null;
+  gw_job_id: Int8 | null;
+  eta_at: Timestamp | null;
+  peak_rss_bytes: Int8 | null;
+  cpu_ms: Int8 | null;
+}
+
+export type JobEventKind = 'log' | 'transition';
+export type JobEventLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface JobEventsTable {
+  id: ColumnType<string, never, never>;
+  job_id: string;
+  at: DefaultedTimestamp;
+  kind: Generated<JobEventKind>;
+  level: Generated<JobEventLevel>;
+  message: string;
+  data: ColumnType<unknown, string | null, string | null>;
+  step: string | null;
+  attempt: number | null;
+}
+
+export interface TaskTypesTable {
+  type: string;
+  payload_schema: ColumnType<unknown, string | null, string | null>;
+  max_attempts: number;
+  max_payload_bytes: number;
+  description: string | null;
+  updated_at: DefaultedTimestamp;
+}
+
+/** The database as Kysely sees it. */
+export interface Database {
+  'jobdeck.jobs': JobsTable;
+  'jobdeck.job_events': JobEventsTable;
+  'jobdeck_private.task_types': TaskTypesTable;
+}
+
+/** A tracked job as read from the database. */
+export type Job = Selectable<JobsTable>;
+export type NewJob = Insertable<JobsTable>;
+export type JobUpdate = Updateable<JobsTable>;
+export type JobEvent = Selectable<JobEventsTable>;

@@ -1,0 +1,81 @@
+/**
+ * The few error classes jobdeck throws. Each carries the data a caller needs to react, and keeps
+ * the underlying error as `cause`.
+ */
+
+/** A job id that does not exist (or that the caller may not see). */
+export class JobNotFoundError extends Error {
+  override readonly name = 'JobNotFoundError';
+  readonly jobId: string;
+  constructor(jobId: string, options?: ErrorOptions) {
+    super(`job ${jobId} not found`, options);
+    this.jobId = jobId;
+  }
+}
+
+/** Enqueue named a job type that no task module defines. */
+export class UnknownJobTypeError extends Error {
+  override readonly name = 'UnknownJobTypeError';
+  readonly type: string;
+  constructor(type: string, message?: string, options?: ErrorOptions) {
+    super(message ?? `unknown job type "${type}"`, options);
+    this.type = type;
+  }
+}
+
+/** A payload that fails its task's schema. `problems` lists each failing field. */
+export class InvalidPayloadError extends Error {
+  override readonly name = 'InvalidPayloadError';
+  readonly type: string;
+  readonly problems: readonly string[];
+  constructor(type: string, problems: readonly string[], options?: ErrorOptions) {
+    super(`invalid payload for job type "${type}": ${problems.join('; ')}`, options);
+    this.type = type;
+    this.problems = problems;
+  }
+}
+
+/** A payload over the configured size limit. */
+export class PayloadTooLargeError extends Error {
+  override readonly name = 'PayloadTooLargeError';
+  readonly type: string;
+  constructor(type: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.type = type;
+  }
+}
+
+/** An argument outside its allowed range: an enqueue option, a list filter, a page size. */
+export class InvalidArgumentError extends Error {
+  override readonly name = 'InvalidArgumentError';
+}
+
+/** A job is in a state that does not allow the requested operation. */
+export class InvalidJobStateError extends Error {
+  override readonly name = 'InvalidJobStateError';
+  readonly jobId: string;
+  readonly status: string;
+  constructor(jobId: string, status: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.jobId = jobId;
+    this.status = status;
+  }
+}
+
+/**
+ * Thrown by a task to fail its job at once, without further attempts (bad input, a resource that
+ * does not exist). Any other error is retried while attempts remain.
+ */
+export class PermanentJobError extends Error {
+  override readonly name = 'PermanentJobError';
+}
+
+/** Configuration from the environment that cannot be used. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,184 @@
+import type { Job } from '../db/types.ts';
+import { queryRows, type Executor } from '../db/executor.ts';
+import {
+  InvalidArgumentError,
+  InvalidPayloadError,
+  PayloadTooLargeError,
+  UnknownJobTypeError,
+} from '../errors.ts';
+
+/** Options of one enqueue. Every field is optional. */
+export interface EnqueueOptions {
+  /** Lower runs sooner (Graphile Worker's convention); -32768..32767, default 0. */
+  priority?: number;
+  /** Run no earlier than this. */
+  runAt?: Date | string;
+  /** Attempts before the job is failed; default from the task definition. */
+  maxAttempts?: number;
+  /** Dedupe key: while a job with this key is unfinished, enqueue returns that job instead. */
+  key?: string;
+  /** Named queue: jobs in one queue run one at a time, in order. */
+  queue?: string;
+  ownerId?: string;
+  orgId?: string;
+  /** The entity this job works on, e.g. `{ type: 'dataset', id: '42' }`. */
+  related?: { type: string; id: string };
+  /** Free-form JSON object stored with the job. */
+  metadata?: Record<string, unknown>;
+}
+
+/** One job of a bulk enqueue. */
+export interface JobSpec extends EnqueueOptions {
+  type: string;
+  payload?: unknown;
+}
+
+const ENQUEUE_SQL = `select * from jobdeck.enqueue(
+  type => $1, payload => $2::jsonb, priority => $3, run_at => $4::timestamptz, max_attempts => $5,
+  key => $6, queue => $7, owner_id => $8, org_id => $9, related_type => $10, related_id => $11,
+  metadata => $12::jsonb)`;
+
+function toJson(value: unknown, what: string, type: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value === undefined ? {} : value);
+  } catch (error) {
+    throw new InvalidPayloadError(
+      type,
+      [`${what} is not JSON-serialisable: ${(error as Error).message}`],
+      { cause: error },
+    );
+  }
+  if (text === undefined) throw new InvalidPayloadError(type, [`${what} is not JSON-serialisable`]);
+  return text;
+}
+
+function toRunAt(runAt: Date | string | undefined): string | null {
+  if (runAt === undefined || runAt === null) return null;
+  const date = runAt instanceof Date ? runAt : new Date(runAt);
+  if (Number.isNaN(date.getTime()))
+    throw new InvalidArgumentError(`runAt must be a valid date, got ${String(runAt)}`);
+  return date.toISOString();
+}
+
+function checkInteger(name: string, value: number | undefined): void {
+  if (value !== undefined && !Number.isInteger(value)) {
+    throw new InvalidArgumentError(`${name} must be a whole number, got ${String(value)}`);
+  }
+}
+
+function specParams(spec: JobSpec): unknown[] {
+  if (typeof spec.type !== 'string' || spec.type === '')
+    throw new UnknownJobTypeError(String(spec.type), 'job type is required');
+  checkInteger('priority', spec.priority);
+  checkInteger('maxAttempts', spec.maxAttempts);
+  if (
+    spec.metadata !== undefined &&
+    (typeof spec.metadata !== 'object' || spec.metadata === null || Array.isArray(spec.metadata))
+  ) {
+    throw new InvalidArgumentError('metadata must be a plain object');
+  }
+  return [
+    spec.type,
+    toJson(spec.payload, 'payload', spec.type),
+    spec.priority ?? 0,
+    toRunAt(spec.runAt),
+    spec.maxAttempts ?? null,
+    spec.key ?? null,
+    spec.queue ?? null,
+    spec.ownerId ?? null,
+    spec.orgId ?? null,
+    spec.related?.type ?? null,
+    spec.related?.id ?? null,
+    toJson(spec.metadata ?? {}, 'metadata', spec.type),
+  ];
+}
+
+/** Turns the SQL functions' JDxxx errors into jobdeck's error classes. */
+export function mapEnqueueError(error: unknown, type: string): unknown {
+  const e = error as { code?: string; message?: string; detail?: string; hint?: string };
+  const message = e.message ?? String(error);
+  switch (e.code) {
+    case 'JD001':
+      return new UnknownJobTypeError(type, e.hint ? `${message} (${e.hint})` : message, {
+        cause: error,
+      });
+    case 'JD002': {
+      let problems: string[] = [message];
+      try {
+        if (e.detail) problems = JSON.parse(e.detail) as string[];
+      } catch {
+        /* keep the message */
+      }
+      const err = new InvalidPayloadError(type, problems, { cause: error });
+      err.message = message;
+      return err;
+    }
+    case 'JD003':
+      return new PayloadTooLargeError(type, message, { cause: error });
+    case 'JD004':
+    case '22P02': // invalid text representation (e.g. a bad runAt in a bulk spec)
+    case '22007': // invalid datetime format
+    case '22008': // datetime out of range
+    case '22003': // numeric out of range
+      return new InvalidArgumentError(message, { cause: error });
+    default:
+      return error;
+  }
+}
+
+/**
+ * Enqueues one tracked job on `executor`. Given the caller's transaction (pg client or Kysely
+ * transaction), the job exists iff that transaction commits.
+ */
+export async function enqueueJobOn(
+  executor: Executor,
+  type: string,
+  payload?: unknown,
+  options: EnqueueOptions = {},
+): Promise<Job> {
+  const params = specParams({ ...options, type, payload });
+  try {
+    const rows = await queryRows<Job>(executor, ENQUEUE_SQL, params);
+    return rows[0]!;
+  } catch (error) {
+    throw mapEnqueueError(error, type);
+  }
+}
+
+/** Enqueues many jobs in one statement: all are checked first, then all or none are added. */
+export async function enqueueJobsOn(executor: Executor, specs: readonly JobSpec[]): Promise<Job[]> {
+  if (!Array.isArray(specs))
+    throw new InvalidArgumentError('enqueueJobs expects an array of job specs');
+  if (specs.length === 0) return [];
+  const body = specs.map((spec, index) => {
+    try {
+      const [
+        type,
+        payload,
+        priority,
+        runAt,
+        maxAttempts,
+        key,
+        queue,
+        ownerId,
+        orgId,
+        relatedType,
+        relatedId,
+        metadata,
+      ] = specParams(spec);
+      return `{"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string}}`;
+    } catch (error) {
+      (error as Error).message = `jobs[${index}]: ${(error as Error).message}`;
+      throw error;
+    }
+  });
+  try {
+    return await queryRows<Job>(executor, 'select * from jobdeck.enqueue_many($1::jsonb)', [
+      `[${body.join(',')}]`,
+    ]);
+  } catch (error) {
+    const index = /^jobs\[(\d+)\]/.exec((error as Error).message ?? '')?.[1];
+    throw mapEnqueueError(error, specs[Number(index ?? 0)]?.type ?? '');
+  }
+}

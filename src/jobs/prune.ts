@@ -1,0 +1,52 @@
+import { queryRows, type Executor } from '../db/executor.ts';
+import { InvalidArgumentError } from '../errors.ts';
+
+export interface PruneOptions {
+  /** Succeeded jobs finished more than this many days ago are deleted. */
+  succeededDays: number;
+  /** Failed and cancelled jobs are kept longer, for post-mortems. */
+  failedDays: number;
+  /** Rows deleted per statement, so pruning never holds long locks. */
+  batchSize?: number;
+}
+
+// Batches through the finished-jobs partial index; job_events go by ON DELETE CASCADE.
+const PRUNE_SQL = `
+  with doomed as (
+    select id from jobdeck.jobs
+     where (status = 'succeeded' and finished_at < now() - make_interval(secs => $1::float8 * 86400))
+        or (status in ('failed', 'cancelled') and finished_at < now() - make_interval(secs => $2::float8 * 86400))
+     limit $3
+  ), gone as (
+    delete from jobdeck.jobs j using doomed where j.id = doomed.id returning 1
+  )
+  select count(*)::int as n from gone`;
+
+/** Deletes finished jobs past their retention, with their events; returns how many went. */
+export async function pruneJobs(
+  executor: Executor,
+  options: PruneOptions,
+): Promise<{ deleted: number }> {
+  for (const [name, value] of Object.entries({
+    succeededDays: options.succeededDays,
+    failedDays: options.failedDays,
+  })) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new InvalidArgumentError(`${name} must be a number of days >= 0, got ${String(value)}`);
+    }
+  }
+  const batchSize = options.batchSize ?? 5000;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new InvalidArgumentError(`batchSize must be a whole number >= 1`);
+  let deleted = 0;
+  for (;;) {
+    const [row] = await queryRows<{ n: number }>(executor, PRUNE_SQL, [
+      options.succeededDays,
+      options.failedDays,
+      batchSize,
+    ]);
+    const n = row?.n ?? 0;
+    deleted += n;
+    if (n < batchSize) return { deleted };
+  }
+}

@@ -1,0 +1,57 @@
+import type { Kysely } from 'kysely';
+import { FINISHED_STATUSES, type Database, type Job } from '../db/types.ts';
+import { getJob, isJobId } from '../jobs/repository.ts';
+import { JobNotFoundError } from '../errors.ts';
+import { channelName } from './channels.ts';
+import type { PgListener } from './listener.ts';
+
+/** True once a job will not change again (until someone retries it). */
+export function isFinished(job: Pick<Job, 'status'>): boolean {
+  return (FINISHED_STATUSES as readonly string[]).includes(job.status);
+}
+
+/**
+ * Yields the job now, then again after every change, and ends after yielding it finished.
+ * Subscribes before the first read, so no change between the two is missed; after a lost LISTEN
+ * connection it re-reads, so a change sent while disconnected is not missed either.
+ */
+export async function* watchJob(
+  db: Kysely<Database>,
+  listener: PgListener,
+  id: string,
+  options: { signal?: AbortSignal } = {},
+): AsyncGenerator<Job, void, undefined> {
+  if (!isJobId(id)) throw new JobNotFoundError(String(id));
+  let dirty = true;
+  let wake: (() => void) | null = null;
+  const poke = () => {
+    dirty = true;
+    wake?.();
+  };
+  const unsubscribe = await listener.subscribe(channelName('job', id), poke);
+  const removeReconnect = listener.onReconnect(poke);
+  options.signal?.addEventListener('abort', poke);
+  try {
+    let last: string | null = null;
+    while (!options.signal?.aborted) {
+      if (!dirty) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        continue;
+      }
+      dirty = false;
+      const job = await getJob(db, id);
+      // One yield per visible change: coalesced notifications re-read once.
+      const fingerprint = `${job.status}|${job.progress}|${job.current_step}|${job.completed_steps}|${job.attempts}|${job.updated_at.getTime()}`;
+      if (fingerprint !== last) {
+        last = fingerprint;
+        yield job;
+      }
+      if (isFinished(job)) return;
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', poke);
+    removeReconnect();
+    await unsubscribe();
+  }
+}

@@ -1,0 +1,23 @@
+import { defineTask } from '../src/jobs/task.ts';
+import { pruneJobs } from '../src/jobs/prune.ts';
+import { loadConfig } from '../src/config.ts';
+
+/**
+ * Deletes finished jobs past their retention (JOBDECK_RETENTION_SUCCEEDED_DAYS, and the longer
+ * JOBDECK_RETENTION_FAILED_DAYS for failed and cancelled ones). Scheduled hourly in `crontab`.
+ */
+export default defineTask({
+  description: 'Delete finished jobs older than the retention settings',
+  maxAttempts: 1,
+  async run({ helpers, log }) {
+    const config = loadConfig();
+    const { deleted } = await helpers.withPgClient((client) =>
+      pruneJobs(client, {
+        succeededDays: config.retentionSucceededDays,
+        failedDays: config.retentionFailedDays,
+      }),
+    );
+    await log('info', `pruned ${deleted} finished jobs`);
+    return { deleted };
+  },
+});
