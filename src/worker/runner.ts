@@ -102,7 +102,7 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
       pollInterval: config.pollIntervalMs,
       noHandleSignals: true,
       crontab,
-      logger: makeWorkerLogger(config.logLevel === 'debug' ? 'debug' : 'warn'),
+      logger: makeWorkerLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
       preset: {
         worker: {
           ...(config.localQueueSize > 0 ? { localQueue: { size: config.localQueueSize } } : {}),
