@@ -27,7 +27,7 @@ export function createLogger(level: LogLevel = 'info', scope = 'jobdeck'): Logge
 /** Graphile Worker's logger, filtered to our level (Worker is chatty at info). */
 export function makeWorkerLogger(level: LogLevel): WorkerLogger {
   return new WorkerLogger(() => (workerLevel, message) => {
-    const mapped: LogLevel =
+    let mapped: LogLevel =
       workerLevel === 'error'
         ? 'error'
         : workerLevel === 'warning'
@@ -35,6 +35,8 @@ export function makeWorkerLogger(level: LogLevel): WorkerLogger {
           : workerLevel === 'info'
             ? 'info'
             : 'debug';
+    // A failed attempt is recorded on the job by jobdeck; for the process log it is a warning.
+    if (mapped === 'error' && message.startsWith('Failed task')) mapped = 'warn';
     if (ORDER[mapped] >= ORDER[level])
       process.stderr.write(`[graphile-worker] ${mapped}: ${message}\n`);
   });

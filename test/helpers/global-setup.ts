@@ -40,7 +40,12 @@ export default async function setup(project: TestProject) {
     embedded = await startEmbeddedPostgres({
       dataDir,
       database: 'postgres',
-      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 300 },
+      settings: {
+        fsync: 'off',
+        synchronous_commit: 'off',
+        full_page_writes: 'off',
+        max_connections: 300,
+      },
     });
     adminUrl = embedded.url;
   }

@@ -10,8 +10,15 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 }
 
 /** Registers task types so enqueue accepts them, without running a worker. */
-export async function registerTasks(t: TestDatabase, tasks: TaskRegistry, config = testConfig()): Promise<void> {
-  await syncTaskTypes(t.db, tasks, { maxAttempts: config.defaultMaxAttempts, maxPayloadBytes: config.maxPayloadBytes });
+export async function registerTasks(
+  t: TestDatabase,
+  tasks: TaskRegistry,
+  config = testConfig(),
+): Promise<void> {
+  await syncTaskTypes(t.db, tasks, {
+    maxAttempts: config.defaultMaxAttempts,
+    maxPayloadBytes: config.maxPayloadBytes,
+  });
 }
 
 const running = new Set<JobdeckWorker>();

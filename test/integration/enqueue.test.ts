@@ -1,3 +1,4 @@
+import type { AnyTaskDefinition } from '../../src/jobs/task.ts';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -14,7 +15,7 @@ import {
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 
-const tasks: TaskRegistry = new Map([
+const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
   [
     'import_file',
     defineTask({
@@ -55,15 +56,19 @@ describe('enqueue', () => {
 
   it('adds the tracked row and the Graphile Worker job together', async () => {
     const before = await counts();
-    const job = await jobdeck.enqueueJob('import_file', { filename: 'a.csv' }, {
-      priority: 5,
-      maxAttempts: 7,
-      queue: 'imports',
-      ownerId: 'u1',
-      orgId: 'o1',
-      related: { type: 'dataset', id: '42' },
-      metadata: { source: 'test' },
-    });
+    const job = await jobdeck.enqueueJob(
+      'import_file',
+      { filename: 'a.csv' },
+      {
+        priority: 5,
+        maxAttempts: 7,
+        queue: 'imports',
+        ownerId: 'u1',
+        orgId: 'o1',
+        related: { type: 'dataset', id: '42' },
+        metadata: { source: 'test' },
+      },
+    );
     expect(job).toMatchObject({
       status: 'queued',
       priority: 5,
@@ -95,7 +100,10 @@ describe('enqueue', () => {
     try {
       await client.query('begin');
       const job = await jobdeck.enqueueJob('import_file', { filename: 'b.csv' }, { tx: client });
-      const inside = await client.query('select count(*)::int as n from jobdeck.jobs where id = $1', [job.id]);
+      const inside = await client.query(
+        'select count(*)::int as n from jobdeck.jobs where id = $1',
+        [job.id],
+      );
       expect(inside.rows[0].n).toBe(1);
       await client.query('rollback');
     } finally {
@@ -114,7 +122,9 @@ describe('enqueue', () => {
     ).rejects.toThrow('app failure after enqueue');
     expect(await counts()).toEqual(before);
 
-    const job = await t.db.transaction().execute((trx) => jobdeck.enqueueJob('import_file', { filename: 'd.csv' }, { tx: trx }));
+    const job = await t.db
+      .transaction()
+      .execute((trx) => jobdeck.enqueueJob('import_file', { filename: 'd.csv' }, { tx: trx }));
     expect((await jobdeck.getJob(job.id)).status).toBe('queued');
   });
 
@@ -145,31 +155,104 @@ describe('enqueue', () => {
     const first = await jobdeck.enqueueJob('anything', {}, { key: 'nightly-report' });
     const again = await jobdeck.enqueueJob('anything', { other: true }, { key: 'nightly-report' });
     expect(again.id).toBe(first.id);
-    await t.pool.query(`update jobdeck.jobs set status = 'succeeded', finished_at = now() where id = $1`, [first.id]);
+    await t.pool.query(
+      `update jobdeck.jobs set status = 'succeeded', finished_at = now() where id = $1`,
+      [first.id],
+    );
     const fresh = await jobdeck.enqueueJob('anything', {}, { key: 'nightly-report' });
     expect(fresh.id).not.toBe(first.id);
   });
 
   describe('rejects bad input with a clear error and writes nothing', () => {
     const cases: [string, () => Promise<unknown>, unknown, string | RegExp][] = [
-      ['an unknown type', () => jobdeck.enqueueJob('nope', {}), UnknownJobTypeError, /^unknown job type "nope" \(known types: anything, import_file\)$/],
-      ['an empty type', () => jobdeck.enqueueJob('', {}), UnknownJobTypeError, 'job type is required'],
-      ['a missing field', () => jobdeck.enqueueJob('import_file', {}), InvalidPayloadError, 'invalid payload for job type "import_file": payload.filename: is required'],
-      ['a wrong type', () => jobdeck.enqueueJob('import_file', { filename: 'x', rows: 1.5 }), InvalidPayloadError, 'payload.rows: expected integer, got a fraction'],
-      ['a value out of enum', () => jobdeck.enqueueJob('import_file', { filename: 'x', mode: 'merge' }), InvalidPayloadError, 'payload.mode: must be one of "append", "replace"'],
-      ['too many items', () => jobdeck.enqueueJob('import_file', { filename: 'x', tags: ['a', 'b', 'c', 'd'] }), InvalidPayloadError, 'payload.tags: must have at most 3 items'],
-      ['a non-object payload', () => jobdeck.enqueueJob('import_file', 'x.csv'), InvalidPayloadError, 'payload: expected object, got string'],
-      ['a payload over the limit', () => jobdeck.enqueueJob('import_file', { filename: 'x'.repeat(3000) }), PayloadTooLargeError, /over the 2048 byte limit/],
-      ['a fractional priority', () => jobdeck.enqueueJob('anything', {}, { priority: 1.5 }), InvalidArgumentError, 'priority must be a whole number, got 1.5'],
-      ['a priority out of range', () => jobdeck.enqueueJob('anything', {}, { priority: 99999 }), InvalidArgumentError, /priority must be a whole number from -32768 to 32767/],
-      ['zero attempts', () => jobdeck.enqueueJob('anything', {}, { maxAttempts: 0 }), InvalidArgumentError, /max_attempts must be from 1 to 32767/],
-      ['a bad runAt', () => jobdeck.enqueueJob('anything', {}, { runAt: 'tomorrow-ish' }), InvalidArgumentError, /runAt must be a valid date/],
-      ['a circular payload', () => {
-        const loop: Record<string, unknown> = {};
-        loop.self = loop;
-        return jobdeck.enqueueJob('anything', loop);
-      }, InvalidPayloadError, /not JSON-serialisable/],
-      ['a bulk spec that is not an array', () => jobdeck.enqueueJobs('nope' as never), InvalidArgumentError, /expects an array/],
+      [
+        'an unknown type',
+        () => jobdeck.enqueueJob('nope', {}),
+        UnknownJobTypeError,
+        /^unknown job type "nope" \(known types: anything, import_file\)$/,
+      ],
+      [
+        'an empty type',
+        () => jobdeck.enqueueJob('', {}),
+        UnknownJobTypeError,
+        'job type is required',
+      ],
+      [
+        'a missing field',
+        () => jobdeck.enqueueJob('import_file', {}),
+        InvalidPayloadError,
+        'invalid payload for job type "import_file": payload.filename: is required',
+      ],
+      [
+        'a wrong type',
+        () => jobdeck.enqueueJob('import_file', { filename: 'x', rows: 1.5 }),
+        InvalidPayloadError,
+        'payload.rows: expected integer, got a fraction',
+      ],
+      [
+        'a value out of enum',
+        () => jobdeck.enqueueJob('import_file', { filename: 'x', mode: 'merge' }),
+        InvalidPayloadError,
+        'payload.mode: must be one of "append", "replace"',
+      ],
+      [
+        'too many items',
+        () => jobdeck.enqueueJob('import_file', { filename: 'x', tags: ['a', 'b', 'c', 'd'] }),
+        InvalidPayloadError,
+        'payload.tags: must have at most 3 items',
+      ],
+      [
+        'a non-object payload',
+        () => jobdeck.enqueueJob('import_file', 'x.csv'),
+        InvalidPayloadError,
+        'payload: expected object, got string',
+      ],
+      [
+        'a payload over the limit',
+        () => jobdeck.enqueueJob('import_file', { filename: 'x'.repeat(3000) }),
+        PayloadTooLargeError,
+        /over the 2048 byte limit/,
+      ],
+      [
+        'a fractional priority',
+        () => jobdeck.enqueueJob('anything', {}, { priority: 1.5 }),
+        InvalidArgumentError,
+        'priority must be a whole number, got 1.5',
+      ],
+      [
+        'a priority out of range',
+        () => jobdeck.enqueueJob('anything', {}, { priority: 99999 }),
+        InvalidArgumentError,
+        /priority must be a whole number from -32768 to 32767/,
+      ],
+      [
+        'zero attempts',
+        () => jobdeck.enqueueJob('anything', {}, { maxAttempts: 0 }),
+        InvalidArgumentError,
+        /max_attempts must be from 1 to 32767/,
+      ],
+      [
+        'a bad runAt',
+        () => jobdeck.enqueueJob('anything', {}, { runAt: 'tomorrow-ish' }),
+        InvalidArgumentError,
+        /runAt must be a valid date/,
+      ],
+      [
+        'a circular payload',
+        () => {
+          const loop: Record<string, unknown> = {};
+          loop.self = loop;
+          return jobdeck.enqueueJob('anything', loop);
+        },
+        InvalidPayloadError,
+        /not JSON-serialisable/,
+      ],
+      [
+        'a bulk spec that is not an array',
+        () => jobdeck.enqueueJobs('nope' as never),
+        InvalidArgumentError,
+        /expects an array/,
+      ],
     ];
     it.each(cases)('%s', async (_name, call, type, message) => {
       const before = await counts();
@@ -182,10 +265,19 @@ describe('enqueue', () => {
   });
 
   it('works from SQL and from a trigger (the documented example)', async () => {
-    const example = await readFile(new URL('../../docs/examples/enqueue-from-trigger.sql', import.meta.url), 'utf8');
+    const example = await readFile(
+      new URL('../../docs/examples/enqueue-from-trigger.sql', import.meta.url),
+      'utf8',
+    );
     await t.pool.query(example);
-    await t.pool.query(`insert into uploads (filename, uploaded_by, org_id) values ('sales.csv', 'u7', 'o7')`);
-    const job = await t.db.selectFrom('jobdeck.jobs').selectAll().where('owner_id', '=', 'u7').executeTakeFirstOrThrow();
+    await t.pool.query(
+      `insert into uploads (filename, uploaded_by, org_id) values ('sales.csv', 'u7', 'o7')`,
+    );
+    const job = await t.db
+      .selectFrom('jobdeck.jobs')
+      .selectAll()
+      .where('owner_id', '=', 'u7')
+      .executeTakeFirstOrThrow();
     expect(job).toMatchObject({
       type: 'import_file',
       status: 'queued',
@@ -201,9 +293,12 @@ describe('enqueue', () => {
       .catch((e: { code: string; message: string }) => e);
     expect(error).toMatchObject({
       code: 'JD002',
-      message: 'invalid payload for job type "import_file": payload.filename: must be at least 1 characters',
+      message:
+        'invalid payload for job type "import_file": payload.filename: must be at least 1 characters',
     });
-    const uploads = await t.pool.query(`select count(*)::int as n from uploads where uploaded_by = 'u8'`);
+    const uploads = await t.pool.query(
+      `select count(*)::int as n from uploads where uploaded_by = 'u8'`,
+    );
     expect(uploads.rows[0].n).toBe(0);
     expect(await counts()).toEqual(before);
 
@@ -219,7 +314,10 @@ describe('enqueue', () => {
   it('names channels the same way in SQL and TypeScript', async () => {
     const ids = ['u1', 'x'.repeat(60), 'ünïcødé-owner-with-a-fairly-long-name-0123456789'];
     for (const id of ids) {
-      const { rows } = await t.pool.query<{ name: string }>(`select jobdeck.channel_name('owner', $1) as name`, [id]);
+      const { rows } = await t.pool.query<{ name: string }>(
+        `select jobdeck.channel_name('owner', $1) as name`,
+        [id],
+      );
       expect(channelName('owner', id)).toBe(rows[0]!.name);
       expect(Buffer.byteLength(rows[0]!.name)).toBeLessThanOrEqual(63);
     }

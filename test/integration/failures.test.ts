@@ -1,3 +1,4 @@
+import type { AnyTaskDefinition } from '../../src/jobs/task.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
@@ -7,7 +8,7 @@ import { PermanentJobError } from '../../src/errors.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 
-const tasks: TaskRegistry = new Map([
+const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
   [
     'flaky',
     defineTask({
@@ -49,7 +50,10 @@ describe('a failing job', () => {
 
   /** Skips Graphile Worker's backoff wait so the next attempt runs now. */
   async function runRetryNow(gwJobId: string | null) {
-    await t.pool.query(`select graphile_worker.reschedule_jobs(array[$1::bigint], run_at := now())`, [gwJobId]);
+    await t.pool.query(
+      `select graphile_worker.reschedule_jobs(array[$1::bigint], run_at := now())`,
+      [gwJobId],
+    );
   }
 
   it('is retried with its error recorded, then fails for good when attempts run out', async () => {
@@ -62,7 +66,12 @@ describe('a failing job', () => {
     });
     expect(retrying.attempts).toBe(1);
     expect(retrying.errors).toHaveLength(1);
-    expect(retrying.errors[0]).toMatchObject({ attempt: 1, message: 'boom on attempt 1', name: 'Error', permanent: false });
+    expect(retrying.errors[0]).toMatchObject({
+      attempt: 1,
+      message: 'boom on attempt 1',
+      name: 'Error',
+      permanent: false,
+    });
     expect(retrying.errors[0]!.stack).toContain('boom on attempt 1');
     // The next attempt is scheduled on Graphile Worker's backoff: about e^1 s from now.
     expect(retrying.run_at.getTime()).toBeGreaterThan(Date.now());
@@ -78,10 +87,15 @@ describe('a failing job', () => {
     expect(failed.errors.map((e) => e.message)).toEqual(['boom on attempt 1', 'boom on attempt 2']);
     expect(failed.finished_at).toBeInstanceOf(Date);
     // Worker was told the job is done: nothing of it is left in Graphile Worker's queue.
-    const left = await t.pool.query('select count(*)::int as n from graphile_worker.jobs where id = $1', [failed.gw_job_id]);
+    const left = await t.pool.query(
+      'select count(*)::int as n from graphile_worker.jobs where id = $1',
+      [failed.gw_job_id],
+    );
     expect(left.rows[0].n).toBe(0);
 
-    const transitions = (await jobdeck.getJobEvents(job.id)).filter((e) => e.kind === 'transition').map((e) => e.message);
+    const transitions = (await jobdeck.getJobEvents(job.id))
+      .filter((e) => e.kind === 'transition')
+      .map((e) => e.message);
     expect(transitions).toEqual([
       'queued',
       'running (attempt 1)',
@@ -118,19 +132,33 @@ describe('a failing job', () => {
     await worker.stop();
     expect(failed.attempts).toBe(1);
     expect(failed.max_attempts).toBe(5);
-    expect(failed.errors).toEqual([expect.objectContaining({ message: 'the file does not exist', permanent: true, name: 'PermanentJobError' })]);
+    expect(failed.errors).toEqual([
+      expect.objectContaining({
+        message: 'the file does not exist',
+        permanent: true,
+        name: 'PermanentJobError',
+      }),
+    ]);
   });
 
   it('fails without retry when a job reaches the worker with a payload its task rejects', async () => {
     // Straight into Graphile Worker, bypassing enqueue's check (as an old client might).
-    const { rows } = await t.pool.query<{ id: string }>(`select (graphile_worker.add_job('typed', '{"n": "seven"}'::json)).id`);
+    const { rows } = await t.pool.query<{ id: string }>(
+      `select (graphile_worker.add_job('typed', '{"n": "seven"}'::json)).id`,
+    );
     const worker = await runTestWorker(t, tasks);
     const failed = await waitFor(async () => {
-      const row = await t.db.selectFrom('jobdeck.jobs').selectAll().where('gw_job_id', '=', rows[0]!.id).executeTakeFirst();
+      const row = await t.db
+        .selectFrom('jobdeck.jobs')
+        .selectAll()
+        .where('gw_job_id', '=', rows[0]!.id)
+        .executeTakeFirst();
       return row?.status === 'failed' && row;
     });
     await worker.stop();
-    expect(failed.errors[0]!.message).toMatch(/^invalid payload for job type "typed": payload\.n: /);
+    expect(failed.errors[0]!.message).toMatch(
+      /^invalid payload for job type "typed": payload\.n: /,
+    );
     expect(failed.attempts).toBe(1);
   });
 });

@@ -1,15 +1,20 @@
+import type { AnyTaskDefinition } from '../../src/jobs/task.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { defineTask } from '../../src/jobs/task.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { PgListener } from '../../src/live/listener.ts';
-import { channelName, parseJobNotification, type JobNotification } from '../../src/live/channels.ts';
+import {
+  channelName,
+  parseJobNotification,
+  type JobNotification,
+} from '../../src/live/channels.ts';
 import { sleep } from '../../src/util/sleep.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 
-const tasks: TaskRegistry = new Map([
+const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
   [
     'steps',
     defineTask({
@@ -50,14 +55,26 @@ describe('a tracked job', () => {
 
   it('goes queued → running → succeeded and announces each change over LISTEN', async () => {
     const job = await jobdeck.enqueueJob('steps', { n: 21 }, { ownerId: 'user-1', orgId: 'org-1' });
-    expect(job).toMatchObject({ type: 'steps', status: 'queued', progress: 0, attempts: 0, owner_id: 'user-1' });
+    expect(job).toMatchObject({
+      type: 'steps',
+      status: 'queued',
+      progress: 0,
+      attempts: 0,
+      owner_id: 'user-1',
+    });
 
     const onJob: JobNotification[] = [];
     const onOwner: JobNotification[] = [];
     const onOrg: JobNotification[] = [];
-    await listener.subscribe(channelName('job', job.id), (p) => onJob.push(parseJobNotification(p)!));
-    await listener.subscribe(channelName('owner', 'user-1'), (p) => onOwner.push(parseJobNotification(p)!));
-    await listener.subscribe(channelName('org', 'org-1'), (p) => onOrg.push(parseJobNotification(p)!));
+    await listener.subscribe(channelName('job', job.id), (p) =>
+      onJob.push(parseJobNotification(p)!),
+    );
+    await listener.subscribe(channelName('owner', 'user-1'), (p) =>
+      onOwner.push(parseJobNotification(p)!),
+    );
+    await listener.subscribe(channelName('org', 'org-1'), (p) =>
+      onOrg.push(parseJobNotification(p)!),
+    );
 
     const worker = await runTestWorker(t, tasks);
     const done = await waitFor(async () => {
@@ -96,7 +113,13 @@ describe('a tracked job', () => {
       'succeeded',
     ]);
     const log = events.find((e) => e.kind === 'log');
-    expect(log).toMatchObject({ level: 'info', message: 'halfway', data: { i: 2 }, step: 'part 2', attempt: 1 });
+    expect(log).toMatchObject({
+      level: 'info',
+      message: 'halfway',
+      data: { i: 2 },
+      step: 'part 2',
+      attempt: 1,
+    });
   });
 
   it('watchJob() yields the job as it changes and ends once it has finished', async () => {
@@ -107,7 +130,9 @@ describe('a tracked job', () => {
     await worker.stop();
     expect(seen[0]!.id).toBe(job.id);
     expect(seen.at(-1)).toMatchObject({ status: 'succeeded', progress: 100 });
-    expect(seen.some((j) => j.status === 'running' && j.progress > 0 && j.progress < 100)).toBe(true);
+    expect(seen.some((j) => j.status === 'running' && j.progress > 0 && j.progress < 100)).toBe(
+      true,
+    );
   });
 
   it('tracks a job added with plain graphile_worker.add_job on its first run', async () => {
@@ -136,7 +161,7 @@ describe('a tracked job', () => {
   });
 
   it('keeps the worker running when a task reports bad progress, failing only that attempt', async () => {
-    const bad: TaskRegistry = new Map([
+    const bad: TaskRegistry = new Map<string, AnyTaskDefinition>([
       ['bad_progress', defineTask({ maxAttempts: 1, run: ({ progress }) => progress(150) })],
     ]);
     await registerTasks(t, bad);

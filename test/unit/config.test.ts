@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+describe('loadConfig()', () => {
+  it('has working defaults with nothing set, resolving paths against the folder', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      dataDir: '/srv/app/.jobdeck',
+      tasksDir: '/srv/app/tasks',
+      concurrency: 10,
+      localQueueSize: 20,
+      defaultMaxAttempts: 3,
+    });
+  });
+
+  it('treats empty values as unset (a copied .env.example works)', () => {
+    expect(loadConfig({ DATABASE_URL: '', JOBDECK_CONCURRENCY: ' ' }).concurrency).toBe(10);
+  });
+
+  it('names every bad variable and what is wrong with it', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        JOBDECK_CONCURRENCY: '0',
+        JOBDECK_LOG_LEVEL: 'loud',
+        DATABASE_URL: 'localhost:5432',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/JOBDECK_CONCURRENCY="0": .*>=1/);
+    expect(problems).toMatch(/JOBDECK_LOG_LEVEL="loud"/);
+    expect(problems).toMatch(/DATABASE_URL="localhost:5432": must start with postgres/);
+  });
+
+  it('turns the local queue off with 0 and sizes it from concurrency with -1', () => {
+    expect(loadConfig({ JOBDECK_LOCAL_QUEUE_SIZE: '0' }).localQueueSize).toBe(0);
+    expect(loadConfig({ JOBDECK_CONCURRENCY: '7' }).localQueueSize).toBe(14);
+  });
+});
