@@ -306,13 +306,15 @@ comment on function jobdeck.enqueue is
 
 -- Enqueues many jobs at once: `specs` is a JSON array of objects with the fields of enqueue()
 -- in camelCase or snake_case. All are checked before any is written; all or none are added.
+-- Without keys, one add_jobs() call and one INSERT serve the whole batch.
 create function jobdeck.enqueue_many(specs jsonb) returns setof jobdeck.jobs
 language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp as $$
 declare
-  v_spec jsonb;
-  v_i    integer := 0;
-  v_max  integer[] := '{}';
-  v_int  jsonb;
+  v_spec  jsonb;
+  v_i     integer := 0;
+  v_max   integer[] := '{}';
+  v_int   jsonb;
+  v_keyed boolean := false;
 begin
   if specs is null or jsonb_typeof(specs) <> 'array' then
     raise exception 'jobs must be a JSON array of job specs' using errcode = 'JD004';
@@ -334,24 +336,53 @@ begin
       (coalesce(v_spec ->> 'runAt', v_spec ->> 'run_at'))::timestamptz,
       (coalesce(v_spec ->> 'maxAttempts', v_spec ->> 'max_attempts'))::integer,
       v_spec ->> 'key', v_spec ->> 'queue', coalesce(v_spec -> 'metadata', '{}'));
+    v_keyed := v_keyed or (v_spec ->> 'key') is not null;
     v_i := v_i + 1;
   end loop;
-  v_i := 0;
-  for v_spec in select jsonb_array_elements(specs) loop
-    v_i := v_i + 1;
-    return next jobdeck_private.add_checked_job(
-      v_spec ->> 'type',
-      coalesce(v_spec -> 'payload', '{}'),
-      coalesce((v_spec ->> 'priority')::integer, 0),
-      (coalesce(v_spec ->> 'runAt', v_spec ->> 'run_at'))::timestamptz,
-      v_max[v_i],
-      v_spec ->> 'key',
-      v_spec ->> 'queue',
-      coalesce(v_spec ->> 'ownerId', v_spec ->> 'owner_id'),
-      coalesce(v_spec ->> 'orgId', v_spec ->> 'org_id'),
-      coalesce(v_spec ->> 'relatedType', v_spec ->> 'related_type'),
-      coalesce(v_spec ->> 'relatedId', v_spec ->> 'related_id'),
-      coalesce(v_spec -> 'metadata', '{}'));
-  end loop;
+
+  if v_keyed then
+    -- Keyed jobs dedupe one by one (see add_checked_job).
+    v_i := 0;
+    for v_spec in select jsonb_array_elements(specs) loop
+      v_i := v_i + 1;
+      return next jobdeck_private.add_checked_job(
+        v_spec ->> 'type', coalesce(v_spec -> 'payload', '{}'), coalesce((v_spec ->> 'priority')::integer, 0),
+        (coalesce(v_spec ->> 'runAt', v_spec ->> 'run_at'))::timestamptz, v_max[v_i], v_spec ->> 'key',
+        v_spec ->> 'queue', coalesce(v_spec ->> 'ownerId', v_spec ->> 'owner_id'),
+        coalesce(v_spec ->> 'orgId', v_spec ->> 'org_id'), coalesce(v_spec ->> 'relatedType', v_spec ->> 'related_type'),
+        coalesce(v_spec ->> 'relatedId', v_spec ->> 'related_id'), coalesce(v_spec -> 'metadata', '{}'));
+    end loop;
+    return;
+  end if;
+
+  return query
+  with s as materialized (
+    select e.ord, gen_random_uuid() as id, e.spec ->> 'type' as type,
+           coalesce(e.spec -> 'payload', '{}') as payload,
+           coalesce((e.spec ->> 'priority')::integer, 0) as priority,
+           (coalesce(e.spec ->> 'runAt', e.spec ->> 'run_at'))::timestamptz as run_at,
+           v_max[e.ord] as max_attempts,
+           e.spec ->> 'queue' as queue,
+           coalesce(e.spec ->> 'ownerId', e.spec ->> 'owner_id') as owner_id,
+           coalesce(e.spec ->> 'orgId', e.spec ->> 'org_id') as org_id,
+           coalesce(e.spec ->> 'relatedType', e.spec ->> 'related_type') as related_type,
+           coalesce(e.spec ->> 'relatedId', e.spec ->> 'related_id') as related_id,
+           coalesce(e.spec -> 'metadata', '{}') as metadata
+      from jsonb_array_elements(specs) with ordinality as e(spec, ord)
+  ), gw as (
+    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+      from graphile_worker.add_jobs(array(
+        select row(s.type, json_build_object('jobdeckId', s.id), s.queue, s.run_at, s.max_attempts, null,
+                   s.priority, null)::graphile_worker.job_spec
+          from s order by s.ord)) as g
+  ), ins as (
+    insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
+                                   related_type, related_id, metadata, gw_job_id)
+    select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id
+      from s join gw on gw.id = s.id
+    returning j.*
+  )
+  select ins.* from ins join s on s.id = ins.id order by s.ord;
 end;
 $$;

@@ -49,6 +49,8 @@ export interface FinishRecord {
   error?: JobAttemptError;
   peakRssBytes?: number;
   cpuMs?: number;
+  /** Filled in by the tracker: the job's latest progress patch. */
+  latest?: ProgressPatch;
 }
 
 type StartItem = { tracked: StartTracked } | { untracked: StartUntracked };
@@ -100,6 +102,8 @@ const EVENTS = `
                                             step text, attempt int)
     join jobdeck.jobs j on j.id = v.job_id`;
 
+// The finish carries the job's latest progress patch, so it need not wait for the progress lane;
+// a progress write that lands later finds the job finished and changes nothing.
 // Retrying: the next run time follows Graphile Worker's own schedule, exp(min(attempts, 10)) s.
 const FINISH = `
   update jobdeck.jobs j
@@ -107,16 +111,20 @@ const FINISH = `
          result = case when v.status = 'succeeded' then v.result else j.result end,
          errors = case when v.error is null then j.errors else j.errors || jsonb_build_array(v.error) end,
          finished_at = case when v.status in ('succeeded', 'failed') then now() end,
-         progress = case when v.status = 'succeeded' then 100 else j.progress end,
-         completed_steps = case when v.status = 'succeeded' and j.total_steps is not null then j.total_steps
-                                else j.completed_steps end,
+         progress = case when v.status = 'succeeded' then 100 else coalesce(v.progress, j.progress) end,
+         current_step = coalesce(v.step, j.current_step),
+         total_steps = coalesce(v.total, j.total_steps),
+         completed_steps = case when v.status = 'succeeded' and coalesce(v.total, j.total_steps) is not null
+                                then coalesce(v.total, j.total_steps)
+                                else coalesce(v.completed, j.completed_steps) end,
          run_at = case when v.status = 'retrying'
                        then greatest(now(), j.run_at) + make_interval(secs => exp(least(j.attempts, 10)))
                        else j.run_at end,
          eta_at = null, updated_at = now(), heartbeat_at = now(),
          peak_rss_bytes = v.peak_rss_bytes, cpu_ms = v.cpu_ms
     from jsonb_to_recordset($1::jsonb) as v(id uuid, status text, result jsonb, error jsonb,
-                                            peak_rss_bytes bigint, cpu_ms bigint)
+                                            peak_rss_bytes bigint, cpu_ms bigint,
+                                            progress int, step text, completed int, total int)
    where j.id = v.id and j.status = 'running'
   returning j.id`;
 
@@ -140,6 +148,8 @@ export class Tracker {
   readonly #progress: Lane<ProgressPatch>;
   readonly #events: Lane<EventRecord>;
   readonly #finishes: Lane<FinishRecord, boolean>;
+  /** Each running job's progress so far (merged), handed to its finish. */
+  readonly #latest = new Map<string, ProgressPatch>();
 
   constructor(pool: pg.Pool, options: TrackerOptions) {
     this.#pool = pool;
@@ -200,6 +210,11 @@ export class Tracker {
    * winning. Never rejects: a lost progress write is logged, and the next one repairs it.
    */
   progress(patch: ProgressPatch): Promise<void> {
+    const latest = this.#latest.get(patch.id);
+    this.#latest.set(
+      patch.id,
+      latest ? ({ ...latest, ...stripUndefined(patch) } as ProgressPatch) : patch,
+    );
     return this.#progress.push(patch).catch(() => {});
   }
 
@@ -210,12 +225,9 @@ export class Tracker {
 
   /** Writes a finish and resolves once it is committed (true) or found already settled (false). */
   finish(record: FinishRecord): Promise<boolean> {
-    return this.#finishes.push(record);
-  }
-
-  /** Waits until progress and log lines queued so far are written. */
-  async flushJobWrites(): Promise<void> {
-    await Promise.all([this.#progress.drain(), this.#events.drain()]);
+    const latest = this.#latest.get(record.id);
+    this.#latest.delete(record.id);
+    return this.#finishes.push(latest ? { ...record, latest } : record);
   }
 
   async close(): Promise<void> {
@@ -273,6 +285,10 @@ export class Tracker {
       error: f.error ?? null,
       peak_rss_bytes: f.peakRssBytes ?? null,
       cpu_ms: f.cpuMs ?? null,
+      progress: f.latest?.progress ?? null,
+      step: f.latest?.step ?? null,
+      completed: f.latest?.completed ?? null,
+      total: f.latest?.total ?? null,
     }));
     // A finish must be durable before Worker forgets the job: retry transient failures briefly.
     let lastError: unknown;

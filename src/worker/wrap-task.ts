@@ -130,7 +130,6 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
     const finish = async (
       outcome: Omit<Parameters<Tracker['finish']>[0], 'id' | 'peakRssBytes' | 'cpuMs'>,
     ) => {
-      await tracker.flushJobWrites();
       const cpu = process.cpuUsage(cpuStart);
       await tracker.finish({
         id: row.id,
