@@ -109,12 +109,3 @@ export async function migrate(
   }
   return { applied };
 }
-
-/** True when every shipped migration is applied (used by readiness checks and the CLI). */
-export async function isMigrated(pool: pg.Pool, options: { dir?: string } = {}): Promise<boolean> {
-  const files = await readMigrations(options.dir);
-  const { rows } = await pool
-    .query<{ n: number }>(`select count(*)::int as n from jobdeck_private.migrations`)
-    .catch(() => ({ rows: [{ n: -1 }] }));
-  return rows[0]?.n === files.length;
-}

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import type { Kysely } from 'kysely';
 import { createDb, createPool } from '../../src/db/pool.ts';
-import type { Database } from '../../src/db/types.ts';
+import type { Database, Job, JobStatus } from '../../src/db/types.ts';
 
 export interface TestDatabase {
   url: string;
@@ -79,4 +79,20 @@ export async function waitFor<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 25));
   }
+}
+
+/** Waits until the job has `status` and returns it as read then. */
+export function waitForStatus(
+  jobdeck: { getJob(id: string): Promise<Job> },
+  id: string,
+  status: JobStatus,
+  options: { timeoutMs?: number } = {},
+): Promise<Job> {
+  return waitFor(
+    async () => {
+      const job = await jobdeck.getJob(id);
+      return job.status === status && job;
+    },
+    { ...options, what: `job ${id} to be ${status}` },
+  );
 }

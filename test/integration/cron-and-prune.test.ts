@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../../src/errors.ts';
 import { readCrontab } from '../../src/worker/runner.ts';
 import { createJobdeck } from '../../src/client.ts';
 import pruneTask from '../../tasks/prune_jobs.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -113,10 +113,7 @@ describe('cron and pruning', () => {
     const jobdeck = createJobdeck({ pool: t.pool });
     const job = await jobdeck.enqueueJob('prune_jobs');
     const worker = await runTestWorker(t, tasks);
-    const done = await waitFor(async () => {
-      const row = await jobdeck.getJob(job.id);
-      return row.status === 'succeeded' && row;
-    });
+    const done = await waitForStatus(jobdeck, job.id, 'succeeded');
     await worker.stop();
     expect((done.result as { deleted: number }).deleted).toBeGreaterThanOrEqual(1);
     await jobdeck.close();

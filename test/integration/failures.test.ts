@@ -5,7 +5,7 @@ import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { defineTask } from '../../src/jobs/task.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { PermanentJobError } from '../../src/errors.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 
 const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
@@ -60,10 +60,7 @@ describe('a failing job', () => {
     const job = await jobdeck.enqueueJob('flaky', { failTimes: 5 }, { maxAttempts: 2 });
     const worker = await runTestWorker(t, tasks);
 
-    const retrying = await waitFor(async () => {
-      const row = await jobdeck.getJob(job.id);
-      return row.status === 'retrying' && row;
-    });
+    const retrying = await waitForStatus(jobdeck, job.id, 'retrying');
     expect(retrying.attempts).toBe(1);
     expect(retrying.errors).toHaveLength(1);
     expect(retrying.errors[0]).toMatchObject({
@@ -78,10 +75,7 @@ describe('a failing job', () => {
     expect(retrying.finished_at).toBeNull();
 
     await runRetryNow(retrying.gw_job_id);
-    const failed = await waitFor(async () => {
-      const row = await jobdeck.getJob(job.id);
-      return row.status === 'failed' && row;
-    });
+    const failed = await waitForStatus(jobdeck, job.id, 'failed');
     await worker.stop();
     expect(failed.attempts).toBe(2);
     expect(failed.errors.map((e) => e.message)).toEqual(['boom on attempt 1', 'boom on attempt 2']);
@@ -108,15 +102,9 @@ describe('a failing job', () => {
   it('succeeds on a later attempt, keeping the earlier errors', async () => {
     const job = await jobdeck.enqueueJob('flaky', { failTimes: 1 }, { maxAttempts: 3 });
     const worker = await runTestWorker(t, tasks);
-    const retrying = await waitFor(async () => {
-      const row = await jobdeck.getJob(job.id);
-      return row.status === 'retrying' && row;
-    });
+    const retrying = await waitForStatus(jobdeck, job.id, 'retrying');
     await runRetryNow(retrying.gw_job_id);
-    const done = await waitFor(async () => {
-      const row = await jobdeck.getJob(job.id);
-      return row.status === 'succeeded' && row;
-    });
+    const done = await waitForStatus(jobdeck, job.id, 'succeeded');
     await worker.stop();
     expect(done).toMatchObject({ attempts: 2, result: { attempt: 2 }, progress: 100 });
     expect(done.errors).toHaveLength(1);
@@ -125,10 +113,7 @@ describe('a failing job', () => {
   it('fails at once, without retry, on PermanentJobError', async () => {
     const job = await jobdeck.enqueueJob('permanent');
     const worker = await runTestWorker(t, tasks);
-    const failed = await waitFor(async () => {
-      const row = await jobdeck.getJob(job.id);
-      return row.status === 'failed' && row;
-    });
+    const failed = await waitForStatus(jobdeck, job.id, 'failed');
     await worker.stop();
     expect(failed.attempts).toBe(1);
     expect(failed.max_attempts).toBe(5);

@@ -11,7 +11,7 @@ import {
   type JobNotification,
 } from '../../src/live/channels.ts';
 import { sleep } from '../../src/util/sleep.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 
 const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
@@ -77,10 +77,7 @@ describe('a tracked job', () => {
     );
 
     const worker = await runTestWorker(t, tasks);
-    const done = await waitFor(async () => {
-      const current = await jobdeck.getJob(job.id);
-      return current.status === 'succeeded' && current;
-    });
+    const done = await waitForStatus(jobdeck, job.id, 'succeeded');
     await worker.stop();
 
     expect(done).toMatchObject({
@@ -167,10 +164,7 @@ describe('a tracked job', () => {
     await registerTasks(t, bad);
     const job = await jobdeck.enqueueJob('bad_progress');
     const worker = await runTestWorker(t, bad);
-    const failed = await waitFor(async () => {
-      const row = await jobdeck.getJob(job.id);
-      return row.status === 'failed' && row;
-    });
+    const failed = await waitForStatus(jobdeck, job.id, 'failed');
     await worker.stop();
     expect(failed.errors[0]!.message).toBe('progress must be a number from 0 to 100, got 150');
   });
