@@ -13,6 +13,13 @@ import {
   type JobPage,
   type ListJobsOptions,
 } from './jobs/repository.ts';
+import {
+  cancelJobOn,
+  jobStatsOn,
+  retryJobOn,
+  type JobStats,
+  type JobStatsOptions,
+} from './jobs/control.ts';
 import { PgListener } from './live/listener.ts';
 import { watchJob } from './live/watch.ts';
 
@@ -39,6 +46,15 @@ export interface Jobdeck {
   listJobs(options?: ListJobsOptions): Promise<JobPage>;
   activeJobs(options?: ActiveJobsOptions): Promise<Job[]>;
   getJobEvents(id: string, options?: { afterId?: string; limit?: number }): Promise<JobEvent[]>;
+  /**
+   * Cancels a job: queued/retrying at once; running through its worker (its signal aborts, the
+   * row turns `cancelled` once the task stops). Pass `tx` to cancel inside your transaction.
+   */
+  cancelJob(id: string, reason?: string | null, options?: { tx?: Executor }): Promise<Job>;
+  /** Runs a failed or cancelled job again with a fresh attempt budget. */
+  retryJob(id: string, options?: { tx?: Executor }): Promise<Job>;
+  /** Counts by status and type, queue depth, durations, failures and throughput. */
+  jobStats(options?: JobStatsOptions): Promise<JobStats>;
   /** Yields the job now and after each change; ends once it has finished. */
   watchJob(id: string, options?: { signal?: AbortSignal }): AsyncGenerator<Job, void, undefined>;
   /** The Kysely instance jobdeck reads with (typed for its tables). */
@@ -75,6 +91,9 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     },
     enqueueJobs: (specs, opts = {}) => enqueueJobsOn(opts.tx ?? pool, specs),
     getJob: (id) => getJob(db, id),
+    cancelJob: (id, reason, opts = {}) => cancelJobOn(opts.tx ?? pool, id, reason),
+    retryJob: (id, opts = {}) => retryJobOn(opts.tx ?? pool, id),
+    jobStats: (opts) => jobStatsOn(pool, opts),
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),
     getJobEvents: (id, opts) => getJobEvents(db, id, opts),

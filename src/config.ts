@@ -34,6 +34,11 @@ const schema = z.object({
   JOBDECK_RETENTION_SUCCEEDED_DAYS: int(0, 36_500).default(7),
   JOBDECK_RETENTION_FAILED_DAYS: int(0, 36_500).default(30),
   JOBDECK_EMBEDDED_PG_PORT: int(0, 65_535).default(0),
+  JOBDECK_SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  JOBDECK_CANCEL_GRACE_MS: int(0, 3_600_000).default(10_000),
+  JOBDECK_HEARTBEAT_INTERVAL_MS: int(100, 60_000).default(1000),
+  JOBDECK_RESCUE_AFTER_MS: int(1000, 3_600_000).default(15_000),
+  JOBDECK_ORG_CONCURRENCY: int(0, 100_000).optional(),
   JOBDECK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   TEST_DATABASE_URL: z
     .string()
@@ -63,6 +68,16 @@ export interface Config {
   retentionSucceededDays: number;
   retentionFailedDays: number;
   embeddedPgPort: number;
+  /** On stop, how long running jobs may finish before their signal aborts and they are requeued. */
+  shutdownTimeoutMs: number;
+  /** After a job's signal aborts, how long before it is abandoned (per type: `cancelGrace`). */
+  cancelGraceMs: number;
+  /** How often a worker heartbeats and polls for cancel requests. */
+  heartbeatIntervalMs: number;
+  /** A worker silent this long is presumed dead and its jobs are rescued. */
+  rescueAfterMs: number;
+  /** Jobs of one organisation running at once, all types; 0 = no cap, undefined = leave as stored. */
+  orgConcurrency: number | undefined;
   logLevel: LogLevel;
   testDatabaseUrl: string | undefined;
 }
@@ -91,6 +106,11 @@ export function loadConfig(
     throw new ConfigError(problems);
   }
   const v = parsed.data;
+  if (v.JOBDECK_RESCUE_AFTER_MS < 3 * v.JOBDECK_HEARTBEAT_INTERVAL_MS) {
+    throw new ConfigError([
+      `JOBDECK_RESCUE_AFTER_MS=${v.JOBDECK_RESCUE_AFTER_MS}: must be at least 3 × JOBDECK_HEARTBEAT_INTERVAL_MS (${3 * v.JOBDECK_HEARTBEAT_INTERVAL_MS}), or live workers would be rescued`,
+    ]);
+  }
   return {
     databaseUrl: v.DATABASE_URL,
     dataDir: path.resolve(cwd, v.JOBDECK_DATA_DIR),
@@ -107,6 +127,11 @@ export function loadConfig(
     retentionSucceededDays: v.JOBDECK_RETENTION_SUCCEEDED_DAYS,
     retentionFailedDays: v.JOBDECK_RETENTION_FAILED_DAYS,
     embeddedPgPort: v.JOBDECK_EMBEDDED_PG_PORT,
+    shutdownTimeoutMs: v.JOBDECK_SHUTDOWN_TIMEOUT_MS,
+    cancelGraceMs: v.JOBDECK_CANCEL_GRACE_MS,
+    heartbeatIntervalMs: v.JOBDECK_HEARTBEAT_INTERVAL_MS,
+    rescueAfterMs: v.JOBDECK_RESCUE_AFTER_MS,
+    orgConcurrency: v.JOBDECK_ORG_CONCURRENCY,
     logLevel: v.JOBDECK_LOG_LEVEL,
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };

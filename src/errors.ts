@@ -70,6 +70,37 @@ export class PermanentJobError extends Error {
   override readonly name = 'PermanentJobError';
 }
 
+/**
+ * The reason a running job's signal aborts when the job is cancelled. Tasks may throw it (or
+ * anything) on abort; the attempt is recorded as cancelled either way.
+ */
+export class JobCancelledError extends Error {
+  override readonly name = 'JobCancelledError';
+  readonly reason: string | null;
+  constructor(reason: string | null) {
+    super(reason ? `job cancelled: ${reason}` : 'job cancelled');
+    this.reason = reason;
+  }
+}
+
+/** The reason the signal aborts when an attempt runs past its type's `timeout`. Retryable. */
+export class JobTimeoutError extends Error {
+  override readonly name = 'JobTimeoutError';
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number) {
+    super(`the attempt ran past its ${timeoutMs} ms timeout`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The reason the signal aborts when the worker shuts down past its deadline; the job is requeued. */
+export class WorkerShutdownError extends Error {
+  override readonly name = 'WorkerShutdownError';
+  constructor() {
+    super('the worker is shutting down; the job goes back to the queue');
+  }
+}
+
 /** Configuration from the environment that cannot be used. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

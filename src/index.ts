@@ -24,6 +24,22 @@ export {
   type ActiveJobsOptions,
   type JobPage,
 } from './jobs/repository.ts';
+export {
+  cancelJobOn,
+  retryJobOn,
+  jobStatsOn,
+  type JobStats,
+  type JobStatsOptions,
+  type TypeStats,
+} from './jobs/control.ts';
+export {
+  isTransientError,
+  parseDuration,
+  Priority,
+  type PriorityName,
+  type Backoff,
+  type Duration,
+} from './jobs/policy.ts';
 export { pruneJobs, type PruneOptions } from './jobs/prune.ts';
 export { loadTasks, syncTaskTypes, type TaskRegistry } from './jobs/registry.ts';
 export { startWorker, type JobdeckWorker, type WorkerOptions } from './worker/runner.ts';

@@ -21,6 +21,10 @@ export interface JobAttemptError {
   name?: string;
   /** `true` when the error was classified as not worth retrying. */
   permanent?: boolean;
+  /** `true` when the attempt was cut short by a lost worker (crash rescue). */
+  interrupted?: boolean;
+  /** `true` when the attempt ran past its type's timeout. */
+  timedOut?: boolean;
 }
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -63,9 +67,12 @@ export interface JobsTable {
   eta_at: Timestamp | null;
   peak_rss_bytes: Int8 | null;
   cpu_ms: Int8 | null;
+  /** Set while the job waits for its organisation to drop below a concurrency cap. */
+  held_at: Timestamp | null;
+  manual_retries: Generated<number>;
 }
 
-export type JobEventKind = 'log' | 'transition';
+export type JobEventKind = 'log' | 'transition' | 'control';
 export type JobEventLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface JobEventsTable {
@@ -87,6 +94,26 @@ export interface TaskTypesTable {
   max_payload_bytes: number;
   description: string | null;
   updated_at: DefaultedTimestamp;
+  backoff: ColumnType<unknown, string | null, string | null>;
+  timeout_ms: number | null;
+  cancel_grace_ms: number | null;
+  org_concurrency: number | null;
+  median_ms: Int8 | null;
+  stats_at: Timestamp | null;
+}
+
+export interface WorkersTable {
+  id: string;
+  pool_id: string | null;
+  hostname: string;
+  pid: number;
+  concurrency: number;
+  task_types: string[];
+  started_at: DefaultedTimestamp;
+  heartbeat_at: DefaultedTimestamp;
+  stopping_at: Timestamp | null;
+  rss_bytes: Int8 | null;
+  running_jobs: number;
 }
 
 /** The database as Kysely sees it. */
@@ -94,6 +121,7 @@ export interface Database {
   'jobdeck.jobs': JobsTable;
   'jobdeck.job_events': JobEventsTable;
   'jobdeck_private.task_types': TaskTypesTable;
+  'jobdeck_private.workers': WorkersTable;
 }
 
 /** A tracked job as read from the database. */

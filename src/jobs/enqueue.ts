@@ -1,5 +1,6 @@
 import type { Job } from '../db/types.ts';
 import { queryRows, type Executor } from '../db/executor.ts';
+import { resolvePriority, type PriorityName } from './policy.ts';
 import {
   InvalidArgumentError,
   InvalidPayloadError,
@@ -9,14 +10,23 @@ import {
 
 /** Options of one enqueue. Every field is optional. */
 export interface EnqueueOptions {
-  /** Lower runs sooner (Graphile Worker's convention); -32768..32767, default 0. */
-  priority?: number;
+  /**
+   * Lower runs sooner (Graphile Worker's convention); -32768..32767 or a name: `urgent` (-20),
+   * `high` (-10), `normal` (0), `low` (10). Default 0.
+   */
+  priority?: number | PriorityName;
   /** Run no earlier than this. */
   runAt?: Date | string;
   /** Attempts before the job is failed; default from the task definition. */
   maxAttempts?: number;
-  /** Dedupe key: while a job with this key is unfinished, enqueue returns that job instead. */
+  /** Dedupe key: while a job with this key is unfinished, there is only one (see `keyMode`). */
   key?: string;
+  /**
+   * What a second enqueue with the same `key` does while the first job is unfinished. `keep`
+   * (default): returns the existing job unchanged. `replace`: a waiting job takes the new payload
+   * and options; a running one keeps running and the new job queues behind it.
+   */
+  keyMode?: 'keep' | 'replace';
   /** Named queue: jobs in one queue run one at a time, in order. */
   queue?: string;
   ownerId?: string;
@@ -36,7 +46,7 @@ export interface JobSpec extends EnqueueOptions {
 const ENQUEUE_SQL = `select * from jobdeck.enqueue(
   type => $1, payload => $2::jsonb, priority => $3, run_at => $4::timestamptz, max_attempts => $5,
   key => $6, queue => $7, owner_id => $8, org_id => $9, related_type => $10, related_id => $11,
-  metadata => $12::jsonb)`;
+  metadata => $12::jsonb, key_mode => $13)`;
 
 function toJson(value: unknown, what: string, type: string): string {
   let text: string | undefined;
@@ -70,8 +80,16 @@ function checkInteger(name: string, value: number | undefined): void {
 function specParams(spec: JobSpec): unknown[] {
   if (typeof spec.type !== 'string' || spec.type === '')
     throw new UnknownJobTypeError(String(spec.type), 'job type is required');
-  checkInteger('priority', spec.priority);
+  let priority: number | undefined;
+  try {
+    priority = resolvePriority(spec.priority);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  checkInteger('priority', priority);
   checkInteger('maxAttempts', spec.maxAttempts);
+  if (spec.keyMode !== undefined && spec.keyMode !== 'keep' && spec.keyMode !== 'replace')
+    throw new InvalidArgumentError(`keyMode must be keep or replace, got ${String(spec.keyMode)}`);
   if (
     spec.metadata !== undefined &&
     (typeof spec.metadata !== 'object' || spec.metadata === null || Array.isArray(spec.metadata))
@@ -81,7 +99,7 @@ function specParams(spec: JobSpec): unknown[] {
   return [
     spec.type,
     toJson(spec.payload, 'payload', spec.type),
-    spec.priority ?? 0,
+    priority ?? 0,
     toRunAt(spec.runAt),
     spec.maxAttempts ?? null,
     spec.key ?? null,
@@ -91,6 +109,7 @@ function specParams(spec: JobSpec): unknown[] {
     spec.related?.type ?? null,
     spec.related?.id ?? null,
     toJson(spec.metadata ?? {}, 'metadata', spec.type),
+    spec.keyMode ?? 'keep',
   ];
 }
 
@@ -166,8 +185,9 @@ export async function enqueueJobsOn(executor: Executor, specs: readonly JobSpec[
         relatedType,
         relatedId,
         metadata,
+        keyMode,
       ] = specParams(spec);
-      return `{"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string}}`;
+      return `{"keyMode":${JSON.stringify(keyMode)},"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string}}`;
     } catch (error) {
       (error as Error).message = `jobs[${index}]: ${(error as Error).message}`;
       throw error;

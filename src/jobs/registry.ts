@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { AnyTaskDefinition } from './task.ts';
+import { normalizeBackoff, parseDuration, type BackoffJson } from './policy.ts';
 
 /** Task definitions by job type. */
 export type TaskRegistry = Map<string, AnyTaskDefinition>;
@@ -48,6 +49,11 @@ function toDefinition(value: unknown, file: string): AnyTaskDefinition {
     if (def.payload !== undefined && !(def.payload instanceof z.ZodType)) {
       throw new Error(`${file}: "payload" must be a zod schema`);
     }
+    try {
+      taskSettings(def, { maxAttempts: 1, maxPayloadBytes: 1, cancelGraceMs: 0 });
+    } catch (error) {
+      throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
+    }
     return def;
   }
   throw new Error(`${file} must \`export default defineTask({ run(ctx) { … } })\``);
@@ -79,6 +85,59 @@ export function payloadJsonSchema(
 export interface SyncDefaults {
   maxAttempts: number;
   maxPayloadBytes: number;
+  /** Default grace after an abort (JOBDECK_CANCEL_GRACE_MS). */
+  cancelGraceMs?: number;
+}
+
+/** A task's policy, checked and with defaults filled in. */
+export interface TaskSettings {
+  maxAttempts: number;
+  maxPayloadBytes: number;
+  backoff: BackoffJson | null;
+  timeoutMs: number | null;
+  cancelGraceMs: number;
+  orgConcurrency: number | null;
+  isRetryable: ((error: unknown) => boolean) | null;
+}
+
+function wholeNumber(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw new RangeError(
+      `${what} must be a whole number from ${min} to ${max}, got ${String(value)}`,
+    );
+  return value;
+}
+
+/** Checks a task definition's policy fields; throws naming the first bad one. */
+export function taskSettings(
+  def: AnyTaskDefinition,
+  defaults: SyncDefaults & { cancelGraceMs: number },
+): TaskSettings {
+  if (def.isRetryable !== undefined && typeof def.isRetryable !== 'function')
+    throw new TypeError('isRetryable must be a function (error) => boolean');
+  const timeoutMs = def.timeout === undefined ? null : parseDuration(def.timeout, 'timeout');
+  if (timeoutMs === 0) throw new RangeError('timeout must be more than 0');
+  return {
+    maxAttempts:
+      def.maxAttempts === undefined
+        ? defaults.maxAttempts
+        : wholeNumber(def.maxAttempts, 'maxAttempts', 1, 32_767),
+    maxPayloadBytes:
+      def.maxPayloadBytes === undefined
+        ? defaults.maxPayloadBytes
+        : wholeNumber(def.maxPayloadBytes, 'maxPayloadBytes', 2, 100 * 1024 * 1024),
+    backoff: def.backoff === undefined ? null : normalizeBackoff(def.backoff),
+    timeoutMs,
+    cancelGraceMs:
+      def.cancelGrace === undefined
+        ? defaults.cancelGraceMs
+        : parseDuration(def.cancelGrace, 'cancelGrace'),
+    orgConcurrency:
+      def.orgConcurrency === undefined
+        ? null
+        : wholeNumber(def.orgConcurrency, 'orgConcurrency', 1, 100_000),
+    isRetryable: def.isRetryable ?? null,
+  };
 }
 
 /** Registers (or updates) the task types in the database, so every enqueue path can check them. */
@@ -90,12 +149,22 @@ export async function syncTaskTypes(
   if (registry.size === 0) return;
   const rows = [...registry].map(([type, def]) => {
     const schema = payloadJsonSchema(def, type);
+    let settings: TaskSettings;
+    try {
+      settings = taskSettings(def, { cancelGraceMs: 10_000, ...defaults });
+    } catch (error) {
+      throw new Error(`task "${type}": ${(error as Error).message}`, { cause: error });
+    }
     return {
       type,
       payload_schema: schema ? JSON.stringify(schema) : null,
-      max_attempts: def.maxAttempts ?? defaults.maxAttempts,
-      max_payload_bytes: def.maxPayloadBytes ?? defaults.maxPayloadBytes,
+      max_attempts: settings.maxAttempts,
+      max_payload_bytes: settings.maxPayloadBytes,
       description: def.description ?? null,
+      backoff: settings.backoff ? JSON.stringify(settings.backoff) : null,
+      timeout_ms: settings.timeoutMs,
+      cancel_grace_ms: def.cancelGrace === undefined ? null : settings.cancelGraceMs,
+      org_concurrency: settings.orgConcurrency,
     };
   });
   await db
@@ -107,6 +176,10 @@ export async function syncTaskTypes(
         max_attempts: (eb) => eb.ref('excluded.max_attempts'),
         max_payload_bytes: (eb) => eb.ref('excluded.max_payload_bytes'),
         description: (eb) => eb.ref('excluded.description'),
+        backoff: (eb) => eb.ref('excluded.backoff'),
+        timeout_ms: (eb) => eb.ref('excluded.timeout_ms'),
+        cancel_grace_ms: (eb) => eb.ref('excluded.cancel_grace_ms'),
+        org_concurrency: (eb) => eb.ref('excluded.org_concurrency'),
         updated_at: sql`now()`,
       }),
     )

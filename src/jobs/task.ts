@@ -1,6 +1,7 @@
 import type { JobHelpers } from 'graphile-worker';
 import type { z } from 'zod';
 import type { Job, JobEventLevel } from '../db/types.ts';
+import type { Backoff, Duration } from './policy.ts';
 
 /** Progress as a percentage, or as steps done out of a total (the percentage is derived). */
 export type ProgressValue = number | { completed: number; total: number };
@@ -13,7 +14,11 @@ export interface TaskContext<P = unknown> {
   job: Job;
   /** 1 on the first attempt. */
   attempt: number;
-  /** Aborts when the job should stop (worker shutdown now; cancellation later). */
+  /**
+   * Aborts when the job should stop: it was cancelled (reason: JobCancelledError), it ran past its
+   * timeout (JobTimeoutError), or the worker is shutting down past its deadline
+   * (WorkerShutdownError). Pass it to fetch/streams, or check `signal.aborted` between steps.
+   */
   signal: AbortSignal;
   /**
    * Reports progress, optionally naming the current step. Writes are batched: calls in quick
@@ -34,6 +39,29 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   payload?: S;
   /** Attempts before the job is marked failed (default: JOBDECK_DEFAULT_MAX_ATTEMPTS). */
   maxAttempts?: number;
+  /**
+   * Delay before each retry: a list (`['0s', '1m', '5m', '15m', '60m']`, the last repeats) or
+   * exponential (`{ base: '2s', factor: 2, max: '1h', jitter: 0.2 }`, the default).
+   */
+  backoff?: Backoff;
+  /**
+   * Whether a failed attempt may be retried (attempts permitting). Default: every error except
+   * PermanentJobError. `isTransientError` is a ready-made classifier (timeouts, refused
+   * connections, 429/5xx retry; 4xx, not found, invalid fail at once).
+   */
+  isRetryable?: (error: unknown) => boolean;
+  /** Longest an attempt may run; past it the signal aborts and the attempt fails as a timeout. */
+  timeout?: Duration;
+  /**
+   * How long a task gets to stop after its signal aborts (cancel, timeout, shutdown) before it is
+   * abandoned and its result discarded (default: JOBDECK_CANCEL_GRACE_MS).
+   */
+  cancelGrace?: Duration;
+  /**
+   * At most this many jobs of this type run at once per organisation (`orgId`), across all
+   * workers. Jobs over the cap wait; others keep flowing. JOBDECK_ORG_CONCURRENCY caps all types.
+   */
+  orgConcurrency?: number;
   /** Largest accepted payload, in bytes of JSON (default: JOBDECK_MAX_PAYLOAD_BYTES). */
   maxPayloadBytes?: number;
   /** One line for `jobdeck tasks` and the docs. */

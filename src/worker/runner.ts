@@ -1,11 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { run, parseCrontab, type Runner, type TaskList } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
+import { run, parseCrontab, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
 import type { Config } from '../config.ts';
 import { createDb, createPool } from '../db/pool.ts';
 import { createLogger, makeWorkerLogger, type Logger } from '../logger.ts';
-import { syncTaskTypes, type TaskRegistry } from '../jobs/registry.ts';
+import { syncTaskTypes, taskSettings, type TaskRegistry } from '../jobs/registry.ts';
+import { ActiveJobs } from './active.ts';
+import { WorkerControl } from './control.ts';
 import { Tracker } from './tracker.ts';
 import { wrapTask } from './wrap-task.ts';
 
@@ -22,6 +25,11 @@ export interface WorkerOptions {
     | 'defaultMaxAttempts'
     | 'maxPayloadBytes'
     | 'logLevel'
+    | 'shutdownTimeoutMs'
+    | 'cancelGraceMs'
+    | 'heartbeatIntervalMs'
+    | 'rescueAfterMs'
+    | 'orgConcurrency'
   >;
   /** Crontab text (Graphile Worker's format). Takes precedence over `crontabFile`. */
   crontab?: string;
@@ -34,7 +42,11 @@ export interface WorkerOptions {
 export interface JobdeckWorker {
   /** This process's worker id, recorded on the jobs it runs. */
   readonly id: string;
-  /** Stops fetching, lets running jobs finish, flushes tracking writes, closes connections. */
+  /**
+   * Stops fetching and lets running jobs finish for up to JOBDECK_SHUTDOWN_TIMEOUT_MS; then their
+   * signals abort and, once they stop (or their grace runs out), they go back to the queue without
+   * spending an attempt. Flushes tracking writes and closes connections.
+   */
   stop(): Promise<void>;
   /** Settles when the worker has stopped (rejects if it crashed). */
   readonly promise: Promise<void>;
@@ -82,20 +94,41 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
   });
   const db = createDb(trackerPool);
   let runner: Runner | undefined;
+  let control: WorkerControl | undefined;
   try {
-    await syncTaskTypes(db, tasks, {
+    const defaults = {
       maxAttempts: config.defaultMaxAttempts,
       maxPayloadBytes: config.maxPayloadBytes,
-    });
+      cancelGraceMs: config.cancelGraceMs,
+    };
+    await syncTaskTypes(db, tasks, defaults);
+    if (config.orgConcurrency !== undefined) {
+      await trackerPool.query(
+        `insert into jobdeck_private.settings (name, value) values ('org_concurrency', to_jsonb($1::int))
+         on conflict (name) do update set value = excluded.value, updated_at = now()
+         where settings.value is distinct from excluded.value`,
+        [config.orgConcurrency],
+      );
+    }
     const tracker = new Tracker(trackerPool, {
       workerId: id,
       flushIntervalMs: config.flushIntervalMs,
       logger,
     });
+    const active = new ActiveJobs();
     const taskList: TaskList = {};
-    for (const [type, def] of tasks) taskList[type] = wrapTask(type, def, { tracker, logger });
+    for (const [type, def] of tasks) {
+      const settings = taskSettings(def, defaults);
+      taskList[type] = wrapTask(type, def, { tracker, logger, active, settings });
+    }
+    let poolId: string | null = null;
+    const events: WorkerEvents = new EventEmitter();
+    events.on('pool:create', ({ workerPool }) => {
+      poolId = workerPool.id;
+    });
 
     runner = await run({
+      events,
       pgPool: workerPool,
       taskList,
       concurrency: config.concurrency,
@@ -108,20 +141,38 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
           ...(config.localQueueSize > 0 ? { localQueue: { size: config.localQueueSize } } : {}),
           completeJobBatchDelay: config.completeBatchDelayMs,
           failJobBatchDelay: config.completeBatchDelayMs,
+          gracefulShutdownAbortTimeout: config.shutdownTimeoutMs,
         },
       },
     });
     const started = runner;
+    if (!poolId) logger.warn('Graphile Worker did not report its pool id; crash rescue is off');
+    control = new WorkerControl({
+      pool: trackerPool,
+      connectionString: options.connectionString,
+      workerId: id,
+      active,
+      logger,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      rescueAfterMs: config.rescueAfterMs,
+      concurrency: config.concurrency,
+      taskTypes: [...tasks.keys()],
+      poolId: () => poolId,
+    });
+    await control.start();
+    const startedControl = control;
     logger.info(
       `worker ${id} running ${tasks.size} task types (concurrency ${config.concurrency})`,
     );
     let stopping: Promise<void> | null = null;
     const stop = () =>
       (stopping ??= (async () => {
+        startedControl.markStopping();
         try {
           await started.stop();
         } finally {
           await tracker.close();
+          await startedControl.stop();
           await db.destroy();
           await Promise.all([workerPool.end(), trackerPool.end()]);
         }
@@ -129,6 +180,7 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
     return { id, stop, promise: started.promise };
   } catch (error) {
     await runner?.stop().catch(() => {});
+    await control?.stop().catch(() => {});
     await db.destroy();
     await Promise.all([workerPool.end(), trackerPool.end()]);
     throw error;

@@ -3,24 +3,21 @@ import type { Job, JobAttemptError } from '../db/types.ts';
 import type { Logger } from '../logger.ts';
 import { Lane } from './lane.ts';
 
-/** Marks a tracked job running (it has a jobdeck row already). */
-export interface StartTracked {
-  id: string;
-  attempt: number;
-  gwJobId: string;
-}
-
-/** Marks a job added straight to Graphile Worker (or by cron) running, creating its row. */
-export interface StartUntracked {
+/**
+ * Marks a job running. `id` is the tracked row's id from the Worker payload, or null for a job
+ * added straight to Graphile Worker (or by cron), whose row is made on first run.
+ */
+export interface StartItem {
+  id: string | null;
   gwJobId: string;
   type: string;
   queue: string | null;
-  payload: unknown;
+  /** Untracked jobs only: Worker's payload becomes the row's payload. */
+  payload?: unknown;
   priority: number;
-  attempt: number;
   maxAttempts: number;
   runAt: Date;
-  source: 'cron' | 'graphile_worker';
+  source: 'jobdeck' | 'cron' | 'graphile_worker';
 }
 
 export interface ProgressPatch {
@@ -41,9 +38,16 @@ export interface EventRecord {
   at: Date;
 }
 
+/** How an attempt ended, as the wrapper saw it; `finish_jobs` decides the status. */
+export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted';
+
 export interface FinishRecord {
   id: string;
-  status: 'succeeded' | 'failed' | 'retrying';
+  /** The attempt number this worker started (a stale finish for another attempt is ignored). */
+  attempt: number;
+  outcome: FinishOutcome;
+  /** For `error`: whether the failure may be retried (attempts permitting). */
+  retryable?: boolean;
   /** JSON text of the result (succeeded only). */
   resultJson?: string | null;
   error?: JobAttemptError;
@@ -53,32 +57,8 @@ export interface FinishRecord {
   latest?: ProgressPatch;
 }
 
-type StartItem = { tracked: StartTracked } | { untracked: StartUntracked };
-
-const START_TRACKED = `
-  update jobdeck.jobs j
-     set status = 'running', attempts = v.attempt, gw_job_id = v.gw_job_id, worker_id = $2,
-         started_at = now(), heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null,
-         completed_steps = 0, eta_at = null
-    from jsonb_to_recordset($1::jsonb) as v(id uuid, attempt int, gw_job_id bigint)
-   where j.id = v.id and j.status in ('queued', 'retrying', 'running')
-  returning j.*`;
-
-// Jobs Worker runs without a jobdeck row yet: the row is made on first run, found by the Worker
-// job id on later attempts.
-const START_UNTRACKED = `
-  insert into jobdeck.jobs as j (type, queue, status, priority, payload, attempts, max_attempts, run_at,
-                                 started_at, heartbeat_at, worker_id, gw_job_id, metadata)
-  select v.type, v.queue, 'running', v.priority, v.payload, v.attempt, v.max_attempts, v.run_at,
-         now(), now(), $2, v.gw_job_id, jsonb_build_object('source', v.source)
-    from jsonb_to_recordset($1::jsonb) as v(gw_job_id bigint, type text, queue text, payload jsonb, priority int,
-                                            attempt int, max_attempts int, run_at timestamptz, source text)
-  on conflict (gw_job_id) where gw_job_id is not null do update
-     set status = 'running', attempts = excluded.attempts, worker_id = excluded.worker_id, started_at = now(),
-         heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-         eta_at = null
-   where j.status in ('queued', 'retrying', 'running')
-  returning j.*`;
+/** The status a finish left the job in; null when it changed nothing (the job had moved on). */
+export type FinishResult = 'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'queued' | null;
 
 // Latest value wins per job; ETA extrapolates the attempt's progress rate.
 const PROGRESS = `
@@ -93,7 +73,7 @@ const PROGRESS = `
          end,
          heartbeat_at = now(), updated_at = now()
     from jsonb_to_recordset($1::jsonb) as v(id uuid, progress int, step text, completed int, total int)
-   where j.id = v.id and j.status = 'running'`;
+   where j.id = v.id and j.status = 'running' and j.worker_id = $2`;
 
 const EVENTS = `
   insert into jobdeck.job_events (job_id, at, kind, level, message, data, step, attempt)
@@ -104,29 +84,8 @@ const EVENTS = `
 
 // The finish carries the job's latest progress patch, so it need not wait for the progress lane;
 // a progress write that lands later finds the job finished and changes nothing.
-// Retrying: the next run time follows Graphile Worker's own schedule, exp(min(attempts, 10)) s.
-const FINISH = `
-  update jobdeck.jobs j
-     set status = v.status,
-         result = case when v.status = 'succeeded' then v.result else j.result end,
-         errors = case when v.error is null then j.errors else j.errors || jsonb_build_array(v.error) end,
-         finished_at = case when v.status in ('succeeded', 'failed') then now() end,
-         progress = case when v.status = 'succeeded' then 100 else coalesce(v.progress, j.progress) end,
-         current_step = coalesce(v.step, j.current_step),
-         total_steps = coalesce(v.total, j.total_steps),
-         completed_steps = case when v.status = 'succeeded' and coalesce(v.total, j.total_steps) is not null
-                                then coalesce(v.total, j.total_steps)
-                                else coalesce(v.completed, j.completed_steps) end,
-         run_at = case when v.status = 'retrying'
-                       then greatest(now(), j.run_at) + make_interval(secs => exp(least(j.attempts, 10)))
-                       else j.run_at end,
-         eta_at = null, updated_at = now(), heartbeat_at = now(),
-         peak_rss_bytes = v.peak_rss_bytes, cpu_ms = v.cpu_ms
-    from jsonb_to_recordset($1::jsonb) as v(id uuid, status text, result jsonb, error jsonb,
-                                            peak_rss_bytes bigint, cpu_ms bigint,
-                                            progress int, step text, completed int, total int)
-   where j.id = v.id and j.status = 'running'
-  returning j.id`;
+const FINISH = `select * from jobdeck_private.finish_jobs($1::jsonb, $2)`;
+const START = `select * from jobdeck_private.start_jobs($1::jsonb, $2)`;
 
 export interface TrackerOptions {
   workerId: string;
@@ -147,7 +106,7 @@ export class Tracker {
   readonly #starts: Lane<StartItem, Job | null>;
   readonly #progress: Lane<ProgressPatch>;
   readonly #events: Lane<EventRecord>;
-  readonly #finishes: Lane<FinishRecord, boolean>;
+  readonly #finishes: Lane<FinishRecord, FinishResult>;
   /** Each running job's progress so far (merged), handed to its finish. */
   readonly #latest = new Map<string, ProgressPatch>();
 
@@ -166,7 +125,10 @@ export class Tracker {
         const merged = new Map<string, ProgressPatch>();
         for (const item of items)
           merged.set(item.id, { ...merged.get(item.id), ...stripUndefined(item) } as ProgressPatch);
-        await this.#pool.query(PROGRESS, [JSON.stringify([...merged.values()])]);
+        await this.#pool.query(PROGRESS, [
+          JSON.stringify([...merged.values()]),
+          this.#options.workerId,
+        ]);
         return items.map(() => undefined);
       },
       options.flushIntervalMs,
@@ -189,20 +151,19 @@ export class Tracker {
       options.flushIntervalMs,
       warn('log lines'),
     );
-    this.#finishes = new Lane<FinishRecord, boolean>(
+    this.#finishes = new Lane<FinishRecord, FinishResult>(
       (items) => this.#writeFinishes(items),
       options.flushIntervalMs,
       warn('finishes'),
     );
   }
 
-  /** Marks a job running; resolves to its row, or null when it must not run (cancelled, finished, gone). */
-  startTracked(start: StartTracked): Promise<Job | null> {
-    return this.#starts.push({ tracked: start });
-  }
-
-  startUntracked(start: StartUntracked): Promise<Job | null> {
-    return this.#starts.push({ untracked: start });
+  /**
+   * Marks a job running; resolves to its row, or null when it must not run now (cancelled,
+   * finished, superseded, or held back by its organisation's concurrency cap).
+   */
+  start(item: StartItem): Promise<Job | null> {
+    return this.#starts.push(item);
   }
 
   /**
@@ -223,8 +184,8 @@ export class Tracker {
     return this.#events.push(event).catch(() => {});
   }
 
-  /** Writes a finish and resolves once it is committed (true) or found already settled (false). */
-  finish(record: FinishRecord): Promise<boolean> {
+  /** Writes a finish; resolves once committed to the status it left the job in. */
+  finish(record: FinishRecord): Promise<FinishResult> {
     const latest = this.#latest.get(record.id);
     this.#latest.delete(record.id);
     return this.#finishes.push(latest ? { ...record, latest } : record);
@@ -240,47 +201,32 @@ export class Tracker {
   }
 
   async #writeStarts(items: StartItem[]): Promise<(Job | null)[]> {
-    const tracked = items.flatMap((item) => ('tracked' in item ? [item.tracked] : []));
-    const untracked = items.flatMap((item) => ('untracked' in item ? [item.untracked] : []));
-    const byId = new Map<string, Job>();
+    const rows = items.map((u) => ({
+      id: u.id,
+      gw_job_id: u.gwJobId,
+      type: u.type,
+      queue: u.queue,
+      payload: u.id ? null : (u.payload ?? {}),
+      priority: u.priority,
+      max_attempts: u.maxAttempts,
+      run_at: u.runAt.toISOString(),
+      source: u.source,
+    }));
+    const result = await this.#pool.query<Job>(START, [
+      JSON.stringify(rows),
+      this.#options.workerId,
+    ]);
     const byGwId = new Map<string, Job>();
-    if (tracked.length > 0) {
-      const rows = tracked.map((t) => ({ id: t.id, attempt: t.attempt, gw_job_id: t.gwJobId }));
-      const result = await this.#pool.query<Job>(START_TRACKED, [
-        JSON.stringify(rows),
-        this.#options.workerId,
-      ]);
-      for (const row of result.rows) byId.set(row.id, row);
-    }
-    if (untracked.length > 0) {
-      const rows = untracked.map((u) => ({
-        gw_job_id: u.gwJobId,
-        type: u.type,
-        queue: u.queue,
-        payload: u.payload ?? {},
-        priority: u.priority,
-        attempt: u.attempt,
-        max_attempts: u.maxAttempts,
-        run_at: u.runAt.toISOString(),
-        source: u.source,
-      }));
-      const result = await this.#pool.query<Job>(START_UNTRACKED, [
-        JSON.stringify(rows),
-        this.#options.workerId,
-      ]);
-      for (const row of result.rows) byGwId.set(String(row.gw_job_id), row);
-    }
-    return items.map((item) =>
-      'tracked' in item
-        ? (byId.get(item.tracked.id) ?? null)
-        : (byGwId.get(item.untracked.gwJobId) ?? null),
-    );
+    for (const row of result.rows) byGwId.set(String(row.gw_job_id), row);
+    return items.map((item) => byGwId.get(item.gwJobId) ?? null);
   }
 
-  async #writeFinishes(items: FinishRecord[]): Promise<boolean[]> {
+  async #writeFinishes(items: FinishRecord[]): Promise<FinishResult[]> {
     const rows = items.map((f) => ({
       id: f.id,
-      status: f.status,
+      attempt: f.attempt,
+      outcome: f.outcome,
+      retryable: f.retryable ?? false,
       result: f.resultJson === undefined || f.resultJson === null ? null : JSON.parse(f.resultJson),
       error: f.error ?? null,
       peak_rss_bytes: f.peakRssBytes ?? null,
@@ -294,9 +240,12 @@ export class Tracker {
     let lastError: unknown;
     for (let attempt = 0; attempt < 4; attempt++) {
       try {
-        const result = await this.#pool.query<{ id: string }>(FINISH, [JSON.stringify(rows)]);
-        const done = new Set(result.rows.map((row) => row.id));
-        return items.map((item) => done.has(item.id));
+        const result = await this.#pool.query<{ id: string; status: FinishResult }>(FINISH, [
+          JSON.stringify(rows),
+          this.#options.workerId,
+        ]);
+        const done = new Map(result.rows.map((row) => [row.id, row.status]));
+        return items.map((item) => done.get(item.id) ?? null);
       } catch (error) {
         lastError = error;
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));

@@ -1,10 +1,17 @@
 import type { JobHelpers, Task } from 'graphile-worker';
 import type { ZodType } from 'zod';
-import type { Job, JobAttemptError, JobEventLevel } from '../db/types.ts';
-import { PermanentJobError } from '../errors.ts';
+import type { JobAttemptError, JobEventLevel } from '../db/types.ts';
+import {
+  JobCancelledError,
+  JobTimeoutError,
+  PermanentJobError,
+  WorkerShutdownError,
+} from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { TaskSettings } from '../jobs/registry.ts';
 import type { AnyTaskDefinition, ProgressValue, TaskContext } from '../jobs/task.ts';
-import type { Tracker } from './tracker.ts';
+import { cpuMs, type ActiveJobs } from './active.ts';
+import type { FinishOutcome, FinishRecord, Tracker } from './tracker.ts';
 
 const LEVELS: readonly JobEventLevel[] = ['debug', 'info', 'warn', 'error'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,7 +65,12 @@ function checkStep(name: unknown): string {
   return name;
 }
 
-function attemptError(error: unknown, attempt: number, permanent: boolean): JobAttemptError {
+function attemptError(
+  error: unknown,
+  attempt: number,
+  permanent: boolean,
+  extra: Partial<JobAttemptError> = {},
+): JobAttemptError {
   const err = error instanceof Error ? error : new Error(String(error));
   return {
     at: new Date().toISOString(),
@@ -67,6 +79,7 @@ function attemptError(error: unknown, attempt: number, permanent: boolean): JobA
     message: err.message.slice(0, 10_000) || err.name,
     stack: err.stack?.slice(0, 20_000) ?? null,
     permanent,
+    ...extra,
   };
 }
 
@@ -80,66 +93,108 @@ function isPermanent(error: unknown): boolean {
   );
 }
 
-export interface WrapDeps {
-  tracker: Tracker;
-  logger: Logger;
+/** Thrown in place of a task's outcome when it did not stop within its grace after an abort. */
+class AbandonedError extends Error {
+  override readonly name = 'AbandonedError';
 }
 
 /**
+ * Settles with `work`, unless `signal` aborts and `work` has not settled `graceMs` later: then
+ * rejects with AbandonedError. The abandoned work runs on; whatever it ends with is ignored.
+ */
+function withGrace<T>(work: Promise<T>, signal: AbortSignal, graceMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AbandonedError(
+              `the task did not stop within ${graceMs} ms of its signal aborting; abandoned, its result will be discarded`,
+            ),
+          ),
+        graceMs,
+      );
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
+export interface WrapDeps {
+  tracker: Tracker;
+  logger: Logger;
+  active: ActiveJobs;
+  settings: TaskSettings;
+}
+
+type Outcome = Omit<FinishRecord, 'id' | 'attempt' | 'peakRssBytes' | 'cpuMs' | 'latest'>;
+
+/**
  * Wraps a task definition as a Graphile Worker task that tracks the job from start to finish.
- * The outcome is committed before Worker hears of it, so Worker never deletes a job whose
- * outcome is not durable. Failures that must not be retried (permanent, or the last attempt) are
- * recorded as failed and reported to Worker as done, so Worker does not keep them.
+ *
+ * Every attempt ends with its outcome committed by `finish_jobs` and then reported to Worker as
+ * done; retries are new Worker jobs that `finish_jobs` adds with the type's backoff. The task's
+ * signal aborts on cancel (recorded `cancelled`), on timeout (a retryable failure by default), and
+ * when the worker shuts down past its deadline (the job goes back to the queue, attempt unspent).
+ * A task that ignores its signal is abandoned after its grace period. Only when the outcome cannot
+ * be written does the error reach Worker, which then runs the job again.
  */
 export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): Task {
-  const { tracker, logger } = deps;
+  const { tracker, logger, active, settings } = deps;
   return async (payload: unknown, helpers: JobHelpers) => {
     const gwJob = helpers.job;
     const id = trackedId(payload);
-    const row: Job | null = id
-      ? await tracker.startTracked({ id, attempt: gwJob.attempts, gwJobId: gwJob.id })
-      : await tracker.startUntracked({
-          gwJobId: gwJob.id,
-          type,
-          queue: (await helpers.getQueueName()) ?? null,
-          payload,
-          priority: gwJob.priority,
-          attempt: gwJob.attempts,
-          maxAttempts: gwJob.max_attempts,
-          runAt: new Date(gwJob.run_at),
-          source:
-            payload && typeof payload === 'object' && '_cron' in payload
-              ? 'cron'
-              : 'graphile_worker',
-        });
+    const fromCron = !id && !!payload && typeof payload === 'object' && '_cron' in payload;
+    const row = await tracker.start({
+      id,
+      gwJobId: gwJob.id,
+      type,
+      queue: id ? null : ((await helpers.getQueueName()) ?? null),
+      payload: id ? undefined : payload,
+      priority: gwJob.priority,
+      // A plain add_job keeps the attempts its caller asked for; cron runs get the type's.
+      maxAttempts: fromCron ? settings.maxAttempts : gwJob.max_attempts,
+      runAt: new Date(gwJob.run_at),
+      source: id ? 'jobdeck' : fromCron ? 'cron' : 'graphile_worker',
+    });
     if (!row) {
-      // Cancelled, already finished (a finish that Worker did not hear of), or pruned: nothing to run.
-      logger.debug(`skipping ${type} job ${id ?? `gw:${gwJob.id}`}: not runnable any more`);
+      // Cancelled, finished, superseded by a newer attempt, or held back by a concurrency cap.
+      logger.debug(`not running ${type} job ${id ?? `gw:${gwJob.id}`} now`);
       return;
     }
 
-    const attempt = gwJob.attempts;
+    const attempt = row.attempts;
     const controller = new AbortController();
-    const onShutdown = () =>
-      controller.abort(helpers.abortSignal.reason ?? new Error('worker is shutting down'));
+    const job = active.add({ id: row.id, type, attempt, controller });
+    const onShutdown = () => {
+      if (!controller.signal.aborted) controller.abort(new WorkerShutdownError());
+    };
     if (helpers.abortSignal.aborted) onShutdown();
     else helpers.abortSignal.addEventListener('abort', onShutdown, { once: true });
+    const timeout =
+      settings.timeoutMs === null
+        ? undefined
+        : setTimeout(() => {
+            if (!controller.signal.aborted)
+              controller.abort(new JobTimeoutError(settings.timeoutMs!));
+          }, settings.timeoutMs);
+    if (row.cancel_requested_at) controller.abort(new JobCancelledError(row.cancel_reason));
     let currentStep: string | null = row.current_step;
-    const cpuStart = process.cpuUsage();
 
-    const finish = async (
-      outcome: Omit<Parameters<Tracker['finish']>[0], 'id' | 'peakRssBytes' | 'cpuMs'>,
-    ) => {
-      const cpu = process.cpuUsage(cpuStart);
-      await tracker.finish({
-        id: row.id,
-        ...outcome,
-        peakRssBytes: process.resourceUsage().maxRSS * 1024,
-        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-      });
-    };
-
-    try {
+    const run = async (): Promise<unknown> => {
       let parsed: unknown = row.payload;
       if (def.payload) {
         const result = (def.payload as ZodType).safeParse(row.payload);
@@ -190,29 +245,106 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
           });
         },
       };
-      const value = await def.run(ctx);
-      let resultJson: string | null;
+      return def.run(ctx);
+    };
+
+    const classify = (error: unknown): { retryable: boolean; permanent: boolean } => {
+      if (isPermanent(error)) return { retryable: false, permanent: true };
+      if (!settings.isRetryable) return { retryable: true, permanent: false };
       try {
-        resultJson = value === undefined ? null : (JSON.stringify(value) ?? null);
-      } catch (error) {
-        throw new PermanentJobError(`the task's result is not JSON: ${(error as Error).message}`);
-      }
-      await finish({ status: 'succeeded', resultJson });
-    } catch (error) {
-      const permanent = isPermanent(error);
-      const last = attempt >= gwJob.max_attempts;
-      const record = attemptError(error, attempt, permanent);
-      if (permanent || last) {
-        await finish({ status: 'failed', error: record });
+        const retryable = settings.isRetryable(error) === true;
+        return { retryable, permanent: !retryable };
+      } catch (classifyError) {
         logger.warn(
-          `${type} job ${row.id} failed${permanent ? '' : ` after ${attempt} attempts`}: ${record.message}`,
+          `${type}.isRetryable threw (${(classifyError as Error).message}); treating the error as retryable`,
         );
-        return; // recorded as failed; Worker may forget it
+        return { retryable: true, permanent: false };
       }
-      await finish({ status: 'retrying', error: record });
-      throw error; // Worker reschedules it
+    };
+
+    /** The outcome when the signal aborted: the abort's reason decides, not what the task did. */
+    const abortedOutcome = (taskError: unknown): Outcome => {
+      const reason: unknown = controller.signal.reason;
+      if (reason instanceof JobCancelledError) return { outcome: 'cancelled' };
+      if (reason instanceof WorkerShutdownError) return { outcome: 'interrupted' };
+      const timeoutError =
+        reason instanceof JobTimeoutError ? reason : new JobTimeoutError(settings.timeoutMs ?? 0);
+      const { retryable, permanent } = classify(timeoutError);
+      const detail = taskError instanceof AbandonedError ? ` (${taskError.message})` : '';
+      return {
+        outcome: 'error',
+        retryable,
+        error: attemptError(
+          Object.assign(new JobTimeoutError(timeoutError.timeoutMs), {
+            message: timeoutError.message + detail,
+          }),
+          attempt,
+          permanent,
+          { timedOut: true },
+        ),
+      };
+    };
+
+    let outcome: Outcome;
+    try {
+      const work = run();
+      const value = await withGrace(work, controller.signal, settings.cancelGraceMs);
+      if (controller.signal.aborted) {
+        outcome = abortedOutcome(null);
+      } else {
+        let resultJson: string | null;
+        try {
+          resultJson = value === undefined ? null : (JSON.stringify(value) ?? null);
+        } catch (error) {
+          throw new PermanentJobError(`the task's result is not JSON: ${(error as Error).message}`);
+        }
+        outcome = { outcome: 'succeeded', resultJson };
+      }
+    } catch (error) {
+      if (error instanceof AbandonedError) logger.warn(`${type} job ${row.id}: ${error.message}`);
+      if (controller.signal.aborted) {
+        outcome = abortedOutcome(error);
+      } else {
+        const { retryable, permanent } = classify(error);
+        outcome = { outcome: 'error', retryable, error: attemptError(error, attempt, permanent) };
+      }
     } finally {
+      clearTimeout(timeout);
       helpers.abortSignal.removeEventListener('abort', onShutdown);
+      active.delete(row.id);
     }
+
+    const status = await tracker.finish({
+      id: row.id,
+      attempt,
+      ...outcome,
+      peakRssBytes: Math.max(job.peakRssBytes, process.memoryUsage.rss()),
+      cpuMs: cpuMs(job),
+    });
+    report(logger, type, row.id, attempt, outcome.outcome, status, outcome.error);
   };
+}
+
+function report(
+  logger: Logger,
+  type: string,
+  id: string,
+  attempt: number,
+  outcome: FinishOutcome,
+  status: string | null,
+  error: JobAttemptError | undefined,
+): void {
+  if (status === null) {
+    logger.warn(
+      `${type} job ${id}: attempt ${attempt} ended (${outcome}) but the job had moved on (rescued or finished elsewhere); outcome discarded`,
+    );
+  } else if (status === 'failed') {
+    logger.warn(`${type} job ${id} failed on attempt ${attempt}: ${error?.message ?? 'error'}`);
+  } else if (status === 'retrying') {
+    logger.info(`${type} job ${id} attempt ${attempt} failed, will retry: ${error?.message}`);
+  } else if (status === 'queued') {
+    logger.info(`${type} job ${id} interrupted by shutdown; back in the queue`);
+  } else if (status === 'cancelled') {
+    logger.info(`${type} job ${id} cancelled`);
+  }
 }

@@ -1,0 +1,80 @@
+import { JobCancelledError } from '../errors.ts';
+
+/** One attempt running in this process. */
+export interface ActiveJob {
+  readonly id: string;
+  readonly type: string;
+  readonly attempt: number;
+  readonly controller: AbortController;
+  readonly startedAt: number;
+  readonly cpuStart: NodeJS.CpuUsage;
+  /** Highest process RSS seen while this attempt ran. */
+  peakRssBytes: number;
+}
+
+/** A resource sample of a running job, as the heartbeat writes it. */
+export interface JobSample {
+  id: string;
+  rss: number;
+  cpu_ms: number;
+}
+
+/**
+ * The attempts this worker process is running, by job id: the heartbeat samples them and the
+ * cancel listener aborts them. Node runs every job in one process, so memory is the process's
+ * resident set while the job ran (exact with concurrency 1) and CPU is the process's CPU time
+ * over the attempt.
+ */
+export class ActiveJobs {
+  readonly #jobs = new Map<string, ActiveJob>();
+
+  add(job: Omit<ActiveJob, 'startedAt' | 'cpuStart' | 'peakRssBytes'>): ActiveJob {
+    const entry: ActiveJob = {
+      ...job,
+      startedAt: Date.now(),
+      cpuStart: process.cpuUsage(),
+      peakRssBytes: process.memoryUsage.rss(),
+    };
+    this.#jobs.set(job.id, entry);
+    return entry;
+  }
+
+  delete(id: string): void {
+    this.#jobs.delete(id);
+  }
+
+  get size(): number {
+    return this.#jobs.size;
+  }
+
+  ids(): string[] {
+    return [...this.#jobs.keys()];
+  }
+
+  get(id: string): ActiveJob | undefined {
+    return this.#jobs.get(id);
+  }
+
+  /** Aborts a running job's signal for a cancel; false when it does not run here. */
+  cancel(id: string, reason: string | null): boolean {
+    const job = this.#jobs.get(id);
+    if (!job) return false;
+    if (!job.controller.signal.aborted) job.controller.abort(new JobCancelledError(reason));
+    return true;
+  }
+
+  /** Samples memory and CPU for every running job (and records the peak). */
+  sample(): JobSample[] {
+    const rss = process.memoryUsage.rss();
+    return [...this.#jobs.values()].map((job) => {
+      job.peakRssBytes = Math.max(job.peakRssBytes, rss);
+      return { id: job.id, rss: job.peakRssBytes, cpu_ms: cpuMs(job) };
+    });
+  }
+}
+
+/** CPU time of the process since the attempt started, in ms. */
+export function cpuMs(job: ActiveJob): number {
+  const cpu = process.cpuUsage(job.cpuStart);
+  return Math.round((cpu.user + cpu.system) / 1000);
+}

@@ -1,0 +1,145 @@
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import type { Logger } from '../logger.ts';
+import { PgListener } from '../live/listener.ts';
+import type { ActiveJobs } from './active.ts';
+
+/** Channel `jobdeck.cancel_job()` notifies on: `{"id": "<job id>", "workerId": "<worker>"}`. */
+export const CANCEL_CHANNEL = 'jobdeck:cancel';
+
+export interface ControlOptions {
+  pool: pg.Pool;
+  connectionString: string;
+  workerId: string;
+  active: ActiveJobs;
+  logger: Logger;
+  heartbeatIntervalMs: number;
+  rescueAfterMs: number;
+  concurrency: number;
+  taskTypes: string[];
+  /** Graphile Worker's pool id, once its pool exists. */
+  poolId: () => string | null;
+}
+
+/** Every how many heartbeats the slower chores run. */
+const SAMPLE_EVERY = 5;
+const RELEASE_HELD_EVERY = 10;
+const TYPE_STATS_EVERY = 60;
+
+/**
+ * The worker process's control loop, one tick per heartbeat interval:
+ * - heartbeat: refresh this process's row in `jobdeck_private.workers`, and every few ticks write
+ *   a memory/CPU sample to its running jobs;
+ * - cancel: abort running jobs with a cancel request. Requests arrive by NOTIFY at once; the
+ *   heartbeat also returns any this process missed (the polling fallback);
+ * - rescue: release the jobs of workers whose heartbeat is older than `rescueAfterMs`;
+ * - now and then: release held jobs whose organisation has room, refresh per-type medians.
+ */
+export class WorkerControl {
+  readonly #o: ControlOptions;
+  readonly #listener: PgListener;
+  #timer: NodeJS.Timeout | undefined;
+  #tick = 0;
+  #running: Promise<void> | null = null;
+  #stopped = false;
+  #stopping = false;
+
+  constructor(options: ControlOptions) {
+    this.#o = options;
+    this.#listener = new PgListener(options.connectionString, { logger: options.logger });
+  }
+
+  /** Registers the worker (first heartbeat) and starts listening for cancels. */
+  async start(): Promise<void> {
+    await this.#listener.subscribe(CANCEL_CHANNEL, (payload) => this.#onCancel(payload));
+    await this.#beat();
+    this.#schedule();
+  }
+
+  /** Marks the worker as stopping (shown in the workers list) from the next heartbeat on. */
+  markStopping(): void {
+    this.#stopping = true;
+  }
+
+  /** Stops the loop, then removes this worker's row (call after its jobs have finished). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+    await this.#listener.close();
+    await this.#o.pool
+      .query('delete from jobdeck_private.workers where id = $1', [this.#o.workerId])
+      .catch((error: Error) =>
+        this.#o.logger.warn(`could not remove worker ${this.#o.workerId}: ${error.message}`),
+      );
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#running = this.#beat()
+        .catch((error: Error) => this.#o.logger.warn(`heartbeat failed: ${error.message}`))
+        .finally(() => {
+          this.#running = null;
+          this.#schedule();
+        });
+    }, this.#o.heartbeatIntervalMs);
+    this.#timer.unref();
+  }
+
+  #onCancel(payload: string | undefined): void {
+    let message: { id?: unknown; reason?: unknown };
+    try {
+      message = JSON.parse(payload ?? '') as { id?: unknown; reason?: unknown };
+    } catch {
+      return;
+    }
+    const { id, reason } = message;
+    if (typeof id === 'string' && this.#o.active.get(id))
+      this.#requestCancel(id, typeof reason === 'string' ? reason : null);
+  }
+
+  #requestCancel(id: string, reason: string | null): void {
+    if (this.#o.active.get(id)?.controller.signal.aborted) return;
+    this.#o.active.cancel(id, reason);
+    this.#o.logger.info(`cancelling job ${id}`);
+  }
+
+  async #beat(): Promise<void> {
+    const tick = this.#tick++;
+    const { pool, workerId, active } = this.#o;
+    const running = active.ids();
+    const samples = tick % SAMPLE_EVERY === 0 && running.length > 0 ? active.sample() : null;
+    const info = {
+      poolId: this.#o.poolId(),
+      hostname: hostname(),
+      pid: process.pid,
+      concurrency: this.#o.concurrency,
+      taskTypes: this.#o.taskTypes,
+      rssBytes: process.memoryUsage.rss(),
+      stopping: this.#stopping,
+    };
+    const cancels = await pool.query<{ id: string; cancel_reason: string | null }>(
+      'select * from jobdeck_private.heartbeat($1, $2::jsonb, $3::uuid[], $4::jsonb)',
+      [workerId, JSON.stringify(info), running, samples ? JSON.stringify(samples) : null],
+    );
+    for (const row of cancels.rows) this.#requestCancel(row.id, row.cancel_reason);
+
+    const rescued = await pool.query<{ id: string; status: string; worker_id: string }>(
+      'select * from jobdeck_private.rescue_workers(make_interval(secs => $1::float8 / 1000), $2)',
+      [this.#o.rescueAfterMs, workerId],
+    );
+    if (rescued.rows.length > 0) {
+      const workers = [...new Set(rescued.rows.map((r) => r.worker_id))].join(', ');
+      this.#o.logger.warn(
+        `rescued ${rescued.rows.length} job(s) from worker(s) that stopped heartbeating: ${workers}`,
+      );
+    }
+    if (tick % RELEASE_HELD_EVERY === 0) {
+      await pool.query('select jobdeck_private.release_all_held()');
+    }
+    if (tick % TYPE_STATS_EVERY === 0) {
+      await pool.query('select jobdeck_private.refresh_type_stats()');
+    }
+  }
+}
