@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import type { Job, JobStatus } from '../db/types.ts';
 import { createJobdeck } from '../client.ts';
+import { Priority, type PriorityName } from '../jobs/policy.ts';
 import { UsageError } from './usage.ts';
 
 interface Args {
@@ -62,8 +63,25 @@ export async function runEnqueue(config: Config, { values, positionals }: Args):
   const runAt = stringFlag(values, 'run-at');
   if (runAt !== undefined && Number.isNaN(Date.parse(runAt)))
     throw new UsageError(`--run-at must be an ISO date, got "${runAt}"`);
+  const priorityText = stringFlag(values, 'priority');
+  let priority: number | undefined;
+  if (priorityText !== undefined) {
+    if (/^-?\d+$/.test(priorityText)) priority = Number(priorityText);
+    else if (priorityText.toLowerCase() in Priority)
+      priority = Priority[priorityText.toLowerCase() as PriorityName];
+    else
+      throw new UsageError(
+        `--priority must be a whole number or one of ${Object.keys(Priority).join(', ')}, got "${priorityText}"`,
+      );
+  }
+  const keyMode = stringFlag(values, 'key-mode');
+  if (keyMode !== undefined && keyMode !== 'keep' && keyMode !== 'replace')
+    throw new UsageError(`--key-mode must be keep or replace, got "${keyMode}"`);
+  if (keyMode !== undefined && values.key === undefined)
+    throw new UsageError('--key-mode needs --key');
   const options = {
-    priority: intFlag(values, 'priority'),
+    priority,
+    keyMode: keyMode as 'keep' | 'replace' | undefined,
     maxAttempts: intFlag(values, 'max-attempts'),
     runAt,
     key: stringFlag(values, 'key'),
@@ -191,4 +209,89 @@ export async function runWatch(config: Config, { values, positionals }: Args): P
     }
     return last.status === 'succeeded' ? 0 : 1;
   });
+}
+
+function oneJobId(command: string, positionals: string[]): string {
+  const [id, ...extra] = positionals;
+  if (!id) throw new UsageError(`${command} needs a job id, e.g. jobdeck ${command} <id>`);
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  return id;
+}
+
+/**
+ * `jobdeck cancel <id> [--reason r] [--wait]`: cancels a job. A running job's cancel is a request
+ * its worker acts on; with --wait the command waits until the job has stopped.
+ */
+export async function runCancel(config: Config, { values, positionals }: Args): Promise<number> {
+  const id = oneJobId('cancel', positionals);
+  const reason = stringFlag(values, 'reason');
+  const job = await withClient(config, async (jobdeck) => {
+    const cancelled = await jobdeck.cancelJob(id, reason ?? null);
+    if (!values.wait || cancelled.status !== 'running') return cancelled;
+    let last = cancelled;
+    for await (const current of jobdeck.watchJob(id)) last = current;
+    return last;
+  });
+  if (values.json) process.stdout.write(`${JSON.stringify(job)}\n`);
+  else if (job.status === 'running')
+    process.stdout.write(`cancel requested: job ${job.id} stops on its worker shortly\n`);
+  else process.stdout.write(`job ${job.id} is ${job.status}\n`);
+  return 0;
+}
+
+/** `jobdeck retry <id>`: runs a failed or cancelled job again with a fresh attempt budget. */
+export async function runRetry(config: Config, { values, positionals }: Args): Promise<number> {
+  const id = oneJobId('retry', positionals);
+  const job = await withClient(config, (jobdeck) => jobdeck.retryJob(id));
+  process.stdout.write(
+    values.json ? `${JSON.stringify(job)}\n` : `job ${job.id} is queued again\n`,
+  );
+  return 0;
+}
+
+const SINCE = /^(\d+)(m|h|d)$/;
+
+/** `jobdeck stats [--since 1h|ISO] [--type t] [--json]`: queue and job statistics. */
+export async function runStats(config: Config, { values, positionals }: Args): Promise<number> {
+  if (positionals.length > 0)
+    throw new UsageError(`stats takes no arguments, got: ${positionals.join(' ')}`);
+  const sinceText = stringFlag(values, 'since') ?? '24h';
+  let since: Date;
+  const rel = SINCE.exec(sinceText);
+  if (rel) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'm' | 'h' | 'd'];
+    since = new Date(Date.now() - Number(rel[1]) * unit);
+  } else if (!Number.isNaN(Date.parse(sinceText))) {
+    since = new Date(sinceText);
+  } else {
+    throw new UsageError(`--since must be like 30m, 6h, 7d or an ISO date, got "${sinceText}"`);
+  }
+  const type = stringFlag(values, 'type');
+  const stats = await withClient(config, (jobdeck) =>
+    jobdeck.jobStats({ since, ...(type !== undefined ? { type } : {}) }),
+  );
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(stats)}\n`);
+    return 0;
+  }
+  const s = stats.byStatus;
+  const lines = [
+    `since ${new Date(stats.since).toISOString()}${stats.type ? ` (type ${stats.type})` : ''}`,
+    `now:      ${s.queued} queued, ${s.running} running, ${s.retrying} retrying`,
+    `finished: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled} cancelled (${stats.throughput.perMinute}/min)`,
+    `queue:    ${stats.queue.ready} ready, ${stats.queue.scheduled} scheduled, ${stats.queue.held} held` +
+      (stats.queue.oldestReadyAgeMs === null
+        ? ''
+        : `; oldest ready for ${(stats.queue.oldestReadyAgeMs / 1000).toFixed(1)} s`),
+  ];
+  if (stats.byType.length > 0) {
+    lines.push('', 'TYPE                      QUEUED RUNNING   DONE FAILED    P50 ms    P95 ms');
+    for (const t of stats.byType) {
+      lines.push(
+        `${t.type.padEnd(24).slice(0, 24)} ${String(t.queued + t.retrying).padStart(7)} ${String(t.running).padStart(7)} ${String(t.succeeded).padStart(6)} ${String(t.failed).padStart(6)} ${String(t.p50Ms ?? '-').padStart(9)} ${String(t.p95Ms ?? '-').padStart(9)}`,
+      );
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
 }

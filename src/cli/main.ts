@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { runStart, runMigrate } from './serve-commands.ts';
-import { runEnqueue, runJobs, runWatch } from './job-commands.ts';
+import { runCancel, runEnqueue, runJobs, runRetry, runStats, runWatch } from './job-commands.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -24,6 +24,7 @@ const COMMANDS: Record<
       'run-at': { type: 'string' },
       'max-attempts': { type: 'string' },
       key: { type: 'string' },
+      'key-mode': { type: 'string' },
       queue: { type: 'string' },
       owner: { type: 'string' },
       org: { type: 'string' },
@@ -44,6 +45,15 @@ const COMMANDS: Record<
     run: (args) => runJobs(loadConfig(), args),
   },
   watch: { options: { json: { type: 'boolean' } }, run: (args) => runWatch(loadConfig(), args) },
+  cancel: {
+    options: { reason: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' } },
+    run: (args) => runCancel(loadConfig(), args),
+  },
+  retry: { options: { json: { type: 'boolean' } }, run: (args) => runRetry(loadConfig(), args) },
+  stats: {
+    options: { since: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' } },
+    run: (args) => runStats(loadConfig(), args),
+  },
 };
 
 /** Runs one CLI invocation and returns its exit code (never throws). */

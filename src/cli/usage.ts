@@ -11,12 +11,17 @@ Commands:
   worker                    Run a worker (migrates first). Run as many as you like.
   migrate                   Apply migrations and register the task types in tasks/.
   enqueue <type> [payload]  Enqueue a job (payload is JSON, default {}); prints the job id.
-      --priority <n>  --run-at <ISO time>  --max-attempts <n>  --key <k>  --queue <q>
-      --owner <id>  --org <id>  --json
+      --priority <n|urgent|high|normal|low>  --run-at <ISO time>  --max-attempts <n>
+      --key <k>  --key-mode <keep|replace>  --queue <q>  --owner <id>  --org <id>  --json
   jobs                      List jobs, newest first.
       --active  --status <s>  --type <t>  --owner <id>  --org <id>  --limit <n>  --json
   watch <id>                Show a job's progress live until it finishes. Exit 0 when it
                             succeeds, 1 when it fails or is cancelled.  --json: one line per change
+  cancel <id>               Cancel a job: queued/retrying at once, running via its worker.
+      --reason <text>  --wait (until it has stopped)  --json
+  retry <id>                Run a failed or cancelled job again with a fresh attempt budget.
+  stats                     Counts by status and type, queue depth, p50/p95 run times.
+      --since <30m|6h|7d|ISO time> (default 24h)  --type <t>  --json
   help                      Show this text.
 
 Configuration comes from the environment (see .env.example). With DATABASE_URL unset, commands

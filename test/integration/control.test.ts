@@ -1,0 +1,498 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import { defineTask, type AnyTaskDefinition } from '../../src/jobs/task.ts';
+import type { TaskRegistry } from '../../src/jobs/registry.ts';
+import { isTransientError } from '../../src/jobs/policy.ts';
+import {
+  InvalidArgumentError,
+  InvalidJobStateError,
+  JobNotFoundError,
+  PermanentJobError,
+} from '../../src/errors.ts';
+import { sleep } from '../../src/util/sleep.ts';
+import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
+
+/** Runs until its signal aborts (then throws the reason), or `ms` passes; `ignore` skips the signal. */
+const untilAborted = defineTask({
+  payload: z.object({ ms: z.number().int().default(60_000), ignore: z.boolean().default(false) }),
+  async run({ payload, signal }) {
+    if (payload.ignore) {
+      await sleep(payload.ms);
+      return { finished: true };
+    }
+    await sleep(payload.ms, signal);
+    signal.throwIfAborted();
+    return { finished: true };
+  },
+});
+
+let allowPass = false;
+let blockRuns = true;
+
+const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
+  ['until_aborted', untilAborted],
+  [
+    'http_call',
+    defineTask({
+      payload: z.object({ status: z.number().int() }),
+      maxAttempts: 5,
+      backoff: ['1h'],
+      isRetryable: isTransientError,
+      run({ payload }) {
+        throw Object.assign(new Error(`upstream answered ${payload.status}`), {
+          status: payload.status,
+        });
+      },
+    }),
+  ],
+  [
+    'gated',
+    defineTask({
+      run() {
+        if (!allowPass) throw new PermanentJobError('the gate is closed');
+        return { passed: true };
+      },
+    }),
+  ],
+  [
+    'slow',
+    defineTask({
+      timeout: '150ms',
+      maxAttempts: 2,
+      backoff: ['0s'],
+      async run({ signal }) {
+        await sleep(60_000, signal);
+        signal.throwIfAborted();
+      },
+    }),
+  ],
+  [
+    'blocker',
+    defineTask({
+      async run({ signal }) {
+        while (blockRuns) {
+          await sleep(20, signal);
+          signal.throwIfAborted();
+        }
+        return { ran: true };
+      },
+    }),
+  ],
+  ['quick', defineTask({ run: ({ payload }) => payload })],
+  [
+    'stepped',
+    defineTask({
+      async run({ progress }) {
+        await progress({ completed: 1, total: 4 }, 'reading');
+        await sleep(300);
+        await progress({ completed: 2, total: 4 }, 'writing');
+        await sleep(100);
+        return { ok: true };
+      },
+    }),
+  ],
+]);
+
+const FAST = {
+  heartbeatIntervalMs: 100,
+  rescueAfterMs: 1000,
+  cancelGraceMs: 300,
+  shutdownTimeoutMs: 200,
+};
+
+describe('job control', () => {
+  let t: TestDatabase;
+  let jobdeck: Jobdeck;
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    await registerTasks(t, tasks);
+    jobdeck = createJobdeck({ pool: t.pool });
+  });
+  afterEach(async () => {
+    expect(await stopWorkers(), 'a test left a worker running').toBe(0);
+  });
+  afterAll(async () => {
+    await jobdeck.close();
+    await t.drop();
+  });
+
+  async function gwJobCount(gwJobId: string | null): Promise<number> {
+    const { rows } = await t.pool.query<{ n: number }>(
+      'select count(*)::int as n from graphile_worker.jobs where id = $1',
+      [gwJobId],
+    );
+    return rows[0]!.n;
+  }
+
+  async function messages(id: string): Promise<string[]> {
+    return (await jobdeck.getJobEvents(id)).map((e) => e.message);
+  }
+
+  it('cancels a queued job at once and takes it out of the queue; twice is harmless', async () => {
+    const job = await jobdeck.enqueueJob('quick', {}, { runAt: new Date(Date.now() + 60_000) });
+    expect(await gwJobCount(job.gw_job_id)).toBe(1);
+
+    const cancelled = await jobdeck.cancelJob(job.id, 'not needed any more');
+    expect(cancelled).toMatchObject({ status: 'cancelled', cancel_reason: 'not needed any more' });
+    expect(cancelled.finished_at).toBeInstanceOf(Date);
+    expect(await gwJobCount(job.gw_job_id)).toBe(0);
+
+    const again = await jobdeck.cancelJob(job.id);
+    expect(again.status).toBe('cancelled');
+    expect(again.finished_at).toEqual(cancelled.finished_at);
+
+    // The same from SQL.
+    const other = await jobdeck.enqueueJob('quick', {}, { runAt: new Date(Date.now() + 60_000) });
+    const { rows } = await t.pool.query('select status from jobdeck.cancel_job($1)', [other.id]);
+    expect(rows[0].status).toBe('cancelled');
+  });
+
+  it('refuses to cancel a finished job, naming its state; unknown ids are not found', async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const job = await jobdeck.enqueueJob('quick', { a: 1 });
+    await waitForStatus(jobdeck, job.id, 'succeeded');
+    await worker.stop();
+
+    const error = await jobdeck.cancelJob(job.id).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidJobStateError);
+    expect(error).toMatchObject({ status: 'succeeded', jobId: job.id });
+    expect((error as Error).message).toContain('is succeeded and cannot be cancelled');
+    await expect(t.pool.query('select jobdeck.cancel_job($1)', [job.id])).rejects.toMatchObject({
+      code: 'JD011',
+    });
+
+    await expect(jobdeck.cancelJob(randomUUID())).rejects.toBeInstanceOf(JobNotFoundError);
+    await expect(jobdeck.cancelJob('not-a-job-id')).rejects.toBeInstanceOf(JobNotFoundError);
+    await expect(jobdeck.cancelJob(job.id, 42 as unknown as string)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(
+      t.pool.query('select jobdeck.cancel_job($1, $2)', [job.id, 'x'.repeat(1001)]),
+    ).rejects.toMatchObject({ code: 'JD004' });
+  });
+
+  it("aborts a running job's signal and records it cancelled, not failed", async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const job = await jobdeck.enqueueJob('until_aborted', {});
+    await waitForStatus(jobdeck, job.id, 'running');
+
+    const started = performance.now();
+    const requested = await jobdeck.cancelJob(job.id, 'user pressed stop');
+    expect(requested.status).toBe('running');
+    expect(requested.cancel_requested_at).toBeInstanceOf(Date);
+    const done = await waitForStatus(jobdeck, job.id, 'cancelled');
+    console.info(`cancel → cancelled in ${(performance.now() - started).toFixed(0)} ms`);
+    await worker.stop();
+
+    expect(done).toMatchObject({ cancel_reason: 'user pressed stop', errors: [], result: null });
+    expect(await messages(job.id)).toEqual(
+      expect.arrayContaining([
+        'cancel requested: user pressed stop',
+        'cancelled: user pressed stop',
+      ]),
+    );
+    expect(await gwJobCount(done.gw_job_id)).toBe(0);
+  });
+
+  it('falls back to polling when the cancel notification is missed', async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const job = await jobdeck.enqueueJob('until_aborted', {});
+    await waitForStatus(jobdeck, job.id, 'running');
+    // A cancel request written without NOTIFY, as if the notification had been lost.
+    await t.pool.query(
+      `update jobdeck.jobs set cancel_requested_at = now(), cancel_reason = 'polled' where id = $1`,
+      [job.id],
+    );
+    const done = await waitForStatus(jobdeck, job.id, 'cancelled');
+    await worker.stop();
+    expect(done.cancel_reason).toBe('polled');
+  });
+
+  it('abandons a task that ignores its signal after the grace period, discarding its result', async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const job = await jobdeck.enqueueJob('until_aborted', { ms: 1500, ignore: true });
+    await waitForStatus(jobdeck, job.id, 'running');
+    await jobdeck.cancelJob(job.id);
+    const done = await waitForStatus(jobdeck, job.id, 'cancelled');
+    expect(done.result).toBeNull();
+    // The slot is free again while the abandoned task still runs.
+    const next = await jobdeck.enqueueJob('quick', { next: true });
+    await waitForStatus(jobdeck, next.id, 'succeeded');
+    // When the abandoned task finally returns, nothing changes.
+    await sleep(1600);
+    await worker.stop();
+    expect(await jobdeck.getJob(job.id)).toMatchObject({ status: 'cancelled', result: null });
+  });
+
+  it('retries a failed job by hand with a fresh attempt budget, keeping its history', async () => {
+    allowPass = false;
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const job = await jobdeck.enqueueJob('gated', {}, { maxAttempts: 3 });
+    const failed = await waitForStatus(jobdeck, job.id, 'failed');
+    expect(failed.attempts).toBe(1);
+    expect(failed.errors[0]).toMatchObject({ message: 'the gate is closed', permanent: true });
+
+    allowPass = true;
+    const retried = await jobdeck.retryJob(job.id);
+    expect(retried).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      manual_retries: 1,
+      finished_at: null,
+    });
+    const done = await waitForStatus(jobdeck, job.id, 'succeeded');
+    await worker.stop();
+    expect(done).toMatchObject({ attempts: 1, result: { passed: true } });
+    expect(done.errors).toHaveLength(1);
+    expect(await messages(job.id)).toContain('retried by hand with a fresh attempt budget');
+
+    const again = await jobdeck.retryJob(job.id).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(InvalidJobStateError);
+    expect((again as Error).message).toContain('is succeeded and cannot be retried');
+    const queued = await jobdeck.enqueueJob('quick', {}, { runAt: new Date(Date.now() + 60_000) });
+    await expect(jobdeck.retryJob(queued.id)).rejects.toMatchObject({ status: 'queued' });
+    await expect(jobdeck.retryJob(randomUUID())).rejects.toBeInstanceOf(JobNotFoundError);
+
+    // A cancelled job can be retried from SQL too.
+    await jobdeck.cancelJob(queued.id);
+    const { rows } = await t.pool.query('select status, attempts from jobdeck.retry_job($1)', [
+      queued.id,
+    ]);
+    expect(rows[0]).toEqual({ status: 'queued', attempts: 0 });
+    await jobdeck.cancelJob(queued.id);
+  });
+
+  it("classifies errors with the type's isRetryable and schedules retries on its backoff", async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const notFound = await jobdeck.enqueueJob('http_call', { status: 404 });
+    const unavailable = await jobdeck.enqueueJob('http_call', { status: 503 });
+    const failed = await waitForStatus(jobdeck, notFound.id, 'failed');
+    const retrying = await waitForStatus(jobdeck, unavailable.id, 'retrying');
+    await worker.stop();
+
+    expect(failed).toMatchObject({ attempts: 1, max_attempts: 5 });
+    expect(failed.errors[0]).toMatchObject({ message: 'upstream answered 404', permanent: true });
+    expect(retrying.errors[0]).toMatchObject({
+      message: 'upstream answered 503',
+      permanent: false,
+    });
+    // backoff ['1h']: the next attempt is an hour out, and that is where Worker's job waits.
+    const delay = retrying.run_at.getTime() - Date.now();
+    expect(delay).toBeGreaterThan(59 * 60_000);
+    expect(delay).toBeLessThan(61 * 60_000);
+    const { rows } = await t.pool.query<{ run_at: Date }>(
+      'select run_at from graphile_worker.jobs where id = $1',
+      [retrying.gw_job_id],
+    );
+    expect(rows[0]!.run_at.getTime()).toBe(retrying.run_at.getTime());
+    expect(await messages(unavailable.id)).toContain('retrying: upstream answered 503');
+    await jobdeck.cancelJob(unavailable.id);
+  });
+
+  it('computes list and exponential backoff delays in SQL', async () => {
+    const delay = async (backoff: unknown, attempt: number) => {
+      const { rows } = await t.pool.query<{ ms: number }>(
+        `select extract(epoch from jobdeck_private.retry_delay($1::jsonb, $2)) * 1000 as ms`,
+        [JSON.stringify(backoff), attempt],
+      );
+      return Math.round(Number(rows[0]!.ms));
+    };
+    const seeds = { delaysMs: [0, 60_000, 300_000, 900_000, 3_600_000], jitter: 0 };
+    expect(
+      await Promise.all([1, 2, 3, 4, 5, 6, 40].map((attempt) => delay(seeds, attempt))),
+    ).toEqual([0, 60_000, 300_000, 900_000, 3_600_000, 3_600_000, 3_600_000]);
+    const exponential = { baseMs: 1000, factor: 3, maxMs: 20_000, jitter: 0 };
+    expect(await Promise.all([1, 2, 3, 4, 30000].map((a) => delay(exponential, a)))).toEqual([
+      1000, 3000, 9000, 20_000, 20_000,
+    ]);
+    for (let i = 0; i < 20; i++) {
+      const jittered = await delay({ ...exponential, jitter: 0.5 }, 2);
+      expect(jittered).toBeGreaterThanOrEqual(1500);
+      expect(jittered).toBeLessThanOrEqual(4500);
+    }
+  });
+
+  it('fails an attempt that runs past its timeout as a timeout, retrying per policy', async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const job = await jobdeck.enqueueJob('slow', {});
+    const failed = await waitForStatus(jobdeck, job.id, 'failed');
+    await worker.stop();
+    expect(failed.attempts).toBe(2);
+    expect(failed.errors).toHaveLength(2);
+    for (const error of failed.errors) {
+      expect(error).toMatchObject({ name: 'JobTimeoutError', timedOut: true, permanent: false });
+      expect(error.message).toContain('150 ms timeout');
+    }
+  });
+
+  it('puts running jobs back in the queue on shutdown without spending an attempt', async () => {
+    blockRuns = true;
+    const first = await runTestWorker(t, tasks, { config: FAST });
+    const job = await jobdeck.enqueueJob('blocker', {});
+    await waitForStatus(jobdeck, job.id, 'running');
+    await first.stop();
+
+    const requeued = await jobdeck.getJob(job.id);
+    expect(requeued).toMatchObject({ status: 'queued', attempts: 0, errors: [] });
+    expect(requeued.gw_job_id).not.toBeNull();
+    expect(await messages(job.id)).toContain(
+      'queued again: the attempt was interrupted by a worker shutdown',
+    );
+
+    blockRuns = false;
+    const second = await runTestWorker(t, tasks, { config: FAST });
+    const done = await waitForStatus(jobdeck, job.id, 'succeeded');
+    await second.stop();
+    expect(done).toMatchObject({ attempts: 1, result: { ran: true } });
+  });
+
+  it('takes priorities by name, delays and keys with keep or replace', async () => {
+    const later = new Date(Date.now() + 3_600_000);
+    const urgent = await jobdeck.enqueueJob('quick', {}, { priority: 'urgent', runAt: later });
+    expect(urgent.priority).toBe(-20);
+    expect(urgent.run_at.getTime()).toBe(later.getTime());
+    await expect(
+      jobdeck.enqueueJob('quick', {}, { priority: 'asap' as 'high' }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    const { rows } = await t.pool.query(`select jobdeck.priority('HIGH') as p`);
+    expect(rows[0].p).toBe(-10);
+
+    const key = `report-${randomUUID()}`;
+    const a = await jobdeck.enqueueJob('quick', { v: 1 }, { key, runAt: later });
+    const kept = await jobdeck.enqueueJob('quick', { v: 2 }, { key });
+    expect(kept.id).toBe(a.id);
+    expect(kept.payload).toEqual({ v: 1 });
+    const replaced = await jobdeck.enqueueJob(
+      'quick',
+      { v: 3 },
+      { key, keyMode: 'replace', priority: 'high', runAt: later },
+    );
+    expect(replaced).toMatchObject({ id: a.id, payload: { v: 3 }, priority: -10 });
+    const gw = await t.pool.query('select priority from graphile_worker.jobs where id = $1', [
+      replaced.gw_job_id,
+    ]);
+    expect(gw.rows[0].priority).toBe(-10);
+    await expect(
+      jobdeck.enqueueJob('quick', {}, { key, keyMode: 'merge' as 'keep' }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      jobdeck.enqueueJob('until_aborted', {}, { key, keyMode: 'replace' }),
+    ).rejects.toThrow(/is held by job .* of type "quick"/);
+
+    // Replace while the keyed job runs: it keeps running, the new job queues behind it.
+    blockRuns = true;
+    const runKey = `sync-${randomUUID()}`;
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const running = await jobdeck.enqueueJob('blocker', {}, { key: runKey });
+    await waitForStatus(jobdeck, running.id, 'running');
+    const [behind] = await jobdeck.enqueueJobs([
+      { type: 'blocker', key: runKey, keyMode: 'replace', runAt: later },
+    ]);
+    expect(behind!.id).not.toBe(running.id);
+    expect((await jobdeck.getJob(running.id)).key).toBeNull();
+    expect(behind!.key).toBe(runKey);
+    blockRuns = false;
+    await waitForStatus(jobdeck, running.id, 'succeeded');
+    await worker.stop();
+    for (const id of [urgent.id, a.id, behind!.id]) await jobdeck.cancelJob(id);
+  });
+
+  it('caps running jobs per organisation, letting other organisations through', async () => {
+    const capped = new Map(tasks);
+    let running = new Map<string, number>();
+    const peak = new Map<string, number>();
+    capped.set(
+      'org_task',
+      defineTask({
+        orgConcurrency: 2,
+        async run({ job }) {
+          const org = job.org_id ?? '-';
+          running.set(org, (running.get(org) ?? 0) + 1);
+          peak.set(org, Math.max(peak.get(org) ?? 0, running.get(org)!));
+          await sleep(120);
+          running.set(org, running.get(org)! - 1);
+        },
+      }),
+    );
+    await registerTasks(t, capped);
+    running = new Map();
+    const worker = await runTestWorker(t, capped, { config: { ...FAST, concurrency: 8 } });
+    const jobs = await jobdeck.enqueueJobs([
+      ...Array.from({ length: 8 }, () => ({ type: 'org_task', orgId: 'acme' })),
+      ...Array.from({ length: 3 }, () => ({ type: 'org_task', orgId: 'globex' })),
+      { type: 'org_task' }, // no organisation: not capped
+    ]);
+    await waitFor(
+      async () => {
+        const states = await Promise.all(jobs.map((j) => jobdeck.getJob(j.id)));
+        return states.every((j) => j.status === 'succeeded');
+      },
+      { timeoutMs: 20_000, what: 'all org jobs to succeed' },
+    );
+    await worker.stop();
+    expect(peak.get('acme')).toBe(2);
+    expect(peak.get('globex')).toBe(2);
+    const held = await t.pool.query(
+      `select count(distinct job_id)::int as n from jobdeck.job_events
+        where message like 'held: organisation "acme"%'`,
+    );
+    expect(held.rows[0].n).toBeGreaterThan(0);
+  });
+
+  it('reports steps, an ETA from the progress rate or the type median, and resource use', async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const first = await jobdeck.enqueueJob('stepped', {});
+    const midway = await waitFor(async () => {
+      const job = await jobdeck.getJob(first.id);
+      return job.current_step === 'reading' && job;
+    });
+    expect(midway).toMatchObject({ progress: 25, completed_steps: 1, total_steps: 4 });
+    expect(midway.eta_at!.getTime()).toBeGreaterThan(midway.started_at!.getTime());
+    const done = await waitForStatus(jobdeck, first.id, 'succeeded');
+    expect(done).toMatchObject({ progress: 100, completed_steps: 4, eta_at: null });
+    expect(Number(done.peak_rss_bytes)).toBeGreaterThan(10 * 1024 * 1024);
+    expect(done.cpu_ms).not.toBeNull();
+
+    // With a median known, a job has an ETA from its start, before any progress.
+    await t.pool.query('select jobdeck_private.refresh_type_stats()');
+    const { rows } = await t.pool.query(
+      `select median_ms from jobdeck_private.task_types where type = 'stepped'`,
+    );
+    expect(Number(rows[0].median_ms)).toBeGreaterThan(300);
+    const second = await jobdeck.enqueueJob('stepped', {});
+    const started = await waitForStatus(jobdeck, second.id, 'running');
+    expect(started.eta_at).not.toBeNull();
+    await waitForStatus(jobdeck, second.id, 'succeeded');
+    await worker.stop();
+  });
+
+  it('summarises jobs in one stats read', async () => {
+    const stats = await jobdeck.jobStats({ since: new Date(Date.now() - 3_600_000) });
+    const { rows } = await t.pool.query<{ status: string; n: number }>(
+      `select status, count(*)::int as n from jobdeck.jobs group by status`,
+    );
+    const counts = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    for (const status of ['queued', 'succeeded', 'failed', 'cancelled'] as const)
+      expect(stats.byStatus[status]).toBe(counts[status] ?? 0);
+    const quick = stats.byType.find((s) => s.type === 'quick')!;
+    expect(quick.succeeded).toBeGreaterThan(0);
+    expect(quick.p50Ms).not.toBeNull();
+    expect(stats.queue.depth).toBe((counts.queued ?? 0) + (counts.retrying ?? 0));
+    expect(stats.throughput.bucketSeconds).toBe(60);
+    expect(stats.throughput.series.length).toBeGreaterThan(0);
+
+    const onlyHttp = await jobdeck.jobStats({ type: 'http_call' });
+    expect(onlyHttp.byType.map((s) => s.type)).toEqual(['http_call']);
+    expect(onlyHttp.byType[0]!.failed).toBe(1);
+    await expect(jobdeck.jobStats({ since: 'yesterday-ish' })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(jobdeck.jobStats({ since: new Date(Date.now() + 60_000) })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+});
