@@ -105,7 +105,7 @@ describe('jobdeck processes', () => {
       [['enqueue'], {}, 2, /enqueue needs a job type/],
       [['enqueue', 'record_run', '{not json'], {}, 2, /payload is not valid JSON/],
       [
-        ['enqueue', 'record_run', '{"n": 1}', '--priority', 'high'],
+        ['enqueue', 'record_run', '{"n": 1}', '--priority', 'asap'],
         {},
         2,
         /--priority must be a whole number/,
