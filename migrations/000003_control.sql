@@ -520,8 +520,10 @@ begin
 
   with r as (
     update jobdeck.jobs j
-       set status = case when j.attempts < j.max_attempts then 'retrying' else 'failed' end,
-           finished_at = case when j.attempts < j.max_attempts then null else now() end,
+       set status = case when j.cancel_requested_at is not null then 'cancelled'
+                         when j.attempts < j.max_attempts then 'retrying' else 'failed' end,
+           finished_at = case when j.cancel_requested_at is null and j.attempts < j.max_attempts then null
+                              else now() end,
            errors = j.errors || jsonb_build_array(jsonb_build_object(
              'at', now(), 'attempt', j.attempts, 'name', 'WorkerLostError',
              'message', format('worker %s stopped heartbeating (last seen %s); the attempt was interrupted',
@@ -535,7 +537,7 @@ begin
 
   select array_agg(r.gw_job_id) into v_failed
     from jsonb_to_recordset(v_done) as r(id uuid, status text, worker_id text, gw_job_id bigint)
-   where r.status = 'failed' and r.gw_job_id is not null;
+   where r.status in ('failed', 'cancelled') and r.gw_job_id is not null;
   if v_failed is not null then
     perform graphile_worker.complete_jobs(v_failed);
   end if;

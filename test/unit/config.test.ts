@@ -41,4 +41,19 @@ describe('loadConfig()', () => {
     expect(loadConfig({ JOBDECK_LOCAL_QUEUE_SIZE: '0' }).localQueueSize).toBe(0);
     expect(loadConfig({ JOBDECK_CONCURRENCY: '7' }).localQueueSize).toBe(14);
   });
+
+  it('has job-control defaults, and refuses a rescue threshold a live worker could miss', () => {
+    expect(loadConfig({})).toMatchObject({
+      shutdownTimeoutMs: 30_000,
+      cancelGraceMs: 10_000,
+      heartbeatIntervalMs: 1000,
+      rescueAfterMs: 15_000,
+      orgConcurrency: undefined,
+    });
+    expect(loadConfig({ JOBDECK_ORG_CONCURRENCY: '5' }).orgConcurrency).toBe(5);
+    expect(() =>
+      loadConfig({ JOBDECK_HEARTBEAT_INTERVAL_MS: '5000', JOBDECK_RESCUE_AFTER_MS: '10000' }),
+    ).toThrow(/JOBDECK_RESCUE_AFTER_MS=10000: must be at least 3 × JOBDECK_HEARTBEAT_INTERVAL_MS/);
+    expect(() => loadConfig({ JOBDECK_ORG_CONCURRENCY: '-1' })).toThrow(ConfigError);
+  });
 });
