@@ -7,7 +7,11 @@
 -- and the old one is reported to Worker as done. That gives backoff schedules Worker does not
 -- have, and keeps a locked Worker job out of every decision.
 --
--- Lock order everywhere: organisation advisory locks (sorted) first, then job rows.
+-- Lock order everywhere: organisation advisory locks (sorted) first, then job rows (by id).
+--
+-- Graphile jobs for tracked jobs get max_attempts 25 whatever the job's own budget: Worker's count
+-- only matters when jobdeck could not record an outcome (the wrapper then throws and Worker runs
+-- the job again), and that must not strand a job that has attempts left.
 -- Errors: JD010 job not found, JD011 the job's state forbids it, JD004 bad argument.
 
 alter table jobdeck.jobs
@@ -152,7 +156,7 @@ begin
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(p.type, json_build_object('jobdeckId', p.id), p.queue, greatest(p.run_at, now()), p.max_attempts,
+        select row(p.type, json_build_object('jobdeckId', p.id), p.queue, greatest(p.run_at, now()), 25,
                    null, p.priority, null)::graphile_worker.job_spec
           from pick p)) g
   )
@@ -160,6 +164,35 @@ begin
     from gw where j.id = gw.id;
   get diagnostics v_n = row_count;
   return v_n;
+end;
+$$;
+
+-- Inserts a checked job and hands it to Graphile Worker (see the note on max_attempts above).
+create or replace function jobdeck_private.insert_job(
+  type text, payload jsonb, priority integer, run_at timestamptz, max_attempts integer, key text,
+  queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb
+) returns jobdeck.jobs
+language plpgsql volatile as $$
+declare
+  v_id   uuid := gen_random_uuid();
+  v_gw   bigint;
+  v_job  jobdeck.jobs;
+begin
+  v_gw := (graphile_worker.add_job(
+    identifier => insert_job.type,
+    payload => json_build_object('jobdeckId', v_id),
+    queue_name => insert_job.queue,
+    run_at => insert_job.run_at,
+    max_attempts => 25,
+    priority => insert_job.priority
+  )).id;
+  insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
+                                 related_type, related_id, key, metadata, gw_job_id)
+  values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
+          coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
+          insert_job.related_id, insert_job.key, insert_job.metadata, v_gw)
+  returning j.* into v_job;
+  return v_job;
 end;
 $$;
 
@@ -181,6 +214,7 @@ create function jobdeck_private.start_jobs(items jsonb, worker_id text) returns 
 language plpgsql volatile as $$
 declare
   v_ids  uuid[];
+  v_gws  bigint[];
   v_orgs text[];
   v_cap  integer;
 begin
@@ -192,10 +226,14 @@ begin
    where v.id is null
   on conflict (gw_job_id) where gw_job_id is not null do nothing;
 
-  select array_agg(j.id) into v_ids
+  -- A `running` row is only restarted when its worker is gone (Worker's own 4-hour lock sweep);
+  -- while its worker lives, this Worker job is a duplicate and is dropped.
+  select array_agg(j.id), array_agg(j.gw_job_id) into v_ids, v_gws
     from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint)
     join jobdeck.jobs j on j.gw_job_id = v.gw_job_id and (v.id is null or j.id = v.id)
-   where j.status in ('queued', 'retrying', 'running');
+   where j.status in ('queued', 'retrying')
+      or (j.status = 'running'
+          and not exists (select 1 from jobdeck_private.workers w where w.id = j.worker_id));
   if v_ids is null then
     return;
   end if;
@@ -206,9 +244,9 @@ begin
     update jobdeck.jobs j
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
            heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-           held_at = null, peak_rss_bytes = null, cpu_ms = null,
+           held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
            eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
-     where j.id = any(v_ids)
+     where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
     returning j.*;
     return;
   end if;
@@ -220,7 +258,8 @@ begin
     select j.id, j.org_id, j.type, j.priority, j.run_at, j.created_at, t.org_concurrency as type_cap,
            (j.org_id is not null and (v_cap is not null or t.org_concurrency is not null)) as capped
       from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
-     where j.id = any(v_ids) and j.status in ('queued', 'retrying', 'running')
+     where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+     order by j.id
        for update of j
   ), busy as (
     select x.org_id, x.type, count(*) as n
@@ -252,7 +291,7 @@ begin
   update jobdeck.jobs j
      set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
          heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-         held_at = null, peak_rss_bytes = null, cpu_ms = null,
+         held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
          eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
     from cand c
    where j.id = c.id and (not c.capped or c.id in (select a.id from admitted a))
@@ -277,6 +316,9 @@ begin
   select array_agg(v.id) into v_ids from jsonb_to_recordset(items) as v(id uuid);
   v_orgs := jobdeck_private.capped_orgs(v_ids);
   perform jobdeck_private.lock_orgs(v_orgs);
+  -- Row locks in id order (no deadlock with other batches), and the update below then reads a
+  -- snapshot taken after them, so a cancel that committed meanwhile is seen.
+  perform 1 from jobdeck.jobs j where j.id = any(v_ids) order by j.id for update;
 
   with v as (
     select * from jsonb_to_recordset(items) as v(id uuid, attempt integer, outcome text, retryable boolean,
@@ -311,8 +353,8 @@ begin
         select case
           when v.outcome = 'succeeded' then 'succeeded'
           when v.outcome = 'cancelled' then 'cancelled'
+          when jj.cancel_requested_at is not null then 'cancelled'
           when v.outcome = 'interrupted' then 'queued'
-          when v.outcome = 'error' and jj.cancel_requested_at is not null then 'cancelled'
           when v.outcome = 'error' and v.retryable and jj.attempts < jj.max_attempts then 'retrying'
           else 'failed'
         end as status
@@ -329,7 +371,7 @@ begin
     with gw as (
       select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
         from graphile_worker.add_jobs(array(
-          select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, j.max_attempts, null,
+          select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, 25, null,
                      j.priority, null)::graphile_worker.job_spec
             from jobdeck.jobs j
             join jsonb_to_recordset(v_done) as f(id uuid, status text)
@@ -359,6 +401,8 @@ begin
   if reason is not null and length(reason) > 1000 then
     raise exception 'cancel reason must be at most 1000 characters, got %', length(reason) using errcode = 'JD004';
   end if;
+  -- Lock order: the organisation first (release_held below), then the row.
+  perform jobdeck_private.lock_orgs(jobdeck_private.capped_orgs(array[job_id]));
   select * into v_job from jobdeck.jobs j where j.id = cancel_job.job_id for update;
   if not found then
     raise exception 'job % not found', job_id using errcode = 'JD010';
@@ -389,9 +433,8 @@ begin
      set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancel_reason = reason,
          held_at = null, eta_at = null, updated_at = now()
    where j.id = v_job.id returning j.* into v_job;
-  if reason is not null then
-    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-    values (v_job.id, 'control', 'info', 'cancelled: ' || reason, v_job.attempts);
+  if v_job.org_id is not null then
+    perform jobdeck_private.release_held(array[v_job.org_id]);
   end if;
   return v_job;
 end;
@@ -430,15 +473,20 @@ begin
     identifier => v_job.type,
     payload => json_build_object('jobdeckId', v_job.id),
     queue_name => v_job.queue,
-    max_attempts => v_job.max_attempts,
+    max_attempts => 25,
     priority => v_job.priority
   )).id;
-  update jobdeck.jobs j
-     set status = 'queued', attempts = 0, manual_retries = j.manual_retries + 1, run_at = now(),
-         finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
-         completed_steps = 0, cancel_requested_at = null, cancel_reason = null, held_at = null, eta_at = null,
-         worker_id = null, gw_job_id = v_gw, updated_at = now()
-   where j.id = v_job.id returning j.* into v_job;
+  begin
+    update jobdeck.jobs j
+       set status = 'queued', attempts = 0, manual_retries = j.manual_retries + 1, run_at = now(),
+           finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
+           completed_steps = 0, total_steps = null, cancel_requested_at = null, cancel_reason = null,
+           held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now()
+     where j.id = v_job.id returning j.* into v_job;
+  exception when unique_violation then
+    raise exception 'job % cannot be retried: another unfinished job took its key "%"', job_id, v_job.key
+      using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
+  end;
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)
   values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', 0);
   return v_job;
@@ -452,10 +500,11 @@ comment on function jobdeck.retry_job is
 -- Heartbeats and crash rescue
 
 -- One call per worker tick: refreshes the worker's row, samples its running jobs
--- (`jobs`: [{id, rss, cpu_ms}], may be null), and returns those of `running` with a cancel request
--- (the polling fallback for a missed cancel notification).
+-- (`jobs`: [{id, rss, cpu_ms}], may be null), and returns those of `running` that must stop:
+-- with a cancel request (the polling fallback for a missed notification), or `lost` when the job
+-- is no longer this worker's (it was presumed dead and its jobs rescued).
 create function jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb)
-returns table (id uuid, cancel_reason text)
+returns table (id uuid, cancel_reason text, lost boolean)
 language plpgsql volatile as $$
 begin
   insert into jobdeck_private.workers as w (id, pool_id, hostname, pid, concurrency, task_types, rss_bytes, running_jobs,
@@ -477,8 +526,12 @@ begin
   end if;
 
   return query
-  select j.id, j.cancel_reason from jobdeck.jobs j
-   where j.id = any(running) and j.cancel_requested_at is not null and j.status = 'running';
+  select r.id, j.cancel_reason,
+         (j.id is null or j.status <> 'running' or j.worker_id is distinct from heartbeat.worker_id) as lost
+    from unnest(running) as r(id)
+    left join jobdeck.jobs j on j.id = r.id
+   where j.id is null or j.status <> 'running' or j.worker_id is distinct from heartbeat.worker_id
+      or j.cancel_requested_at is not null;
 end;
 $$;
 
@@ -493,7 +546,7 @@ declare
   v_pools   text[];
   v_gw      bigint[];
   v_orgs    text[];
-  v_failed  bigint[];
+  v_old_gw  bigint[];
   v_done    jsonb;
 begin
   select array_agg(w.id), array_agg(w.pool_id) filter (where w.pool_id is not null)
@@ -535,12 +588,23 @@ begin
   )
   select coalesce(jsonb_agg(to_jsonb(r)), '[]') into v_done from r;
 
-  select array_agg(r.gw_job_id) into v_failed
+  -- The interrupted attempts' Worker jobs go (a stalled worker that wakes up cannot complete the
+  -- next attempt's job by id); retrying jobs get a fresh one, as after any failed attempt.
+  select array_agg(r.gw_job_id) into v_old_gw
     from jsonb_to_recordset(v_done) as r(id uuid, status text, worker_id text, gw_job_id bigint)
-   where r.status in ('failed', 'cancelled') and r.gw_job_id is not null;
-  if v_failed is not null then
-    perform graphile_worker.complete_jobs(v_failed);
+   where r.gw_job_id is not null;
+  if v_old_gw is not null then
+    perform graphile_worker.complete_jobs(v_old_gw);
   end if;
+  with gw as (
+    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+      from graphile_worker.add_jobs(array(
+        select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, 25, null, j.priority,
+                   null)::graphile_worker.job_spec
+          from jobdeck.jobs j
+          join jsonb_to_recordset(v_done) as r(id uuid, status text) on r.id = j.id and r.status = 'retrying')) g
+  )
+  update jobdeck.jobs j set gw_job_id = gw.gw_job_id from gw where j.id = gw.id;
   delete from jobdeck_private.workers w where w.id = any(v_workers);
   if v_orgs is not null then
     perform jobdeck_private.release_held(v_orgs);
@@ -620,6 +684,14 @@ begin
         if v_job.gw_job_id is not null then
           perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => v_job.run_at,
                                                   priority => v_job.priority);
+        elsif v_job.held_at is not null then
+          -- Held by a cap: with its new organisation and options it goes through admission again.
+          update jobdeck.jobs j
+             set held_at = null,
+                 gw_job_id = (graphile_worker.add_job(identifier => v_job.type,
+                                payload => json_build_object('jobdeckId', v_job.id), queue_name => v_job.queue,
+                                run_at => v_job.run_at, max_attempts => 25, priority => v_job.priority)).id
+           where j.id = v_job.id returning j.* into v_job;
         end if;
         insert into jobdeck.job_events (job_id, kind, level, message, attempt)
         values (v_job.id, 'control', 'info', 'replaced by a newer enqueue with key "' || key || '"', v_job.attempts);
@@ -755,7 +827,7 @@ begin
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(s.type, json_build_object('jobdeckId', s.id), s.queue, s.run_at, s.max_attempts, null,
+        select row(s.type, json_build_object('jobdeckId', s.id), s.queue, s.run_at, 25, null,
                    s.priority, null)::graphile_worker.job_spec
           from s order by s.ord)) as g
   ), ins as (

@@ -100,6 +100,9 @@ export interface TaskSettings {
   isRetryable: ((error: unknown) => boolean) | null;
 }
 
+/** The longest delay a Node timer can wait (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 function wholeNumber(value: unknown, what: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
     throw new RangeError(
@@ -117,6 +120,14 @@ export function taskSettings(
     throw new TypeError('isRetryable must be a function (error) => boolean');
   const timeoutMs = def.timeout === undefined ? null : parseDuration(def.timeout, 'timeout');
   if (timeoutMs === 0) throw new RangeError('timeout must be more than 0');
+  if (timeoutMs !== null && timeoutMs > MAX_TIMER_MS)
+    throw new RangeError(`timeout must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
+  const cancelGraceMs =
+    def.cancelGrace === undefined
+      ? defaults.cancelGraceMs
+      : parseDuration(def.cancelGrace, 'cancelGrace');
+  if (cancelGraceMs > MAX_TIMER_MS)
+    throw new RangeError(`cancelGrace must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
   return {
     maxAttempts:
       def.maxAttempts === undefined
@@ -128,10 +139,7 @@ export function taskSettings(
         : wholeNumber(def.maxPayloadBytes, 'maxPayloadBytes', 2, 100 * 1024 * 1024),
     backoff: def.backoff === undefined ? null : normalizeBackoff(def.backoff),
     timeoutMs,
-    cancelGraceMs:
-      def.cancelGrace === undefined
-        ? defaults.cancelGraceMs
-        : parseDuration(def.cancelGrace, 'cancelGrace'),
+    cancelGraceMs,
     orgConcurrency:
       def.orgConcurrency === undefined
         ? null

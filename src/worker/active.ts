@@ -63,13 +63,28 @@ export class ActiveJobs {
     return true;
   }
 
+  /** Aborts a job this worker lost (it was presumed dead and the job rescued elsewhere). */
+  lose(id: string): boolean {
+    const job = this.#jobs.get(id);
+    if (!job) return false;
+    if (!job.controller.signal.aborted)
+      job.controller.abort(
+        new JobCancelledError(
+          'this worker was presumed dead and the job was rescued elsewhere; this attempt is void',
+        ),
+      );
+    return true;
+  }
+
   /** Samples memory and CPU for every running job (and records the peak). */
   sample(): JobSample[] {
     const rss = process.memoryUsage.rss();
-    return [...this.#jobs.values()].map((job) => {
-      job.peakRssBytes = Math.max(job.peakRssBytes, rss);
-      return { id: job.id, rss: job.peakRssBytes, cpu_ms: cpuMs(job) };
-    });
+    return [...this.#jobs.values()]
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((job) => {
+        job.peakRssBytes = Math.max(job.peakRssBytes, rss);
+        return { id: job.id, rss: job.peakRssBytes, cpu_ms: cpuMs(job) };
+      });
   }
 }
 

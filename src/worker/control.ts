@@ -119,11 +119,15 @@ export class WorkerControl {
       rssBytes: process.memoryUsage.rss(),
       stopping: this.#stopping,
     };
-    const cancels = await pool.query<{ id: string; cancel_reason: string | null }>(
+    const stops = await pool.query<{ id: string; cancel_reason: string | null; lost: boolean }>(
       'select * from jobdeck_private.heartbeat($1, $2::jsonb, $3::uuid[], $4::jsonb)',
       [workerId, JSON.stringify(info), running, samples ? JSON.stringify(samples) : null],
     );
-    for (const row of cancels.rows) this.#requestCancel(row.id, row.cancel_reason);
+    for (const row of stops.rows) {
+      if (!row.lost) this.#requestCancel(row.id, row.cancel_reason);
+      else if (this.#o.active.lose(row.id))
+        this.#o.logger.warn(`job ${row.id} was rescued by another worker; abandoning it here`);
+    }
 
     const rescued = await pool.query<{ id: string; status: string; worker_id: string }>(
       'select * from jobdeck_private.rescue_workers(make_interval(secs => $1::float8 / 1000), $2)',

@@ -22,6 +22,8 @@ export interface StartItem {
 
 export interface ProgressPatch {
   id: string;
+  /** The attempt writing it: a late write from an earlier attempt changes nothing. */
+  attempt: number;
   progress?: number;
   step?: string;
   completed?: number;
@@ -72,8 +74,8 @@ const PROGRESS = `
              then now() + (now() - j.started_at) * ((100 - coalesce(v.progress, j.progress))::float8 / coalesce(v.progress, j.progress))
          end,
          heartbeat_at = now(), updated_at = now()
-    from jsonb_to_recordset($1::jsonb) as v(id uuid, progress int, step text, completed int, total int)
-   where j.id = v.id and j.status = 'running' and j.worker_id = $2`;
+    from jsonb_to_recordset($1::jsonb) as v(id uuid, attempt int, progress int, step text, completed int, total int)
+   where j.id = v.id and j.status = 'running' and j.worker_id = $2 and j.attempts = v.attempt`;
 
 const EVENTS = `
   insert into jobdeck.job_events (job_id, at, kind, level, message, data, step, attempt)
@@ -125,10 +127,9 @@ export class Tracker {
         const merged = new Map<string, ProgressPatch>();
         for (const item of items)
           merged.set(item.id, { ...merged.get(item.id), ...stripUndefined(item) } as ProgressPatch);
-        await this.#pool.query(PROGRESS, [
-          JSON.stringify([...merged.values()]),
-          this.#options.workerId,
-        ]);
+        // In id order, like every multi-row write to jobs, so concurrent batches cannot deadlock.
+        const rows = [...merged.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+        await this.#pool.query(PROGRESS, [JSON.stringify(rows), this.#options.workerId]);
         return items.map(() => undefined);
       },
       options.flushIntervalMs,

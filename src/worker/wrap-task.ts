@@ -191,8 +191,9 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
             if (!controller.signal.aborted)
               controller.abort(new JobTimeoutError(settings.timeoutMs!));
           }, settings.timeoutMs);
-    if (row.cancel_requested_at) controller.abort(new JobCancelledError(row.cancel_reason));
     let currentStep: string | null = row.current_step;
+    // Once the attempt's outcome is settled (or it was abandoned), late calls write nothing.
+    let settled = false;
 
     const run = async (): Promise<unknown> => {
       let parsed: unknown = row.payload;
@@ -218,15 +219,18 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
         progress(value, step) {
           const patch = progressPatch(value);
           if (step !== undefined) currentStep = checkStep(step);
+          if (settled) return Promise.resolve();
           return tracker.progress({
             id: row.id,
+            attempt,
             ...patch,
             ...(step !== undefined ? { step: currentStep! } : {}),
           });
         },
         step(name) {
           currentStep = checkStep(name);
-          return tracker.progress({ id: row.id, step: currentStep });
+          if (settled) return Promise.resolve();
+          return tracker.progress({ id: row.id, attempt, step: currentStep });
         },
         log(level, message, data) {
           if (!LEVELS.includes(level))
@@ -234,6 +238,7 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
               `log level must be one of ${LEVELS.join(', ')}, got ${String(level)}`,
             );
           if (typeof message !== 'string') throw new TypeError('log message must be a string');
+          if (settled) return Promise.resolve();
           return tracker.log({
             jobId: row.id,
             level,
@@ -287,10 +292,13 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
 
     let outcome: Outcome;
     try {
+      if (row.cancel_requested_at) throw new JobCancelledError(row.cancel_reason);
       const work = run();
       const value = await withGrace(work, controller.signal, settings.cancelGraceMs);
-      if (controller.signal.aborted) {
-        outcome = abortedOutcome(null);
+      // A task that returns has done its work, even after a timeout or shutdown abort; only a
+      // cancel overrides that (the caller asked for the job not to count).
+      if (controller.signal.reason instanceof JobCancelledError) {
+        outcome = { outcome: 'cancelled' };
       } else {
         let resultJson: string | null;
         try {
@@ -302,13 +310,16 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
       }
     } catch (error) {
       if (error instanceof AbandonedError) logger.warn(`${type} job ${row.id}: ${error.message}`);
-      if (controller.signal.aborted) {
+      if (error instanceof JobCancelledError && !controller.signal.aborted) {
+        outcome = { outcome: 'cancelled' };
+      } else if (controller.signal.aborted) {
         outcome = abortedOutcome(error);
       } else {
         const { retryable, permanent } = classify(error);
         outcome = { outcome: 'error', retryable, error: attemptError(error, attempt, permanent) };
       }
     } finally {
+      settled = true;
       clearTimeout(timeout);
       helpers.abortSignal.removeEventListener('abort', onShutdown);
       active.delete(row.id);

@@ -495,4 +495,104 @@ describe('job control', () => {
       InvalidArgumentError,
     );
   });
+
+  describe('edge cases in the SQL write path', () => {
+    /** A row as if worker `w` were running attempt 1 of it. */
+    async function runningRow(worker: string, extra = ''): Promise<string> {
+      const { rows } = await t.pool.query<{ id: string }>(
+        `insert into jobdeck.jobs (type, status, attempts, max_attempts, started_at, worker_id ${extra ? ', org_id' : ''})
+         values ('quick', 'running', 1, 3, now(), $1 ${extra ? ', $2' : ''}) returning id`,
+        extra ? [worker, extra] : [worker],
+      );
+      return rows[0]!.id;
+    }
+    const finish = (items: object[], worker: string) =>
+      t.pool.query<{ id: string; status: string }>(
+        'select * from jobdeck_private.finish_jobs($1::jsonb, $2)',
+        [JSON.stringify(items), worker],
+      );
+
+    it('ignores a finish from another worker or attempt, and cancels an interrupted job with a cancel request', async () => {
+      const id = await runningRow('w-edge');
+      expect((await finish([{ id, attempt: 1, outcome: 'succeeded' }], 'w-other')).rows).toEqual(
+        [],
+      );
+      expect((await finish([{ id, attempt: 2, outcome: 'succeeded' }], 'w-edge')).rows).toEqual([]);
+      await t.pool.query(`update jobdeck.jobs set cancel_requested_at = now() where id = $1`, [id]);
+      const done = await finish([{ id, attempt: 1, outcome: 'interrupted' }], 'w-edge');
+      expect(done.rows).toEqual([{ id, status: 'cancelled' }]);
+    });
+
+    it('tells a worker which of its jobs it lost, and which have a cancel request', async () => {
+      const mine = await runningRow('w-beat');
+      const cancelled = await runningRow('w-beat');
+      const taken = await runningRow('w-someone-else');
+      await t.pool.query(`update jobdeck.jobs set cancel_requested_at = now() where id = $1`, [
+        cancelled,
+      ]);
+      const info = { hostname: 'h', pid: 1, concurrency: 1, taskTypes: ['quick'] };
+      const { rows } = await t.pool.query<{ id: string; lost: boolean }>(
+        'select id, lost from jobdeck_private.heartbeat($1, $2::jsonb, $3::uuid[], null) order by lost',
+        ['w-beat', JSON.stringify(info), [mine, cancelled, taken]],
+      );
+      expect(rows).toEqual([
+        { id: cancelled, lost: false },
+        { id: taken, lost: true },
+      ]);
+      await t.pool.query(`delete from jobdeck_private.workers where id = 'w-beat'`);
+      await t.pool.query(
+        `update jobdeck.jobs set status = 'cancelled', finished_at = now()
+                           where id = any($1)`,
+        [[mine, cancelled, taken]],
+      );
+    });
+
+    it('drops a duplicate Worker job for a job whose worker is alive', async () => {
+      const job = await jobdeck.enqueueJob('quick', {}, { runAt: new Date(Date.now() + 60_000) });
+      await t.pool.query(
+        `insert into jobdeck_private.workers (id, hostname, pid, concurrency) values ('w-alive', 'h', 1, 1)`,
+      );
+      await t.pool.query(
+        `update jobdeck.jobs set status = 'running', attempts = 1, worker_id = 'w-alive', started_at = now()
+          where id = $1`,
+        [job.id],
+      );
+      const items = [
+        { id: job.id, gw_job_id: job.gw_job_id, type: 'quick', priority: 0, max_attempts: 3 },
+      ];
+      const started = await t.pool.query(
+        'select * from jobdeck_private.start_jobs($1::jsonb, $2)',
+        [JSON.stringify(items), 'w-intruder'],
+      );
+      expect(started.rows).toEqual([]);
+      expect((await jobdeck.getJob(job.id)).worker_id).toBe('w-alive');
+      await t.pool.query(`delete from jobdeck_private.workers where id = 'w-alive'`);
+      await t.pool.query(
+        `update jobdeck.jobs set status = 'cancelled', finished_at = now() where id = $1`,
+        [job.id],
+      );
+    });
+
+    it('puts a held job back in the queue when a keyed enqueue replaces it', async () => {
+      const key = `held-${randomUUID()}`;
+      const job = await jobdeck.enqueueJob('quick', { v: 1 }, { key, orgId: 'initech' });
+      // As start_jobs holds a job: no Worker job, held_at set.
+      await t.pool.query('select graphile_worker.complete_jobs(array[$1::bigint])', [
+        job.gw_job_id,
+      ]);
+      await t.pool.query(
+        'update jobdeck.jobs set held_at = now(), gw_job_id = null where id = $1',
+        [job.id],
+      );
+      const replaced = await jobdeck.enqueueJob('quick', { v: 2 }, { key, keyMode: 'replace' });
+      expect(replaced).toMatchObject({
+        id: job.id,
+        payload: { v: 2 },
+        held_at: null,
+        org_id: null,
+      });
+      expect(await gwJobCount(replaced.gw_job_id)).toBe(1);
+      await jobdeck.cancelJob(job.id);
+    });
+  });
 });

@@ -141,6 +141,8 @@ describe('taskSettings()', () => {
     expect(bad({ timeout: 'a while' })).toThrow(/timeout: "a while" is not a duration/);
     expect(bad({ isRetryable: true })).toThrow(/isRetryable must be a function/);
     expect(bad({ cancelGrace: '-1s' })).toThrow(/cancelGrace/);
+    expect(bad({ timeout: '30d' })).toThrow(/timeout must be at most 2147483647 ms/);
+    expect(bad({ cancelGrace: '30d' })).toThrow(/cancelGrace must be at most/);
   });
 });
 
