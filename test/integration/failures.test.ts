@@ -48,7 +48,7 @@ describe('a failing job', () => {
     await t.drop();
   });
 
-  /** Skips Graphile Worker's backoff wait so the next attempt runs now. */
+  /** Skips the backoff wait so the next attempt runs now. */
   async function runRetryNow(gwJobId: string | null) {
     await t.pool.query(
       `select graphile_worker.reschedule_jobs(array[$1::bigint], run_at := now())`,
@@ -70,7 +70,7 @@ describe('a failing job', () => {
       permanent: false,
     });
     expect(retrying.errors[0]!.stack).toContain('boom on attempt 1');
-    // The next attempt is scheduled on Graphile Worker's backoff: about e^1 s from now.
+    // The next attempt is scheduled on the type's backoff (default: about 2 s from now).
     expect(retrying.run_at.getTime()).toBeGreaterThan(Date.now());
     expect(retrying.finished_at).toBeNull();
 
