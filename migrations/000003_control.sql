@@ -89,10 +89,11 @@ $$;
 -- Organisations of the given jobs that fall under a cap (global or per type).
 create function jobdeck_private.capped_orgs(job_ids uuid[]) returns text[]
 language sql stable as $$
+  with cap as materialized (select jobdeck_private.org_cap() as n)  -- read once, not per row
   select array_agg(distinct j.org_id order by j.org_id)
-    from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
+    from cap, jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
    where j.id = any(job_ids) and j.org_id is not null
-     and (jobdeck_private.org_cap() is not null or t.org_concurrency is not null)
+     and (cap.n is not null or t.org_concurrency is not null)
 $$;
 
 -- Delay before the next attempt after failed attempt number `attempt` (1-based).

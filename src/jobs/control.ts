@@ -1,11 +1,14 @@
 import type { Job } from '../db/types.ts';
 import { queryRows, type Executor } from '../db/executor.ts';
 import { InvalidArgumentError, InvalidJobStateError, JobNotFoundError } from '../errors.ts';
+import { ARGUMENT_ERROR_CODES } from './enqueue.ts';
 import { isJobId } from './repository.ts';
 
 /** Turns the control functions' JD010/JD011/JD004 errors into jobdeck's error classes. */
 function mapControlError(error: unknown, id: string): unknown {
   const e = error as { code?: string; message?: string; detail?: string };
+  if (e.code && ARGUMENT_ERROR_CODES.has(e.code))
+    return new InvalidArgumentError(e.message ?? String(error), { cause: error });
   switch (e.code) {
     case 'JD010':
       return new JobNotFoundError(id, { cause: error });
@@ -20,11 +23,6 @@ function mapControlError(error: unknown, id: string): unknown {
         cause: error,
       });
     }
-    case 'JD004':
-    case '22P02':
-    case '22007':
-    case '22008':
-      return new InvalidArgumentError(e.message ?? String(error), { cause: error });
     default:
       return error;
   }

@@ -113,10 +113,21 @@ function specParams(spec: JobSpec): unknown[] {
   ];
 }
 
+/** SQLSTATEs that mean "a bad argument": JD004 and the casts a bad value fails in SQL. */
+export const ARGUMENT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'JD004',
+  '22P02', // invalid text representation (e.g. a bad runAt in a bulk spec)
+  '22007', // invalid datetime format
+  '22008', // datetime out of range
+  '22003', // numeric out of range
+]);
+
 /** Turns the SQL functions' JDxxx errors into jobdeck's error classes. */
 export function mapEnqueueError(error: unknown, type: string): unknown {
   const e = error as { code?: string; message?: string; detail?: string; hint?: string };
   const message = e.message ?? String(error);
+  if (e.code && ARGUMENT_ERROR_CODES.has(e.code))
+    return new InvalidArgumentError(message, { cause: error });
   switch (e.code) {
     case 'JD001':
       return new UnknownJobTypeError(type, e.hint ? `${message} (${e.hint})` : message, {
@@ -135,12 +146,6 @@ export function mapEnqueueError(error: unknown, type: string): unknown {
     }
     case 'JD003':
       return new PayloadTooLargeError(type, message, { cause: error });
-    case 'JD004':
-    case '22P02': // invalid text representation (e.g. a bad runAt in a bulk spec)
-    case '22007': // invalid datetime format
-    case '22008': // datetime out of range
-    case '22003': // numeric out of range
-      return new InvalidArgumentError(message, { cause: error });
     default:
       return error;
   }
