@@ -40,6 +40,17 @@ const schema = z.object({
   JOBDECK_RESCUE_AFTER_MS: int(1000, 3_600_000).default(15_000),
   JOBDECK_ORG_CONCURRENCY: int(0, 100_000).optional(),
   JOBDECK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  JOBDECK_PORT: int(0, 65_535).default(4000),
+  JOBDECK_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  JOBDECK_JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)')
+    .optional(),
+  JOBDECK_GRAPHIQL: z.enum(['true', 'false']).optional(),
+  JOBDECK_MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
+  JOBDECK_GRAPHQL_MAX_DEPTH: int(2, 100).default(12),
+  JOBDECK_GRAPHQL_MAX_FIELDS: int(10, 100_000).default(500),
+  NODE_ENV: z.string().trim().optional(),
   TEST_DATABASE_URL: z
     .string()
     .trim()
@@ -79,6 +90,21 @@ export interface Config {
   /** Jobs of one organisation running at once, all types; 0 = no cap, undefined = leave as stored. */
   orgConcurrency: number | undefined;
   logLevel: LogLevel;
+  /** HTTP port of `jobdeck serve` / `start`; 0 picks a free one. */
+  port: number;
+  host: string;
+  /** HS256 secret for bearer tokens; unset outside production means "generated, kept in dataDir". */
+  jwtSecret: string | undefined;
+  /** NODE_ENV=production: no GraphiQL, a JWT secret is required. */
+  production: boolean;
+  /** Serve GraphiQL (Ruru) at /graphiql. */
+  graphiql: boolean;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Deepest GraphQL selection accepted. */
+  graphqlMaxDepth: number;
+  /** Most fields one GraphQL operation may select (fragments expanded). */
+  graphqlMaxFields: number;
   testDatabaseUrl: string | undefined;
 }
 
@@ -111,6 +137,7 @@ export function loadConfig(
       `JOBDECK_RESCUE_AFTER_MS=${v.JOBDECK_RESCUE_AFTER_MS}: must be at least 3 × JOBDECK_HEARTBEAT_INTERVAL_MS (${3 * v.JOBDECK_HEARTBEAT_INTERVAL_MS}), or live workers would be rescued`,
     ]);
   }
+  const production = v.NODE_ENV === 'production';
   return {
     databaseUrl: v.DATABASE_URL,
     dataDir: path.resolve(cwd, v.JOBDECK_DATA_DIR),
@@ -133,6 +160,15 @@ export function loadConfig(
     rescueAfterMs: v.JOBDECK_RESCUE_AFTER_MS,
     orgConcurrency: v.JOBDECK_ORG_CONCURRENCY,
     logLevel: v.JOBDECK_LOG_LEVEL,
+    port: v.JOBDECK_PORT,
+    host: v.JOBDECK_HOST,
+    jwtSecret: v.JOBDECK_JWT_SECRET,
+    production,
+    graphiql: v.JOBDECK_GRAPHIQL === undefined ? !production : v.JOBDECK_GRAPHIQL === 'true',
+    // Room for the largest payload plus the rest of the request.
+    maxBodyBytes: v.JOBDECK_MAX_BODY_BYTES ?? v.JOBDECK_MAX_PAYLOAD_BYTES + 64 * 1024,
+    graphqlMaxDepth: v.JOBDECK_GRAPHQL_MAX_DEPTH,
+    graphqlMaxFields: v.JOBDECK_GRAPHQL_MAX_FIELDS,
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };
 }

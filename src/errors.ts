@@ -110,3 +110,14 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
+
+/**
+ * A bearer token that cannot be accepted: malformed, badly signed, expired, missing a claim.
+ * HTTP answers 401 with the message; it never says more than what is wrong with the token.
+ */
+export class UnauthorizedError extends Error {
+  override readonly name = 'UnauthorizedError';
+  readonly statusCode = 401;
+  /** GraphQL error extensions, for clients that switch on `code`. */
+  readonly extensions = { code: 'UNAUTHENTICATED' };
+}

@@ -19,7 +19,7 @@ function intFlag(values: Record<string, unknown>, name: string): number | undefi
   return Number(raw);
 }
 
-function stringFlag(values: Record<string, unknown>, name: string): string | undefined {
+export function stringFlag(values: Record<string, unknown>, name: string): string | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string' || raw === '') throw new UsageError(`--${name} needs a value`);

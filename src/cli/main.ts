@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { runStart, runMigrate } from './serve-commands.ts';
+import { runToken } from './token-command.ts';
 import { runCancel, runEnqueue, runJobs, runRetry, runStats, runWatch } from './job-commands.ts';
 import { USAGE, UsageError } from './usage.ts';
 
@@ -15,8 +16,29 @@ const COMMANDS: Record<
     run: (args: { values: Record<string, unknown>; positionals: string[] }) => Promise<number>;
   }
 > = {
-  start: { options: {}, run: () => runStart(loadConfig(), { worker: true, label: 'start' }) },
-  worker: { options: {}, run: () => runStart(loadConfig(), { worker: true, label: 'worker' }) },
+  start: {
+    options: {},
+    run: () => runStart(loadConfig(), { worker: true, server: true, label: 'start' }),
+  },
+  worker: {
+    options: {},
+    run: () => runStart(loadConfig(), { worker: true, server: false, label: 'worker' }),
+  },
+  serve: {
+    options: {},
+    run: () => runStart(loadConfig(), { worker: false, server: true, label: 'serve' }),
+  },
+  token: {
+    options: {
+      user: { type: 'string' },
+      org: { type: 'string' },
+      role: { type: 'string' },
+      ttl: { type: 'string' },
+      permissions: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    run: (args) => runToken(loadConfig(), args),
+  },
   migrate: { options: {}, run: () => runMigrate(loadConfig()) },
   enqueue: {
     options: {

@@ -3,6 +3,7 @@ import { openDatabase, redactUrl } from '../db/connect.ts';
 import { migrate } from '../db/migrate.ts';
 import { createDb, createPool } from '../db/pool.ts';
 import { loadTasks, syncTaskTypes } from '../jobs/registry.ts';
+import type { JobdeckServer } from '../http/server.ts';
 import { createLogger } from '../logger.ts';
 import { startWorker, type JobdeckWorker } from '../worker/runner.ts';
 
@@ -40,26 +41,32 @@ export async function runMigrate(config: Config): Promise<number> {
 }
 
 /**
- * `jobdeck start` / `jobdeck worker`: database (embedded when DATABASE_URL is unset), migrations,
- * worker; runs until SIGINT/SIGTERM, then shuts down in order: worker first (running jobs finish
- * and their outcome is written), then the embedded database.
+ * `jobdeck start` / `worker` / `serve`: database (embedded when DATABASE_URL is unset),
+ * migrations, then the worker and/or the HTTP server; runs until SIGINT/SIGTERM, then shuts down
+ * in order: the server stops taking requests, the worker lets running jobs finish and writes
+ * their outcome, then the embedded database stops.
  */
 export async function runStart(
   config: Config,
-  options: { worker: boolean; label: string },
+  options: { worker: boolean; server: boolean; label: string },
 ): Promise<number> {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config, logger);
   let worker: JobdeckWorker | null = null;
+  let server: JobdeckServer | null = null;
   let stopping = false;
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
     logger.info(`${reason}: shutting down`);
     try {
-      await worker?.stop();
+      await server?.close();
     } finally {
-      await database.close();
+      try {
+        await worker?.stop();
+      } finally {
+        await database.close();
+      }
     }
   };
   const stopped = new Promise<number>((resolve) => {
@@ -98,6 +105,16 @@ export async function runStart(
         await stop('worker failure');
         process.exit(1);
       });
+    }
+    if (options.server) {
+      // Grafast reads GRAPHILE_ENV when it loads and warns when it is unset; production mode
+      // unless the operator chose otherwise. Loaded lazily so worker-only commands skip it.
+      process.env['GRAPHILE_ENV'] ??= 'production';
+      const { startServer } = await import('../http/server.ts');
+      server = await startServer({ config, connectionString: database.url, logger });
+      process.stdout.write(
+        `GraphQL: ${server.url}/graphql${config.graphiql ? `  GraphiQL: ${server.url}/graphiql` : ''}\n`,
+      );
     }
     process.stdout.write(`jobdeck ${options.label}: ready (Ctrl-C to stop)\n`);
   } catch (error) {

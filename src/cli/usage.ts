@@ -7,8 +7,14 @@ export const USAGE = `Usage: jobdeck <command> [options]
 
 Commands:
   start                     Run everything: embedded PostgreSQL (when DATABASE_URL is unset),
-                            migrations and a worker. Stops cleanly on Ctrl-C / SIGTERM.
+                            migrations, a worker and the HTTP server (GraphQL on JOBDECK_PORT,
+                            default 4000). Stops cleanly on Ctrl-C / SIGTERM.
   worker                    Run a worker (migrates first). Run as many as you like.
+  serve                     Run the HTTP server alone (GraphQL at /graphql, websockets on the
+                            same path, GraphiQL at /graphiql, /healthz). Run as many as you like.
+  token                     Print a bearer token signed with the server's secret (development).
+      --user <id>  --org <id>  --role <user|admin>  --ttl <1h|30m|7d>
+      --permissions <jobs.view_jobs,...>  --json
   migrate                   Apply migrations and register the task types in tasks/.
   enqueue <type> [payload]  Enqueue a job (payload is JSON, default {}); prints the job id.
       --priority <n|urgent|high|normal|low>  --run-at <ISO time>  --max-attempts <n>

@@ -7,6 +7,11 @@ export interface PoolOptions {
   max?: number;
   /** Shown in pg_stat_activity, so operators can tell jobdeck's connections apart. */
   applicationName?: string;
+  /**
+   * Role every connection starts as (set at connect time, before any query), e.g. the API's
+   * jobdeck_api; unset keeps the connection string's user.
+   */
+  role?: string;
 }
 
 /**
@@ -18,6 +23,7 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'jobdeck',
+    ...(options.role ? { options: `-c role=${options.role}` } : {}),
   });
   pool.on('error', (error) => {
     console.warn(`[jobdeck] idle database connection lost: ${error.message}`);

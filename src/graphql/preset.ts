@@ -1,0 +1,91 @@
+import type pg from 'pg';
+import { makePgService } from 'postgraphile/adaptors/pg';
+import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
+import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
+import { PgAggregatesPreset } from '@graphile/pg-aggregates';
+import type { Config } from '../config.ts';
+import type { JobChangeHub } from '../live/job-changes.ts';
+import { bearerToken, pgSettingsFor, verifyToken, type Identity } from './auth.ts';
+import { maskError } from './errors.ts';
+import { makeQueryLimitsPlugin } from './limits.ts';
+import { JobdeckExposurePlugin, JobdeckNamingPlugin } from './schema-plugins.ts';
+import { JobSubscriptionsPlugin } from './subscriptions.ts';
+
+export interface GraphqlPresetOptions {
+  config: Config;
+  /** Connections that start as role jobdeck_api (see createPool's `role`). */
+  apiPool: pg.Pool;
+  jwtSecret: string;
+  changes: JobChangeHub;
+}
+
+/** The request's `Authorization`: the HTTP header, or the websocket's connection params. */
+function authorizationOf(requestContext: Partial<Grafast.RequestContext>): unknown {
+  // `ws` is set by grafserv for graphql-ws requests (its type lives in grafserv's adaptor).
+  const ws = (requestContext as { ws?: { normalizedConnectionParams?: unknown } }).ws;
+  if (ws) {
+    const params = ws.normalizedConnectionParams as Record<string, unknown> | undefined;
+    return params?.['authorization'] ?? params?.['Authorization'];
+  }
+  return requestContext.http?.getHeader('authorization');
+}
+
+/** Verifies the caller once per request (HTTP) or per subscription (websocket). */
+export async function identify(
+  requestContext: Partial<Grafast.RequestContext>,
+  secret: string,
+): Promise<Identity | null> {
+  const token = bearerToken(authorizationOf(requestContext));
+  return token ? verifyToken(token, secret) : null;
+}
+
+/**
+ * PostGraphile over the `jobdeck` schema only (Graphile Worker's schema and jobdeck_private are
+ * never exposed), with filters, aggregates, live subscriptions, JWT → row-level security, query
+ * limits and error masking.
+ */
+export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig.Preset {
+  const { config } = options;
+  return {
+    extends: [PostGraphileAmberPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
+    disablePlugins: ['NodePlugin'],
+    plugins: [
+      JobdeckNamingPlugin,
+      JobdeckExposurePlugin,
+      JobSubscriptionsPlugin,
+      makeQueryLimitsPlugin({
+        maxDepth: config.graphqlMaxDepth,
+        maxFields: config.graphqlMaxFields,
+      }),
+    ],
+    pgServices: [makePgService({ pool: options.apiPool, schemas: ['jobdeck'] })],
+    gather: { pgStrictFunctions: true },
+    schema: {
+      defaultBehavior: '-insert -update -delete',
+      pgForbidSetofFunctionsToReturnNull: true,
+      connectionFilterAllowNullInput: false,
+      connectionFilterAllowEmptyObjectInput: false,
+      exportSchemaSDLPath: undefined,
+    },
+    grafast: {
+      explain: false,
+      async context(requestContext) {
+        const identity = await identify(requestContext, options.jwtSecret);
+        return {
+          pgSettings: pgSettingsFor(identity),
+          jobdeckIdentity: identity,
+          jobdeckChanges: options.changes,
+        };
+      },
+    },
+    grafserv: {
+      graphqlPath: '/graphql',
+      graphiql: config.graphiql,
+      graphiqlPath: '/graphiql',
+      graphiqlOnGraphQLGET: false,
+      websockets: true,
+      maxRequestLength: config.maxBodyBytes,
+      maskError,
+    },
+  };
+}

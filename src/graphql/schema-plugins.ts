@@ -1,0 +1,60 @@
+/**
+ * How the `jobdeck` schema becomes GraphQL: names (`jobs`, `job(id)`, `id` kept as `id`) and which
+ * SQL functions are exposed. Functions are opt-in: a function added by a later migration stays out
+ * of the API until it is listed here.
+ */
+
+/** SQL functions (by name, schema jobdeck) that GraphQL exposes. */
+const EXPOSED_FUNCTIONS = new Set([
+  'active_jobs',
+  'job_stats',
+  'jobs_attempt_history',
+  'enqueue_job',
+  'cancel_job',
+  'retry_job',
+]);
+
+export const JobdeckNamingPlugin: GraphileConfig.Plugin = {
+  name: 'JobdeckNamingPlugin',
+  description: 'jobs / job(id) instead of allJobs / jobById; a column called id stays id',
+  version: '0.1.0',
+  inflection: {
+    replace: {
+      _attributeName(previous, _options, details) {
+        return previous!.call(this, { ...details, skipRowId: true });
+      },
+      _allRows(_previous, _options, resource) {
+        return this.camelCase(this.pluralize(this._singularizedResourceName(resource)));
+      },
+      rowByUnique(previous, _options, details) {
+        if (details.unique.isPrimary)
+          return this.camelCase(this._singularizedResourceName(details.resource));
+        return previous!.call(this, details);
+      },
+    },
+  },
+};
+
+export const JobdeckExposurePlugin: GraphileConfig.Plugin = {
+  name: 'JobdeckExposurePlugin',
+  description: 'Hides every SQL function of the jobdeck schema that is not part of the API',
+  version: '0.1.0',
+  schema: {
+    entityBehavior: {
+      pgResource: {
+        override: {
+          provides: ['JobdeckExposurePlugin'],
+          after: ['default', 'inferred'],
+          callback(behavior, resource) {
+            if (!resource.parameters) return behavior;
+            if (EXPOSED_FUNCTIONS.has(resource.name)) return behavior;
+            return [
+              behavior,
+              '-queryField -mutationField -typeField' as GraphileBuild.BehaviorString,
+            ];
+          },
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,129 @@
+import { SafeError, access, context, lambda, listen } from 'postgraphile/grafast';
+import { extendSchema, gql } from 'postgraphile/utils';
+import type { Identity } from './auth.ts';
+import { JobChangeHub, type JobChangeTopic } from '../live/job-changes.ts';
+
+declare global {
+  // Grafast's context type is a global namespace; augmenting it is the documented way.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Grafast {
+    interface Context {
+      /** The verified caller; null for anonymous requests. */
+      jobdeckIdentity: Identity | null;
+      /** Where subscriptions get job changes from. */
+      jobdeckChanges: JobChangeHub;
+    }
+  }
+}
+
+type Scope = 'job' | 'mine' | 'org';
+
+/**
+ * The topic for a subscription, derived only from the verified identity: a user listens on their
+ * own channel (filtered to their organisation), an admin on their organisation's.
+ */
+export function topicFor(identity: Identity | null, scope: Scope, jobId?: string): string {
+  if (!identity) throw new SafeError('sign in first: subscriptions need a bearer token');
+  let topic: JobChangeTopic;
+  if (scope === 'org') {
+    if (identity.role !== 'admin')
+      throw new SafeError('orgJobsChanged is for organisation admins (role "admin")');
+    topic = { kind: 'org', id: identity.orgId };
+  } else if (identity.role === 'admin' && scope === 'job') {
+    topic = { kind: 'org', id: identity.orgId, jobId };
+  } else {
+    topic = { kind: 'owner', id: identity.userId, orgId: identity.orgId };
+    if (jobId) topic.jobId = jobId;
+  }
+  if (identity.permissions && !identity.permissions.includes('jobs.view_jobs'))
+    throw new SafeError('permission denied: your token lacks jobs.view_jobs');
+  return JobChangeHub.topic(topic);
+}
+
+/**
+ * Live job changes over graphql-ws, fed by LISTEN/NOTIFY. Each event names the job and carries its
+ * new status and progress; `job` re-reads the row with the subscriber's rights (row-level
+ * security), so it also gives the step, ETA and everything else. Subscribe first, then query the
+ * current state: an event that arrives in between only repeats what the query shows.
+ */
+export const JobSubscriptionsPlugin = extendSchema((build) => {
+  const jobs = build.input.pgRegistry.pgResources['jobs'];
+  if (!jobs) throw new Error('the jobdeck.jobs table is missing from the GraphQL schema');
+  const subscription = (scope: Scope) => ({
+    subscribePlan(_$root: unknown, args: { getRaw(name: string): unknown }) {
+      const $identity = context().get('jobdeckIdentity');
+      const $topic =
+        scope === 'job'
+          ? lambda(
+              [$identity, args.getRaw('id') as never],
+              ([identity, id]: readonly [Identity | null, unknown]) =>
+                topicFor(identity, scope, String(id)),
+            )
+          : lambda($identity, (identity: Identity | null) => topicFor(identity, scope));
+      return listen(context().get('jobdeckChanges'), $topic as never);
+    },
+    plan($event: unknown) {
+      return $event;
+    },
+  });
+  return {
+    typeDefs: gql`
+      """
+      What happened: CHANGED (status, progress, step or attempt changed) or RECONNECTED (the
+      server's database listener reconnected; changes may have been missed, so re-query).
+      """
+      enum JobChangeKind {
+        CHANGED
+        RECONNECTED
+      }
+
+      "A change to a job, pushed as it is committed."
+      type JobChange {
+        kind: JobChangeKind!
+        "The job that changed (for RECONNECTED: the job subscribed to, if any)."
+        id: UUID
+        status: String
+        progress: Int
+        "The job as it is now, read with your permissions: step, ETA, attempts and the rest."
+        job: Job
+      }
+
+      extend type Subscription {
+        "Changes of one job you may see. Subscribe first, then query the job."
+        jobUpdated(id: UUID!): JobChange!
+        "Changes of every job you own (in your organisation)."
+        myJobsChanged: JobChange!
+        "Changes of every job of your organisation; admins only."
+        orgJobsChanged: JobChange!
+      }
+    `,
+    objects: {
+      Subscription: {
+        plans: {
+          jobUpdated: subscription('job'),
+          myJobsChanged: subscription('mine'),
+          orgJobsChanged: subscription('org'),
+        },
+      },
+      JobChange: {
+        plans: {
+          kind($event) {
+            return lambda(access($event, 'kind'), (kind) => String(kind).toUpperCase());
+          },
+          id($event) {
+            return access($event, 'id');
+          },
+          status($event) {
+            return access($event, 'status');
+          },
+          progress($event) {
+            return access($event, 'progress');
+          },
+          job($event) {
+            return jobs.get({ id: access($event, 'id') });
+          },
+        },
+      },
+    },
+  };
+});

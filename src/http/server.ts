@@ -1,0 +1,93 @@
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { postgraphile } from 'postgraphile';
+import { grafserv } from 'postgraphile/grafserv/fastify/v5';
+import type { Config } from '../config.ts';
+import { createPool } from '../db/pool.ts';
+import { loadJwtSecret } from '../graphql/auth.ts';
+import { makeGraphqlPreset } from '../graphql/preset.ts';
+import { JobChangeHub } from '../live/job-changes.ts';
+import { PgListener } from '../live/listener.ts';
+import type { Logger } from '../logger.ts';
+
+export interface ServerOptions {
+  config: Config;
+  connectionString: string;
+  logger?: Logger;
+  /** Overrides the configured port (0 = a free one); tests use this. */
+  port?: number;
+}
+
+/** A running jobdeck HTTP server. */
+export interface JobdeckServer {
+  /** Base URL, e.g. http://127.0.0.1:4000 */
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  /** The LISTEN/NOTIFY fan-out behind GraphQL subscriptions. */
+  changes: JobChangeHub;
+  /** Stops accepting, lets requests in flight finish, closes websockets and connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * The jobdeck HTTP server: GraphQL at /graphql (and graphql-ws on the same path), GraphiQL at
+ * /graphiql outside production, GET /healthz. Fastify, so later REST routes, SSE, metrics and
+ * the dashboard live in the same process. Resolves once the GraphQL schema is built and the port
+ * is listening.
+ */
+export async function startServer(options: ServerOptions): Promise<JobdeckServer> {
+  const { config, logger } = options;
+  const jwtSecret = await loadJwtSecret(config);
+  const apiPool = createPool(options.connectionString, {
+    max: 10,
+    applicationName: 'jobdeck-api',
+    role: 'jobdeck_api',
+  });
+  const ownerPool = createPool(options.connectionString, {
+    max: 2,
+    applicationName: 'jobdeck-api-lookup',
+  });
+  const listener = new PgListener(options.connectionString, logger ? { logger } : {});
+  const changes = new JobChangeHub(listener, ownerPool);
+  const pgl = postgraphile(makeGraphqlPreset({ config, apiPool, jwtSecret, changes }));
+  const app = Fastify({ bodyLimit: config.maxBodyBytes, logger: false });
+  const release = async () => {
+    await Promise.resolve(pgl.release()).catch(() => {});
+    await listener.close();
+    await Promise.allSettled([apiPool.end(), ownerPool.end()]);
+  };
+  try {
+    await pgl.getSchema();
+    await app.register(websocket, { options: { maxPayload: config.maxBodyBytes } });
+    const serv = pgl.createServ(grafserv);
+    await serv.addTo(app);
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    const address = await app.listen({ port: options.port ?? config.port, host: config.host });
+    const port = app.server.address();
+    const actualPort = typeof port === 'object' && port ? port.port : Number(new URL(address).port);
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${actualPort}`;
+    logger?.info(`GraphQL: ${url}/graphql${config.graphiql ? ` (GraphiQL: ${url}/graphiql)` : ''}`);
+    let closing: Promise<void> | null = null;
+    return {
+      url,
+      port: actualPort,
+      app,
+      changes,
+      close: () => {
+        closing ??= (async () => {
+          try {
+            await app.close();
+          } finally {
+            await release();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await app.close().catch(() => {});
+    await release();
+    throw error;
+  }
+}

@@ -1,0 +1,330 @@
+import { SignJWT, UnsecuredJWT } from 'jose';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import { secretKey } from '../../src/graphql/auth.ts';
+import type { JobdeckServer } from '../../src/http/server.ts';
+import { loadTasks } from '../../src/jobs/registry.ts';
+import {
+  TEST_JWT_SECRET,
+  closeSubscriptions,
+  gql,
+  startTestServer,
+  stopServers,
+  subscribe,
+  tokenFor,
+} from '../helpers/api.ts';
+import { ROOT } from '../helpers/cli.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { registerTasks } from '../helpers/worker.ts';
+
+let t: TestDatabase;
+let jobdeck: Jobdeck;
+let server: JobdeckServer;
+const tokens: Record<string, string> = {};
+let aliceJob: string;
+let bobJob: string;
+let globexJob: string;
+
+const REPORT = { reportType: 'quotes', format: 'csv' };
+const LATER = () => new Date(Date.now() + 3_600_000);
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await registerTasks(t, await loadTasks(path.join(ROOT, 'tasks')));
+  jobdeck = createJobdeck({ connectionString: t.url });
+  server = await startTestServer(t);
+  tokens['alice'] = await tokenFor('alice', 'acme');
+  tokens['bob'] = await tokenFor('bob', 'acme');
+  tokens['acmeAdmin'] = await tokenFor('root', 'acme', { role: 'admin' });
+  tokens['globexAdmin'] = await tokenFor('root', 'globex', { role: 'admin' });
+  // alice at another organisation: the same user id must not cross organisations
+  tokens['aliceAtGlobex'] = await tokenFor('alice', 'globex');
+  aliceJob = (
+    await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'alice',
+      orgId: 'acme',
+      runAt: LATER(),
+    })
+  ).id;
+  bobJob = (
+    await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'bob',
+      orgId: 'acme',
+      runAt: LATER(),
+    })
+  ).id;
+  globexJob = (
+    await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'alice',
+      orgId: 'globex',
+      runAt: LATER(),
+    })
+  ).id;
+});
+
+afterEach(async () => {
+  await closeSubscriptions();
+});
+
+afterAll(async () => {
+  await stopServers();
+  await jobdeck?.close();
+  await t?.drop();
+});
+
+const visibleIds = async (token: string) => {
+  const res = await gql<{
+    jobs: {
+      totalCount: number;
+      nodes: { id: string }[];
+      aggregates: { distinctCount: { id: string } };
+    };
+    activeJobs: { nodes: { id: string }[] };
+    jobStats: { byStatus: { queued: number } };
+  }>(
+    server,
+    `{ jobs { totalCount nodes { id } aggregates { distinctCount { id } } }
+       activeJobs { nodes { id } } jobStats }`,
+    { token },
+  );
+  expect(res.errors).toBeUndefined();
+  const data = res.data!;
+  const ids = data.jobs.nodes.map((job) => job.id).sort();
+  // every read agrees: list, count, aggregate, active jobs and stats
+  expect(data.jobs.totalCount).toBe(ids.length);
+  expect(Number(data.jobs.aggregates.distinctCount.id)).toBe(ids.length);
+  expect(data.activeJobs.nodes.map((job) => job.id).sort()).toEqual(ids);
+  expect(data.jobStats.byStatus.queued).toBe(ids.length);
+  return ids;
+};
+
+describe('row-level security', () => {
+  it('shows a user their own jobs, an admin their organisation’s, nobody another organisation’s', async () => {
+    expect(await visibleIds(tokens['alice']!)).toEqual([aliceJob]);
+    expect(await visibleIds(tokens['bob']!)).toEqual([bobJob]);
+    expect(await visibleIds(tokens['acmeAdmin']!)).toEqual([aliceJob, bobJob].sort());
+    expect(await visibleIds(tokens['globexAdmin']!)).toEqual([globexJob]);
+    expect(await visibleIds(tokens['aliceAtGlobex']!)).toEqual([globexJob]);
+  });
+
+  it('gives user B nothing of user A’s job: read, events, cancel, retry', async () => {
+    const bob = tokens['bob']!;
+    const read = await gql(
+      server,
+      `query($id: UUID!) { job(id: $id) { id events { totalCount } } }`,
+      {
+        token: bob,
+        variables: { id: aliceJob },
+      },
+    );
+    expect(read.errors).toBeUndefined();
+    expect(read.data).toEqual({ job: null });
+    for (const mutation of [
+      `mutation($id: UUID!) { cancelJob(input: { id: $id }) { job { id } } }`,
+      `mutation($id: UUID!) { retryJob(input: { id: $id }) { job { id } } }`,
+    ]) {
+      const res = await gql(server, mutation, { token: bob, variables: { id: aliceJob } });
+      // exactly what a job that does not exist gets: no existence leak
+      const missing = await gql(server, mutation, {
+        token: bob,
+        variables: { id: '00000000-0000-4000-8000-000000000000' },
+      });
+      expect(res.errors![0]!.extensions!['code']).toBe('NOT_FOUND');
+      expect(res.errors![0]!.message.replace(aliceJob, 'ID')).toBe(
+        missing.errors![0]!.message.replace('00000000-0000-4000-8000-000000000000', 'ID'),
+      );
+    }
+    expect((await jobdeck.getJob(aliceJob)).status).toBe('queued');
+  });
+
+  it('lets an org admin cancel a member’s job but not another organisation’s', async () => {
+    const job = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'bob',
+      orgId: 'acme',
+      runAt: LATER(),
+    });
+    const other = await gql(
+      server,
+      `mutation($id: UUID!) { cancelJob(input: { id: $id }) { job { id } } }`,
+      { token: tokens['globexAdmin']!, variables: { id: job.id } },
+    );
+    expect(other.errors![0]!.extensions!['code']).toBe('NOT_FOUND');
+    const own = await gql<{ cancelJob: { job: { status: string } } }>(
+      server,
+      `mutation($id: UUID!) { cancelJob(input: { id: $id }) { job { status } } }`,
+      { token: tokens['acmeAdmin']!, variables: { id: job.id } },
+    );
+    expect(own.errors).toBeUndefined();
+    expect(own.data!.cancelJob.job.status).toBe('cancelled');
+  });
+
+  it('applies the permissions a token lists (seed 004: create, view, cancel, retry)', async () => {
+    const viewer = await tokenFor('alice', 'acme', { permissions: ['jobs.view_jobs'] });
+    expect(await visibleIds(viewer)).toEqual([aliceJob]);
+    const cancel = await gql(
+      server,
+      `mutation($id: UUID!) { cancelJob(input: { id: $id }) { job { id } } }`,
+      { token: viewer, variables: { id: aliceJob } },
+    );
+    expect(cancel.errors![0]).toMatchObject({
+      message: 'permission denied: your token lacks jobs.cancel_jobs',
+      extensions: { code: 'FORBIDDEN' },
+    });
+    const create = await gql(
+      server,
+      `mutation { enqueueJob(input: { type: "export_report", payload: {} }) { job { id } } }`,
+      { token: viewer },
+    );
+    expect(create.errors![0]!.message).toMatch(/lacks jobs.create_jobs/);
+    const creatorOnly = await tokenFor('alice', 'acme', { permissions: ['jobs.create_jobs'] });
+    const list = await gql<{ jobs: { totalCount: number } }>(server, `{ jobs { totalCount } }`, {
+      token: creatorOnly,
+    });
+    expect(list.data!.jobs.totalCount).toBe(0);
+  });
+
+  it('shows anonymous callers nothing and lets them do nothing', async () => {
+    const read = await gql<{ jobs: { totalCount: number }; activeJobs: { totalCount: number } }>(
+      server,
+      `{ jobs { totalCount } activeJobs { totalCount } }`,
+    );
+    expect(read.status).toBe(200);
+    expect(read.data).toEqual({ jobs: { totalCount: 0 }, activeJobs: { totalCount: 0 } });
+    const enqueue = await gql(
+      server,
+      `mutation { enqueueJob(input: { type: "export_report", payload: {} }) { job { id } } }`,
+    );
+    expect(enqueue.errors![0]).toMatchObject({
+      message: 'sign in first: this needs a bearer token',
+      extensions: { code: 'FORBIDDEN' },
+    });
+    const cancel = await gql(
+      server,
+      `mutation($id: UUID!) { cancelJob(input: { id: $id }) { job { id } } }`,
+      { variables: { id: aliceJob } },
+    );
+    expect(cancel.errors![0]!.extensions!['code']).toBe('FORBIDDEN');
+  });
+
+  it('does not let a user subscribe to another user’s job or organisation', async () => {
+    const bobWatching = await subscribe<{ jobUpdated: { id: string } }>(
+      server,
+      `subscription($id: UUID!) { jobUpdated(id: $id) { id status } }`,
+      { token: tokens['bob']!, variables: { id: aliceJob } },
+    );
+    const aliceWatching = await subscribe<{ jobUpdated: { id: string; status: string } }>(
+      server,
+      `subscription($id: UUID!) { jobUpdated(id: $id) { id status } }`,
+      { token: tokens['alice']!, variables: { id: aliceJob } },
+    );
+    const bobMine = await subscribe<{ myJobsChanged: { id: string } }>(
+      server,
+      `subscription { myJobsChanged { id } }`,
+      { token: tokens['bob']! },
+    );
+    const globexAdmin = await subscribe<{ orgJobsChanged: { id: string } }>(
+      server,
+      `subscription { orgJobsChanged { id } }`,
+      { token: tokens['globexAdmin']! },
+    );
+    const aliceElsewhere = await subscribe<{ myJobsChanged: { id: string } }>(
+      server,
+      `subscription { myJobsChanged { id } }`,
+      { token: tokens['aliceAtGlobex']! },
+    );
+    await jobdeck.cancelJob(aliceJob, 'seen only by alice');
+    await aliceWatching.next((e) => e.jobUpdated.status === 'cancelled');
+    // a marker change bob may see, so "nothing arrived" is not just "nothing arrived yet"
+    await jobdeck.cancelJob(bobJob);
+    await bobMine.next((e) => e.myJobsChanged.id === bobJob);
+    expect(bobWatching.events).toEqual([]);
+    expect(bobMine.events.map((e) => e.myJobsChanged.id)).toEqual([bobJob]);
+    expect(globexAdmin.events).toEqual([]);
+    expect(aliceElsewhere.events).toEqual([]);
+    await jobdeck.retryJob(aliceJob);
+    await jobdeck.retryJob(bobJob);
+    await jobdeck.cancelJob(aliceJob);
+    await jobdeck.cancelJob(bobJob);
+    await jobdeck.retryJob(aliceJob);
+    await jobdeck.retryJob(bobJob);
+
+    const userOrg = await subscribe(server, `subscription { orgJobsChanged { id } }`, {
+      token: tokens['alice']!,
+      expectError: true,
+    });
+    expect(JSON.stringify(userOrg.errors)).toMatch(/for organisation admins/);
+    const anonymous = await subscribe(server, `subscription { myJobsChanged { id } }`, {
+      expectError: true,
+    });
+    expect(JSON.stringify(anonymous.errors)).toMatch(/sign in first/);
+  });
+});
+
+describe('bearer tokens', () => {
+  const query = '{ jobs { totalCount } }';
+  const claims = { sub: 'alice', org: 'acme', role: 'user' };
+  const sign = (
+    body: Record<string, unknown>,
+    secret = TEST_JWT_SECRET,
+    exp: number | null = 3600,
+  ) => {
+    const jwt = new SignJWT(body).setProtectedHeader({ alg: 'HS256' });
+    if (exp !== null) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + exp);
+    return jwt.sign(secretKey(secret));
+  };
+
+  it.each([
+    [
+      'alg none',
+      async () => new UnsecuredJWT(claims).setExpirationTime('1h').encode(),
+      /alg "none" are refused/,
+    ],
+    [
+      'another secret',
+      () => sign(claims, 'another-secret-that-is-32-characters-long!'),
+      /signature does not match/,
+    ],
+    ['expired', () => sign(claims, TEST_JWT_SECRET, -60), /expired at/],
+    ['no exp', () => sign(claims, TEST_JWT_SECRET, null), /"exp"/],
+    ['no org', () => sign({ sub: 'alice' }), /claim "org" is missing/],
+    ['no sub', () => sign({ org: 'acme' }), /claim "sub" is missing/],
+    ['unknown role', () => sign({ ...claims, role: 'owner' }), /role must be "user" or "admin"/],
+    [
+      'unknown permission',
+      () => sign({ ...claims, permissions: ['jobs.delete_all'] }),
+      /permissions/,
+    ],
+    ['garbage', async () => 'not-a-token', /not a JWT/],
+    [
+      'HS512',
+      async () =>
+        new SignJWT(claims)
+          .setProtectedHeader({ alg: 'HS512' })
+          .setExpirationTime('1h')
+          .sign(secretKey(TEST_JWT_SECRET)),
+      /alg "HS512" are refused/,
+    ],
+  ])('refuses a token with %s: 401 and a readable message', async (_what, make, message) => {
+    const res = await gql(server, query, { token: await make() });
+    expect(res.status).toBe(401);
+    expect(res.data ?? null).toBeNull();
+    expect(res.errors![0]!.message).toMatch(message);
+    expect(res.errors![0]!.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('refuses other Authorization schemes', async () => {
+    const res = await gql(server, query, { authorization: 'Basic YWxpY2U6c2VjcmV0' });
+    expect(res.status).toBe(401);
+    expect(res.errors![0]!.message).toMatch(/must be "Bearer <token>"/);
+  });
+
+  it('refuses a bad token on a websocket subscription with the same message', async () => {
+    const expired = await sign(claims, TEST_JWT_SECRET, -60);
+    const sub = await subscribe(server, `subscription { myJobsChanged { id } }`, {
+      token: expired,
+      expectError: true,
+    });
+    expect(JSON.stringify(sub.errors)).toMatch(/expired at/);
+  });
+});
