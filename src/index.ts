@@ -52,6 +52,15 @@ export {
 export { watchJob, isFinished } from './live/watch.ts';
 export { PgListener } from './live/listener.ts';
 export { channelName } from './live/channels.ts';
+// Bearer tokens for the API (the server itself is the `jobdeck/server` entry point).
+export {
+  signToken,
+  verifyToken,
+  PERMISSIONS,
+  type Identity,
+  type Permission,
+  type Role,
+} from './graphql/auth.ts';
 export { loadConfig, type Config } from './config.ts';
 export * from './errors.ts';
 export type {

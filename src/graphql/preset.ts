@@ -17,6 +17,11 @@ export interface GraphqlPresetOptions {
   apiPool: pg.Pool;
   jwtSecret: string;
   changes: JobChangeHub;
+  /**
+   * The caller of an HTTP request when the server has verified it already (it answers bad tokens
+   * with 401 before GraphQL runs); undefined means "verify here" (websockets).
+   */
+  knownIdentity?: (requestContext: Partial<Grafast.RequestContext>) => Identity | null | undefined;
 }
 
 /** The request's `Authorization`: the HTTP header, or the websocket's connection params. */
@@ -70,7 +75,9 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
     grafast: {
       explain: false,
       async context(requestContext) {
-        const identity = await identify(requestContext, options.jwtSecret);
+        const known = options.knownIdentity?.(requestContext);
+        const identity =
+          known !== undefined ? known : await identify(requestContext, options.jwtSecret);
         return {
           pgSettings: pgSettingsFor(identity),
           jobdeckIdentity: identity,

@@ -4,7 +4,8 @@ import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/fastify/v5';
 import type { Config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
-import { loadJwtSecret } from '../graphql/auth.ts';
+import { UnauthorizedError } from '../errors.ts';
+import { bearerToken, loadJwtSecret, verifyToken, type Identity } from '../graphql/auth.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
 import { JobChangeHub } from '../live/job-changes.ts';
 import { PgListener } from '../live/listener.ts';
@@ -50,7 +51,16 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
   });
   const listener = new PgListener(options.connectionString, logger ? { logger } : {});
   const changes = new JobChangeHub(listener, ownerPool);
-  const pgl = postgraphile(makeGraphqlPreset({ config, apiPool, jwtSecret, changes }));
+  // Bearer tokens on HTTP are checked before GraphQL runs, so a bad one gets a plain 401 with the
+  // reason; GraphQL then reads the verified identity from here.
+  const identities = new WeakMap<object, Identity | null>();
+  const knownIdentity = (requestContext: Partial<Grafast.RequestContext>) => {
+    const request = (requestContext as { fastifyv5?: { request?: object } }).fastifyv5?.request;
+    return request && identities.has(request) ? identities.get(request)! : undefined;
+  };
+  const pgl = postgraphile(
+    makeGraphqlPreset({ config, apiPool, jwtSecret, changes, knownIdentity }),
+  );
   const app = Fastify({ bodyLimit: config.maxBodyBytes, logger: false });
   const release = async () => {
     await Promise.resolve(pgl.release()).catch(() => {});
@@ -60,6 +70,19 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
   try {
     await pgl.getSchema();
     await app.register(websocket, { options: { maxPayload: config.maxBodyBytes } });
+    app.addHook('preHandler', async (request, reply) => {
+      if (request.routeOptions.url !== '/graphql' || request.headers.upgrade) return;
+      try {
+        const token = bearerToken(request.headers.authorization);
+        identities.set(request, token ? await verifyToken(token, jwtSecret) : null);
+      } catch (error) {
+        if (!(error instanceof UnauthorizedError)) throw error;
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer')
+          .send({ errors: [{ message: error.message, extensions: error.extensions }] });
+      }
+    });
     const serv = pgl.createServ(grafserv);
     await serv.addTo(app);
     app.get('/healthz', async () => ({ status: 'ok' }));

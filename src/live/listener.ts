@@ -26,6 +26,8 @@ export class PgListener {
   #closed = false;
   #backoff: number;
   #timer: NodeJS.Timeout | null = null;
+  /** LISTEN/UNLISTEN run one at a time, in call order (a pg client takes one query at a time). */
+  #commands: Promise<unknown> = Promise.resolve();
 
   constructor(connectionString: string, options: ListenerOptions = {}) {
     this.#connectionString = connectionString;
@@ -49,13 +51,15 @@ export class PgListener {
     set.add(handler);
     const client = await this.#connect();
     if (isNew && this.#client === client) {
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      await this.#command(client, `LISTEN ${pg.escapeIdentifier(channel)}`);
     }
     return async () => {
       const current = this.#handlers.get(channel);
       if (!current?.delete(handler) || current.size > 0) return;
       this.#handlers.delete(channel);
-      await this.#client?.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => {});
+      const client = this.#client;
+      if (client)
+        await this.#command(client, `UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => {});
     };
   }
 
@@ -80,6 +84,12 @@ export class PgListener {
       this.#connecting = null;
     });
     return this.#connecting;
+  }
+
+  #command(client: pg.Client, sql: string): Promise<unknown> {
+    const run = this.#commands.then(() => client.query(sql));
+    this.#commands = run.catch(() => {});
+    return run;
   }
 
   async #open(): Promise<pg.Client> {

@@ -157,8 +157,15 @@ export async function subscribe<T = Record<string, unknown>>(
   };
 }
 
+/**
+ * Closes every test subscription and waits until the servers have let go of them too, so the next
+ * test's "subscription started" check counts from a settled figure.
+ */
 export async function closeSubscriptions(): Promise<void> {
   const left = [...clients];
   clients.clear();
   await Promise.all(left.map((client) => client.dispose()));
+  await waitFor(() => [...servers].every((server) => server.changes.activeSubscriptions === 0), {
+    what: 'the servers to end closed subscriptions',
+  });
 }
