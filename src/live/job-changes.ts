@@ -27,6 +27,8 @@ export interface JobChangeEvent {
 }
 
 const ORG_CACHE_SIZE = 10_000;
+/** Events a slow subscriber may have waiting; past this it gets one `reconnected` instead. */
+const MAX_PENDING_EVENTS = 1_000;
 
 /**
  * Fans LISTEN/NOTIFY job changes out to GraphQL subscriptions (it is Grafast's subscriber: the
@@ -60,7 +62,13 @@ export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeE
     topicJson: TTopic,
   ): Promise<AsyncIterableIterator<JobChangeEvent>> {
     const topic = JSON.parse(String(topicJson)) as JobChangeTopic;
-    const queue = new EventQueue<JobChangeEvent>();
+    // A subscriber that falls this far behind is told to re-read instead of being sent a backlog.
+    const queue = new EventQueue<JobChangeEvent>(MAX_PENDING_EVENTS, () => ({
+      kind: 'reconnected',
+      id: topic.jobId ?? null,
+      status: null,
+      progress: null,
+    }));
     // Notifications are checked one after another so events keep their order.
     let chain = Promise.resolve();
     const unsubscribe = await this.#listener.subscribe(
@@ -105,17 +113,28 @@ export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeE
   }
 }
 
-/** An async iterator fed by push(); return() ends it and runs the close handlers once. */
-class EventQueue<T> implements AsyncIterableIterator<T> {
+/**
+ * An async iterator fed by push(); return() ends it and runs the close handlers once. When more
+ * than `limit` items wait, they are replaced by the single item `overflow()` makes.
+ */
+export class EventQueue<T> implements AsyncIterableIterator<T> {
+  readonly #limit: number;
+  readonly #overflow: () => T;
   readonly #items: T[] = [];
   readonly #waiting: ((result: IteratorResult<T>) => void)[] = [];
   readonly #closeHandlers: (() => void)[] = [];
   #done = false;
 
+  constructor(limit: number, overflow: () => T) {
+    this.#limit = limit;
+    this.#overflow = overflow;
+  }
+
   push(item: T): void {
     if (this.#done) return;
     const next = this.#waiting.shift();
     if (next) next({ value: item, done: false });
+    else if (this.#items.length >= this.#limit) this.#items.splice(0, Infinity, this.#overflow());
     else this.#items.push(item);
   }
 

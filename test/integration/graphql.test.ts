@@ -83,6 +83,16 @@ describe('the GraphQL schema', () => {
     expect(graphiql.status).toBe(200);
     expect(await graphiql.text()).toMatch(/<html/i);
   });
+
+  it('serves no GraphiQL when it is turned off (the production default)', async () => {
+    const production = await startTestServer(t, { graphiql: false, production: true });
+    try {
+      expect((await fetch(`${production.url}/graphiql`)).status).toBe(404);
+      expect((await fetch(`${production.url}/healthz`)).status).toBe(200);
+    } finally {
+      await production.close();
+    }
+  });
 });
 
 describe('queries', () => {
