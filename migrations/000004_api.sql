@@ -72,30 +72,41 @@ comment on function jobdeck.current_org_id() is 'The signed-in user''s organisat
 
 -- Seed 004's permissions: jobs.create_jobs, jobs.view_jobs, jobs.cancel_jobs, jobs.retry_jobs.
 -- Both roles have all four unless the token's `permissions` claim lists fewer, so a host app can
--- carry its RBAC into the token.
+-- carry its RBAC into the token. The server sets jwt.claims.permissions to '*' when the token
+-- has no such claim, else to the comma-separated list (empty: none); unset means none.
 create function jobdeck.current_user_can(permission text) returns boolean
 language sql stable parallel safe as $$
   select current_setting('role', true) in ('jobdeck_user', 'jobdeck_admin')
      and jobdeck.current_user_id() is not null
      and jobdeck.current_org_id() is not null
-     and (nullif(current_setting('jwt.claims.permissions', true), '') is null
+     and (current_setting('jwt.claims.permissions', true) = '*'
           or permission = any (string_to_array(current_setting('jwt.claims.permissions', true), ',')))
 $$;
 comment on function jobdeck.current_user_can(text) is
   'Whether the signed-in user holds a permission (jobs.create_jobs, jobs.view_jobs, jobs.cancel_jobs, jobs.retry_jobs).';
 
 -- The caller's scope inside SECURITY DEFINER functions, where current_user is the owner: the
--- `role` setting still names the role the request switched to. 'all' for trusted callers (the
--- owner, the workers, the CLI, app triggers), 'none' for the API's anonymous roles.
+-- `role` setting still names the role the request switched to (session_user when none was).
+-- 'all' for the owner of the jobdeck schema, superusers, and roles unrelated to the API (the
+-- workers, the CLI, the app's own role in its triggers); for the API's roles and any role made a
+-- member of them (e.g. a login role `in role jobdeck_user`) 'org', 'own' or 'none'.
 create function jobdeck_private.caller_scope() returns text
-language sql stable as $$
-  select case current_setting('role', true)
-           when 'jobdeck_user' then 'own'
-           when 'jobdeck_admin' then 'org'
-           when 'jobdeck_anonymous' then 'none'
-           when 'jobdeck_api' then 'none'
-           else 'all'
-         end
+language plpgsql stable as $$
+declare
+  v_role name := coalesce(nullif(current_setting('role', true), 'none'), session_user);
+begin
+  if v_role = (select r.rolname from pg_namespace n join pg_roles r on r.oid = n.nspowner where n.nspname = 'jobdeck')
+     or (select r.rolsuper from pg_roles r where r.rolname = v_role) then
+    return 'all';
+  elsif pg_has_role(v_role, 'jobdeck_admin', 'member') then
+    return 'org';
+  elsif pg_has_role(v_role, 'jobdeck_user', 'member') then
+    return 'own';
+  elsif pg_has_role(v_role, 'jobdeck_anonymous', 'member') or pg_has_role(v_role, 'jobdeck_api', 'member') then
+    return 'none';
+  end if;
+  return 'all';
+end;
 $$;
 
 -- Raises unless the caller may act on the job: `permission` for API callers, and the job must be
@@ -164,6 +175,78 @@ comment on column jobdeck.jobs.progress is E'@behavior +filterBy +orderBy\nPerce
 comment on column jobdeck.jobs.updated_at is E'@behavior +filterBy +orderBy';
 comment on column jobdeck.jobs.started_at is E'@behavior +filterBy +orderBy';
 comment on column jobdeck.jobs.run_at is E'@behavior +filterBy +orderBy';
+
+-- Task types a task module marks `enqueueFromApi: false` (maintenance such as prune_jobs) can be
+-- enqueued by trusted callers only.
+alter table jobdeck_private.task_types add column api_enqueue boolean not null default true;
+
+-- ---------------------------------------------------------------------------------------------
+-- Announcements now carry the job's owner and organisation, so a server fanning them out to
+-- subscribers checks both against the subscriber's identity without a lookup (and whatever
+-- channel name two ids might share once hashed).
+
+create or replace function jobdeck_private.tg_jobs__after_insert() returns trigger
+language plpgsql as $$
+begin
+  perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
+  from (
+    select n.id, n.owner_id, n.org_id,
+           jsonb_build_object('id', n.id, 'status', n.status, 'progress', n.progress,
+                              'owner', n.owner_id, 'org', n.org_id)::text as message
+    from new_rows n
+  ) r
+  cross join lateral (values ('job', r.id::text), ('owner', r.owner_id), ('org', r.org_id)) as c(kind, id)
+  where c.id is not null;
+
+  insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+  select n.id, 'transition', 'info',
+         case when n.status = 'running' then 'running (attempt ' || n.attempts || ')' else n.status end,
+         n.attempts
+  from new_rows n;
+  return null;
+end;
+$$;
+
+create or replace function jobdeck_private.tg_jobs__after_update() returns trigger
+language plpgsql as $$
+begin
+  perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
+  from (
+    select n.id, n.owner_id, n.org_id,
+           jsonb_build_object('id', n.id, 'status', n.status, 'progress', n.progress,
+                              'owner', n.owner_id, 'org', n.org_id)::text as message
+    from new_rows n join old_rows o on o.id = n.id
+    where (n.status, n.progress, n.current_step, n.completed_steps, n.total_steps, n.attempts, n.cancel_requested_at,
+           n.held_at is null, n.run_at, n.owner_id, n.org_id)
+      is distinct from
+          (o.status, o.progress, o.current_step, o.completed_steps, o.total_steps, o.attempts, o.cancel_requested_at,
+           o.held_at is null, o.run_at, o.owner_id, o.org_id)
+  ) r
+  cross join lateral (values ('job', r.id::text), ('owner', r.owner_id), ('org', r.org_id)) as c(kind, id)
+  where c.id is not null;
+
+  insert into jobdeck.job_events (job_id, kind, level, message, data, attempt)
+  select n.id, 'transition',
+         case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end,
+         case
+           when n.status in ('failed', 'retrying') and jsonb_array_length(n.errors) > jsonb_array_length(o.errors)
+             then n.status || ': ' || left(n.errors -> -1 ->> 'message', 500)
+           when n.status = 'retrying' then 'retrying at ' || to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+           when n.status = 'queued' and o.status = 'running' then 'queued again: the attempt was interrupted by a worker shutdown'
+           when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || left(n.cancel_reason, 500)
+           when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'
+           when n.status = 'running' then 'running (attempt ' || n.attempts || ')'
+           else n.status
+         end,
+         jsonb_build_object('from', o.status, 'to', n.status) ||
+           case when n.status = 'retrying' then jsonb_build_object('runAt', n.run_at) else '{}' end,
+         n.attempts
+  from new_rows n join old_rows o on o.id = n.id
+  where n.status is distinct from o.status
+     or (n.status = 'running' and n.attempts is distinct from o.attempts);
+  return null;
+end;
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Reads
@@ -341,6 +424,7 @@ language plpgsql volatile security definer set search_path = pg_catalog, public,
 declare
   v_owner text := jobdeck.current_user_id();
   v_org   text := jobdeck.current_org_id();
+  v_job   jobdeck.jobs;
 begin
   if jobdeck_private.caller_scope() = 'none' then
     raise exception 'sign in first: this needs a bearer token' using errcode = '42501';
@@ -354,10 +438,27 @@ begin
   if key is not null and (length(key) < 1 or length(key) > 400) then
     raise exception 'key must be 1 to 400 characters, got %', length(key) using errcode = 'JD004';
   end if;
-  return jobdeck_private.enqueue(
+  if jobdeck_private.caller_scope() <> 'all' then
+    -- One tenant must not jump ahead of every other: API priorities stay in the named range.
+    if priority is not null and priority not between -20 and 10 then
+      raise exception 'priority must be from -20 (urgent) to 10 (low), got %', priority using errcode = 'JD004';
+    end if;
+    if max_attempts is not null and max_attempts not between 1 and 25 then
+      raise exception 'max_attempts must be from 1 to 25, got %', max_attempts using errcode = 'JD004';
+    end if;
+    if exists (select 1 from jobdeck_private.task_types t where t.type = enqueue_job.type and not t.api_enqueue) then
+      raise exception 'job type "%" cannot be enqueued through the API', type using errcode = '42501';
+    end if;
+  end if;
+  v_job := jobdeck_private.enqueue(
     type, coalesce(payload, '{}'::jsonb), coalesce(priority, 0), run_at, max_attempts,
-    case when key is null then null else 'u:' || md5(v_org || chr(31) || v_owner) || ':' || key end,
+    -- the prefix encodes (org, owner) unambiguously, so no two callers share a key space
+    case when key is null then null else 'u:' || md5(json_build_array(v_org, v_owner)::text) || ':' || key end,
     null, v_owner, v_org, null, null, '{}'::jsonb, 'keep');
+  if v_job.owner_id is distinct from v_owner or v_job.org_id is distinct from v_org then
+    raise exception 'key "%" is taken by a job that is not yours', key using errcode = 'JD004';
+  end if;
+  return v_job;
 end;
 $$;
 comment on function jobdeck.enqueue_job is

@@ -7,6 +7,8 @@ import { loadConfig } from '../src/config.ts';
  * JOBDECK_RETENTION_FAILED_DAYS for failed and cancelled ones). Scheduled hourly in `crontab`.
  */
 export default defineTask({
+  // Maintenance: run by cron or an operator, never by a signed-in user.
+  enqueueFromApi: false,
   description: 'Delete finished jobs older than the retention settings',
   maxAttempts: 1,
   async run({ helpers, log }) {

@@ -98,6 +98,7 @@ export interface TaskTypesTable {
   timeout_ms: number | null;
   cancel_grace_ms: number | null;
   org_concurrency: number | null;
+  api_enqueue: Generated<boolean>;
   median_ms: Int8 | null;
   stats_at: Timestamp | null;
 }

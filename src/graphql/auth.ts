@@ -28,9 +28,23 @@ export interface Identity {
   expiresAt: Date;
 }
 
+// Ids are compared and hashed as text: control characters have no business in them.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const PRINTABLE = /^[^\u0000-\u001f\u007f]+$/;
+/** Tokens may not live longer than this (an `exp` of 1e30 is not an expiry). */
+const MAX_TOKEN_LIFETIME_S = 400 * 24 * 3600;
+
 const claimsSchema = z.object({
-  sub: z.string().min(1, 'sub must not be empty').max(200, 'sub is longer than 200 characters'),
-  org: z.string().min(1, 'org must not be empty').max(200, 'org is longer than 200 characters'),
+  sub: z
+    .string()
+    .min(1, 'sub must not be empty')
+    .max(200, 'sub is longer than 200 characters')
+    .regex(PRINTABLE, 'sub must not contain control characters'),
+  org: z
+    .string()
+    .min(1, 'org must not be empty')
+    .max(200, 'org is longer than 200 characters')
+    .regex(PRINTABLE, 'org must not contain control characters'),
   role: z.enum(['user', 'admin'], 'role must be "user" or "admin"').default('user'),
   permissions: z.array(z.enum(PERMISSIONS)).optional(),
   exp: z.number(),
@@ -59,8 +73,8 @@ export async function signToken(
   const parsed = claimsSchema.safeParse({ ...body, sub: claims.userId, exp: 0 });
   if (!parsed.success) throw new UnauthorizedError(describeIssues(parsed.error));
   const ttl = claims.ttlSeconds ?? 3600;
-  if (!Number.isInteger(ttl) || ttl <= 0)
-    throw new RangeError(`ttl must be a positive number of seconds, got ${ttl}`);
+  if (!Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_TOKEN_LIFETIME_S)
+    throw new RangeError(`ttl must be 1 s to 400 days in whole seconds, got ${ttl}`);
   return new SignJWT(body)
     .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
     .setSubject(claims.userId)
@@ -100,6 +114,10 @@ export async function verifyToken(token: string, secret: string): Promise<Identi
   const parsed = claimsSchema.safeParse(payload);
   if (!parsed.success) throw new UnauthorizedError(describeIssues(parsed.error));
   const claims = parsed.data;
+  if (claims.exp > Date.now() / 1000 + MAX_TOKEN_LIFETIME_S)
+    throw new UnauthorizedError(
+      'the bearer token expires more than 400 days from now; issue tokens that expire sooner',
+    );
   return {
     userId: claims.sub,
     orgId: claims.org,
@@ -163,7 +181,8 @@ export function pgSettingsFor(identity: Identity | null): Record<string, string>
     'jwt.claims.sub': identity.userId,
     'jwt.claims.org': identity.orgId,
     'jwt.claims.role': identity.role,
-    'jwt.claims.permissions': identity.permissions ? identity.permissions.join(',') : '',
+    // '*': the role's permissions, unnarrowed; otherwise exactly the listed ones (none if empty)
+    'jwt.claims.permissions': identity.permissions ? identity.permissions.join(',') : '*',
   };
 }
 

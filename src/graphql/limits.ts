@@ -1,3 +1,4 @@
+import { SafeError } from 'postgraphile/grafast';
 import {
   GraphQLError,
   Kind,
@@ -11,6 +12,57 @@ import {
 export interface QueryLimits {
   maxDepth: number;
   maxFields: number;
+}
+
+/** Deepest nesting of brackets in a document, or of arrays/objects in variables, accepted. */
+export const MAX_VALUE_NESTING = 64;
+
+/** Deepest `{ [ (` nesting of a GraphQL document, outside string literals. */
+export function documentNesting(query: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < query.length; i++) {
+    const c = query[i];
+    if (c === '"') {
+      const block = query.startsWith('"""', i);
+      const close = block ? query.indexOf('"""', i + 3) : nextQuote(query, i + 1);
+      if (close === -1) break;
+      i = block ? close + 2 : close;
+    } else if (c === '#') {
+      const end = query.indexOf('\n', i);
+      if (end === -1) break;
+      i = end;
+    } else if (c === '{' || c === '[' || c === '(') {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (c === '}' || c === ']' || c === ')') {
+      depth -= 1;
+    }
+  }
+  return deepest;
+}
+
+function nextQuote(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    if (text[i] === '\\') i += 1;
+    else if (text[i] === '"') return i;
+  }
+  return -1;
+}
+
+/** Deepest array/object nesting of a JSON value, without recursion. */
+export function valueNesting(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > MAX_VALUE_NESTING) return deepest;
+    for (const child of Array.isArray(item) ? item : Object.values(item))
+      stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /**
@@ -91,6 +143,20 @@ export function makeQueryLimitsPlugin(limits: QueryLimits): GraphileConfig.Plugi
       middleware: {
         setPreset(next, event) {
           event.validationRules.push(queryLimitsRule(limits));
+          return next();
+        },
+        // Before parsing: values nested thousands deep would exhaust the stack further on.
+        processGraphQLRequestBody(next, event) {
+          const { query, variableValues } = event.body;
+          if (typeof query === 'string' && documentNesting(query) > MAX_VALUE_NESTING)
+            throw new SafeError(`the document nests brackets more than ${MAX_VALUE_NESTING} deep`, {
+              statusCode: 400,
+            });
+          if (valueNesting(variableValues) > MAX_VALUE_NESTING)
+            throw new SafeError(
+              `the variables nest objects or arrays more than ${MAX_VALUE_NESTING} deep`,
+              { statusCode: 400 },
+            );
           return next();
         },
       },

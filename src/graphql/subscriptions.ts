@@ -1,7 +1,7 @@
 import { SafeError, access, context, lambda, listen } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { Identity } from './auth.ts';
-import { JobChangeHub, type JobChangeTopic } from '../live/job-changes.ts';
+import { JobChangeHub, normalizeUuid, type JobChangeTopic } from '../live/job-changes.ts';
 
 declare global {
   // Grafast's context type is a global namespace; augmenting it is the documented way.
@@ -24,19 +24,16 @@ type Scope = 'job' | 'mine' | 'org';
  */
 export function topicFor(identity: Identity | null, scope: Scope, jobId?: string): string {
   if (!identity) throw new SafeError('sign in first: subscriptions need a bearer token');
-  let topic: JobChangeTopic;
-  if (scope === 'org') {
-    if (identity.role !== 'admin')
-      throw new SafeError('orgJobsChanged is for organisation admins (role "admin")');
-    topic = { kind: 'org', id: identity.orgId };
-  } else if (identity.role === 'admin' && scope === 'job') {
-    topic = { kind: 'org', id: identity.orgId, jobId };
-  } else {
-    topic = { kind: 'owner', id: identity.userId, orgId: identity.orgId };
-    if (jobId) topic.jobId = jobId;
-  }
   if (identity.permissions && !identity.permissions.includes('jobs.view_jobs'))
     throw new SafeError('permission denied: your token lacks jobs.view_jobs');
+  if (scope === 'org' && identity.role !== 'admin')
+    throw new SafeError('orgJobsChanged is for organisation admins (role "admin")');
+  const topic: JobChangeTopic =
+    scope === 'org' || (scope === 'job' && identity.role === 'admin')
+      ? { kind: 'org', orgId: identity.orgId }
+      : { kind: 'owner', orgId: identity.orgId, ownerId: identity.userId };
+  if (jobId) topic.jobId = normalizeUuid(jobId);
+  topic.expiresAt = identity.expiresAt.getTime();
   return JobChangeHub.topic(topic);
 }
 
@@ -69,12 +66,14 @@ export const JobSubscriptionsPlugin = extendSchema((build) => {
   return {
     typeDefs: gql`
       """
-      What happened: CHANGED (status, progress, step or attempt changed) or RECONNECTED (the
-      server's database listener reconnected; changes may have been missed, so re-query).
+      What happened: CHANGED (status, progress, step or attempt changed); RECONNECTED (changes
+      may have been missed: the server's database listener reconnected or you fell far behind;
+      re-query); EXPIRED (your token expired: the subscription ends; subscribe again with a new one).
       """
       enum JobChangeKind {
         CHANGED
         RECONNECTED
+        EXPIRED
       }
 
       "A change to a job, pushed as it is committed."

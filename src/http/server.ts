@@ -45,12 +45,8 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
     applicationName: 'jobdeck-api',
     role: 'jobdeck_api',
   });
-  const ownerPool = createPool(options.connectionString, {
-    max: 2,
-    applicationName: 'jobdeck-api-lookup',
-  });
   const listener = new PgListener(options.connectionString, logger ? { logger } : {});
-  const changes = new JobChangeHub(listener, ownerPool);
+  const changes = new JobChangeHub(listener);
   // Bearer tokens on HTTP are checked before GraphQL runs, so a bad one gets a plain 401 with the
   // reason; GraphQL then reads the verified identity from here.
   const identities = new WeakMap<object, Identity | null>();
@@ -65,7 +61,7 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
   const release = async () => {
     await Promise.resolve(pgl.release()).catch(() => {});
     await listener.close();
-    await Promise.allSettled([apiPool.end(), ownerPool.end()]);
+    await apiPool.end().catch(() => {});
   };
   try {
     await pgl.getSchema();

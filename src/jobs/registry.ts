@@ -173,6 +173,7 @@ export async function syncTaskTypes(
       timeout_ms: settings.timeoutMs,
       cancel_grace_ms: def.cancelGrace === undefined ? null : settings.cancelGraceMs,
       org_concurrency: settings.orgConcurrency,
+      api_enqueue: def.enqueueFromApi !== false,
     };
   });
   await db
@@ -188,6 +189,7 @@ export async function syncTaskTypes(
         timeout_ms: (eb) => eb.ref('excluded.timeout_ms'),
         cancel_grace_ms: (eb) => eb.ref('excluded.cancel_grace_ms'),
         org_concurrency: (eb) => eb.ref('excluded.org_concurrency'),
+        api_enqueue: (eb) => eb.ref('excluded.api_enqueue'),
         updated_at: sql`now()`,
       }),
     )

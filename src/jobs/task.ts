@@ -64,6 +64,11 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   orgConcurrency?: number;
   /** Largest accepted payload, in bytes of JSON (default: JOBDECK_MAX_PAYLOAD_BYTES). */
   maxPayloadBytes?: number;
+  /**
+   * Whether signed-in users may enqueue this type through the API (GraphQL, REST); default true.
+   * Set false for maintenance tasks: trusted callers (TypeScript, SQL, CLI, cron) still can.
+   */
+  enqueueFromApi?: boolean;
   /** One line for `jobdeck tasks` and the docs. */
   description?: string;
   /** Does the work; the return value is stored as the job's result (must be JSON). */

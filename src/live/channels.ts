@@ -18,6 +18,9 @@ export interface JobNotification {
   id: string;
   status: string;
   progress: number;
+  /** The job's owner and organisation (null when unset), for servers that fan changes out. */
+  owner?: string | null;
+  org?: string | null;
 }
 
 export function parseJobNotification(payload: string | undefined): JobNotification | null {

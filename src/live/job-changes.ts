@@ -1,34 +1,47 @@
-import type pg from 'pg';
 import type { GrafastSubscriber } from 'postgraphile/grafast';
 import { channelName, parseJobNotification } from './channels.ts';
 import type { PgListener } from './listener.ts';
 
 /**
- * Which changes a subscriber gets. The channel is always derived from the verified identity
- * (`jobdeck:owner:<user>` or `jobdeck:org:<org>`), never from a job id a client sent, so knowing
- * an id teaches nothing about a job one may not see.
+ * Which changes a subscriber gets, derived from the verified identity only: the channel of the
+ * user (`owner`) or of their organisation (`org`), and every notification is checked against
+ * `ownerId`/`orgId` too (owner channels span organisations, and hashed channel names of long ids
+ * could in principle be shared).
  */
 export interface JobChangeTopic {
   kind: 'owner' | 'org';
-  /** The owner (kind owner) or organisation (kind org) whose channel to listen on. */
-  id: string;
-  /** Owner channels span organisations: only jobs of this one are passed on. */
-  orgId?: string;
-  /** Only changes of this job. */
+  /** The organisation: every event must be of a job of this organisation. */
+  orgId: string;
+  /** Kind owner: every event must be of a job of this user. */
+  ownerId?: string;
+  /** Only changes of this job (lower-case, hyphenated). */
   jobId?: string;
+  /** When the subscriber's token expires: the stream then ends with an `expired` event. */
+  expiresAt?: number;
 }
 
-/** One change as subscribers see it; `reconnected` means "changes may have been missed: re-read". */
+/**
+ * One change as subscribers see it. `reconnected`: changes may have been missed, re-read.
+ * `expired`: the token behind the subscription expired; the stream ends.
+ */
 export interface JobChangeEvent {
-  kind: 'changed' | 'reconnected';
+  kind: 'changed' | 'reconnected' | 'expired';
   id: string | null;
   status: string | null;
   progress: number | null;
 }
 
-const ORG_CACHE_SIZE = 10_000;
 /** Events a slow subscriber may have waiting; past this it gets one `reconnected` instead. */
 const MAX_PENDING_EVENTS = 1_000;
+/** setTimeout's limit; tokens living longer are re-armed. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A UUID as PostgreSQL prints it (lower case, hyphenated), whatever form the client sent. */
+export function normalizeUuid(id: string): string {
+  const hex = id.replace(/[{}-]/g, '').toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) return id.toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 /**
  * Fans LISTEN/NOTIFY job changes out to GraphQL subscriptions (it is Grafast's subscriber: the
@@ -38,19 +51,15 @@ const MAX_PENDING_EVENTS = 1_000;
  */
 export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeEvent>> {
   readonly #listener: PgListener;
-  readonly #pool: pg.Pool;
-  /** A job's organisation never changes, so it is looked up once per job. */
-  readonly #orgs = new Map<string, string | null>();
   #active = 0;
+
+  constructor(listener: PgListener) {
+    this.#listener = listener;
+  }
 
   /** Subscriptions whose LISTEN is in effect now (for health figures and tests). */
   get activeSubscriptions(): number {
     return this.#active;
-  }
-
-  constructor(listener: PgListener, pool: pg.Pool) {
-    this.#listener = listener;
-    this.#pool = pool;
   }
 
   /** Topic string for {@link subscribe}. */
@@ -62,54 +71,48 @@ export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeE
     topicJson: TTopic,
   ): Promise<AsyncIterableIterator<JobChangeEvent>> {
     const topic = JSON.parse(String(topicJson)) as JobChangeTopic;
-    // A subscriber that falls this far behind is told to re-read instead of being sent a backlog.
-    const queue = new EventQueue<JobChangeEvent>(MAX_PENDING_EVENTS, () => ({
-      kind: 'reconnected',
+    const signal = (kind: 'reconnected' | 'expired'): JobChangeEvent => ({
+      kind,
       id: topic.jobId ?? null,
       status: null,
       progress: null,
-    }));
-    // Notifications are checked one after another so events keep their order.
-    let chain = Promise.resolve();
+    });
+    // A subscriber that falls this far behind is told to re-read instead of being sent a backlog.
+    const queue = new EventQueue<JobChangeEvent>(MAX_PENDING_EVENTS, () => signal('reconnected'));
     const unsubscribe = await this.#listener.subscribe(
-      channelName(topic.kind, topic.id),
+      channelName(topic.kind, topic.kind === 'org' ? topic.orgId : topic.ownerId!),
       (payload) => {
         const note = parseJobNotification(payload);
-        if (!note || (topic.jobId && note.id !== topic.jobId)) return;
-        chain = chain.then(async () => {
-          if (topic.orgId && (await this.#orgOf(note.id)) !== topic.orgId) return;
-          queue.push({
-            kind: 'changed',
-            id: note.id,
-            status: note.status,
-            progress: note.progress,
-          });
-        });
+        if (!note || note.org !== topic.orgId) return;
+        if (topic.kind === 'owner' && note.owner !== topic.ownerId) return;
+        if (topic.jobId && note.id !== topic.jobId) return;
+        queue.push({ kind: 'changed', id: note.id, status: note.status, progress: note.progress });
       },
     );
-    const removeReconnect = this.#listener.onReconnect(() =>
-      queue.push({ kind: 'reconnected', id: topic.jobId ?? null, status: null, progress: null }),
-    );
+    const removeReconnect = this.#listener.onReconnect(() => queue.push(signal('reconnected')));
+    let expiry: NodeJS.Timeout | null = null;
+    const armExpiry = () => {
+      if (topic.expiresAt === undefined) return;
+      const left = topic.expiresAt - Date.now();
+      expiry = setTimeout(
+        () => {
+          if (Date.now() < topic.expiresAt!) return armExpiry();
+          queue.push(signal('expired'));
+          queue.end();
+        },
+        Math.max(0, Math.min(left, MAX_TIMER_MS)),
+      );
+      expiry.unref();
+    };
+    armExpiry();
     this.#active += 1;
     queue.onClose(() => {
       this.#active -= 1;
+      if (expiry) clearTimeout(expiry);
       removeReconnect();
       void unsubscribe();
     });
     return queue;
-  }
-
-  async #orgOf(jobId: string): Promise<string | null> {
-    if (this.#orgs.has(jobId)) return this.#orgs.get(jobId) ?? null;
-    const { rows } = await this.#pool
-      .query<{ org_id: string | null }>('select org_id from jobdeck.jobs where id = $1', [jobId])
-      .catch(() => ({ rows: [] as { org_id: string | null }[] }));
-    const org = rows[0]?.org_id ?? null;
-    if (rows.length > 0) {
-      if (this.#orgs.size >= ORG_CACHE_SIZE) this.#orgs.delete(this.#orgs.keys().next().value!);
-      this.#orgs.set(jobId, org);
-    }
-    return org;
   }
 }
 
@@ -124,6 +127,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   readonly #waiting: ((result: IteratorResult<T>) => void)[] = [];
   readonly #closeHandlers: (() => void)[] = [];
   #done = false;
+  #ending = false;
 
   constructor(limit: number, overflow: () => T) {
     this.#limit = limit;
@@ -131,11 +135,17 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   }
 
   push(item: T): void {
-    if (this.#done) return;
+    if (this.#done || this.#ending) return;
     const next = this.#waiting.shift();
     if (next) next({ value: item, done: false });
     else if (this.#items.length >= this.#limit) this.#items.splice(0, Infinity, this.#overflow());
     else this.#items.push(item);
+  }
+
+  /** Ends the stream once the items already pushed have been read. */
+  end(): void {
+    this.#ending = true;
+    if (this.#items.length === 0) void this.return();
   }
 
   onClose(handler: () => void): void {
@@ -144,7 +154,10 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     const item = this.#items.shift();
-    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (item !== undefined) {
+      if (this.#ending && this.#items.length === 0) queueMicrotask(() => void this.return());
+      return Promise.resolve({ value: item, done: false });
+    }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => this.#waiting.push(resolve));
   }

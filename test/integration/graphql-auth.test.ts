@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { secretKey } from '../../src/graphql/auth.ts';
+import { channelName } from '../../src/live/channels.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import { loadTasks } from '../../src/jobs/registry.ts';
 import {
@@ -15,7 +16,7 @@ import {
   tokenFor,
 } from '../helpers/api.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 
 let t: TestDatabase;
@@ -258,6 +259,157 @@ describe('row-level security', () => {
       expectError: true,
     });
     expect(JSON.stringify(anonymous.errors)).toMatch(/sign in first/);
+  });
+});
+
+describe('hardening (review findings)', () => {
+  it('treats an empty permissions list as no permissions', async () => {
+    const none = await tokenFor('alice', 'acme', { permissions: [] });
+    const list = await gql<{ jobs: { totalCount: number } }>(server, '{ jobs { totalCount } }', {
+      token: none,
+    });
+    expect(list.data!.jobs.totalCount).toBe(0);
+    const create = await gql(
+      server,
+      `mutation { enqueueJob(input: { type: "export_report", payload: {} }) { job { id } } }`,
+      { token: none },
+    );
+    expect(create.errors![0]!.extensions!['code']).toBe('FORBIDDEN');
+  });
+
+  it('scopes SQL callers whose login role is a member of an API role (fails closed)', async () => {
+    const role = `jobdeck_test_member_${process.pid}`;
+    await t.pool.query(`create role ${role} login in role jobdeck_user`);
+    // Each statement in its own transaction, as the member role with claims of its own choosing.
+    const asMember = async (statement: string, values: unknown[] = []) => {
+      const client = await t.pool.connect();
+      try {
+        await client.query('begin');
+        await client.query(`set local role ${role}`);
+        await client.query(
+          `select set_config('jwt.claims.sub', 'mallory', true), set_config('jwt.claims.org', 'acme', true)`,
+        );
+        return await client.query(statement, values);
+      } finally {
+        await client.query('rollback');
+        client.release();
+      }
+    };
+    try {
+      await expect(asMember('select jobdeck.cancel_job($1)', [bobJob])).rejects.toThrow(
+        /not found|permission denied/,
+      );
+      await expect(
+        asMember(
+          `select jobdeck.enqueue('export_report', '{}', owner_id => 'alice', org_id => 'acme')`,
+        ),
+      ).rejects.toThrow(/not available to API callers/);
+      const seen = await asMember('select count(*)::int as n from jobdeck.jobs');
+      expect(seen.rows[0].n).toBe(0);
+    } finally {
+      await t.pool.query(`drop role ${role}`);
+    }
+    expect((await jobdeck.getJob(bobJob)).status).not.toBe('cancelled');
+  });
+
+  it('refuses ids with control characters, so per-user key spaces cannot collide', async () => {
+    const sneaky = await new SignJWT({ sub: 'b\u001fc', org: 'a' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(secretKey(TEST_JWT_SECRET));
+    const res = await gql(server, '{ jobs { totalCount } }', { token: sneaky });
+    expect(res.status).toBe(401);
+    expect(res.errors![0]!.message).toMatch(/control characters/);
+  });
+
+  it('delivers no event of another organisation whose hashed channel name an id imitates', async () => {
+    const longOrg = `org-${'x'.repeat(60)}`;
+    const hashed = /^jobdeck:org:(#[0-9a-f]{32})$/.exec(channelName('org', longOrg))![1]!;
+    const imitator = await tokenFor('mallory', hashed, { role: 'admin' });
+    const sub = await subscribe<{ orgJobsChanged: { id: string } }>(
+      server,
+      `subscription { orgJobsChanged { id } }`,
+      { token: imitator },
+    );
+    const marker = await subscribe<{ orgJobsChanged: { id: string } }>(
+      server,
+      `subscription { orgJobsChanged { id } }`,
+      { token: await tokenFor('root', longOrg, { role: 'admin' }) },
+    );
+    const job = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'victim',
+      orgId: longOrg,
+      runAt: LATER(),
+    });
+    await marker.next((e) => e.orgJobsChanged.id === job.id);
+    expect(sub.events).toEqual([]);
+  });
+
+  it('keeps maintenance types, extreme priorities and attempt counts out of API enqueues', async () => {
+    const alice = tokens['alice']!;
+    const enqueue = (input: Record<string, unknown>) =>
+      gql(
+        server,
+        `mutation($input: EnqueueJobInput!) { enqueueJob(input: $input) { job { id } } }`,
+        {
+          token: alice,
+          variables: { input },
+        },
+      );
+    const prune = await enqueue({ type: 'prune_jobs', payload: {} });
+    expect(prune.errors![0]).toMatchObject({
+      message: 'job type "prune_jobs" cannot be enqueued through the API',
+      extensions: { code: 'FORBIDDEN' },
+    });
+    const urgent = await enqueue({ type: 'export_report', payload: REPORT, priority: -32768 });
+    expect(urgent.errors![0]!.message).toMatch(/priority must be from -20/);
+    const attempts = await enqueue({ type: 'export_report', payload: REPORT, maxAttempts: 1000 });
+    expect(attempts.errors![0]!.message).toMatch(/max_attempts must be from 1 to 25/);
+    // trusted callers still can
+    const trusted = await jobdeck.enqueueJob('prune_jobs', {}, { runAt: LATER() });
+    expect(trusted.type).toBe('prune_jobs');
+  });
+
+  it('ends a subscription when its token expires', async () => {
+    const shortLived = await tokenFor('alice', 'acme', { ttlSeconds: 1 });
+    const sub = await subscribe<{ myJobsChanged: { kind: string } }>(
+      server,
+      `subscription { myJobsChanged { kind } }`,
+      { token: shortLived },
+    );
+    const last = await sub.next((e) => e.myJobsChanged.kind === 'EXPIRED', { timeoutMs: 5_000 });
+    expect(last.myJobsChanged.kind).toBe('EXPIRED');
+    await waitFor(() => server.changes.activeSubscriptions === 0, { what: 'the stream to end' });
+  });
+
+  it('answers values nested thousands deep with 400, and matches ids in any UUID spelling', async () => {
+    // built as text: JSON.stringify itself would run out of stack on it
+    const deepPayload = `${'{"a":'.repeat(5000)}{}${'}'.repeat(5000)}`;
+    const response = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens['alice']!}` },
+      body: `{"query":"mutation($p: JSON!) { enqueueJob(input: { type: \\"export_report\\", payload: $p }) { job { id } } }","variables":{"p":${deepPayload}}}`,
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: { message: string }[] };
+    expect(body.errors[0]!.message).toMatch(/nest objects or arrays more than 64 deep/);
+    const literal = `{ jobs(filter: ${'{ and: ['.repeat(100)}{}${'] }'.repeat(100)}) { totalCount } }`;
+    const doc = await gql(server, literal, { token: tokens['alice']! });
+    expect(doc.status).toBe(400);
+    expect(doc.errors![0]!.message).toMatch(/nests brackets more than 64 deep/);
+
+    const job = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'alice',
+      orgId: 'acme',
+      runAt: LATER(),
+    });
+    const upper = await subscribe<{ jobUpdated: { id: string; status: string } }>(
+      server,
+      `subscription($id: UUID!) { jobUpdated(id: $id) { id status } }`,
+      { token: tokens['alice']!, variables: { id: job.id.toUpperCase() } },
+    );
+    await jobdeck.cancelJob(job.id);
+    await upper.next((e) => e.jobUpdated.status === 'cancelled');
   });
 });
 
