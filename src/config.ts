@@ -50,6 +50,8 @@ const schema = z.object({
   JOBDECK_MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
   JOBDECK_GRAPHQL_MAX_DEPTH: int(2, 100).default(12),
   JOBDECK_GRAPHQL_MAX_FIELDS: int(10, 100_000).default(500),
+  JOBDECK_WIDGET_COMPLETED_TTL_S: int(0, 86_400).default(300),
+  JOBDECK_SSE_HEARTBEAT_MS: int(10, 600_000).default(15_000),
   NODE_ENV: z.string().trim().optional(),
   TEST_DATABASE_URL: z
     .string()
@@ -105,6 +107,10 @@ export interface Config {
   graphqlMaxDepth: number;
   /** Most fields one GraphQL operation may select (fragments expanded). */
   graphqlMaxFields: number;
+  /** Seconds a succeeded job stays listed by `GET /api/v2/jobs/active`. */
+  widgetCompletedTtlSeconds: number;
+  /** Milliseconds between `: ping` comments on server-sent event streams. */
+  sseHeartbeatMs: number;
   testDatabaseUrl: string | undefined;
 }
 
@@ -169,6 +175,8 @@ export function loadConfig(
     maxBodyBytes: v.JOBDECK_MAX_BODY_BYTES ?? v.JOBDECK_MAX_PAYLOAD_BYTES + 64 * 1024,
     graphqlMaxDepth: v.JOBDECK_GRAPHQL_MAX_DEPTH,
     graphqlMaxFields: v.JOBDECK_GRAPHQL_MAX_FIELDS,
+    widgetCompletedTtlSeconds: v.JOBDECK_WIDGET_COMPLETED_TTL_S,
+    sseHeartbeatMs: v.JOBDECK_SSE_HEARTBEAT_MS,
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };
 }

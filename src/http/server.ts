@@ -5,11 +5,17 @@ import { grafserv } from 'postgraphile/grafserv/fastify/v5';
 import type { Config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
 import { UnauthorizedError } from '../errors.ts';
+import { installErrorHandler } from './rest/errors.ts';
+import { registerRestRoutes } from './rest/routes.ts';
+import { registerSseRoutes } from './sse.ts';
 import { bearerToken, loadJwtSecret, verifyToken, type Identity } from '../graphql/auth.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
 import { JobChangeHub } from '../live/job-changes.ts';
 import { PgListener } from '../live/listener.ts';
 import type { Logger } from '../logger.ts';
+
+/** Routes that need no token (and get none checked). */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', '/graphiql']);
 
 export interface ServerOptions {
   config: Config;
@@ -66,18 +72,32 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
   try {
     await pgl.getSchema();
     await app.register(websocket, { options: { maxPayload: config.maxBodyBytes } });
+    installErrorHandler(app, logger);
     app.addHook('preHandler', async (request, reply) => {
-      if (request.routeOptions.url !== '/graphql' || request.headers.upgrade) return;
+      const route = request.routeOptions.url;
+      if (route === undefined || PUBLIC_ROUTES.has(route) || request.headers.upgrade) return;
       try {
         const token = bearerToken(request.headers.authorization);
         identities.set(request, token ? await verifyToken(token, jwtSecret) : null);
       } catch (error) {
         if (!(error instanceof UnauthorizedError)) throw error;
-        return reply
-          .code(401)
-          .header('www-authenticate', 'Bearer')
-          .send({ errors: [{ message: error.message, extensions: error.extensions }] });
+        reply.code(401).header('www-authenticate', 'Bearer');
+        // GraphQL clients expect GraphQL's error shape; REST clients get {error, message}.
+        return route === '/graphql'
+          ? reply.send({ errors: [{ message: error.message, extensions: error.extensions }] })
+          : reply.send({ error: 'unauthorized', message: error.message });
       }
+    });
+    registerSseRoutes(app, {
+      apiPool,
+      changes,
+      identityOf: (request) => identities.get(request) ?? null,
+      heartbeatMs: config.sseHeartbeatMs,
+    });
+    registerRestRoutes(app, {
+      apiPool,
+      identityOf: (request) => identities.get(request) ?? null,
+      widgetCompletedTtlSeconds: config.widgetCompletedTtlSeconds,
     });
     const serv = pgl.createServ(grafserv);
     await serv.addTo(app);

@@ -1,0 +1,109 @@
+import type { Job, JobStatus } from '../../db/types.ts';
+
+const iso = (value: Date | null | undefined): string | null => (value ? value.toISOString() : null);
+
+function lastError(job: Job): { message?: string; stack?: string } | null {
+  const errors = job.errors as unknown as { message?: string; stack?: string }[];
+  return errors.length > 0 ? (errors[errors.length - 1] ?? null) : null;
+}
+
+/** Seeds 000/001's widget status: in flight, done, or not. */
+export type WidgetStatus = 'running' | 'completed' | 'failed';
+
+export function widgetStatus(status: JobStatus): WidgetStatus {
+  if (status === 'succeeded') return 'completed';
+  if (status === 'failed' || status === 'cancelled') return 'failed';
+  return 'running';
+}
+
+/** `GET /api/v2/jobs/active` item (seeds 000/001), with `filename` when the payload has one. */
+export function widgetJob(job: Job) {
+  const filename = (job.payload as Record<string, unknown> | null)?.['filename'];
+  return {
+    id: job.id,
+    type: job.type,
+    status: widgetStatus(job.status),
+    progress: job.progress,
+    ...(typeof filename === 'string' ? { filename } : {}),
+  };
+}
+
+/** Seed 004's state table: cancel while unfinished; retry a failed job with retries left. */
+export function c4Permissions(job: Job): { canCancel: boolean; canRetry: boolean } {
+  return {
+    canCancel: job.status === 'queued' || job.status === 'running' || job.status === 'retrying',
+    canRetry: job.status === 'failed' && job.manual_retries < job.max_attempts - 1,
+  };
+}
+
+/**
+ * A job in seed 004's camelCase, field names exactly as the C4 frontend reads them. `retryCount`
+ * counts retries by hand, `maxRetries` is attempts beyond the first, `currentStep` is the number
+ * of steps done, `scheduledAt` is set for jobs enqueued to run later.
+ */
+export function c4Job(job: Job) {
+  return {
+    id: job.id,
+    organizationId: job.org_id,
+    userId: job.owner_id,
+    jobType: job.type,
+    status: job.status,
+    priority: job.priority,
+    retryCount: job.manual_retries,
+    maxRetries: job.max_attempts - 1,
+    payload: job.payload,
+    result: job.result,
+    errorMessage:
+      job.status === 'failed' || job.status === 'retrying'
+        ? (lastError(job)?.message ?? null)
+        : null,
+    progress: job.progress,
+    totalSteps: job.total_steps,
+    currentStep: job.completed_steps,
+    startedAt: iso(job.started_at),
+    completedAt: iso(job.finished_at),
+    scheduledAt: job.run_at.getTime() > job.created_at.getTime() + 1000 ? iso(job.run_at) : null,
+    createdAt: iso(job.created_at),
+    updatedAt: iso(job.updated_at),
+  };
+}
+
+/** Seeds 002/003's snake_case job detail (Novus and the OSINT monitor). */
+export function detailJob(job: Job) {
+  const error = lastError(job);
+  const estimated =
+    job.eta_at && job.started_at
+      ? Math.round((job.eta_at.getTime() - job.started_at.getTime()) / 1000)
+      : null;
+  return {
+    id: job.id,
+    job_type: job.type,
+    status: job.status,
+    entity_type: job.related_type,
+    entity_id: job.related_id,
+    owner_id: job.owner_id,
+    org_id: job.org_id,
+    payload: job.payload,
+    result: job.result,
+    priority: job.priority,
+    attempts: job.attempts,
+    max_attempts: job.max_attempts,
+    next_retry: job.status === 'retrying' ? iso(job.run_at) : null,
+    error_message:
+      job.status === 'failed' || job.status === 'retrying' ? (error?.message ?? null) : null,
+    error_context: error,
+    errors: job.errors,
+    progress_percent: job.progress,
+    current_step: job.current_step,
+    total_steps: job.total_steps,
+    completed_steps: job.completed_steps,
+    created_at: iso(job.created_at),
+    started_at: iso(job.started_at),
+    completed_at: iso(job.finished_at),
+    eta_at: iso(job.eta_at),
+    estimated_duration: estimated,
+    memory_usage_mb:
+      job.peak_rss_bytes === null ? null : Math.round(Number(job.peak_rss_bytes) / 1048576),
+    cpu_ms: job.cpu_ms === null ? null : Number(job.cpu_ms),
+  };
+}

@@ -1,0 +1,483 @@
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import type { JobdeckServer } from '../../src/http/server.ts';
+import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
+import { startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
+import { ROOT } from '../helpers/cli.ts';
+import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
+
+let t: TestDatabase;
+let jobdeck: Jobdeck;
+let server: JobdeckServer;
+let tasks: TaskRegistry;
+const tokens: Record<string, string> = {};
+
+const REPORT = { reportType: 'quotes', format: 'csv' };
+const LATER = () => new Date(Date.now() + 3_600_000);
+
+/** Seed 004's job fields, exactly as written there. */
+const C4_JOB_KEYS = [
+  'id',
+  'organizationId',
+  'userId',
+  'jobType',
+  'status',
+  'priority',
+  'retryCount',
+  'maxRetries',
+  'payload',
+  'result',
+  'errorMessage',
+  'progress',
+  'totalSteps',
+  'currentStep',
+  'startedAt',
+  'completedAt',
+  'scheduledAt',
+  'createdAt',
+  'updatedAt',
+].sort();
+
+async function call(
+  method: string,
+  url: string,
+  options: { token?: string | null; body?: unknown; rawBody?: string } = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by shape in each test
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {};
+  const token = options.token === undefined ? tokens['alice'] : options.token;
+  if (token) headers['authorization'] = `Bearer ${token}`;
+  let body: string | undefined;
+  if (options.rawBody !== undefined || options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = options.rawBody ?? JSON.stringify(options.body);
+  }
+  const response = await fetch(`${server.url}${url}`, { method, headers, body });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+const countJobs = async () =>
+  (await t.pool.query<{ n: number }>('select count(*)::int as n from jobdeck.jobs')).rows[0]!.n;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  tasks = await loadTasks(path.join(ROOT, 'tasks'));
+  await registerTasks(t, tasks);
+  jobdeck = createJobdeck({ connectionString: t.url });
+  server = await startTestServer(t);
+  tokens['alice'] = await tokenFor('alice', 'acme');
+  tokens['bob'] = await tokenFor('bob', 'acme');
+  tokens['admin'] = await tokenFor('root', 'acme', { role: 'admin' });
+});
+
+afterEach(async () => {
+  expect(await stopWorkers()).toBe(0);
+});
+
+afterAll(async () => {
+  await stopServers();
+  await jobdeck?.close();
+  await t?.drop();
+});
+
+describe('GET /api/v2/jobs/active (seeds 000/001)', () => {
+  it('answers [] rather than 404 when the caller has no jobs', async () => {
+    const res = await call('GET', '/api/v2/jobs/active', {
+      token: await tokenFor('nobody', 'acme'),
+    });
+    expect(res).toEqual({ status: 200, body: [] });
+  });
+
+  it('lists the caller’s jobs in the widget’s shape, mapping states onto running/completed/failed', async () => {
+    const owner = await tokenFor('wanda', 'acme');
+    const queued = await jobdeck.enqueueJob(
+      'import_file',
+      { filename: 'people.csv' },
+      { ownerId: 'wanda', orgId: 'acme', runAt: LATER() },
+    );
+    const cancelled = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'wanda',
+      orgId: 'acme',
+      runAt: LATER(),
+    });
+    await jobdeck.cancelJob(cancelled.id);
+    const done = await jobdeck.enqueueJob(
+      'import_file',
+      { filename: 'small.csv', rows: 5, stepDelayMs: 0 },
+      { ownerId: 'wanda', orgId: 'acme' },
+    );
+    await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'other',
+      orgId: 'acme',
+      runAt: LATER(),
+    });
+    const worker = await runTestWorker(t, tasks);
+    await waitForStatus(jobdeck, done.id, 'succeeded').finally(() => worker.stop());
+
+    const res = await call('GET', '/api/v2/jobs/active', { token: owner });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual([
+      {
+        id: done.id,
+        type: 'import_file',
+        status: 'completed',
+        progress: 100,
+        filename: 'small.csv',
+      },
+      { id: cancelled.id, type: 'export_report', status: 'failed', progress: 0 },
+      {
+        id: queued.id,
+        type: 'import_file',
+        status: 'running',
+        progress: 0,
+        filename: 'people.csv',
+      },
+    ]);
+
+    // completed jobs drop out after the configured time (0 s here)
+    const strict = await startTestServer(t, { widgetCompletedTtlSeconds: 0 });
+    const later = await fetch(`${strict.url}/api/v2/jobs/active`, {
+      headers: { authorization: `Bearer ${owner}` },
+    });
+    const ids = ((await later.json()) as { id: string }[]).map((job) => job.id);
+    expect(ids).toEqual([cancelled.id, queued.id]);
+    await strict.close();
+  });
+
+  it('needs a token: 401 with a reason, not 404', async () => {
+    const res = await call('GET', '/api/v2/jobs/active', { token: null });
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'unauthorized', message: expect.stringMatching(/Bearer/) });
+    const bad = await call('GET', '/api/v2/jobs/active', { token: 'nonsense' });
+    expect(bad).toMatchObject({
+      status: 401,
+      body: { error: 'unauthorized', message: expect.stringMatching(/not a JWT/) },
+    });
+  });
+});
+
+describe('the C4 contract (seed 004)', () => {
+  it('replays the creation and polling transcript: create → queued → running → succeeded with a result', async () => {
+    const created = await call('POST', '/v1/jobs', {
+      body: {
+        jobType: 'export_report',
+        payload: {
+          ...REPORT,
+          filters: { dateFrom: '2024-01-01', dateTo: '2024-12-31' },
+          stepDelayMs: 150,
+        },
+        priority: 5,
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({
+      jobId: expect.any(String),
+      message: 'Job created successfully',
+    });
+    const id = created.body.jobId as string;
+
+    const queued = await call('GET', `/v1/jobs/${id}/status`);
+    expect(queued.status).toBe(200);
+    expect(Object.keys(queued.body).sort()).toEqual(['canCancel', 'canRetry', 'job', 'progress']);
+    expect(Object.keys(queued.body.job).sort()).toEqual(C4_JOB_KEYS);
+    expect(queued.body).toMatchObject({
+      job: {
+        id,
+        status: 'queued',
+        progress: 0,
+        currentStep: 0,
+        organizationId: 'acme',
+        userId: 'alice',
+        jobType: 'export_report',
+        priority: 5,
+      },
+      progress: 0,
+      canCancel: true,
+      canRetry: false,
+    });
+
+    const worker = await runTestWorker(t, tasks);
+    try {
+      const running = await waitFor(async () => {
+        const res = await call('GET', `/v1/jobs/${id}/status`);
+        return res.body.job.status === 'running' && res.body.progress > 0 && res.body;
+      });
+      expect(running).toMatchObject({
+        canCancel: true,
+        canRetry: false,
+        job: { startedAt: expect.any(String) },
+      });
+      await waitForStatus(jobdeck, id, 'succeeded');
+    } finally {
+      await worker.stop();
+    }
+    const succeeded = await call('GET', `/v1/jobs/${id}/status`);
+    expect(succeeded.body).toMatchObject({
+      job: {
+        status: 'succeeded',
+        progress: 100,
+        currentStep: 6,
+        completedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        result: { downloadUrl: expect.any(String), reportType: 'quotes', format: 'csv' },
+      },
+      progress: 100,
+      canCancel: false,
+      canRetry: false,
+    });
+  });
+
+  it('replays the failure and retry transcript', async () => {
+    const created = await call('POST', '/v1/jobs', {
+      body: { jobType: 'export_report', payload: { reportType: 'invalid_report', format: 'csv' } },
+    });
+    const id = created.body.jobId as string;
+    const worker = await runTestWorker(t, tasks);
+    try {
+      await waitForStatus(jobdeck, id, 'failed');
+      const failed = await call('GET', `/v1/jobs/${id}/status`);
+      expect(failed.body).toMatchObject({
+        job: {
+          status: 'failed',
+          progress: 20,
+          errorMessage: expect.stringMatching(/invalid_report/),
+          retryCount: 0,
+        },
+        progress: 20,
+        canCancel: false,
+        canRetry: true,
+      });
+      await worker.stop();
+      const retried = await call('POST', `/v1/jobs/${id}/retry`);
+      expect(retried).toEqual({
+        status: 200,
+        body: { message: 'Job retry initiated successfully' },
+      });
+      const again = await call('GET', `/v1/jobs/${id}/status`);
+      expect(again.body).toMatchObject({
+        job: { status: 'queued', progress: 0, currentStep: 0, retryCount: 1 },
+        canCancel: true,
+        canRetry: false,
+      });
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('lists with page, pageSize, status and jobType, and cancels', async () => {
+    const user = await tokenFor('lister', 'acme');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await call('POST', '/v1/jobs', {
+        token: user,
+        body: { jobType: 'export_report', payload: REPORT },
+      });
+      ids.push(res.body.jobId);
+    }
+    const cancelled = await call('POST', `/v1/jobs/${ids[0]}/cancel`, { token: user });
+    expect(cancelled).toEqual({ status: 200, body: { message: 'Job cancelled successfully' } });
+    const page = await call('GET', '/v1/jobs?page=2&pageSize=2&jobType=export_report', {
+      token: user,
+    });
+    expect(page.status).toBe(200);
+    expect(page.body).toMatchObject({ total: 3, page: 2, pageSize: 2, totalPages: 2 });
+    expect(page.body.jobs.map((job: { id: string }) => job.id)).toEqual([ids[0]]);
+    expect(Object.keys(page.body.jobs[0]).sort()).toEqual(C4_JOB_KEYS);
+    const byStatus = await call('GET', '/v1/jobs?status=cancelled', { token: user });
+    expect(byStatus.body).toMatchObject({ total: 1, page: 1, pageSize: 25, totalPages: 1 });
+    const again = await call('POST', `/v1/jobs/${ids[0]}/cancel`, { token: user });
+    expect(again).toMatchObject({ status: 409, body: { error: 'invalid_state' } });
+  });
+});
+
+describe('bad input', () => {
+  it('answers each client mistake with 4xx and {error, message}, writing nothing', async () => {
+    const before = await countJobs();
+    const cases: [string, string, Parameters<typeof call>[2], number, string, RegExp][] = [
+      [
+        'unknown type',
+        '/v1/jobs',
+        { body: { jobType: 'nope', payload: {} } },
+        400,
+        'unknown_job_type',
+        /unknown job type "nope"/,
+      ],
+      [
+        'bad payload',
+        '/v1/jobs',
+        { body: { jobType: 'export_report', payload: { reportType: 'quotes', format: 'pdf' } } },
+        400,
+        'invalid_payload',
+        /format/,
+      ],
+      [
+        'payload not an object',
+        '/v1/jobs',
+        { body: { jobType: 'export_report', payload: 'x' } },
+        400,
+        'invalid_request',
+        /payload must be a JSON object/,
+      ],
+      [
+        'no jobType',
+        '/v1/jobs',
+        { body: { payload: {} } },
+        400,
+        'invalid_request',
+        /jobType is required/,
+      ],
+      [
+        'priority as a word',
+        '/v1/jobs',
+        { body: { jobType: 'export_report', payload: REPORT, priority: 'high' } },
+        400,
+        'invalid_request',
+        /priority/,
+      ],
+      [
+        'unknown field',
+        '/v1/jobs',
+        { body: { jobType: 'export_report', payload: REPORT, ownerId: 'bob' } },
+        400,
+        'invalid_request',
+        /ownerId/,
+      ],
+      [
+        'priority out of range',
+        '/v1/jobs',
+        { body: { jobType: 'export_report', payload: REPORT, priority: 500 } },
+        400,
+        'invalid_argument',
+        /priority must be from -20/,
+      ],
+      ['broken JSON', '/v1/jobs', { rawBody: '{"jobType": ' }, 400, 'bad_request', /JSON/],
+      [
+        'oversized body',
+        '/v1/jobs',
+        {
+          body: {
+            jobType: 'export_report',
+            payload: { ...REPORT, x: 'y'.repeat(2 * 1024 * 1024) },
+          },
+        },
+        413,
+        'payload_too_large',
+        /large/,
+      ],
+    ];
+    for (const [what, url, options, status, error, message] of cases) {
+      const res = await call('POST', url, options);
+      expect(res.status, what).toBe(status);
+      expect(res.body, what).toEqual({ error, message: expect.stringMatching(message) });
+    }
+    const gets: [string, number, string][] = [
+      ['/v1/jobs?page=0', 400, 'invalid_request'],
+      ['/v1/jobs?page=abc', 400, 'invalid_request'],
+      ['/v1/jobs?pageSize=1000', 400, 'invalid_request'],
+      ['/v1/jobs?status=done', 400, 'invalid_request'],
+      ['/v1/jobs?sort=desc', 400, 'invalid_request'],
+      ['/v1/jobs/not-a-uuid/status', 400, 'invalid_request'],
+      ['/v1/jobs/00000000-0000-4000-8000-000000000000/status', 404, 'not_found'],
+      ['/no/such/route', 404, 'not_found'],
+    ];
+    for (const [url, status, error] of gets) {
+      const res = await call('GET', url);
+      expect(res.status, url).toBe(status);
+      expect(res.body, url).toEqual({ error, message: expect.any(String) });
+    }
+    expect(await countJobs()).toBe(before);
+  });
+});
+
+describe('isolation', () => {
+  it('answers 404 for another user’s job on every route, exactly as for a missing one', async () => {
+    const job = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'alice',
+      orgId: 'acme',
+      runAt: LATER(),
+    });
+    const routes: [string, string][] = [
+      ['GET', `/v1/jobs/${job.id}/status`],
+      ['POST', `/v1/jobs/${job.id}/cancel`],
+      ['POST', `/v1/jobs/${job.id}/retry`],
+      ['GET', `/api/v1/jobs/${job.id}`],
+      ['GET', `/jobs/${job.id}`],
+      ['GET', `/jobs/${job.id}/logs`],
+    ];
+    for (const [method, url] of routes) {
+      const res = await call(method, url, { token: tokens['bob'] });
+      expect(res.status, url).toBe(404);
+      expect(res.body.message.replace(job.id, 'ID')).toBe(`job ID not found`);
+    }
+    const list = await call('GET', '/v1/jobs', { token: tokens['bob'] });
+    expect(list.body.jobs.map((j: { id: string }) => j.id)).not.toContain(job.id);
+    const widget = await call('GET', '/api/v2/jobs/active', { token: tokens['bob'] });
+    expect(widget.body.map((j: { id: string }) => j.id)).not.toContain(job.id);
+    expect((await jobdeck.getJob(job.id)).status).toBe('queued');
+  });
+});
+
+describe('Novus and OSINT routes (seeds 002/003)', () => {
+  it('shows a job in snake_case with its logs and the caller’s stats', async () => {
+    const job = await jobdeck.enqueueJob(
+      'import_file',
+      { filename: 'n.csv', rows: 5, stepDelayMs: 0 },
+      { ownerId: 'alice', orgId: 'acme' },
+    );
+    const worker = await runTestWorker(t, tasks);
+    await waitForStatus(jobdeck, job.id, 'succeeded').finally(() => worker.stop());
+    const detail = await call('GET', `/api/v1/jobs/${job.id}`);
+    expect(detail.body).toMatchObject({
+      id: job.id,
+      job_type: 'import_file',
+      status: 'succeeded',
+      progress_percent: 100,
+      current_step: 'done',
+      attempts: 1,
+      completed_at: expect.any(String),
+    });
+    const logs = await call('GET', `/jobs/${job.id}/logs?limit=2`);
+    expect(logs.body.logs).toHaveLength(2);
+    expect(logs.body.logs[0]).toMatchObject({ kind: 'transition', message: 'queued' });
+    const rest = await call('GET', `/jobs/${job.id}/logs?after=${logs.body.nextAfter}`);
+    expect(rest.body.logs.at(-1)).toMatchObject({ kind: 'transition', message: 'succeeded' });
+    const stats = await call('GET', '/jobs/stats');
+    expect(stats.status).toBe(200);
+    expect(stats.body.byStatus.succeeded).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps admin routes for admins, scoped to their organisation', async () => {
+    const user = await call('GET', '/api/v1/admin/jobs');
+    expect(user).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    const mine = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'bob',
+      orgId: 'acme',
+      runAt: LATER(),
+    });
+    const theirs = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'x',
+      orgId: 'globex',
+      runAt: LATER(),
+    });
+    const list = await call('GET', '/api/v1/admin/jobs?pageSize=100', { token: tokens['admin'] });
+    const ids = list.body.jobs.map((j: { id: string }) => j.id);
+    expect(ids).toContain(mine.id);
+    expect(ids).not.toContain(theirs.id);
+    const cancelled = await call('DELETE', `/api/v1/admin/jobs/${mine.id}`, {
+      token: tokens['admin'],
+    });
+    expect(cancelled.body).toMatchObject({ id: mine.id, status: 'cancelled' });
+    const retried = await call('POST', `/api/v1/admin/jobs/${mine.id}/retry`, {
+      token: tokens['admin'],
+    });
+    expect(retried.body).toMatchObject({ id: mine.id, status: 'queued' });
+    const foreign = await call('DELETE', `/api/v1/admin/jobs/${theirs.id}`, {
+      token: tokens['admin'],
+    });
+    expect(foreign.status).toBe(404);
+    const stats = await call('GET', '/api/v1/admin/jobs/stats', { token: tokens['admin'] });
+    expect(stats.status).toBe(200);
+  });
+});

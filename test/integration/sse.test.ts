@@ -1,0 +1,174 @@
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import type { JobdeckServer } from '../../src/http/server.ts';
+import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
+import { startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
+import { ROOT } from '../helpers/cli.ts';
+import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
+import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
+
+let t: TestDatabase;
+let jobdeck: Jobdeck;
+let server: JobdeckServer;
+let tasks: TaskRegistry;
+
+const REPORT = { reportType: 'quotes', format: 'csv' };
+
+interface SseEvent {
+  event: string;
+  data: { job?: { id: string; status: string }; progress?: number; [key: string]: unknown };
+}
+
+/** Reads an SSE stream into events until it ends or `close()` is called. */
+async function openStream(url: string, token: string | null) {
+  const controller = new AbortController();
+  const response = await fetch(url, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    signal: controller.signal,
+  });
+  const events: SseEvent[] = [];
+  let pings = 0;
+  let ended = false;
+  const done = (async () => {
+    if (!response.ok || !response.body) return;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          if (block.startsWith(': ping')) pings += 1;
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+    ended = true;
+  })();
+  return {
+    response,
+    events,
+    pings: () => pings,
+    ended: () => ended,
+    done,
+    close: async () => {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  tasks = await loadTasks(path.join(ROOT, 'tasks'));
+  await registerTasks(t, tasks);
+  jobdeck = createJobdeck({ connectionString: t.url });
+  server = await startTestServer(t);
+});
+
+afterEach(async () => {
+  expect(await stopWorkers()).toBe(0);
+});
+
+afterAll(async () => {
+  await stopServers();
+  await jobdeck?.close();
+  await t?.drop();
+});
+
+describe('GET /v1/jobs/:id/events', () => {
+  it('pushes the job’s status body on every change and ends once it has finished', async () => {
+    const token = await tokenFor('sam', 'acme');
+    const job = await jobdeck.enqueueJob(
+      'import_file',
+      { filename: 'live.csv', rows: 20, stepDelayMs: 20 },
+      { ownerId: 'sam', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
+    );
+    const stream = await openStream(`${server.url}/v1/jobs/${job.id}/events`, token);
+    expect(stream.response.status).toBe(200);
+    expect(stream.response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    await waitFor(() => stream.events.length > 0, { what: 'the first event' });
+    expect(stream.events[0]).toMatchObject({
+      event: 'job',
+      data: { job: { id: job.id, status: 'queued' }, canCancel: true },
+    });
+    await t.pool.query(`update jobdeck.jobs set run_at = now() where id = $1`, [job.id]);
+    await t.pool.query(
+      `update graphile_worker._private_jobs set run_at = now() where id = (select gw_job_id from jobdeck.jobs where id = $1)`,
+      [job.id],
+    );
+    const worker = await runTestWorker(t, tasks);
+    await stream.done.finally(() => worker.stop());
+    const progress = stream.events.filter((e) => e.event === 'job').map((e) => e.data.progress!);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(progress).toEqual(expect.arrayContaining([0, 10, 40, 100]));
+    expect(stream.events.at(-2)).toMatchObject({
+      event: 'job',
+      data: { job: { status: 'succeeded' } },
+    });
+    expect(stream.events.at(-1)).toEqual({
+      event: 'end',
+      data: { id: job.id, status: 'succeeded' },
+    });
+  });
+
+  it('answers 401 without a token and 404 for another user’s job, before any stream opens', async () => {
+    const job = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'sam',
+      orgId: 'acme',
+      runAt: new Date(Date.now() + 3_600_000),
+    });
+    const anonymous = await fetch(`${server.url}/v1/jobs/${job.id}/events`);
+    expect(anonymous.status).toBe(401);
+    const other = await fetch(`${server.url}/v1/jobs/${job.id}/events`, {
+      headers: { authorization: `Bearer ${await tokenFor('tom', 'acme')}` },
+    });
+    expect(other.status).toBe(404);
+    expect(await other.json()).toEqual({ error: 'not_found', message: `job ${job.id} not found` });
+  });
+});
+
+describe('GET /v1/jobs/events', () => {
+  it('streams changes of the caller’s jobs only, with heartbeats', async () => {
+    const own = await startTestServer(t, { sseHeartbeatMs: 50 });
+    const token = await tokenFor('una', 'acme');
+    const stream = await openStream(`${own.url}/v1/jobs/events`, token);
+    expect(stream.response.status).toBe(200);
+    await waitFor(() => own.changes.activeSubscriptions === 1, { what: 'the stream to subscribe' });
+    const theirs = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'vic',
+      orgId: 'acme',
+    });
+    const mine = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'una',
+      orgId: 'acme',
+      runAt: new Date(Date.now() + 3_600_000),
+    });
+    await jobdeck.cancelJob(mine.id);
+    await waitFor(
+      () =>
+        stream.events.some((e) => e.data.job?.id === mine.id && e.data.job.status === 'cancelled'),
+      { what: 'the cancel event' },
+    );
+    expect(stream.events.every((e) => e.data.job?.id === mine.id)).toBe(true);
+    expect(stream.events.map((e) => e.data.job!.id)).not.toContain(theirs.id);
+    await waitFor(() => stream.pings() >= 2, { what: 'heartbeat comments' });
+    await stream.close();
+    await waitFor(() => own.changes.activeSubscriptions === 0, {
+      what: 'the stream to unsubscribe',
+    });
+    // a server closing with a stream open ends the stream instead of waiting for it
+    const open = await openStream(`${own.url}/v1/jobs/events`, token);
+    await waitFor(() => own.changes.activeSubscriptions === 1, { what: 'the second stream' });
+    await own.close();
+    await open.done;
+    expect(open.ended()).toBe(true);
+  });
+});
