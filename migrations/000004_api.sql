@@ -176,6 +176,58 @@ comment on column jobdeck.jobs.updated_at is E'@behavior +filterBy +orderBy';
 comment on column jobdeck.jobs.started_at is E'@behavior +filterBy +orderBy';
 comment on column jobdeck.jobs.run_at is E'@behavior +filterBy +orderBy';
 
+-- ---------------------------------------------------------------------------------------------
+-- Webhooks (seeds 003/004): a URL per job (given at enqueue by trusted callers) or per task type,
+-- called when the job succeeds or fails. Each call is itself a tracked `deliver_webhook` job,
+-- enqueued in the transaction that finishes the job, with its own retries and backoff.
+
+alter table jobdeck.jobs add column webhook_url text
+  constraint webhook_url_is_http check (webhook_url ~ '^https?://[^\s]+$' and length(webhook_url) <= 2000);
+comment on column jobdeck.jobs.webhook_url is 'Called (POST, signed) when the job succeeds or fails.';
+alter table jobdeck_private.task_types add column webhook_url text;
+
+create function jobdeck_private.set_webhook(job_id uuid, url text) returns jobdeck.jobs
+language plpgsql volatile as $$
+declare
+  v_job jobdeck.jobs;
+begin
+  if url !~ '^https?://[^\s]+$' or length(url) > 2000 then
+    raise exception 'webhook_url must be an http(s) URL of at most 2000 characters, got %', left(url, 200)
+      using errcode = 'JD004';
+  end if;
+  update jobdeck.jobs j set webhook_url = url where j.id = job_id returning j.* into v_job;
+  return v_job;
+end;
+$$;
+
+create function jobdeck_private.tg_jobs__webhooks() returns trigger
+language plpgsql as $$
+begin
+  -- nothing to do unless the webhook task is registered (a finish must never fail for want of it)
+  if not exists (select 1 from jobdeck_private.task_types where type = 'deliver_webhook') then
+    return null;
+  end if;
+  perform jobdeck_private.enqueue(
+    'deliver_webhook',
+    jsonb_build_object('jobId', d.id, 'url', d.url, 'event', 'job.' || d.status),
+    0, null, null, null, null, d.owner_id, d.org_id, 'job', d.id::text, '{}'::jsonb, 'keep')
+  from (
+    select n.id, n.status, n.owner_id, n.org_id, coalesce(n.webhook_url, t.webhook_url) as url
+      from new_rows n
+      join old_rows o on o.id = n.id
+      left join jobdeck_private.task_types t on t.type = n.type
+     where n.status in ('succeeded', 'failed') and o.status is distinct from n.status
+       and n.type <> 'deliver_webhook'
+  ) d
+  where d.url is not null;
+  return null;
+end;
+$$;
+
+create trigger _600_webhooks after update on jobdeck.jobs
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function jobdeck_private.tg_jobs__webhooks();
+
 -- Task types a task module marks `enqueueFromApi: false` (maintenance such as prune_jobs) can be
 -- enqueued by trusted callers only.
 alter table jobdeck_private.task_types add column api_enqueue boolean not null default true;
@@ -387,13 +439,20 @@ create function jobdeck.enqueue(
   related_type text default null,
   related_id text default null,
   metadata jsonb default '{}',
-  key_mode text default 'keep'
+  key_mode text default 'keep',
+  webhook_url text default null
 ) returns jobdeck.jobs
 language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp as $$
+declare
+  v_job jobdeck.jobs;
 begin
   perform jobdeck_private.deny_api_caller('jobdeck.enqueue()');
-  return jobdeck_private.enqueue(type, payload, priority, run_at, max_attempts, key, queue, owner_id, org_id,
-                                 related_type, related_id, metadata, key_mode);
+  v_job := jobdeck_private.enqueue(type, payload, priority, run_at, max_attempts, key, queue, owner_id, org_id,
+                                   related_type, related_id, metadata, key_mode);
+  if webhook_url is not null then
+    v_job := jobdeck_private.set_webhook(v_job.id, webhook_url);
+  end if;
+  return v_job;
 end;
 $$;
 comment on function jobdeck.enqueue is
@@ -401,9 +460,24 @@ comment on function jobdeck.enqueue is
 
 create function jobdeck.enqueue_many(specs jsonb) returns setof jobdeck.jobs
 language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp as $$
+declare
+  v_job jobdeck.jobs;
+  v_i   integer := 0;
+  v_url text;
 begin
   perform jobdeck_private.deny_api_caller('jobdeck.enqueue_many()');
-  return query select * from jobdeck_private.enqueue_many(specs);
+  -- the jobs come back in the order of their specs
+  for v_job in select * from jobdeck_private.enqueue_many(specs) loop
+    v_url := specs -> v_i ->> 'webhookUrl';
+    if v_url is null then
+      v_url := specs -> v_i ->> 'webhook_url';
+    end if;
+    if v_url is not null then
+      v_job := jobdeck_private.set_webhook(v_job.id, v_url);
+    end if;
+    v_i := v_i + 1;
+    return next v_job;
+  end loop;
 end;
 $$;
 comment on function jobdeck.enqueue_many(jsonb) is

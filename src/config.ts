@@ -52,6 +52,11 @@ const schema = z.object({
   JOBDECK_GRAPHQL_MAX_FIELDS: int(10, 100_000).default(500),
   JOBDECK_WIDGET_COMPLETED_TTL_S: int(0, 86_400).default(300),
   JOBDECK_SSE_HEARTBEAT_MS: int(10, 600_000).default(15_000),
+  JOBDECK_WEBHOOK_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (it signs webhook bodies with HMAC-SHA256)')
+    .optional(),
+  JOBDECK_WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(10_000),
   NODE_ENV: z.string().trim().optional(),
   TEST_DATABASE_URL: z
     .string()
@@ -111,6 +116,10 @@ export interface Config {
   widgetCompletedTtlSeconds: number;
   /** Milliseconds between `: ping` comments on server-sent event streams. */
   sseHeartbeatMs: number;
+  /** Signs webhook bodies; unset outside production means "generated, kept in dataDir". */
+  webhookSecret: string | undefined;
+  /** How long a webhook receiver gets to answer before the delivery counts as failed. */
+  webhookTimeoutMs: number;
   testDatabaseUrl: string | undefined;
 }
 
@@ -177,6 +186,8 @@ export function loadConfig(
     graphqlMaxFields: v.JOBDECK_GRAPHQL_MAX_FIELDS,
     widgetCompletedTtlSeconds: v.JOBDECK_WIDGET_COMPLETED_TTL_S,
     sseHeartbeatMs: v.JOBDECK_SSE_HEARTBEAT_MS,
+    webhookSecret: v.JOBDECK_WEBHOOK_SECRET,
+    webhookTimeoutMs: v.JOBDECK_WEBHOOK_TIMEOUT_MS,
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };
 }

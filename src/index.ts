@@ -52,6 +52,8 @@ export {
 export { watchJob, isFinished } from './live/watch.ts';
 export { PgListener } from './live/listener.ts';
 export { channelName } from './live/channels.ts';
+// Webhook signatures, for receivers.
+export { signWebhook, verifyWebhook } from './jobs/webhooks.ts';
 // Bearer tokens for the API (the server itself is the `jobdeck/server` entry point).
 export {
   signToken,

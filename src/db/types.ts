@@ -70,6 +70,7 @@ export interface JobsTable {
   /** Set while the job waits for its organisation to drop below a concurrency cap. */
   held_at: Timestamp | null;
   manual_retries: Generated<number>;
+  webhook_url: string | null;
 }
 
 export type JobEventKind = 'log' | 'transition' | 'control';
@@ -99,6 +100,7 @@ export interface TaskTypesTable {
   cancel_grace_ms: number | null;
   org_concurrency: number | null;
   api_enqueue: Generated<boolean>;
+  webhook_url: string | null;
   median_ms: Int8 | null;
   stats_at: Timestamp | null;
 }

@@ -190,15 +190,28 @@ export function pgSettingsFor(identity: Identity | null): Record<string, string>
  * The secret tokens are signed with: JOBDECK_JWT_SECRET, or outside production one generated once
  * and kept in `<dataDir>/jwt-secret` (mode 0600) so tokens survive restarts.
  */
-export async function loadJwtSecret(config: Config): Promise<string> {
-  if (config.jwtSecret) return config.jwtSecret;
+export function loadJwtSecret(config: Config): Promise<string> {
+  return loadSecret(config, config.jwtSecret, 'JOBDECK_JWT_SECRET', 'jwt-secret');
+}
+
+/**
+ * A configured secret, or outside production one generated once into `<dataDir>/<file>` (mode
+ * 0600) and shared by every process using that folder.
+ */
+export async function loadSecret(
+  config: Config,
+  configured: string | undefined,
+  variable: string,
+  file: string,
+): Promise<string> {
+  if (configured) return configured;
   if (config.production)
     throw new ConfigError([
-      'JOBDECK_JWT_SECRET: required when NODE_ENV=production (32+ random characters)',
+      `${variable}: required when NODE_ENV=production (32+ random characters)`,
     ]);
-  const file = path.join(config.dataDir, 'jwt-secret');
+  const where = path.join(config.dataDir, file);
   try {
-    const stored = (await readFile(file, 'utf8')).trim();
+    const stored = (await readFile(where, 'utf8')).trim();
     if (stored.length >= 32) return stored;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -206,12 +219,12 @@ export async function loadJwtSecret(config: Config): Promise<string> {
   await mkdir(config.dataDir, { recursive: true });
   const secret = randomBytes(32).toString('base64url');
   try {
-    await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    await writeFile(where, `${secret}\n`, { mode: 0o600, flag: 'wx' });
     return secret;
   } catch (error) {
     // Another process wrote it first: use theirs.
     if ((error as NodeJS.ErrnoException).code === 'EEXIST')
-      return (await readFile(file, 'utf8')).trim();
+      return (await readFile(where, 'utf8')).trim();
     throw error;
   }
 }

@@ -8,6 +8,10 @@ import { UnauthorizedError } from '../errors.ts';
 import { installErrorHandler } from './rest/errors.ts';
 import { registerRestRoutes } from './rest/routes.ts';
 import { registerSseRoutes } from './sse.ts';
+import { registerHealth } from './health.ts';
+import { registerMetrics } from './metrics.ts';
+import { registerOpenApi } from './openapi.ts';
+import { VERSION } from '../version.ts';
 import { bearerToken, loadJwtSecret, verifyToken, type Identity } from '../graphql/auth.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
 import { JobChangeHub } from '../live/job-changes.ts';
@@ -51,6 +55,11 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
     applicationName: 'jobdeck-api',
     role: 'jobdeck_api',
   });
+  // Cluster-wide figures for /metrics and /readyz need the owner's rights, not a user's.
+  const ownerPool = createPool(options.connectionString, {
+    max: 3,
+    applicationName: 'jobdeck-api-health',
+  });
   const listener = new PgListener(options.connectionString, logger ? { logger } : {});
   const changes = new JobChangeHub(listener);
   // Bearer tokens on HTTP are checked before GraphQL runs, so a bad one gets a plain 401 with the
@@ -67,12 +76,14 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
   const release = async () => {
     await Promise.resolve(pgl.release()).catch(() => {});
     await listener.close();
-    await apiPool.end().catch(() => {});
+    await Promise.allSettled([apiPool.end(), ownerPool.end()]);
   };
   try {
     await pgl.getSchema();
     await app.register(websocket, { options: { maxPayload: config.maxBodyBytes } });
     installErrorHandler(app, logger);
+    // First, so its response hook times every route registered after it.
+    registerMetrics(app, { ownerPool, changes, workerStaleMs: config.rescueAfterMs });
     app.addHook('preHandler', async (request, reply) => {
       const route = request.routeOptions.url;
       if (route === undefined || PUBLIC_ROUTES.has(route) || request.headers.upgrade) return;
@@ -101,7 +112,8 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
     });
     const serv = pgl.createServ(grafserv);
     await serv.addTo(app);
-    app.get('/healthz', async () => ({ status: 'ok' }));
+    registerHealth(app, { ownerPool, workerStaleMs: config.rescueAfterMs });
+    registerOpenApi(app, VERSION);
     const address = await app.listen({ port: options.port ?? config.port, host: config.host });
     const port = app.server.address();
     const actualPort = typeof port === 'object' && port ? port.port : Number(new URL(address).port);

@@ -35,6 +35,11 @@ export interface EnqueueOptions {
   related?: { type: string; id: string };
   /** Free-form JSON object stored with the job. */
   metadata?: Record<string, unknown>;
+  /**
+   * An http(s) URL called (POST, HMAC-signed) when the job succeeds or fails; the call is a
+   * tracked `deliver_webhook` job with retries. Overrides the task type's `webhook`.
+   */
+  webhookUrl?: string;
 }
 
 /** One job of a bulk enqueue. */
@@ -46,7 +51,7 @@ export interface JobSpec extends EnqueueOptions {
 const ENQUEUE_SQL = `select * from jobdeck.enqueue(
   type => $1, payload => $2::jsonb, priority => $3, run_at => $4::timestamptz, max_attempts => $5,
   key => $6, queue => $7, owner_id => $8, org_id => $9, related_type => $10, related_id => $11,
-  metadata => $12::jsonb, key_mode => $13)`;
+  metadata => $12::jsonb, key_mode => $13, webhook_url => $14)`;
 
 function toJson(value: unknown, what: string, type: string): string {
   let text: string | undefined;
@@ -96,6 +101,10 @@ function specParams(spec: JobSpec): unknown[] {
   ) {
     throw new InvalidArgumentError('metadata must be a plain object');
   }
+  if (spec.webhookUrl !== undefined && !isWebhookUrl(spec.webhookUrl))
+    throw new InvalidArgumentError(
+      `webhookUrl must be an http(s) URL of at most 2000 characters, got ${String(spec.webhookUrl).slice(0, 200)}`,
+    );
   return [
     spec.type,
     toJson(spec.payload, 'payload', spec.type),
@@ -110,7 +119,19 @@ function specParams(spec: JobSpec): unknown[] {
     spec.related?.id ?? null,
     toJson(spec.metadata ?? {}, 'metadata', spec.type),
     spec.keyMode ?? 'keep',
+    spec.webhookUrl ?? null,
   ];
+}
+
+/** An http(s) URL a webhook may be sent to. */
+export function isWebhookUrl(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length > 2000 || /\s/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 /** SQLSTATEs that mean "a bad argument": JD004 and the casts a bad value fails in SQL. */
@@ -191,8 +212,9 @@ export async function enqueueJobsOn(executor: Executor, specs: readonly JobSpec[
         relatedId,
         metadata,
         keyMode,
+        webhookUrl,
       ] = specParams(spec);
-      return `{"keyMode":${JSON.stringify(keyMode)},"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string}}`;
+      return `{"keyMode":${JSON.stringify(keyMode)},"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string},"webhookUrl":${JSON.stringify(webhookUrl)}}`;
     } catch (error) {
       (error as Error).message = `jobs[${index}]: ${(error as Error).message}`;
       throw error;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { AnyTaskDefinition } from './task.ts';
+import { isWebhookUrl } from './enqueue.ts';
 import { normalizeBackoff, parseDuration, type BackoffJson } from './policy.ts';
 
 /** Task definitions by job type. */
@@ -148,6 +149,13 @@ export function taskSettings(
   };
 }
 
+function webhookOf(def: AnyTaskDefinition, type: string): string | null {
+  if (def.webhook === undefined) return null;
+  if (!isWebhookUrl(def.webhook))
+    throw new Error(`task "${type}": webhook must be an http(s) URL, got ${String(def.webhook)}`);
+  return def.webhook;
+}
+
 /** Registers (or updates) the task types in the database, so every enqueue path can check them. */
 export async function syncTaskTypes(
   db: Kysely<Database>,
@@ -174,6 +182,7 @@ export async function syncTaskTypes(
       cancel_grace_ms: def.cancelGrace === undefined ? null : settings.cancelGraceMs,
       org_concurrency: settings.orgConcurrency,
       api_enqueue: def.enqueueFromApi !== false,
+      webhook_url: webhookOf(def, type),
     };
   });
   await db
@@ -190,6 +199,7 @@ export async function syncTaskTypes(
         cancel_grace_ms: (eb) => eb.ref('excluded.cancel_grace_ms'),
         org_concurrency: (eb) => eb.ref('excluded.org_concurrency'),
         api_enqueue: (eb) => eb.ref('excluded.api_enqueue'),
+        webhook_url: (eb) => eb.ref('excluded.webhook_url'),
         updated_at: sql`now()`,
       }),
     )

@@ -69,6 +69,11 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    * Set false for maintenance tasks: trusted callers (TypeScript, SQL, CLI, cron) still can.
    */
   enqueueFromApi?: boolean;
+  /**
+   * An http(s) URL called (POST, HMAC-signed) whenever a job of this type succeeds or fails; an
+   * enqueue's own `webhookUrl` takes precedence. Deliveries are tracked `deliver_webhook` jobs.
+   */
+  webhook?: string;
   /** One line for `jobdeck tasks` and the docs. */
   description?: string;
   /** Does the work; the return value is stored as the job's result (must be JSON). */

@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
@@ -56,8 +58,13 @@ async function call(
   }
   const response = await fetch(`${server.url}${url}`, { method, headers, body });
   const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
+  const parsed = text ? JSON.parse(text) : null;
+  recorded.push({ method, url, status: response.status, body: parsed });
+  return { status: response.status, body: parsed };
 }
+
+/** Every response the tests below received, checked against /openapi.json at the end. */
+const recorded: { method: string; url: string; status: number; body: unknown }[] = [];
 
 const countJobs = async () =>
   (await t.pool.query<{ n: number }>('select count(*)::int as n from jobdeck.jobs')).rows[0]!.n;
@@ -481,3 +488,68 @@ describe('Novus and OSINT routes (seeds 002/003)', () => {
     expect(stats.status).toBe(200);
   });
 });
+
+describe('the OpenAPI description', () => {
+  it('describes every response the routes above sent, and every route was exercised', async () => {
+    const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      openapi: string;
+      components: { schemas: Record<string, object> };
+      paths: Record<
+        string,
+        Record<
+          string,
+          { responses: Record<string, { content: Record<string, { schema: object }> }> }
+        >
+      >;
+    };
+    expect(document.openapi).toBe('3.1.0');
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    ajv.addSchema({ $id: 'openapi', components: document.components });
+    // static paths first: /jobs/stats is not /jobs/{id}
+    const byParams = (t: string) => (t.match(/\{/g) ?? []).length;
+    const templates = Object.keys(document.paths)
+      .sort((a, b) => byParams(a) - byParams(b))
+      .map((template) => ({
+        template,
+        pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+      }));
+    const exercised = new Set<string>();
+    let checked = 0;
+    for (const response of recorded) {
+      const pathname = response.url.split('?')[0]!;
+      const match = templates.find((t) => t.pattern.test(pathname));
+      if (!match) continue; // a route that does not exist (the 404 case)
+      const operation = document.paths[match.template]![response.method.toLowerCase()];
+      if (!operation) continue;
+      exercised.add(`${response.method} ${match.template}`);
+      const described = operation.responses[String(response.status)];
+      expect(
+        described,
+        `${response.method} ${pathname} → ${response.status} is not described`,
+      ).toBeDefined();
+      const schema = described!.content['application/json']?.schema;
+      if (!schema) continue;
+      const validate = ajv.compile({ $ref: 'openapi', ...rewriteRefs(schema) });
+      const valid = validate(response.body);
+      expect(
+        valid,
+        `${response.method} ${pathname} → ${response.status}: ${ajv.errorsText(validate.errors)}`,
+      ).toBe(true);
+      checked += 1;
+    }
+    expect(checked).toBeGreaterThan(40);
+    const all = Object.entries(document.paths).flatMap(([template, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${template}`),
+    );
+    const missing = all.filter((key) => !exercised.has(key) && !key.endsWith('/events'));
+    expect(missing).toEqual([]);
+  });
+});
+
+/** Points `#/components/…` references into the schema registered as `openapi`. */
+function rewriteRefs(schema: object): object {
+  return JSON.parse(
+    JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/'),
+  ) as object;
+}

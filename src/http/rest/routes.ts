@@ -6,6 +6,7 @@ import type { Database, Job, JobStatus } from '../../db/types.ts';
 import type { Identity } from '../../graphql/auth.ts';
 import { withIdentity } from '../scoped.ts';
 import { HttpError } from './errors.ts';
+import { CreateJobBody } from './schemas.ts';
 import { c4Job, c4Permissions, detailJob, widgetJob } from './serialize.ts';
 
 export interface RestOptions {
@@ -52,18 +53,6 @@ const listQuery = z
     pageSize: wholeNumber('pageSize', 1, 100).default(25),
     status: z.enum(STATUSES, `status must be one of ${STATUSES.join(', ')}`).optional(),
     jobType: z.string().min(1).max(128).optional(),
-  })
-  .strict();
-
-const createBody = z
-  .object({
-    jobType: z
-      .string({ error: 'jobType is required (a string naming a task type)' })
-      .min(1)
-      .max(128),
-    payload: z.record(z.string(), z.unknown(), 'payload must be a JSON object').default({}),
-    priority: z.number().int('priority must be a whole number').optional(),
-    maxRetries: z.number().int('maxRetries must be a whole number').min(0).max(24).optional(),
   })
   .strict();
 
@@ -161,7 +150,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
 
   // --- seed 004: C4 ----------------------------------------------------------------------------
   app.post('/v1/jobs', async (request, reply) => {
-    const body = parse(createBody, request.body, 'body');
+    const body = parse(CreateJobBody, request.body, 'body');
     const job = await scoped(request, async (db) => {
       const { rows } = await sql<Job>`select * from jobdeck.enqueue_job(
           ${body.jobType}, ${JSON.stringify(body.payload)}::jsonb, ${body.priority ?? 0}::integer,

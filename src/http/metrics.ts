@@ -1,0 +1,174 @@
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobChangeHub } from '../live/job-changes.ts';
+
+export interface MetricsOptions {
+  /** A pool with the owner's rights: the figures are cluster-wide, not any user's. */
+  ownerPool: pg.Pool;
+  changes: JobChangeHub;
+  /** A worker whose heartbeat is older than this counts as gone. */
+  workerStaleMs: number;
+}
+
+/** Most finished jobs read per scrape; a backlog is worked off over the next scrapes. */
+const MAX_FINISHED_PER_SCRAPE = 20_000;
+const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+interface FinishedRow {
+  type: string;
+  status: string;
+  attempts: number;
+  manual_retries: number;
+  run_s: number | null;
+  wait_s: number | null;
+  finished_at: Date;
+  id: string;
+}
+
+/**
+ * Prometheus exposition at `GET /metrics`, read from the database at scrape time, so each API
+ * process reports the same cluster-wide figures whichever worker ran the jobs:
+ * - `jobdeck_jobs{status,type}`: unfinished jobs now, and jobs finished in the last hour;
+ * - `jobdeck_job_duration_seconds{type,status}` and `jobdeck_job_queue_wait_seconds{type}`
+ *   (enqueue → start) histograms, fed by jobs finished since the previous scrape;
+ * - `jobdeck_jobs_failed_total`, `_retried_total`, `_cancelled_total{type}` counters;
+ * - `jobdeck_workers{state}` (alive by heartbeat), `jobdeck_subscriptions` (live streams here);
+ * - `jobdeck_http_request_duration_seconds{method,route,status}` for this process's requests;
+ * - Node's process metrics with the `jobdeck_` prefix.
+ */
+export function registerMetrics(app: FastifyInstance, options: MetricsOptions): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'jobdeck_' });
+  const { ownerPool } = options;
+
+  const duration = new Histogram({
+    name: 'jobdeck_job_duration_seconds',
+    help: 'Run time of finished jobs (last attempt), by type and final status',
+    labelNames: ['type', 'status'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const wait = new Histogram({
+    name: 'jobdeck_job_queue_wait_seconds',
+    help: 'Time from enqueue to first start, of jobs finished on their first attempt',
+    labelNames: ['type'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const failed = new Counter({
+    name: 'jobdeck_jobs_failed_total',
+    help: 'Jobs that failed for good',
+    labelNames: ['type'],
+    registers: [registry],
+  });
+  const retried = new Counter({
+    name: 'jobdeck_jobs_retried_total',
+    help: 'Retries (automatic and by hand) of jobs that have finished',
+    labelNames: ['type'],
+    registers: [registry],
+  });
+  const cancelled = new Counter({
+    name: 'jobdeck_jobs_cancelled_total',
+    help: 'Jobs cancelled',
+    labelNames: ['type'],
+    registers: [registry],
+  });
+  const http = new Histogram({
+    name: 'jobdeck_http_request_duration_seconds',
+    help: 'HTTP request latency of this server process, by route',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+
+  // Jobs finished after this point are observed once each; nothing before the server started.
+  let watermark: { at: Date; id: string } | null = null;
+  const observeFinished = async () => {
+    if (!watermark) {
+      const { rows } = await ownerPool.query<{ now: Date }>('select now() as now');
+      watermark = { at: rows[0]!.now, id: '00000000-0000-0000-0000-000000000000' };
+      return;
+    }
+    const { rows } = await ownerPool.query<FinishedRow>(
+      `select id, type, status, attempts, manual_retries, finished_at,
+              extract(epoch from finished_at - started_at)::float8 as run_s,
+              extract(epoch from started_at - created_at)::float8 as wait_s
+         from jobdeck.jobs
+        where status in ('succeeded', 'failed', 'cancelled')
+          and (finished_at, id) > ($1::timestamptz, $2::uuid)
+        order by finished_at, id
+        limit $3`,
+      [watermark.at, watermark.id, MAX_FINISHED_PER_SCRAPE],
+    );
+    for (const row of rows) {
+      if (row.run_s !== null) duration.observe({ type: row.type, status: row.status }, row.run_s);
+      if (row.wait_s !== null && row.attempts === 1 && row.manual_retries === 0)
+        wait.observe({ type: row.type }, Math.max(0, row.wait_s));
+      if (row.status === 'failed') failed.inc({ type: row.type });
+      if (row.status === 'cancelled') cancelled.inc({ type: row.type });
+      const retries = Math.max(0, row.attempts - 1) + row.manual_retries;
+      if (retries > 0) retried.inc({ type: row.type }, retries);
+    }
+    const last = rows[rows.length - 1];
+    if (last) watermark = { at: last.finished_at, id: last.id };
+  };
+
+  new Gauge({
+    name: 'jobdeck_jobs',
+    help: 'Jobs by status and type: unfinished ones now, finished ones over the last hour',
+    labelNames: ['status', 'type'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const { rows } = await ownerPool.query<{ status: string; type: string; n: number }>(
+        `select status, type, count(*)::int as n from jobdeck.jobs
+          where status in ('queued', 'running', 'retrying') group by 1, 2
+         union all
+         select status, type, count(*)::int from jobdeck.jobs
+          where status in ('succeeded', 'failed', 'cancelled') and finished_at > now() - interval '1 hour'
+          group by 1, 2`,
+      );
+      for (const row of rows) this.set({ status: row.status, type: row.type }, row.n);
+    },
+  });
+  new Gauge({
+    name: 'jobdeck_workers',
+    help: 'Worker processes by state: alive (fresh heartbeat) or stale',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const { rows } = await ownerPool.query<{ alive: number; stale: number }>(
+        `select count(*) filter (where heartbeat_at > now() - make_interval(secs => $1))::int as alive,
+                count(*) filter (where heartbeat_at <= now() - make_interval(secs => $1))::int as stale
+           from jobdeck_private.workers`,
+        [options.workerStaleMs / 1000],
+      );
+      this.set({ state: 'alive' }, rows[0]!.alive);
+      this.set({ state: 'stale' }, rows[0]!.stale);
+    },
+  });
+  new Gauge({
+    name: 'jobdeck_subscriptions',
+    help: 'Live GraphQL subscriptions and event streams served by this process',
+    registers: [registry],
+    collect() {
+      this.set(options.changes.activeSubscriptions);
+    },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    http.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.get('/metrics', async (_request, reply) => {
+    // Before rendering: the histograms and counters must hold this scrape's jobs already.
+    await observeFinished();
+    const body = await registry.metrics();
+    return reply.type(registry.contentType).send(body);
+  });
+  return registry;
+}

@@ -1,0 +1,258 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { CreateJobBody } from './rest/schemas.ts';
+
+type Responses = Record<number, string>;
+interface Operation {
+  summary: string;
+  tags: string[];
+  parameters?: unknown[];
+  body?: string;
+  responses: Responses;
+  admin?: boolean;
+}
+
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+};
+const query = (name: string, schema: unknown, description: string) => ({
+  name,
+  in: 'query',
+  required: false,
+  schema,
+  description,
+});
+const LIST_PARAMS = [
+  query('page', { type: 'integer', minimum: 1, default: 1 }, 'page number, from 1'),
+  query('pageSize', { type: 'integer', minimum: 1, maximum: 100, default: 25 }, 'jobs per page'),
+  query(
+    'status',
+    { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'] },
+    'only jobs in this state',
+  ),
+  query('jobType', { type: 'string' }, 'only jobs of this type'),
+];
+const STATS_PARAMS = [
+  query('since', { type: 'string', format: 'date-time' }, 'window start (default 24 h ago)'),
+  query('type', { type: 'string' }, 'only this job type'),
+];
+const SSE = 'SSE';
+
+/** Every REST route, with the component each status answers with (SSE: an event stream). */
+export const OPERATIONS: Record<string, Record<string, Operation>> = {
+  '/api/v2/jobs/active': {
+    get: {
+      summary: "The caller's jobs of the last hour (seeds 000/001 widget)",
+      tags: ['widget'],
+      responses: { 200: 'WidgetJob[]', 401: 'Error' },
+    },
+  },
+  '/v1/jobs': {
+    post: {
+      summary: 'Create a job (seed 004)',
+      tags: ['c4'],
+      body: 'CreateJob',
+      responses: { 201: 'C4Created', 400: 'Error', 401: 'Error', 403: 'Error', 413: 'Error' },
+    },
+    get: {
+      summary: "List the caller's jobs, newest first (seed 004)",
+      tags: ['c4'],
+      parameters: LIST_PARAMS,
+      responses: { 200: 'C4List', 400: 'Error', 401: 'Error' },
+    },
+  },
+  '/v1/jobs/{id}/status': {
+    get: {
+      summary: "A job's status, progress and what may be done with it (seed 004)",
+      tags: ['c4'],
+      parameters: [idParam],
+      responses: { 200: 'C4Status', 400: 'Error', 401: 'Error', 404: 'Error' },
+    },
+  },
+  '/v1/jobs/{id}/cancel': {
+    post: {
+      summary: 'Cancel a queued, running or retrying job (seed 004)',
+      tags: ['c4'],
+      parameters: [idParam],
+      responses: { 200: 'Message', 401: 'Error', 404: 'Error', 409: 'Error' },
+    },
+  },
+  '/v1/jobs/{id}/retry': {
+    post: {
+      summary: 'Retry a failed job with retries left (seed 004)',
+      tags: ['c4'],
+      parameters: [idParam],
+      responses: { 200: 'Message', 401: 'Error', 404: 'Error', 409: 'Error' },
+    },
+  },
+  '/v1/jobs/{id}/events': {
+    get: {
+      summary: 'Server-sent events: `job` (a C4Status) on each change, then `end`',
+      tags: ['live'],
+      parameters: [idParam],
+      responses: { 200: SSE, 401: 'Error', 404: 'Error' },
+    },
+  },
+  '/v1/jobs/events': {
+    get: {
+      summary: "Server-sent events: `job` (a C4Status) on each change of the caller's jobs",
+      tags: ['live'],
+      responses: { 200: SSE, 401: 'Error' },
+    },
+  },
+  '/api/v1/jobs/{id}': {
+    get: {
+      summary: 'A job in detail (seed 002)',
+      tags: ['novus'],
+      parameters: [idParam],
+      responses: { 200: 'DetailJob', 401: 'Error', 404: 'Error' },
+    },
+  },
+  '/jobs/{id}': {
+    get: {
+      summary: 'A job in detail (seed 003)',
+      tags: ['osint'],
+      parameters: [idParam],
+      responses: { 200: 'DetailJob', 401: 'Error', 404: 'Error' },
+    },
+  },
+  '/jobs/{id}/logs': {
+    get: {
+      summary: "A job's log lines and transitions, oldest first (seed 003)",
+      tags: ['osint'],
+      parameters: [
+        idParam,
+        query(
+          'limit',
+          { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
+          'lines per page',
+        ),
+        query('after', { type: 'integer', minimum: 0 }, '`nextAfter` of the previous page'),
+      ],
+      responses: { 200: 'JobLogs', 400: 'Error', 401: 'Error', 404: 'Error' },
+    },
+  },
+  '/jobs/stats': {
+    get: {
+      summary: 'Counts, queue depth, durations and throughput of the jobs the caller may see',
+      tags: ['osint'],
+      parameters: STATS_PARAMS,
+      responses: { 200: 'Stats', 400: 'Error', 401: 'Error' },
+    },
+  },
+  '/api/v1/admin/jobs': {
+    get: {
+      summary: "The organisation's jobs (admins)",
+      tags: ['admin'],
+      parameters: LIST_PARAMS,
+      responses: { 200: 'AdminList', 400: 'Error', 401: 'Error', 403: 'Error' },
+    },
+  },
+  '/api/v1/admin/jobs/stats': {
+    get: {
+      summary: "Stats of the organisation's jobs (admins)",
+      tags: ['admin'],
+      parameters: STATS_PARAMS,
+      responses: { 200: 'Stats', 401: 'Error', 403: 'Error' },
+    },
+  },
+  '/api/v1/admin/jobs/{id}/retry': {
+    post: {
+      summary: 'Retry a failed or cancelled job of the organisation (admins)',
+      tags: ['admin'],
+      parameters: [idParam],
+      responses: { 200: 'DetailJob', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
+    },
+  },
+  '/api/v1/admin/jobs/{id}': {
+    delete: {
+      summary: 'Cancel a job of the organisation (admins)',
+      tags: ['admin'],
+      parameters: [idParam],
+      responses: { 200: 'DetailJob', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
+    },
+  },
+};
+
+function strip(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return rest;
+}
+
+function responseSchema(name: string): unknown {
+  if (name.endsWith('[]'))
+    return { type: 'array', items: { $ref: `#/components/schemas/${name.slice(0, -2)}` } };
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+/** The OpenAPI 3.1 description of the REST routes, generated from the response schemas. */
+export function buildOpenApi(version: string): Record<string, unknown> {
+  const generated = z.toJSONSchema(z.globalRegistry, {
+    uri: (id) => `#/components/schemas/${id}`,
+    io: 'output',
+  }) as { schemas: Record<string, Record<string, unknown>> };
+  const schemas = Object.fromEntries(
+    Object.entries(generated.schemas).map(([id, schema]) => [id, strip(schema)]),
+  );
+  // Request bodies as clients send them (defaults make fields optional).
+  schemas['CreateJob'] = strip(
+    z.toJSONSchema(CreateJobBody, { io: 'input' }) as Record<string, unknown>,
+  );
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, methods] of Object.entries(OPERATIONS)) {
+    paths[path] = {};
+    for (const [method, op] of Object.entries(methods)) {
+      paths[path]![method] = {
+        summary: op.summary,
+        tags: op.tags,
+        security: [{ bearer: [] }],
+        ...(op.parameters ? { parameters: op.parameters } : {}),
+        ...(op.body
+          ? {
+              requestBody: {
+                required: true,
+                content: { 'application/json': { schema: responseSchema(op.body) } },
+              },
+            }
+          : {}),
+        responses: Object.fromEntries(
+          Object.entries(op.responses).map(([status, name]) => [
+            status,
+            name === SSE
+              ? {
+                  description: 'text/event-stream',
+                  content: { 'text/event-stream': { schema: { type: 'string' } } },
+                }
+              : {
+                  description: name === 'Error' ? 'error' : 'success',
+                  content: { 'application/json': { schema: responseSchema(name) } },
+                },
+          ]),
+        ),
+      };
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'jobdeck REST API',
+      version,
+      description:
+        'The REST contract of the seed frontends. Every route needs `Authorization: Bearer <JWT>` and sees what row-level security lets the caller see; errors are `{error, message}`. GraphQL lives at /graphql.',
+    },
+    components: {
+      schemas,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    },
+    paths,
+  };
+}
+
+/** Serves the description at `GET /openapi.json` (no token needed). */
+export function registerOpenApi(app: FastifyInstance, version: string): void {
+  const document = buildOpenApi(version);
+  app.get('/openapi.json', async () => document);
+}

@@ -1,0 +1,159 @@
+import { z } from 'zod';
+
+/**
+ * The REST responses, as zod schemas: the serializers are typed by them and /openapi.json is
+ * generated from them, so the description cannot drift from what the routes send.
+ */
+
+const time = z.iso.datetime({ offset: true });
+const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'] as const;
+const json = z.unknown().describe('any JSON value');
+
+export const ErrorBody = z
+  .object({
+    error: z.string().describe('machine-readable code: invalid_request, unauthorized, not_found …'),
+    message: z.string().describe('what was wrong, for people'),
+  })
+  .meta({ id: 'Error' });
+
+export const WidgetJob = z
+  .object({
+    id: z.uuid(),
+    type: z.string(),
+    status: z.enum(['running', 'completed', 'failed']),
+    progress: z.number().int().min(0).max(100),
+    filename: z.string().optional(),
+  })
+  .meta({ id: 'WidgetJob', description: 'Seeds 000/001: an item of the header widget' });
+
+export const C4Job = z
+  .object({
+    id: z.uuid(),
+    organizationId: z.string().nullable(),
+    userId: z.string().nullable(),
+    jobType: z.string(),
+    status: z.enum(STATUSES),
+    priority: z.number().int(),
+    retryCount: z.number().int().describe('retries by hand'),
+    maxRetries: z.number().int().describe('attempts beyond the first'),
+    payload: json,
+    result: json.nullable(),
+    errorMessage: z.string().nullable(),
+    progress: z.number().int().min(0).max(100),
+    totalSteps: z.number().int().nullable(),
+    currentStep: z.number().int().describe('steps done'),
+    startedAt: time.nullable(),
+    completedAt: time.nullable(),
+    scheduledAt: time.nullable(),
+    createdAt: time,
+    updatedAt: time,
+  })
+  .meta({ id: 'C4Job', description: 'Seed 004: a job, field names as the C4 frontend reads them' });
+
+export const C4Status = z
+  .object({
+    job: C4Job,
+    progress: z.number().int(),
+    canCancel: z.boolean(),
+    canRetry: z.boolean(),
+  })
+  .meta({ id: 'C4Status' });
+
+export const C4Created = z
+  .object({ jobId: z.uuid(), message: z.literal('Job created successfully') })
+  .meta({ id: 'C4Created' });
+
+export const Message = z.object({ message: z.string() }).meta({ id: 'Message' });
+
+const pageFields = {
+  total: z.number().int(),
+  page: z.number().int(),
+  pageSize: z.number().int(),
+  totalPages: z.number().int(),
+};
+
+export const C4List = z.object({ jobs: z.array(C4Job), ...pageFields }).meta({ id: 'C4List' });
+
+export const DetailJob = z
+  .object({
+    id: z.uuid(),
+    job_type: z.string(),
+    status: z.enum(STATUSES),
+    entity_type: z.string().nullable(),
+    entity_id: z.string().nullable(),
+    owner_id: z.string().nullable(),
+    org_id: z.string().nullable(),
+    payload: json,
+    result: json.nullable(),
+    priority: z.number().int(),
+    attempts: z.number().int(),
+    max_attempts: z.number().int(),
+    next_retry: time.nullable(),
+    error_message: z.string().nullable(),
+    error_context: json.nullable(),
+    errors: z.array(json),
+    progress_percent: z.number().int(),
+    current_step: z.string().nullable(),
+    total_steps: z.number().int().nullable(),
+    completed_steps: z.number().int(),
+    created_at: time,
+    started_at: time.nullable(),
+    completed_at: time.nullable(),
+    eta_at: time.nullable(),
+    estimated_duration: z.number().int().nullable().describe('seconds'),
+    memory_usage_mb: z.number().int().nullable(),
+    cpu_ms: z.number().int().nullable(),
+  })
+  .meta({ id: 'DetailJob', description: 'Seeds 002/003: a job in snake_case' });
+
+export const AdminList = z
+  .object({ jobs: z.array(DetailJob), ...pageFields })
+  .meta({ id: 'AdminList' });
+
+export const JobLogs = z
+  .object({
+    jobId: z.uuid(),
+    logs: z.array(
+      z.object({
+        id: z.number().int(),
+        at: time,
+        kind: z.enum(['log', 'transition', 'control']),
+        level: z.enum(['debug', 'info', 'warn', 'error']),
+        message: z.string(),
+        data: json.nullable(),
+        step: z.string().nullable(),
+        attempt: z.number().int().nullable(),
+      }),
+    ),
+    nextAfter: z.number().int().nullable().describe('pass as ?after= for the next page'),
+  })
+  .meta({ id: 'JobLogs' });
+
+export const Stats = z
+  .object({
+    since: time,
+    at: time,
+    byStatus: z.record(z.string(), z.number()),
+    queue: z.record(z.string(), z.number().nullable()),
+    byType: z.array(z.record(z.string(), json)),
+    throughput: z.object({
+      bucketSeconds: z.number(),
+      perMinute: z.number(),
+      series: z.array(z.record(z.string(), json)),
+    }),
+  })
+  .loose()
+  .meta({ id: 'Stats' });
+
+export const CreateJobBody = z
+  .object({
+    jobType: z
+      .string({ error: 'jobType is required (a string naming a task type)' })
+      .min(1)
+      .max(128),
+    payload: z.record(z.string(), z.unknown(), 'payload must be a JSON object').default({}),
+    priority: z.number().int('priority must be a whole number').optional(),
+    maxRetries: z.number().int('maxRetries must be a whole number').min(0).max(24).optional(),
+  })
+  .strict()
+  .meta({ id: 'CreateJob' });

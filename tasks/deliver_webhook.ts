@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { loadConfig } from '../src/config.ts';
+import { defineTask } from '../src/jobs/task.ts';
+import { PermanentJobError } from '../src/errors.ts';
+import { loadSecret } from '../src/graphql/auth.ts';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook } from '../src/jobs/webhooks.ts';
+
+/**
+ * Calls a job's webhook (seeds 003/004): POST `{event, deliveredAt, job}` as JSON, signed with
+ * HMAC-SHA256 (`X-Jobdeck-Signature: sha256=…` over `<X-Jobdeck-Timestamp>.<body>`). Enqueued by
+ * the database in the transaction that finishes a job with a webhook URL, so a delivery exists iff
+ * the outcome does. A 2xx answer is success; 408, 429, 5xx and network errors are retried with
+ * backoff; other 4xx fail at once (the receiver refuses this delivery).
+ */
+export default defineTask({
+  description: 'Deliver a signed webhook for a finished job (retried with backoff)',
+  enqueueFromApi: false,
+  maxAttempts: 8,
+  backoff: ['1s', '30s', '2m', '10m', '30m', '1h', '2h'],
+  payload: z.object({
+    jobId: z.uuid(),
+    url: z.url({ protocol: /^https?$/ }),
+    event: z.enum(['job.succeeded', 'job.failed']),
+  }),
+  async run({ payload, helpers, log, job, signal }) {
+    const config = loadConfig();
+    const secret = await loadSecret(
+      config,
+      config.webhookSecret,
+      'JOBDECK_WEBHOOK_SECRET',
+      'webhook-secret',
+    );
+    const { rows } = await helpers.query<Record<string, unknown>>(
+      `select id, type, status, progress, result, errors, attempts, owner_id, org_id,
+                created_at, started_at, finished_at
+           from jobdeck.jobs where id = $1`,
+      [payload.jobId],
+    );
+    const subject = rows[0];
+    if (!subject) throw new PermanentJobError(`job ${payload.jobId} no longer exists`);
+    const body = JSON.stringify({
+      event: payload.event,
+      deliveryId: job.id,
+      deliveredAt: new Date().toISOString(),
+      job: {
+        id: subject['id'],
+        type: subject['type'],
+        status: subject['status'],
+        progress: subject['progress'],
+        result: subject['result'],
+        errors: subject['errors'],
+        attempts: subject['attempts'],
+        ownerId: subject['owner_id'],
+        orgId: subject['org_id'],
+        createdAt: subject['created_at'],
+        startedAt: subject['started_at'],
+        finishedAt: subject['finished_at'],
+      },
+    });
+    const timestamp = Math.floor(Date.now() / 1000);
+    let response: Response;
+    try {
+      response = await fetch(payload.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'jobdeck-webhooks',
+          'x-jobdeck-event': payload.event,
+          'x-jobdeck-delivery': job.id,
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(config.webhookTimeoutMs)]),
+      });
+    } catch (error) {
+      throw new Error(`POST ${payload.url} failed: ${(error as Error).message}`, { cause: error });
+    }
+    await response.body?.cancel().catch(() => {});
+    const status = response.status;
+    if (status >= 200 && status < 300) {
+      await log('info', `delivered ${payload.event} to ${payload.url}: ${status}`);
+      return { status, url: payload.url };
+    }
+    const message = `POST ${payload.url} answered ${status}`;
+    if (status === 408 || status === 429 || status >= 500) throw new Error(message);
+    throw new PermanentJobError(`${message}; not retried (the receiver refused the delivery)`);
+  },
+});
