@@ -1,23 +1,12 @@
 import { SignJWT, UnsecuredJWT } from 'jose';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Jobdeck } from '../../src/client.ts';
 import { secretKey } from '../../src/graphql/auth.ts';
 import { channelName } from '../../src/live/channels.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
-import { loadTasks } from '../../src/jobs/registry.ts';
-import {
-  TEST_JWT_SECRET,
-  closeSubscriptions,
-  gql,
-  startTestServer,
-  stopServers,
-  subscribe,
-  tokenFor,
-} from '../helpers/api.ts';
-import { ROOT } from '../helpers/cli.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
-import { registerTasks } from '../helpers/worker.ts';
+import { TEST_JWT_SECRET, gql, subscribe, tokenFor } from '../helpers/api.ts';
+import { useApiTestbed } from '../helpers/testbed.ts';
+import { waitFor, type TestDatabase } from '../helpers/db.ts';
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
@@ -30,11 +19,10 @@ let globexJob: string;
 const REPORT = { reportType: 'quotes', format: 'csv' };
 const LATER = () => new Date(Date.now() + 3_600_000);
 
+const bed = useApiTestbed();
+
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await registerTasks(t, await loadTasks(path.join(ROOT, 'tasks')));
-  jobdeck = createJobdeck({ connectionString: t.url });
-  server = await startTestServer(t);
+  ({ t, jobdeck, server } = bed);
   tokens['alice'] = await tokenFor('alice', 'acme');
   tokens['bob'] = await tokenFor('bob', 'acme');
   tokens['acmeAdmin'] = await tokenFor('root', 'acme', { role: 'admin' });
@@ -62,16 +50,6 @@ beforeAll(async () => {
       runAt: LATER(),
     })
   ).id;
-});
-
-afterEach(async () => {
-  await closeSubscriptions();
-});
-
-afterAll(async () => {
-  await stopServers();
-  await jobdeck?.close();
-  await t?.drop();
 });
 
 const visibleIds = async (token: string) => {

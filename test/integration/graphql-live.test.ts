@@ -1,21 +1,13 @@
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Jobdeck } from '../../src/client.ts';
 import { verifyToken } from '../../src/graphql/auth.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
-import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
-import {
-  TEST_JWT_SECRET,
-  closeSubscriptions,
-  gql,
-  startTestServer,
-  stopServers,
-  subscribe,
-  tokenFor,
-} from '../helpers/api.ts';
-import { ROOT, runCli, startCli } from '../helpers/cli.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
-import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
+import type { TaskRegistry } from '../../src/jobs/registry.ts';
+import { TEST_JWT_SECRET, gql, startTestServer, subscribe, tokenFor } from '../helpers/api.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
+import { useApiTestbed } from '../helpers/testbed.ts';
+import { waitFor, type TestDatabase } from '../helpers/db.ts';
+import { runTestWorker } from '../helpers/worker.ts';
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
@@ -37,23 +29,10 @@ interface Change {
 
 const CHANGE_FIELDS = 'kind id status progress job { status progress currentStep etaAt }';
 
+const bed = useApiTestbed();
+
 beforeAll(async () => {
-  t = await createTestDatabase();
-  tasks = await loadTasks(path.join(ROOT, 'tasks'));
-  await registerTasks(t, tasks);
-  jobdeck = createJobdeck({ connectionString: t.url });
-  server = await startTestServer(t);
-});
-
-afterEach(async () => {
-  await closeSubscriptions();
-  expect(await stopWorkers()).toBe(0);
-});
-
-afterAll(async () => {
-  await stopServers();
-  await jobdeck?.close();
-  await t?.drop();
+  ({ t, jobdeck, server, tasks } = bed);
 });
 
 describe('live subscriptions', () => {

@@ -1,12 +1,11 @@
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
-import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
-import { closeSubscriptions, gql, startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
-import { ROOT } from '../helpers/cli.ts';
-import { createTestDatabase, waitForStatus, type TestDatabase } from '../helpers/db.ts';
-import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
+import type { TaskRegistry } from '../../src/jobs/registry.ts';
+import { gql, startTestServer, tokenFor } from '../helpers/api.ts';
+import { useApiTestbed } from '../helpers/testbed.ts';
+import { waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import { runTestWorker } from '../helpers/worker.ts';
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
@@ -16,24 +15,11 @@ let alice: string;
 
 const REPORT = { reportType: 'quotes', format: 'csv' };
 
+const bed = useApiTestbed();
+
 beforeAll(async () => {
-  t = await createTestDatabase();
-  tasks = await loadTasks(path.join(ROOT, 'tasks'));
-  await registerTasks(t, tasks);
-  jobdeck = createJobdeck({ connectionString: t.url });
-  server = await startTestServer(t);
+  ({ t, jobdeck, server, tasks } = bed);
   alice = await tokenFor('alice', 'acme');
-});
-
-afterEach(async () => {
-  await closeSubscriptions();
-  expect(await stopWorkers()).toBe(0);
-});
-
-afterAll(async () => {
-  await stopServers();
-  await jobdeck?.close();
-  await t?.drop();
 });
 
 describe('the GraphQL schema', () => {

@@ -1,31 +1,21 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
-import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
-import { startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
-import { ROOT } from '../helpers/cli.ts';
-import { createTestDatabase, waitForStatus, type TestDatabase } from '../helpers/db.ts';
-import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
+import type { TaskRegistry } from '../../src/jobs/registry.ts';
+import { tokenFor } from '../helpers/api.ts';
+import { useApiTestbed } from '../helpers/testbed.ts';
+import { waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import { runTestWorker } from '../helpers/worker.ts';
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
 let server: JobdeckServer;
 let tasks: TaskRegistry;
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-  tasks = await loadTasks(path.join(ROOT, 'tasks'));
-  await registerTasks(t, tasks);
-  jobdeck = createJobdeck({ connectionString: t.url });
-  server = await startTestServer(t);
-});
+const bed = useApiTestbed();
 
-afterAll(async () => {
-  await stopWorkers();
-  await stopServers();
-  await jobdeck?.close();
-  await t?.drop();
+beforeAll(async () => {
+  ({ t, jobdeck, server, tasks } = bed);
 });
 
 /** Parses the Prometheus text format into `name{labels}` → value, checking every line's syntax. */

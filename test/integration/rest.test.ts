@@ -1,14 +1,13 @@
-import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
-import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
-import { startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
-import { ROOT } from '../helpers/cli.ts';
-import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
-import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
+import type { TaskRegistry } from '../../src/jobs/registry.ts';
+import { startTestServer, tokenFor } from '../helpers/api.ts';
+import { useApiTestbed } from '../helpers/testbed.ts';
+import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import { runTestWorker } from '../helpers/worker.ts';
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
@@ -69,25 +68,13 @@ const recorded: { method: string; url: string; status: number; body: unknown }[]
 const countJobs = async () =>
   (await t.pool.query<{ n: number }>('select count(*)::int as n from jobdeck.jobs')).rows[0]!.n;
 
+const bed = useApiTestbed();
+
 beforeAll(async () => {
-  t = await createTestDatabase();
-  tasks = await loadTasks(path.join(ROOT, 'tasks'));
-  await registerTasks(t, tasks);
-  jobdeck = createJobdeck({ connectionString: t.url });
-  server = await startTestServer(t);
+  ({ t, jobdeck, server, tasks } = bed);
   tokens['alice'] = await tokenFor('alice', 'acme');
   tokens['bob'] = await tokenFor('bob', 'acme');
   tokens['admin'] = await tokenFor('root', 'acme', { role: 'admin' });
-});
-
-afterEach(async () => {
-  expect(await stopWorkers()).toBe(0);
-});
-
-afterAll(async () => {
-  await stopServers();
-  await jobdeck?.close();
-  await t?.drop();
 });
 
 describe('GET /api/v2/jobs/active (seeds 000/001)', () => {
