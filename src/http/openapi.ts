@@ -40,6 +40,7 @@ const STATS_PARAMS = [
   query('type', { type: 'string' }, 'only this job type'),
 ];
 const SSE = 'SSE';
+const FILE = 'FILE';
 
 /** Every REST route, with the component each status answers with (SSE: an event stream). */
 export const OPERATIONS: Record<string, Record<string, Operation>> = {
@@ -143,6 +144,15 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       responses: { 200: 'Stats', 400: 'Error', 401: 'Error' },
     },
   },
+  '/api/v1/exports/{file}': {
+    get: {
+      summary:
+        "An export's file (the `downloadUrl` of export_report's result), for those who may see the job",
+      tags: ['c4'],
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 200: FILE, 401: 'Error', 404: 'Error' },
+    },
+  },
   '/api/v1/admin/jobs': {
     get: {
       summary: "The organisation's jobs (admins)",
@@ -226,10 +236,18 @@ export function buildOpenApi(version: string): Record<string, unknown> {
                   description: 'text/event-stream',
                   content: { 'text/event-stream': { schema: { type: 'string' } } },
                 }
-              : {
-                  description: name === 'Error' ? 'error' : 'success',
-                  content: { 'application/json': { schema: responseSchema(name) } },
-                },
+              : name === FILE
+                ? {
+                    description: 'the file',
+                    content: {
+                      'text/csv': { schema: { type: 'string' } },
+                      'application/json': { schema: {} },
+                    },
+                  }
+                : {
+                    description: name === 'Error' ? 'error' : 'success',
+                    content: { 'application/json': { schema: responseSchema(name) } },
+                  },
           ]),
         ),
       };

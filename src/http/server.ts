@@ -1,3 +1,4 @@
+import path from 'node:path';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { postgraphile } from 'postgraphile';
@@ -109,6 +110,7 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
       apiPool,
       identityOf: (request) => identities.get(request) ?? null,
       widgetCompletedTtlSeconds: config.widgetCompletedTtlSeconds,
+      exportsDir: path.join(config.dataDir, 'exports'),
     });
     const serv = pgl.createServ(grafserv);
     await serv.addTo(app);

@@ -221,6 +221,20 @@ describe('the C4 contract (seed 004)', () => {
       canCancel: false,
       canRetry: false,
     });
+
+    // the downloadUrl serves the file to those who may see the job, and to nobody else
+    const url = succeeded.body.job.result.downloadUrl as string;
+    const download = await fetch(`${server.url}${url}`, {
+      headers: { authorization: `Bearer ${tokens['alice']}` },
+    });
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toMatch(/text\/csv/);
+    expect((await download.text()).split('\n')[0]).toMatch(/,/);
+    recorded.push({ method: 'GET', url, status: 200, body: null });
+    const stranger = await call('GET', url, { token: tokens['bob'] });
+    expect(stranger).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    const traversal = await call('GET', '/api/v1/exports/..%2F..%2Fjwt-secret');
+    expect(traversal.status).toBe(404);
   });
 
   it('replays the failure and retry transcript', async () => {

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { sql, type Kysely } from 'kysely';
@@ -11,6 +13,8 @@ import { c4Job, c4Permissions, detailJob, widgetJob } from './serialize.ts';
 
 export interface RestOptions {
   apiPool: pg.Pool;
+  /** Where export_report writes its files (`<data dir>/exports`). */
+  exportsDir: string;
   /** The verified caller (null: no token); the server's auth hook has refused bad tokens. */
   identityOf(request: FastifyRequest): Identity | null;
   /** Seconds a succeeded job stays in `GET /api/v2/jobs/active` (seed 001: 5 minutes). */
@@ -262,6 +266,33 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     });
   };
   app.get('/jobs/stats', stats);
+
+  // The `downloadUrl` of an export's result: served to whoever may see that job, nobody else.
+  const EXPORT_FILE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
+  app.get('/api/v1/exports/:file', async (request, reply) => {
+    const { file } = request.params as { file: string };
+    const notFound = new HttpError(404, 'not_found', `export ${file} not found`);
+    if (!EXPORT_FILE.test(file) || file.includes('..')) throw notFound;
+    const owned = await scoped(request, async (db) =>
+      db
+        .selectFrom('jobdeck.jobs')
+        .select('id')
+        .where(sql<boolean>`result ->> 'downloadUrl' = ${`/api/v1/exports/${file}`}`)
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    if (!owned) throw notFound;
+    let body: Buffer;
+    try {
+      body = await readFile(path.join(options.exportsDir, file));
+    } catch {
+      throw new HttpError(404, 'not_found', `export ${file} is no longer available`);
+    }
+    return reply
+      .type(file.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${file}"`)
+      .send(body);
+  });
 
   // Novus admin: the organisation's jobs (row-level security scopes an admin to their org).
   app.get('/api/v1/admin/jobs', async (request) => {
