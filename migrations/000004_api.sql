@@ -200,26 +200,34 @@ begin
 end;
 $$;
 
+-- Deliveries belong to no user or organisation: the URL (and any secret in it) is the app's, so
+-- API users neither see nor cancel them; operators see them in the CLI, the TypeScript client
+-- and /metrics. A finish never fails because of a webhook: a delivery that cannot be enqueued
+-- is skipped with a warning in the server log.
 create function jobdeck_private.tg_jobs__webhooks() returns trigger
 language plpgsql as $$
+declare
+  d record;
 begin
-  -- nothing to do unless the webhook task is registered (a finish must never fail for want of it)
   if not exists (select 1 from jobdeck_private.task_types where type = 'deliver_webhook') then
     return null;
   end if;
-  perform jobdeck_private.enqueue(
-    'deliver_webhook',
-    jsonb_build_object('jobId', d.id, 'url', d.url, 'event', 'job.' || d.status),
-    0, null, null, null, null, d.owner_id, d.org_id, 'job', d.id::text, '{}'::jsonb, 'keep')
-  from (
-    select n.id, n.status, n.owner_id, n.org_id, coalesce(n.webhook_url, t.webhook_url) as url
+  for d in
+    select n.id, n.status, coalesce(n.webhook_url, t.webhook_url) as url
       from new_rows n
       join old_rows o on o.id = n.id
       left join jobdeck_private.task_types t on t.type = n.type
      where n.status in ('succeeded', 'failed') and o.status is distinct from n.status
-       and n.type <> 'deliver_webhook'
-  ) d
-  where d.url is not null;
+       and n.type <> 'deliver_webhook' and coalesce(n.webhook_url, t.webhook_url) is not null
+  loop
+    begin
+      perform jobdeck_private.enqueue(
+        'deliver_webhook', jsonb_build_object('jobId', d.id, 'url', d.url, 'event', 'job.' || d.status),
+        0, null, null, null, null, null, null, 'job', d.id::text, '{}'::jsonb, 'keep');
+    exception when others then
+      raise warning 'jobdeck: webhook delivery for job % not enqueued: %', d.id, sqlerrm;
+    end;
+  end loop;
   return null;
 end;
 $$;

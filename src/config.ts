@@ -57,6 +57,8 @@ const schema = z.object({
     .min(32, 'must be at least 32 characters (it signs webhook bodies with HMAC-SHA256)')
     .optional(),
   JOBDECK_WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(10_000),
+  JOBDECK_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  JOBDECK_SSE_MAX_STREAMS_PER_USER: int(1, 10_000).default(20),
   NODE_ENV: z.string().trim().optional(),
   TEST_DATABASE_URL: z
     .string()
@@ -120,6 +122,10 @@ export interface Config {
   webhookSecret: string | undefined;
   /** How long a webhook receiver gets to answer before the delivery counts as failed. */
   webhookTimeoutMs: number;
+  /** When set, `/metrics` needs this bearer token. */
+  metricsToken: string | undefined;
+  /** Event streams one user may hold open at once on one server. */
+  sseMaxStreamsPerUser: number;
   testDatabaseUrl: string | undefined;
 }
 
@@ -188,6 +194,8 @@ export function loadConfig(
     sseHeartbeatMs: v.JOBDECK_SSE_HEARTBEAT_MS,
     webhookSecret: v.JOBDECK_WEBHOOK_SECRET,
     webhookTimeoutMs: v.JOBDECK_WEBHOOK_TIMEOUT_MS,
+    metricsToken: v.JOBDECK_METRICS_TOKEN,
+    sseMaxStreamsPerUser: v.JOBDECK_SSE_MAX_STREAMS_PER_USER,
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };
 }

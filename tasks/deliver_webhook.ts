@@ -16,6 +16,8 @@ export default defineTask({
   description: 'Deliver a signed webhook for a finished job (retried with backoff)',
   enqueueFromApi: false,
   maxAttempts: 8,
+  // Its own limit, so a small JOBDECK_MAX_PAYLOAD_BYTES never stops a delivery being enqueued.
+  maxPayloadBytes: 16 * 1024,
   backoff: ['1s', '30s', '2m', '10m', '30m', '1h', '2h'],
   payload: z.object({
     jobId: z.uuid(),

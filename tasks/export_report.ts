@@ -30,7 +30,7 @@ export default defineTask({
       .optional(),
     stepDelayMs: z.number().int().min(0).max(60_000).optional(),
   }),
-  async run({ payload, progress, log, signal }) {
+  async run({ payload, progress, log, signal, job }) {
     const pause = () => sleep(payload.stepDelayMs ?? 400, signal);
     const steps = 6;
 
@@ -77,7 +77,8 @@ export default defineTask({
     await progress({ completed: 5, total: steps }, 'generate');
     await progress(95);
     const generatedAt = new Date();
-    const fileName = `${payload.reportType}_${generatedAt.toISOString().slice(0, 10)}_${generatedAt.getTime()}.${payload.format}`;
+    // Named by the job's id: unique per job, so no two jobs (or organisations) ever share a file.
+    const fileName = `${payload.reportType}_${generatedAt.toISOString().slice(0, 10)}_${job.id}.${payload.format}`;
     const dir = path.join(loadConfig().dataDir, 'exports');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, fileName), body);

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { readMigrations } from '../db/migrate.ts';
+import type { Logger } from '../logger.ts';
 
 export interface HealthOptions {
+  logger?: Logger | undefined;
   ownerPool: pg.Pool;
   /** A worker whose heartbeat is older than this counts as gone. */
   workerStaleMs: number;
@@ -27,7 +29,9 @@ export function registerHealth(app: FastifyInstance, options: HealthOptions): vo
       await options.ownerPool.query('select 1');
       checks['database'] = { ok: true, message: 'reachable' };
     } catch (error) {
-      checks['database'] = { ok: false, message: `unreachable: ${(error as Error).message}` };
+      // details go to the log, not to whoever asks
+      options.logger?.warn(`readyz: database unreachable: ${(error as Error).message}`);
+      checks['database'] = { ok: false, message: 'unreachable' };
     }
     if (checks['database']!.ok) {
       try {
@@ -42,7 +46,8 @@ export function registerHealth(app: FastifyInstance, options: HealthOptions): vo
             ? { ok: true, message: `${shipped.length} applied` }
             : { ok: false, message: `not applied: ${missing.join(', ')}` };
       } catch (error) {
-        checks['migrations'] = { ok: false, message: (error as Error).message };
+        options.logger?.warn(`readyz: migrations check failed: ${(error as Error).message}`);
+        checks['migrations'] = { ok: false, message: 'could not be checked' };
       }
       try {
         const { rows } = await options.ownerPool.query<{ alive: number }>(
@@ -56,7 +61,8 @@ export function registerHealth(app: FastifyInstance, options: HealthOptions): vo
             ? { ok: true, message: `${alive} alive` }
             : { ok: false, message: 'no worker has sent a heartbeat recently; jobs would wait' };
       } catch (error) {
-        checks['workers'] = { ok: false, message: (error as Error).message };
+        options.logger?.warn(`readyz: workers check failed: ${(error as Error).message}`);
+        checks['workers'] = { ok: false, message: 'could not be checked' };
       }
     }
     const ready =

@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { JobChangeHub } from '../live/job-changes.ts';
 
 export interface MetricsOptions {
+  /** When set, `/metrics` needs `Authorization: Bearer <this>`. */
+  token?: string | undefined;
   /** A pool with the owner's rights: the figures are cluster-wide, not any user's. */
   ownerPool: pg.Pool;
   changes: JobChangeHub;
@@ -82,14 +84,20 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     registers: [registry],
   });
 
-  // Jobs finished after this point are observed once each; nothing before the server started.
+  // Jobs finished after the server started are observed once each (scrapes run one at a time).
   let watermark: { at: Date; id: string } | null = null;
-  const observeFinished = async () => {
-    if (!watermark) {
-      const { rows } = await ownerPool.query<{ now: Date }>('select now() as now');
-      watermark = { at: rows[0]!.now, id: '00000000-0000-0000-0000-000000000000' };
-      return;
-    }
+  const started = ownerPool.query<{ now: Date }>('select now() as now').then(({ rows }) => {
+    watermark = { at: rows[0]!.now, id: '00000000-0000-0000-0000-000000000000' };
+  });
+  started.catch(() => {});
+  let observing: Promise<void> = Promise.resolve();
+  const observeFinished = () => {
+    observing = observing.then(observeOnce, observeOnce);
+    return observing;
+  };
+  const observeOnce = async () => {
+    await started;
+    if (!watermark) return;
     const { rows } = await ownerPool.query<FinishedRow>(
       `select id, type, status, attempts, manual_retries, finished_at,
               extract(epoch from finished_at - started_at)::float8 as run_s,
@@ -164,7 +172,12 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    if (options.token && request.headers.authorization !== `Bearer ${options.token}`)
+      return reply.code(401).header('www-authenticate', 'Bearer').send({
+        error: 'unauthorized',
+        message: 'metrics need Authorization: Bearer <JOBDECK_METRICS_TOKEN>',
+      });
     // Before rendering: the histograms and counters must hold this scrape's jobs already.
     await observeFinished();
     const body = await registry.metrics();

@@ -15,6 +15,7 @@ import { registerOpenApi } from './openapi.ts';
 import { VERSION } from '../version.ts';
 import { bearerToken, loadJwtSecret, verifyToken, type Identity } from '../graphql/auth.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
+import { MAX_VALUE_NESTING, valueNesting } from '../graphql/limits.ts';
 import { JobChangeHub } from '../live/job-changes.ts';
 import { PgListener } from '../live/listener.ts';
 import type { Logger } from '../logger.ts';
@@ -73,7 +74,18 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
   const pgl = postgraphile(
     makeGraphqlPreset({ config, apiPool, jwtSecret, changes, knownIdentity }),
   );
-  const app = Fastify({ bodyLimit: config.maxBodyBytes, logger: false });
+  const app = Fastify({
+    bodyLimit: config.maxBodyBytes,
+    logger: false,
+    // export file names run to ~200 characters
+    maxParamLength: 300,
+    // malformed URLs get the same {error, message} as every other client mistake
+    frameworkErrors: (error, _request, reply) => {
+      // Fastify types this reply by route generics it cannot know here; it is a plain reply.
+      const plain = reply as unknown as { code(n: number): { send(body: unknown): void } };
+      plain.code(400).send({ error: 'bad_request', message: error.message });
+    },
+  });
   const release = async () => {
     await Promise.resolve(pgl.release()).catch(() => {});
     await listener.close();
@@ -84,10 +96,23 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
     await app.register(websocket, { options: { maxPayload: config.maxBodyBytes } });
     installErrorHandler(app, logger);
     // First, so its response hook times every route registered after it.
-    registerMetrics(app, { ownerPool, changes, workerStaleMs: config.rescueAfterMs });
+    registerMetrics(app, {
+      ownerPool,
+      changes,
+      workerStaleMs: config.rescueAfterMs,
+      token: config.metricsToken,
+    });
     app.addHook('preHandler', async (request, reply) => {
       const route = request.routeOptions.url;
-      if (route === undefined || PUBLIC_ROUTES.has(route) || request.headers.upgrade) return;
+      if (route === undefined || PUBLIC_ROUTES.has(route)) return;
+      // Bodies nested thousands deep would exhaust the stack further on (GraphQL checks its own).
+      if (route !== '/graphql' && request.body && valueNesting(request.body) > MAX_VALUE_NESTING)
+        return reply.code(400).send({
+          error: 'invalid_request',
+          message: `the body nests objects or arrays more than ${MAX_VALUE_NESTING} deep`,
+        });
+      // websocket upgrades carry the token in their connection params, checked per subscription
+      if (route === '/graphql' && request.headers.upgrade) return;
       try {
         const token = bearerToken(request.headers.authorization);
         identities.set(request, token ? await verifyToken(token, jwtSecret) : null);
@@ -105,6 +130,7 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
       changes,
       identityOf: (request) => identities.get(request) ?? null,
       heartbeatMs: config.sseHeartbeatMs,
+      maxStreamsPerUser: config.sseMaxStreamsPerUser,
     });
     registerRestRoutes(app, {
       apiPool,
@@ -114,7 +140,7 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
     });
     const serv = pgl.createServ(grafserv);
     await serv.addTo(app);
-    registerHealth(app, { ownerPool, workerStaleMs: config.rescueAfterMs });
+    registerHealth(app, { ownerPool, workerStaleMs: config.rescueAfterMs, logger });
     registerOpenApi(app, VERSION);
     const address = await app.listen({ port: options.port ?? config.port, host: config.host });
     const port = app.server.address();

@@ -13,31 +13,40 @@ export interface SseOptions {
   identityOf(request: FastifyRequest): Identity | null;
   /** Milliseconds between `: ping` comments that keep proxies from closing idle streams. */
   heartbeatMs?: number;
+  /** Streams one user may hold open at once on this server (429 beyond). */
+  maxStreamsPerUser?: number;
 }
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Bytes a client may leave unread before its stream is dropped (it can reconnect and re-read). */
+const MAX_UNREAD_BYTES = 1024 * 1024;
 
-/** What each `job` event carries: the C4 status body, so a frontend can reuse its poll handler. */
-const statusBody = (job: Job) => ({
-  job: c4Job(job),
-  progress: job.progress,
-  ...c4Permissions(job),
-});
+/**
+ * What each `job` event carries: the C4 status body without the payload (which can be large and
+ * never changes), so a frontend can reuse its poll handler.
+ */
+const statusBody = (job: Job) => {
+  const { payload: _payload, ...rest } = c4Job(job);
+  return { job: rest, progress: job.progress, ...c4Permissions(job) };
+};
 
 /**
  * Server-sent events, pushed from LISTEN/NOTIFY through the same hub (and the same identity
  * checks) as GraphQL subscriptions; every change is re-read with the caller's rights.
  *
- * - `GET /v1/jobs/:id/events`: `event: job` with the job's status body now and after each change,
- *   then `event: end` once it has finished;
- * - `GET /v1/jobs/events`: `event: job` for each change of any of the caller's jobs.
+ * - `GET /v1/jobs/:id/events`: `event: job` with the job's status body now and after each change
+ *   (re-read after a listener reconnect too), then `event: end` once it has finished;
+ * - `GET /v1/jobs/events`: `event: job` for each change of any of the caller's jobs, and
+ *   `event: reconnected` when changes may have been missed.
  *
- * Both send `: ping` comments every 15 s, `event: expired` when the token expires (then close),
- * and re-read after the server's listener reconnects, so nothing a client shows goes stale.
+ * Both send `: ping` comments, `event: expired` when the token expires (then close), end when the
+ * server shuts down, and drop a client that leaves more than 1 MiB unread.
  */
 export function registerSseRoutes(app: FastifyInstance, options: SseOptions): void {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const maxPerUser = options.maxStreamsPerUser ?? 20;
+  const perUser = new Map<string, number>();
   // Streams never finish on their own; a closing server ends them (else close would wait forever).
   const open = new Set<() => void>();
   app.addHook('preClose', async () => {
@@ -55,38 +64,66 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
       db.selectFrom('jobdeck.jobs').selectAll().where('id', '=', id).executeTakeFirst(),
     );
 
-  /** Opens the stream and runs `pump` until it returns, the client leaves or the token expires. */
+  /**
+   * Opens the stream and runs until `onChange` says stop, the client leaves, the token expires or
+   * the server closes. The client going away is watched from the first moment, so a client that
+   * leaves while the stream is being set up leaves nothing behind.
+   */
   const stream = async (
     request: FastifyRequest,
     reply: FastifyReply,
+    identity: Identity,
     topic: JobChangeTopic,
     /** Read after the subscription is in place, so no change between the two is missed. */
     initial: (() => Promise<Job | undefined>) | null,
     onChange: (id: string | null, send: (event: string, data: unknown) => void) => Promise<boolean>,
   ) => {
-    const events = await options.changes.subscribe(JSON.stringify(topic));
-    let seq = 0;
-    reply.hijack();
+    const userKey = JSON.stringify([identity.orgId, identity.userId]);
+    const held = perUser.get(userKey) ?? 0;
+    if (held >= maxPerUser)
+      throw new HttpError(
+        429,
+        'too_many_streams',
+        `at most ${maxPerUser} event streams per user at once; close one first`,
+      );
+    perUser.set(userKey, held + 1);
     const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const send = (event: string, data: unknown) => {
-      seq += 1;
-      res.write(`id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let gone = false;
+    let events: AsyncIterableIterator<unknown> | null = null;
+    const end = () => {
+      gone = true;
+      void events?.return?.();
     };
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
-    heartbeat.unref();
-    const close = () => void events.return?.();
-    request.raw.on('close', close);
-    open.add(close);
+    res.on('close', end);
+    // It may have left already, during an earlier await ('close' would not come again).
+    if (!res.socket || res.socket.destroyed) gone = true;
+    open.add(end);
+    reply.hijack();
+    let heartbeat: NodeJS.Timeout | null = null;
     try {
+      const subscription = await options.changes.subscribe(JSON.stringify(topic));
+      events = subscription;
+      if (gone) return;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      let seq = 0;
+      const send = (event: string, data: unknown) => {
+        if (gone) return;
+        seq += 1;
+        res.write(`id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        if (res.writableLength > MAX_UNREAD_BYTES) end();
+      };
+      heartbeat = setInterval(() => {
+        if (!gone) res.write(': ping\n\n');
+      }, heartbeatMs);
+      heartbeat.unref();
       res.write(`retry: 2000\n\n`);
       const first = initial ? await initial() : undefined;
-      if (initial && !first) return;
+      if (gone || (initial && !first)) return;
       if (first) {
         send('job', statusBody(first));
         if (FINISHED.has(first.status)) {
@@ -94,7 +131,8 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
           return;
         }
       }
-      for await (const event of events) {
+      for await (const event of subscription) {
+        if (gone) return;
         if (event.kind === 'expired') {
           send('expired', { message: 'your token expired; reconnect with a new one' });
           return;
@@ -102,12 +140,24 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
         if (!(await onChange(event.kind === 'changed' ? event.id : null, send))) return;
       }
     } catch (error) {
-      send('error', { message: (error as Error).message });
+      if (!gone && res.headersSent)
+        res.write(
+          `event: error\ndata: ${JSON.stringify({ message: (error as Error).message })}\n\n`,
+        );
+      else if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.write(
+          JSON.stringify({ error: 'internal', message: 'the event stream could not start' }),
+        );
+      }
     } finally {
-      clearInterval(heartbeat);
-      open.delete(close);
-      request.raw.off('close', close);
-      await events.return?.();
+      if (heartbeat) clearInterval(heartbeat);
+      open.delete(end);
+      res.off('close', end);
+      await events?.return?.();
+      const left = (perUser.get(userKey) ?? 1) - 1;
+      if (left > 0) perUser.set(userKey, left);
+      else perUser.delete(userKey);
       res.end();
     }
   };
@@ -120,7 +170,7 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
       ownerId: identity.userId,
       expiresAt: identity.expiresAt.getTime(),
     };
-    await stream(request, reply, topic, null, async (id, send) => {
+    await stream(request, reply, identity, topic, null, async (id, send) => {
       if (id === null) {
         send('reconnected', { message: 'changes may have been missed; re-read what you show' });
         return true;
@@ -149,6 +199,7 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
     await stream(
       request,
       reply,
+      identity,
       topic,
       () => readJob(identity, id),
       async (_changed, send) => {

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
-import { tokenFor } from '../helpers/api.ts';
+import { startTestServer, tokenFor } from '../helpers/api.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { runTestWorker } from '../helpers/worker.ts';
@@ -32,6 +32,21 @@ function parseExposition(text: string): Map<string, number> {
   }
   return samples;
 }
+
+describe('/metrics with JOBDECK_METRICS_TOKEN', () => {
+  it('needs the token', async () => {
+    const own = await startTestServer(t, { metricsToken: 'metrics-token-1234567' });
+    try {
+      expect((await fetch(`${own.url}/metrics`)).status).toBe(401);
+      const ok = await fetch(`${own.url}/metrics`, {
+        headers: { authorization: 'Bearer metrics-token-1234567' },
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+});
 
 describe('/healthz and /readyz', () => {
   it('reports up always, and ready only with a live worker', async () => {
@@ -110,8 +125,11 @@ describe('/metrics', () => {
     expect(
       [...samples.keys()].some((key) => key.startsWith('jobdeck_process_resident_memory_bytes')),
     ).toBe(true);
-    // observed once: a second scrape does not count the same jobs again
-    const again = parseExposition(await (await fetch(`${server.url}/metrics`)).text());
-    expect(again.get('jobdeck_jobs_failed_total{type="export_report"}')).toBe(1);
+    // observed once: further scrapes, even many at once, do not count the same jobs again
+    const scrapes = await Promise.all(
+      Array.from({ length: 10 }, async () => (await fetch(`${server.url}/metrics`)).text()),
+    );
+    for (const text of scrapes)
+      expect(parseExposition(text).get('jobdeck_jobs_failed_total{type="export_report"}')).toBe(1);
   });
 });

@@ -395,6 +395,18 @@ describe('bad input', () => {
       expect(res.status, url).toBe(status);
       expect(res.body, url).toEqual({ error, message: expect.any(String) });
     }
+    const deep = await call('POST', '/v1/jobs', {
+      rawBody: `{"jobType":"export_report","payload":${'{"a":'.repeat(5000)}{}${'}'.repeat(5000)}}`,
+    });
+    expect(deep).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', message: expect.stringMatching(/nests objects or arrays/) },
+    });
+    const badUrl = await fetch(`${server.url}/v1/jobs/%ZZ/status`, {
+      headers: { authorization: `Bearer ${tokens['alice']}` },
+    });
+    expect(badUrl.status).toBe(400);
+    expect(await badUrl.json()).toEqual({ error: 'bad_request', message: expect.any(String) });
     expect(await countJobs()).toBe(before);
   });
 });

@@ -122,6 +122,41 @@ describe('GET /v1/jobs/:id/events', () => {
   });
 });
 
+describe('stream limits', () => {
+  it('leaves nothing behind when clients leave during setup, and caps streams per user', async () => {
+    const own = await startTestServer(t, { sseMaxStreamsPerUser: 2 });
+    const token = await tokenFor('wes', 'acme');
+    const job = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'wes',
+      orgId: 'acme',
+      runAt: new Date(Date.now() + 3_600_000),
+    });
+    // 30 clients that hang up at once, mid-setup
+    for (let i = 0; i < 30; i++) {
+      const controller = new AbortController();
+      const pending = fetch(`${own.url}/v1/jobs/${job.id}/events`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: controller.signal,
+      }).catch(() => null);
+      controller.abort();
+      await pending;
+    }
+    await waitFor(() => own.changes.activeSubscriptions === 0, {
+      what: 'abandoned streams to be released',
+    });
+    const a = await openStream(`${own.url}/v1/jobs/events`, token);
+    const b = await openStream(`${own.url}/v1/jobs/events`, token);
+    const c = await fetch(`${own.url}/v1/jobs/events`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(c.status).toBe(429);
+    expect(await c.json()).toMatchObject({ error: 'too_many_streams' });
+    await a.close();
+    await b.close();
+    await own.close();
+  });
+});
+
 describe('GET /v1/jobs/events', () => {
   it('streams changes of the caller’s jobs only, with heartbeats', async () => {
     const own = await startTestServer(t, { sseHeartbeatMs: 50 });
