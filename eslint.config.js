@@ -17,4 +17,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // the dashboard runs in browsers
+    files: ['dashboard/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        atob: 'readonly',
+        alert: 'readonly',
+        URL: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
+  },
 );

@@ -45,6 +45,9 @@ export function maskError(error: GraphQLError): GraphQLError {
     });
   if (original instanceof UnauthorizedError)
     return keep(original.message, { code: 'UNAUTHENTICATED' });
+  // The filter plugin's refusals of null or empty filter values are the client's to fix.
+  if (original && /are forbidden in filter argument input/.test(original.message))
+    return keep(original.message, { code: 'BAD_USER_INPUT' });
   const database = asDatabaseError(original);
   const code = database ? codeFor(database.code) : null;
   if (database && code) {

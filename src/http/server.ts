@@ -12,6 +12,7 @@ import { registerSseRoutes } from './sse.ts';
 import { registerHealth } from './health.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
+import { registerDashboard } from './dashboard.ts';
 import { VERSION } from '../version.ts';
 import { bearerToken, loadJwtSecret, verifyToken, type Identity } from '../graphql/auth.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
@@ -21,7 +22,18 @@ import { PgListener } from '../live/listener.ts';
 import type { Logger } from '../logger.ts';
 
 /** Routes that need no token (and get none checked). */
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', '/graphiql']);
+const PUBLIC_ROUTES = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/graphiql',
+  // the dashboard's files; its data comes through GraphQL with the signed-in user's token
+  '/',
+  '/*',
+  '/vendor/:file',
+  '/dev/token',
+]);
 
 export interface ServerOptions {
   config: Config;
@@ -142,6 +154,7 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
     await serv.addTo(app);
     registerHealth(app, { ownerPool, workerStaleMs: config.rescueAfterMs, logger });
     registerOpenApi(app, VERSION);
+    await registerDashboard(app, { devTokens: !config.production, jwtSecret });
     const address = await app.listen({ port: options.port ?? config.port, host: config.host });
     const port = app.server.address();
     const actualPort = typeof port === 'object' && port ? port.port : Number(new URL(address).port);

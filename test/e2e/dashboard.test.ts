@@ -1,0 +1,145 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Jobdeck } from '../../src/client.ts';
+import type { JobdeckServer } from '../../src/http/server.ts';
+import type { TaskRegistry } from '../../src/jobs/registry.ts';
+import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import { useApiTestbed } from '../helpers/testbed.ts';
+import { runTestWorker } from '../helpers/worker.ts';
+
+/** Debian's Chromium (`.ci/run` installs it when missing); CHROMIUM_PATH overrides. */
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium)
+  console.warn(`dashboard e2e tests skipped: no Chromium at ${CHROMIUM} (apt install chromium)`);
+
+let t: TestDatabase;
+let jobdeck: Jobdeck;
+let server: JobdeckServer;
+let tasks: TaskRegistry;
+let browser: Browser;
+const consoleErrors: string[] = [];
+
+const bed = useApiTestbed();
+
+beforeAll(async () => {
+  ({ t, jobdeck, server, tasks } = bed);
+  if (haveChromium)
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A fresh browser context signed in through the dashboard's development sign-in form. */
+async function signIn(user: string, role: 'user' | 'admin' = 'user'): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(`${user}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => consoleErrors.push(`${user}: ${String(error)}`));
+  await page.goto(`${server.url}/`);
+  await page.locator('input[name=user]').fill(user);
+  await page.locator('input[name=org]').fill('acme');
+  await page.locator('select[name=role]').selectOption(role);
+  await page.getByRole('button', { name: 'Get a development token' }).click();
+  await page
+    .getByRole('status')
+    .filter({ hasText: /running job/ })
+    .waitFor();
+  return page;
+}
+
+describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
+  it('enqueues import_file from the form and shows its bar move to 100 % live', async () => {
+    const worker = await runTestWorker(t, tasks);
+    try {
+      const page = await signIn('alice', 'admin');
+      await page.getByRole('tab', { name: 'Enqueue' }).click();
+      await page
+        .locator('textarea[name=payload]')
+        .fill('{"filename": "people.csv", "rows": 50, "stepDelayMs": 250}');
+      await page.getByRole('button', { name: 'Enqueue' }).click();
+      // back on the active tab: the job appears and its bar moves without a reload
+      const bar = page.locator('article.job progress').first();
+      await bar.waitFor();
+      const seen = new Set<number>();
+      const id = await page.locator('article.job').first().getAttribute('data-job-id');
+      await waitFor(
+        async () => {
+          if ((await page.locator('article.job').count()) === 0) return true;
+          seen.add(Number(await bar.getAttribute('value').catch(() => '0')));
+          return false;
+        },
+        { timeoutMs: 20_000, intervalMs: 50, what: 'the job to finish on screen' },
+      );
+      expect([...seen].some((value) => value > 0 && value < 100)).toBe(true);
+      await waitForStatus(jobdeck, id!, 'succeeded');
+      await page.getByRole('tab', { name: 'History' }).click();
+      const row = page.locator(`tr[data-job-id="${id}"]`);
+      await expect.poll(() => row.locator('td').nth(1).textContent()).toBe('succeeded');
+      await expect.poll(() => row.locator('td').nth(2).textContent()).toBe('100%');
+      await page.context().close();
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('cancels a running job, retries a failed one and filters the history', async () => {
+    const worker = await runTestWorker(t, tasks);
+    try {
+      const page = await signIn('alice');
+      const slow = await jobdeck.enqueueJob(
+        'export_report',
+        { reportType: 'quotes', format: 'csv', stepDelayMs: 3000 },
+        { ownerId: 'alice', orgId: 'acme' },
+      );
+      const article = page.locator(`article.job[data-job-id="${slow.id}"]`);
+      await article.and(page.locator('[data-status="running"]')).waitFor({ timeout: 15_000 });
+      await article.getByRole('button', { name: /^Cancel/ }).click();
+      await waitForStatus(jobdeck, slow.id, 'cancelled', { timeoutMs: 20_000 });
+      await article.waitFor({ state: 'detached' });
+
+      const broken = await jobdeck.enqueueJob(
+        'export_report',
+        { reportType: 'invalid_report', format: 'csv', stepDelayMs: 0 },
+        { ownerId: 'alice', orgId: 'acme' },
+      );
+      await waitForStatus(jobdeck, broken.id, 'failed');
+      await worker.stop();
+      await page.getByRole('tab', { name: 'History' }).click();
+      await page.locator('select[name=status]').selectOption('failed');
+      const row = page.locator(`tr[data-job-id="${broken.id}"]`);
+      await row.waitFor();
+      await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+      await row.getByRole('button', { name: /^Retry/ }).click();
+      await expect.poll(async () => (await jobdeck.getJob(broken.id)).manual_retries).toBe(1);
+      expect((await jobdeck.getJob(broken.id)).status).toBe('queued');
+      await page.context().close();
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('never shows user B the jobs of user A', async () => {
+    const mine = await jobdeck.enqueueJob(
+      'export_report',
+      { reportType: 'quotes', format: 'csv' },
+      { ownerId: 'carol', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
+    );
+    const page = await signIn('bob');
+    await page.getByRole('tab', { name: 'History' }).click();
+    await page.getByText(/\d+ jobs/).waitFor();
+    expect(await page.locator(`[data-job-id="${mine.id}"]`).count()).toBe(0);
+    await page.getByRole('tab', { name: 'Active' }).click();
+    await page.getByText('No active jobs.').waitFor();
+    await page.context().close();
+  });
+
+  it('logged no console errors on any page', () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});
