@@ -604,11 +604,15 @@ function Dashboard({ token, onSignOut }) {
     }, 1000);
   };
   const [error, setError] = useState(null);
+  // A list read while changes arrive may be older than them: read again until none arrived.
+  const eventsSeen = useRef(0);
   const loadActive = useCallback(async () => {
     try {
+      const before = eventsSeen.current;
       const data = await gql(token, `{ activeJobs(first: 100) { nodes { ${JOB_FIELDS} } } }`);
       setActive(data.activeJobs.nodes);
       setError(null);
+      if (eventsSeen.current !== before) setTimeout(() => void loadActive(), 0);
     } catch (e) {
       setError(e.message);
       if (/token|sign in/i.test(e.message)) onSignOut();
@@ -624,6 +628,7 @@ function Dashboard({ token, onSignOut }) {
     {},
     (data) => {
       const change = data[topic];
+      eventsSeen.current += 1;
       noteChange();
       if (change.kind !== 'CHANGED' || !change.job) return setVersion((v) => v + 1);
       setActive((jobs) => {

@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
+import { startServer } from '../../src/http/server.ts';
+import { TEST_JWT_SECRET, startTestServer } from '../helpers/api.ts';
 import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
-import { runTestWorker } from '../helpers/worker.ts';
+import { runTestWorker, testConfig } from '../helpers/worker.ts';
 
 /** Debian's Chromium (`.ci/run` installs it when missing); CHROMIUM_PATH overrides. */
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -29,6 +31,13 @@ beforeAll(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
 
+// Pages hold live subscriptions: close them before the testbed checks that none are left.
+const contexts = new Set<BrowserContext>();
+afterEach(async () => {
+  await Promise.all([...contexts].map((context) => context.close()));
+  contexts.clear();
+});
+
 afterAll(async () => {
   await browser?.close();
 });
@@ -36,6 +45,7 @@ afterAll(async () => {
 /** A fresh browser context signed in through the dashboard's development sign-in form. */
 async function signIn(user: string, role: 'user' | 'admin' = 'user'): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  contexts.add(context);
   const page = await context.newPage();
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(`${user}: ${message.text()}`);
@@ -71,11 +81,15 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       await waitFor(
         async () => {
           if ((await page.locator('article.job').count()) === 0) return true;
-          seen.add(Number(await bar.getAttribute('value').catch(() => '0')));
+          // short timeout: the bar disappears when the job finishes
+          seen.add(Number(await bar.getAttribute('value', { timeout: 200 }).catch(() => '0')));
           return false;
         },
         { timeoutMs: 20_000, intervalMs: 50, what: 'the job to finish on screen' },
-      );
+      ).catch(async (error: Error) => {
+        await page.screenshot({ path: '/tmp/e2e-fail.png' });
+        throw error;
+      });
       expect([...seen].some((value) => value > 0 && value < 100)).toBe(true);
       await waitForStatus(jobdeck, id!, 'succeeded');
       await page.getByRole('tab', { name: 'History' }).click();
@@ -137,6 +151,40 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
     await page.getByRole('tab', { name: 'Active' }).click();
     await page.getByText('No active jobs.').waitFor();
     await page.context().close();
+  });
+
+  it('reconnects its live updates after a server restart', async () => {
+    const first = await startTestServer(t);
+    const port = first.port;
+    const context = await browser.newContext();
+    contexts.add(context);
+    const page = await context.newPage();
+    await page.goto(`${first.url}/`);
+    await page.locator('input[name=user]').fill('erin');
+    await page.getByRole('button', { name: 'Get a development token' }).click();
+    await page.getByText('No active jobs.').waitFor();
+    await first.close();
+    const second = await startServer({
+      config: testConfig({ jwtSecret: TEST_JWT_SECRET, host: '127.0.0.1' }),
+      connectionString: t.url,
+      port,
+    });
+    try {
+      // the page's websocket finds the new server by itself; a new job then shows up live
+      await waitFor(() => second.changes.activeSubscriptions > 0, {
+        timeoutMs: 30_000,
+        what: 'the page to resubscribe',
+      });
+      const job = await jobdeck.enqueueJob(
+        'export_report',
+        { reportType: 'quotes', format: 'csv' },
+        { ownerId: 'erin', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
+      );
+      await page.locator(`article.job[data-job-id="${job.id}"]`).waitFor({ timeout: 15_000 });
+    } finally {
+      await context.close();
+      await second.close();
+    }
   });
 
   it('logged no console errors on any page', () => {
