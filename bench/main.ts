@@ -2,7 +2,9 @@
  * `npm run bench`: drains N trivial jobs through raw Graphile Worker and through jobdeck (full
  * tracking: queued → running → one progress update → succeeded) on the same PostgreSQL with the
  * same worker settings, and reports jobs/s. `-- --quick` uses smaller counts; `-- --jobs N` sets N.
- * The side-by-side suite with pg-boss and latency figures grows here (see the benchmark issue).
+ * Also: single-call enqueue rate, add → start latency (jobdeck and raw Graphile Worker, idle
+ * worker), active-jobs read latency over GraphQL and REST with a large history, and the worker's
+ * peak RSS. pg-boss and subscriber latency are still to come (the benchmark issue).
  */
 import { mkdir, mkdtemp, chmod, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,6 +21,7 @@ import { syncTaskTypes, type TaskRegistry } from '../src/jobs/registry.ts';
 import { enqueueJobsOn } from '../src/jobs/enqueue.ts';
 import { startWorker } from '../src/worker/runner.ts';
 import { createLogger, makeWorkerLogger } from '../src/logger.ts';
+import { addToStartLatency, singleEnqueueRate } from './latency.ts';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean' }, jobs: { type: 'string' } },
@@ -27,6 +30,8 @@ const { values } = parseArgs({
 const N = values.jobs ? Number(values.jobs) : values.quick ? 5000 : 50_000;
 if (!Number.isInteger(N) || N < 1) throw new Error('--jobs must be a whole number >= 1');
 const CONCURRENCY = 50;
+const LATENCY_SAMPLES = values.quick ? 50 : 200;
+const HISTORY_ROWS = values.quick ? 100_000 : 1_000_000;
 const LOCAL_QUEUE = 500;
 
 const config = loadConfig();
@@ -92,7 +97,7 @@ async function rawGraphileWorker(): Promise<number> {
   return N / seconds;
 }
 
-async function jobdeck(): Promise<{ drain: number; enqueueBulk: number }> {
+async function jobdeck(): Promise<{ drain: number; enqueueBulk: number; peakRssMb: number }> {
   const url = await freshDatabase('bench_jobdeck');
   const pool = createPool(url, { max: 8 });
   await migrate(pool);
@@ -110,6 +115,11 @@ async function jobdeck(): Promise<{ drain: number; enqueueBulk: number }> {
   }
   const enqueueBulk = N / ((performance.now() - enqueueStarted) / 1000);
   const started = performance.now();
+  // The worker runs in this process: its peak RSS is this process's while draining.
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
   const worker = await startWorker({
     connectionString: url,
     tasks,
@@ -128,14 +138,29 @@ async function jobdeck(): Promise<{ drain: number; enqueueBulk: number }> {
         .rows[0].n === 0,
   );
   const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
   await worker.stop();
   await pool.end();
-  return { drain: N / seconds, enqueueBulk };
+  return { drain: N / seconds, enqueueBulk, peakRssMb: Math.round(peakRss / 1048576) };
 }
 
 try {
   const raw = await rawGraphileWorker();
   const tracked = await jobdeck();
+  const single = await singleEnqueueRate(
+    await freshDatabase('bench_single'),
+    Math.min(5000, Math.max(100, Math.round(N / 10))),
+  );
+  const latency = await addToStartLatency(
+    await freshDatabase('bench_latency'),
+    await freshDatabase('bench_latency_raw'),
+    config,
+    LATENCY_SAMPLES,
+  );
+  // Loaded here, after GRAPHILE_ENV is set: Grafast reads it once, when it loads.
+  process.env['GRAPHILE_ENV'] ??= 'production';
+  const { activeJobsLatency } = await import('./reads.ts');
+  const reads = await activeJobsLatency(await freshDatabase('bench_reads'), HISTORY_ROWS);
   const versionPool = new pg.Client({ connectionString: adminUrl });
   await versionPool.connect();
   const pgVersion = (await versionPool.query('show server_version')).rows[0]
@@ -149,7 +174,13 @@ try {
       jobdeck: { jobs_per_sec: Math.round(tracked.drain) },
       ratio_jobdeck_vs_raw: Number((tracked.drain / raw).toFixed(3)),
     },
-    enqueue: { bulk: { jobs_per_sec: Math.round(tracked.enqueueBulk) } },
+    enqueue: {
+      single: { jobs_per_sec: Math.round(single) },
+      bulk: { jobs_per_sec: Math.round(tracked.enqueueBulk) },
+    },
+    latency_add_to_start_ms: { jobdeck: latency.jobdeck, raw_graphile_worker: latency.raw },
+    active_jobs_ms: { graphql: reads.graphql, rest: reads.rest, history_rows: HISTORY_ROWS },
+    worker_peak_rss_mb: tracked.peakRssMb,
     settings: {
       concurrency: CONCURRENCY,
       local_queue: LOCAL_QUEUE,
@@ -164,7 +195,15 @@ try {
     },
     'jobdeck, fully tracked (drain)': { 'jobs/s': results.throughput.jobdeck.jobs_per_sec },
     'jobdeck enqueueJobs (bulk 1000)': { 'jobs/s': results.enqueue.bulk.jobs_per_sec },
+    'jobdeck enqueueJob (single)': { 'jobs/s': results.enqueue.single.jobs_per_sec },
   });
+  console.table({
+    'add → start, jobdeck': latency.jobdeck,
+    'add → start, raw Graphile Worker': latency.raw,
+    [`activeJobs GraphQL (${HISTORY_ROWS} history rows)`]: reads.graphql,
+    [`GET /api/v2/jobs/active (${HISTORY_ROWS} history rows)`]: reads.rest,
+  });
+  console.log(`worker peak RSS while draining: ${tracked.peakRssMb} MB`);
   console.log(
     `jobdeck / raw = ${results.throughput.ratio_jobdeck_vs_raw} (${N} jobs, concurrency ${CONCURRENCY})`,
   );

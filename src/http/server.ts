@@ -90,7 +90,7 @@ export async function startServer(options: ServerOptions): Promise<JobdeckServer
     bodyLimit: config.maxBodyBytes,
     logger: false,
     // export file names run to ~200 characters
-    maxParamLength: 300,
+    routerOptions: { maxParamLength: 300 },
     // malformed URLs get the same {error, message} as every other client mistake
     frameworkErrors: (error, _request, reply) => {
       // Fastify types this reply by route generics it cannot know here; it is a plain reply.
