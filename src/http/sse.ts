@@ -4,6 +4,7 @@ import type { Job } from '../db/types.ts';
 import type { Identity } from '../graphql/auth.ts';
 import { type JobChangeHub, type JobChangeTopic, normalizeUuid } from '../live/job-changes.ts';
 import { HttpError } from './rest/errors.ts';
+import { jobIdParams, parse, requireIdentity } from './rest/requests.ts';
 import { c4Job, c4Permissions } from './rest/serialize.ts';
 import { withIdentity } from './scoped.ts';
 
@@ -18,7 +19,6 @@ export interface SseOptions {
 }
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Bytes a client may leave unread before its stream is dropped (it can reconnect and re-read). */
 const MAX_UNREAD_BYTES = 1024 * 1024;
 
@@ -53,12 +53,6 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
     for (const end of open) end();
   });
 
-  const requireIdentity = (request: FastifyRequest) => {
-    const identity = options.identityOf(request);
-    if (!identity)
-      throw new HttpError(401, 'unauthorized', 'sign in: send Authorization: Bearer <token>');
-    return identity;
-  };
   const readJob = (identity: Identity, id: string) =>
     withIdentity(options.apiPool, identity, ({ db }) =>
       db.selectFrom('jobdeck.jobs').selectAll().where('id', '=', id).executeTakeFirst(),
@@ -163,7 +157,7 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
   };
 
   app.get('/v1/jobs/events', async (request, reply) => {
-    const identity = requireIdentity(request);
+    const identity = requireIdentity(options.identityOf(request));
     const topic: JobChangeTopic = {
       kind: 'owner',
       orgId: identity.orgId,
@@ -182,11 +176,8 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
   });
 
   app.get('/v1/jobs/:id/events', async (request, reply) => {
-    const identity = requireIdentity(request);
-    const raw = (request.params as { id?: string }).id ?? '';
-    if (!UUID.test(raw))
-      throw new HttpError(400, 'invalid_request', 'invalid path: id: must be a job id (a UUID)');
-    const id = normalizeUuid(raw);
+    const identity = requireIdentity(options.identityOf(request));
+    const id = normalizeUuid(parse(jobIdParams, request.params, 'path').id);
     const topic: JobChangeTopic =
       identity.role === 'admin'
         ? { kind: 'org', orgId: identity.orgId, jobId: id }

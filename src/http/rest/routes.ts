@@ -8,6 +8,7 @@ import type { Database, Job, JobStatus } from '../../db/types.ts';
 import type { Identity } from '../../graphql/auth.ts';
 import { withIdentity } from '../scoped.ts';
 import { HttpError } from './errors.ts';
+import { jobIdParams, parse, requireIdentity } from './requests.ts';
 import { CreateJobBody } from './schemas.ts';
 import { c4Job, c4Permissions, detailJob, widgetJob } from './serialize.ts';
 
@@ -22,22 +23,6 @@ export interface RestOptions {
 }
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'] as const;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Parses with zod, turning failures into a 400 that names each bad field. */
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (issue) => `${issue.path.length > 0 ? issue.path.join('.') : what}: ${issue.message}`,
-  );
-  throw new HttpError(400, 'invalid_request', `invalid ${what}: ${problems.join('; ')}`);
-}
-
-const jobIdParams = z.object({
-  id: z.string().regex(UUID, 'must be a job id (a UUID)'),
-});
-
 const wholeNumber = (name: string, min: number, max: number) =>
   z
     .string()
@@ -59,14 +44,6 @@ const listQuery = z
     jobType: z.string().min(1).max(128).optional(),
   })
   .strict();
-
-/** The caller, or 401: every REST route needs a signed-in user. */
-function requireIdentity(options: RestOptions, request: FastifyRequest): Identity {
-  const identity = options.identityOf(request);
-  if (!identity)
-    throw new HttpError(401, 'unauthorized', 'sign in: send Authorization: Bearer <token>');
-  return identity;
-}
 
 function requireAdmin(identity: Identity): void {
   if (identity.role !== 'admin')
@@ -119,7 +96,7 @@ const paged = (query: z.output<typeof listQuery>, total: number) => ({
  */
 export function registerRestRoutes(app: FastifyInstance, options: RestOptions): void {
   const scoped = <T>(request: FastifyRequest, fn: (db: Kysely<Database>) => Promise<T>) =>
-    withIdentity(options.apiPool, requireIdentity(options, request), ({ db }) => fn(db));
+    withIdentity(options.apiPool, requireIdentity(options.identityOf(request)), ({ db }) => fn(db));
 
   // --- seeds 000/001: the widget polls this every 10 s ---------------------------------------
   app.get('/api/v2/jobs/active', async (request) =>
@@ -296,17 +273,17 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
 
   // Novus admin: the organisation's jobs (row-level security scopes an admin to their org).
   app.get('/api/v1/admin/jobs', async (request) => {
-    requireAdmin(requireIdentity(options, request));
+    requireAdmin(requireIdentity(options.identityOf(request)));
     const query = parse(listQuery, request.query, 'query string');
     const { jobs, total } = await scoped(request, (db) => listPage(db, query));
     return { jobs: jobs.map(detailJob), ...paged(query, total) };
   });
   app.get('/api/v1/admin/jobs/stats', async (request) => {
-    requireAdmin(requireIdentity(options, request));
+    requireAdmin(requireIdentity(options.identityOf(request)));
     return stats(request);
   });
   app.post('/api/v1/admin/jobs/:id/retry', async (request) => {
-    requireAdmin(requireIdentity(options, request));
+    requireAdmin(requireIdentity(options.identityOf(request)));
     const { id } = parse(jobIdParams, request.params, 'path');
     const job = await scoped(request, async (db) => {
       const { rows } = await sql<Job>`select * from jobdeck.retry_job(${id}::uuid)`.execute(db);
@@ -315,7 +292,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     return detailJob(job);
   });
   app.delete('/api/v1/admin/jobs/:id', async (request) => {
-    requireAdmin(requireIdentity(options, request));
+    requireAdmin(requireIdentity(options.identityOf(request)));
     const { id } = parse(jobIdParams, request.params, 'path');
     const job = await scoped(request, async (db) => {
       const { rows } = await sql<Job>`select * from jobdeck.cancel_job(${id}::uuid, null)`.execute(
