@@ -13,15 +13,23 @@ import { percentile } from './stats.ts';
 let onStart: (() => void) | null = null;
 const started = () => new Promise<void>((resolve) => (onStart = resolve));
 
+/** Worker settings shared by every scenario of the bench. */
+export interface WorkerSettings {
+  concurrency: number;
+  localQueue: number;
+}
+
 /**
  * Add → start latency with an idle worker, one job at a time: from the enqueue call to the
- * moment the task body runs. jobdeck (enqueueJob, tracked) and raw Graphile Worker (add_job).
+ * moment the task body runs. jobdeck (enqueueJob, tracked) and raw Graphile Worker (add_job), both
+ * with the bench's worker settings. The first 10 jobs of each warm up and are not counted.
  */
 export async function addToStartLatency(
   jobdeckUrl: string,
   rawUrl: string,
   config: Config,
   samples: number,
+  settings: WorkerSettings,
 ): Promise<{ jobdeck: { p50: number; p99: number }; raw: { p50: number; p99: number } }> {
   // jobdeck
   const pool = createPool(jobdeckUrl, { max: 4 });
@@ -31,7 +39,13 @@ export async function addToStartLatency(
   const worker = await startWorker({
     connectionString: jobdeckUrl,
     tasks,
-    config: { ...config, concurrency: 4, logLevel: 'error' },
+    config: {
+      ...config,
+      concurrency: settings.concurrency,
+      localQueueSize: settings.localQueue,
+      completeBatchDelayMs: 0,
+      logLevel: 'error',
+    },
     logger: createLogger('error'),
   });
   const tracked: number[] = [];
@@ -49,14 +63,21 @@ export async function addToStartLatency(
     await pool.end();
   }
   // raw Graphile Worker
-  const rawPool = createPool(rawUrl, { max: 4 });
+  const rawPool = createPool(rawUrl, { max: settings.concurrency + 4 });
   await migrate(rawPool);
   const runner: Runner = await run({
     pgPool: rawPool,
     taskList: { ping: async () => void onStart?.() },
-    concurrency: 4,
+    concurrency: settings.concurrency,
     noHandleSignals: true,
     logger: makeWorkerLogger('error'),
+    preset: {
+      worker: {
+        localQueue: { size: settings.localQueue },
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+      },
+    },
   });
   const raw: number[] = [];
   try {

@@ -1,38 +1,51 @@
 /**
- * `npm run bench`: drains N trivial jobs through raw Graphile Worker and through jobdeck (full
- * tracking: queued → running → one progress update → succeeded) on the same PostgreSQL with the
- * same worker settings, and reports jobs/s. `-- --quick` uses smaller counts; `-- --jobs N` sets N.
- * Also: single-call enqueue rate, add → start latency (jobdeck and raw Graphile Worker, idle
- * worker), active-jobs read latency over GraphQL and REST with a large history, and the worker's
- * peak RSS. pg-boss and subscriber latency are still to come (the benchmark issue).
+ * `npm run bench`: every scenario, one after another, on one PostgreSQL (embedded, or
+ * `DATABASE_URL`), each in a fresh database, with the same worker settings (concurrency 50, local
+ * queue 500, completion batching delay 0):
+ *
+ * - drain of N no-op jobs (default 50,000; `-- --jobs N`) queued beforehand (not timed), through
+ *   raw Graphile Worker, jobdeck with full tracking (queued → running → one progress update →
+ *   succeeded) and pg-boss (batches of 100, 4 fetch loops, burst fetching); each worker runs alone
+ *   in a child process (bench/drain-child.ts), timed from its start until every job is stored as
+ *   done. jobs/s and the ratios jobdeck/raw and jobdeck/pg-boss;
+ * - enqueue rate: single `enqueueJob` calls and bulk `enqueueJobs` (1,000 per call);
+ * - add → start latency with an idle worker, jobdeck and raw Graphile Worker (p50/p99);
+ * - progress → GraphQL subscription client latency (p50/p99): 100 jobs reporting progress 10×/s
+ *   each (≈1k updates/s), a `myJobsChanged` subscriber, server, worker and client in this process
+ *   (see bench/progress.ts for how latency is defined);
+ * - `activeJobs` (GraphQL) and `GET /api/v2/jobs/active` latency (p50/p95) with 1M finished jobs
+ *   in the history and 100 active jobs of the caller;
+ * - the jobdeck worker's peak RSS: that of the child process that ran only the jobdeck drain.
+ *
+ * Prints the results and each target met or missed, and writes `bench/results/latest.json` (shape:
+ * bench/results.ts). `-- --quick` runs smaller counts (5,000 jobs, 100k history rows, 3 s of
+ * progress) with the same JSON keys, in well under 2 minutes.
  */
-import { mkdir, mkdtemp, chmod, rm, writeFile } from 'node:fs/promises';
+import './graphile-env.ts';
+import { mkdir, mkdtemp, chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { run, type Runner } from 'graphile-worker';
 import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-import { migrate } from '../src/db/migrate.ts';
-import { createDb, createPool } from '../src/db/pool.ts';
-import { defineTask } from '../src/jobs/task.ts';
-import { syncTaskTypes, type TaskRegistry } from '../src/jobs/registry.ts';
-import { enqueueJobsOn } from '../src/jobs/enqueue.ts';
-import { startWorker } from '../src/worker/runner.ts';
-import { createLogger, makeWorkerLogger } from '../src/logger.ts';
-import { addToStartLatency, singleEnqueueRate } from './latency.ts';
+import { drainInChild, PGBOSS_WORK_OPTIONS, queueJobdeck, queuePgBoss, queueRaw } from './drain.ts';
+import { addToStartLatency, singleEnqueueRate, type WorkerSettings } from './latency.ts';
+import { progressToSubscriberLatency } from './progress.ts';
+import { ACTIVE_JOBS, activeJobsLatency } from './reads.ts';
+import { buildResults, targetRows } from './results.ts';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean' }, jobs: { type: 'string' } },
   strict: true,
 });
-const N = values.jobs ? Number(values.jobs) : values.quick ? 5000 : 50_000;
+const quick = values.quick ?? false;
+const N = values.jobs ? Number(values.jobs) : quick ? 5000 : 50_000;
 if (!Number.isInteger(N) || N < 1) throw new Error('--jobs must be a whole number >= 1');
-const CONCURRENCY = 50;
-const LATENCY_SAMPLES = values.quick ? 50 : 200;
-const HISTORY_ROWS = values.quick ? 100_000 : 1_000_000;
-const LOCAL_QUEUE = 500;
+const WORKER: WorkerSettings = { concurrency: 50, localQueue: 500 };
+const LATENCY_SAMPLES = quick ? 50 : 200;
+const HISTORY_ROWS = quick ? 100_000 : 1_000_000;
+const PROGRESS = { jobs: 100, updatesPerJob: quick ? 30 : 99, intervalMs: 100 };
 
 const config = loadConfig();
 let dataDir: string | null = null;
@@ -50,168 +63,174 @@ if (!adminUrl) {
   stopEmbedded = () => embedded.stop();
 }
 
-async function freshDatabase(name: string): Promise<string> {
+async function adminQuery<R extends pg.QueryResultRow>(sql: string): Promise<R[]> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.query(`create database ${name}`);
-  await admin.end();
+  try {
+    return (await admin.query<R>(sql)).rows;
+  } finally {
+    await admin.end();
+  }
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  await adminQuery(`drop database if exists ${name} with (force)`);
+  await adminQuery(`create database ${name}`);
   const url = new URL(adminUrl!);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
-async function waitUntil(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
-}
-
-async function rawGraphileWorker(): Promise<number> {
-  const url = await freshDatabase('bench_raw');
-  const pool = createPool(url, { max: CONCURRENCY + 4 });
-  await migrate(pool);
-  for (let i = 0; i < N; i += 5000) {
-    await pool.query(
-      `select graphile_worker.add_jobs(array(select row('noop', '{}'::json, null, null, null, null, null, null)::graphile_worker.job_spec from generate_series(1, $1)))`,
-      [Math.min(5000, N - i)],
-    );
-  }
-  let done = 0;
-  const started = performance.now();
-  const runner: Runner = await run({
-    pgPool: pool,
-    taskList: { noop: async () => void done++ },
-    concurrency: CONCURRENCY,
-    noHandleSignals: true,
-    logger: makeWorkerLogger('error'),
-    preset: {
-      worker: { localQueue: { size: LOCAL_QUEUE }, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
-    },
-  });
-  await waitUntil(
-    async () =>
-      (await pool.query('select count(*)::int as n from graphile_worker.jobs')).rows[0].n === 0,
-  );
-  const seconds = (performance.now() - started) / 1000;
-  await runner.stop();
-  await pool.end();
-  return N / seconds;
-}
-
-async function jobdeck(): Promise<{ drain: number; enqueueBulk: number; peakRssMb: number }> {
-  const url = await freshDatabase('bench_jobdeck');
-  const pool = createPool(url, { max: 8 });
-  await migrate(pool);
-  const tasks: TaskRegistry = new Map([
-    ['noop', defineTask({ run: ({ progress }) => progress(50) })],
-  ]);
-  await syncTaskTypes(createDb(pool), tasks, { maxAttempts: 3, maxPayloadBytes: 1 << 20 });
-  const enqueueStarted = performance.now();
-  for (let i = 0; i < N; i += 1000) {
-    const specs = Array.from({ length: Math.min(1000, N - i) }, () => ({
-      type: 'noop',
-      payload: {},
-    }));
-    await enqueueJobsOn(pool, specs);
-  }
-  const enqueueBulk = N / ((performance.now() - enqueueStarted) / 1000);
-  const started = performance.now();
-  // The worker runs in this process: its peak RSS is this process's while draining.
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 50);
-  const worker = await startWorker({
-    connectionString: url,
-    tasks,
-    config: {
-      ...config,
-      concurrency: CONCURRENCY,
-      localQueueSize: LOCAL_QUEUE,
-      completeBatchDelayMs: 0,
-      logLevel: 'error',
-    },
-    logger: createLogger('error'),
-  });
-  await waitUntil(
-    async () =>
-      (await pool.query(`select count(*)::int as n from jobdeck.jobs where status <> 'succeeded'`))
-        .rows[0].n === 0,
-  );
-  const seconds = (performance.now() - started) / 1000;
-  clearInterval(sampler);
-  await worker.stop();
-  await pool.end();
-  return { drain: N / seconds, enqueueBulk, peakRssMb: Math.round(peakRss / 1048576) };
-}
+const step = (what: string) => console.log(`bench: ${what}…`);
 
 try {
-  const raw = await rawGraphileWorker();
-  const tracked = await jobdeck();
-  const single = await singleEnqueueRate(
-    await freshDatabase('bench_single'),
-    Math.min(5000, Math.max(100, Math.round(N / 10))),
-  );
+  step(`raw Graphile Worker drain of ${N} jobs`);
+  const rawUrl = await freshDatabase('bench_raw');
+  await queueRaw(rawUrl, N);
+  const raw = await drainInChild('raw', rawUrl, N, WORKER);
+
+  step(`jobdeck drain of ${N} jobs`);
+  const jobdeckUrl = await freshDatabase('bench_jobdeck');
+  const enqueueBulk = await queueJobdeck(jobdeckUrl, N);
+  const tracked = await drainInChild('jobdeck', jobdeckUrl, N, WORKER);
+
+  step(`pg-boss drain of ${N} jobs`);
+  const pgBossUrl = await freshDatabase('bench_pgboss');
+  await queuePgBoss(pgBossUrl, N);
+  const pgBoss = await drainInChild('pgboss', pgBossUrl, N, WORKER);
+
+  step('single enqueue rate');
+  const singleCount = Math.min(5000, Math.max(100, Math.round(N / 10)));
+  const single = await singleEnqueueRate(await freshDatabase('bench_single'), singleCount);
+
+  step('add → start latency');
   const latency = await addToStartLatency(
     await freshDatabase('bench_latency'),
     await freshDatabase('bench_latency_raw'),
     config,
     LATENCY_SAMPLES,
+    WORKER,
   );
-  // Loaded here, after GRAPHILE_ENV is set: Grafast reads it once, when it loads.
-  process.env['GRAPHILE_ENV'] ??= 'production';
-  const { activeJobsLatency } = await import('./reads.ts');
+
+  step(`progress → subscriber latency (${PROGRESS.jobs} jobs × 10 updates/s)`);
+  const progress = await progressToSubscriberLatency(
+    await freshDatabase('bench_progress'),
+    config,
+    { ...PROGRESS, selection: 'event' },
+    WORKER,
+  );
+  step("progress → subscriber latency with the dashboard's selection (a re-read per event)");
+  const progressDashboard = await progressToSubscriberLatency(
+    await freshDatabase('bench_progress_dashboard'),
+    config,
+    { ...PROGRESS, selection: 'dashboard' },
+    WORKER,
+  );
+
+  step(`active-jobs reads with ${HISTORY_ROWS.toLocaleString('en-US')} history rows`);
   const reads = await activeJobsLatency(await freshDatabase('bench_reads'), HISTORY_ROWS);
-  const versionPool = new pg.Client({ connectionString: adminUrl });
-  await versionPool.connect();
-  const pgVersion = (await versionPool.query('show server_version')).rows[0]
-    .server_version as string;
-  await versionPool.end();
-  const results = {
-    at: new Date().toISOString(),
-    jobs: N,
-    throughput: {
-      raw_graphile_worker: { jobs_per_sec: Math.round(raw) },
-      jobdeck: { jobs_per_sec: Math.round(tracked.drain) },
-      ratio_jobdeck_vs_raw: Number((tracked.drain / raw).toFixed(3)),
-    },
-    enqueue: {
-      single: { jobs_per_sec: Math.round(single) },
-      bulk: { jobs_per_sec: Math.round(tracked.enqueueBulk) },
-    },
-    latency_add_to_start_ms: { jobdeck: latency.jobdeck, raw_graphile_worker: latency.raw },
-    active_jobs_ms: { graphql: reads.graphql, rest: reads.rest, history_rows: HISTORY_ROWS },
-    worker_peak_rss_mb: tracked.peakRssMb,
+
+  const [version] = await adminQuery<{ server_version: string }>('show server_version');
+  const pgBossPackage = JSON.parse(
+    await readFile(new URL('../node_modules/pg-boss/package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  const results = buildResults({
+    drain: { raw: raw.jobsPerSec, jobdeck: tracked.jobsPerSec, pgBoss: pgBoss.jobsPerSec },
+    enqueue: { single, bulk: enqueueBulk },
+    addToStart: latency,
+    progressToSubscriber: progress,
+    progressToSubscriberDashboard: progressDashboard,
+    activeJobs: { graphql: reads.graphql, rest: reads.rest, historyRows: HISTORY_ROWS },
+    workerPeakRssMb: tracked.peakRssMb,
     settings: {
-      concurrency: CONCURRENCY,
-      local_queue: LOCAL_QUEUE,
+      run_at: new Date().toISOString(),
+      quick,
+      database: config.databaseUrl ? 'DATABASE_URL' : 'embedded',
+      jobs: N,
+      concurrency: WORKER.concurrency,
+      local_queue: WORKER.localQueue,
       complete_batch_delay_ms: 0,
       flush_interval_ms: config.flushIntervalMs,
+      drain_process: 'each drain runs its worker alone in a child process (bench/drain-child.ts)',
+      worker_peak_rss:
+        'peak RSS (maxRSS) of the child process that ran only the jobdeck worker for the drain',
+      pg_boss_version: pgBossPackage.version,
+      pg_boss_batch_size: PGBOSS_WORK_OPTIONS.batchSize,
+      pg_boss_local_concurrency: PGBOSS_WORK_OPTIONS.localConcurrency,
+      pg_boss_burst_when_batch_full: PGBOSS_WORK_OPTIONS.burstWhenBatchFull,
+      pg_boss_polling_interval_s: PGBOSS_WORK_OPTIONS.pollingIntervalSeconds,
+      enqueue_single_jobs: singleCount,
+      enqueue_bulk_batch: 1000,
+      latency_samples: LATENCY_SAMPLES,
+      progress_jobs: PROGRESS.jobs,
+      progress_updates_per_job: PROGRESS.updatesPerJob,
+      progress_interval_ms: PROGRESS.intervalMs,
+      progress_worker_concurrency: Math.max(WORKER.concurrency, PROGRESS.jobs),
+      progress_updates_sent: progress.updates,
+      progress_updates_per_sec: progress.updatesPerSec,
+      progress_events_received: progress.events,
+      progress_undelivered: progress.undelivered,
+      progress_process: 'server, worker and graphql-ws client in the bench process',
+      progress_selection: 'myJobsChanged { kind id status progress }',
+      progress_dashboard_selection:
+        'myJobsChanged { kind id status progress job { id status progress currentStep etaAt } }',
+      active_jobs: ACTIVE_JOBS,
     },
-    machine: { cores: os.cpus().length, pg_version: pgVersion, node_version: process.version },
-  };
+    machine: {
+      cores: os.cpus().length,
+      pgVersion: version?.server_version ?? 'unknown',
+      nodeVersion: process.version,
+    },
+  });
+
+  const { throughput, enqueue } = results;
   console.table({
     'raw Graphile Worker (drain)': {
-      'jobs/s': results.throughput.raw_graphile_worker.jobs_per_sec,
+      'jobs/s': throughput.raw_graphile_worker.jobs_per_sec,
+      'worker peak RSS MB': raw.peakRssMb,
     },
-    'jobdeck, fully tracked (drain)': { 'jobs/s': results.throughput.jobdeck.jobs_per_sec },
-    'jobdeck enqueueJobs (bulk 1000)': { 'jobs/s': results.enqueue.bulk.jobs_per_sec },
-    'jobdeck enqueueJob (single)': { 'jobs/s': results.enqueue.single.jobs_per_sec },
+    'jobdeck, fully tracked (drain)': {
+      'jobs/s': throughput.jobdeck.jobs_per_sec,
+      'worker peak RSS MB': tracked.peakRssMb,
+    },
+    [`pg-boss ${pgBossPackage.version} (drain)`]: {
+      'jobs/s': throughput.pg_boss.jobs_per_sec,
+      'worker peak RSS MB': pgBoss.peakRssMb,
+    },
+    'jobdeck enqueueJobs (bulk 1000)': { 'jobs/s': enqueue.bulk.jobs_per_sec },
+    'jobdeck enqueueJob (single)': { 'jobs/s': enqueue.single.jobs_per_sec },
   });
-  console.table({
-    'add → start, jobdeck': latency.jobdeck,
-    'add → start, raw Graphile Worker': latency.raw,
-    [`activeJobs GraphQL (${HISTORY_ROWS} history rows)`]: reads.graphql,
-    [`GET /api/v2/jobs/active (${HISTORY_ROWS} history rows)`]: reads.rest,
-  });
-  console.log(`worker peak RSS while draining: ${tracked.peakRssMb} MB`);
   console.log(
-    `jobdeck / raw = ${results.throughput.ratio_jobdeck_vs_raw} (${N} jobs, concurrency ${CONCURRENCY})`,
+    `jobdeck / raw = ${throughput.ratio_jobdeck_vs_raw}, jobdeck / pg-boss = ${throughput.ratio_jobdeck_vs_pgboss} (${N} jobs, concurrency ${WORKER.concurrency})`,
   );
+  const history = HISTORY_ROWS.toLocaleString('en-US');
+  console.table({
+    'add → start, jobdeck': results.latency_add_to_start_ms.jobdeck,
+    'add → start, raw Graphile Worker': results.latency_add_to_start_ms.raw_graphile_worker,
+    [`progress → subscriber (${progress.updatesPerSec} updates/s)`]:
+      results.progress_to_subscriber_ms,
+    [`  same, dashboard's selection (${progressDashboard.updatesPerSec} updates/s)`]: {
+      p50: progressDashboard.p50,
+      p99: progressDashboard.p99,
+    },
+    [`activeJobs GraphQL (${history} history rows)`]: results.active_jobs_ms.graphql,
+    [`GET /api/v2/jobs/active (${history} history rows)`]: results.active_jobs_ms.rest,
+  });
+  for (const [name, run] of [
+    ['progress', progress],
+    ["progress, dashboard's selection", progressDashboard],
+  ] as const) {
+    console.log(
+      `${name}: ${run.updates} updates sent, ${run.events} events received, ${run.reconnects} RECONNECTED (backlog dropped), ${run.undelivered} never delivered`,
+    );
+  }
+  console.table(targetRows(results.targets));
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(
     new URL('./results/latest.json', import.meta.url),
     `${JSON.stringify(results, null, 2)}\n`,
   );
+  console.log('bench: wrote bench/results/latest.json');
 } finally {
   await stopEmbedded();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });

@@ -6,11 +6,14 @@ import { startServer } from '../src/http/server.ts';
 import { percentile } from './stats.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret';
+/** The caller's unfinished jobs, all of which both reads return. */
+export const ACTIVE_JOBS = 100;
 
 /**
  * `GET /api/v2/jobs/active` and GraphQL `activeJobs` latency (p50/p95 over sequential requests
- * after a warm-up) with `historyRows` finished jobs spread over 1,000 users and 100 active jobs of
- * the caller, on a real jobdeck server.
+ * after a warm-up) with `historyRows` finished jobs spread over 1,000 users and
+ * {@link ACTIVE_JOBS} queued jobs of the caller, on a real jobdeck server. Checks first that both
+ * reads return all of the caller's active jobs.
  */
 export async function activeJobsLatency(
   url: string,
@@ -34,7 +37,8 @@ export async function activeJobsLatency(
   await pool.query(
     `insert into jobdeck.jobs (type, status, payload, owner_id, org_id, run_at)
      select 'import_file', 'queued', '{"filename":"a.csv"}', 'alice', 'acme', now() + interval '1 day'
-       from generate_series(1, 100)`,
+       from generate_series(1, $1::int)`,
+    [ACTIVE_JOBS],
   );
   await pool.query('alter table jobdeck.jobs enable trigger user');
   await pool.query('analyze jobdeck.jobs');
@@ -54,6 +58,15 @@ export async function activeJobsLatency(
         }),
       });
     const rest = () => fetch(`${server.url}/api/v2/jobs/active`, { headers });
+    const viaGraphql = (await (await graphql()).json()) as {
+      data?: { activeJobs?: { nodes: unknown[] } };
+    };
+    const viaRest = (await (await rest()).json()) as unknown[];
+    const counts = [viaGraphql.data?.activeJobs?.nodes.length, viaRest.length];
+    if (counts.some((count) => count !== ACTIVE_JOBS))
+      throw new Error(
+        `expected ${ACTIVE_JOBS} active jobs, GraphQL/REST returned ${counts.join('/')}`,
+      );
     const measure = async (call: () => Promise<Response>) => {
       for (let i = 0; i < 50; i++) await (await call()).text();
       const samples: number[] = [];

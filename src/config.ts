@@ -29,6 +29,7 @@ const schema = z.object({
   JOBDECK_POLL_INTERVAL_MS: int(100, 3_600_000).default(2000),
   JOBDECK_COMPLETE_BATCH_DELAY_MS: int(-1, 10_000).default(0),
   JOBDECK_FLUSH_INTERVAL_MS: int(0, 10_000).default(2),
+  JOBDECK_MARK_DELAY_MS: int(0, 60_000).default(10),
   JOBDECK_MAX_PAYLOAD_BYTES: int(2, 100 * 1024 * 1024).default(1024 * 1024),
   JOBDECK_DEFAULT_MAX_ATTEMPTS: int(1, 32_767).default(3),
   JOBDECK_RETENTION_SUCCEEDED_DAYS: int(0, 36_500).default(7),
@@ -83,6 +84,7 @@ export interface Config {
   pollIntervalMs: number;
   completeBatchDelayMs: number;
   flushIntervalMs: number;
+  markDelayMs: number;
   maxPayloadBytes: number;
   defaultMaxAttempts: number;
   retentionSucceededDays: number;
@@ -170,6 +172,7 @@ export function loadConfig(
     pollIntervalMs: v.JOBDECK_POLL_INTERVAL_MS,
     completeBatchDelayMs: v.JOBDECK_COMPLETE_BATCH_DELAY_MS,
     flushIntervalMs: v.JOBDECK_FLUSH_INTERVAL_MS,
+    markDelayMs: v.JOBDECK_MARK_DELAY_MS,
     maxPayloadBytes: v.JOBDECK_MAX_PAYLOAD_BYTES,
     defaultMaxAttempts: v.JOBDECK_DEFAULT_MAX_ATTEMPTS,
     retentionSucceededDays: v.JOBDECK_RETENTION_SUCCEEDED_DAYS,

@@ -6,6 +6,8 @@ export interface ActiveJob {
   readonly type: string;
   readonly attempt: number;
   readonly controller: AbortController;
+  /** Whether the row says `running` yet (see Tracker.mark); heartbeats cover marked jobs only. */
+  marked: boolean;
   readonly startedAt: number;
   readonly cpuStart: NodeJS.CpuUsage;
   /** Highest process RSS seen while this attempt ran. */
@@ -47,8 +49,9 @@ export class ActiveJobs {
     return this.#jobs.size;
   }
 
+  /** The jobs whose row is marked running by this worker. */
   ids(): string[] {
-    return [...this.#jobs.keys()];
+    return [...this.#jobs.values()].filter((job) => job.marked).map((job) => job.id);
   }
 
   get(id: string): ActiveJob | undefined {
@@ -80,6 +83,7 @@ export class ActiveJobs {
   sample(): JobSample[] {
     const rss = process.memoryUsage.rss();
     return [...this.#jobs.values()]
+      .filter((job) => job.marked)
       .sort((a, b) => (a.id < b.id ? -1 : 1))
       .map((job) => {
         job.peakRssBytes = Math.max(job.peakRssBytes, rss);

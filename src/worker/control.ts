@@ -25,6 +25,7 @@ export interface ControlOptions {
 const SAMPLE_EVERY = 5;
 const RELEASE_HELD_EVERY = 10;
 const TYPE_STATS_EVERY = 60;
+const ORPHANS_EVERY = 10;
 
 /**
  * The worker process's control loop, one tick per heartbeat interval:
@@ -33,7 +34,10 @@ const TYPE_STATS_EVERY = 60;
  * - cancel: abort running jobs with a cancel request. Requests arrive by NOTIFY at once; the
  *   heartbeat also returns any this process missed (the polling fallback);
  * - rescue: release the jobs of workers whose heartbeat is older than `rescueAfterMs`;
- * - now and then: release held jobs whose organisation has room, refresh per-type medians.
+ * - now and then: release held jobs whose organisation has room, refresh per-type medians, and
+ *   requeue orphans: waiting jobs whose Graphile job is gone (a worker died between Graphile
+ *   Worker completing a job and the job's finish committing). A candidate is requeued only if it
+ *   is still orphaned `rescueAfterMs` after it was found.
  */
 export class WorkerControl {
   readonly #o: ControlOptions;
@@ -43,6 +47,7 @@ export class WorkerControl {
   #running: Promise<void> | null = null;
   #stopped = false;
   #stopping = false;
+  #orphans: { items: { id: string; gw_job_id: string | null }[]; foundAt: number } | null = null;
 
   constructor(options: ControlOptions) {
     this.#o = options;
@@ -145,5 +150,25 @@ export class WorkerControl {
     if (tick % TYPE_STATS_EVERY === 0) {
       await pool.query('select jobdeck_private.refresh_type_stats()');
     }
+    if (tick % ORPHANS_EVERY === 0) await this.#sweepOrphans();
+  }
+
+  async #sweepOrphans(): Promise<void> {
+    const { pool, logger, rescueAfterMs } = this.#o;
+    if (this.#orphans && Date.now() - this.#orphans.foundAt < rescueAfterMs) return;
+    if (this.#orphans && this.#orphans.items.length > 0) {
+      const requeued = await pool.query<{ requeue_orphans: string }>(
+        'select * from jobdeck_private.requeue_orphans($1::jsonb)',
+        [JSON.stringify(this.#orphans.items)],
+      );
+      if (requeued.rows.length > 0)
+        logger.warn(
+          `requeued ${requeued.rows.length} job(s) whose Graphile Worker job was gone (a worker stopped before recording their outcome)`,
+        );
+    }
+    const found = await pool.query<{ id: string; gw_job_id: string | null }>(
+      'select * from jobdeck_private.orphaned_jobs()',
+    );
+    this.#orphans = { items: found.rows, foundAt: Date.now() };
   }
 }

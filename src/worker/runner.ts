@@ -22,6 +22,7 @@ export interface WorkerOptions {
     | 'pollIntervalMs'
     | 'completeBatchDelayMs'
     | 'flushIntervalMs'
+    | 'markDelayMs'
     | 'defaultMaxAttempts'
     | 'maxPayloadBytes'
     | 'logLevel'
@@ -113,6 +114,7 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
     const tracker = new Tracker(trackerPool, {
       workerId: id,
       flushIntervalMs: config.flushIntervalMs,
+      markDelayMs: config.markDelayMs,
       logger,
     });
     const active = new ActiveJobs();

@@ -45,6 +45,10 @@ export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted';
 
 export interface FinishRecord {
   id: string;
+  /** The Graphile job this attempt ran as (matches an attempt that was never marked running). */
+  gwJobId: string;
+  /** When the attempt started here (written for an attempt that was never marked running). */
+  startedAt: Date;
   /** The attempt number this worker started (a stale finish for another attempt is ignored). */
   attempt: number;
   outcome: FinishOutcome;
@@ -61,6 +65,36 @@ export interface FinishRecord {
 
 /** The status a finish left the job in; null when it changed nothing (the job had moved on). */
 export type FinishResult = 'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'queued' | null;
+
+/** A started attempt, as `start` hands it to the task wrapper. */
+export interface Begun {
+  /** The job's row as the attempt sees it (status `running`, attempts counting this one). */
+  row: Job;
+  attempt: number;
+  /** Whether `running` is already written; when not, call {@link Tracker.mark}. */
+  marked: boolean;
+}
+
+/** An attempt that started without a running mark, waiting for its mark to go out. */
+export interface MarkRequest {
+  id: string;
+  gwJobId: string;
+  attempt: number;
+  startedAt: Date;
+  /** Called once `running` is committed. */
+  onMarked: () => void;
+  /** Called when the row no longer waited for this attempt (e.g. `cancelled` meanwhile). */
+  onRefused: (status: string | null) => void;
+}
+
+interface Tracked {
+  request: MarkRequest;
+  state: 'pending' | 'marking' | 'marked';
+  /** Progress reported while the mark was in flight, to write once it lands. */
+  dirty: boolean;
+  /** Settles when the mark (and any progress written after it) is done. */
+  done: Promise<void>;
+}
 
 // Latest value wins per job; ETA extrapolates the attempt's progress rate.
 const PROGRESS = `
@@ -87,30 +121,43 @@ const EVENTS = `
 // The finish carries the job's latest progress patch, so it need not wait for the progress lane;
 // a progress write that lands later finds the job finished and changes nothing.
 const FINISH = `select * from jobdeck_private.finish_jobs($1::jsonb, $2)`;
-const START = `select * from jobdeck_private.start_jobs($1::jsonb, $2)`;
+const START = `select * from jobdeck_private.begin_jobs($1::jsonb, $2)`;
+const MARK = `select * from jobdeck_private.mark_running($1::jsonb, $2)`;
 
 export interface TrackerOptions {
   workerId: string;
   /** How long the first write of a batch waits for company; 0 = next tick. */
   flushIntervalMs: number;
+  /**
+   * How long after its start an attempt is marked `running`. An attempt that ends sooner is
+   * written once, by its finish (the timeline still shows both transitions).
+   */
+  markDelayMs: number;
   logger: Logger;
 }
 
 /**
- * The worker's write path. Start marks, progress, log lines and finishes each have a lane that
- * writes one statement per batch, so a busy worker costs a handful of commits per flush instead
- * of several per job. Start and finish callers wait for their batch to commit; progress and logs
- * are fire-and-forget but can be awaited.
+ * The worker's write path. Starts, running marks, progress, log lines and finishes each have a
+ * lane that writes one statement per batch, so a busy worker costs a handful of commits per flush
+ * instead of several per job.
+ * - A start reads the rows (and only writes for capped or untracked jobs); the caller waits.
+ * - A running mark goes out `markDelayMs` later with the latest progress, unless the attempt has
+ *   ended by then: its finish writes start and end at once.
+ * - Progress and log lines are fire-and-forget but can be awaited.
+ * - A finish resolves once committed; the wrapper need not wait for it (docs/performance.md).
  */
 export class Tracker {
   readonly #pool: pg.Pool;
   readonly #options: TrackerOptions;
   readonly #starts: Lane<StartItem, Job | null>;
+  readonly #marks: Lane<Tracked>;
   readonly #progress: Lane<ProgressPatch>;
   readonly #events: Lane<EventRecord>;
   readonly #finishes: Lane<FinishRecord, FinishResult>;
-  /** Each running job's progress so far (merged), handed to its finish. */
+  /** Each running job's progress so far (merged), handed to its mark and its finish. */
   readonly #latest = new Map<string, ProgressPatch>();
+  /** Attempts started without a running mark, until they finish. */
+  readonly #unmarked = new Map<string, Tracked>();
 
   constructor(pool: pg.Pool, options: TrackerOptions) {
     this.#pool = pool;
@@ -122,11 +169,20 @@ export class Tracker {
       options.flushIntervalMs,
       warn('start marks'),
     );
+    this.#marks = new Lane<Tracked, void>(
+      (items) => this.#writeMarks(items),
+      options.markDelayMs,
+      warn('running marks'),
+    );
     this.#progress = new Lane<ProgressPatch, void>(
       async (items) => {
         const merged = new Map<string, ProgressPatch>();
-        for (const item of items)
+        for (const item of items) {
+          // A finished job's finish carried its latest progress already.
+          if (!this.#latest.has(item.id)) continue;
           merged.set(item.id, { ...merged.get(item.id), ...stripUndefined(item) } as ProgressPatch);
+        }
+        if (merged.size === 0) return items.map(() => undefined);
         // In id order, like every multi-row write to jobs, so concurrent batches cannot deadlock.
         const rows = [...merged.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
         await this.#pool.query(PROGRESS, [JSON.stringify(rows), this.#options.workerId]);
@@ -160,16 +216,52 @@ export class Tracker {
   }
 
   /**
-   * Marks a job running; resolves to its row, or null when it must not run now (cancelled,
-   * finished, superseded, or held back by its organisation's concurrency cap).
+   * Starts an attempt; resolves to the row as the attempt sees it, or null when the job must not
+   * run now (cancelled, finished, superseded, or held back by its organisation's cap). When the
+   * result is not `marked`, call {@link mark}.
    */
-  start(item: StartItem): Promise<Job | null> {
-    return this.#starts.push(item);
+  async start(item: StartItem): Promise<Begun | null> {
+    const row = await this.#starts.push(item);
+    if (!row) return null;
+    if (row.status === 'running') {
+      this.#latest.set(row.id, { id: row.id, attempt: row.attempts });
+      return { row, attempt: row.attempts, marked: true };
+    }
+    const attempt = row.attempts + 1;
+    this.#latest.set(row.id, { id: row.id, attempt });
+    return {
+      row: {
+        ...row,
+        status: 'running',
+        attempts: attempt,
+        started_at: new Date(),
+        worker_id: this.#options.workerId,
+        progress: 0,
+        current_step: null,
+        completed_steps: 0,
+        total_steps: null,
+      },
+      attempt,
+      marked: false,
+    };
+  }
+
+  /** Queues the running mark of an attempt `start` did not mark. */
+  mark(request: MarkRequest): void {
+    const tracked: Tracked = {
+      request,
+      state: 'pending',
+      dirty: false,
+      done: Promise.resolve(),
+    };
+    tracked.done = this.#marks.push(tracked).catch(() => {});
+    this.#unmarked.set(request.id, tracked);
   }
 
   /**
    * Queues a progress patch. Patches for one job that meet in a batch merge, the latest value
-   * winning. Never rejects: a lost progress write is logged, and the next one repairs it.
+   * winning; before its running mark, a job's progress goes out with the mark. Never rejects: a
+   * lost progress write is logged, and the next one repairs it.
    */
   progress(patch: ProgressPatch): Promise<void> {
     const latest = this.#latest.get(patch.id);
@@ -177,6 +269,13 @@ export class Tracker {
       patch.id,
       latest ? ({ ...latest, ...stripUndefined(patch) } as ProgressPatch) : patch,
     );
+    const unmarked = this.#unmarked.get(patch.id);
+    if (unmarked) {
+      // Held until the mark (or the finish) writes it; a mark in flight writes it right after.
+      if (unmarked.state === 'pending') return Promise.resolve();
+      unmarked.dirty = true;
+      return unmarked.done;
+    }
     return this.#progress.push(patch).catch(() => {});
   }
 
@@ -189,16 +288,75 @@ export class Tracker {
   finish(record: FinishRecord): Promise<FinishResult> {
     const latest = this.#latest.get(record.id);
     this.#latest.delete(record.id);
+    this.#unmarked.delete(record.id);
     return this.#finishes.push(latest ? { ...record, latest } : record);
   }
 
+  /** Writes everything queued (finishes included) and waits for it. */
   async close(): Promise<void> {
     await Promise.all([
       this.#starts.drain(),
+      this.#marks.drain(),
       this.#progress.drain(),
       this.#events.drain(),
       this.#finishes.drain(),
     ]);
+    // Marks may have queued progress written after them.
+    await this.#progress.drain();
+  }
+
+  async #writeMarks(items: Tracked[]): Promise<void[]> {
+    // Attempts that have finished meanwhile are written by their finish.
+    const due = items.filter(
+      (t) => this.#unmarked.get(t.request.id) === t && t.state === 'pending',
+    );
+    if (due.length > 0) {
+      due.sort((a, b) => (a.request.id < b.request.id ? -1 : 1));
+      const rows = due.map((t) => {
+        t.state = 'marking';
+        const latest = this.#latest.get(t.request.id);
+        return {
+          id: t.request.id,
+          gw_job_id: t.request.gwJobId,
+          attempt: t.request.attempt,
+          started_at: t.request.startedAt.toISOString(),
+          progress: latest?.progress ?? null,
+          step: latest?.step ?? null,
+          completed: latest?.completed ?? null,
+          total: latest?.total ?? null,
+        };
+      });
+      let result: { id: string; marked: boolean; status: string | null }[];
+      try {
+        result = (await this.#pool.query(MARK, [JSON.stringify(rows), this.#options.workerId]))
+          .rows;
+      } catch (error) {
+        // Not marked: try again in a while; the finish writes the attempt whole if it comes first.
+        for (const t of due) if (t.state === 'marking') t.state = 'pending';
+        setTimeout(() => {
+          for (const t of due)
+            if (this.#unmarked.get(t.request.id) === t && t.state === 'pending')
+              t.done = this.#marks.push(t).catch(() => {});
+        }, 1000).unref();
+        throw error;
+      }
+      const byId = new Map(result.map((r) => [r.id, r]));
+      const followUps: Promise<void>[] = [];
+      for (const t of due) {
+        const outcome = byId.get(t.request.id);
+        const current = this.#unmarked.get(t.request.id) === t;
+        if (current) this.#unmarked.delete(t.request.id);
+        if (outcome?.marked) {
+          t.request.onMarked();
+          const latest = this.#latest.get(t.request.id);
+          if (current && t.dirty && latest) followUps.push(this.#progress.push(latest));
+        } else if (current) {
+          t.request.onRefused(outcome?.status ?? null);
+        }
+      }
+      await Promise.all(followUps);
+    }
+    return items.map(() => undefined);
   }
 
   async #writeStarts(items: StartItem[]): Promise<(Job | null)[]> {
@@ -223,33 +381,93 @@ export class Tracker {
   }
 
   async #writeFinishes(items: FinishRecord[]): Promise<FinishResult[]> {
-    const rows = items.map((f) => ({
-      id: f.id,
-      attempt: f.attempt,
-      outcome: f.outcome,
-      retryable: f.retryable ?? false,
-      result: f.resultJson === undefined || f.resultJson === null ? null : JSON.parse(f.resultJson),
-      error: f.error ?? null,
-      peak_rss_bytes: f.peakRssBytes ?? null,
-      cpu_ms: f.cpuMs ?? null,
-      progress: f.latest?.progress ?? null,
-      step: f.latest?.step ?? null,
-      completed: f.latest?.completed ?? null,
-      total: f.latest?.total ?? null,
-    }));
-    // A finish must be durable before Worker forgets the job: retry transient failures briefly.
+    try {
+      return await this.#writeFinishBatch(items, 4);
+    } catch (error) {
+      if (items.length === 1) return [await this.#writeFallbackFinish(items[0]!, error as Error)];
+      // One bad record must not sink the others: write them one by one.
+      this.#options.logger.warn(
+        `could not write ${items.length} finishes together (${(error as Error).message}); writing them one by one`,
+      );
+      const results: FinishResult[] = [];
+      for (const item of items) {
+        try {
+          results.push((await this.#writeFinishBatch([item], 2))[0]!);
+        } catch (itemError) {
+          results.push(await this.#writeFallbackFinish(item, itemError as Error));
+        }
+      }
+      return results;
+    }
+  }
+
+  /**
+   * The outcome of `item` could not be written (e.g. its result broke a constraint): record the
+   * attempt as failed with the reason, so the job does not stay `running` on a live worker.
+   */
+  async #writeFallbackFinish(item: FinishRecord, cause: Error): Promise<FinishResult> {
+    this.#options.logger.error(
+      `could not record the outcome of job ${item.id} attempt ${item.attempt}: ${cause.message}`,
+    );
+    const fallback: FinishRecord = {
+      id: item.id,
+      gwJobId: item.gwJobId,
+      startedAt: item.startedAt,
+      attempt: item.attempt,
+      outcome: 'error',
+      retryable: true,
+      error: {
+        at: new Date().toISOString(),
+        attempt: item.attempt,
+        name: 'OutcomeNotRecordedError',
+        message:
+          `the attempt ended (${item.outcome}) but its outcome could not be recorded: ${cause.message}`.slice(
+            0,
+            10_000,
+          ),
+        stack: null,
+        permanent: false,
+      },
+    };
+    return (await this.#writeFinishBatch([fallback], 4))[0]!;
+  }
+
+  async #writeFinishBatch(items: FinishRecord[], tries: number): Promise<FinishResult[]> {
+    // In id order, like every multi-row write to jobs, so concurrent batches cannot deadlock.
+    const rows = [...items]
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((f) => ({
+        id: f.id,
+        gw_job_id: f.gwJobId,
+        started_at: f.startedAt.toISOString(),
+        attempt: f.attempt,
+        outcome: f.outcome,
+        retryable: f.retryable ?? false,
+        result:
+          f.resultJson === undefined || f.resultJson === null ? null : JSON.parse(f.resultJson),
+        error: f.error ?? null,
+        peak_rss_bytes: f.peakRssBytes ?? null,
+        cpu_ms: f.cpuMs ?? null,
+        progress: f.latest?.progress ?? null,
+        step: f.latest?.step ?? null,
+        completed: f.latest?.completed ?? null,
+        total: f.latest?.total ?? null,
+      }));
+    const text = JSON.stringify(rows);
+    // Transient failures (a restart, a dropped connection) are retried with backoff.
     let lastError: unknown;
-    for (let attempt = 0; attempt < 4; attempt++) {
+    for (let attempt = 0; attempt < tries; attempt++) {
       try {
         const result = await this.#pool.query<{ id: string; status: FinishResult }>(FINISH, [
-          JSON.stringify(rows),
+          text,
           this.#options.workerId,
         ]);
         const done = new Map(result.rows.map((row) => [row.id, row.status]));
         return items.map((item) => done.get(item.id) ?? null);
       } catch (error) {
         lastError = error;
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+        if (attempt < tries - 1)
+          await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }
     }
     throw lastError;

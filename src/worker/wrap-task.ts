@@ -140,7 +140,10 @@ export interface WrapDeps {
   settings: TaskSettings;
 }
 
-type Outcome = Omit<FinishRecord, 'id' | 'attempt' | 'peakRssBytes' | 'cpuMs' | 'latest'>;
+type Outcome = Omit<
+  FinishRecord,
+  'id' | 'gwJobId' | 'startedAt' | 'attempt' | 'peakRssBytes' | 'cpuMs' | 'latest'
+>;
 
 /**
  * Wraps a task definition as a Graphile Worker task that tracks the job from start to finish.
@@ -149,8 +152,9 @@ type Outcome = Omit<FinishRecord, 'id' | 'attempt' | 'peakRssBytes' | 'cpuMs' | 
  * done; retries are new Worker jobs that `finish_jobs` adds with the type's backoff. The task's
  * signal aborts on cancel (recorded `cancelled`), on timeout (a retryable failure by default), and
  * when the worker shuts down past its deadline (the job goes back to the queue, attempt unspent).
- * A task that ignores its signal is abandoned after its grace period. Only when the outcome cannot
- * be written does the error reach Worker, which then runs the job again.
+ * A task that ignores its signal is abandoned after its grace period. The outcome is written by
+ * the tracker's finish lane after the wrapper has returned (docs/performance.md explains why that
+ * loses nothing).
  */
 export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): Task {
   const { tracker, logger, active, settings } = deps;
@@ -158,7 +162,7 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
     const gwJob = helpers.job;
     const id = trackedId(payload);
     const fromCron = !id && !!payload && typeof payload === 'object' && '_cron' in payload;
-    const row = await tracker.start({
+    const begun = await tracker.start({
       id,
       gwJobId: gwJob.id,
       type,
@@ -170,15 +174,32 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
       runAt: new Date(gwJob.run_at),
       source: id ? 'jobdeck' : fromCron ? 'cron' : 'graphile_worker',
     });
-    if (!row) {
+    if (!begun) {
       // Cancelled, finished, superseded by a newer attempt, or held back by a concurrency cap.
       logger.debug(`not running ${type} job ${id ?? `gw:${gwJob.id}`} now`);
       return;
     }
 
-    const attempt = row.attempts;
+    const { row, attempt } = begun;
+    const startedAt = row.started_at ?? new Date();
     const controller = new AbortController();
-    const job = active.add({ id: row.id, type, attempt, controller });
+    const job = active.add({ id: row.id, type, attempt, controller, marked: begun.marked });
+    if (!begun.marked) {
+      tracker.mark({
+        id: row.id,
+        gwJobId: gwJob.id,
+        attempt,
+        startedAt,
+        onMarked: () => {
+          job.marked = true;
+        },
+        onRefused: (status) => {
+          // Cancelled while starting (the cancel's notice may not have reached us yet).
+          if (status === 'cancelled') active.cancel(row.id, null);
+          else active.lose(row.id);
+        },
+      });
+    }
     const onShutdown = () => {
       if (!controller.signal.aborted) controller.abort(new WorkerShutdownError());
     };
@@ -325,14 +346,25 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
       active.delete(row.id);
     }
 
-    const status = await tracker.finish({
-      id: row.id,
-      attempt,
-      ...outcome,
-      peakRssBytes: Math.max(job.peakRssBytes, process.memoryUsage.rss()),
-      cpuMs: cpuMs(job),
-    });
-    report(logger, type, row.id, attempt, outcome.outcome, status, outcome.error);
+    // Handed back to Graphile Worker without waiting for the finish to commit: were this process
+    // to die first, the job is rescued (marked) or requeued as an orphan (unmarked), never lost.
+    void tracker
+      .finish({
+        id: row.id,
+        gwJobId: gwJob.id,
+        startedAt,
+        attempt,
+        ...outcome,
+        peakRssBytes: Math.max(job.peakRssBytes, process.memoryUsage.rss()),
+        cpuMs: cpuMs(job),
+      })
+      .then(
+        (status) => report(logger, type, row.id, attempt, outcome.outcome, status, outcome.error),
+        (error: Error) =>
+          logger.error(
+            `${type} job ${row.id}: could not record the outcome of attempt ${attempt}: ${error.message}`,
+          ),
+      );
   };
 }
 
@@ -345,7 +377,9 @@ function report(
   status: string | null,
   error: JobAttemptError | undefined,
 ): void {
-  if (status === null) {
+  if (status === null && outcome === 'cancelled') {
+    logger.info(`${type} job ${id} cancelled`);
+  } else if (status === null) {
     logger.warn(
       `${type} job ${id}: attempt ${attempt} ended (${outcome}) but the job had moved on (rescued or finished elsewhere); outcome discarded`,
     );

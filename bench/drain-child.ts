@@ -1,0 +1,127 @@
+/**
+ * A child process of `npm run bench` (see bench/drain.ts): drains the jobs already queued in one
+ * database with one worker — raw Graphile Worker, jobdeck, or pg-boss — and reports how long the
+ * drain took and its own peak RSS. Each worker runs alone in its process, so the peak RSS is the
+ * worker's, not the bench's.
+ *
+ *   node bench/drain-child.ts <raw|jobdeck|pgboss> <database url> <jobs> <concurrency> <local queue>
+ */
+import { run } from 'graphile-worker';
+import { PgBoss } from 'pg-boss';
+import { loadConfig } from '../src/config.ts';
+import { createPool } from '../src/db/pool.ts';
+import { defineTask } from '../src/jobs/task.ts';
+import type { TaskRegistry } from '../src/jobs/registry.ts';
+import { createLogger, makeWorkerLogger } from '../src/logger.ts';
+import { startWorker } from '../src/worker/runner.ts';
+import { PGBOSS_QUEUE, PGBOSS_WORK_OPTIONS, type DrainKind, type DrainReport } from './drain.ts';
+
+const [kind, url, jobsArg, concurrencyArg, localQueueArg] = process.argv.slice(2) as [
+  DrainKind,
+  string,
+  string,
+  string,
+  string,
+];
+const jobs = Number(jobsArg);
+const concurrency = Number(concurrencyArg);
+const localQueue = Number(localQueueArg);
+if (!url || !(jobs >= 1) || !(concurrency >= 1) || !(localQueue >= 0))
+  throw new Error('usage: drain-child.ts <raw|jobdeck|pgboss> <url> <jobs> <concurrency> <queue>');
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Task bodies count here; once all have run, the database is asked until the drain is stored. */
+let ran = 0;
+const checker = createPool(url, { max: 1, applicationName: 'bench-drain-check' });
+
+async function drainedWhen(sql: string, params: unknown[] = []): Promise<void> {
+  while (ran < jobs) await sleep(5);
+  while ((await checker.query<{ n: number }>(sql, params)).rows[0]?.n !== 0) await sleep(5);
+}
+
+async function raw(): Promise<number> {
+  const pool = createPool(url, { max: concurrency + 4 });
+  const started = performance.now();
+  const runner = await run({
+    pgPool: pool,
+    taskList: { noop: async () => void ran++ },
+    concurrency,
+    noHandleSignals: true,
+    logger: makeWorkerLogger('error'),
+    preset: {
+      worker: {
+        localQueue: { size: localQueue },
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+      },
+    },
+  });
+  await drainedWhen('select count(*)::int as n from graphile_worker.jobs');
+  const seconds = (performance.now() - started) / 1000;
+  await runner.stop();
+  await pool.end();
+  return seconds;
+}
+
+async function jobdeck(): Promise<number> {
+  // Full tracking: queued → running → one progress update → succeeded.
+  const tasks: TaskRegistry = new Map([
+    [
+      'noop',
+      defineTask({
+        run: async ({ progress }) => {
+          ran++;
+          await progress(50);
+        },
+      }),
+    ],
+  ]);
+  const started = performance.now();
+  const worker = await startWorker({
+    connectionString: url,
+    tasks,
+    config: {
+      ...loadConfig({}),
+      concurrency,
+      localQueueSize: localQueue,
+      completeBatchDelayMs: 0,
+      logLevel: 'error',
+    },
+    logger: createLogger('error'),
+  });
+  await drainedWhen(`select count(*)::int as n from jobdeck.jobs where status <> 'succeeded'`);
+  const seconds = (performance.now() - started) / 1000;
+  await worker.stop();
+  return seconds;
+}
+
+async function pgBoss(): Promise<number> {
+  const boss = new PgBoss({ connectionString: url, max: concurrency + 4 });
+  boss.on('error', (error) => console.error('pg-boss:', error));
+  const started = performance.now();
+  await boss.start();
+  await boss.work(PGBOSS_QUEUE, PGBOSS_WORK_OPTIONS, async (batch) => {
+    ran += batch.length;
+  });
+  await drainedWhen(
+    `select count(*)::int as n from pgboss.job where name = $1 and state <> 'completed'`,
+    [PGBOSS_QUEUE],
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await boss.stop({ graceful: true, timeout: 5000 });
+  return seconds;
+}
+
+const drains: Record<DrainKind, () => Promise<number>> = { raw, jobdeck, pgboss: pgBoss };
+const drain = drains[kind];
+if (!drain) throw new Error(`unknown drain kind ${String(kind)}`);
+const seconds = await drain();
+await checker.end();
+const report: DrainReport = {
+  seconds,
+  // resourceUsage().maxRSS is the process's high-water mark (VmHWM), in kilobytes.
+  peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+};
+// Everything is closed; exit at once rather than wait on a library's stray timer.
+process.send?.(report, () => process.exit(0));

@@ -1,0 +1,228 @@
+/**
+ * The shape of `bench/results/latest.json` and the targets it is judged against. Pure functions
+ * (no database, no clock), so test/unit/bench-results.test.ts can guard the key list.
+ */
+
+export interface P50P99 {
+  p50: number;
+  p99: number;
+}
+
+export interface P50P95 {
+  p50: number;
+  p95: number;
+}
+
+/** What one `npm run bench` measured, before it is shaped into the JSON. */
+export interface BenchMeasurements {
+  /** Drain rates, jobs/s. */
+  drain: { raw: number; jobdeck: number; pgBoss: number };
+  /** Enqueue rates, jobs/s. */
+  enqueue: { single: number; bulk: number };
+  addToStart: { jobdeck: P50P99; raw: P50P99 };
+  progressToSubscriber: P50P99;
+  /** The same with the dashboard's selection (each event re-reads the job); not a target. */
+  progressToSubscriberDashboard: P50P99 & { reconnects: number };
+  activeJobs: { graphql: P50P95; rest: P50P95; historyRows: number };
+  workerPeakRssMb: number;
+  settings: BenchSettings;
+  machine: { cores: number; pgVersion: string; nodeVersion: string };
+}
+
+/** Free-form run settings (counts, concurrency, where the worker ran, …), copied as they are. */
+export type BenchSettings = Record<string, string | number | boolean>;
+
+export interface TargetResult {
+  /** The target in words, e.g. "jobdeck ≥ 0.6 × raw Graphile Worker". */
+  target: string;
+  /** The bound the measured value is compared with. */
+  threshold: number;
+  /** `>=`: the value must reach the threshold; `<=`: it must stay within it. */
+  comparison: '>=' | '<=';
+  unit: string;
+  value: number;
+  met: boolean;
+}
+
+export interface BenchResults {
+  throughput: {
+    raw_graphile_worker: { jobs_per_sec: number };
+    jobdeck: { jobs_per_sec: number };
+    pg_boss: { jobs_per_sec: number };
+    ratio_jobdeck_vs_raw: number;
+    ratio_jobdeck_vs_pgboss: number;
+  };
+  enqueue: { single: { jobs_per_sec: number }; bulk: { jobs_per_sec: number } };
+  latency_add_to_start_ms: { jobdeck: P50P99; raw_graphile_worker: P50P99 };
+  progress_to_subscriber_ms: P50P99;
+  /** Reference only: the subscriber selects what the dashboard does (a job re-read per event). */
+  progress_to_subscriber_dashboard_ms: P50P99 & { reconnects: number };
+  active_jobs_ms: { graphql: P50P95; rest: P50P95; history_rows: number };
+  worker_peak_rss_mb: number;
+  targets: Record<TargetName, TargetResult>;
+  settings: BenchSettings;
+  machine: { cores: number; pg_version: string; node_version: string };
+}
+
+interface TargetSpec {
+  target: string;
+  comparison: '>=' | '<=';
+  threshold: number;
+  unit: string;
+  measured: (results: Omit<BenchResults, 'targets'>) => number;
+}
+
+/** The goals jobdeck is measured against (the benchmark issue). */
+export const TARGETS = {
+  jobdeck_vs_raw: {
+    target: 'jobdeck drain ≥ 0.6 × raw Graphile Worker',
+    comparison: '>=',
+    threshold: 0.6,
+    unit: '×',
+    measured: (r) => r.throughput.ratio_jobdeck_vs_raw,
+  },
+  jobdeck_vs_pgboss: {
+    target: 'jobdeck drain ≥ 1.5 × pg-boss',
+    comparison: '>=',
+    threshold: 1.5,
+    unit: '×',
+    measured: (r) => r.throughput.ratio_jobdeck_vs_pgboss,
+  },
+  jobdeck_jobs_per_sec: {
+    target: 'jobdeck drain ≥ 10,000 jobs/s',
+    comparison: '>=',
+    threshold: 10_000,
+    unit: 'jobs/s',
+    measured: (r) => r.throughput.jobdeck.jobs_per_sec,
+  },
+  add_to_start_p50: {
+    target: 'jobdeck add → start p50 ≤ 4 ms',
+    comparison: '<=',
+    threshold: 4,
+    unit: 'ms',
+    measured: (r) => r.latency_add_to_start_ms.jobdeck.p50,
+  },
+  add_to_start_p99: {
+    target: 'jobdeck add → start p99 ≤ 15 ms',
+    comparison: '<=',
+    threshold: 15,
+    unit: 'ms',
+    measured: (r) => r.latency_add_to_start_ms.jobdeck.p99,
+  },
+  progress_to_subscriber_p99: {
+    target: 'progress → subscriber p99 ≤ 50 ms',
+    comparison: '<=',
+    threshold: 50,
+    unit: 'ms',
+    measured: (r) => r.progress_to_subscriber_ms.p99,
+  },
+  active_jobs_graphql_p95: {
+    target: 'activeJobs (GraphQL) p95 ≤ 10 ms',
+    comparison: '<=',
+    threshold: 10,
+    unit: 'ms',
+    measured: (r) => r.active_jobs_ms.graphql.p95,
+  },
+  active_jobs_rest_p95: {
+    target: 'GET /api/v2/jobs/active p95 ≤ 10 ms',
+    comparison: '<=',
+    threshold: 10,
+    unit: 'ms',
+    measured: (r) => r.active_jobs_ms.rest.p95,
+  },
+  worker_peak_rss: {
+    target: 'worker peak RSS ≤ 200 MB',
+    comparison: '<=',
+    threshold: 200,
+    unit: 'MB',
+    measured: (r) => r.worker_peak_rss_mb,
+  },
+} satisfies Record<string, TargetSpec>;
+
+export type TargetName = keyof typeof TARGETS;
+
+/** a / b to three decimals; 0 when b is 0 (nothing to compare with). */
+function ratio(a: number, b: number): number {
+  return b > 0 ? Number((a / b).toFixed(3)) : 0;
+}
+
+/** Each target with the measured value and whether it was met. */
+export function evaluateTargets(
+  results: Omit<BenchResults, 'targets'>,
+): Record<TargetName, TargetResult> {
+  const entries = (Object.entries(TARGETS) as [TargetName, TargetSpec][]).map(([name, spec]) => {
+    const value = spec.measured(results);
+    const met =
+      Number.isFinite(value) &&
+      (spec.comparison === '>=' ? value >= spec.threshold : value <= spec.threshold);
+    const result: TargetResult = {
+      target: spec.target,
+      threshold: spec.threshold,
+      comparison: spec.comparison,
+      unit: spec.unit,
+      value,
+      met,
+    };
+    return [name, result] as const;
+  });
+  return Object.fromEntries(entries) as Record<TargetName, TargetResult>;
+}
+
+/** The JSON written to bench/results/latest.json. */
+export function buildResults(m: BenchMeasurements): BenchResults {
+  const withoutTargets: Omit<BenchResults, 'targets'> = {
+    throughput: {
+      raw_graphile_worker: { jobs_per_sec: Math.round(m.drain.raw) },
+      jobdeck: { jobs_per_sec: Math.round(m.drain.jobdeck) },
+      pg_boss: { jobs_per_sec: Math.round(m.drain.pgBoss) },
+      ratio_jobdeck_vs_raw: ratio(m.drain.jobdeck, m.drain.raw),
+      ratio_jobdeck_vs_pgboss: ratio(m.drain.jobdeck, m.drain.pgBoss),
+    },
+    enqueue: {
+      single: { jobs_per_sec: Math.round(m.enqueue.single) },
+      bulk: { jobs_per_sec: Math.round(m.enqueue.bulk) },
+    },
+    latency_add_to_start_ms: {
+      jobdeck: { p50: m.addToStart.jobdeck.p50, p99: m.addToStart.jobdeck.p99 },
+      raw_graphile_worker: { p50: m.addToStart.raw.p50, p99: m.addToStart.raw.p99 },
+    },
+    progress_to_subscriber_ms: {
+      p50: m.progressToSubscriber.p50,
+      p99: m.progressToSubscriber.p99,
+    },
+    progress_to_subscriber_dashboard_ms: {
+      p50: m.progressToSubscriberDashboard.p50,
+      p99: m.progressToSubscriberDashboard.p99,
+      reconnects: m.progressToSubscriberDashboard.reconnects,
+    },
+    active_jobs_ms: {
+      graphql: { p50: m.activeJobs.graphql.p50, p95: m.activeJobs.graphql.p95 },
+      rest: { p50: m.activeJobs.rest.p50, p95: m.activeJobs.rest.p95 },
+      history_rows: m.activeJobs.historyRows,
+    },
+    worker_peak_rss_mb: m.workerPeakRssMb,
+    settings: { ...m.settings },
+    machine: {
+      cores: m.machine.cores,
+      pg_version: m.machine.pgVersion,
+      node_version: m.machine.nodeVersion,
+    },
+  };
+  const { settings, machine, ...measured } = withoutTargets;
+  return { ...measured, targets: evaluateTargets(withoutTargets), settings, machine };
+}
+
+/** Rows for `console.table`: each target, what was measured, met or missed. */
+export function targetRows(
+  targets: Record<TargetName, TargetResult>,
+): Record<string, { measured: string; result: string }> {
+  return Object.fromEntries(
+    Object.values(targets).map((t) => [
+      t.target,
+      {
+        measured: `${t.value.toLocaleString('en-US')} ${t.unit}`,
+        result: t.met ? 'met' : 'MISSED',
+      },
+    ]),
+  );
+}

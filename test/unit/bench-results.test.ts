@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildResults,
+  evaluateTargets,
+  TARGETS,
+  targetRows,
+  type BenchMeasurements,
+} from '../../bench/results.ts';
+
+/** Every key bench/results/latest.json must have (the benchmark issue's list). */
+const REQUIRED_KEYS = [
+  'throughput.raw_graphile_worker.jobs_per_sec',
+  'throughput.jobdeck.jobs_per_sec',
+  'throughput.pg_boss.jobs_per_sec',
+  'throughput.ratio_jobdeck_vs_raw',
+  'throughput.ratio_jobdeck_vs_pgboss',
+  'enqueue.single.jobs_per_sec',
+  'enqueue.bulk.jobs_per_sec',
+  'latency_add_to_start_ms.jobdeck.p50',
+  'latency_add_to_start_ms.jobdeck.p99',
+  'latency_add_to_start_ms.raw_graphile_worker.p50',
+  'latency_add_to_start_ms.raw_graphile_worker.p99',
+  'progress_to_subscriber_ms.p50',
+  'progress_to_subscriber_ms.p99',
+  'active_jobs_ms.graphql.p50',
+  'active_jobs_ms.graphql.p95',
+  'active_jobs_ms.rest.p50',
+  'active_jobs_ms.rest.p95',
+  'active_jobs_ms.history_rows',
+  'worker_peak_rss_mb',
+  'settings',
+  'machine.cores',
+  'machine.pg_version',
+  'machine.node_version',
+];
+
+/** The targets, each with the measured value and whether it was met. */
+const TARGET_NAMES = [
+  'jobdeck_vs_raw',
+  'jobdeck_vs_pgboss',
+  'jobdeck_jobs_per_sec',
+  'add_to_start_p50',
+  'add_to_start_p99',
+  'progress_to_subscriber_p99',
+  'active_jobs_graphql_p95',
+  'active_jobs_rest_p95',
+  'worker_peak_rss',
+];
+
+function measurements(overrides: Partial<BenchMeasurements> = {}): BenchMeasurements {
+  return {
+    drain: { raw: 20_000, jobdeck: 13_000, pgBoss: 6000 },
+    enqueue: { single: 500, bulk: 11_000 },
+    addToStart: { jobdeck: { p50: 3, p99: 12 }, raw: { p50: 2.5, p99: 8 } },
+    progressToSubscriber: { p50: 8, p99: 30 },
+    progressToSubscriberDashboard: { p50: 20, p99: 90, reconnects: 0 },
+    activeJobs: { graphql: { p50: 3, p95: 6 }, rest: { p50: 3, p95: 7 }, historyRows: 1_000_000 },
+    workerPeakRssMb: 140,
+    settings: { jobs: 50_000, concurrency: 50, local_queue: 500 },
+    machine: { cores: 2, pgVersion: '18.4', nodeVersion: 'v24.21.0' },
+    ...overrides,
+  };
+}
+
+function valueAt(object: unknown, dotted: string): unknown {
+  return dotted
+    .split('.')
+    .reduce<unknown>(
+      (node, key) =>
+        node !== null && typeof node === 'object'
+          ? (node as Record<string, unknown>)[key]
+          : undefined,
+      object,
+    );
+}
+
+describe('buildResults()', () => {
+  it('has every key of bench/results/latest.json, with numbers where numbers are due', () => {
+    const results = buildResults(measurements());
+    for (const key of REQUIRED_KEYS) {
+      expect(valueAt(results, key), key).toBeDefined();
+      if (key !== 'settings' && key !== 'machine.pg_version' && key !== 'machine.node_version')
+        expect(typeof valueAt(results, key), key).toBe('number');
+    }
+    expect(Object.keys(results.targets).sort()).toEqual([...TARGET_NAMES].sort());
+  });
+
+  it('keeps the key set when serialised, as the bench writes it', () => {
+    const parsed = JSON.parse(JSON.stringify(buildResults(measurements()))) as unknown;
+    for (const key of REQUIRED_KEYS) expect(valueAt(parsed, key), key).toBeDefined();
+    for (const name of TARGET_NAMES) {
+      for (const field of ['target', 'threshold', 'value', 'met'])
+        expect(valueAt(parsed, `targets.${name}.${field}`), `${name}.${field}`).toBeDefined();
+    }
+  });
+
+  it('rounds rates and works out the ratios', () => {
+    const results = buildResults(
+      measurements({ drain: { raw: 20_000.4, jobdeck: 12_345.6, pgBoss: 6000 } }),
+    );
+    expect(results.throughput.jobdeck.jobs_per_sec).toBe(12_346);
+    expect(results.throughput.ratio_jobdeck_vs_raw).toBe(0.617);
+    expect(results.throughput.ratio_jobdeck_vs_pgboss).toBe(2.058);
+  });
+
+  it('copies the settings and the machine', () => {
+    const results = buildResults(measurements());
+    expect(results.settings).toEqual({ jobs: 50_000, concurrency: 50, local_queue: 500 });
+    expect(results.machine).toEqual({ cores: 2, pg_version: '18.4', node_version: 'v24.21.0' });
+  });
+});
+
+describe('evaluateTargets()', () => {
+  it('marks every target met when each bound holds', () => {
+    const { targets } = buildResults(measurements());
+    for (const name of TARGET_NAMES)
+      expect(targets[name as keyof typeof targets].met, name).toBe(true);
+  });
+
+  it('marks targets missed, bounds included as met', () => {
+    const { targets: _targets, ...results } = buildResults(
+      measurements({
+        drain: { raw: 20_000, jobdeck: 9000, pgBoss: 6000 },
+        addToStart: { jobdeck: { p50: 4, p99: 15.01 }, raw: { p50: 2, p99: 8 } },
+        workerPeakRssMb: 200,
+      }),
+    );
+    const targets = evaluateTargets(results);
+    expect(targets.jobdeck_vs_raw).toMatchObject({ value: 0.45, threshold: 0.6, met: false });
+    expect(targets.jobdeck_vs_pgboss).toMatchObject({ value: 1.5, met: true });
+    expect(targets.jobdeck_jobs_per_sec).toMatchObject({ value: 9000, met: false });
+    expect(targets.add_to_start_p50).toMatchObject({ value: 4, met: true });
+    expect(targets.add_to_start_p99).toMatchObject({ value: 15.01, met: false });
+    expect(targets.worker_peak_rss).toMatchObject({ value: 200, met: true });
+  });
+
+  it('never counts a missing measurement (0 against a floor, NaN) as met', () => {
+    const { targets } = buildResults(
+      measurements({
+        drain: { raw: 0, jobdeck: 0, pgBoss: 0 },
+        progressToSubscriber: { p50: Number.NaN, p99: Number.NaN },
+      }),
+    );
+    expect(targets.jobdeck_vs_raw.met).toBe(false);
+    expect(targets.jobdeck_vs_pgboss.met).toBe(false);
+    expect(targets.progress_to_subscriber_p99.met).toBe(false);
+  });
+
+  it('lists each target once in the printed table', () => {
+    const rows = targetRows(buildResults(measurements()).targets);
+    expect(Object.keys(rows)).toHaveLength(Object.keys(TARGETS).length);
+    expect(Object.values(rows).every((row) => row.result === 'met')).toBe(true);
+  });
+});
