@@ -41,7 +41,8 @@ $$;
 -- Rows returned `running` were marked here (start_jobs); rows returned `queued`/`retrying` were
 -- only read: the worker marks them with mark_running, or its finish_jobs does.
 create function jobdeck_private.begin_jobs(items jsonb, worker_id text) returns setof jobdeck.jobs
-language plpgsql volatile as $$
+language plpgsql volatile
+set enable_seqscan = off set enable_bitmapscan = off as $$
 declare
   v_fast uuid[];
   v_cap  integer;
@@ -81,7 +82,8 @@ $$;
 -- was marked and, when not, the status it had (cancelled: the worker aborts the attempt).
 create function jobdeck_private.mark_running(items jsonb, worker_id text)
 returns table (id uuid, marked boolean, status text)
-language plpgsql volatile as $$
+language plpgsql volatile
+set enable_seqscan = off set enable_bitmapscan = off as $$
 declare
   v_marked uuid[];
 begin
@@ -101,8 +103,8 @@ begin
                                  * interval '1 millisecond'
            end
       from v
-     where j.id = v.id and j.status in ('queued', 'retrying') and j.held_at is null
-       and j.gw_job_id = v.gw_job_id and j.attempts = v.attempt - 1
+     where j.id = v.id and (j.status || '') in ('queued', 'retrying') and j.held_at is null  -- see finish_jobs
+       and j.gw_job_id + 0 = v.gw_job_id and j.attempts = v.attempt - 1
     returning j.id
   )
   select array_agg(upd.id) into v_marked from upd;
@@ -119,7 +121,8 @@ $$;
 
 create or replace function jobdeck_private.finish_jobs(items jsonb, worker_id text)
 returns table (id uuid, status text)
-language plpgsql volatile as $$
+language plpgsql volatile
+set enable_seqscan = off set enable_bitmapscan = off as $$
 declare
   v_ids     uuid[];
   v_orgs    text[];
@@ -178,8 +181,10 @@ begin
           from jobdeck.jobs jj where jj.id = v.id
       ) d
      where j.id = v.id
-       and ((j.status = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = v.attempt)
-         or (j.status in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = v.gw_job_id
+       -- status || '': rows by primary key only. A status test the partial indexes imply lets the
+       -- planner, misled by a busy table's stale statistics, walk thousands of waiting rows.
+       and (((j.status || '') = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = v.attempt)
+         or ((j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = v.gw_job_id
              and j.attempts = v.attempt - 1))
     returning j.id, j.status
   )

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'postgraphile/graphql';
+import { isSafeError } from 'postgraphile/grafast';
 import { defaultMaskError } from 'postgraphile/grafserv';
 import { UnauthorizedError } from '../errors.ts';
 
@@ -45,6 +46,10 @@ export function maskError(error: GraphQLError): GraphQLError {
     });
   if (original instanceof UnauthorizedError)
     return keep(original.message, { code: 'UNAUTHENTICATED' });
+  // SafeErrors are written for clients (a cursor from another ordering, a refused subscription):
+  // kept, with a code when they carry none, so every error a client gets names its kind.
+  if (original && isSafeError(original))
+    return keep(original.message, { code: 'BAD_USER_INPUT', ...(original.extensions ?? {}) });
   // The filter plugin's refusals of null or empty filter values are the client's to fix.
   if (original && /are forbidden in filter argument input/.test(original.message))
     return keep(original.message, { code: 'BAD_USER_INPUT' });

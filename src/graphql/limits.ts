@@ -1,4 +1,5 @@
 import { SafeError } from 'postgraphile/grafast';
+import { documentProblem } from './documents.ts';
 import {
   GraphQLError,
   Kind,
@@ -145,7 +146,8 @@ export function makeQueryLimitsPlugin(limits: QueryLimits): GraphileConfig.Plugi
           event.validationRules.push(queryLimitsRule(limits));
           return next();
         },
-        // Before parsing: values nested thousands deep would exhaust the stack further on.
+        // Before parsing: values nested thousands deep would exhaust the stack further on; then
+        // documents graphql-js cannot validate safely, and subscriptions sent over plain HTTP.
         processGraphQLRequestBody(next, event) {
           const { query, variableValues } = event.body;
           if (typeof query === 'string' && documentNesting(query) > MAX_VALUE_NESTING)
@@ -157,6 +159,8 @@ export function makeQueryLimitsPlugin(limits: QueryLimits): GraphileConfig.Plugi
               `the variables nest objects or arrays more than ${MAX_VALUE_NESTING} deep`,
               { statusCode: 400 },
             );
+          const problem = documentProblem(query, event.body.operationName, !!event.request);
+          if (problem) throw new SafeError(problem.message, { statusCode: problem.statusCode });
           return next();
         },
       },

@@ -23,11 +23,12 @@ type Scope = 'job' | 'mine' | 'org';
  * own channel (filtered to their organisation), an admin on their organisation's.
  */
 export function topicFor(identity: Identity | null, scope: Scope, jobId?: string): string {
-  if (!identity) throw new SafeError('sign in first: subscriptions need a bearer token');
+  const forbidden = { code: 'FORBIDDEN' };
+  if (!identity) throw new SafeError('sign in first: subscriptions need a bearer token', forbidden);
   if (identity.permissions && !identity.permissions.includes('jobs.view_jobs'))
-    throw new SafeError('permission denied: your token lacks jobs.view_jobs');
+    throw new SafeError('permission denied: your token lacks jobs.view_jobs', forbidden);
   if (scope === 'org' && identity.role !== 'admin')
-    throw new SafeError('orgJobsChanged is for organisation admins (role "admin")');
+    throw new SafeError('orgJobsChanged is for organisation admins (role "admin")', forbidden);
   const topic: JobChangeTopic =
     scope === 'org' || (scope === 'job' && identity.role === 'admin')
       ? { kind: 'org', orgId: identity.orgId }

@@ -121,7 +121,13 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
     const taskList: TaskList = {};
     for (const [type, def] of tasks) {
       const settings = taskSettings(def, defaults);
-      taskList[type] = wrapTask(type, def, { tracker, logger, active, settings });
+      taskList[type] = wrapTask(type, def, {
+        tracker,
+        logger,
+        active,
+        settings,
+        finishBacklogLimit: Math.max(100, config.concurrency * 4),
+      });
     }
     let poolId: string | null = null;
     const events: WorkerEvents = new EventEmitter();

@@ -158,15 +158,18 @@ export class Tracker {
   readonly #latest = new Map<string, ProgressPatch>();
   /** Attempts started without a running mark, until they finish. */
   readonly #unmarked = new Map<string, Tracked>();
+  #finishesPending = 0;
 
   constructor(pool: pg.Pool, options: TrackerOptions) {
     this.#pool = pool;
     this.#options = options;
     const warn = (what: string) => (error: Error, items: unknown[]) =>
       options.logger.warn(`could not write ${items.length} ${what}: ${error.message}`);
+    // A start holds a task slot until it returns: it goes out at once (what arrives while one is
+    // in flight forms the next batch), never waiting for company.
     this.#starts = new Lane<StartItem, Job | null>(
       (items) => this.#writeStarts(items),
-      options.flushIntervalMs,
+      0,
       warn('start marks'),
     );
     this.#marks = new Lane<Tracked, void>(
@@ -284,12 +287,24 @@ export class Tracker {
     return this.#events.push(event).catch(() => {});
   }
 
+  /**
+   * Finishes queued or being written. Past its limit (WrapDeps.finishBacklogLimit) the task wrapper
+   * waits for its finish, so a slow database slows the worker down instead of piling up outcomes
+   * that are not durable yet.
+   */
+  get finishBacklog(): number {
+    return this.#finishesPending;
+  }
+
   /** Writes a finish; resolves once committed to the status it left the job in. */
   finish(record: FinishRecord): Promise<FinishResult> {
     const latest = this.#latest.get(record.id);
     this.#latest.delete(record.id);
     this.#unmarked.delete(record.id);
-    return this.#finishes.push(latest ? { ...record, latest } : record);
+    this.#finishesPending++;
+    return this.#finishes
+      .push(latest ? { ...record, latest } : record)
+      .finally(() => this.#finishesPending--);
   }
 
   /** Writes everything queued (finishes included) and waits for it. */

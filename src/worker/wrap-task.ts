@@ -135,6 +135,8 @@ function withGrace<T>(work: Promise<T>, signal: AbortSignal, graceMs: number): P
 
 export interface WrapDeps {
   tracker: Tracker;
+  /** Finishes allowed in flight before a task slot waits for its own (see Tracker.finishBacklog). */
+  finishBacklogLimit: number;
   logger: Logger;
   active: ActiveJobs;
   settings: TaskSettings;
@@ -348,7 +350,8 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
 
     // Handed back to Graphile Worker without waiting for the finish to commit: were this process
     // to die first, the job is rescued (marked) or requeued as an orphan (unmarked), never lost.
-    void tracker
+    // Past the backlog limit the slot waits, so outcomes never pile up unwritten.
+    const finishing = tracker
       .finish({
         id: row.id,
         gwJobId: gwJob.id,
@@ -365,6 +368,7 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
             `${type} job ${row.id}: could not record the outcome of attempt ${attempt}: ${error.message}`,
           ),
       );
+    if (tracker.finishBacklog > deps.finishBacklogLimit) await finishing;
   };
 }
 
