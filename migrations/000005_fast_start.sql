@@ -42,7 +42,7 @@ $$;
 -- only read: the worker marks them with mark_running, or its finish_jobs does.
 create function jobdeck_private.begin_jobs(items jsonb, worker_id text) returns setof jobdeck.jobs
 language plpgsql volatile
-set enable_seqscan = off set enable_bitmapscan = off as $$
+as $$
 declare
   v_fast uuid[];
   v_cap  integer;
@@ -83,9 +83,10 @@ $$;
 create function jobdeck_private.mark_running(items jsonb, worker_id text)
 returns table (id uuid, marked boolean, status text)
 language plpgsql volatile
-set enable_seqscan = off set enable_bitmapscan = off as $$
+as $$
 declare
   v_marked uuid[];
+  v_ids    uuid[] := array(select (e ->> 'id')::uuid from jsonb_array_elements(items) e);
 begin
   with v as (
     select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, attempt integer, started_at timestamptz,
@@ -103,7 +104,8 @@ begin
                                  * interval '1 millisecond'
            end
       from v
-     where j.id = v.id and (j.status || '') in ('queued', 'retrying') and j.held_at is null  -- see finish_jobs
+     where j.id = any(v_ids) and j.id = v.id  -- by primary key only, see finish_jobs
+       and (j.status || '') in ('queued', 'retrying') and j.held_at is null
        and j.gw_job_id + 0 = v.gw_job_id and j.attempts = v.attempt - 1
     returning j.id
   )
@@ -122,7 +124,7 @@ $$;
 create or replace function jobdeck_private.finish_jobs(items jsonb, worker_id text)
 returns table (id uuid, status text)
 language plpgsql volatile
-set enable_seqscan = off set enable_bitmapscan = off as $$
+as $$
 declare
   v_ids     uuid[];
   v_orgs    text[];
@@ -180,9 +182,9 @@ begin
                end as status
           from jobdeck.jobs jj where jj.id = v.id
       ) d
-     where j.id = v.id
-       -- status || '': rows by primary key only. A status test the partial indexes imply lets the
-       -- planner, misled by a busy table's stale statistics, walk thousands of waiting rows.
+     -- Rows by primary key only: with a status test a partial index implies (`|| ''` hides it),
+     -- the planner, misled by a busy table's stale statistics, walks thousands of waiting rows.
+     where j.id = any(v_ids) and j.id = v.id
        and (((j.status || '') = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = v.attempt)
          or ((j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = v.gw_job_id
              and j.attempts = v.attempt - 1))
