@@ -132,6 +132,35 @@ describe('job control', () => {
     return (await jobdeck.getJobEvents(id)).map((e) => e.message);
   }
 
+  it('listens for cancels again after its LISTEN connection drops (no heartbeat needed)', async () => {
+    // A heartbeat a minute away: only the re-established LISTEN can deliver the cancel in time.
+    const worker = await runTestWorker(t, tasks, {
+      config: { ...FAST, heartbeatIntervalMs: 60_000 },
+    });
+    const job = await jobdeck.enqueueJob('until_aborted', {});
+    await waitForStatus(jobdeck, job.id, 'running');
+    const listener = async () => {
+      const { rows } = await t.pool.query<{ pid: number }>(
+        `select pid from pg_stat_activity
+          where datname = current_database() and application_name = 'jobdeck-listener'
+            and query ilike 'listen%'`,
+      );
+      return rows.length === 1 ? rows[0]!.pid : null;
+    };
+    const before = await waitFor(listener, { what: 'the worker to listen' });
+    await t.pool.query('select pg_terminate_backend($1)', [before]);
+    await waitFor(
+      async () => {
+        const pid = await listener();
+        return pid !== null && pid !== before;
+      },
+      { what: 'the worker to listen again on a new connection' },
+    );
+    await jobdeck.cancelJob(job.id, 'after the drop');
+    await waitForStatus(jobdeck, job.id, 'cancelled', { timeoutMs: 5000 });
+    await worker.stop();
+  });
+
   it('cancels a queued job at once and takes it out of the queue; twice is harmless', async () => {
     const job = await jobdeck.enqueueJob('quick', {}, { runAt: new Date(Date.now() + 60_000) });
     expect(await gwJobCount(job.gw_job_id)).toBe(1);

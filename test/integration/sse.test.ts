@@ -105,23 +105,9 @@ describe('GET /v1/jobs/:id/events', () => {
       data: { id: job.id, status: 'succeeded' },
     });
   });
-
-  it('answers 401 without a token and 404 for another user’s job, before any stream opens', async () => {
-    const job = await jobdeck.enqueueJob('export_report', REPORT, {
-      ownerId: 'sam',
-      orgId: 'acme',
-      runAt: new Date(Date.now() + 3_600_000),
-    });
-    const anonymous = await fetch(`${server.url}/v1/jobs/${job.id}/events`);
-    expect(anonymous.status).toBe(401);
-    const other = await fetch(`${server.url}/v1/jobs/${job.id}/events`, {
-      headers: { authorization: `Bearer ${await tokenFor('tom', 'acme')}` },
-    });
-    expect(other.status).toBe(404);
-    expect(await other.json()).toEqual({ error: 'not_found', message: `job ${job.id} not found` });
-  });
 });
 
+// Bad tokens and other tenants' jobs on the streams: isolation.test.ts.
 describe('stream limits', () => {
   it('leaves nothing behind when clients leave during setup, and caps streams per user', async () => {
     const own = await startTestServer(t, { sseMaxStreamsPerUser: 2 });
@@ -192,5 +178,36 @@ describe('GET /v1/jobs/events', () => {
     await own.close();
     await open.done;
     expect(open.ended()).toBe(true);
+  });
+});
+
+describe('a dropped LISTEN connection', () => {
+  it('is re-established: streams get `reconnected`, then changes flow again', async () => {
+    const token = await tokenFor('rita', 'acme');
+    const stream = await openStream(`${server.url}/v1/jobs/events`, token);
+    await waitFor(() => server.changes.activeSubscriptions >= 1, { what: 'the stream' });
+    await t.pool.query(
+      `select pg_terminate_backend(pid) from pg_stat_activity
+        where datname = current_database() and application_name = 'jobdeck-listener'`,
+    );
+    await waitFor(() => stream.events.some((e) => e.event === 'reconnected'), {
+      what: 'a reconnected event',
+    });
+    // A client re-reads on `reconnected`; from then on changes arrive as before.
+    const job = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'rita',
+      orgId: 'acme',
+      runAt: new Date(Date.now() + 3_600_000),
+    });
+    await waitFor(() => stream.events.some((e) => e.data.job?.id === job.id), {
+      what: 'the new job on the stream',
+    });
+    await jobdeck.cancelJob(job.id);
+    await waitFor(
+      () =>
+        stream.events.some((e) => e.data.job?.id === job.id && e.data.job.status === 'cancelled'),
+      { what: 'the cancel on the stream' },
+    );
+    await stream.close();
   });
 });
