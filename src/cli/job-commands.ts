@@ -1,30 +1,12 @@
 import cliProgress from 'cli-progress';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
-import type { Job, JobStatus } from '../db/types.ts';
+import type { Job } from '../db/types.ts';
 import { createJobdeck } from '../client.ts';
-import { Priority, type PriorityName } from '../jobs/policy.ts';
-import { UsageError } from './usage.ts';
+import type { CommandLine } from './command-line.ts';
 
-interface Args {
-  values: Record<string, unknown>;
-  positionals: string[];
-}
-
-function intFlag(values: Record<string, unknown>, name: string): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^-?\d+$/.test(raw))
-    throw new UsageError(`--${name} must be a whole number, got "${String(raw)}"`);
-  return Number(raw);
-}
-
-export function stringFlag(values: Record<string, unknown>, name: string): string | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw === '') throw new UsageError(`--${name} needs a value`);
-  return raw;
-}
+/** The parsed command line of one command. */
+type Command<C extends CommandLine['command']> = Extract<CommandLine, { command: C }>;
 
 /** Opens the database (finding a running `jobdeck start`) and a client over it. */
 async function withClient<T>(
@@ -42,94 +24,31 @@ async function withClient<T>(
 }
 
 /** `jobdeck enqueue <type> [json]`: prints the new job's id (or the job as JSON with --json). */
-export async function runEnqueue(config: Config, { values, positionals }: Args): Promise<number> {
-  const [type, payloadText, ...extra] = positionals;
-  if (!type)
-    throw new UsageError(
-      'enqueue needs a job type, e.g. jobdeck enqueue export_report \'{"reportType":"quotes","format":"csv"}\'',
-    );
-  if (extra.length > 0)
-    throw new UsageError(
-      `unexpected arguments: ${extra.join(' ')} (quote the JSON payload as one argument)`,
-    );
-  let payload: unknown = {};
-  if (payloadText !== undefined) {
-    try {
-      payload = JSON.parse(payloadText);
-    } catch (error) {
-      throw new UsageError(`payload is not valid JSON: ${(error as Error).message}`);
-    }
-  }
-  const runAt = stringFlag(values, 'run-at');
-  if (runAt !== undefined && Number.isNaN(Date.parse(runAt)))
-    throw new UsageError(`--run-at must be an ISO date, got "${runAt}"`);
-  const priorityText = stringFlag(values, 'priority');
-  let priority: number | undefined;
-  if (priorityText !== undefined) {
-    if (/^-?\d+$/.test(priorityText)) priority = Number(priorityText);
-    else if (priorityText.toLowerCase() in Priority)
-      priority = Priority[priorityText.toLowerCase() as PriorityName];
-    else
-      throw new UsageError(
-        `--priority must be a whole number or one of ${Object.keys(Priority).join(', ')}, got "${priorityText}"`,
-      );
-  }
-  const keyMode = stringFlag(values, 'key-mode');
-  if (keyMode !== undefined && keyMode !== 'keep' && keyMode !== 'replace')
-    throw new UsageError(`--key-mode must be keep or replace, got "${keyMode}"`);
-  if (keyMode !== undefined && values.key === undefined)
-    throw new UsageError('--key-mode needs --key');
-  const options = {
-    priority,
-    keyMode: keyMode as 'keep' | 'replace' | undefined,
-    maxAttempts: intFlag(values, 'max-attempts'),
-    runAt,
-    key: stringFlag(values, 'key'),
-    queue: stringFlag(values, 'queue'),
-    ownerId: stringFlag(values, 'owner'),
-    orgId: stringFlag(values, 'org'),
-  };
+export async function runEnqueue(config: Config, command: Command<'enqueue'>): Promise<number> {
   const job = await withClient(config, (jobdeck) =>
-    jobdeck.enqueueJob(
-      type,
-      payload,
-      Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-    ),
+    jobdeck.enqueueJob(command.type, command.payload, command.options),
   );
-  process.stdout.write(values.json ? `${JSON.stringify(job)}\n` : `${job.id}\n`);
+  process.stdout.write(command.json ? `${JSON.stringify(job)}\n` : `${job.id}\n`);
   return 0;
 }
 
-const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'];
-
 /** `jobdeck jobs`: a table (or JSON array) of jobs, newest first. */
-export async function runJobs(config: Config, { values, positionals }: Args): Promise<number> {
-  if (positionals.length > 0)
-    throw new UsageError(`jobs takes no arguments, got: ${positionals.join(' ')}`);
-  const status = stringFlag(values, 'status');
-  if (status !== undefined && !STATUSES.includes(status))
-    throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
-  if (values.active && status) throw new UsageError('use --active or --status, not both');
-  const limit = intFlag(values, 'limit') ?? 50;
-  if (limit < 1 || limit > 1000) throw new UsageError('--limit must be from 1 to 1000');
-  const type = stringFlag(values, 'type');
-  const owner = stringFlag(values, 'owner');
-  const org = stringFlag(values, 'org');
+export async function runJobs(config: Config, command: Command<'jobs'>): Promise<number> {
   const jobs = await withClient(config, async (jobdeck) => {
     const filters = {
-      ...(type !== undefined ? { type } : {}),
-      ...(owner !== undefined ? { owner } : {}),
-      ...(org !== undefined ? { org } : {}),
-      limit,
+      ...(command.type !== undefined ? { type: command.type } : {}),
+      ...(command.owner !== undefined ? { owner: command.owner } : {}),
+      ...(command.org !== undefined ? { org: command.org } : {}),
+      limit: command.limit,
     };
-    if (values.active)
+    if (command.active)
       return (await jobdeck.listJobs({ ...filters, status: ['queued', 'running', 'retrying'] }))
         .jobs;
     return (
-      await jobdeck.listJobs({ ...filters, ...(status ? { status: status as JobStatus } : {}) })
+      await jobdeck.listJobs({ ...filters, ...(command.status ? { status: command.status } : {}) })
     ).jobs;
   });
-  if (values.json) {
+  if (command.json) {
     process.stdout.write(`${JSON.stringify(jobs)}\n`);
     return 0;
   }
@@ -163,11 +82,10 @@ function describe(job: Job): string {
 }
 
 /** `jobdeck watch <id>`: a live bar until the job finishes; the exit code tells how it ended. */
-export async function runWatch(config: Config, { values, positionals }: Args): Promise<number> {
-  const [id, ...extra] = positionals;
-  if (!id || extra.length > 0) throw new UsageError('watch needs exactly one job id');
+export async function runWatch(config: Config, command: Command<'watch'>): Promise<number> {
+  const { id, json } = command;
   return withClient(config, async (jobdeck) => {
-    const interactive = !values.json && process.stderr.isTTY;
+    const interactive = !json && process.stderr.isTTY;
     const bar = interactive
       ? new cliProgress.SingleBar(
           {
@@ -185,7 +103,7 @@ export async function runWatch(config: Config, { values, positionals }: Args): P
     try {
       for await (const job of jobdeck.watchJob(id, { signal: abort.signal })) {
         last = job;
-        if (values.json) process.stdout.write(`${JSON.stringify(job)}\n`);
+        if (json) process.stdout.write(`${JSON.stringify(job)}\n`);
         else if (bar) {
           const payload = { type: job.type, status: job.status, step: job.current_step ?? '' };
           if (!bar.isActive) bar.start(100, job.progress, payload);
@@ -197,7 +115,7 @@ export async function runWatch(config: Config, { values, positionals }: Args): P
       process.off('SIGINT', onSignal);
     }
     if (!last) return 1;
-    if (!values.json) {
+    if (!json) {
       if (last.status === 'succeeded')
         process.stdout.write(`${JSON.stringify(last.result, null, 2)}\n`);
       else if (last.status === 'failed') {
@@ -211,28 +129,20 @@ export async function runWatch(config: Config, { values, positionals }: Args): P
   });
 }
 
-function oneJobId(command: string, positionals: string[]): string {
-  const [id, ...extra] = positionals;
-  if (!id) throw new UsageError(`${command} needs a job id, e.g. jobdeck ${command} <id>`);
-  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-  return id;
-}
-
 /**
  * `jobdeck cancel <id> [--reason r] [--wait]`: cancels a job. A running job's cancel is a request
  * its worker acts on; with --wait the command waits until the job has stopped.
  */
-export async function runCancel(config: Config, { values, positionals }: Args): Promise<number> {
-  const id = oneJobId('cancel', positionals);
-  const reason = stringFlag(values, 'reason');
+export async function runCancel(config: Config, command: Command<'cancel'>): Promise<number> {
+  const { id, reason } = command;
   const job = await withClient(config, async (jobdeck) => {
-    const cancelled = await jobdeck.cancelJob(id, reason ?? null);
-    if (!values.wait || cancelled.status !== 'running') return cancelled;
+    const cancelled = await jobdeck.cancelJob(id, reason);
+    if (!command.wait || cancelled.status !== 'running') return cancelled;
     let last = cancelled;
     for await (const current of jobdeck.watchJob(id)) last = current;
     return last;
   });
-  if (values.json) process.stdout.write(`${JSON.stringify(job)}\n`);
+  if (command.json) process.stdout.write(`${JSON.stringify(job)}\n`);
   else if (job.status === 'running')
     process.stdout.write(`cancel requested: job ${job.id} stops on its worker shortly\n`);
   else process.stdout.write(`job ${job.id} is ${job.status}\n`);
@@ -240,37 +150,21 @@ export async function runCancel(config: Config, { values, positionals }: Args): 
 }
 
 /** `jobdeck retry <id>`: runs a failed or cancelled job again with a fresh attempt budget. */
-export async function runRetry(config: Config, { values, positionals }: Args): Promise<number> {
-  const id = oneJobId('retry', positionals);
-  const job = await withClient(config, (jobdeck) => jobdeck.retryJob(id));
+export async function runRetry(config: Config, command: Command<'retry'>): Promise<number> {
+  const job = await withClient(config, (jobdeck) => jobdeck.retryJob(command.id));
   process.stdout.write(
-    values.json ? `${JSON.stringify(job)}\n` : `job ${job.id} is queued again\n`,
+    command.json ? `${JSON.stringify(job)}\n` : `job ${job.id} is queued again\n`,
   );
   return 0;
 }
 
-const SINCE = /^(\d+)(m|h|d)$/;
-
 /** `jobdeck stats [--since 1h|ISO] [--type t] [--json]`: queue and job statistics. */
-export async function runStats(config: Config, { values, positionals }: Args): Promise<number> {
-  if (positionals.length > 0)
-    throw new UsageError(`stats takes no arguments, got: ${positionals.join(' ')}`);
-  const sinceText = stringFlag(values, 'since') ?? '24h';
-  let since: Date;
-  const rel = SINCE.exec(sinceText);
-  if (rel) {
-    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'm' | 'h' | 'd'];
-    since = new Date(Date.now() - Number(rel[1]) * unit);
-  } else if (!Number.isNaN(Date.parse(sinceText))) {
-    since = new Date(sinceText);
-  } else {
-    throw new UsageError(`--since must be like 30m, 6h, 7d or an ISO date, got "${sinceText}"`);
-  }
-  const type = stringFlag(values, 'type');
+export async function runStats(config: Config, command: Command<'stats'>): Promise<number> {
+  const { since, type } = command;
   const stats = await withClient(config, (jobdeck) =>
     jobdeck.jobStats({ since, ...(type !== undefined ? { type } : {}) }),
   );
-  if (values.json) {
+  if (command.json) {
     process.stdout.write(`${JSON.stringify(stats)}\n`);
     return 0;
   }

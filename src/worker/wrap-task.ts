@@ -10,7 +10,7 @@ import {
 import type { Logger } from '../logger.ts';
 import type { TaskSettings } from '../jobs/registry.ts';
 import type { AnyTaskDefinition, ProgressValue, TaskContext } from '../jobs/task.ts';
-import { cpuMs, type ActiveJobs } from './active.ts';
+import { cpuMs, processRss, type ActiveJobs } from './active.ts';
 import type { FinishOutcome, FinishRecord, Tracker } from './tracker.ts';
 
 const LEVELS: readonly JobEventLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -358,7 +358,7 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
         startedAt,
         attempt,
         ...outcome,
-        peakRssBytes: Math.max(job.peakRssBytes, process.memoryUsage.rss()),
+        peakRssBytes: Math.max(job.peakRssBytes, processRss()),
         cpuMs: cpuMs(job),
       })
       .then(

@@ -1,0 +1,324 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { JobStatus } from '../db/types.ts';
+import { PERMISSIONS, type Permission, type Role } from '../graphql/auth.ts';
+import type { EnqueueOptions } from '../jobs/enqueue.ts';
+import { Priority, parseDuration, type PriorityName } from '../jobs/policy.ts';
+import { UsageError } from './usage.ts';
+
+/**
+ * A command line, parsed and checked: everything `jobdeck` can tell is wrong without a database
+ * is refused here with a UsageError (exit code 2), so the commands themselves only do their work.
+ */
+export type CommandLine =
+  | { command: 'help'; exitCode: 0 | 2 }
+  | { command: 'start' | 'worker' | 'serve' | 'migrate' }
+  | {
+      command: 'token';
+      user: string;
+      org: string;
+      role: Role;
+      ttlSeconds: number;
+      permissions?: Permission[];
+      json: boolean;
+    }
+  | { command: 'enqueue'; type: string; payload: unknown; options: EnqueueOptions; json: boolean }
+  | {
+      command: 'jobs';
+      status?: JobStatus;
+      active: boolean;
+      type?: string;
+      owner?: string;
+      org?: string;
+      limit: number;
+      json: boolean;
+    }
+  | { command: 'watch'; id: string; json: boolean }
+  | { command: 'cancel'; id: string; reason: string | null; wait: boolean; json: boolean }
+  | { command: 'retry'; id: string; json: boolean }
+  | { command: 'stats'; since: Date; type?: string; json: boolean };
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, unknown>;
+
+const json = { json: { type: 'boolean' } } as const;
+
+/** The flags each command takes (node:util parseArgs, strict: any other flag is refused). */
+const FLAGS: Record<string, Options> = {
+  start: {},
+  worker: {},
+  serve: {},
+  migrate: {},
+  token: {
+    user: { type: 'string' },
+    org: { type: 'string' },
+    role: { type: 'string' },
+    ttl: { type: 'string' },
+    permissions: { type: 'string' },
+    ...json,
+  },
+  enqueue: {
+    priority: { type: 'string' },
+    'run-at': { type: 'string' },
+    'max-attempts': { type: 'string' },
+    key: { type: 'string' },
+    'key-mode': { type: 'string' },
+    queue: { type: 'string' },
+    owner: { type: 'string' },
+    org: { type: 'string' },
+    ...json,
+  },
+  jobs: {
+    active: { type: 'boolean' },
+    status: { type: 'string' },
+    type: { type: 'string' },
+    owner: { type: 'string' },
+    org: { type: 'string' },
+    limit: { type: 'string' },
+    ...json,
+  },
+  watch: { ...json },
+  cancel: { reason: { type: 'string' }, wait: { type: 'boolean' }, ...json },
+  retry: { ...json },
+  stats: { since: { type: 'string' }, type: { type: 'string' }, ...json },
+};
+
+/** The commands `jobdeck` knows. */
+export const COMMANDS: readonly string[] = Object.keys(FLAGS);
+
+const STATUSES: readonly JobStatus[] = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'retrying',
+];
+
+/**
+ * Parses `argv` (without the node and script paths).
+ *
+ * @throws UsageError naming what is wrong: an unknown command or flag, a missing or extra
+ *   argument, a value out of range.
+ */
+export function parseCommandLine(argv: readonly string[], now = Date.now()): CommandLine {
+  const [name, ...rest] = argv;
+  if (name === undefined) return { command: 'help', exitCode: 2 };
+  if (name === 'help' || name === '--help' || name === '-h')
+    return { command: 'help', exitCode: 0 };
+  const flags = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
+  if (!flags) throw new UsageError(`unknown command "${name}"`);
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...rest], options: flags, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const jsonFlag = values['json'] === true;
+  switch (name) {
+    case 'start':
+    case 'worker':
+    case 'serve':
+    case 'migrate':
+      if (positionals.length > 0)
+        throw new UsageError(`${name} takes no arguments, got: ${positionals.join(' ')}`);
+      return { command: name };
+    case 'token':
+      return { ...tokenCommand(values, positionals), json: jsonFlag };
+    case 'enqueue':
+      return { ...enqueueCommand(values, positionals), json: jsonFlag };
+    case 'jobs':
+      return { ...jobsCommand(values, positionals), json: jsonFlag };
+    case 'watch': {
+      const [id, ...extra] = positionals;
+      if (!id || extra.length > 0) throw new UsageError('watch needs exactly one job id');
+      return { command: 'watch', id, json: jsonFlag };
+    }
+    case 'cancel':
+      return {
+        command: 'cancel',
+        id: oneJobId('cancel', positionals),
+        reason: stringFlag(values, 'reason') ?? null,
+        wait: values['wait'] === true,
+        json: jsonFlag,
+      };
+    case 'retry':
+      return { command: 'retry', id: oneJobId('retry', positionals), json: jsonFlag };
+    default:
+      return { ...statsCommand(values, positionals, now), json: jsonFlag };
+  }
+}
+
+function intFlag(values: Values, name: string, min: number, max: number): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^-?\d+$/.test(raw))
+    throw new UsageError(`--${name} must be a whole number, got "${String(raw)}"`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new UsageError(`--${name} must be from ${min} to ${max}, got ${raw}`);
+  return value;
+}
+
+/** A string flag's value; an empty one is refused (`--key=` is a mistake, not a key). */
+export function stringFlag(values: Values, name: string): string | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw === '') throw new UsageError(`--${name} needs a value`);
+  return raw;
+}
+
+/** A time the database can store: ISO text between years 1 and 9999. */
+function timeFlag(text: string, name: string, example: string): Date {
+  const date = new Date(text);
+  const year = date.getUTCFullYear();
+  if (Number.isNaN(date.getTime()) || year < 1 || year > 9999)
+    throw new UsageError(`--${name} must be ${example}, got "${text}"`);
+  return date;
+}
+
+function oneJobId(command: string, positionals: string[]): string {
+  const [id, ...extra] = positionals;
+  if (!id) throw new UsageError(`${command} needs a job id, e.g. jobdeck ${command} <id>`);
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  return id;
+}
+
+function tokenCommand(values: Values, positionals: string[]) {
+  if (positionals.length > 0)
+    throw new UsageError(`token takes no arguments, got "${positionals[0]}"`);
+  const user = stringFlag(values, 'user');
+  const org = stringFlag(values, 'org');
+  if (!user || !org)
+    throw new UsageError(
+      'token needs --user and --org, e.g. jobdeck token --user alice --org acme',
+    );
+  const role = stringFlag(values, 'role') ?? 'user';
+  if (role !== 'user' && role !== 'admin')
+    throw new UsageError(`--role must be user or admin, got "${role}"`);
+  let ttlMs: number;
+  try {
+    ttlMs = parseDuration(stringFlag(values, 'ttl') ?? '1h', '--ttl');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (ttlMs < 1000) throw new UsageError('--ttl must be at least 1s');
+  const permissionsFlag = stringFlag(values, 'permissions');
+  let permissions: Permission[] | undefined;
+  if (permissionsFlag !== undefined) {
+    permissions = [];
+    for (const name of permissionsFlag.split(',').map((p) => p.trim())) {
+      if (!(PERMISSIONS as readonly string[]).includes(name))
+        throw new UsageError(`--permissions: unknown "${name}"; known: ${PERMISSIONS.join(', ')}`);
+      permissions.push(name as Permission);
+    }
+  }
+  return {
+    command: 'token' as const,
+    user,
+    org,
+    role: role as Role,
+    ttlSeconds: Math.floor(ttlMs / 1000),
+    ...(permissions ? { permissions } : {}),
+  };
+}
+
+function enqueueCommand(values: Values, positionals: string[]) {
+  const [type, payloadText, ...extra] = positionals;
+  if (!type)
+    throw new UsageError(
+      'enqueue needs a job type, e.g. jobdeck enqueue export_report \'{"reportType":"quotes","format":"csv"}\'',
+    );
+  if (extra.length > 0)
+    throw new UsageError(
+      `unexpected arguments: ${extra.join(' ')} (quote the JSON payload as one argument)`,
+    );
+  let payload: unknown = {};
+  if (payloadText !== undefined) {
+    try {
+      payload = JSON.parse(payloadText);
+    } catch (error) {
+      throw new UsageError(`payload is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const runAt = stringFlag(values, 'run-at');
+  const priorityText = stringFlag(values, 'priority');
+  let priority: number | undefined;
+  if (priorityText !== undefined) {
+    const name = priorityText.toLowerCase();
+    if (/^-?\d+$/.test(priorityText)) priority = intFlag(values, 'priority', -32768, 32767);
+    // own names only: "constructor" is in every object
+    else if (Object.hasOwn(Priority, name)) priority = Priority[name as PriorityName];
+    else
+      throw new UsageError(
+        `--priority must be a whole number or one of ${Object.keys(Priority).join(', ')}, got "${priorityText}"`,
+      );
+  }
+  const keyMode = stringFlag(values, 'key-mode');
+  if (keyMode !== undefined && keyMode !== 'keep' && keyMode !== 'replace')
+    throw new UsageError(`--key-mode must be keep or replace, got "${keyMode}"`);
+  if (keyMode !== undefined && values['key'] === undefined)
+    throw new UsageError('--key-mode needs --key');
+  const options: EnqueueOptions = {
+    priority,
+    keyMode,
+    maxAttempts: intFlag(values, 'max-attempts', 1, 32767),
+    runAt: runAt === undefined ? undefined : timeFlag(runAt, 'run-at', 'an ISO date').toISOString(),
+    key: stringFlag(values, 'key'),
+    queue: stringFlag(values, 'queue'),
+    ownerId: stringFlag(values, 'owner'),
+    orgId: stringFlag(values, 'org'),
+  };
+  return {
+    command: 'enqueue' as const,
+    type,
+    payload,
+    options: Object.fromEntries(
+      Object.entries(options).filter(([, v]) => v !== undefined),
+    ) as EnqueueOptions,
+  };
+}
+
+function jobsCommand(values: Values, positionals: string[]) {
+  if (positionals.length > 0)
+    throw new UsageError(`jobs takes no arguments, got: ${positionals.join(' ')}`);
+  const status = stringFlag(values, 'status');
+  if (status !== undefined && !(STATUSES as readonly string[]).includes(status))
+    throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
+  const active = values['active'] === true;
+  if (active && status) throw new UsageError('use --active or --status, not both');
+  const type = stringFlag(values, 'type');
+  const owner = stringFlag(values, 'owner');
+  const org = stringFlag(values, 'org');
+  return {
+    command: 'jobs' as const,
+    active,
+    limit: intFlag(values, 'limit', 1, 1000) ?? 50,
+    ...(status !== undefined ? { status: status as JobStatus } : {}),
+    ...(type !== undefined ? { type } : {}),
+    ...(owner !== undefined ? { owner } : {}),
+    ...(org !== undefined ? { org } : {}),
+  };
+}
+
+const SINCE = /^(\d+)(m|h|d)$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+function statsCommand(values: Values, positionals: string[], now: number) {
+  if (positionals.length > 0)
+    throw new UsageError(`stats takes no arguments, got: ${positionals.join(' ')}`);
+  const sinceText = stringFlag(values, 'since') ?? '24h';
+  const example = 'like 30m, 6h, 7d or an ISO date';
+  const relative = SINCE.exec(sinceText);
+  let since: Date;
+  if (relative) {
+    since = new Date(now - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]);
+    const year = since.getUTCFullYear();
+    if (Number.isNaN(since.getTime()) || year < 1)
+      throw new UsageError(`--since must be ${example}, got "${sinceText}"`);
+  } else {
+    since = timeFlag(sinceText, 'since', example);
+  }
+  const type = stringFlag(values, 'type');
+  return { command: 'stats' as const, since, ...(type !== undefined ? { type } : {}) };
+}
