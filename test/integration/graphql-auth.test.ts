@@ -1,4 +1,4 @@
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import { secretKey } from '../../src/graphql/auth.ts';
@@ -78,6 +78,8 @@ const visibleIds = async (token: string) => {
   return ids;
 };
 
+// What another tenant gets on every surface (byte for byte what a missing job gets), bad tokens,
+// live changes across tenants: isolation.test.ts.
 describe('row-level security', () => {
   it('shows a user their own jobs, an admin their organisation’s, nobody another organisation’s', async () => {
     expect(await visibleIds(tokens['alice']!)).toEqual([aliceJob]);
@@ -87,48 +89,12 @@ describe('row-level security', () => {
     expect(await visibleIds(tokens['aliceAtGlobex']!)).toEqual([globexJob]);
   });
 
-  it('gives user B nothing of user A’s job: read, events, cancel, retry', async () => {
-    const bob = tokens['bob']!;
-    const read = await gql(
-      server,
-      `query($id: UUID!) { job(id: $id) { id events { totalCount } } }`,
-      {
-        token: bob,
-        variables: { id: aliceJob },
-      },
-    );
-    expect(read.errors).toBeUndefined();
-    expect(read.data).toEqual({ job: null });
-    for (const mutation of [
-      `mutation($id: UUID!) { cancelJob(input: { id: $id }) { job { id } } }`,
-      `mutation($id: UUID!) { retryJob(input: { id: $id }) { job { id } } }`,
-    ]) {
-      const res = await gql(server, mutation, { token: bob, variables: { id: aliceJob } });
-      // exactly what a job that does not exist gets: no existence leak
-      const missing = await gql(server, mutation, {
-        token: bob,
-        variables: { id: '00000000-0000-4000-8000-000000000000' },
-      });
-      expect(res.errors![0]!.extensions!['code']).toBe('NOT_FOUND');
-      expect(res.errors![0]!.message.replace(aliceJob, 'ID')).toBe(
-        missing.errors![0]!.message.replace('00000000-0000-4000-8000-000000000000', 'ID'),
-      );
-    }
-    expect((await jobdeck.getJob(aliceJob)).status).toBe('queued');
-  });
-
-  it('lets an org admin cancel a member’s job but not another organisation’s', async () => {
+  it('lets an org admin cancel a member’s job', async () => {
     const job = await jobdeck.enqueueJob('export_report', REPORT, {
       ownerId: 'bob',
       orgId: 'acme',
       runAt: LATER(),
     });
-    const other = await gql(
-      server,
-      `mutation($id: UUID!) { cancelJob(input: { id: $id }) { job { id } } }`,
-      { token: tokens['globexAdmin']!, variables: { id: job.id } },
-    );
-    expect(other.errors![0]!.extensions!['code']).toBe('NOT_FOUND');
     const own = await gql<{ cancelJob: { job: { status: string } } }>(
       server,
       `mutation($id: UUID!) { cancelJob(input: { id: $id }) { job { status } } }`,
@@ -184,59 +150,6 @@ describe('row-level security', () => {
       { variables: { id: aliceJob } },
     );
     expect(cancel.errors![0]!.extensions!['code']).toBe('FORBIDDEN');
-  });
-
-  it('does not let a user subscribe to another user’s job or organisation', async () => {
-    const bobWatching = await subscribe<{ jobUpdated: { id: string } }>(
-      server,
-      `subscription($id: UUID!) { jobUpdated(id: $id) { id status } }`,
-      { token: tokens['bob']!, variables: { id: aliceJob } },
-    );
-    const aliceWatching = await subscribe<{ jobUpdated: { id: string; status: string } }>(
-      server,
-      `subscription($id: UUID!) { jobUpdated(id: $id) { id status } }`,
-      { token: tokens['alice']!, variables: { id: aliceJob } },
-    );
-    const bobMine = await subscribe<{ myJobsChanged: { id: string } }>(
-      server,
-      `subscription { myJobsChanged { id } }`,
-      { token: tokens['bob']! },
-    );
-    const globexAdmin = await subscribe<{ orgJobsChanged: { id: string } }>(
-      server,
-      `subscription { orgJobsChanged { id } }`,
-      { token: tokens['globexAdmin']! },
-    );
-    const aliceElsewhere = await subscribe<{ myJobsChanged: { id: string } }>(
-      server,
-      `subscription { myJobsChanged { id } }`,
-      { token: tokens['aliceAtGlobex']! },
-    );
-    await jobdeck.cancelJob(aliceJob, 'seen only by alice');
-    await aliceWatching.next((e) => e.jobUpdated.status === 'cancelled');
-    // a marker change bob may see, so "nothing arrived" is not just "nothing arrived yet"
-    await jobdeck.cancelJob(bobJob);
-    await bobMine.next((e) => e.myJobsChanged.id === bobJob);
-    expect(bobWatching.events).toEqual([]);
-    expect(bobMine.events.map((e) => e.myJobsChanged.id)).toEqual([bobJob]);
-    expect(globexAdmin.events).toEqual([]);
-    expect(aliceElsewhere.events).toEqual([]);
-    await jobdeck.retryJob(aliceJob);
-    await jobdeck.retryJob(bobJob);
-    await jobdeck.cancelJob(aliceJob);
-    await jobdeck.cancelJob(bobJob);
-    await jobdeck.retryJob(aliceJob);
-    await jobdeck.retryJob(bobJob);
-
-    const userOrg = await subscribe(server, `subscription { orgJobsChanged { id } }`, {
-      token: tokens['alice']!,
-      expectError: true,
-    });
-    expect(JSON.stringify(userOrg.errors)).toMatch(/for organisation admins/);
-    const anonymous = await subscribe(server, `subscription { myJobsChanged { id } }`, {
-      expectError: true,
-    });
-    expect(JSON.stringify(anonymous.errors)).toMatch(/sign in first/);
   });
 });
 
@@ -388,73 +301,5 @@ describe('hardening (review findings)', () => {
     );
     await jobdeck.cancelJob(job.id);
     await upper.next((e) => e.jobUpdated.status === 'cancelled');
-  });
-});
-
-describe('bearer tokens', () => {
-  const query = '{ jobs { totalCount } }';
-  const claims = { sub: 'alice', org: 'acme', role: 'user' };
-  const sign = (
-    body: Record<string, unknown>,
-    secret = TEST_JWT_SECRET,
-    exp: number | null = 3600,
-  ) => {
-    const jwt = new SignJWT(body).setProtectedHeader({ alg: 'HS256' });
-    if (exp !== null) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + exp);
-    return jwt.sign(secretKey(secret));
-  };
-
-  it.each([
-    [
-      'alg none',
-      async () => new UnsecuredJWT(claims).setExpirationTime('1h').encode(),
-      /alg "none" are refused/,
-    ],
-    [
-      'another secret',
-      () => sign(claims, 'another-secret-that-is-32-characters-long!'),
-      /signature does not match/,
-    ],
-    ['expired', () => sign(claims, TEST_JWT_SECRET, -60), /expired at/],
-    ['no exp', () => sign(claims, TEST_JWT_SECRET, null), /"exp"/],
-    ['no org', () => sign({ sub: 'alice' }), /claim "org" is missing/],
-    ['no sub', () => sign({ org: 'acme' }), /claim "sub" is missing/],
-    ['unknown role', () => sign({ ...claims, role: 'owner' }), /role must be "user" or "admin"/],
-    [
-      'unknown permission',
-      () => sign({ ...claims, permissions: ['jobs.delete_all'] }),
-      /permissions/,
-    ],
-    ['garbage', async () => 'not-a-token', /not a JWT/],
-    [
-      'HS512',
-      async () =>
-        new SignJWT(claims)
-          .setProtectedHeader({ alg: 'HS512' })
-          .setExpirationTime('1h')
-          .sign(secretKey(TEST_JWT_SECRET)),
-      /alg "HS512" are refused/,
-    ],
-  ])('refuses a token with %s: 401 and a readable message', async (_what, make, message) => {
-    const res = await gql(server, query, { token: await make() });
-    expect(res.status).toBe(401);
-    expect(res.data ?? null).toBeNull();
-    expect(res.errors![0]!.message).toMatch(message);
-    expect(res.errors![0]!.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
-  });
-
-  it('refuses other Authorization schemes', async () => {
-    const res = await gql(server, query, { authorization: 'Basic YWxpY2U6c2VjcmV0' });
-    expect(res.status).toBe(401);
-    expect(res.errors![0]!.message).toMatch(/must be "Bearer <token>"/);
-  });
-
-  it('refuses a bad token on a websocket subscription with the same message', async () => {
-    const expired = await sign(claims, TEST_JWT_SECRET, -60);
-    const sub = await subscribe(server, `subscription { myJobsChanged { id } }`, {
-      token: expired,
-      expectError: true,
-    });
-    expect(JSON.stringify(sub.errors)).toMatch(/expired at/);
   });
 });
