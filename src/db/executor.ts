@@ -1,5 +1,5 @@
 import { CompiledQuery, Kysely } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
 
 /**
  * Anything jobdeck can run a query on: a node-postgres pool, client or pool client, or a Kysely
@@ -17,6 +17,28 @@ export async function queryRows<R>(
     const result = await executor.executeQuery<R>(CompiledQuery.raw(text, values));
     return result.rows;
   }
-  const result = await (executor as pg.Pool).query(text, values);
+  if (executor instanceof pg.Pool) return poolRows<R>(executor, text, values);
+  const result = await executor.query(text, values);
   return result.rows as R[];
+}
+
+/**
+ * `pool.query` drops its connection whenever a statement fails, so every refused enqueue would
+ * cost a reconnect. A statement error (the server answered) leaves the connection usable: only a
+ * broken connection or a fatal error is discarded.
+ */
+async function poolRows<R>(pool: pg.Pool, text: string, values: unknown[]): Promise<R[]> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const result = await client.query(text, values);
+    return result.rows as R[];
+  } catch (error) {
+    const usable =
+      error instanceof pg.DatabaseError && !/^(FATAL|PANIC)$/.test(error.severity ?? '');
+    if (!usable) broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }

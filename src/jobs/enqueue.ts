@@ -68,18 +68,68 @@ function toJson(value: unknown, what: string, type: string): string {
   return text;
 }
 
+/** A value for an error message; never throws (a prototype-less object has no toString). */
+function show(value: unknown): string {
+  try {
+    return String(value).slice(0, 200);
+  } catch {
+    return typeof value;
+  }
+}
+
 function toRunAt(runAt: Date | string | undefined): string | null {
   if (runAt === undefined || runAt === null) return null;
-  const date = runAt instanceof Date ? runAt : new Date(runAt);
+  const date =
+    runAt instanceof Date ? runAt : typeof runAt === 'string' ? new Date(runAt) : new Date(NaN);
   if (Number.isNaN(date.getTime()))
-    throw new InvalidArgumentError(`runAt must be a valid date, got ${String(runAt)}`);
+    throw new InvalidArgumentError(`runAt must be a valid date, got ${show(runAt)}`);
+  const year = date.getUTCFullYear();
+  if (year < 1 || year > 9999)
+    throw new InvalidArgumentError(`runAt must fall in the years 1 to 9999, got ${year}`);
   return date.toISOString();
 }
 
 function checkInteger(name: string, value: number | undefined): void {
   if (value !== undefined && !Number.isInteger(value)) {
-    throw new InvalidArgumentError(`${name} must be a whole number, got ${String(value)}`);
+    throw new InvalidArgumentError(`${name} must be a whole number, got ${show(value)}`);
   }
+}
+
+/** Limits of the text columns (the table's CHECK constraints), checked before any SQL runs. */
+const TEXT_LIMITS: readonly [name: string, get: (spec: JobSpec) => unknown, max: number][] = [
+  ['key', (spec) => spec.key, 512],
+  ['queue', (spec) => spec.queue, 128],
+  ['ownerId', (spec) => spec.ownerId, 200],
+  ['orgId', (spec) => spec.orgId, 200],
+  ['related.type', (spec) => spec.related?.type, 100],
+  ['related.id', (spec) => spec.related?.id, 200],
+];
+
+function checkText(spec: JobSpec): void {
+  if (spec.related !== undefined && (typeof spec.related !== 'object' || spec.related === null))
+    throw new InvalidArgumentError('related must be an object {type, id}');
+  for (const [name, get, max] of TEXT_LIMITS) {
+    const value = get(spec);
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string')
+      throw new InvalidArgumentError(`${name} must be a string, got ${typeof value}`);
+    if (value.length < 1 || value.length > max)
+      throw new InvalidArgumentError(
+        `${name} must be 1 to ${max} characters long, got ${value.length}`,
+      );
+    if (value.includes('\u0000'))
+      throw new InvalidArgumentError(`${name} must not contain NUL characters`);
+  }
+}
+
+/** PostgreSQL cannot store U+0000 in jsonb (nor in text). */
+function checkNoNul(json: string, what: string, type: string): string {
+  // An escaped NUL, not an escaped backslash followed by the text "u0000".
+  if (/(?<!\\)(?:\\\\)*\\u0000/.test(json))
+    throw new InvalidPayloadError(type, [
+      `${what} contains a NUL character (\\u0000), which PostgreSQL cannot store`,
+    ]);
+  return json;
 }
 
 function specParams(spec: JobSpec): unknown[] {
@@ -93,8 +143,9 @@ function specParams(spec: JobSpec): unknown[] {
   }
   checkInteger('priority', priority);
   checkInteger('maxAttempts', spec.maxAttempts);
+  checkText(spec);
   if (spec.keyMode !== undefined && spec.keyMode !== 'keep' && spec.keyMode !== 'replace')
-    throw new InvalidArgumentError(`keyMode must be keep or replace, got ${String(spec.keyMode)}`);
+    throw new InvalidArgumentError(`keyMode must be keep or replace, got ${show(spec.keyMode)}`);
   if (
     spec.metadata !== undefined &&
     (typeof spec.metadata !== 'object' || spec.metadata === null || Array.isArray(spec.metadata))
@@ -103,11 +154,11 @@ function specParams(spec: JobSpec): unknown[] {
   }
   if (spec.webhookUrl !== undefined && !isWebhookUrl(spec.webhookUrl))
     throw new InvalidArgumentError(
-      `webhookUrl must be an http(s) URL of at most 2000 characters, got ${String(spec.webhookUrl).slice(0, 200)}`,
+      `webhookUrl must be an http(s) URL of at most 2000 characters, got ${show(spec.webhookUrl)}`,
     );
   return [
     spec.type,
-    toJson(spec.payload, 'payload', spec.type),
+    checkNoNul(toJson(spec.payload, 'payload', spec.type), 'payload', spec.type),
     priority ?? 0,
     toRunAt(spec.runAt),
     spec.maxAttempts ?? null,
@@ -117,7 +168,7 @@ function specParams(spec: JobSpec): unknown[] {
     spec.orgId ?? null,
     spec.related?.type ?? null,
     spec.related?.id ?? null,
-    toJson(spec.metadata ?? {}, 'metadata', spec.type),
+    checkNoNul(toJson(spec.metadata ?? {}, 'metadata', spec.type), 'metadata', spec.type),
     spec.keyMode ?? 'keep',
     spec.webhookUrl ?? null,
   ];
@@ -141,6 +192,10 @@ export const ARGUMENT_ERROR_CODES: ReadonlySet<string> = new Set([
   '22007', // invalid datetime format
   '22008', // datetime out of range
   '22003', // numeric out of range
+  '22009', // time zone displacement out of range (a date past year 9999 in a bulk spec)
+  '22P05', // untranslatable character (U+0000 in JSON)
+  '22021', // NUL byte in text
+  '23514', // a CHECK constraint (lengths, ranges) of the jobs table
 ]);
 
 /** Turns the SQL functions' JDxxx errors into jobdeck's error classes. */
