@@ -26,6 +26,8 @@ const SAMPLE_EVERY = 5;
 const RELEASE_HELD_EVERY = 10;
 const TYPE_STATS_EVERY = 60;
 const ORPHANS_EVERY = 10;
+/** Unfinished jobs one orphan sweep looks at, at most. */
+const ORPHAN_SCAN = 5000;
 
 /**
  * The worker process's control loop, one tick per heartbeat interval:
@@ -48,6 +50,7 @@ export class WorkerControl {
   #stopped = false;
   #stopping = false;
   #orphans: { items: { id: string; gw_job_id: string | null }[]; foundAt: number } | null = null;
+  #orphanCursor: { created: string; id: string } | null = null;
 
   constructor(options: ControlOptions) {
     this.#o = options;
@@ -166,9 +169,27 @@ export class WorkerControl {
           `requeued ${requeued.rows.length} job(s) whose Graphile Worker job was gone (a worker stopped before recording their outcome)`,
         );
     }
-    const found = await pool.query<{ id: string; gw_job_id: string | null }>(
-      'select * from jobdeck_private.orphaned_jobs()',
-    );
-    this.#orphans = { items: found.rows, foundAt: Date.now() };
+    // One bounded page per sweep; the cursor walks the whole backlog over successive sweeps.
+    const found = await pool.query<{
+      id: string | null;
+      gw_job_id: string | null;
+      next_created: string | null;
+      next_id: string | null;
+    }>('select * from jobdeck_private.orphaned_jobs($1, $2, $3)', [
+      this.#orphanCursor?.created ?? null,
+      this.#orphanCursor?.id ?? null,
+      ORPHAN_SCAN,
+    ]);
+    const cursor = found.rows[0];
+    this.#orphanCursor =
+      cursor?.next_created && cursor.next_id
+        ? { created: cursor.next_created, id: cursor.next_id }
+        : null;
+    this.#orphans = {
+      items: found.rows
+        .filter((row) => row.id !== null)
+        .map((row) => ({ id: row.id!, gw_job_id: row.gw_job_id })),
+      foundAt: Date.now(),
+    };
   }
 }

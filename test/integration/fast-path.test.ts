@@ -167,6 +167,36 @@ describe('the fast path', () => {
     ]);
   });
 
+  it('finds orphans page by page, so a sweep of a large backlog costs a bounded amount', async () => {
+    const later = new Date(Date.now() + 3_600_000);
+    const jobs = await jobdeck.enqueueJobs(
+      Array.from({ length: 12 }, () => ({ type: 'instant', runAt: later })),
+    );
+    const orphaned = [jobs[2]!, jobs[9]!];
+    await t.pool.query('select graphile_worker.complete_jobs($1::bigint[])', [
+      orphaned.map((j) => j.gw_job_id),
+    ]);
+    const found: string[] = [];
+    let cursor: { created: string | null; id: string | null } = { created: null, id: null };
+    let pages = 0;
+    do {
+      const { rows } = await t.pool.query<{
+        id: string | null;
+        next_created: string | null;
+        next_id: string | null;
+      }>('select * from jobdeck_private.orphaned_jobs($1, $2, 5)', [cursor.created, cursor.id]);
+      found.push(...rows.flatMap((r) => (r.id ? [r.id] : [])));
+      cursor = { created: rows[0]!.next_created, id: rows[0]!.next_id };
+      pages += 1;
+    } while (cursor.created && pages < 20);
+    expect(found.sort()).toEqual(orphaned.map((j) => j.id).sort());
+    expect(pages).toBeGreaterThanOrEqual(3);
+    await t.pool.query(
+      `update jobdeck.jobs set status = 'cancelled', finished_at = now() where id = any($1::uuid[])`,
+      [jobs.map((j) => j.id)],
+    );
+  });
+
   it('has every finish committed once the worker has stopped', async () => {
     const worker = await runTestWorker(t, tasks, { config: FAST });
     const jobs = await jobdeck.enqueueJobs(
