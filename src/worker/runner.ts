@@ -40,6 +40,8 @@ export interface WorkerOptions {
 }
 
 /** A running worker process's handle. */
+const RETURN_JOBS_ERROR = 'Error occurred whilst returning jobs from local queue to database queue';
+
 export interface JobdeckWorker {
   /** This process's worker id, recorded on the jobs it runs. */
   readonly id: string;
@@ -49,7 +51,10 @@ export interface JobdeckWorker {
    * spending an attempt. Flushes tracking writes and closes connections.
    */
   stop(): Promise<void>;
-  /** Settles when the worker has stopped (rejects if it crashed). */
+  /**
+   * Resolves once `stop()` has finished. Graphile Worker stopping on its own (after a major
+   * database error) does not end it: the worker starts a new Graphile Worker pool.
+   */
   readonly promise: Promise<void>;
 }
 
@@ -134,26 +139,27 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
     events.on('pool:create', ({ workerPool }) => {
       poolId = workerPool.id;
     });
-
-    runner = await run({
-      events,
-      pgPool: workerPool,
-      taskList,
-      concurrency: config.concurrency,
-      pollInterval: config.pollIntervalMs,
-      noHandleSignals: true,
-      crontab,
-      logger: makeWorkerLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
-      preset: {
-        worker: {
-          ...(config.localQueueSize > 0 ? { localQueue: { size: config.localQueueSize } } : {}),
-          completeJobBatchDelay: config.completeBatchDelayMs,
-          failJobBatchDelay: config.completeBatchDelayMs,
-          gracefulShutdownAbortTimeout: config.shutdownTimeoutMs,
+    const launch = () =>
+      run({
+        events,
+        pgPool: workerPool,
+        taskList,
+        concurrency: config.concurrency,
+        pollInterval: config.pollIntervalMs,
+        noHandleSignals: true,
+        crontab,
+        logger: makeWorkerLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
+        preset: {
+          worker: {
+            ...(config.localQueueSize > 0 ? { localQueue: { size: config.localQueueSize } } : {}),
+            completeJobBatchDelay: config.completeBatchDelayMs,
+            failJobBatchDelay: config.completeBatchDelayMs,
+            gracefulShutdownAbortTimeout: config.shutdownTimeoutMs,
+          },
         },
-      },
-    });
-    const started = runner;
+      });
+
+    runner = await launch();
     if (!poolId) logger.warn('Graphile Worker did not report its pool id; crash rescue is off');
     control = new WorkerControl({
       pool: trackerPool,
@@ -172,20 +178,75 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
     logger.info(
       `worker ${id} running ${tasks.size} task types (concurrency ${config.concurrency})`,
     );
+
+    // Graphile Worker shuts its pool down after a major error (e.g. PostgreSQL restarting under
+    // it). The worker process lives on: it starts a new pool once the database answers, after
+    // releasing the jobs the old pool had locked.
+    let current: Runner = runner;
     let stopping: Promise<void> | null = null;
+    let restartTimer: NodeJS.Timeout | undefined;
+    let settle: () => void = () => {};
+    const stopped = new Promise<void>((resolve) => (settle = resolve));
+    const ignoreReturnErrors = (reason: unknown) => {
+      // Graphile Worker rejects unhandled when it cannot hand its local queue back while its
+      // pool is released; those jobs stay locked by that pool and are released on restart.
+      if (reason instanceof Error && reason.message.startsWith(RETURN_JOBS_ERROR)) {
+        logger.warn(`${reason.message}; the jobs are released when the worker restarts`);
+        return;
+      }
+      throw reason;
+    };
+    process.on('unhandledRejection', ignoreReturnErrors);
+    const supervise = (watched: Runner) => {
+      const deadPool = poolId;
+      const onEnd = (error?: unknown) => {
+        if (stopping || watched !== current) return;
+        logger.error(
+          `Graphile Worker stopped${error ? ` (${(error as Error).message})` : ''}; restarting`,
+        );
+        const restart = async (delayMs: number): Promise<void> => {
+          if (stopping) return;
+          try {
+            if (deadPool)
+              await trackerPool.query('select jobdeck_private.release_pools($1::text[])', [
+                [deadPool],
+              ]);
+            current = await launch();
+            logger.warn(`Graphile Worker restarted (pool ${poolId ?? 'unknown'})`);
+            supervise(current);
+          } catch (restartError) {
+            const next = Math.min(delayMs * 2, 30_000);
+            logger.warn(
+              `could not restart Graphile Worker (${(restartError as Error).message}); again in ${next} ms`,
+            );
+            restartTimer = setTimeout(() => void restart(next), next);
+          }
+        };
+        restartTimer = setTimeout(() => void restart(1000), 1000);
+      };
+      watched.promise.then(() => onEnd(), onEnd);
+    };
+    supervise(current);
+
     const stop = () =>
       (stopping ??= (async () => {
         startedControl.markStopping();
+        clearTimeout(restartTimer);
         try {
-          await started.stop();
+          await current.stop().catch((error: Error) => {
+            // A pool that already shut itself down has nothing left to stop.
+            if (!/already|not running|released/i.test(error.message)) throw error;
+          });
         } finally {
           await tracker.close();
           await startedControl.stop();
           await db.destroy();
           await Promise.all([workerPool.end(), trackerPool.end()]);
+          process.off('unhandledRejection', ignoreReturnErrors);
+          settle();
         }
       })());
-    return { id, stop, promise: started.promise };
+    return { id, stop, promise: stopped };
   } catch (error) {
     await runner?.stop().catch(() => {});
     await control?.stop().catch(() => {});

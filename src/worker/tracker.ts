@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Job, JobAttemptError } from '../db/types.ts';
 import type { Logger } from '../logger.ts';
 import { Lane } from './lane.ts';
@@ -469,9 +469,12 @@ export class Tracker {
         total: f.latest?.total ?? null,
       }));
     const text = JSON.stringify(rows);
-    // Transient failures (a restart, a dropped connection) are retried with backoff.
+    // A statement the server refused is retried `tries` times; a lost connection (PostgreSQL
+    // restarting, a network cut) is retried for up to two minutes: the outcome must not be lost
+    // while this worker lives, since its Graphile job is already gone.
+    const started = Date.now();
     let lastError: unknown;
-    for (let attempt = 0; attempt < tries; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       try {
         const result = await this.#pool.query<{ id: string; status: FinishResult }>(FINISH, [
           text,
@@ -481,8 +484,10 @@ export class Tracker {
         return items.map((item) => done.get(item.id) ?? null);
       } catch (error) {
         lastError = error;
-        if (attempt < tries - 1)
-          await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+        const refused =
+          error instanceof pg.DatabaseError && !/^(FATAL|PANIC)$/.test(error.severity ?? '');
+        if (refused ? attempt >= tries - 1 : Date.now() - started > 120_000) break;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
       }
     }
     throw lastError;

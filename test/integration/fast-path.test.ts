@@ -197,6 +197,36 @@ describe('the fast path', () => {
     );
   });
 
+  it('keeps working when its connections are cut mid-drain: nothing is lost', async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const jobs = await jobdeck.enqueueJobs(
+      Array.from({ length: 400 }, () => ({ type: 'instant' })),
+    );
+    for (let cut = 0; cut < 3; cut++) {
+      await sleep(40);
+      await t.pool.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity
+          where datname = current_database()
+            and application_name in ('jobdeck-worker', 'jobdeck-tracker', 'jobdeck-listener')`,
+      );
+    }
+    const counts = async () => {
+      const { rows } = await t.pool.query<{ n: number }>(
+        `select count(*)::int as n from jobdeck.jobs where id = any($1::uuid[]) and status = 'succeeded'`,
+        [jobs.map((j) => j.id)],
+      );
+      return rows[0]!.n;
+    };
+    await waitFor(async () => (await counts()) === jobs.length, {
+      timeoutMs: 60_000,
+      what: 'every job to succeed',
+    });
+    // Still at work afterwards.
+    const after = await jobdeck.enqueueJob('instant', {});
+    await waitForStatus(jobdeck, after.id, 'succeeded', { timeoutMs: 30_000 });
+    await worker.stop();
+  });
+
   it('has every finish committed once the worker has stopped', async () => {
     const worker = await runTestWorker(t, tasks, { config: FAST });
     const jobs = await jobdeck.enqueueJobs(
