@@ -386,10 +386,21 @@ export class Tracker {
       run_at: u.runAt.toISOString(),
       source: u.source,
     }));
-    const result = await this.#pool.query<Job>(START, [
-      JSON.stringify(rows),
-      this.#options.workerId,
-    ]);
+    // A lost connection (PostgreSQL restarting) is waited out for up to two minutes: failing the
+    // task instead would have Graphile Worker record the failure on that same lost database, and
+    // a failure it cannot record leaves its job locked for hours.
+    const text = JSON.stringify(rows);
+    const started = Date.now();
+    let result: pg.QueryResult<Job>;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        result = await this.#pool.query<Job>(START, [text, this.#options.workerId]);
+        break;
+      } catch (error) {
+        if (!isConnectionError(error) || Date.now() - started > 120_000) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
+      }
+    }
     const byGwId = new Map<string, Job>();
     for (const row of result.rows) byGwId.set(String(row.gw_job_id), row);
     return items.map((item) => byGwId.get(item.gwJobId) ?? null);
@@ -492,6 +503,17 @@ export class Tracker {
     }
     throw lastError;
   }
+}
+
+/**
+ * Whether an error means the connection, not the statement, failed (the server is restarting or
+ * unreachable): worth waiting out. 57P03: the database system is starting up / shutting down.
+ */
+function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof pg.DatabaseError)) return true;
+  return (
+    /^(FATAL|PANIC)$/.test(error.severity ?? '') || error.code === '57P03' || error.code === '57P01'
+  );
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
