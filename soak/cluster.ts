@@ -1,0 +1,86 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.ts';
+
+/**
+ * The soak's own embedded PostgreSQL, in a temporary folder, on a port fixed at the first start so
+ * that a restart brings the same cluster back where every client expects it.
+ */
+export interface SoakCluster {
+  /** Connection string of the soak database. */
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Stops the server (fast shutdown: every connection is cut), waits `downMs`, starts it again. */
+  restart(downMs: number): Promise<{ stoppedAt: number; startedAt: number }>;
+  /** Stops the server and deletes its folder; safe to call more than once. */
+  destroy(): Promise<void>;
+}
+
+const DATABASE = 'soak';
+/** 3 workers (concurrency + 11 connections each), 2 servers, the soak's own pools, headroom. */
+const SETTINGS = { max_connections: 300 };
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Creates the cluster in a fresh temporary folder and starts it. */
+export async function startSoakCluster(): Promise<SoakCluster> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jobdeck-soak-'));
+  // As root, PostgreSQL runs as another OS user, which must be able to enter the folder.
+  await chmod(dataDir, 0o755);
+  const port = await freePort();
+  const start = () =>
+    startEmbeddedPostgres({ dataDir, port, database: DATABASE, settings: SETTINGS });
+  let server: EmbeddedPostgres;
+  try {
+    server = await start();
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  if (server.port !== port)
+    throw new Error(`embedded PostgreSQL came up on ${server.port}, not ${port}`);
+  let destroyed = false;
+  return {
+    url: server.url,
+    port,
+    dataDir,
+    async restart(downMs) {
+      await server.stop();
+      const stoppedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      server = await start();
+      if (server.port !== port)
+        throw new Error(`embedded PostgreSQL came back on ${server.port}, not ${port}`);
+      return { stoppedAt, startedAt: Date.now() };
+    },
+    async destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      try {
+        // pg_ctl stop on the cluster folder: also right after a failed restart, and a no-op when
+        // nothing runs there.
+        await server.stop();
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}

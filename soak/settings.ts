@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, jobs: { type: 'string' } },
+  strict: true,
+});
+const quick = values.quick ?? false;
+const jobs = values.jobs ? Number(values.jobs) : quick ? 10_000 : 100_000;
+if (!Number.isInteger(jobs) || jobs < 100) {
+  console.error('soak: --jobs must be a whole number >= 100');
+  process.exit(2);
+}
+
+/** The soak's settings (`-- --quick`, `-- --jobs N`), written into the results as they are. */
+export const SETTINGS = {
+  quick,
+  jobs,
+  workers: 3,
+  servers: 2,
+  concurrency: 25,
+  heartbeat_interval_ms: 500,
+  rescue_after_ms: 5000,
+  poll_interval_ms: 500,
+  shutdown_timeout_ms: 5000,
+  /**
+   * Upper bound on the bulk enqueue rate, so that the faults fall while jobs flow: the enqueue
+   * lasts at least 40 s (quick: 250 jobs/s), longer when the workers fall behind (backlog bound).
+   */
+  bulk_jobs_per_sec: Math.min(1000, Math.max(50, Math.round(jobs / 40))),
+  bulk_batch: 500,
+  max_backlog: quick ? 2000 : 5000,
+  /** One REST or GraphQL enqueue this often, alternating servers. */
+  api_interval_ms: 100,
+  /** Share of the bulk enqueue after which each fault is injected, one after another. */
+  fault_points: { kill_worker: 0.2, terminate_listeners: 0.45, restart_postgres: 0.7 },
+  pg_down_ms: 2000,
+  /** After the last enqueue, how long the jobs get to finish before the rest count as stuck. */
+  drain_deadline_ms: quick ? 60_000 : 600_000,
+  /**
+   * Stop waiting early when the number of unfinished jobs has not moved for this long (long enough
+   * for Graphile Worker's own retries after a restart, which back off from 3 s).
+   */
+  stall_ms: quick ? 60_000 : 120_000,
+  /** After the restart, how long to wait for a newly enqueued job to succeed. */
+  pg_recover_timeout_ms: 30_000,
+};
