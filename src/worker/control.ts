@@ -51,6 +51,8 @@ export class WorkerControl {
   #stopping = false;
   #orphans: { items: { id: string; gw_job_id: string | null }[]; foundAt: number } | null = null;
   #orphanCursor: { created: string; id: string } | null = null;
+  /** Since when this worker's heartbeats have succeeded without a break (null: failing now). */
+  #healthySince: number | null = null;
 
   constructor(options: ControlOptions) {
     this.#o = options;
@@ -86,7 +88,10 @@ export class WorkerControl {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.#running = this.#beat()
-        .catch((error: Error) => this.#o.logger.warn(`heartbeat failed: ${error.message}`))
+        .catch((error: Error) => {
+          this.#healthySince = null;
+          this.#o.logger.warn(`heartbeat failed: ${error.message}`);
+        })
         .finally(() => {
           this.#running = null;
           this.#schedule();
@@ -137,16 +142,11 @@ export class WorkerControl {
         this.#o.logger.warn(`job ${row.id} was rescued by another worker; abandoning it here`);
     }
 
-    const rescued = await pool.query<{ id: string; status: string; worker_id: string }>(
-      'select * from jobdeck_private.rescue_workers(make_interval(secs => $1::float8 / 1000), $2)',
-      [this.#o.rescueAfterMs, workerId],
-    );
-    if (rescued.rows.length > 0) {
-      const workers = [...new Set(rescued.rows.map((r) => r.worker_id))].join(', ');
-      this.#o.logger.warn(
-        `rescued ${rescued.rows.length} job(s) from worker(s) that stopped heartbeating: ${workers}`,
-      );
-    }
+    // Only a worker that has itself been heartbeating for `rescueAfterMs` judges others dead:
+    // after a database outage every heartbeat is old, and the first worker back must not take
+    // the live ones for dead before they have had the time to beat again.
+    this.#healthySince ??= Date.now();
+    if (Date.now() - this.#healthySince >= this.#o.rescueAfterMs) await this.#rescue();
     if (tick % RELEASE_HELD_EVERY === 0) {
       await pool.query('select jobdeck_private.release_all_held()');
     }
@@ -154,6 +154,19 @@ export class WorkerControl {
       await pool.query('select jobdeck_private.refresh_type_stats()');
     }
     if (tick % ORPHANS_EVERY === 0) await this.#sweepOrphans();
+  }
+
+  async #rescue(): Promise<void> {
+    const rescued = await this.#o.pool.query<{ id: string; status: string; worker_id: string }>(
+      'select * from jobdeck_private.rescue_workers(make_interval(secs => $1::float8 / 1000), $2)',
+      [this.#o.rescueAfterMs, this.#o.workerId],
+    );
+    if (rescued.rows.length > 0) {
+      const workers = [...new Set(rescued.rows.map((r) => r.worker_id))].join(', ');
+      this.#o.logger.warn(
+        `rescued ${rescued.rows.length} job(s) from worker(s) that stopped heartbeating: ${workers}`,
+      );
+    }
   }
 
   async #sweepOrphans(): Promise<void> {
