@@ -169,8 +169,8 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
         send('reconnected', { message: 'changes may have been missed; re-read what you show' });
         return true;
       }
-      const job = await readJob(identity, id);
-      if (job) send('job', statusBody(job));
+      const job = await readOrMiss(() => readJob(identity, id), send);
+      if (job && job !== MISSED) send('job', statusBody(job));
       return true;
     });
   });
@@ -194,7 +194,8 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
       topic,
       () => readJob(identity, id),
       async (_changed, send) => {
-        const now = await readJob(identity, id);
+        const now = await readOrMiss(() => readJob(identity, id), send);
+        if (now === MISSED) return true;
         if (!now) return false;
         send('job', statusBody(now));
         if (FINISHED.has(now.status)) {
@@ -205,4 +206,25 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
       },
     );
   });
+}
+
+/** A change whose job could not be read (the database is away). */
+const MISSED = Symbol('missed');
+
+/**
+ * Reads the job a change announced. When the database cannot answer (a restart, an outage), the
+ * stream stays open and tells the client it may have missed changes, as after a listener drop.
+ */
+async function readOrMiss<T>(
+  read: () => Promise<T>,
+  send: (event: string, data: unknown) => void,
+): Promise<T | typeof MISSED> {
+  try {
+    return await read();
+  } catch {
+    send('reconnected', {
+      message: 'a change could not be read (the database is unavailable); re-read what you show',
+    });
+    return MISSED;
+  }
 }

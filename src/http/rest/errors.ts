@@ -39,9 +39,27 @@ export function httpErrorFrom(error: unknown): HttpError | null {
 }
 
 /**
+ * Whether the database could not be reached or is restarting (connection refused or lost,
+ * "the database system is starting up / shutting down", admin shutdown): a 503, not a 500.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; severity?: unknown; message?: unknown };
+  if (typeof e.code === 'string') {
+    if (/^(08|57P0[1-3])/.test(e.code)) return true;
+    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(e.code)) return true;
+  }
+  return (
+    typeof e.message === 'string' &&
+    /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect/i.test(
+      e.message,
+    )
+  );
+}
+
+/**
  * One error shape for every REST route: `{error, message}` with 400/401/403/404/409/413 for client
- * mistakes (including Fastify's own: bad JSON, oversized bodies, wrong content type) and 500 with
- * a logged reference, never a stack trace, for anything else.
+ * mistakes (including Fastify's own: bad JSON, oversized bodies, wrong content type), 503 when the
+ * database is unavailable, and 500 with a logged reference, never a stack trace, for anything else.
  */
 export function installErrorHandler(app: FastifyInstance, logger?: Logger): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -61,6 +79,18 @@ export function installErrorHandler(app: FastifyInstance, logger?: Logger): void
       return reply.code(status).send({ error: code, message: error.message });
     }
     const reference = request.id;
+    if (isDatabaseUnavailable(error)) {
+      logger?.warn(
+        `${request.method} ${request.url} (${reference}): database unavailable: ${error.message}`,
+      );
+      return reply
+        .code(503)
+        .header('retry-after', '2')
+        .send({
+          error: 'unavailable',
+          message: `the database is unavailable; nothing was changed, try again (reference ${reference})`,
+        });
+    }
     logger?.error(
       `${request.method} ${request.url} failed (${reference}): ${error.stack ?? error.message}`,
     );
