@@ -199,8 +199,10 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
     process.on('unhandledRejection', ignoreReturnErrors);
     const supervise = (watched: Runner) => {
       const deadPool = poolId;
+      let ended = false;
       const onEnd = (error?: unknown) => {
-        if (stopping || watched !== current) return;
+        if (stopping || watched !== current || ended) return;
+        ended = true;
         logger.error(
           `Graphile Worker stopped${error ? ` (${(error as Error).message})` : ''}; restarting`,
         );
@@ -225,6 +227,14 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
         restartTimer = setTimeout(() => void restart(1000), 1000);
       };
       watched.promise.then(() => onEnd(), onEnd);
+      // The pool can hang in its own shutdown (handing its jobs back to a database that is gone),
+      // so its promise may never settle: the start of that shutdown is the signal.
+      const onShutdown = ({ workerPool: pool }: { workerPool: { id: string } }) => {
+        if (pool.id !== deadPool) return;
+        events.off('pool:gracefulShutdown', onShutdown);
+        onEnd(new Error('its pool began shutting down'));
+      };
+      events.on('pool:gracefulShutdown', onShutdown);
     };
     supervise(current);
 
