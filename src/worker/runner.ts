@@ -184,6 +184,8 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
     // releasing the jobs the old pool had locked.
     let current: Runner = runner;
     let stopping: Promise<void> | null = null;
+    // Set before stop() starts stopping anything: the pool's own shutdown events then come from us.
+    let shuttingDown = false;
     let restartTimer: NodeJS.Timeout | undefined;
     let settle: () => void = () => {};
     const stopped = new Promise<void>((resolve) => (settle = resolve));
@@ -201,13 +203,13 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
       const deadPool = poolId;
       let ended = false;
       const onEnd = (error?: unknown) => {
-        if (stopping || watched !== current || ended) return;
+        if (shuttingDown || watched !== current || ended) return;
         ended = true;
         logger.error(
           `Graphile Worker stopped${error ? ` (${(error as Error).message})` : ''}; restarting`,
         );
         const restart = async (delayMs: number): Promise<void> => {
-          if (stopping) return;
+          if (shuttingDown) return;
           try {
             if (deadPool)
               await trackerPool.query('select jobdeck_private.release_pools($1::text[])', [
@@ -240,6 +242,7 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
 
     const stop = () =>
       (stopping ??= (async () => {
+        shuttingDown = true;
         startedControl.markStopping();
         clearTimeout(restartTimer);
         try {
