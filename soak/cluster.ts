@@ -1,8 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.ts';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.ts';
 
 /**
  * The soak's own embedded PostgreSQL, in a temporary folder, on a port fixed at the first start so
@@ -22,23 +21,6 @@ export interface SoakCluster {
 const DATABASE = 'soak';
 /** 3 workers (concurrency + 11 connections each), 2 servers, the soak's own pools, headroom. */
 const SETTINGS = { max_connections: 300 };
-
-/** A port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 /** Creates the cluster in a fresh temporary folder and starts it. */
 export async function startSoakCluster(): Promise<SoakCluster> {

@@ -38,7 +38,8 @@ import { signToken } from '../src/graphql/auth.ts';
 import { loadTasks, syncTaskTypes } from '../src/jobs/registry.ts';
 import { drain, watchBacklog } from './backlog.ts';
 import { judge } from './checks.ts';
-import { freePort, startSoakCluster, type SoakCluster } from './cluster.ts';
+import { freePort } from '../src/db/embedded.ts';
+import { startSoakCluster, type SoakCluster } from './cluster.ts';
 import {
   cutListeners,
   killBusiestWorker,

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { JobStatus } from '../db/types.ts';
+import { JOB_STATUSES, type JobStatus } from '../db/types.ts';
 import { PERMISSIONS, type Permission, type Role } from '../graphql/auth.ts';
 import type { EnqueueOptions } from '../jobs/enqueue.ts';
 import { Priority, parseDuration, type PriorityName } from '../jobs/policy.ts';
@@ -84,15 +84,6 @@ const FLAGS: Record<string, Options> = {
 
 /** The commands `jobdeck` knows. */
 export const COMMANDS: readonly string[] = Object.keys(FLAGS);
-
-const STATUSES: readonly JobStatus[] = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'retrying',
-];
 
 /**
  * Parses `argv` (without the node and script paths).
@@ -283,8 +274,8 @@ function jobsCommand(values: Values, positionals: string[]) {
   if (positionals.length > 0)
     throw new UsageError(`jobs takes no arguments, got: ${positionals.join(' ')}`);
   const status = stringFlag(values, 'status');
-  if (status !== undefined && !(STATUSES as readonly string[]).includes(status))
-    throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
+  if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status))
+    throw new UsageError(`--status must be one of ${JOB_STATUSES.join(', ')}`);
   const active = values['active'] === true;
   if (active && status) throw new UsageError('use --active or --status, not both');
   const type = stringFlag(values, 'type');

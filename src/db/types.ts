@@ -3,6 +3,16 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 /** Every status a tracked job can have; docs/job-states.md draws how they connect. */
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'retrying';
 
+/** Every status, in the order of a job's life. */
+export const JOB_STATUSES: readonly JobStatus[] = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'retrying',
+];
+
 /** Statuses of a job that is not finished yet. */
 export const ACTIVE_STATUSES = ['queued', 'running', 'retrying'] as const satisfies JobStatus[];
 /** Statuses a job never leaves (until a retry). */

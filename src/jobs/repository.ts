@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import {
   ACTIVE_STATUSES,
+  JOB_STATUSES,
   type Database,
   type Job,
   type JobEvent,
@@ -8,14 +9,6 @@ import {
 } from '../db/types.ts';
 import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
 
-const STATUSES: readonly JobStatus[] = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'retrying',
-];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for a syntactically valid job id; anything else cannot name a job. */
@@ -100,9 +93,9 @@ export async function listJobs(
         ? options.status
         : [options.status];
   for (const status of statuses) {
-    if (!STATUSES.includes(status)) {
+    if (!JOB_STATUSES.includes(status)) {
       throw new InvalidArgumentError(
-        `status must be one of ${STATUSES.join(', ')}, got ${String(status)}`,
+        `status must be one of ${JOB_STATUSES.join(', ')}, got ${String(status)}`,
       );
     }
   }
