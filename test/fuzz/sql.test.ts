@@ -250,6 +250,10 @@ const ENQUEUE = `select * from jobdeck.enqueue(type => $1, payload => $2, priori
   related_id => $11, metadata => $12, key_mode => $13, webhook_url => $14)`;
 const ENQUEUE_JOB = 'select * from jobdeck.enqueue_job($1, $2, $3, $4, $5, $6)';
 
+/** The API's own enqueue, which every caller may make. */
+const enqueueJobCall = (): fc.Arbitrary<Call> =>
+  call('enqueue_job', ENQUEUE_JOB, [type, payload, priority, runAt, maxAttempts, text]);
+
 const trustedCalls = (): fc.Arbitrary<Call> =>
   fc.oneof(
     {
@@ -277,14 +281,7 @@ const trustedCalls = (): fc.Arbitrary<Call> =>
     },
     {
       weight: 2,
-      arbitrary: call('enqueue_job', ENQUEUE_JOB, [
-        type,
-        payload,
-        priority,
-        runAt,
-        maxAttempts,
-        text,
-      ]),
+      arbitrary: enqueueJobCall(),
     },
     ...commonCalls(),
   );
@@ -309,14 +306,7 @@ const apiCalls = (): fc.Arbitrary<Call> =>
   fc.oneof(
     {
       weight: 5,
-      arbitrary: call('enqueue_job', ENQUEUE_JOB, [
-        type,
-        payload,
-        priority,
-        runAt,
-        maxAttempts,
-        text,
-      ]),
+      arbitrary: enqueueJobCall(),
     },
     ...commonCalls(),
     // the trusted entry points, which API callers must be refused

@@ -40,6 +40,26 @@ export function tokenFor(
   return signToken({ userId, orgId, ...options }, TEST_JWT_SECRET);
 }
 
+/**
+ * The tenants the cross-tenant tests play: alice and bob at acme, the admins of acme and globex,
+ * and alice again at globex (the same user id in another organisation).
+ */
+export async function tenantTokens(): Promise<{
+  alice: string;
+  bob: string;
+  acmeAdmin: string;
+  globexAdmin: string;
+  aliceAtGlobex: string;
+}> {
+  return {
+    alice: await tokenFor('alice', 'acme'),
+    bob: await tokenFor('bob', 'acme'),
+    acmeAdmin: await tokenFor('root', 'acme', { role: 'admin' }),
+    globexAdmin: await tokenFor('root', 'globex', { role: 'admin' }),
+    aliceAtGlobex: await tokenFor('alice', 'globex'),
+  };
+}
+
 export interface GraphqlResponse<T = Record<string, unknown>> {
   status: number;
   data?: T | null;

@@ -4,7 +4,7 @@ import type { Jobdeck } from '../../src/client.ts';
 import { secretKey } from '../../src/graphql/auth.ts';
 import { channelName } from '../../src/live/channels.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
-import { TEST_JWT_SECRET, gql, subscribe, tokenFor } from '../helpers/api.ts';
+import { TEST_JWT_SECRET, gql, subscribe, tenantTokens, tokenFor } from '../helpers/api.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { waitFor, type TestDatabase } from '../helpers/db.ts';
 
@@ -23,12 +23,8 @@ const bed = useApiTestbed();
 
 beforeAll(async () => {
   ({ t, jobdeck, server } = bed);
-  tokens['alice'] = await tokenFor('alice', 'acme');
-  tokens['bob'] = await tokenFor('bob', 'acme');
-  tokens['acmeAdmin'] = await tokenFor('root', 'acme', { role: 'admin' });
-  tokens['globexAdmin'] = await tokenFor('root', 'globex', { role: 'admin' });
-  // alice at another organisation: the same user id must not cross organisations
-  tokens['aliceAtGlobex'] = await tokenFor('alice', 'globex');
+  // alice at another organisation (aliceAtGlobex): the same user id must not cross organisations
+  Object.assign(tokens, await tenantTokens());
   aliceJob = (
     await jobdeck.enqueueJob('export_report', REPORT, {
       ownerId: 'alice',

@@ -5,7 +5,7 @@ import type { Jobdeck } from '../../src/client.ts';
 import type { Job } from '../../src/db/types.ts';
 import { secretKey } from '../../src/graphql/auth.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
-import { TEST_JWT_SECRET, subscribe, tokenFor, type TestSubscription } from '../helpers/api.ts';
+import { TEST_JWT_SECRET, subscribe, tenantTokens, type TestSubscription } from '../helpers/api.ts';
 import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { runTestWorker } from '../helpers/worker.ts';
@@ -40,11 +40,7 @@ const bed = useApiTestbed();
 
 beforeAll(async () => {
   ({ t, jobdeck, server } = bed);
-  tokens['alice'] = await tokenFor('alice', 'acme');
-  tokens['bob'] = await tokenFor('bob', 'acme');
-  tokens['acmeAdmin'] = await tokenFor('root', 'acme', { role: 'admin' });
-  tokens['globexAdmin'] = await tokenFor('root', 'globex', { role: 'admin' });
-  tokens['aliceAtGlobex'] = await tokenFor('alice', 'globex');
+  Object.assign(tokens, await tenantTokens());
   const failing = await jobdeck.enqueueJob(
     'export_report',
     { ...REPORT, reportType: 'no_such_report' },
