@@ -10,7 +10,7 @@ export interface PruneOptions {
   batchSize?: number;
 }
 
-// Batches through the finished-jobs partial index; job_events go by ON DELETE CASCADE.
+// Batches through the finished-jobs partial index; a statement trigger deletes the jobs' events.
 const PRUNE_SQL = `
   with doomed as (
     select id from jobdeck.jobs

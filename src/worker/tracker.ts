@@ -116,7 +116,10 @@ const EVENTS = `
   select v.job_id, v.at, 'log', v.level, v.message, v.data, v.step, v.attempt
     from jsonb_to_recordset($1::jsonb) as v(job_id uuid, at timestamptz, level text, message text, data jsonb,
                                             step text, attempt int)
-    join jobdeck.jobs j on j.id = v.job_id`;
+    join jobdeck.jobs j on j.id = v.job_id
+     -- job_events has no foreign key (000006): the lock keeps a prune from deleting the job
+     -- while its log lines go in
+     for key share of j`;
 
 // The finish carries the job's latest progress patch, so it need not wait for the progress lane;
 // a progress write that lands later finds the job finished and changes nothing.

@@ -144,6 +144,59 @@ describe('the fast path', () => {
     });
   });
 
+  it('lets a cancel that commits while a finish waits for the row decide the outcome', async () => {
+    const later = { runAt: new Date(Date.now() + 3_600_000) };
+    const finish = (job: { id: string; gw_job_id: string | null }) =>
+      t.pool.query<{ id: string; status: string }>(
+        'select * from jobdeck_private.finish_jobs($1::jsonb, $2)',
+        [
+          JSON.stringify([
+            {
+              id: job.id,
+              gw_job_id: job.gw_job_id,
+              started_at: new Date().toISOString(),
+              attempt: 1,
+              outcome: 'error',
+              retryable: true,
+              error: { message: 'boom', attempt: 1 },
+            },
+          ]),
+          'w-race',
+        ],
+      );
+    // Marked running on w-race, and waiting (its attempt not marked yet).
+    const marked = await jobdeck.enqueueJob('instant', {}, later);
+    await t.pool.query('select * from jobdeck_private.mark_running($1::jsonb, $2)', [
+      JSON.stringify([
+        { id: marked.id, gw_job_id: marked.gw_job_id, attempt: 1, started_at: new Date() },
+      ]),
+      'w-race',
+    ]);
+    const waiting = await jobdeck.enqueueJob('instant', {}, later);
+
+    for (const job of [marked, waiting]) {
+      const canceller = await t.pool.connect();
+      try {
+        await canceller.query('begin');
+        await canceller.query('select jobdeck.cancel_job($1)', [job.id]);
+        const finishing = finish(job);
+        let settled = false;
+        void finishing.then(() => (settled = true));
+        await sleep(200);
+        expect(settled, 'the finish waits for the cancel to commit').toBe(false);
+        await canceller.query('commit');
+        const { rows } = await finishing;
+        // The marked attempt ends cancelled, not retrying; the waiting one was cancelled outright
+        // and its late finish changes nothing.
+        expect(rows).toEqual(job === marked ? [{ id: job.id, status: 'cancelled' }] : []);
+      } finally {
+        canceller.release();
+      }
+      const row = await jobdeck.getJob(job.id);
+      expect(row).toMatchObject({ status: 'cancelled' });
+    }
+  });
+
   it('requeues a waiting job whose Graphile job is gone (a worker died after Worker completed it)', async () => {
     const job = await jobdeck.enqueueJob(
       'instant',
