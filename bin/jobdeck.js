@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // Launcher for the `jobdeck` command. jobdeck needs Node >= 22.18 (TypeScript type stripping,
 // Graphile Worker 0.18); when an older node starts this file (Node 20 is common), re-run it on
 // the Node 24 the project installs as a dependency (node_modules/.bin/node).
@@ -22,6 +22,8 @@ if (major > 22 || (major === 22 && minor >= 18)) {
     );
     process.exit(1);
   }
-  const result = spawnSync(local, [entry, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const result = spawnSync(local, [...process.execArgv, entry, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
   process.exit(result.status ?? 1);
 }

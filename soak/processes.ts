@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WORKER_NODE_FLAGS } from '../src/worker/node-flags.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(ROOT, 'src/cli/main.ts');
@@ -34,11 +35,11 @@ export interface SpawnOptions {
 }
 
 /**
- * Starts `node src/cli/main.ts <kind>` with `env` and waits until it prints that it is ready.
+ * Starts `node <WORKER_NODE_FLAGS> src/cli/main.ts <kind>` (as `npm start` does) with `env` and waits until it prints that it is ready.
  * Its output goes to `logFile`, each line stamped with the time it arrived.
  */
 export async function spawnJobdeck(options: SpawnOptions): Promise<JobdeckProcess> {
-  const child = spawn(process.execPath, [CLI, options.kind], {
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, options.kind], {
     cwd: ROOT,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
