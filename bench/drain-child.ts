@@ -7,7 +7,6 @@
  *   node bench/drain-child.ts <raw|jobdeck|pgboss> <database url> <jobs> <concurrency> <local queue>
  */
 import { run } from 'graphile-worker';
-import { PgBoss } from 'pg-boss';
 import { loadConfig } from '../src/config.ts';
 import { createPool } from '../src/db/pool.ts';
 import { defineTask } from '../src/jobs/task.ts';
@@ -97,6 +96,8 @@ async function jobdeck(): Promise<number> {
 }
 
 async function pgBoss(): Promise<number> {
+  // Loaded here only, so the other workers' peak RSS does not include pg-boss.
+  const { PgBoss } = await import('pg-boss');
   const boss = new PgBoss({ connectionString: url, max: concurrency + 4 });
   boss.on('error', (error) => console.error('pg-boss:', error));
   const started = performance.now();
@@ -122,6 +123,7 @@ const report: DrainReport = {
   seconds,
   // resourceUsage().maxRSS is the process's high-water mark (VmHWM), in kilobytes.
   peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
 };
 // Everything is closed; exit at once rather than wait on a library's stray timer.
 process.send?.(report, () => process.exit(0));

@@ -10,6 +10,7 @@ import { PgBoss, type WorkOptions } from 'pg-boss';
 import { migrate } from '../src/db/migrate.ts';
 import { createDb, createPool } from '../src/db/pool.ts';
 import { enqueueJobsOn } from '../src/jobs/enqueue.ts';
+import { WORKER_NODE_FLAGS } from '../src/worker/node-flags.ts';
 import { syncTaskTypes, type TaskRegistry } from '../src/jobs/registry.ts';
 import { defineTask } from '../src/jobs/task.ts';
 import type { WorkerSettings } from './latency.ts';
@@ -21,6 +22,8 @@ export interface DrainReport {
   seconds: number;
   /** The child's peak resident set size (the worker's, since it runs alone there). */
   peakRssMb: number;
+  /** CPU time (user + system) the child used, start-up included. */
+  cpuSeconds: number;
 }
 
 export const PGBOSS_QUEUE = 'noop';
@@ -94,25 +97,34 @@ export async function queuePgBoss(url: string, jobs: number): Promise<void> {
   }
 }
 
-/** Drains the queued jobs in a child process; resolves with jobs/s and the child's peak RSS. */
+/**
+ * Drains the queued jobs in a child process started with jobdeck's worker flags (WORKER_NODE_FLAGS);
+ * resolves with jobs/s, the child's peak RSS and its CPU time.
+ */
 export function drainInChild(
   kind: DrainKind,
   url: string,
   jobs: number,
   settings: WorkerSettings,
-): Promise<{ jobsPerSec: number; peakRssMb: number }> {
+): Promise<{ jobsPerSec: number; peakRssMb: number; cpuSeconds: number }> {
   const script = fileURLToPath(new URL('./drain-child.ts', import.meta.url));
   const child = fork(
     script,
     [kind, url, String(jobs), String(settings.concurrency), String(settings.localQueue)],
-    { stdio: 'inherit' },
+    // Every worker, whichever system, runs with the flags of jobdeck's own worker command.
+    { stdio: 'inherit', execArgv: [...process.execArgv, ...WORKER_NODE_FLAGS] },
   );
   return new Promise((resolve, reject) => {
     let report: DrainReport | null = null;
     child.on('message', (message) => (report = message as DrainReport));
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      if (report) resolve({ jobsPerSec: jobs / report.seconds, peakRssMb: report.peakRssMb });
+      if (report)
+        resolve({
+          jobsPerSec: jobs / report.seconds,
+          peakRssMb: report.peakRssMb,
+          cpuSeconds: report.cpuSeconds,
+        });
       else reject(new Error(`the ${kind} drain exited (${signal ?? code}) without a report`));
     });
   });

@@ -17,6 +17,11 @@
  *   in the history and 100 active jobs of the caller;
  * - the jobdeck worker's peak RSS: that of the child process that ran only the jobdeck drain.
  *
+ * The drains run in rounds (`-- --rounds N`, 3 by default, 1 with `--quick`): raw, jobdeck and
+ * pg-boss, then again; each drain figure is the median of its rounds and the peak RSS the highest.
+ * A fixed CPU loop is timed at the start and at the end (settings.cpu_reference_ms_*), so runs on
+ * machines of different or drifting speed can be compared.
+ *
  * Prints the results and each target met or missed, and writes `bench/results/latest.json` (shape:
  * bench/results.ts). `-- --quick` runs smaller counts (5,000 jobs, 100k history rows, 3 s of
  * progress) with the same JSON keys, in well under 2 minutes.
@@ -36,12 +41,17 @@ import { ACTIVE_JOBS, activeJobsLatency } from './reads.ts';
 import { buildResults, targetRows } from './results.ts';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, jobs: { type: 'string' } },
+  options: { quick: { type: 'boolean' }, jobs: { type: 'string' }, rounds: { type: 'string' } },
   strict: true,
 });
 const quick = values.quick ?? false;
 const N = values.jobs ? Number(values.jobs) : quick ? 5000 : 50_000;
 if (!Number.isInteger(N) || N < 1) throw new Error('--jobs must be a whole number >= 1');
+// The drains run in rounds (raw, jobdeck, pg-boss, then again), and each figure is the median of
+// its rounds: a VM's speed drifts within minutes, and interleaving spreads the drift evenly.
+const ROUNDS = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
+  throw new Error('--rounds must be a whole number >= 1');
 const WORKER: WorkerSettings = { concurrency: 50, localQueue: 500 };
 const LATENCY_SAMPLES = quick ? 50 : 200;
 const HISTORY_ROWS = quick ? 100_000 : 1_000_000;
@@ -83,21 +93,60 @@ async function freshDatabase(name: string): Promise<string> {
 
 const step = (what: string) => console.log(`bench: ${what}…`);
 
+/** How long a fixed CPU loop takes here: compares machines, and one machine's speed over time. */
+function cpuReferenceMs(): number {
+  const started = performance.now();
+  let x = 0;
+  for (let i = 0; i < 100_000_000; i++) x += i % 7;
+  if (x < 0) console.log(x); // keeps the loop from being optimised away
+  return Math.round(performance.now() - started);
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+
 try {
-  step(`raw Graphile Worker drain of ${N} jobs`);
-  const rawUrl = await freshDatabase('bench_raw');
-  await queueRaw(rawUrl, N);
-  const raw = await drainInChild('raw', rawUrl, N, WORKER);
+  const cpuReferenceBefore = cpuReferenceMs();
+  const rounds: {
+    raw: { jobsPerSec: number; peakRssMb: number; cpuSeconds: number };
+    tracked: { jobsPerSec: number; peakRssMb: number; cpuSeconds: number };
+    pgBoss: { jobsPerSec: number; peakRssMb: number; cpuSeconds: number };
+    enqueueBulk: number;
+  }[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const of = ROUNDS > 1 ? ` (round ${round} of ${ROUNDS})` : '';
+    step(`raw Graphile Worker drain of ${N} jobs${of}`);
+    const rawUrl = await freshDatabase('bench_raw');
+    await queueRaw(rawUrl, N);
+    const raw = await drainInChild('raw', rawUrl, N, WORKER);
 
-  step(`jobdeck drain of ${N} jobs`);
-  const jobdeckUrl = await freshDatabase('bench_jobdeck');
-  const enqueueBulk = await queueJobdeck(jobdeckUrl, N);
-  const tracked = await drainInChild('jobdeck', jobdeckUrl, N, WORKER);
+    step(`jobdeck drain of ${N} jobs${of}`);
+    const jobdeckUrl = await freshDatabase('bench_jobdeck');
+    const enqueueBulk = await queueJobdeck(jobdeckUrl, N);
+    const tracked = await drainInChild('jobdeck', jobdeckUrl, N, WORKER);
 
-  step(`pg-boss drain of ${N} jobs`);
-  const pgBossUrl = await freshDatabase('bench_pgboss');
-  await queuePgBoss(pgBossUrl, N);
-  const pgBoss = await drainInChild('pgboss', pgBossUrl, N, WORKER);
+    step(`pg-boss drain of ${N} jobs${of}`);
+    const pgBossUrl = await freshDatabase('bench_pgboss');
+    await queuePgBoss(pgBossUrl, N);
+    const pgBoss = await drainInChild('pgboss', pgBossUrl, N, WORKER);
+    rounds.push({ raw, tracked, pgBoss, enqueueBulk });
+  }
+  // Each figure is its median over the rounds; the peak RSS is the highest of them.
+  const summary = (
+    pick: (r: (typeof rounds)[number]) => {
+      jobsPerSec: number;
+      peakRssMb: number;
+      cpuSeconds: number;
+    },
+  ) => ({
+    jobsPerSec: median(rounds.map((r) => pick(r).jobsPerSec)),
+    peakRssMb: Math.max(...rounds.map((r) => pick(r).peakRssMb)),
+    cpuSeconds: median(rounds.map((r) => pick(r).cpuSeconds)),
+    all: rounds.map((r) => Math.round(pick(r).jobsPerSec)).join(', '),
+  });
+  const raw = summary((r) => r.raw);
+  const tracked = summary((r) => r.tracked);
+  const pgBoss = summary((r) => r.pgBoss);
+  const enqueueBulk = median(rounds.map((r) => r.enqueueBulk));
 
   step('single enqueue rate');
   const singleCount = Math.min(5000, Math.max(100, Math.round(N / 10)));
@@ -152,6 +201,18 @@ try {
       complete_batch_delay_ms: 0,
       flush_interval_ms: config.flushIntervalMs,
       drain_process: 'each drain runs its worker alone in a child process (bench/drain-child.ts)',
+      drain_rounds: ROUNDS,
+      drain_summary: 'median jobs/s of the rounds; peak RSS: the highest of the rounds',
+      drain_raw_rounds_jobs_per_sec: raw.all,
+      drain_jobdeck_rounds_jobs_per_sec: tracked.all,
+      drain_pgboss_rounds_jobs_per_sec: pgBoss.all,
+      worker_cpu_us_per_job_raw: Math.round((raw.cpuSeconds * 1e6) / N),
+      worker_cpu_us_per_job_jobdeck: Math.round((tracked.cpuSeconds * 1e6) / N),
+      worker_cpu_us_per_job_pgboss: Math.round((pgBoss.cpuSeconds * 1e6) / N),
+      cpu_reference_ms_start: cpuReferenceBefore,
+      cpu_reference_ms_end: cpuReferenceMs(),
+      cpu_reference:
+        'ms a fixed loop of 1e8 steps took at the start and at the end of the run (machine speed)',
       worker_peak_rss:
         'peak RSS (maxRSS) of the child process that ran only the jobdeck worker for the drain',
       pg_boss_version: pgBossPackage.version,
@@ -188,14 +249,20 @@ try {
     'raw Graphile Worker (drain)': {
       'jobs/s': throughput.raw_graphile_worker.jobs_per_sec,
       'worker peak RSS MB': raw.peakRssMb,
+      'worker CPU µs/job': Math.round((raw.cpuSeconds * 1e6) / N),
+      'rounds (jobs/s)': raw.all,
     },
     'jobdeck, fully tracked (drain)': {
       'jobs/s': throughput.jobdeck.jobs_per_sec,
       'worker peak RSS MB': tracked.peakRssMb,
+      'worker CPU µs/job': Math.round((tracked.cpuSeconds * 1e6) / N),
+      'rounds (jobs/s)': tracked.all,
     },
     [`pg-boss ${pgBossPackage.version} (drain)`]: {
       'jobs/s': throughput.pg_boss.jobs_per_sec,
       'worker peak RSS MB': pgBoss.peakRssMb,
+      'worker CPU µs/job': Math.round((pgBoss.cpuSeconds * 1e6) / N),
+      'rounds (jobs/s)': pgBoss.all,
     },
     'jobdeck enqueueJobs (bulk 1000)': { 'jobs/s': enqueue.bulk.jobs_per_sec },
     'jobdeck enqueueJob (single)': { 'jobs/s': enqueue.single.jobs_per_sec },
