@@ -43,6 +43,13 @@ function makeSocket(token, onReconnected) {
     connectionParams: { authorization: `Bearer ${token}` },
     retryAttempts: Infinity,
     shouldRetry: () => true,
+    // Capped backoff (0.5 s doubling up to 5 s, plus jitter): graphql-ws's default doubles without
+    // limit, so after a restart that took a few attempts the page came back tens of seconds (and
+    // after a long outage minutes) after the server did.
+    retryWait: (retries) =>
+      new Promise((resolve) =>
+        setTimeout(resolve, Math.min(500 * 2 ** retries, 5000) + Math.random() * 500),
+      ),
     on: {
       connected: () => {
         if (connectedOnce) onReconnected();
