@@ -24,7 +24,8 @@ interface FinishedRow {
   manual_retries: number;
   run_s: number | null;
   wait_s: number | null;
-  finished_at: Date;
+  /** PostgreSQL's text of the timestamp, to the microsecond. */
+  finished_at: string;
   id: string;
 }
 
@@ -85,8 +86,10 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
   });
 
   // Jobs finished after the server started are observed once each (scrapes run one at a time).
-  let watermark: { at: Date; id: string } | null = null;
-  const started = ownerPool.query<{ now: Date }>('select now() as now').then(({ rows }) => {
+  // The watermark keeps PostgreSQL's own text of the time: a JS Date holds milliseconds only, and
+  // a job finished at .123456 would stay above a watermark of .123 and be counted on every scrape.
+  let watermark: { at: string; id: string } | null = null;
+  const started = ownerPool.query<{ now: string }>('select now()::text as now').then(({ rows }) => {
     watermark = { at: rows[0]!.now, id: '00000000-0000-0000-0000-000000000000' };
   });
   started.catch(() => {});
@@ -99,7 +102,7 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     await started;
     if (!watermark) return;
     const { rows } = await ownerPool.query<FinishedRow>(
-      `select id, type, status, attempts, manual_retries, finished_at,
+      `select id, type, status, attempts, manual_retries, finished_at::text as finished_at,
               extract(epoch from finished_at - started_at)::float8 as run_s,
               extract(epoch from started_at - created_at)::float8 as wait_s
          from jobdeck.jobs

@@ -86,10 +86,6 @@ describe('/metrics', () => {
         rows: 5,
         stepDelayMs: 0,
       });
-      const bad = await jobdeck.enqueueJob('export_report', {
-        reportType: 'invalid_report',
-        format: 'csv',
-      });
       const waiting = await jobdeck.enqueueJob(
         'export_report',
         { reportType: 'quotes', format: 'csv' },
@@ -97,6 +93,11 @@ describe('/metrics', () => {
       );
       await jobdeck.cancelJob(waiting.id);
       await waitForStatus(jobdeck, ok.id, 'succeeded');
+      // The failed job finishes last: the scrapes below must not count the newest job again.
+      const bad = await jobdeck.enqueueJob('export_report', {
+        reportType: 'invalid_report',
+        format: 'csv',
+      });
       await waitForStatus(jobdeck, bad.id, 'failed');
     } finally {
       await worker.stop();
@@ -129,7 +130,7 @@ describe('/metrics', () => {
     const scrapes = await Promise.all(
       Array.from({ length: 10 }, async () => (await fetch(`${server.url}/metrics`)).text()),
     );
-    for (const text of scrapes)
+    for (const text of [...scrapes, await (await fetch(`${server.url}/metrics`)).text()])
       expect(parseExposition(text).get('jobdeck_jobs_failed_total{type="export_report"}')).toBe(1);
   });
 });
