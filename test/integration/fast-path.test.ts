@@ -299,4 +299,22 @@ describe('the fast path', () => {
     );
     expect(rows).toEqual([{ status: 'succeeded', n: 200 }]);
   });
+
+  it('plans the job path once per connection (000007), including functions a later migration redefined', async () => {
+    // `create or replace function` drops a SET clause the new text does not repeat: a migration
+    // that redefines one of these must keep `set plan_cache_mode = force_generic_plan`.
+    const { rows } = await t.pool.query<{ fn: string; generic: boolean }>(
+      `select p.oid::regprocedure::text as fn,
+              coalesce('plan_cache_mode=force_generic_plan' = any(p.proconfig), false) as generic
+         from pg_proc p
+        where (p.pronamespace = 'jobdeck'::regnamespace
+               and p.proname in ('enqueue', 'enqueue_many', 'enqueue_job', 'cancel_job', 'retry_job'))
+           or (p.pronamespace = 'jobdeck_private'::regnamespace
+               and p.proname in ('enqueue', 'enqueue_many', 'begin_jobs', 'start_jobs', 'mark_running',
+                                 'finish_jobs', 'heartbeat', 'requeue_orphans', 'cancel_job', 'retry_job'))
+        order by 1`,
+    );
+    expect(rows).toHaveLength(15);
+    expect(rows.filter((row) => !row.generic).map((row) => row.fn)).toEqual([]);
+  });
 });
