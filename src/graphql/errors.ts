@@ -1,6 +1,7 @@
 import { GraphQLError } from 'postgraphile/graphql';
 import { isSafeError } from 'postgraphile/grafast';
 import { defaultMaskError } from 'postgraphile/grafserv';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { UnauthorizedError } from '../errors.ts';
 
 /** GraphQL `extensions.code` for the SQLSTATEs jobdeck's functions raise on purpose. */
@@ -30,8 +31,9 @@ function asDatabaseError(error: unknown): DatabaseErrorLike | null {
 
 /**
  * What clients see of an error. Mistakes a client can fix (bad input, not found, not allowed,
- * wrong state, bad token) keep their message and get a `code`; anything else is masked with a
- * hash and logged, so no stack trace or internal detail reaches a client.
+ * wrong state, bad token) keep their message and get a `code`; a database that cannot be reached
+ * gets `DATABASE_UNAVAILABLE`; anything else is masked with a hash and logged, so no stack trace or
+ * internal detail reaches a client.
  */
 export function maskError(error: GraphQLError): GraphQLError {
   const original = error.originalError;
@@ -67,5 +69,12 @@ export function maskError(error: GraphQLError): GraphQLError {
     }
     return keep(database.message, extensions);
   }
+  // The database cannot be reached or is restarting: the client should try again, as REST's 503
+  // with Retry-After says.
+  if (original && isDatabaseUnavailable(original))
+    return keep('the database is unavailable; try again shortly', {
+      code: 'DATABASE_UNAVAILABLE',
+      retryAfterSeconds: 2,
+    });
   return defaultMaskError(error);
 }

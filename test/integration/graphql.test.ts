@@ -1,11 +1,12 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
-import type { JobdeckServer } from '../../src/http/server.ts';
+import { startServer, type JobdeckServer } from '../../src/http/server.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
-import { gql, startTestServer, tokenFor } from '../helpers/api.ts';
+import { TEST_JWT_SECRET, gql, startTestServer, tokenFor } from '../helpers/api.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
-import { waitForStatus, type TestDatabase } from '../helpers/db.ts';
-import { runTestWorker } from '../helpers/worker.ts';
+import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import { runTestWorker, testConfig } from '../helpers/worker.ts';
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
@@ -432,5 +433,77 @@ describe('limits', () => {
     }
     const ok = await gql(server, '{ jobs { totalCount } }', { token: alice });
     expect(ok.errors).toBeUndefined();
+  });
+});
+
+/** A TCP proxy in front of the test database that a test can cut off and bring back. */
+async function databaseProxy(target: URL) {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  const url = new URL(target);
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    /** Refuses new connections and resets the open ones, as a database that went away. */
+    cut: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+    restore: () => listen(port),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('a database outage', () => {
+  it('answers DATABASE_UNAVAILABLE (GraphQL) and 503 (REST) while it lasts, and recovers', async () => {
+    const proxy = await databaseProxy(new URL(t.url));
+    const own = await startServer({
+      config: testConfig({ jwtSecret: TEST_JWT_SECRET, host: '127.0.0.1' }),
+      connectionString: proxy.url,
+      port: 0,
+    });
+    const query = '{ jobs { totalCount } }';
+    try {
+      expect((await gql(own, query, { token: alice })).errors).toBeUndefined();
+      await proxy.cut();
+      const during = await gql(own, query, { token: alice });
+      expect(during.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/database is unavailable/),
+        extensions: { code: 'DATABASE_UNAVAILABLE', retryAfterSeconds: 2 },
+      });
+      const rest = await fetch(`${own.url}/api/v2/jobs/active`, {
+        headers: { authorization: `Bearer ${alice}` },
+      });
+      expect(rest.status).toBe(503);
+      expect(rest.headers.get('retry-after')).toBe('2');
+      await proxy.restore();
+      await waitFor(async () => (await gql(own, query, { token: alice })).errors === undefined, {
+        what: 'GraphQL to answer again once the database is back',
+      });
+    } finally {
+      await proxy.restore().catch(() => {});
+      await own.close();
+      await proxy.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable } from '../../src/http/rest/errors.ts';
+import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 
 describe('isDatabaseUnavailable', () => {
   it('tells a database that is away from a failing statement', () => {
