@@ -41,6 +41,17 @@ function noteError(stats: StreamStats, error: unknown): void {
   if (stats.errors.length > 20) stats.errors.shift();
 }
 
+/** Counts a change event or a reconnect notice, with its time. */
+function tally(stats: StreamStats, what: 'event' | 'reconnect'): void {
+  if (what === 'event') {
+    stats.events += 1;
+    stats.eventTimes.push(Date.now());
+  } else {
+    stats.reconnects += 1;
+    stats.reconnectTimes.push(Date.now());
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -75,13 +86,9 @@ export async function openSseStream(name: string, baseUrl: string, token: string
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
             const event = /^event: (.*)$/m.exec(block)?.[1];
-            if (event === 'job') {
-              stats.events += 1;
-              stats.eventTimes.push(Date.now());
-            } else if (event === 'reconnected') {
-              stats.reconnects += 1;
-              stats.reconnectTimes.push(Date.now());
-            } else if (event === 'error' || event === 'expired') {
+            if (event === 'job') tally(stats, 'event');
+            else if (event === 'reconnected') tally(stats, 'reconnect');
+            else if (event === 'error' || event === 'expired') {
               noteError(stats, `event: ${event} ${/^data: (.*)$/m.exec(block)?.[1] ?? ''}`);
             }
           }
@@ -139,13 +146,8 @@ export async function openGraphqlSubscription(
         next: ({ data, errors }) => {
           if (errors) noteError(stats, errors.map((e) => e.message).join('; '));
           const kind = data?.myJobsChanged.kind;
-          if (kind === 'CHANGED') {
-            stats.events += 1;
-            stats.eventTimes.push(Date.now());
-          } else if (kind === 'RECONNECTED') {
-            stats.reconnects += 1;
-            stats.reconnectTimes.push(Date.now());
-          }
+          if (kind === 'CHANGED') tally(stats, 'event');
+          else if (kind === 'RECONNECTED') tally(stats, 'reconnect');
         },
         error: (error) => {
           noteError(stats, error instanceof Error ? error : JSON.stringify(error));
