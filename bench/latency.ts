@@ -7,6 +7,7 @@ import { syncTaskTypes, type TaskRegistry } from '../src/jobs/registry.ts';
 import { defineTask } from '../src/jobs/task.ts';
 import { createLogger, makeWorkerLogger } from '../src/logger.ts';
 import { startWorker } from '../src/worker/runner.ts';
+import type { AddToStartSplit } from './results.ts';
 import { percentile } from './stats.ts';
 
 /** Resolves the next time a task of the bench starts. */
@@ -30,7 +31,11 @@ export async function addToStartLatency(
   config: Config,
   samples: number,
   settings: WorkerSettings,
-): Promise<{ jobdeck: { p50: number; p99: number }; raw: { p50: number; p99: number } }> {
+): Promise<{
+  jobdeck: { p50: number; p99: number };
+  raw: { p50: number; p99: number };
+  split: { jobdeck: AddToStartSplit; raw: AddToStartSplit };
+}> {
   // jobdeck
   const pool = createPool(jobdeckUrl, { max: 4 });
   await migrate(pool);
@@ -49,13 +54,18 @@ export async function addToStartLatency(
     logger: createLogger('error'),
   });
   const tracked: number[] = [];
+  const trackedEnqueue: number[] = [];
   try {
     for (let i = 0; i < samples + 10; i++) {
       const start = performance.now();
       const running = started();
       await enqueueJobOn(pool, 'ping', {});
+      const enqueued = performance.now();
       await running;
-      if (i >= 10) tracked.push(performance.now() - start);
+      if (i >= 10) {
+        tracked.push(performance.now() - start);
+        trackedEnqueue.push(enqueued - start);
+      }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   } finally {
@@ -80,13 +90,18 @@ export async function addToStartLatency(
     },
   });
   const raw: number[] = [];
+  const rawEnqueue: number[] = [];
   try {
     for (let i = 0; i < samples + 10; i++) {
       const start = performance.now();
       const running = started();
       await rawPool.query(`select graphile_worker.add_job('ping', '{}'::json)`);
+      const enqueued = performance.now();
       await running;
-      if (i >= 10) raw.push(performance.now() - start);
+      if (i >= 10) {
+        raw.push(performance.now() - start);
+        rawEnqueue.push(enqueued - start);
+      }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   } finally {
@@ -96,6 +111,21 @@ export async function addToStartLatency(
   return {
     jobdeck: { p50: percentile(tracked, 50), p99: percentile(tracked, 99) },
     raw: { p50: percentile(raw, 50), p99: percentile(raw, 99) },
+    split: { jobdeck: split(tracked, trackedEnqueue), raw: split(raw, rawEnqueue) },
+  };
+}
+
+/**
+ * Where the add → start time goes: p50 of the enqueue call alone (jobdeck's enqueueJob, or
+ * add_job, its commit included), and p50 of the rest, from its return until the task body runs.
+ */
+function split(totals: number[], enqueues: number[]): AddToStartSplit {
+  return {
+    enqueue_p50: percentile(enqueues, 50),
+    start_p50: percentile(
+      totals.map((total, i) => total - enqueues[i]!),
+      50,
+    ),
   };
 }
 

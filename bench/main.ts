@@ -35,6 +35,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { drainInChild, PGBOSS_WORK_OPTIONS, queueJobdeck, queuePgBoss, queueRaw } from './drain.ts';
+import { postgresCpuSeconds, postgresIsLocal } from './cpu.ts';
 import { addToStartLatency, singleEnqueueRate, type WorkerSettings } from './latency.ts';
 import { progressToSubscriberLatency } from './progress.ts';
 import { ACTIVE_JOBS, activeJobsLatency } from './reads.ts';
@@ -104,45 +105,59 @@ function cpuReferenceMs(): number {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
+/** PostgreSQL's CPU time can be read where it runs on this machine (embedded, or a local URL). */
+const localPostgres = postgresIsLocal(config.databaseUrl ?? null);
+
+interface DrainRun {
+  jobsPerSec: number;
+  peakRssMb: number;
+  cpuSeconds: number;
+  /** CPU seconds every PostgreSQL process of the machine used meanwhile (null: not local). */
+  postgresCpuSeconds: number | null;
+}
+
+/** One drain in its child process, with the CPU time PostgreSQL spent while it ran. */
+async function drain(kind: 'raw' | 'jobdeck' | 'pgboss', url: string): Promise<DrainRun> {
+  const before = localPostgres ? await postgresCpuSeconds() : null;
+  const result = await drainInChild(kind, url, N, WORKER);
+  const after = before === null ? null : await postgresCpuSeconds();
+  return { ...result, postgresCpuSeconds: after === null ? null : after - before! };
+}
+
 try {
   const cpuReferenceBefore = cpuReferenceMs();
-  const rounds: {
-    raw: { jobsPerSec: number; peakRssMb: number; cpuSeconds: number };
-    tracked: { jobsPerSec: number; peakRssMb: number; cpuSeconds: number };
-    pgBoss: { jobsPerSec: number; peakRssMb: number; cpuSeconds: number };
-    enqueueBulk: number;
-  }[] = [];
+  const rounds: { raw: DrainRun; tracked: DrainRun; pgBoss: DrainRun; enqueueBulk: number }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const of = ROUNDS > 1 ? ` (round ${round} of ${ROUNDS})` : '';
     step(`raw Graphile Worker drain of ${N} jobs${of}`);
     const rawUrl = await freshDatabase('bench_raw');
     await queueRaw(rawUrl, N);
-    const raw = await drainInChild('raw', rawUrl, N, WORKER);
+    const raw = await drain('raw', rawUrl);
 
     step(`jobdeck drain of ${N} jobs${of}`);
     const jobdeckUrl = await freshDatabase('bench_jobdeck');
     const enqueueBulk = await queueJobdeck(jobdeckUrl, N);
-    const tracked = await drainInChild('jobdeck', jobdeckUrl, N, WORKER);
+    const tracked = await drain('jobdeck', jobdeckUrl);
 
     step(`pg-boss drain of ${N} jobs${of}`);
     const pgBossUrl = await freshDatabase('bench_pgboss');
     await queuePgBoss(pgBossUrl, N);
-    const pgBoss = await drainInChild('pgboss', pgBossUrl, N, WORKER);
+    const pgBoss = await drain('pgboss', pgBossUrl);
     rounds.push({ raw, tracked, pgBoss, enqueueBulk });
   }
   // Each figure is its median over the rounds; the peak RSS is the highest of them.
-  const summary = (
-    pick: (r: (typeof rounds)[number]) => {
-      jobsPerSec: number;
-      peakRssMb: number;
-      cpuSeconds: number;
-    },
-  ) => ({
-    jobsPerSec: median(rounds.map((r) => pick(r).jobsPerSec)),
-    peakRssMb: Math.max(...rounds.map((r) => pick(r).peakRssMb)),
-    cpuSeconds: median(rounds.map((r) => pick(r).cpuSeconds)),
-    all: rounds.map((r) => Math.round(pick(r).jobsPerSec)).join(', '),
-  });
+  const summary = (pick: (r: (typeof rounds)[number]) => DrainRun) => {
+    const postgres = rounds.map((r) => pick(r).postgresCpuSeconds);
+    return {
+      jobsPerSec: median(rounds.map((r) => pick(r).jobsPerSec)),
+      peakRssMb: Math.max(...rounds.map((r) => pick(r).peakRssMb)),
+      cpu: {
+        worker: (median(rounds.map((r) => pick(r).cpuSeconds)) * 1e6) / N,
+        postgres: postgres.includes(null) ? null : (median(postgres as number[]) * 1e6) / N,
+      },
+      all: rounds.map((r) => Math.round(pick(r).jobsPerSec)).join(', '),
+    };
+  };
   const raw = summary((r) => r.raw);
   const tracked = summary((r) => r.tracked);
   const pgBoss = summary((r) => r.pgBoss);
@@ -187,6 +202,8 @@ try {
     drain: { raw: raw.jobsPerSec, jobdeck: tracked.jobsPerSec, pgBoss: pgBoss.jobsPerSec },
     enqueue: { single, bulk: enqueueBulk },
     addToStart: latency,
+    addToStartSplit: latency.split,
+    cpuPerJob: { raw: raw.cpu, jobdeck: tracked.cpu, pgBoss: pgBoss.cpu },
     progressToSubscriber: progress,
     progressToSubscriberDashboard: progressDashboard,
     activeJobs: { graphql: reads.graphql, rest: reads.rest, historyRows: HISTORY_ROWS },
@@ -206,9 +223,8 @@ try {
       drain_raw_rounds_jobs_per_sec: raw.all,
       drain_jobdeck_rounds_jobs_per_sec: tracked.all,
       drain_pgboss_rounds_jobs_per_sec: pgBoss.all,
-      worker_cpu_us_per_job_raw: Math.round((raw.cpuSeconds * 1e6) / N),
-      worker_cpu_us_per_job_jobdeck: Math.round((tracked.cpuSeconds * 1e6) / N),
-      worker_cpu_us_per_job_pgboss: Math.round((pgBoss.cpuSeconds * 1e6) / N),
+      cpu_per_job:
+        "median over the rounds: the drain child's CPU time (start-up included) and, where PostgreSQL runs on this machine, its processes' CPU time meanwhile, per job",
       cpu_reference_ms_start: cpuReferenceBefore,
       cpu_reference_ms_end: cpuReferenceMs(),
       cpu_reference:
@@ -245,35 +261,54 @@ try {
   });
 
   const { throughput, enqueue } = results;
+  const cpu = results.cpu_per_job_us!;
+  const drainRow = (
+    jobsPerSec: number,
+    run: { peakRssMb: number; all: string },
+    perJob: { worker: number | null; postgres: number | null },
+  ) => ({
+    'jobs/s': jobsPerSec,
+    'worker peak RSS MB': run.peakRssMb,
+    'CPU µs/job, worker': perJob.worker,
+    'CPU µs/job, PostgreSQL': perJob.postgres ?? 'not read',
+    'rounds (jobs/s)': run.all,
+  });
   console.table({
-    'raw Graphile Worker (drain)': {
-      'jobs/s': throughput.raw_graphile_worker.jobs_per_sec,
-      'worker peak RSS MB': raw.peakRssMb,
-      'worker CPU µs/job': Math.round((raw.cpuSeconds * 1e6) / N),
-      'rounds (jobs/s)': raw.all,
-    },
-    'jobdeck, fully tracked (drain)': {
-      'jobs/s': throughput.jobdeck.jobs_per_sec,
-      'worker peak RSS MB': tracked.peakRssMb,
-      'worker CPU µs/job': Math.round((tracked.cpuSeconds * 1e6) / N),
-      'rounds (jobs/s)': tracked.all,
-    },
-    [`pg-boss ${pgBossPackage.version} (drain)`]: {
-      'jobs/s': throughput.pg_boss.jobs_per_sec,
-      'worker peak RSS MB': pgBoss.peakRssMb,
-      'worker CPU µs/job': Math.round((pgBoss.cpuSeconds * 1e6) / N),
-      'rounds (jobs/s)': pgBoss.all,
-    },
+    'raw Graphile Worker (drain)': drainRow(
+      throughput.raw_graphile_worker.jobs_per_sec,
+      raw,
+      cpu.raw_graphile_worker,
+    ),
+    'jobdeck, fully tracked (drain)': drainRow(
+      throughput.jobdeck.jobs_per_sec,
+      tracked,
+      cpu.jobdeck,
+    ),
+    [`pg-boss ${pgBossPackage.version} (drain)`]: drainRow(
+      throughput.pg_boss.jobs_per_sec,
+      pgBoss,
+      cpu.pg_boss,
+    ),
     'jobdeck enqueueJobs (bulk 1000)': { 'jobs/s': enqueue.bulk.jobs_per_sec },
     'jobdeck enqueueJob (single)': { 'jobs/s': enqueue.single.jobs_per_sec },
   });
   console.log(
     `jobdeck / raw = ${throughput.ratio_jobdeck_vs_raw}, jobdeck / pg-boss = ${throughput.ratio_jobdeck_vs_pgboss} (${N} jobs, concurrency ${WORKER.concurrency})`,
   );
+  if (cpu.jobdeck.total !== null)
+    console.log(
+      `CPU per job, worker + PostgreSQL: jobdeck ${cpu.jobdeck.total} µs, raw Graphile Worker ${cpu.raw_graphile_worker.total} µs, pg-boss ${cpu.pg_boss.total} µs; 10,000 jobs/s on ${os.cpus().length} cores allows at most ${cpu.budget_at_10k_jobs_per_sec} µs`,
+    );
   const history = HISTORY_ROWS.toLocaleString('en-US');
   console.table({
     'add → start, jobdeck': results.latency_add_to_start_ms.jobdeck,
     'add → start, raw Graphile Worker': results.latency_add_to_start_ms.raw_graphile_worker,
+    '  jobdeck: enqueueJob call / then to the start': {
+      p50: `${latency.split.jobdeck.enqueue_p50} / ${latency.split.jobdeck.start_p50}`,
+    },
+    '  raw: add_job call / then to the start': {
+      p50: `${latency.split.raw.enqueue_p50} / ${latency.split.raw.start_p50}`,
+    },
     [`progress → subscriber (${progress.updatesPerSec} updates/s)`]:
       results.progress_to_subscriber_ms,
     [`  same, dashboard's selection (${progressDashboard.updatesPerSec} updates/s)`]: {

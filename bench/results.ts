@@ -13,6 +13,18 @@ export interface P50P95 {
   p95: number;
 }
 
+/** CPU time one drained job cost, in µs: the worker process's and PostgreSQL's (null: not read). */
+export interface CpuPerJob {
+  worker: number;
+  postgres: number | null;
+}
+
+/** The add → start time split at the enqueue call's return (p50 of each part, ms). */
+export interface AddToStartSplit {
+  enqueue_p50: number;
+  start_p50: number;
+}
+
 /** What one `npm run bench` measured, before it is shaped into the JSON. */
 export interface BenchMeasurements {
   /** Drain rates, jobs/s. */
@@ -20,6 +32,10 @@ export interface BenchMeasurements {
   /** Enqueue rates, jobs/s. */
   enqueue: { single: number; bulk: number };
   addToStart: { jobdeck: P50P99; raw: P50P99 };
+  /** Optional: the enqueue call's part and the worker's part of add → start. */
+  addToStartSplit?: { jobdeck: AddToStartSplit; raw: AddToStartSplit };
+  /** Optional: what each drain cost in CPU per job. */
+  cpuPerJob?: { raw: CpuPerJob; jobdeck: CpuPerJob; pgBoss: CpuPerJob };
   progressToSubscriber: P50P99;
   /** The same with the dashboard's selection (each event re-reads the job); not a target. */
   progressToSubscriberDashboard: P50P99 & { reconnects: number };
@@ -54,6 +70,18 @@ export interface BenchResults {
   };
   enqueue: { single: { jobs_per_sec: number }; bulk: { jobs_per_sec: number } };
   latency_add_to_start_ms: { jobdeck: P50P99; raw_graphile_worker: P50P99 };
+  /** Reference only: add → start split at the enqueue call's return. */
+  add_to_start_split_ms?: { jobdeck: AddToStartSplit; raw_graphile_worker: AddToStartSplit };
+  /**
+   * Reference only: CPU µs per drained job, the worker's, PostgreSQL's and their sum, and the CPU a
+   * job may cost at most for 10,000 jobs/s on this machine's cores.
+   */
+  cpu_per_job_us?: {
+    raw_graphile_worker: CpuPerJobTotal;
+    jobdeck: CpuPerJobTotal;
+    pg_boss: CpuPerJobTotal;
+    budget_at_10k_jobs_per_sec: number;
+  };
   progress_to_subscriber_ms: P50P99;
   /** Reference only: the subscriber selects what the dashboard does (a job re-read per event). */
   progress_to_subscriber_dashboard_ms: P50P99 & { reconnects: number };
@@ -62,6 +90,18 @@ export interface BenchResults {
   targets: Record<TargetName, TargetResult>;
   settings: BenchSettings;
   machine: { cores: number; pg_version: string; node_version: string };
+}
+
+export interface CpuPerJobTotal extends CpuPerJob {
+  total: number | null;
+}
+
+function withTotal(cpu: CpuPerJob): CpuPerJobTotal {
+  return {
+    worker: Math.round(cpu.worker),
+    postgres: cpu.postgres === null ? null : Math.round(cpu.postgres),
+    total: cpu.postgres === null ? null : Math.round(cpu.worker + cpu.postgres),
+  };
 }
 
 interface TargetSpec {
@@ -186,6 +226,21 @@ export function buildResults(m: BenchMeasurements): BenchResults {
       jobdeck: { p50: m.addToStart.jobdeck.p50, p99: m.addToStart.jobdeck.p99 },
       raw_graphile_worker: { p50: m.addToStart.raw.p50, p99: m.addToStart.raw.p99 },
     },
+    ...(m.addToStartSplit && {
+      add_to_start_split_ms: {
+        jobdeck: { ...m.addToStartSplit.jobdeck },
+        raw_graphile_worker: { ...m.addToStartSplit.raw },
+      },
+    }),
+    ...(m.cpuPerJob && {
+      cpu_per_job_us: {
+        raw_graphile_worker: withTotal(m.cpuPerJob.raw),
+        jobdeck: withTotal(m.cpuPerJob.jobdeck),
+        pg_boss: withTotal(m.cpuPerJob.pgBoss),
+        // Every core busy all the time: the most a job can cost for 10,000 jobs/s.
+        budget_at_10k_jobs_per_sec: Math.round((m.machine.cores * 1e6) / 10_000),
+      },
+    }),
     progress_to_subscriber_ms: {
       p50: m.progressToSubscriber.p50,
       p99: m.progressToSubscriber.p99,

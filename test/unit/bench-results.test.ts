@@ -103,6 +103,38 @@ describe('buildResults()', () => {
     expect(results.throughput.ratio_jobdeck_vs_pgboss).toBe(2.058);
   });
 
+  it('adds the CPU per job, its sum and the budget for 10,000 jobs/s, when measured', () => {
+    expect(buildResults(measurements()).cpu_per_job_us).toBeUndefined();
+    const results = buildResults(
+      measurements({
+        cpuPerJob: {
+          raw: { worker: 38.4, postgres: 51.6 },
+          jobdeck: { worker: 79, postgres: 201.2 },
+          pgBoss: { worker: 42, postgres: null },
+        },
+      }),
+    );
+    expect(results.cpu_per_job_us).toEqual({
+      raw_graphile_worker: { worker: 38, postgres: 52, total: 90 },
+      jobdeck: { worker: 79, postgres: 201, total: 280 },
+      // PostgreSQL elsewhere: its CPU cannot be read, so there is no sum either.
+      pg_boss: { worker: 42, postgres: null, total: null },
+      budget_at_10k_jobs_per_sec: 200,
+    });
+  });
+
+  it('adds the add → start split at the enqueue call, when measured', () => {
+    const split = {
+      jobdeck: { enqueue_p50: 2.7, start_p50: 2.4 },
+      raw: { enqueue_p50: 2.6, start_p50: 1.6 },
+    };
+    const results = buildResults(measurements({ addToStartSplit: split }));
+    expect(results.add_to_start_split_ms).toEqual({
+      jobdeck: split.jobdeck,
+      raw_graphile_worker: split.raw,
+    });
+  });
+
   it('copies the settings and the machine', () => {
     const results = buildResults(measurements());
     expect(results.settings).toEqual({ jobs: 50_000, concurrency: 50, local_queue: 500 });
