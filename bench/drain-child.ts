@@ -13,6 +13,7 @@ import { defineTask } from '../src/jobs/task.ts';
 import type { TaskRegistry } from '../src/jobs/registry.ts';
 import { createLogger, makeWorkerLogger } from '../src/logger.ts';
 import { startWorker } from '../src/worker/runner.ts';
+import { postgresCpuSeconds, postgresIsLocal } from './cpu.ts';
 import { PGBOSS_QUEUE, PGBOSS_WORK_OPTIONS, type DrainKind, type DrainReport } from './drain.ts';
 
 const [kind, url, jobsArg, concurrencyArg, localQueueArg] = process.argv.slice(2) as [
@@ -34,14 +35,41 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let ran = 0;
 const checker = createPool(url, { max: 1, applicationName: 'bench-drain-check' });
 
+/** PostgreSQL's CPU time can be read here when it runs on this machine. */
+const localPostgres = postgresIsLocal(url);
+
+/** The timed part of a drain: from the worker's start until every job is stored as done. */
+interface Window {
+  seconds: number;
+  workerCpuSeconds: number;
+  postgresCpuSeconds: number | null;
+}
+
+/** Starts the timed window; the function it returns ends it. */
+async function openWindow(): Promise<() => Promise<Window>> {
+  const postgresBefore = localPostgres ? await postgresCpuSeconds() : null;
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  return async () => {
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const postgresAfter = postgresBefore === null ? null : await postgresCpuSeconds();
+    return {
+      seconds,
+      workerCpuSeconds: (cpu.user + cpu.system) / 1e6,
+      postgresCpuSeconds: postgresAfter === null ? null : postgresAfter - postgresBefore!,
+    };
+  };
+}
+
 async function drainedWhen(sql: string, params: unknown[] = []): Promise<void> {
   while (ran < jobs) await sleep(5);
   while ((await checker.query<{ n: number }>(sql, params)).rows[0]?.n !== 0) await sleep(5);
 }
 
-async function raw(): Promise<number> {
+async function raw(): Promise<Window> {
   const pool = createPool(url, { max: concurrency + 4 });
-  const started = performance.now();
+  const closeWindow = await openWindow();
   const runner = await run({
     pgPool: pool,
     taskList: { noop: async () => void ran++ },
@@ -57,13 +85,13 @@ async function raw(): Promise<number> {
     },
   });
   await drainedWhen('select count(*)::int as n from graphile_worker.jobs');
-  const seconds = (performance.now() - started) / 1000;
+  const window = await closeWindow();
   await runner.stop();
   await pool.end();
-  return seconds;
+  return window;
 }
 
-async function jobdeck(): Promise<number> {
+async function jobdeck(): Promise<Window> {
   // Full tracking: queued → running → one progress update → succeeded.
   const tasks: TaskRegistry = new Map([
     [
@@ -76,7 +104,7 @@ async function jobdeck(): Promise<number> {
       }),
     ],
   ]);
-  const started = performance.now();
+  const closeWindow = await openWindow();
   const worker = await startWorker({
     connectionString: url,
     tasks,
@@ -90,17 +118,17 @@ async function jobdeck(): Promise<number> {
     logger: createLogger('error'),
   });
   await drainedWhen(`select count(*)::int as n from jobdeck.jobs where status <> 'succeeded'`);
-  const seconds = (performance.now() - started) / 1000;
+  const window = await closeWindow();
   await worker.stop();
-  return seconds;
+  return window;
 }
 
-async function pgBoss(): Promise<number> {
+async function pgBoss(): Promise<Window> {
   // Loaded here only, so the other workers' peak RSS does not include pg-boss.
   const { PgBoss } = await import('pg-boss');
   const boss = new PgBoss({ connectionString: url, max: concurrency + 4 });
   boss.on('error', (error) => console.error('pg-boss:', error));
-  const started = performance.now();
+  const closeWindow = await openWindow();
   await boss.start();
   await boss.work(PGBOSS_QUEUE, PGBOSS_WORK_OPTIONS, async (batch) => {
     ran += batch.length;
@@ -109,21 +137,20 @@ async function pgBoss(): Promise<number> {
     `select count(*)::int as n from pgboss.job where name = $1 and state <> 'completed'`,
     [PGBOSS_QUEUE],
   );
-  const seconds = (performance.now() - started) / 1000;
+  const window = await closeWindow();
   await boss.stop({ graceful: true, timeout: 5000 });
-  return seconds;
+  return window;
 }
 
-const drains: Record<DrainKind, () => Promise<number>> = { raw, jobdeck, pgboss: pgBoss };
+const drains: Record<DrainKind, () => Promise<Window>> = { raw, jobdeck, pgboss: pgBoss };
 const drain = drains[kind];
 if (!drain) throw new Error(`unknown drain kind ${String(kind)}`);
-const seconds = await drain();
+const window = await drain();
 await checker.end();
 const report: DrainReport = {
-  seconds,
+  ...window,
   // resourceUsage().maxRSS is the process's high-water mark (VmHWM), in kilobytes.
   peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-  cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
 };
 // Everything is closed; exit at once rather than wait on a library's stray timer.
 process.send?.(report, () => process.exit(0));

@@ -22,8 +22,21 @@ export interface DrainReport {
   seconds: number;
   /** The child's peak resident set size (the worker's, since it runs alone there). */
   peakRssMb: number;
-  /** CPU time (user + system) the child used, start-up included. */
-  cpuSeconds: number;
+  /** CPU time (user + system) the worker's process used while the drain was timed. */
+  workerCpuSeconds: number;
+  /**
+   * CPU time every PostgreSQL process of the machine used meanwhile (bench/cpu.ts); null when the
+   * server runs elsewhere.
+   */
+  postgresCpuSeconds: number | null;
+}
+
+/** A drain's rate, its worker's peak RSS, and the CPU time it cost (DrainReport). */
+export interface DrainResult {
+  jobsPerSec: number;
+  peakRssMb: number;
+  workerCpuSeconds: number;
+  postgresCpuSeconds: number | null;
 }
 
 export const PGBOSS_QUEUE = 'noop';
@@ -99,14 +112,14 @@ export async function queuePgBoss(url: string, jobs: number): Promise<void> {
 
 /**
  * Drains the queued jobs in a child process started with jobdeck's worker flags (WORKER_NODE_FLAGS);
- * resolves with jobs/s, the child's peak RSS and its CPU time.
+ * resolves with jobs/s, the child's peak RSS and the CPU time the worker and PostgreSQL spent.
  */
 export function drainInChild(
   kind: DrainKind,
   url: string,
   jobs: number,
   settings: WorkerSettings,
-): Promise<{ jobsPerSec: number; peakRssMb: number; cpuSeconds: number }> {
+): Promise<DrainResult> {
   const script = fileURLToPath(new URL('./drain-child.ts', import.meta.url));
   const child = fork(
     script,
@@ -123,7 +136,8 @@ export function drainInChild(
         resolve({
           jobsPerSec: jobs / report.seconds,
           peakRssMb: report.peakRssMb,
-          cpuSeconds: report.cpuSeconds,
+          workerCpuSeconds: report.workerCpuSeconds,
+          postgresCpuSeconds: report.postgresCpuSeconds,
         });
       else reject(new Error(`the ${kind} drain exited (${signal ?? code}) without a report`));
     });

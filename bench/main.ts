@@ -34,8 +34,15 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-import { drainInChild, PGBOSS_WORK_OPTIONS, queueJobdeck, queuePgBoss, queueRaw } from './drain.ts';
-import { postgresCpuSeconds, postgresIsLocal } from './cpu.ts';
+import {
+  drainInChild,
+  PGBOSS_WORK_OPTIONS,
+  queueJobdeck,
+  queuePgBoss,
+  queueRaw,
+  type DrainKind,
+  type DrainResult,
+} from './drain.ts';
 import { addToStartLatency, singleEnqueueRate, type WorkerSettings } from './latency.ts';
 import { progressToSubscriberLatency } from './progress.ts';
 import { ACTIVE_JOBS, activeJobsLatency } from './reads.ts';
@@ -105,28 +112,18 @@ function cpuReferenceMs(): number {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
-/** PostgreSQL's CPU time can be read where it runs on this machine (embedded, or a local URL). */
-const localPostgres = postgresIsLocal(config.databaseUrl ?? null);
-
-interface DrainRun {
-  jobsPerSec: number;
-  peakRssMb: number;
-  cpuSeconds: number;
-  /** CPU seconds every PostgreSQL process of the machine used meanwhile (null: not local). */
-  postgresCpuSeconds: number | null;
-}
-
-/** One drain in its child process, with the CPU time PostgreSQL spent while it ran. */
-async function drain(kind: 'raw' | 'jobdeck' | 'pgboss', url: string): Promise<DrainRun> {
-  const before = localPostgres ? await postgresCpuSeconds() : null;
-  const result = await drainInChild(kind, url, N, WORKER);
-  const after = before === null ? null : await postgresCpuSeconds();
-  return { ...result, postgresCpuSeconds: after === null ? null : after - before! };
-}
+/** One drain in its child process (bench/drain-child.ts times it and reads its CPU cost). */
+const drain = (kind: DrainKind, url: string): Promise<DrainResult> =>
+  drainInChild(kind, url, N, WORKER);
 
 try {
   const cpuReferenceBefore = cpuReferenceMs();
-  const rounds: { raw: DrainRun; tracked: DrainRun; pgBoss: DrainRun; enqueueBulk: number }[] = [];
+  const rounds: {
+    raw: DrainResult;
+    tracked: DrainResult;
+    pgBoss: DrainResult;
+    enqueueBulk: number;
+  }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const of = ROUNDS > 1 ? ` (round ${round} of ${ROUNDS})` : '';
     step(`raw Graphile Worker drain of ${N} jobs${of}`);
@@ -146,13 +143,13 @@ try {
     rounds.push({ raw, tracked, pgBoss, enqueueBulk });
   }
   // Each figure is its median over the rounds; the peak RSS is the highest of them.
-  const summary = (pick: (r: (typeof rounds)[number]) => DrainRun) => {
+  const summary = (pick: (r: (typeof rounds)[number]) => DrainResult) => {
     const postgres = rounds.map((r) => pick(r).postgresCpuSeconds);
     return {
       jobsPerSec: median(rounds.map((r) => pick(r).jobsPerSec)),
       peakRssMb: Math.max(...rounds.map((r) => pick(r).peakRssMb)),
       cpu: {
-        worker: (median(rounds.map((r) => pick(r).cpuSeconds)) * 1e6) / N,
+        worker: (median(rounds.map((r) => pick(r).workerCpuSeconds)) * 1e6) / N,
         postgres: postgres.includes(null) ? null : (median(postgres as number[]) * 1e6) / N,
       },
       all: rounds.map((r) => Math.round(pick(r).jobsPerSec)).join(', '),
@@ -224,7 +221,7 @@ try {
       drain_jobdeck_rounds_jobs_per_sec: tracked.all,
       drain_pgboss_rounds_jobs_per_sec: pgBoss.all,
       cpu_per_job:
-        "median over the rounds: the drain child's CPU time (start-up included) and, where PostgreSQL runs on this machine, its processes' CPU time meanwhile, per job",
+        "median over the rounds, per job, of the CPU time the worker's process and (where PostgreSQL runs on this machine) every PostgreSQL process used while the drain was timed",
       cpu_reference_ms_start: cpuReferenceBefore,
       cpu_reference_ms_end: cpuReferenceMs(),
       cpu_reference:
