@@ -1,7 +1,7 @@
 /**
- * CPU time used by PostgreSQL on this machine, read from /proc: what a drain costs the database,
- * beside what it costs the worker (the drain child's own CPU time). Together they are the CPU a
- * job costs in all, which is what bounds a drain on a machine whose cores both processes share.
+ * CPU time used by a PostgreSQL server on this machine, read from /proc: what a drain costs the
+ * database, beside what it costs the worker (the drain child's own CPU time). Together they are
+ * the CPU a job costs in all, which is what bounds a drain on a machine whose cores both share.
  */
 import { readdir, readFile } from 'node:fs/promises';
 
@@ -23,13 +23,49 @@ export function postgresIsLocal(url: string | null): boolean {
   return host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 }
 
+interface ProcStat {
+  comm: string;
+  ppid: number;
+  /** utime + stime + cutime + cstime, in ticks. */
+  ticks: number;
+}
+
+async function procStat(pid: number | string): Promise<ProcStat | null> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null; // gone meanwhile, not Linux, or not ours to read
+  }
+  // "pid (comm) state ppid …": comm may hold spaces, so split after its closing parenthesis.
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const fields = stat.slice(close + 2).split(' ');
+  // After comm: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+  let ticks = 0;
+  for (const index of [11, 12, 13, 14]) ticks += Number(fields[index] ?? 0);
+  return { comm: stat.slice(open + 1, close), ppid: Number(fields[1]), ticks };
+}
+
 /**
- * CPU seconds (user + system) used so far by every `postgres` process of this machine, backends
- * that have already exited included: those are counted in their postmaster's children times once
- * it has reaped them. Take it before and after a drain; the difference is what PostgreSQL spent.
- * Null where /proc cannot be read (not Linux).
+ * The postmaster (the server's parent process) of the backend with process id `backendPid`, as
+ * `select pg_backend_pid()` gives it; null unless both are PostgreSQL processes of this machine.
  */
-export async function postgresCpuSeconds(): Promise<number | null> {
+export async function postmasterOf(backendPid: number): Promise<number | null> {
+  const backend = await procStat(backendPid);
+  if (!backend || backend.comm !== 'postgres') return null;
+  const postmaster = await procStat(backend.ppid);
+  return postmaster?.comm === 'postgres' ? backend.ppid : null;
+}
+
+/**
+ * CPU seconds (user + system) the server of `postmasterPid` has used so far: its postmaster's, and
+ * every child's (backends, background workers, autovacuum). Children that have exited count too,
+ * in the postmaster's reaped-children times. Take it before and after a drain; the difference is
+ * what the server spent. Null where /proc cannot be read.
+ */
+export async function postgresCpuSeconds(postmasterPid: number): Promise<number | null> {
   let pids: string[];
   try {
     pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
@@ -38,19 +74,12 @@ export async function postgresCpuSeconds(): Promise<number | null> {
   }
   let ticks = 0;
   for (const pid of pids) {
-    let stat: string;
-    try {
-      stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile, or not ours to read
-    }
-    // "pid (comm) state ppid …": comm may hold spaces, so split after its closing parenthesis.
-    const open = stat.indexOf('(');
-    const close = stat.lastIndexOf(')');
-    if (open < 0 || close < open || stat.slice(open + 1, close) !== 'postgres') continue;
-    const fields = stat.slice(close + 2).split(' ');
-    // After comm: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
-    for (const index of [11, 12, 13, 14]) ticks += Number(fields[index] ?? 0);
+    const stat = await procStat(pid);
+    if (stat?.ppid === postmasterPid) ticks += stat.ticks;
   }
-  return ticks / TICKS_PER_SECOND;
+  // The postmaster last: a child reaped while the others were read is then counted (twice at
+  // worst, for a moment) rather than missed.
+  const postmaster = await procStat(postmasterPid);
+  if (!postmaster) return null;
+  return (ticks + postmaster.ticks) / TICKS_PER_SECOND;
 }

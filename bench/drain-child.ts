@@ -13,7 +13,7 @@ import { defineTask } from '../src/jobs/task.ts';
 import type { TaskRegistry } from '../src/jobs/registry.ts';
 import { createLogger, makeWorkerLogger } from '../src/logger.ts';
 import { startWorker } from '../src/worker/runner.ts';
-import { postgresCpuSeconds, postgresIsLocal } from './cpu.ts';
+import { postgresCpuSeconds, postgresIsLocal, postmasterOf } from './cpu.ts';
 import { PGBOSS_QUEUE, PGBOSS_WORK_OPTIONS, type DrainKind, type DrainReport } from './drain.ts';
 
 const [kind, url, jobsArg, concurrencyArg, localQueueArg] = process.argv.slice(2) as [
@@ -35,8 +35,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let ran = 0;
 const checker = createPool(url, { max: 1, applicationName: 'bench-drain-check' });
 
-/** PostgreSQL's CPU time can be read here when it runs on this machine. */
-const localPostgres = postgresIsLocal(url);
+/**
+ * The server's postmaster, whose processes' CPU time is read here when the server runs on this
+ * machine (null: elsewhere, or /proc cannot be read).
+ */
+const postmaster = postgresIsLocal(url)
+  ? await postmasterOf(
+      (await checker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid,
+    )
+  : null;
 
 /** The timed part of a drain: from the worker's start until every job is stored as done. */
 interface Window {
@@ -47,13 +54,13 @@ interface Window {
 
 /** Starts the timed window; the function it returns ends it. */
 async function openWindow(): Promise<() => Promise<Window>> {
-  const postgresBefore = localPostgres ? await postgresCpuSeconds() : null;
+  const postgresBefore = postmaster === null ? null : await postgresCpuSeconds(postmaster);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   return async () => {
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
-    const postgresAfter = postgresBefore === null ? null : await postgresCpuSeconds();
+    const postgresAfter = postgresBefore === null ? null : await postgresCpuSeconds(postmaster!);
     return {
       seconds,
       workerCpuSeconds: (cpu.user + cpu.system) / 1e6,

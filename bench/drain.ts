@@ -25,7 +25,7 @@ export interface DrainReport {
   /** CPU time (user + system) the worker's process used while the drain was timed. */
   workerCpuSeconds: number;
   /**
-   * CPU time every PostgreSQL process of the machine used meanwhile (bench/cpu.ts); null when the
+   * CPU time the PostgreSQL server's processes used meanwhile (bench/cpu.ts); null when the
    * server runs elsewhere.
    */
   postgresCpuSeconds: number | null;

@@ -221,7 +221,7 @@ try {
       drain_jobdeck_rounds_jobs_per_sec: tracked.all,
       drain_pgboss_rounds_jobs_per_sec: pgBoss.all,
       cpu_per_job:
-        "median over the rounds, per job, of the CPU time the worker's process and (where PostgreSQL runs on this machine) every PostgreSQL process used while the drain was timed",
+        "median over the rounds, per job, of the CPU time the worker's process and (where PostgreSQL runs on this machine) the server's processes used while the drain was timed",
       cpu_reference_ms_start: cpuReferenceBefore,
       cpu_reference_ms_end: cpuReferenceMs(),
       cpu_reference:
