@@ -26,8 +26,10 @@ export function postgresIsLocal(url: string | null): boolean {
 interface ProcStat {
   comm: string;
   ppid: number;
-  /** utime + stime + cutime + cstime, in ticks. */
-  ticks: number;
+  /** utime + stime: the process's own CPU time, in ticks. */
+  own: number;
+  /** cutime + cstime: its reaped children's, in ticks. */
+  children: number;
 }
 
 async function procStat(pid: number | string): Promise<ProcStat | null> {
@@ -43,9 +45,19 @@ async function procStat(pid: number | string): Promise<ProcStat | null> {
   if (open < 0 || close < open) return null;
   const fields = stat.slice(close + 2).split(' ');
   // After comm: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
-  let ticks = 0;
-  for (const index of [11, 12, 13, 14]) ticks += Number(fields[index] ?? 0);
-  return { comm: stat.slice(open + 1, close), ppid: Number(fields[1]), ticks };
+  const tick = (index: number) => Number(fields[index] ?? 0);
+  return {
+    comm: stat.slice(open + 1, close),
+    ppid: tick(1),
+    own: tick(11) + tick(12),
+    children: tick(13) + tick(14),
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far, itself only; null when it is gone. */
+export async function processCpuSeconds(pid: number): Promise<number | null> {
+  const stat = await procStat(pid);
+  return stat ? stat.own / TICKS_PER_SECOND : null;
 }
 
 /**
@@ -66,20 +78,27 @@ export async function postmasterOf(backendPid: number): Promise<number | null> {
  * what the server spent. Null where /proc cannot be read.
  */
 export async function postgresCpuSeconds(postmasterPid: number): Promise<number | null> {
-  let pids: string[];
-  try {
-    pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
-  } catch {
-    return null;
+  // A child reaped while the others are read would be missed, or counted twice (alive, then in
+  // the postmaster's children times): read again until no child was reaped meanwhile.
+  let total = 0;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = await procStat(postmasterPid);
+    if (!before) return null;
+    let pids: string[];
+    try {
+      pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
+    } catch {
+      return null;
+    }
+    let children = 0;
+    for (const pid of pids) {
+      const stat = await procStat(pid);
+      if (stat?.ppid === postmasterPid) children += stat.own + stat.children;
+    }
+    const after = await procStat(postmasterPid);
+    if (!after) return null;
+    total = children + after.own + after.children;
+    if (after.children === before.children) break;
   }
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = await procStat(pid);
-    if (stat?.ppid === postmasterPid) ticks += stat.ticks;
-  }
-  // The postmaster last: a child reaped while the others were read is then counted (twice at
-  // worst, for a moment) rather than missed.
-  const postmaster = await procStat(postmasterPid);
-  if (!postmaster) return null;
-  return (ticks + postmaster.ticks) / TICKS_PER_SECOND;
+  return total / TICKS_PER_SECOND;
 }

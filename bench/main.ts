@@ -110,7 +110,12 @@ function cpuReferenceMs(): number {
   return Math.round(performance.now() - started);
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+/** The middle value; with an even count, the mean of the two middle values. */
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
 
 /** One drain in its child process (bench/drain-child.ts times it and reads its CPU cost). */
 const drain = (kind: DrainKind, url: string): Promise<DrainResult> =>
@@ -151,6 +156,12 @@ try {
       cpu: {
         worker: (median(rounds.map((r) => pick(r).workerCpuSeconds)) * 1e6) / N,
         postgres: postgres.includes(null) ? null : (median(postgres as number[]) * 1e6) / N,
+        // The median of each round's sum (not the sum of the medians, which may mix rounds).
+        total: postgres.includes(null)
+          ? null
+          : (median(rounds.map((r) => pick(r).workerCpuSeconds + pick(r).postgresCpuSeconds!)) *
+              1e6) /
+            N,
       },
       all: rounds.map((r) => Math.round(pick(r).jobsPerSec)).join(', '),
     };

@@ -17,6 +17,8 @@ export interface P50P95 {
 export interface CpuPerJob {
   worker: number;
   postgres: number | null;
+  /** Their sum, where it is not simply worker + postgres (e.g. the median of per-round sums). */
+  total?: number | null;
 }
 
 /** The add → start time split at the enqueue call's return (p50 of each part, ms). */
@@ -92,7 +94,9 @@ export interface BenchResults {
   machine: { cores: number; pg_version: string; node_version: string };
 }
 
-export interface CpuPerJobTotal extends CpuPerJob {
+export interface CpuPerJobTotal {
+  worker: number;
+  postgres: number | null;
   total: number | null;
 }
 
@@ -100,7 +104,7 @@ function withTotal(cpu: CpuPerJob): CpuPerJobTotal {
   return {
     worker: Math.round(cpu.worker),
     postgres: cpu.postgres === null ? null : Math.round(cpu.postgres),
-    total: cpu.postgres === null ? null : Math.round(cpu.worker + cpu.postgres),
+    total: cpu.postgres === null ? null : Math.round(cpu.total ?? cpu.worker + cpu.postgres),
   };
 }
 
