@@ -46,11 +46,7 @@ const postmaster = postgresIsLocal(url)
   : null;
 
 /** The timed part of a drain: from the worker's start until every job is stored as done. */
-interface Window {
-  seconds: number;
-  workerCpuSeconds: number;
-  postgresCpuSeconds: number | null;
-}
+type Window = Omit<DrainReport, 'peakRssMb'>;
 
 /** Starts the timed window; the function it returns ends it. */
 async function openWindow(): Promise<() => Promise<Window>> {

@@ -94,11 +94,7 @@ export interface BenchResults {
   machine: { cores: number; pg_version: string; node_version: string };
 }
 
-export interface CpuPerJobTotal {
-  worker: number;
-  postgres: number | null;
-  total: number | null;
-}
+export type CpuPerJobTotal = Required<CpuPerJob>;
 
 function withTotal(cpu: CpuPerJob): CpuPerJobTotal {
   return {
