@@ -2,7 +2,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.jobdeck/', 'coverage/', 'bench/results/', 'soak/results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.jobdeck/',
+      'coverage/',
+      'bench/results/',
+      'soak/results/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

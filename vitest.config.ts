@@ -1,6 +1,12 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// Inside this repository `import … from 'jobdeck'` (the built-in tasks, test fixtures) resolves to
+// the TypeScript sources, as `node --conditions=jobdeck-source` does for the package.json scripts.
+const conditions = ['jobdeck-source', ...defaultServerConditions];
+
 export default defineConfig({
+  ssr: { resolve: { conditions, externalConditions: ['jobdeck-source'] } },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],

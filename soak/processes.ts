@@ -39,11 +39,15 @@ export interface SpawnOptions {
  * Its output goes to `logFile`, each line stamped with the time it arrived.
  */
 export async function spawnJobdeck(options: SpawnOptions): Promise<JobdeckProcess> {
-  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, options.kind], {
-    cwd: ROOT,
-    env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=jobdeck-source', ...WORKER_NODE_FLAGS, CLI, options.kind],
+    {
+      cwd: ROOT,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const log: WriteStream = createWriteStream(options.logFile, { flags: 'a' });
   let resolveExited!: () => void;
   const proc: JobdeckProcess = {

@@ -105,8 +105,8 @@ export class WorkerShutdownError extends Error {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  constructor(problems: readonly string[], options?: ErrorOptions) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`, options);
     this.problems = problems;
   }
 }

@@ -1,7 +1,9 @@
 /**
  * jobdeck's library API: define tasks, enqueue jobs (standalone or in your transaction), read
- * and watch them, run workers.
+ * and watch them, run workers. Task modules, applications and jobdeck's own built-in tasks import
+ * only from here (`'jobdeck'`) and from `'jobdeck/server'`.
  */
+import './node-version.ts';
 export {
   createJobdeck,
   type Jobdeck,
@@ -40,6 +42,10 @@ export {
   type Backoff,
   type Duration,
 } from './jobs/policy.ts';
+// What task modules need besides defineTask: a sleep their cancel signal interrupts, and the zod
+// that payload schemas are written with (the same copy jobdeck checks them with).
+export { sleep } from './util/sleep.ts';
+export { z } from 'zod';
 export { pruneJobs, type PruneOptions } from './jobs/prune.ts';
 export { loadTasks, syncTaskTypes, type TaskRegistry } from './jobs/registry.ts';
 export { startWorker, type JobdeckWorker, type WorkerOptions } from './worker/runner.ts';
@@ -53,11 +59,13 @@ export { watchJob, isFinished } from './live/watch.ts';
 export { PgListener } from './live/listener.ts';
 export { channelName } from './live/channels.ts';
 // Webhook signatures, for receivers.
-export { signWebhook, verifyWebhook } from './jobs/webhooks.ts';
+export { signWebhook, verifyWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './jobs/webhooks.ts';
 // Bearer tokens for the API (the server itself is the `jobdeck/server` entry point).
 export {
   signToken,
   verifyToken,
+  loadJwtSecret,
+  loadWebhookSecret,
   PERMISSIONS,
   type Identity,
   type Permission,

@@ -1,9 +1,13 @@
-import { z } from 'zod';
-import { loadConfig } from '../src/config.ts';
-import { defineTask } from '../src/jobs/task.ts';
-import { PermanentJobError } from '../src/errors.ts';
-import { loadSecret } from '../src/graphql/auth.ts';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook } from '../src/jobs/webhooks.ts';
+import {
+  z,
+  loadConfig,
+  defineTask,
+  PermanentJobError,
+  loadWebhookSecret,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  signWebhook,
+} from 'jobdeck';
 
 /**
  * Calls a job's webhook (seeds 003/004): POST `{event, deliveredAt, job}` as JSON, signed with
@@ -26,12 +30,7 @@ export default defineTask({
   }),
   async run({ payload, helpers, log, job, signal }) {
     const config = loadConfig();
-    const secret = await loadSecret(
-      config,
-      config.webhookSecret,
-      'JOBDECK_WEBHOOK_SECRET',
-      'webhook-secret',
-    );
+    const secret = await loadWebhookSecret(config);
     const { rows } = await helpers.query<Record<string, unknown>>(
       `select id, type, status, progress, result, errors, attempts, owner_id, org_id,
                 created_at, started_at, finished_at

@@ -1,10 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
-import { defineTask } from '../src/jobs/task.ts';
-import { PermanentJobError } from '../src/errors.ts';
-import { loadConfig } from '../src/config.ts';
-import { sleep } from '../src/util/sleep.ts';
+import { z, defineTask, PermanentJobError, loadConfig, sleep } from 'jobdeck';
 
 /** The reports this task knows how to build (seed 004). */
 export const REPORT_TYPES = ['quotes', 'orders', 'invoices', 'customers'] as const;

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
-import { defineTask } from '../src/jobs/task.ts';
-import { PermanentJobError } from '../src/errors.ts';
-import { sleep } from '../src/util/sleep.ts';
+import { z, defineTask, PermanentJobError, sleep } from 'jobdeck';
 
 /**
  * Imports a CSV file (seed 000): parse, validate, transform and store, reporting the seed's

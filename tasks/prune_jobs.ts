@@ -1,6 +1,4 @@
-import { defineTask } from '../src/jobs/task.ts';
-import { pruneJobs } from '../src/jobs/prune.ts';
-import { loadConfig } from '../src/config.ts';
+import { defineTask, pruneJobs, loadConfig } from 'jobdeck';
 
 /**
  * Deletes finished jobs past their retention (JOBDECK_RETENTION_SUCCEEDED_DAYS, and the longer

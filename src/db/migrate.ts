@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { runMigrations } from 'graphile-worker';
 import { makeWorkerLogger } from '../logger.ts';
+import { PACKAGE_ROOT } from '../paths.ts';
 
 /** The migrations shipped with jobdeck. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'migrations');
 
 /** One advisory lock key for all of jobdeck's schema changes ("jobdeck" as a number). */
 const MIGRATION_LOCK_KEY = 0x6a6f6264;

@@ -195,6 +195,14 @@ export function loadJwtSecret(config: Config): Promise<string> {
 }
 
 /**
+ * The secret webhook bodies are signed with: JOBDECK_WEBHOOK_SECRET, or outside production one
+ * generated once and kept in `<dataDir>/webhook-secret`.
+ */
+export function loadWebhookSecret(config: Config): Promise<string> {
+  return loadSecret(config, config.webhookSecret, 'JOBDECK_WEBHOOK_SECRET', 'webhook-secret');
+}
+
+/**
  * A configured secret, or outside production one generated once into `<dataDir>/<file>` (mode
  * 0600) and shared by every process using that folder.
  */

@@ -2,15 +2,15 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { signToken } from '../graphql/auth.ts';
 import { HttpError } from './rest/errors.ts';
+import { PACKAGE_ROOT } from '../paths.ts';
 
 /** The dashboard's files (plain ES modules: no build step, so `npm start` is all it takes). */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/', import.meta.url));
+export const DASHBOARD_DIR = path.join(PACKAGE_ROOT, 'dashboard');
 
 /** Browser builds of the dashboard's libraries: [package, file in it], served by fixed name. */
 const VENDOR: Record<string, [string, string]> = {

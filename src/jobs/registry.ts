@@ -6,6 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { AnyTaskDefinition } from './task.ts';
 import { isWebhookUrl } from './enqueue.ts';
+import { BUILTIN_TASKS_DIR, FROM_SOURCES } from '../paths.ts';
 import { normalizeBackoff, parseDuration, type BackoffJson } from './policy.ts';
 
 /** Task definitions by job type. */
@@ -14,8 +15,17 @@ export type TaskRegistry = Map<string, AnyTaskDefinition>;
 const TASK_FILE = /^([A-Za-z0-9_.:-]{1,128})\.(ts|js|mjs)$/;
 
 /**
- * Loads every task module in `dir`: file name = job type, default export = `defineTask({...})`
- * (or a bare function). Files starting with `_` and test files are skipped.
+ * jobdeck's own tasks, which every worker runs whatever the application's folder holds: webhook
+ * deliveries (enqueued by the database when a job with a webhook finishes) and the retention
+ * sweep (`prune_jobs`, for the crontab). An application's module of the same name replaces one.
+ */
+export const SYSTEM_TASKS = ['deliver_webhook', 'prune_jobs'] as const;
+
+/**
+ * Loads every task module in `dir` (the application's tasks folder): file name = job type,
+ * default export = `defineTask({...})` (or a bare function). Files starting with `_`, type
+ * declarations and test files are skipped. jobdeck's SYSTEM_TASKS are added unless `dir` has
+ * its own.
  */
 export async function loadTasks(dir: string): Promise<TaskRegistry> {
   let names: string[];
@@ -36,7 +46,26 @@ export async function loadTasks(dir: string): Promise<TaskRegistry> {
     const mod = (await import(pathToFileURL(path.join(dir, name)).href)) as { default?: unknown };
     registry.set(type, toDefinition(mod.default, path.join(dir, name)));
   }
+  for (const type of SYSTEM_TASKS) {
+    if (registry.has(type)) continue;
+    const file = path.join(BUILTIN_TASKS_DIR, `${type}${FROM_SOURCES ? '.ts' : '.js'}`);
+    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    registry.set(type, toDefinition(mod.default, file));
+  }
   return registry;
+}
+
+/**
+ * A zod 4 schema, from jobdeck's copy of zod or the application's own (an `instanceof` check
+ * would refuse a second copy that npm did not deduplicate).
+ */
+function isZodSchema(value: unknown): value is z.ZodType {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    '_zod' in value &&
+    typeof (value as { safeParse?: unknown }).safeParse === 'function'
+  );
 }
 
 function toDefinition(value: unknown, file: string): AnyTaskDefinition {
@@ -47,7 +76,7 @@ function toDefinition(value: unknown, file: string): AnyTaskDefinition {
     typeof (value as AnyTaskDefinition).run === 'function'
   ) {
     const def = value as AnyTaskDefinition;
-    if (def.payload !== undefined && !(def.payload instanceof z.ZodType)) {
+    if (def.payload !== undefined && !isZodSchema(def.payload)) {
       throw new Error(`${file}: "payload" must be a zod schema`);
     }
     try {

@@ -6,7 +6,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** The CLI as a child process, with only the given environment (plus PATH and HOME). */
 function spawnCli(args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [MAIN, ...args], {
+  return spawn(process.execPath, ['--conditions=jobdeck-source', MAIN, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
