@@ -1,4 +1,4 @@
-import { CompiledQuery, Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import pg from 'pg';
 
 /**
@@ -13,13 +13,27 @@ export async function queryRows<R>(
   text: string,
   values: unknown[],
 ): Promise<R[]> {
-  if (executor instanceof Kysely) {
+  if (isKysely(executor)) {
     const result = await executor.executeQuery<R>(CompiledQuery.raw(text, values));
     return result.rows;
   }
-  if (executor instanceof pg.Pool) return poolRows<R>(executor, text, values);
+  if (isPool(executor)) return poolRows<R>(executor, text, values);
   const result = await executor.query(text, values);
   return result.rows as R[];
+}
+
+// Told apart by shape, not `instanceof`: an application's own copy of kysely or pg (another
+// version than jobdeck's, not deduplicated by npm) must work as well as jobdeck's.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any database shape
+function isKysely(executor: Executor): executor is Kysely<any> {
+  return typeof (executor as Partial<Kysely<unknown>>).executeQuery === 'function';
+}
+
+function isPool(executor: Executor): executor is pg.Pool {
+  return (
+    typeof (executor as Partial<pg.Pool>).connect === 'function' &&
+    typeof (executor as Partial<pg.Pool>).totalCount === 'number'
+  );
 }
 
 /**

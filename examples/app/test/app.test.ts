@@ -1,0 +1,186 @@
+import type { ChildProcess } from 'node:child_process';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createJobdeck, type Jobdeck } from 'jobdeck';
+import { buildApp } from '../src/server.ts';
+import { startWorkerProcess, stopProcess, waitFor } from './helpers.ts';
+
+const databaseUrl = inject('databaseUrl');
+
+describe('the example application, with jobdeck installed from its tarball', () => {
+  let worker: ChildProcess;
+  let app: FastifyInstance;
+  let base: string;
+  let jobdeck: Jobdeck;
+  let owner: pg.Pool;
+  const cookies = new Map<string, string>();
+
+  /** Logs a user in through the application's own route and keeps its session cookie. */
+  async function logIn(user: string): Promise<string> {
+    const response = await fetch(`${base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user, password: `${user}-password` }),
+    });
+    expect(response.status).toBe(200);
+    const cookie = response.headers.getSetCookie()[0]!.split(';')[0]!;
+    cookies.set(user, cookie);
+    return cookie;
+  }
+
+  function as(user: string, path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${base}${path}`, {
+      ...init,
+      headers: {
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string>),
+        cookie: cookies.get(user) ?? '',
+      },
+    });
+  }
+
+  async function graphql(user: string, query: string, variables = {}) {
+    const response = await as(user, '/jobs-api/graphql', {
+      method: 'POST',
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+  }
+
+  async function upload(user: string, filename: string, content: string) {
+    return as(user, '/uploads', { method: 'POST', body: JSON.stringify({ filename, content }) });
+  }
+
+  beforeAll(async () => {
+    worker = await startWorkerProcess(databaseUrl);
+    app = await buildApp({ connectionString: databaseUrl });
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+    jobdeck = createJobdeck({ connectionString: databaseUrl });
+    owner = new pg.Pool({ connectionString: databaseUrl });
+    for (const user of ['alice', 'bob', 'carol', 'dave']) await logIn(user);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await jobdeck?.close();
+    await owner?.end();
+    if (worker) await stopProcess(worker);
+  });
+
+  it("runs the application's own task, enqueued in the same transaction as its upload", async () => {
+    const response = await upload('alice', 'people.csv', 'name,email\nAda,ada@example.com\nAlan,alan@example.com\n');
+    expect(response.status).toBe(201);
+    const created = (await response.json()) as { id: string; import_job_id: string };
+    const job = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(created.import_job_id);
+        return row.status === 'succeeded' && row;
+      },
+      { what: 'the import job to succeed' },
+    );
+    expect(job.type).toBe('import_upload');
+    expect(job.owner_id).toBe('alice');
+    expect(job.org_id).toBe('acme');
+    expect(job.result).toEqual({ rows: 2, columns: 2 });
+    expect(job.progress).toBe(100);
+  });
+
+  it('runs the job a database trigger enqueues when the import stores its rows', async () => {
+    const response = await upload('alice', 'orders.csv', 'id,total,currency\n1,10,EUR\n');
+    const created = (await response.json()) as { id: string };
+    const done = await waitFor(
+      async () => {
+        const body = (await (await as('alice', `/uploads/${created.id}`)).json()) as {
+          status: string;
+          summary: unknown;
+        };
+        return body.summary !== null && body;
+      },
+      { what: 'the trigger-enqueued summary' },
+    );
+    expect(done.status).toBe('imported');
+    expect(done.summary).toEqual({ columns: ['id', 'total', 'currency'], bytes: 27 });
+    const { rows } = await owner.query(
+      `select status, related_type, related_id from jobdeck.jobs where type = 'summarize_upload' and related_id = $1`,
+      [created.id],
+    );
+    expect(rows).toEqual([{ status: 'succeeded', related_type: 'upload', related_id: created.id }]);
+  });
+
+  it('leaves no job behind when the upload is refused inside the transaction', async () => {
+    const count = async () =>
+      Number(
+        (
+          await owner.query(`select count(*) from jobdeck.jobs where type = 'import_upload'`)
+        ).rows[0].count,
+      );
+    expect((await upload('bob', 'twice.csv', 'a\n1\n')).status).toBe(201);
+    const before = await count();
+    const again = await upload('bob', 'twice.csv', 'a\n2\n');
+    expect(again.status).toBe(409);
+    expect(await again.json()).toEqual({ error: 'you already uploaded twice.csv' });
+    expect(await count()).toBe(before);
+  });
+
+  it('records a bad file as a failed job with the reason, without retrying it', async () => {
+    const created = (await (await upload('bob', 'broken.csv', 'a,b\n1\n')).json()) as {
+      import_job_id: string;
+    };
+    const job = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(created.import_job_id);
+        return row.status === 'failed' && row;
+      },
+      { what: 'the import job to fail' },
+    );
+    expect(job.attempts).toBe(1);
+    expect(job.errors.at(-1)?.message).toBe('row 2 has not 2 columns');
+  });
+
+  it("serves jobdeck's GraphQL under /jobs-api with the application's sessions as identities", async () => {
+    const query = `{ jobs(filter: { type: { equalTo: "import_upload" } }) { nodes { ownerId } } }`;
+    const owners = async (user: string) => {
+      const result = await graphql(user, query);
+      expect(result.errors).toBeUndefined();
+      const nodes = (result.data!['jobs'] as { nodes: { ownerId: string }[] }).nodes;
+      return [...new Set(nodes.map((n) => n.ownerId))].sort();
+    };
+    expect(await owners('alice')).toEqual(['alice']);
+    expect(await owners('bob')).toEqual(['bob']);
+    // carol is an admin of acme: she sees the organisation's jobs, dave (globex) sees none of them
+    expect(await owners('carol')).toEqual(['alice', 'bob']);
+    expect(await owners('dave')).toEqual([]);
+    // without the application's session there is no identity, so no rows
+    const anonymous = await fetch(`${base}/jobs-api/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
+    const body = (await anonymous.json()) as { data?: { jobs: { nodes: unknown[] } | null } };
+    expect(body.data?.jobs?.nodes ?? []).toEqual([]);
+  });
+
+  it("serves jobdeck's dashboard and REST routes under the prefix, next to the app's own routes", async () => {
+    const page = await as('alice', '/jobs-api/');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
+    const active = await as('alice', '/jobs-api/api/v2/jobs/active');
+    expect(active.status).toBe(200);
+    expect((await as('alice', '/uploads/999999')).status).toBe(404);
+  });
+
+  it('runs the crontab schedule of the application', { timeout: 90_000 }, async () => {
+    // Cron has minute resolution: this waits for the next minute boundary (at most ~60 s).
+    const run = await waitFor(
+      async () =>
+        (
+          await owner.query(
+            `select status, result from jobdeck.jobs where type = 'purge_uploads' and status = 'succeeded' limit 1`,
+          )
+        ).rows[0],
+      { timeoutMs: 80_000, what: 'a cron run of purge_uploads' },
+    );
+    expect(run).toEqual({ status: 'succeeded', result: { purged: 0 } });
+  });
+});
