@@ -3,7 +3,11 @@ import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
 import type { AppDatabase } from './db.ts';
 
-const scrypt = promisify(scryptCb) as (password: string, salt: string, length: number) => Promise<Buffer>;
+const scrypt = promisify(scryptCb) as (
+  password: string,
+  salt: string,
+  length: number,
+) => Promise<Buffer>;
 
 /** The name of the application's own session cookie. */
 export const SESSION_COOKIE = 'app_session';

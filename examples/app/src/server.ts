@@ -12,7 +12,10 @@ export interface AppOptions {
 const loginBody = z.object({ user: z.string().min(1), password: z.string().min(1) });
 const uploadBody = z.object({
   filename: z.string().min(1).max(200),
-  content: z.string().min(1).max(1024 * 1024),
+  content: z
+    .string()
+    .min(1)
+    .max(1024 * 1024),
 });
 
 /** A session cookie from a request's headers (websocket upgrades included). */
@@ -43,10 +46,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(jobdeckFastify, {
     prefix: '/jobs-api',
     connectionString: options.connectionString,
-    identify: async (request: { headers: { cookie?: string | undefined } }): Promise<Pick<
-      Identity,
-      'userId' | 'orgId' | 'role'
-    > | null> => {
+    identify: async (request: {
+      headers: { cookie?: string | undefined };
+    }): Promise<Pick<Identity, 'userId' | 'orgId' | 'role'> | null> => {
       const user = await userForSession(db, sessionToken(request.headers));
       return user ? { userId: user.id, orgId: user.orgId, role: user.role } : null;
     },

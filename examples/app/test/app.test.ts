@@ -69,7 +69,11 @@ describe('the example application, with jobdeck installed from its tarball', () 
   });
 
   it("runs the application's own task, enqueued in the same transaction as its upload", async () => {
-    const response = await upload('alice', 'people.csv', 'name,email\nAda,ada@example.com\nAlan,alan@example.com\n');
+    const response = await upload(
+      'alice',
+      'people.csv',
+      'name,email\nAda,ada@example.com\nAlan,alan@example.com\n',
+    );
     expect(response.status).toBe(201);
     const created = (await response.json()) as { id: string; import_job_id: string };
     const job = await waitFor(
@@ -111,9 +115,8 @@ describe('the example application, with jobdeck installed from its tarball', () 
   it('leaves no job behind when the upload is refused inside the transaction', async () => {
     const count = async () =>
       Number(
-        (
-          await owner.query(`select count(*) from jobdeck.jobs where type = 'import_upload'`)
-        ).rows[0].count,
+        (await owner.query(`select count(*) from jobdeck.jobs where type = 'import_upload'`))
+          .rows[0].count,
       );
     expect((await upload('bob', 'twice.csv', 'a\n1\n')).status).toBe(201);
     const before = await count();

@@ -41,7 +41,7 @@ export async function startWorkerProcess(databaseUrl: string): Promise<ChildProc
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`jobdeck worker exited:\n${output}`);
-      return output.includes("jobdeck worker: ready");
+      return output.includes('jobdeck worker: ready');
     },
     { what: `jobdeck worker to start (output so far:\n${output})` },
   );
