@@ -3,6 +3,7 @@ import { JOB_STATUSES, type JobStatus } from '../db/types.ts';
 import { PERMISSIONS, type Permission, type Role } from '../graphql/auth.ts';
 import type { EnqueueOptions } from '../jobs/enqueue.ts';
 import { Priority, parseDuration, type PriorityName } from '../jobs/policy.ts';
+import { intFlag, oneJobId, stringFlag, timeFlag, type Values } from './flags.ts';
 import { UsageError } from './usage.ts';
 
 /**
@@ -11,7 +12,14 @@ import { UsageError } from './usage.ts';
  */
 export type CommandLine =
   | { command: 'help'; exitCode: 0 | 2 }
-  | { command: 'start' | 'worker' | 'serve' | 'migrate' }
+  | {
+      command: 'start' | 'worker' | 'serve' | 'migrate';
+      /** `--tasks DIR` as typed (relative to the working directory); overrides JOBDECK_TASKS_DIR. */
+      tasksDir?: string;
+      /** `--crontab FILE` as typed; overrides JOBDECK_CRONTAB, and then the file must exist. */
+      crontabFile?: string;
+    }
+  | { command: 'init'; dir: string }
   | {
       command: 'token';
       user: string;
@@ -38,16 +46,17 @@ export type CommandLine =
   | { command: 'stats'; since: Date; type?: string; json: boolean };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, unknown>;
 
 const json = { json: { type: 'boolean' } } as const;
+const paths = { tasks: { type: 'string' }, crontab: { type: 'string' } } as const;
 
 /** The flags each command takes (node:util parseArgs, strict: any other flag is refused). */
 const FLAGS: Record<string, Options> = {
-  start: {},
-  worker: {},
-  serve: {},
-  migrate: {},
+  start: { ...paths },
+  worker: { ...paths },
+  serve: { tasks: paths.tasks },
+  migrate: { ...paths },
+  init: { dir: { type: 'string' } },
   token: {
     user: { type: 'string' },
     org: { type: 'string' },
@@ -110,10 +119,23 @@ export function parseCommandLine(argv: readonly string[], now = Date.now()): Com
     case 'start':
     case 'worker':
     case 'serve':
-    case 'migrate':
+    case 'migrate': {
       if (positionals.length > 0)
         throw new UsageError(`${name} takes no arguments, got: ${positionals.join(' ')}`);
-      return { command: name };
+      const tasksDir = stringFlag(values, 'tasks');
+      const crontabFile = stringFlag(values, 'crontab');
+      return {
+        command: name,
+        ...(tasksDir !== undefined ? { tasksDir } : {}),
+        ...(crontabFile !== undefined ? { crontabFile } : {}),
+      };
+    }
+    case 'init':
+      if (positionals.length > 0)
+        throw new UsageError(
+          `init takes no arguments, got: ${positionals.join(' ')} (use --dir for another folder)`,
+        );
+      return { command: 'init', dir: stringFlag(values, 'dir') ?? '.' };
     case 'token':
       return { ...tokenCommand(values, positionals), json: jsonFlag };
     case 'enqueue':
@@ -138,41 +160,6 @@ export function parseCommandLine(argv: readonly string[], now = Date.now()): Com
     default:
       return { ...statsCommand(values, positionals, now), json: jsonFlag };
   }
-}
-
-function intFlag(values: Values, name: string, min: number, max: number): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^-?\d+$/.test(raw))
-    throw new UsageError(`--${name} must be a whole number, got "${String(raw)}"`);
-  const value = Number(raw);
-  if (value < min || value > max)
-    throw new UsageError(`--${name} must be from ${min} to ${max}, got ${raw}`);
-  return value;
-}
-
-/** A string flag's value; an empty one is refused (`--key=` is a mistake, not a key). */
-export function stringFlag(values: Values, name: string): string | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw === '') throw new UsageError(`--${name} needs a value`);
-  return raw;
-}
-
-/** A time the database can store: ISO text between years 1 and 9999. */
-function timeFlag(text: string, name: string, example: string): Date {
-  const date = new Date(text);
-  const year = date.getUTCFullYear();
-  if (Number.isNaN(date.getTime()) || year < 1 || year > 9999)
-    throw new UsageError(`--${name} must be ${example}, got "${text}"`);
-  return date;
-}
-
-function oneJobId(command: string, positionals: string[]): string {
-  const [id, ...extra] = positionals;
-  if (!id) throw new UsageError(`${command} needs a job id, e.g. jobdeck ${command} <id>`);
-  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-  return id;
 }
 
 function tokenCommand(values: Values, positionals: string[]) {

@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import type { Job } from '../db/types.ts';
@@ -86,7 +85,9 @@ export async function runWatch(config: Config, command: Command<'watch'>): Promi
   const { id, json } = command;
   return withClient(config, async (jobdeck) => {
     const interactive = !json && process.stderr.isTTY;
-    const bar = interactive
+    // Loaded only for a terminal: the other commands in this file start faster without it.
+    const cliProgress = interactive ? (await import('cli-progress')).default : null;
+    const bar = cliProgress
       ? new cliProgress.SingleBar(
           {
             format: '{type} [{bar}] {percentage}% | {status} {step}',

@@ -1,37 +1,59 @@
 #!/usr/bin/env node
-import { loadConfig } from '../config.ts';
+import module from 'node:module';
 import { ConfigError } from '../errors.ts';
 import { parseCommandLine, type CommandLine } from './command-line.ts';
-import { runStart, runMigrate } from './serve-commands.ts';
-import { runToken } from './token-command.ts';
-import { runCancel, runEnqueue, runJobs, runRetry, runStats, runWatch } from './job-commands.ts';
-import { USAGE, UsageError } from './usage.ts';
+import { MissingPathError, USAGE, UsageError } from './usage.ts';
+
+// Each command imports only the modules it uses, once the command line is known: the server's
+// (PostGraphile, Fastify) and the worker's (Graphile Worker) take a second to load and the
+// short commands (`jobs`, `enqueue`, `cancel`, `stats`, `token`) need none of them. Node's
+// compile cache (in the OS temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off) saves the
+// rest of the parsing on each later start. See docs/performance.md, "The CLI's start".
+module.enableCompileCache();
 
 /** Runs a parsed command; configuration is read only now, after the command line passed. */
-function run(command: Exclude<CommandLine, { command: 'help' }>): Promise<number> {
+async function run(command: Exclude<CommandLine, { command: 'help' }>): Promise<number> {
+  if (command.command === 'init') {
+    const { runInit } = await import('./init-command.ts');
+    return runInit(command);
+  }
+  const { loadConfig } = await import('../config.ts');
+  const config = loadConfig();
   switch (command.command) {
     case 'start':
-      return runStart(loadConfig(), { worker: true, server: true, label: 'start' });
     case 'worker':
-      return runStart(loadConfig(), { worker: true, server: false, label: 'worker' });
     case 'serve':
-      return runStart(loadConfig(), { worker: false, server: true, label: 'serve' });
-    case 'migrate':
-      return runMigrate(loadConfig());
-    case 'token':
-      return runToken(loadConfig(), command);
-    case 'enqueue':
-      return runEnqueue(loadConfig(), command);
-    case 'jobs':
-      return runJobs(loadConfig(), command);
-    case 'watch':
-      return runWatch(loadConfig(), command);
-    case 'cancel':
-      return runCancel(loadConfig(), command);
-    case 'retry':
-      return runRetry(loadConfig(), command);
-    case 'stats':
-      return runStats(loadConfig(), command);
+    case 'migrate': {
+      const { runMigrate, runStart, withPathFlags } = await import('./serve-commands.ts');
+      const resolved = withPathFlags(config, command);
+      if (command.command === 'migrate') return runMigrate(resolved);
+      return runStart(resolved, {
+        worker: command.command !== 'serve',
+        server: command.command !== 'worker',
+        label: command.command,
+      });
+    }
+    case 'token': {
+      const { runToken } = await import('./token-command.ts');
+      return runToken(config, command);
+    }
+    default: {
+      const jobCommands = await import('./job-commands.ts');
+      switch (command.command) {
+        case 'enqueue':
+          return jobCommands.runEnqueue(config, command);
+        case 'jobs':
+          return jobCommands.runJobs(config, command);
+        case 'watch':
+          return jobCommands.runWatch(config, command);
+        case 'cancel':
+          return jobCommands.runCancel(config, command);
+        case 'retry':
+          return jobCommands.runRetry(config, command);
+        case 'stats':
+          return jobCommands.runStats(config, command);
+      }
+    }
   }
 }
 
@@ -49,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`jobdeck: ${error.message}\n\n${USAGE}\n`);
       return 2;
     }
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof MissingPathError) {
       process.stderr.write(`jobdeck: ${error.message}\n`);
       return 2;
     }

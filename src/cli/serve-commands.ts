@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config.ts';
 import { openDatabase, redactUrl } from '../db/connect.ts';
 import { migrate } from '../db/migrate.ts';
@@ -5,7 +7,46 @@ import { createDb, createPool } from '../db/pool.ts';
 import { loadTasks, syncTaskTypes } from '../jobs/registry.ts';
 import type { JobdeckServer } from '../http/server.ts';
 import { createLogger } from '../logger.ts';
-import { startWorker, type JobdeckWorker } from '../worker/runner.ts';
+import { readCrontab, startWorker, type JobdeckWorker } from '../worker/runner.ts';
+import { MissingPathError } from './usage.ts';
+
+/**
+ * The configuration with `--tasks` / `--crontab` applied (relative to the working directory),
+ * checked before any database is opened: the tasks folder must exist, and so must a crontab
+ * named on the command line (one named by JOBDECK_CRONTAB may be missing: no schedules).
+ *
+ * @throws MissingPathError naming the folder or file that is not there.
+ */
+export function withPathFlags(
+  config: Config,
+  flags: { tasksDir?: string; crontabFile?: string },
+): Config {
+  const resolved = {
+    ...config,
+    ...(flags.tasksDir !== undefined ? { tasksDir: path.resolve(flags.tasksDir) } : {}),
+    ...(flags.crontabFile !== undefined ? { crontabFile: path.resolve(flags.crontabFile) } : {}),
+  };
+  const from = flags.tasksDir !== undefined ? '--tasks' : 'JOBDECK_TASKS_DIR, default ./tasks';
+  if (!isFolder(resolved.tasksDir))
+    throw new MissingPathError(
+      `the tasks folder ${resolved.tasksDir} (${from}) ${existsSync(resolved.tasksDir) ? 'is not a folder' : 'does not exist'}; create it, or run \`jobdeck init\``,
+      resolved.tasksDir,
+    );
+  if (flags.crontabFile !== undefined && !existsSync(resolved.crontabFile))
+    throw new MissingPathError(
+      `the crontab ${resolved.crontabFile} (--crontab) does not exist`,
+      resolved.crontabFile,
+    );
+  return resolved;
+}
+
+function isFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** Applies migrations and registers the task types; shared by every long-running command. */
 async function prepare(config: Config, url: string) {
@@ -31,8 +72,15 @@ export async function runMigrate(config: Config): Promise<number> {
   const database = await openDatabase(config, logger);
   try {
     const { applied, tasks } = await prepare(config, database.url);
+    // The worker would refuse a schedule naming an unknown task at its start; say so now.
+    const schedules = readCrontab(config.crontabFile, tasks)
+      .split('\n')
+      .filter((line) => /^\s*[^#\s]/.test(line)).length;
+    const crontab = existsSync(config.crontabFile)
+      ? `${schedules} ${schedules === 1 ? 'schedule' : 'schedules'} in ${config.crontabFile}`
+      : 'no crontab';
     process.stdout.write(
-      `${applied.length === 0 ? 'database is up to date' : `applied ${applied.join(', ')}`}; ${tasks.size} task types registered\n`,
+      `${applied.length === 0 ? 'database is up to date' : `applied ${applied.join(', ')}`}; ${tasks.size} task types registered; ${crontab}\n`,
     );
     return 0;
   } finally {

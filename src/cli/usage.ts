@@ -3,19 +3,40 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * A folder or file the command line or the environment names that is not there (a mistyped
+ * `--tasks`, say): one line naming it, exit code 2, before any database is opened.
+ */
+export class MissingPathError extends Error {
+  override readonly name = 'MissingPathError';
+  /** The absolute path that was looked for. */
+  readonly path: string;
+  constructor(message: string, path: string) {
+    super(message);
+    this.path = path;
+  }
+}
+
 export const USAGE = `Usage: jobdeck <command> [options]
 
 Commands:
+  init                      Set up this folder for jobdeck: tasks/ with an example task, a
+                            crontab and jobdeck's lines in .env.example. Never overwrites a file.
+      --dir <folder> (default: the current folder)
   start                     Run everything: embedded PostgreSQL (when DATABASE_URL is unset),
                             migrations, a worker and the HTTP server (GraphQL on JOBDECK_PORT,
                             default 4000). Stops cleanly on Ctrl-C / SIGTERM.
+      --tasks <folder>  --crontab <file>  (override JOBDECK_TASKS_DIR, JOBDECK_CRONTAB)
   worker                    Run a worker (migrates first). Run as many as you like.
+      --tasks <folder>  --crontab <file>
   serve                     Run the HTTP server alone (GraphQL at /graphql, websockets on the
                             same path, GraphiQL at /graphiql, /healthz). Run as many as you like.
+      --tasks <folder>
   token                     Print a bearer token signed with the server's secret (development).
       --user <id>  --org <id>  --role <user|admin>  --ttl <1h|30m|7d>
       --permissions <jobs.view_jobs,...>  --json
   migrate                   Apply migrations and register the task types in tasks/.
+      --tasks <folder>  --crontab <file> (checked against the tasks)
   enqueue <type> [payload]  Enqueue a job (payload is JSON, default {}); prints the job id.
       --priority <n|urgent|high|normal|low>  --run-at <ISO time>  --max-attempts <n>
       --key <k>  --key-mode <keep|replace>  --queue <q>  --owner <id>  --org <id>  --json
@@ -30,5 +51,6 @@ Commands:
       --since <30m|6h|7d|ISO time> (default 24h)  --type <t>  --json
   help                      Show this text.
 
-Configuration comes from the environment (see .env.example). With DATABASE_URL unset, commands
-use the embedded PostgreSQL of a running \`jobdeck start\` in this folder, or start it.`;
+Configuration comes from the environment (see .env.example); paths on the command line are
+relative to the current folder. With DATABASE_URL unset, commands use the embedded PostgreSQL
+of a running \`jobdeck start\` in this folder, or start it.`;

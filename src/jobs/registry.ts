@@ -12,7 +12,9 @@ import { normalizeBackoff, parseDuration, type BackoffJson } from './policy.ts';
 /** Task definitions by job type. */
 export type TaskRegistry = Map<string, AnyTaskDefinition>;
 
-const TASK_FILE = /^([A-Za-z0-9_.:-]{1,128})\.(ts|js|mjs)$/;
+// .mts as well: it is ESM whatever the application's package.json says (`jobdeck init` writes one
+// where a .ts file would run as CommonJS).
+const TASK_FILE = /^([A-Za-z0-9_.:-]{1,128})\.(ts|mts|js|mjs)$/;
 
 /**
  * jobdeck's own tasks, which every worker runs whatever the application's folder holds: webhook
@@ -38,7 +40,7 @@ export async function loadTasks(dir: string): Promise<TaskRegistry> {
   }
   const registry: TaskRegistry = new Map();
   for (const name of names) {
-    if (name.startsWith('_') || name.endsWith('.d.ts') || /\.(test|spec)\./.test(name)) continue;
+    if (name.startsWith('_') || /\.d\.m?ts$/.test(name) || /\.(test|spec)\./.test(name)) continue;
     const match = TASK_FILE.exec(name);
     if (!match) continue;
     const type = match[1]!;

@@ -39,6 +39,9 @@ const FLAGS = [
   'reason',
   'wait',
   'since',
+  'tasks',
+  'crontab',
+  'dir',
 ];
 
 /** Values flags take, plus ones they should not. */
@@ -174,6 +177,17 @@ function checkShape(parsed: CommandLine, what: string): void {
     case 'stats':
       expect(Number.isNaN(parsed.since.getTime()), what).toBe(false);
       break;
+    case 'start':
+    case 'worker':
+    case 'serve':
+    case 'migrate':
+      for (const value of [parsed.tasksDir, parsed.crontabFile])
+        if (value !== undefined) expect(value.length, what).toBeGreaterThan(0);
+      if (parsed.command === 'serve') expect(parsed.crontabFile, what).toBeUndefined();
+      break;
+    case 'init':
+      expect(parsed.dir.length, what).toBeGreaterThan(0);
+      break;
   }
 }
 
@@ -231,6 +245,10 @@ describe('CLI flags (property-based)', { timeout: FUZZ_TIMEOUT_MS }, () => {
       ['stats', '--since', `'; drop table jobdeck.jobs; --`],
       ['cancel', 'a', 'b'],
       ['retry', '--bogus'],
+      ['worker', '--tasks'],
+      ['migrate', '--crontab='],
+      ['serve', '--crontab', 'crontab'],
+      ['init', 'here'],
     ];
     // and a few refused command lines from the generator (argv carries neither NUL nor text that
     // is not valid UTF-8 unchanged)
