@@ -1,11 +1,15 @@
-// jobdeck's live dashboard: Preact + htm, no build step. Everything goes through GraphQL with the
-// signed-in user's token, so row-level security decides what this page can show or do.
+// jobdeck's live dashboard: Preact + htm, no build step. Everything goes through GraphQL as the
+// signed-in user (a bearer token, or the session of the application that mounts jobdeck), so
+// row-level security decides what this page can show or do.
 import { h, render } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import { createClient } from 'graphql-ws';
 
 const html = htm.bind(h);
+// The API lives next to this file, wherever the application mounts jobdeck (`/`, `/jobs-api/`…).
+const BASE = new URL('./', import.meta.url);
+const api = (path) => new URL(path.replace(/^\//, ''), BASE).href;
 const TOKEN_KEY = 'jobdeck.token';
 const ACTIVE = ['queued', 'running', 'retrying'];
 const JOB_FIELDS = `id type status progress currentStep etaAt startedAt createdAt finishedAt
@@ -21,11 +25,15 @@ function claimsOf(token) {
   }
 }
 
+/** Headers that say who is calling: the token, or none when the session cookie does. */
+const authHeaders = (token) => (token ? { authorization: `Bearer ${token}` } : {});
+
 /** POSTs a GraphQL operation; throws an Error with the server's message on any error. */
 async function gql(token, query, variables = {}) {
-  const response = await fetch('/graphql', {
+  const response = await fetch(api('graphql'), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/json', ...authHeaders(token) },
     body: JSON.stringify({ query, variables }),
   });
   const body = await response.json().catch(() => ({}));
@@ -34,13 +42,16 @@ async function gql(token, query, variables = {}) {
   return body.data;
 }
 
-/** One websocket per signed-in session; it reconnects by itself after a server restart. */
+/**
+ * One websocket per signed-in session; it reconnects by itself after a server restart. Without a
+ * token the browser's cookies on the upgrade request identify the user.
+ */
 function makeSocket(token, onReconnected) {
   let connectedOnce = false;
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
+  const url = api('graphql').replace(/^http/, 'ws');
   return createClient({
     url,
-    connectionParams: { authorization: `Bearer ${token}` },
+    connectionParams: authHeaders(token),
     retryAttempts: Infinity,
     shouldRetry: () => true,
     // Capped backoff (0.5 s doubling up to 5 s, plus jitter): graphql-ws's default doubles without
@@ -99,7 +110,7 @@ function SignIn({ onToken }) {
   const mint = async (event) => {
     event.preventDefault();
     setError(null);
-    const response = await fetch('/dev/token', {
+    const response = await fetch(api('dev/token'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ user, org, role }),
@@ -408,7 +419,7 @@ function JobDetail({ token, socket, id, onClose }) {
         <h3>Payload</h3>
         <pre>${JSON.stringify(job.payload, null, 2)}</pre>
         <h3>Result</h3>
-        ${url ? html`<p><a href=${url} onClick=${(e) => download(e, token, url)}>Download ${url.split('/').pop()}</a></p>` : ''}
+        ${url ? html`<p><a href=${api(url)} onClick=${(e) => download(e, token, url)}>Download ${url.split('/').pop()}</a></p>` : ''}
         <pre>${JSON.stringify(job.result, null, 2)}</pre>
         <h3>Attempts</h3>
         <table>
@@ -457,10 +468,13 @@ function JobDetail({ token, socket, id, onClose }) {
   </section>`;
 }
 
-/** Downloads an export with the bearer token (a plain link cannot send it). */
+/** Downloads an export with the bearer token (a plain link cannot send it). `url` is the API's. */
 async function download(event, token, url) {
   event.preventDefault();
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  const response = await fetch(api(url), {
+    credentials: 'same-origin',
+    headers: authHeaders(token),
+  });
   if (!response.ok) return alert(`Download failed: ${response.status}`);
   const blob = await response.blob();
   const link = document.createElement('a');
@@ -593,9 +607,16 @@ function Enqueue({ token, onDone }) {
   </section>`;
 }
 
-function Dashboard({ token, onSignOut }) {
+/** Who is signed in, for display: from the token's claims, or from the application's session. */
+function whoOf(token, identity) {
+  if (identity) return { user: identity.userId, org: identity.orgId, role: identity.role };
   const claims = claimsOf(token) ?? {};
-  const isAdmin = claims.role === 'admin';
+  return { user: claims.sub, org: claims.org, role: claims.role };
+}
+
+function Dashboard({ token, identity, onSignOut }) {
+  const who = whoOf(token, identity);
+  const isAdmin = who.role === 'admin';
   const [tab, setTab] = useState('active');
   const [openId, setOpenId] = useState(null);
   const [active, setActive] = useState(null);
@@ -659,8 +680,8 @@ function Dashboard({ token, onSignOut }) {
       <span class="count" data-running=${running} role="status"
         >${running} running job${running === 1 ? '' : 's'}</span
       >
-      <span class="muted">${claims.sub} · ${claims.org}${isAdmin ? ' · admin' : ''}</span>
-      <button onClick=${onSignOut}>Sign out</button>
+      <span class="muted">${who.user} · ${who.org}${isAdmin ? ' · admin' : ''}</span>
+      ${token && html`<button onClick=${onSignOut}>Sign out</button>`}
     </header>
     ${error && html`<p class="error" role="alert">${error}</p>`}
     ${
@@ -707,8 +728,35 @@ function Dashboard({ token, onSignOut }) {
   </div>`;
 }
 
+/**
+ * How this server identifies callers (GET session): `token` (sign in with a bearer token) or
+ * `application` (the mounting application's session; `identity` null = not signed in to it).
+ */
+async function readSession() {
+  try {
+    const response = await fetch(api('session'), { credentials: 'same-origin' });
+    const body = await response.json();
+    if (body.auth === 'application') return body;
+  } catch {
+    // an older server without GET session, or one that cannot answer now: tokens as before
+  }
+  return { auth: 'token', identity: null };
+}
+
+function NotSignedIn({ message, onRetry }) {
+  return html`<section class="panel" aria-labelledby="signin">
+    <h1 id="signin">Not signed in</h1>
+    <p>This dashboard uses the session of the application it belongs to: sign in there first.</p>
+    ${message && html`<p class="error" role="alert">${message}</p>`}
+    <button onClick=${onRetry}>Try again</button>
+  </section>`;
+}
+
 function App() {
+  const [session, setSession] = useState(null);
   const [token, setToken] = useState(() => sessionStorage.getItem(TOKEN_KEY));
+  const check = useCallback(() => readSession().then(setSession), []);
+  useEffect(() => void check(), [check]);
   const signIn = (value) => {
     sessionStorage.setItem(TOKEN_KEY, value);
     setToken(value);
@@ -717,6 +765,11 @@ function App() {
     sessionStorage.removeItem(TOKEN_KEY);
     setToken(null);
   };
+  if (!session) return html`<p class="muted">Loading jobdeck…</p>`;
+  if (session.auth === 'application')
+    return session.identity
+      ? html`<${Dashboard} token=${null} identity=${session.identity} onSignOut=${check} />`
+      : html`<${NotSignedIn} message=${session.message} onRetry=${check} />`;
   return token
     ? html`<${Dashboard} token=${token} onSignOut=${signOut} />`
     : html`<${SignIn} onToken=${signIn} />`;

@@ -202,3 +202,26 @@ export function loadConfig(
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };
 }
+
+/**
+ * jobdeck's defaults (what {@link loadConfig} gives when no variable is set) with `overrides` on
+ * top, reading no environment variable: for applications that configure jobdeck in code. Values
+ * derived from others follow the overrides unless given too: `graphiql` is off when `production`
+ * is on, `maxBodyBytes` is `maxPayloadBytes` + 64 KiB, `localQueueSize` is 2 × `concurrency`.
+ * Relative folders resolve against `cwd`. Pass `loadConfig()` itself to use the environment.
+ */
+export function resolveConfig(overrides: Partial<Config> = {}, cwd = process.cwd()): Config {
+  const defaults = loadConfig({}, cwd);
+  const production = overrides.production ?? defaults.production;
+  const resolved: Config = {
+    ...defaults,
+    graphiql: !production,
+    maxBodyBytes: (overrides.maxPayloadBytes ?? defaults.maxPayloadBytes) + 64 * 1024,
+    localQueueSize: 2 * (overrides.concurrency ?? defaults.concurrency),
+  };
+  for (const [key, value] of Object.entries(overrides))
+    if (value !== undefined) (resolved as unknown as Record<string, unknown>)[key] = value;
+  for (const key of ['dataDir', 'tasksDir', 'crontabFile'] as const)
+    resolved[key] = path.resolve(cwd, resolved[key]);
+  return resolved;
+}

@@ -71,7 +71,7 @@ export {
   type Permission,
   type Role,
 } from './graphql/auth.ts';
-export { loadConfig, type Config } from './config.ts';
+export { loadConfig, resolveConfig, type Config } from './config.ts';
 export * from './errors.ts';
 export type {
   Job,

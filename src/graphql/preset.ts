@@ -5,6 +5,7 @@ import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connecti
 import { PgAggregatesPreset } from '@graphile/pg-aggregates';
 import type { Config } from '../config.ts';
 import type { JobChangeHub } from '../live/job-changes.ts';
+import { UnauthorizedError } from '../errors.ts';
 import { bearerToken, pgSettingsFor, verifyToken, type Identity } from './auth.ts';
 import { maskError } from './errors.ts';
 import { makeQueryLimitsPlugin } from './limits.ts';
@@ -15,11 +16,17 @@ export interface GraphqlPresetOptions {
   config: Config;
   /** Connections that start as role jobdeck_api (see createPool's `role`). */
   apiPool: pg.Pool;
-  jwtSecret: string;
+  /** Verifies bearer tokens; null when callers are identified otherwise (`knownIdentity`). */
+  jwtSecret: string | null;
   changes: JobChangeHub;
   /**
-   * The caller of an HTTP request when the server has verified it already (it answers bad tokens
-   * with 401 before GraphQL runs); undefined means "verify here" (websockets).
+   * The URL path jobdeck is served under ('' at the root): GraphiQL fetches
+   * `<basePath>/graphql` and its files from `<basePath>/ruru-static/`.
+   */
+  basePath?: string;
+  /**
+   * The caller of a request when the server has identified it already (it answers bad tokens
+   * with 401 before GraphQL runs); undefined means "verify the token here" (websockets).
    */
   knownIdentity?: (requestContext: Partial<Grafast.RequestContext>) => Identity | null | undefined;
 }
@@ -38,10 +45,12 @@ function authorizationOf(requestContext: Partial<Grafast.RequestContext>): unkno
 /** Verifies the caller once per request (HTTP) or per subscription (websocket). */
 export async function identify(
   requestContext: Partial<Grafast.RequestContext>,
-  secret: string,
+  secret: string | null,
 ): Promise<Identity | null> {
   const token = bearerToken(authorizationOf(requestContext));
-  return token ? verifyToken(token, secret) : null;
+  if (!token) return null;
+  if (!secret) throw new UnauthorizedError('bearer tokens are not accepted here');
+  return verifyToken(token, secret);
 }
 
 /**
@@ -51,6 +60,7 @@ export async function identify(
  */
 export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig.Preset {
   const { config } = options;
+  const base = options.basePath ?? '';
   return {
     extends: [PostGraphileAmberPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
     disablePlugins: ['NodePlugin'],
@@ -86,9 +96,10 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
       },
     },
     grafserv: {
-      graphqlPath: '/graphql',
+      graphqlPath: `${base}/graphql`,
       graphiql: config.graphiql,
-      graphiqlPath: '/graphiql',
+      graphiqlPath: `${base}/graphiql`,
+      graphiqlStaticPath: `${base}/ruru-static/`,
       graphiqlOnGraphQLGET: false,
       websockets: true,
       maxRequestLength: config.maxBodyBytes,

@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { signToken } from '../graphql/auth.ts';
+import { signToken, type Identity } from '../graphql/auth.ts';
+import { UnauthorizedError } from '../errors.ts';
 import { HttpError } from './rest/errors.ts';
 import { PACKAGE_ROOT } from '../paths.ts';
 
@@ -28,10 +29,33 @@ function packageRoot(name: string): string {
   return dir;
 }
 
+/** What the dashboard's routes need from the plugin serving them. */
 export interface DashboardOptions {
-  /** Outside production, `POST /dev/token` mints tokens so one can sign in without an app. */
+  /** `POST /dev/token` mints tokens so one can sign in without an app (development only). */
   devTokens: boolean;
-  jwtSecret: string;
+  /** Signs development tokens. */
+  jwtSecret: string | null;
+  /** The URL path the dashboard is served under ('' at the root). */
+  prefix: string;
+  /**
+   * `application`: callers are identified by the application's `identify` (its session cookie),
+   * so the page uses the browser's session; `token`: the page signs in with a bearer token.
+   */
+  auth: 'application' | 'token';
+  /** @throws UnauthorizedError saying why the caller is refused. */
+  callerOf(request: FastifyRequest): Promise<Identity | null>;
+}
+
+/**
+ * The page with its URLs under `prefix`: its stylesheet, script and import map point at
+ * `<prefix>/…`, so the page works wherever the application mounts jobdeck (app.js finds the API
+ * next to itself, from its own URL).
+ */
+export function renderIndex(html: string, prefix: string): string {
+  if (prefix === '') return html;
+  return html
+    .replace(/(\s(?:href|src)=")\/(?!\/)/g, `$1${prefix}/`)
+    .replace(/("[\w/-]+":\s*")\/vendor\//g, `$1${prefix}/vendor/`);
 }
 
 const devTokenBody = z
@@ -43,15 +67,47 @@ const devTokenBody = z
   .strict();
 
 /**
- * The live dashboard at `/` (dashboard/), its vendored modules at `/vendor/*`, and in
- * development `POST /dev/token`. Everything else the dashboard does goes through GraphQL with
- * the signed-in user's token.
+ * The live dashboard at `/` (dashboard/), its vendored modules at `/vendor/*`, `GET /session`
+ * (who the API takes the caller to be), and in development `POST /dev/token`. Everything else the
+ * dashboard does goes through GraphQL as the signed-in user.
  */
 export async function registerDashboard(
   app: FastifyInstance,
   options: DashboardOptions,
 ): Promise<void> {
-  await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', index: 'index.html' });
+  // reply.sendFile is not used; not decorating it leaves an application's own @fastify/static be.
+  await app.register(fastifyStatic, {
+    root: DASHBOARD_DIR,
+    prefix: '/',
+    index: false,
+    decorateReply: false,
+  });
+  const page = renderIndex(
+    await readFile(path.join(DASHBOARD_DIR, 'index.html'), 'utf8'),
+    options.prefix,
+  );
+  const index = async (_request: unknown, reply: FastifyReply) =>
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);
+  app.get('/', index);
+  app.get('/index.html', index);
+  // Always 200: a refused caller is "not signed in", with the reason, not an error.
+  app.get('/session', async (request) => {
+    try {
+      const identity = await options.callerOf(request);
+      return {
+        auth: options.auth,
+        identity: identity && {
+          userId: identity.userId,
+          orgId: identity.orgId,
+          role: identity.role,
+          permissions: identity.permissions,
+        },
+      };
+    } catch (error) {
+      if (!(error instanceof UnauthorizedError)) throw error;
+      return { auth: options.auth, identity: null, message: error.message };
+    }
+  });
   const vendorFiles = new Map<string, string>();
   for (const [name, [pkg, file]] of Object.entries(VENDOR)) {
     vendorFiles.set(name, path.join(packageRoot(pkg), file));
@@ -71,7 +127,8 @@ export async function registerDashboard(
       .header('cache-control', 'public, max-age=3600')
       .send(body);
   });
-  if (options.devTokens) {
+  const { jwtSecret } = options;
+  if (options.devTokens && jwtSecret) {
     app.post('/dev/token', async (request) => {
       const parsed = devTokenBody.safeParse(request.body ?? {});
       if (!parsed.success)
@@ -82,10 +139,7 @@ export async function registerDashboard(
         );
       const { user, org, role } = parsed.data;
       return {
-        token: await signToken(
-          { userId: user, orgId: org, role, ttlSeconds: 8 * 3600 },
-          options.jwtSecret,
-        ),
+        token: await signToken({ userId: user, orgId: org, role, ttlSeconds: 8 * 3600 }, jwtSecret),
       };
     });
   }

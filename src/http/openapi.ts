@@ -153,6 +153,13 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       responses: { 200: FILE, 401: 'Error', 404: 'Error' },
     },
   },
+  '/session': {
+    get: {
+      summary: 'Who the API takes the caller to be, and how callers are identified',
+      tags: ['dashboard'],
+      responses: { 200: 'Session' },
+    },
+  },
   '/api/v1/admin/jobs': {
     get: {
       summary: "The organisation's jobs (admins)",
@@ -198,8 +205,11 @@ function responseSchema(name: string): unknown {
   return { $ref: `#/components/schemas/${name}` };
 }
 
-/** The OpenAPI 3.1 description of the REST routes, generated from the response schemas. */
-export function buildOpenApi(version: string): Record<string, unknown> {
+/**
+ * The OpenAPI 3.1 description of the REST routes, generated from the response schemas. `prefix`:
+ * where an application mounted jobdeck (its `servers` entry), '' at the root.
+ */
+export function buildOpenApi(version: string, prefix = ''): Record<string, unknown> {
   const generated = z.toJSONSchema(z.globalRegistry, {
     uri: (id) => `#/components/schemas/${id}`,
     io: 'output',
@@ -255,6 +265,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
+    ...(prefix ? { servers: [{ url: prefix }] } : {}),
     info: {
       title: 'jobdeck REST API',
       version,
@@ -270,7 +281,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
 }
 
 /** Serves the description at `GET /openapi.json` (no token needed). */
-export function registerOpenApi(app: FastifyInstance, version: string): void {
-  const document = buildOpenApi(version);
+export function registerOpenApi(app: FastifyInstance, version: string, prefix = ''): void {
+  const document = buildOpenApi(version, prefix);
   app.get('/openapi.json', async () => document);
 }

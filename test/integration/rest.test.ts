@@ -466,6 +466,27 @@ describe('Novus and OSINT routes (seeds 002/003)', () => {
   });
 });
 
+describe('GET /session', () => {
+  it('names the caller of a token, and answers an anonymous or refused one without an error', async () => {
+    const signedIn = await call('GET', '/session', { token: tokens['admin'] });
+    expect(signedIn).toEqual({
+      status: 200,
+      body: {
+        auth: 'token',
+        identity: { userId: 'root', orgId: 'acme', role: 'admin', permissions: null },
+      },
+    });
+    expect((await call('GET', '/session', { token: null })).body).toEqual({
+      auth: 'token',
+      identity: null,
+    });
+    const refused = await call('GET', '/session', { token: 'not-a-jwt' });
+    expect(refused.status).toBe(200);
+    expect(refused.body).toMatchObject({ auth: 'token', identity: null });
+    expect(refused.body.message).toMatch(/not a JWT/);
+  });
+});
+
 describe('the OpenAPI description', () => {
   it('describes every response the routes above sent, and every route was exercised', async () => {
     const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, resolveConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 describe('loadConfig()', () => {
@@ -55,5 +55,36 @@ describe('loadConfig()', () => {
       loadConfig({ JOBDECK_HEARTBEAT_INTERVAL_MS: '5000', JOBDECK_RESCUE_AFTER_MS: '10000' }),
     ).toThrow(/JOBDECK_RESCUE_AFTER_MS=10000: must be at least 3 × JOBDECK_HEARTBEAT_INTERVAL_MS/);
     expect(() => loadConfig({ JOBDECK_ORG_CONCURRENCY: '-1' })).toThrow(ConfigError);
+  });
+});
+
+describe('resolveConfig()', () => {
+  it('puts settings given in code over the defaults, without reading the environment', () => {
+    const previous = process.env['JOBDECK_CONCURRENCY'];
+    process.env['JOBDECK_CONCURRENCY'] = '99';
+    try {
+      const config = resolveConfig({ dataDir: 'state', sseHeartbeatMs: 500 }, '/srv/app');
+      expect(config).toMatchObject({
+        dataDir: '/srv/app/state',
+        sseHeartbeatMs: 500,
+        concurrency: 10,
+        graphiql: true,
+      });
+    } finally {
+      if (previous === undefined) delete process.env['JOBDECK_CONCURRENCY'];
+      else process.env['JOBDECK_CONCURRENCY'] = previous;
+    }
+  });
+
+  it('derives what follows from an override unless that is given too', () => {
+    const config = resolveConfig({ production: true, maxPayloadBytes: 1000, concurrency: 4 });
+    expect(config).toMatchObject({ graphiql: false, maxBodyBytes: 1000 + 64 * 1024 });
+    expect(config.localQueueSize).toBe(8);
+    expect(resolveConfig({ production: true, graphiql: true }).graphiql).toBe(true);
+  });
+
+  it('takes a whole loaded configuration as it is', () => {
+    const loaded = loadConfig({ JOBDECK_PORT: '5000', NODE_ENV: 'production' }, '/srv/app');
+    expect(resolveConfig(loaded, '/elsewhere')).toEqual(loaded);
   });
 });

@@ -145,6 +145,29 @@ export const Stats = z
   .loose()
   .meta({ id: 'Stats' });
 
+export const Session = z
+  .object({
+    auth: z
+      .enum(['application', 'token'])
+      .describe(
+        "application: the mounting application's session identifies callers; token: bearer tokens do",
+      ),
+    identity: z
+      .object({
+        userId: z.string(),
+        orgId: z.string(),
+        role: z.enum(['user', 'admin']),
+        permissions: z.array(z.string()).nullable().describe('null: all of the role'),
+      })
+      .nullable()
+      .describe('null: anonymous, or refused (then `message` says why)'),
+    message: z.string().optional().describe('why the credentials sent were refused'),
+  })
+  .meta({
+    id: 'Session',
+    description: 'Who the API takes the caller to be (the dashboard reads it)',
+  });
+
 export const CreateJobBody = z
   .object({
     jobType: z

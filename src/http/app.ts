@@ -1,0 +1,50 @@
+import type { Server } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import { resolveConfig } from '../config.ts';
+import { makeJobdeckPlugin, type JobdeckFastifyOptions, type JobdeckMount } from './plugin.ts';
+
+/** A Fastify app of jobdeck's own, with jobdeck mounted at `prefix`. */
+export interface JobdeckApp {
+  app: FastifyInstance;
+  mount: JobdeckMount;
+}
+
+/**
+ * A root Fastify app serving jobdeck at `prefix` ('' = the root), ready to route requests: what
+ * `startServer` listens with and `createJobdeckHandler` routes into. It owns the router, so it
+ * sets what a plugin cannot: malformed URLs get jobdeck's `{error, message}` 400, and path
+ * parameters may be long (export file names run to ~200 characters).
+ */
+export async function createJobdeckApp(
+  options: JobdeckFastifyOptions & {
+    prefix: string;
+    /** Fastify's serverFactory, for an app that never listens itself. */
+    serverFactory?: FastifyServerFactory;
+  },
+): Promise<JobdeckApp> {
+  const { prefix, serverFactory, ...pluginOptions } = options;
+  const config = resolveConfig(options.config);
+  const app = Fastify({
+    bodyLimit: config.maxBodyBytes,
+    logger: false,
+    routerOptions: { maxParamLength: 300 },
+    // Fastify types this reply by route generics it cannot know here; it is a plain reply.
+    frameworkErrors: (error, _request, reply) => {
+      const plain = reply as unknown as { code(n: number): { send(body: unknown): void } };
+      plain.code(400).send({ error: 'bad_request', message: error.message });
+    },
+    ...(serverFactory ? { serverFactory } : {}),
+  }) as unknown as FastifyInstance<Server>;
+  let mount: JobdeckMount | null = null;
+  try {
+    await app.register(
+      makeJobdeckPlugin((mounted) => (mount = mounted)),
+      { ...pluginOptions, prefix },
+    );
+    await app.ready();
+  } catch (error) {
+    await app.close().catch(() => {});
+    throw error;
+  }
+  return { app, mount: mount! };
+}

@@ -1,0 +1,126 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { UnauthorizedError } from '../errors.ts';
+import { bearerToken, verifyToken, type Identity } from '../graphql/auth.ts';
+import { MAX_VALUE_NESTING, valueNesting } from '../graphql/limits.ts';
+import type { Logger } from '../logger.ts';
+import { identifyCaller, type IdentifyRequest } from './identify.ts';
+import { HttpError } from './rest/errors.ts';
+
+/** Routes (below jobdeck's prefix) that need no caller and get none checked. */
+const PUBLIC_ROUTES = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/graphiql',
+  '/ruru-static/*',
+  // the dashboard's files; its data comes through GraphQL as the signed-in user
+  '/',
+  '/index.html',
+  '/*',
+  '/vendor/:file',
+  '/dev/token',
+  // identifies the caller itself, and answers a refused one too (the dashboard shows why)
+  '/session',
+]);
+
+/** How {@link installCallerHook} identifies callers. */
+export interface CallerOptions {
+  /** Where jobdeck's routes live ('' at the root): route URLs carry it. */
+  prefix: string;
+  /** The application's own authentication; when given, bearer tokens are not read. */
+  identify?: IdentifyRequest | undefined;
+  /** Verifies bearer tokens when there is no `identify`. */
+  jwtSecret: string | null;
+  logger?: Logger | undefined;
+}
+
+/** How the plugin's parts learn who is calling. */
+export interface Callers {
+  /** The verified caller of an HTTP request (null: anonymous). */
+  identityOf(request: FastifyRequest): Identity | null;
+  /**
+   * For routes that all need a caller (REST, event streams): the caller, or with `identify` a 401
+   * telling an anonymous caller to sign in to the application (there is no token to send); with
+   * tokens, null as {@link identityOf} (the routes' own 401 asks for one).
+   */
+  signedInOf(request: FastifyRequest): Identity | null;
+  /**
+   * Identifies a request's caller now (for routes the hook leaves alone).
+   *
+   * @throws UnauthorizedError saying why the caller is refused.
+   */
+  callerOf(request: FastifyRequest): Promise<Identity | null>;
+  /**
+   * The caller of a GraphQL request when known already: every HTTP request, and with `identify`
+   * every websocket (identified at its upgrade); undefined = read the websocket's token.
+   */
+  knownIdentity(requestContext: Partial<Grafast.RequestContext>): Identity | null | undefined;
+}
+
+/**
+ * Identifies the caller of each request before its handler runs: with the application's
+ * `identify`, or from `Authorization: Bearer <token>`. A refused caller gets a plain 401 with the
+ * reason (GraphQL's error shape on /graphql), so no handler runs for them. Websocket upgrades are
+ * identified here with `identify`; with tokens they carry theirs in the connection params instead,
+ * checked per subscription.
+ */
+export function installCallerHook(app: FastifyInstance, options: CallerOptions): Callers {
+  const { prefix, identify, jwtSecret } = options;
+  // Keyed by Fastify's request: graphql-ws hands the upgrade's request to GraphQL's context too.
+  const identities = new WeakMap<object, Identity | null>();
+  app.addHook('preHandler', async (request, reply) => {
+    const url = request.routeOptions.url;
+    if (url === undefined) return;
+    const route = url.slice(prefix.length) || '/';
+    if (PUBLIC_ROUTES.has(route)) return;
+    // Bodies nested thousands deep would exhaust the stack further on (GraphQL checks its own).
+    if (route !== '/graphql' && request.body && valueNesting(request.body) > MAX_VALUE_NESTING)
+      return reply.code(400).send({
+        error: 'invalid_request',
+        message: `the body nests objects or arrays more than ${MAX_VALUE_NESTING} deep`,
+      });
+    if (route === '/graphql' && request.headers.upgrade && !identify) return;
+    try {
+      identities.set(request, await callerOf(request));
+    } catch (error) {
+      if (!(error instanceof UnauthorizedError)) throw error;
+      if (identify) options.logger?.debug(`${request.method} ${request.url}: ${error.message}`);
+      reply.code(401);
+      if (!identify) reply.header('www-authenticate', 'Bearer');
+      // GraphQL clients expect GraphQL's error shape; REST clients get {error, message}.
+      return route === '/graphql' && !request.headers.upgrade
+        ? reply.send({ errors: [{ message: error.message, extensions: error.extensions }] })
+        : reply.send({ error: 'unauthorized', message: error.message });
+    }
+  });
+
+  const callerOf = async (request: FastifyRequest): Promise<Identity | null> => {
+    if (identify) return identifyCaller(identify, request);
+    const token = bearerToken(request.headers.authorization);
+    if (!token) return null;
+    if (!jwtSecret) throw new UnauthorizedError('bearer tokens are not accepted here');
+    return verifyToken(token, jwtSecret);
+  };
+
+  return {
+    identityOf: (request) => identities.get(request) ?? null,
+    callerOf,
+    signedInOf(request) {
+      const identity = identities.get(request) ?? null;
+      if (!identity && identify)
+        throw new HttpError(401, 'unauthorized', 'sign in to the application first');
+      return identity;
+    },
+    knownIdentity(requestContext) {
+      const context = requestContext as {
+        fastifyv5?: { request?: object };
+        ws?: { request?: object };
+      };
+      const request = context.fastifyv5?.request ?? context.ws?.request;
+      if (request && identities.has(request)) return identities.get(request)!;
+      // A websocket whose upgrade was identified by the application has no token to read.
+      return context.ws && identify ? null : undefined;
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import path from 'node:path';
+import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
+import { postgraphile } from 'postgraphile';
+import { grafserv } from 'postgraphile/grafserv/fastify/v5';
+import { resolveConfig, type Config } from '../config.ts';
+import { createPool } from '../db/pool.ts';
+import { loadJwtSecret } from '../graphql/auth.ts';
+import { makeGraphqlPreset } from '../graphql/preset.ts';
+import { JobChangeHub } from '../live/job-changes.ts';
+import { PgListener } from '../live/listener.ts';
+import type { Logger } from '../logger.ts';
+import { VERSION } from '../version.ts';
+import { installCallerHook } from './caller.ts';
+import { registerDashboard } from './dashboard.ts';
+import { registerHealth } from './health.ts';
+import type { IdentifyRequest } from './identify.ts';
+import { registerMetrics } from './metrics.ts';
+import { registerOpenApi } from './openapi.ts';
+import { installErrorHandler } from './rest/errors.ts';
+import { registerRestRoutes } from './rest/routes.ts';
+import { registerSseRoutes } from './sse.ts';
+import { registerWebsocket } from './websocket.ts';
+
+/**
+ * Options of {@link jobdeckFastify}. Fastify's own `prefix` (given to `register` next to these)
+ * says where jobdeck's routes go.
+ */
+export interface JobdeckFastifyOptions {
+  /** The database jobdeck's tables live in (migrated with `jobdeck migrate`). */
+  connectionString: string;
+  /**
+   * Settings, over jobdeck's defaults (see `resolveConfig`: no environment variable is read; pass
+   * `loadConfig()` to use them). The API reads `production`, `graphiql`, `jwtSecret` and
+   * `dataDir` (tokens without `identify`; exports are read from `<dataDir>/exports`),
+   * `maxBodyBytes`, `graphqlMaxDepth`, `graphqlMaxFields`, `widgetCompletedTtlSeconds`,
+   * `sseHeartbeatMs`, `sseMaxStreamsPerUser`, `metricsToken` and `rescueAfterMs`.
+   */
+  config?: Partial<Config> | undefined;
+  /**
+   * Identifies callers by the application's own authentication instead of jobdeck bearer tokens:
+   * for every HTTP request (GraphQL, REST, event streams, `/session`) and every GraphQL websocket
+   * (at its upgrade). Without it, `Authorization: Bearer <token>` is read as by `jobdeck serve`.
+   */
+  identify?: IdentifyRequest | undefined;
+  /**
+   * Serve `POST /dev/token`, which mints a token for whoever asks (development sign-in for the
+   * dashboard). Default false; ignored with `identify` or in production.
+   */
+  devTokens?: boolean | undefined;
+  /** Where jobdeck writes warnings and errors (a request's failure, the database away…). */
+  logger?: Logger | undefined;
+}
+
+/** What a mounted jobdeck exposes to the code that mounted it (startServer's `changes`). */
+export interface JobdeckMount {
+  /** Where jobdeck's routes live ('' at the root). */
+  prefix: string;
+  /** The LISTEN/NOTIFY fan-out behind GraphQL subscriptions and event streams. */
+  changes: JobChangeHub;
+}
+
+/**
+ * The plugin, telling `onMounted` what it built once its routes are in place (for startServer and
+ * createJobdeckHandler; applications use {@link jobdeckFastify}).
+ */
+export function makeJobdeckPlugin(
+  onMounted?: (mount: JobdeckMount) => void,
+): FastifyPluginAsync<JobdeckFastifyOptions> {
+  const plugin: FastifyPluginAsync<JobdeckFastifyOptions> = async (app, options) => {
+    const config = resolveConfig(options.config);
+    const { logger, identify } = options;
+    const prefix = app.prefix.replace(/\/+$/, '');
+    const jwtSecret = identify ? null : await loadJwtSecret(config);
+    const apiPool = createPool(options.connectionString, {
+      max: 10,
+      applicationName: 'jobdeck-api',
+      role: 'jobdeck_api',
+    });
+    // Cluster-wide figures for /metrics and /readyz need the owner's rights, not a user's.
+    const ownerPool = createPool(options.connectionString, {
+      max: 3,
+      applicationName: 'jobdeck-api-health',
+    });
+    const listener = new PgListener(options.connectionString, logger ? { logger } : {});
+    const changes = new JobChangeHub(listener);
+    let pgl: ReturnType<typeof postgraphile> | null = null;
+    const release = async () => {
+      if (pgl) await Promise.resolve(pgl.release()).catch(() => {});
+      await listener.close();
+      await Promise.allSettled([apiPool.end(), ownerPool.end()]);
+    };
+    try {
+      // Every route of jobdeck's own takes bodies up to its limit; the application's keep theirs.
+      app.addHook('onRoute', (route) => {
+        route.bodyLimit ??= config.maxBodyBytes;
+      });
+      await registerWebsocket(app, { prefix, maxPayload: config.maxBodyBytes });
+      installErrorHandler(app, logger);
+      // First, so its response hook times every route registered after it.
+      registerMetrics(app, {
+        ownerPool,
+        changes,
+        workerStaleMs: config.rescueAfterMs,
+        token: config.metricsToken,
+      });
+      const callers = installCallerHook(app, { prefix, identify, jwtSecret, logger });
+      pgl = postgraphile(
+        makeGraphqlPreset({
+          config,
+          apiPool,
+          jwtSecret,
+          changes,
+          basePath: prefix,
+          knownIdentity: callers.knownIdentity,
+        }),
+      );
+      await pgl.getSchema();
+      registerSseRoutes(app, {
+        apiPool,
+        changes,
+        identityOf: callers.signedInOf,
+        heartbeatMs: config.sseHeartbeatMs,
+        maxStreamsPerUser: config.sseMaxStreamsPerUser,
+      });
+      registerRestRoutes(app, {
+        apiPool,
+        identityOf: callers.signedInOf,
+        widgetCompletedTtlSeconds: config.widgetCompletedTtlSeconds,
+        exportsDir: path.join(config.dataDir, 'exports'),
+      });
+      await pgl.createServ(grafserv).addTo(belowPrefix(app, prefix));
+      registerHealth(app, { ownerPool, workerStaleMs: config.rescueAfterMs, logger });
+      registerOpenApi(app, VERSION, prefix);
+      await registerDashboard(app, {
+        prefix,
+        auth: identify ? 'application' : 'token',
+        callerOf: callers.callerOf,
+        devTokens: Boolean(options.devTokens) && !identify && !config.production,
+        jwtSecret,
+      });
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    // After the server has stopped taking requests, so those in flight finish with their pools.
+    app.addHook('onClose', release);
+    onMounted?.({ prefix, changes });
+  };
+  // Shown by Fastify's printPlugins() and in its errors.
+  Object.assign(plugin, { [Symbol.for('fastify.display-name')]: 'jobdeck' });
+  return plugin;
+}
+
+/**
+ * Grafserv registers its routes at the full paths it also tells GraphiQL (`<prefix>/graphql`,
+ * `<prefix>/ruru-static/*`); Fastify adds jobdeck's prefix itself, so they are registered with
+ * it taken off. Grafserv's `addTo` only calls `route()`.
+ */
+function belowPrefix(app: FastifyInstance, prefix: string): FastifyInstance {
+  return {
+    route: (route: RouteOptions) =>
+      app.route({ ...route, url: route.url.slice(prefix.length) || '/' }),
+  } as unknown as FastifyInstance;
+}
+
+/**
+ * jobdeck's HTTP API as a Fastify 5 plugin, for an application to serve from its own server:
+ *
+ * ```ts
+ * await app.register(jobdeckFastify, { prefix: '/jobs-api', connectionString, identify });
+ * ```
+ *
+ * Under the prefix: GraphQL at `/graphql` (graphql-ws subscriptions on the same path), GraphiQL at
+ * `/graphiql` (outside production), the REST routes and event streams, `/metrics`, `/healthz`,
+ * `/readyz`, `/openapi.json` and the dashboard at `/`. Everything jobdeck adds (its error and
+ * not-found handlers, hooks, body limits, `@fastify/static`, `@fastify/websocket` when the
+ * application has not registered it) stays in its own encapsulated context: the application's
+ * other routes are untouched. An application that uses `@fastify/websocket` itself registers it
+ * before jobdeck. Registration resolves once the GraphQL schema is built (the database must be
+ * reachable); closing the application closes jobdeck's connections.
+ */
+export const jobdeckFastify: FastifyPluginAsync<JobdeckFastifyOptions> = makeJobdeckPlugin();
