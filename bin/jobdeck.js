@@ -5,6 +5,7 @@
 // repository installs for its own scripts when the machine's Node is older.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +17,9 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 const supported = major > 22 || (major === 22 && minor >= 18);
 
 if (supported && !checkout) {
+  // Before the CLI's first import: Node keeps what it compiled in the OS temp folder, and each
+  // later start skips that work (NODE_DISABLE_COMPILE_CACHE=1 turns it off).
+  module.enableCompileCache();
   const { main } = await import(built);
   process.exitCode = await main(process.argv.slice(2));
 } else {

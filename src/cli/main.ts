@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 import module from 'node:module';
 import { ConfigError } from '../errors.ts';
-import { parseCommandLine, type CommandLine } from './command-line.ts';
+import type { CommandLine } from './command-line.ts';
 import { MissingPathError, USAGE, UsageError } from './usage.ts';
 
 // Each command imports only the modules it uses, once the command line is known: the server's
 // (PostGraphile, Fastify) and the worker's (Graphile Worker) take a second to load and the
 // short commands (`jobs`, `enqueue`, `cancel`, `stats`, `token`) need none of them. Node's
-// compile cache (in the OS temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off) saves the
-// rest of the parsing on each later start. See docs/performance.md, "The CLI's start".
+// compile cache (in the OS temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off) saves some
+// of the compiling on each later start, so it goes on before the first of those imports. See
+// docs/performance.md, "The CLI's start".
 module.enableCompileCache();
 
 /** Runs a parsed command; configuration is read only now, after the command line passed. */
@@ -60,6 +61,7 @@ async function run(command: Exclude<CommandLine, { command: 'help' }>): Promise<
 /** Runs one CLI invocation and returns its exit code (never throws). */
 export async function main(argv: string[]): Promise<number> {
   try {
+    const { parseCommandLine } = await import('./command-line.ts');
     const command = parseCommandLine(argv);
     if (command.command === 'help') {
       process.stdout.write(`${USAGE}\n`);
