@@ -15,7 +15,9 @@
  *   (see bench/progress.ts for how latency is defined);
  * - `activeJobs` (GraphQL) and `GET /api/v2/jobs/active` latency (p50/p95) with 1M finished jobs
  *   in the history and 100 active jobs of the caller;
- * - the jobdeck worker's peak RSS: that of the child process that ran only the jobdeck drain.
+ * - the jobdeck worker's peak RSS: that of the child process that ran only the jobdeck drain;
+ * - `jobdeck jobs --json` as a fresh process of the built CLI (dist/, built first when the sources
+ *   are newer) on the active-jobs database, next to `node -e 0`: medians of 5 starts each.
  *
  * The drains run in rounds (`-- --rounds N`, 3 by default, 1 with `--quick`): raw, jobdeck and
  * pg-boss, then again; each drain figure is the median of its rounds and the peak RSS the highest.
@@ -47,6 +49,8 @@ import { addToStartLatency, singleEnqueueRate, type WorkerSettings } from './lat
 import { progressToSubscriberLatency } from './progress.ts';
 import { ACTIVE_JOBS, activeJobsLatency } from './reads.ts';
 import { buildResults, targetRows } from './results.ts';
+import { cliStartTimes, ensureBuilt } from './cli.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean' }, jobs: { type: 'string' }, rounds: { type: 'string' } },
@@ -64,6 +68,7 @@ const WORKER: WorkerSettings = { concurrency: 50, localQueue: 500 };
 const LATENCY_SAMPLES = quick ? 50 : 200;
 const HISTORY_ROWS = quick ? 100_000 : 1_000_000;
 const PROGRESS = { jobs: 100, updatesPerJob: quick ? 30 : 99, intervalMs: 100 };
+const CLI_RUNS = 5;
 
 const config = loadConfig();
 let dataDir: string | null = null;
@@ -110,18 +115,14 @@ function cpuReferenceMs(): number {
   return Math.round(performance.now() - started);
 }
 
-/** The middle value; with an even count, the mean of the two middle values. */
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
 /** One drain in its child process (bench/drain-child.ts times it and reads its CPU cost). */
 const drain = (kind: DrainKind, url: string): Promise<DrainResult> =>
   drainInChild(kind, url, N, WORKER);
 
 try {
+  // Before anything long: a build that fails should stop the run at its start.
+  const built = ensureBuilt();
+  if (built) step('built dist/ (the sources were newer), for the CLI timing');
   const cpuReferenceBefore = cpuReferenceMs();
   const rounds: {
     raw: DrainResult;
@@ -200,7 +201,11 @@ try {
   );
 
   step(`active-jobs reads with ${HISTORY_ROWS.toLocaleString('en-US')} history rows`);
-  const reads = await activeJobsLatency(await freshDatabase('bench_reads'), HISTORY_ROWS);
+  const readsUrl = await freshDatabase('bench_reads');
+  const reads = await activeJobsLatency(readsUrl, HISTORY_ROWS);
+
+  step('jobdeck jobs --json as a fresh process (the built CLI), and node -e 0');
+  const cli = await cliStartTimes(readsUrl, CLI_RUNS);
 
   const [version] = await adminQuery<{ server_version: string }>('show server_version');
   const pgBossPackage = JSON.parse(
@@ -216,6 +221,7 @@ try {
     progressToSubscriberDashboard: progressDashboard,
     activeJobs: { graphql: reads.graphql, rest: reads.rest, historyRows: HISTORY_ROWS },
     workerPeakRssMb: tracked.peakRssMb,
+    cliStart: { jobsMs: cli.jobsMs, nodeMs: cli.nodeMs },
     settings: {
       run_at: new Date().toISOString(),
       quick,
@@ -260,6 +266,9 @@ try {
       progress_dashboard_selection:
         'myJobsChanged { kind id status progress job { id status progress currentStep etaAt } }',
       active_jobs: ACTIVE_JOBS,
+      cli_runs: cli.runs,
+      cli_command: `node dist/src/cli/main.js jobs --json on the active-jobs database (${HISTORY_ROWS} history rows); median of ${cli.runs} fresh processes after one not counted, in turn with node -e 0`,
+      cli_dist: built ? 'built by this run (sources were newer)' : 'up to date with the sources',
     },
     machine: {
       cores: os.cpus().length,
@@ -325,6 +334,8 @@ try {
     },
     [`activeJobs GraphQL (${history} history rows)`]: results.active_jobs_ms.graphql,
     [`GET /api/v2/jobs/active (${history} history rows)`]: results.active_jobs_ms.rest,
+    'jobdeck jobs --json, fresh process (built CLI)': { p50: results.cli_jobs_ms },
+    '  node -e 0, fresh process': { p50: results.node_start_ms },
   });
   for (const [name, run] of [
     ['progress', progress],

@@ -43,6 +43,8 @@ export interface BenchMeasurements {
   progressToSubscriberDashboard: P50P99 & { reconnects: number };
   activeJobs: { graphql: P50P95; rest: P50P95; historyRows: number };
   workerPeakRssMb: number;
+  /** Medians of fresh process starts, ms: the built CLI's `jobs --json`, and `node -e 0`. */
+  cliStart: { jobsMs: number; nodeMs: number };
   settings: BenchSettings;
   machine: { cores: number; pgVersion: string; nodeVersion: string };
 }
@@ -89,6 +91,10 @@ export interface BenchResults {
   progress_to_subscriber_dashboard_ms: P50P99 & { reconnects: number };
   active_jobs_ms: { graphql: P50P95; rest: P50P95; history_rows: number };
   worker_peak_rss_mb: number;
+  /** `jobdeck jobs --json` (the built CLI) as a fresh process: median wall time, ms. */
+  cli_jobs_ms: number;
+  /** `node -e 0` as a fresh process, timed alongside: the floor under any Node CLI. */
+  node_start_ms: number;
   targets: Record<TargetName, TargetResult>;
   settings: BenchSettings;
   machine: { cores: number; pg_version: string; node_version: string };
@@ -177,6 +183,13 @@ export const TARGETS = {
     unit: 'MB',
     measured: (r) => r.worker_peak_rss_mb,
   },
+  cli_jobs: {
+    target: 'jobdeck jobs --json (fresh process) ≤ 600 ms',
+    comparison: '<=',
+    threshold: 600,
+    unit: 'ms',
+    measured: (r) => r.cli_jobs_ms,
+  },
 } satisfies Record<string, TargetSpec>;
 
 export type TargetName = keyof typeof TARGETS;
@@ -256,6 +269,8 @@ export function buildResults(m: BenchMeasurements): BenchResults {
       history_rows: m.activeJobs.historyRows,
     },
     worker_peak_rss_mb: m.workerPeakRssMb,
+    cli_jobs_ms: Math.round(m.cliStart.jobsMs),
+    node_start_ms: Math.round(m.cliStart.nodeMs),
     settings: { ...m.settings },
     machine: {
       cores: m.machine.cores,

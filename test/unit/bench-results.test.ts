@@ -28,6 +28,8 @@ const REQUIRED_KEYS = [
   'active_jobs_ms.rest.p95',
   'active_jobs_ms.history_rows',
   'worker_peak_rss_mb',
+  'cli_jobs_ms',
+  'node_start_ms',
   'settings',
   'machine.cores',
   'machine.pg_version',
@@ -45,6 +47,7 @@ const TARGET_NAMES = [
   'active_jobs_graphql_p95',
   'active_jobs_rest_p95',
   'worker_peak_rss',
+  'cli_jobs',
 ];
 
 function measurements(overrides: Partial<BenchMeasurements> = {}): BenchMeasurements {
@@ -56,6 +59,7 @@ function measurements(overrides: Partial<BenchMeasurements> = {}): BenchMeasurem
     progressToSubscriberDashboard: { p50: 20, p99: 90, reconnects: 0 },
     activeJobs: { graphql: { p50: 3, p95: 6 }, rest: { p50: 3, p95: 7 }, historyRows: 1_000_000 },
     workerPeakRssMb: 140,
+    cliStart: { jobsMs: 310, nodeMs: 45 },
     settings: { jobs: 50_000, concurrency: 50, local_queue: 500 },
     machine: { cores: 2, pgVersion: '18.4', nodeVersion: 'v24.21.0' },
     ...overrides,
@@ -133,6 +137,16 @@ describe('buildResults()', () => {
       jobdeck: split.jobdeck,
       raw_graphile_worker: split.raw,
     });
+  });
+
+  it("reports the CLI's median start in whole ms next to node's", () => {
+    const results = buildResults(measurements({ cliStart: { jobsMs: 412.6, nodeMs: 61.2 } }));
+    expect(results.cli_jobs_ms).toBe(413);
+    expect(results.node_start_ms).toBe(61);
+    expect(results.targets.cli_jobs).toMatchObject({ value: 413, threshold: 600, met: true });
+    // a CLI that takes as long as it did before (2.4 s and more) misses the target
+    const slow = buildResults(measurements({ cliStart: { jobsMs: 2400, nodeMs: 61 } }));
+    expect(slow.targets.cli_jobs).toMatchObject({ value: 2400, met: false });
   });
 
   it('copies the settings and the machine', () => {
