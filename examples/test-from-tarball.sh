@@ -8,6 +8,8 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 example="${1:-app}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/jobdeck-example-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+# As root, the embedded PostgreSQL runs as an unprivileged OS user, who must reach its binaries here.
+chmod 755 "$work"
 
 # The example brings its own Node >= 22.18, as an application would; on a machine whose Node is
 # older, use the Node 24 this repository installs for its own scripts (only the binary).

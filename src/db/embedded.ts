@@ -187,7 +187,18 @@ function run(
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EACCES' && user
+          ? new Error(
+              `PostgreSQL runs as an unprivileged OS user (uid ${user.uid}) when jobdeck runs as root, ` +
+                `and that user cannot run ${command}: every folder above it must be enterable by ` +
+                'others (chmod o+x; a folder made by mktemp is not)',
+              { cause: error },
+            )
+          : error,
+      ),
+    );
     child.on('close', (code) => resolve({ code, output }));
   });
 }

@@ -24,6 +24,8 @@ export type Upload = Selectable<AppDatabase['uploads']>;
 /** The application's pool and its typed Kysely over it. */
 export function createAppDb(connectionString: string): { pool: pg.Pool; db: Kysely<AppDatabase> } {
   const pool = new pg.Pool({ connectionString, max: 10 });
+  // An idle connection the server drops must not take the process down with it.
+  pool.on('error', (error) => console.error(`database connection lost: ${error.message}`));
   const db = new Kysely<AppDatabase>({ dialect: new PostgresDialect({ pool }) });
   return { pool, db };
 }

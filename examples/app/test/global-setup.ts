@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -21,10 +21,13 @@ export async function setup(project: TestProject): Promise<void> {
   let url = process.env['TEST_DATABASE_URL'];
   if (!url) {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'example-app-'));
+    // As root, PostgreSQL runs as an unprivileged OS user, who must be able to enter this folder.
+    await chmod(dataDir, 0o755);
     server = await startEmbeddedPostgres({ dataDir });
     url = server.url;
   }
   const pool = new pg.Pool({ connectionString: url });
+  pool.on('error', () => {});
   try {
     await migrateApp(pool);
     const users = [

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const APP_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -21,14 +22,18 @@ export async function waitFor<T>(
  * Starts `jobdeck worker` from the installed package's bin, as the application's Procfile would,
  * and waits until it says it is running.
  */
-export async function startWorkerProcess(databaseUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['node_modules/jobdeck/bin/jobdeck.js', 'worker'], {
-    cwd: APP_ROOT,
+export async function startWorkerProcess(
+  databaseUrl: string,
+  options: { cwd?: string; tasksDir?: string } = {},
+): Promise<ChildProcess> {
+  const cwd = options.cwd ?? APP_ROOT;
+  const bin = path.join(cwd, 'node_modules', '.bin', 'jobdeck');
+  const child = spawn(bin, ['worker', '--tasks', options.tasksDir ?? 'tasks'], {
+    cwd,
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '/tmp',
       DATABASE_URL: databaseUrl,
-      JOBDECK_TASKS_DIR: 'tasks',
       JOBDECK_CRONTAB: 'crontab',
       JOBDECK_HEARTBEAT_INTERVAL_MS: '200',
     },
