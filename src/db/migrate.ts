@@ -19,9 +19,14 @@ export interface MigrationFile {
   checksum: string;
 }
 
+/** The committed schema dump (`npm run schema:dump`), kept beside the migrations; not one of them. */
+export const SCHEMA_DUMP_FILE = 'schema.sql';
+
 /** Reads `000001_name.sql` files in order; a gap or duplicate number is a packaging error. */
 export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
-  const names = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort();
+  const names = (await readdir(dir))
+    .filter((name) => name.endsWith('.sql') && name !== SCHEMA_DUMP_FILE)
+    .sort();
   const files: MigrationFile[] = [];
   for (const name of names) {
     const match = /^(\d{6})_[a-z0-9_]+\.sql$/.exec(name);
