@@ -522,6 +522,17 @@ alter table jobdeck_private.settings enable row level security;
 CREATE UNIQUE INDEX settings_pkey ON jobdeck_private.settings USING btree (name);
 -- privileges on table jobdeck_private.settings: owner only
 
+create table jobdeck_private.sql_files (
+  path text not null,
+  checksum text not null,
+  version text not null,
+  applied_at timestamp with time zone default now() not null,
+  constraint sql_files_pkey PRIMARY KEY (path)
+);
+CREATE UNIQUE INDEX sql_files_pkey ON jobdeck_private.sql_files USING btree (path);
+comment on table jobdeck_private.sql_files is 'The sql/ files applied to this database and their checksums; migrate re-applies a file whose text changed.';
+-- privileges on table jobdeck_private.sql_files: owner only
+
 create table jobdeck_private.task_types (
   type text not null,
   payload_schema jsonb,
