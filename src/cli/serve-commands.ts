@@ -60,7 +60,7 @@ async function prepare(config: Config, url: string) {
       maxPayloadBytes: config.maxPayloadBytes,
     });
     await db.destroy();
-    return { applied: result.applied, tasks };
+    return { applied: result.applied, sql: result.sql, tasks };
   } finally {
     await pool.end();
   }
@@ -71,7 +71,11 @@ export async function runMigrate(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config, logger);
   try {
-    const { applied, tasks } = await prepare(config, database.url);
+    const { applied, sql, tasks } = await prepare(config, database.url);
+    const changes = [
+      ...applied,
+      ...(sql.length > 0 ? [`${sql.length} sql/ file${sql.length === 1 ? '' : 's'}`] : []),
+    ];
     // The worker would refuse a schedule naming an unknown task at its start; say so now.
     const schedules = readCrontab(config.crontabFile, tasks)
       .split('\n')
@@ -80,7 +84,7 @@ export async function runMigrate(config: Config): Promise<number> {
       ? `${schedules} ${schedules === 1 ? 'schedule' : 'schedules'} in ${config.crontabFile}`
       : 'no crontab';
     process.stdout.write(
-      `${applied.length === 0 ? 'database is up to date' : `applied ${applied.join(', ')}`}; ${tasks.size} task types registered; ${crontab}\n`,
+      `${changes.length === 0 ? 'database is up to date' : `applied ${changes.join(', ')}`}; ${tasks.size} task types registered; ${crontab}\n`,
     );
     return 0;
   } finally {
@@ -138,8 +142,9 @@ export async function runStart(
     if (database.source === 'DATABASE_URL')
       logger.info(`database: ${redactUrl(database.url)} (DATABASE_URL)`);
     else process.stdout.write(`PostgreSQL (${database.source}): ${database.url}\n`);
-    const { applied, tasks } = await prepare(config, database.url);
+    const { applied, sql, tasks } = await prepare(config, database.url);
     if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
+    if (sql.length > 0) logger.info(`applied sql/ files: ${sql.join(', ')}`);
     if (options.worker) {
       worker = await startWorker({
         connectionString: database.url,

@@ -19,10 +19,15 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-/** A fresh, migrated database cloned from the run's template; committed data stays in it. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh, migrated database cloned from the run's template; committed data stays in it. With
+ * `{ migrated: false }`, an empty database instead (for tests of migrate itself).
+ */
+export async function createTestDatabase(
+  options: { migrated?: boolean } = {},
+): Promise<TestDatabase> {
   const adminUrl = inject('adminUrl');
-  const template = inject('templateDb');
+  const template = options.migrated === false ? 'template0' : inject('templateDb');
   const name = `jobdeck_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

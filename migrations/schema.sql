@@ -1,0 +1,1969 @@
+-- jobdeck schema dump: the jobdeck and jobdeck_private schemas of a migrated database.
+-- Written by `npm run schema:dump` (src/db/schema-dump.ts) from pg_catalog; do not edit by hand.
+-- A change to this file is a change to the database: it comes with the migration or sql/ file
+-- that makes it (docs/sql.md).
+
+-- ================================================================================================
+create schema jobdeck;
+-- privileges on schema jobdeck: jobdeck_admin=USAGE jobdeck_anonymous=USAGE jobdeck_user=USAGE
+
+create type jobdeck.job_attempt as (
+  attempt integer,
+  started_at timestamp with time zone,
+  finished_at timestamp with time zone,
+  outcome text,
+  message text,
+  error jsonb
+);
+-- privileges on type jobdeck.job_attempt: public=USAGE
+comment on type jobdeck.job_attempt is 'One attempt of a job. outcome: running, succeeded, failed, retrying (failed, will retry), cancelled, interrupted (the worker stopped or was lost).';
+
+create table jobdeck.job_events (
+  id bigint generated always as identity not null,
+  job_id uuid not null,
+  at timestamp with time zone default now() not null,
+  kind text default 'log'::text not null,
+  level text default 'info'::text not null,
+  message text not null,
+  data jsonb,
+  step text,
+  attempt integer,
+  constraint job_events_pkey PRIMARY KEY (id),
+  constraint kind_is_known CHECK ((kind = ANY (ARRAY['log'::text, 'transition'::text, 'control'::text]))),
+  constraint level_is_known CHECK ((level = ANY (ARRAY['debug'::text, 'info'::text, 'warn'::text, 'error'::text]))),
+  constraint message_length CHECK ((length(message) <= 10000))
+);
+alter table jobdeck.job_events enable row level security;
+CREATE INDEX job_events_job_idx ON jobdeck.job_events USING btree (job_id, id);
+CREATE UNIQUE INDEX job_events_pkey ON jobdeck.job_events USING btree (id);
+create policy job_events_select on jobdeck.job_events for select to jobdeck_admin, jobdeck_user using ((EXISTS ( SELECT 1
+   FROM jobdeck.jobs j
+  WHERE (j.id = job_events.job_id))));
+comment on table jobdeck.job_events is '@behavior -insert -update -delete -query:resource:list -query:resource:connection -single
+@foreignKey (job_id) references jobdeck.jobs (id)|@foreignFieldName events|@fieldName job
+Log lines written by tasks and the status transitions of each job.';
+-- privileges on table jobdeck.job_events: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_user=SELECT
+
+create table jobdeck.jobs (
+  id uuid default gen_random_uuid() not null,
+  type text not null,
+  queue text,
+  status text default 'queued'::text not null,
+  priority integer default 0 not null,
+  progress smallint default 0 not null,
+  current_step text,
+  total_steps integer,
+  completed_steps integer default 0 not null,
+  payload jsonb default '{}'::jsonb not null,
+  result jsonb,
+  errors jsonb default '[]'::jsonb not null,
+  attempts integer default 0 not null,
+  max_attempts integer default 3 not null,
+  run_at timestamp with time zone default now() not null,
+  created_at timestamp with time zone default now() not null,
+  started_at timestamp with time zone,
+  finished_at timestamp with time zone,
+  updated_at timestamp with time zone default now() not null,
+  heartbeat_at timestamp with time zone,
+  owner_id text,
+  org_id text,
+  related_type text,
+  related_id text,
+  key text,
+  metadata jsonb default '{}'::jsonb not null,
+  cancel_requested_at timestamp with time zone,
+  cancel_reason text,
+  worker_id text,
+  gw_job_id bigint,
+  eta_at timestamp with time zone,
+  peak_rss_bytes bigint,
+  cpu_ms bigint,
+  held_at timestamp with time zone,
+  manual_retries integer default 0 not null,
+  webhook_url text,
+  constraint attempts_not_negative CHECK ((attempts >= 0)),
+  constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
+  constraint current_step_length CHECK ((length(current_step) <= 200)),
+  constraint errors_is_array CHECK ((jsonb_typeof(errors) = 'array'::text)),
+  constraint finished_has_time CHECK (((status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])) = (finished_at IS NOT NULL))),
+  constraint jobs_pkey PRIMARY KEY (id),
+  constraint key_length CHECK (((length(key) >= 1) AND (length(key) <= 512))),
+  constraint max_attempts_in_range CHECK (((max_attempts >= 1) AND (max_attempts <= 32767))),
+  constraint org_id_length CHECK (((length(org_id) >= 1) AND (length(org_id) <= 200))),
+  constraint owner_id_length CHECK (((length(owner_id) >= 1) AND (length(owner_id) <= 200))),
+  constraint priority_in_range CHECK (((priority >= '-32768'::integer) AND (priority <= 32767))),
+  constraint progress_in_range CHECK (((progress >= 0) AND (progress <= 100))),
+  constraint queue_is_valid CHECK (((queue IS NULL) OR ((length(queue) >= 1) AND (length(queue) <= 128)))),
+  constraint related_id_length CHECK (((length(related_id) >= 1) AND (length(related_id) <= 200))),
+  constraint related_type_length CHECK (((length(related_type) >= 1) AND (length(related_type) <= 100))),
+  constraint status_is_known CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text, 'retrying'::text]))),
+  constraint total_steps_not_negative CHECK ((total_steps >= 0)),
+  constraint type_is_valid CHECK ((type ~ '^[A-Za-z0-9_.:-]{1,128}$'::text)),
+  constraint webhook_url_is_http CHECK (((webhook_url ~ '^https?://[^\s]+$'::text) AND (length(webhook_url) <= 2000)))
+) with (fillfactor=80);
+alter table jobdeck.jobs enable row level security;
+CREATE INDEX jobs_active_idx ON jobdeck.jobs USING btree (created_at DESC, id) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text]));
+CREATE INDEX jobs_created_idx ON jobdeck.jobs USING btree (created_at DESC, id);
+CREATE INDEX jobs_finished_idx ON jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
+CREATE UNIQUE INDEX jobs_gw_job_id_idx ON jobdeck.jobs USING btree (gw_job_id) WHERE (gw_job_id IS NOT NULL);
+CREATE INDEX jobs_held_idx ON jobdeck.jobs USING btree (org_id, priority, run_at, created_at) WHERE (held_at IS NOT NULL);
+CREATE UNIQUE INDEX jobs_key_active_idx ON jobdeck.jobs USING btree (key) WHERE ((key IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text])));
+CREATE INDEX jobs_org_created_idx ON jobdeck.jobs USING btree (org_id, created_at DESC, id);
+CREATE INDEX jobs_owner_created_idx ON jobdeck.jobs USING btree (owner_id, created_at DESC, id);
+CREATE UNIQUE INDEX jobs_pkey ON jobdeck.jobs USING btree (id);
+CREATE INDEX jobs_running_org_idx ON jobdeck.jobs USING btree (org_id, type) WHERE (status = 'running'::text);
+CREATE INDEX jobs_running_worker_idx ON jobdeck.jobs USING btree (worker_id) WHERE (status = 'running'::text);
+CREATE INDEX jobs_waiting_run_at_idx ON jobdeck.jobs USING btree (run_at) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]));
+CREATE TRIGGER _500_delete_events AFTER DELETE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_delete();
+CREATE TRIGGER _500_notify_insert AFTER INSERT ON jobdeck.jobs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_insert();
+CREATE TRIGGER _500_notify_update AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_update();
+CREATE TRIGGER _600_webhooks AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__webhooks();
+create policy jobs_select_org on jobdeck.jobs for select to jobdeck_admin using (((org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
+create policy jobs_select_own on jobdeck.jobs for select to jobdeck_user using (((owner_id = jobdeck.current_user_id()) AND (org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
+comment on table jobdeck.jobs is '@behavior -insert -update -delete
+Every job jobdeck knows of, from enqueue to its end; the history.';
+comment on column jobdeck.jobs.current_step is '@behavior +filterBy
+What the task says it is doing now.';
+comment on column jobdeck.jobs.gw_job_id is '@behavior -*
+Graphile Worker''s job id of the current attempt.';
+comment on column jobdeck.jobs.held_at is 'Set while a queued job waits for its organisation to drop below its concurrency cap.';
+comment on column jobdeck.jobs.priority is '@behavior +filterBy +orderBy
+Lower runs first (urgent -20, high -10, normal 0, low 10).';
+comment on column jobdeck.jobs.progress is '@behavior +filterBy +orderBy
+Percent done, 0..100.';
+comment on column jobdeck.jobs.run_at is '@behavior +filterBy +orderBy';
+comment on column jobdeck.jobs.started_at is '@behavior +filterBy +orderBy';
+comment on column jobdeck.jobs.status is '@behavior +filterBy +orderBy
+queued, running, succeeded, failed, cancelled or retrying (docs/job-states.md).';
+comment on column jobdeck.jobs.type is '@behavior +filterBy +orderBy
+The task type (a module in tasks/).';
+comment on column jobdeck.jobs.updated_at is '@behavior +filterBy +orderBy';
+comment on column jobdeck.jobs.webhook_url is 'Called (POST, signed) when the job succeeds or fails.';
+-- privileges on table jobdeck.jobs: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_user=SELECT
+
+create sequence jobdeck.job_events_id_seq as bigint increment 1 minvalue 1 maxvalue 9223372036854775807 start 1 cache 1;
+-- owned by jobdeck.job_events.id (identity)
+-- privileges on sequence jobdeck.job_events_id_seq: owner only
+
+CREATE OR REPLACE FUNCTION jobdeck.active_jobs()
+ RETURNS SETOF jobdeck.jobs
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select j.* from jobdeck.jobs j
+   where j.status in ('queued', 'running', 'retrying')
+   order by j.created_at desc, j.id desc
+$function$;
+comment on function jobdeck.active_jobs() is '@behavior +filter +order
+Jobs that are queued, running or waiting to retry, newest first.';
+-- privileges on function jobdeck.active_jobs(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.cancel_job(id uuid, reason text DEFAULT NULL::text)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  if cancel_job.id is null then
+    raise exception 'job id is required' using errcode = 'JD004';
+  end if;
+  perform jobdeck_private.authorize_job(cancel_job.id, 'jobs.cancel_jobs');
+  return jobdeck_private.cancel_job(cancel_job.id, reason);
+end;
+$function$;
+comment on function jobdeck.cancel_job(id uuid, reason text) is '@resultFieldName job
+Cancel a job: queued/retrying at once, running through its worker (ctx.signal aborts). Errors: JD010 not found, JD011 already finished, 42501 not allowed.';
+-- privileges on function jobdeck.cancel_job(id uuid, reason text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.channel_name(kind text, id text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case
+    when octet_length('jobdeck:' || kind || ':' || id) <= 63 then 'jobdeck:' || kind || ':' || id
+    else 'jobdeck:' || kind || ':#' || md5(id)
+  end
+$function$;
+comment on function jobdeck.channel_name(kind text, id text) is '@behavior -*';
+-- privileges on function jobdeck.channel_name(kind text, id text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.current_org_id()
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  select nullif(current_setting('jwt.claims.org', true), '')
+$function$;
+comment on function jobdeck.current_org_id() is 'The signed-in user''s organisation (JWT `org`), or null.';
+-- privileges on function jobdeck.current_org_id(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.current_user_can(permission text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  select current_setting('role', true) in ('jobdeck_user', 'jobdeck_admin')
+     and jobdeck.current_user_id() is not null
+     and jobdeck.current_org_id() is not null
+     and (current_setting('jwt.claims.permissions', true) = '*'
+          or permission = any (string_to_array(current_setting('jwt.claims.permissions', true), ',')))
+$function$;
+comment on function jobdeck.current_user_can(permission text) is 'Whether the signed-in user holds a permission (jobs.create_jobs, jobs.view_jobs, jobs.cancel_jobs, jobs.retry_jobs).';
+-- privileges on function jobdeck.current_user_can(permission text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.current_user_id()
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  select nullif(current_setting('jwt.claims.sub', true), '')
+$function$;
+comment on function jobdeck.current_user_id() is 'The signed-in user (JWT `sub`), or null.';
+-- privileges on function jobdeck.current_user_id(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, webhook_url text DEFAULT NULL::text)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_job jobdeck.jobs;
+begin
+  perform jobdeck_private.deny_api_caller('jobdeck.enqueue()');
+  v_job := jobdeck_private.enqueue(type, payload, priority, run_at, max_attempts, key, queue, owner_id, org_id,
+                                   related_type, related_id, metadata, key_mode);
+  if webhook_url is not null then
+    v_job := jobdeck_private.set_webhook(v_job.id, webhook_url);
+  end if;
+  return v_job;
+end;
+$function$;
+comment on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
+-- privileges on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.enqueue_job(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_owner text := jobdeck.current_user_id();
+  v_org   text := jobdeck.current_org_id();
+  v_job   jobdeck.jobs;
+begin
+  if jobdeck_private.caller_scope() = 'none' then
+    raise exception 'sign in first: this needs a bearer token' using errcode = '42501';
+  end if;
+  if v_owner is null or v_org is null then
+    raise exception 'enqueue_job needs a signed-in user: the token must carry sub and org' using errcode = '42501';
+  end if;
+  if jobdeck_private.caller_scope() <> 'all' and not jobdeck.current_user_can('jobs.create_jobs') then
+    raise exception 'permission denied: your token lacks jobs.create_jobs' using errcode = '42501';
+  end if;
+  if key is not null and (length(key) < 1 or length(key) > 400) then
+    raise exception 'key must be 1 to 400 characters, got %', length(key) using errcode = 'JD004';
+  end if;
+  if jobdeck_private.caller_scope() <> 'all' then
+    -- One tenant must not jump ahead of every other: API priorities stay in the named range.
+    if priority is not null and priority not between -20 and 10 then
+      raise exception 'priority must be from -20 (urgent) to 10 (low), got %', priority using errcode = 'JD004';
+    end if;
+    if max_attempts is not null and max_attempts not between 1 and 25 then
+      raise exception 'max_attempts must be from 1 to 25, got %', max_attempts using errcode = 'JD004';
+    end if;
+    if exists (select 1 from jobdeck_private.task_types t where t.type = enqueue_job.type and not t.api_enqueue) then
+      raise exception 'job type "%" cannot be enqueued through the API', type using errcode = '42501';
+    end if;
+  end if;
+  v_job := jobdeck_private.enqueue(
+    type, coalesce(payload, '{}'::jsonb), coalesce(priority, 0), run_at, max_attempts,
+    -- the prefix encodes (org, owner) unambiguously, so no two callers share a key space
+    case when key is null then null else 'u:' || md5(json_build_array(v_org, v_owner)::text) || ':' || key end,
+    null, v_owner, v_org, null, null, '{}'::jsonb, 'keep');
+  if v_job.owner_id is distinct from v_owner or v_job.org_id is distinct from v_org then
+    raise exception 'key "%" is taken by a job that is not yours', key using errcode = 'JD004';
+  end if;
+  return v_job;
+end;
+$function$;
+comment on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text) is '@resultFieldName job
+Enqueue a job as the signed-in user (owner and organisation from the token). Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option, 42501 not allowed.';
+-- privileges on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.enqueue_many(specs jsonb)
+ RETURNS SETOF jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_job jobdeck.jobs;
+  v_i   integer := 0;
+  v_url text;
+begin
+  perform jobdeck_private.deny_api_caller('jobdeck.enqueue_many()');
+  -- the jobs come back in the order of their specs
+  for v_job in select * from jobdeck_private.enqueue_many(specs) loop
+    v_url := specs -> v_i ->> 'webhookUrl';
+    if v_url is null then
+      v_url := specs -> v_i ->> 'webhook_url';
+    end if;
+    if v_url is not null then
+      v_job := jobdeck_private.set_webhook(v_job.id, v_url);
+    end if;
+    v_i := v_i + 1;
+    return next v_job;
+  end loop;
+end;
+$function$;
+comment on function jobdeck.enqueue_many(specs jsonb) is 'Enqueue many tracked jobs at once (a JSON array of enqueue() specs): all or none.';
+-- privileges on function jobdeck.enqueue_many(specs jsonb): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.job_stats(since timestamp with time zone DEFAULT (now() - '24:00:00'::interval), type text DEFAULT NULL::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_bucket integer;
+  v_result jsonb;
+begin
+  if since is null or not isfinite(since) then
+    raise exception 'since must be a finite time' using errcode = 'JD004';
+  end if;
+  if since > now() then
+    raise exception 'since must be in the past, got %', since using errcode = 'JD004';
+  end if;
+  v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
+
+  with active as (
+    select j.type, j.status, j.run_at, j.created_at, j.held_at
+      from jobdeck.jobs j
+     where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
+  ), done as (
+    select j.type, j.status, j.started_at, j.finished_at,
+           extract(epoch from (j.finished_at - j.started_at)) * 1000 as ms
+      from jobdeck.jobs j
+     where j.status in ('succeeded', 'failed', 'cancelled') and j.finished_at >= since
+       and (job_stats.type is null or j.type = job_stats.type)
+  ), types as (
+    select t.type from active t union select d.type from done d
+  ), per_type as (
+    select t.type,
+           jsonb_build_object(
+             'type', t.type,
+             'queued', (select count(*) from active a where a.type = t.type and a.status = 'queued'),
+             'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
+             'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
+             'succeeded', (select count(*) from done d where d.type = t.type and d.status = 'succeeded'),
+             'failed', (select count(*) from done d where d.type = t.type and d.status = 'failed'),
+             'cancelled', (select count(*) from done d where d.type = t.type and d.status = 'cancelled'),
+             'p50Ms', (select round(percentile_cont(0.5) within group (order by d.ms))
+                         from done d where d.type = t.type and d.status = 'succeeded' and d.started_at is not null),
+             'p95Ms', (select round(percentile_cont(0.95) within group (order by d.ms))
+                         from done d where d.type = t.type and d.status = 'succeeded' and d.started_at is not null),
+             'lastFailureAt', (select max(d.finished_at) from done d where d.type = t.type and d.status = 'failed')
+           ) as doc
+      from types t
+  ), buckets as (
+    select to_timestamp(floor(extract(epoch from d.finished_at) / v_bucket) * v_bucket) as at,
+           count(*) filter (where d.status = 'succeeded') as succeeded,
+           count(*) filter (where d.status = 'failed') as failed,
+           count(*) filter (where d.status = 'cancelled') as cancelled
+      from done d group by 1
+  )
+  select jsonb_build_object(
+    'since', since,
+    'at', now(),
+    'type', job_stats.type,
+    'byStatus', jsonb_build_object(
+      'queued', (select count(*) from active a where a.status = 'queued'),
+      'running', (select count(*) from active a where a.status = 'running'),
+      'retrying', (select count(*) from active a where a.status = 'retrying'),
+      'succeeded', (select count(*) from done d where d.status = 'succeeded'),
+      'failed', (select count(*) from done d where d.status = 'failed'),
+      'cancelled', (select count(*) from done d where d.status = 'cancelled')),
+    'queue', jsonb_build_object(
+      'depth', (select count(*) from active a where a.status in ('queued', 'retrying')),
+      'ready', (select count(*) from active a where a.status in ('queued', 'retrying') and a.run_at <= now() and a.held_at is null),
+      'scheduled', (select count(*) from active a where a.status in ('queued', 'retrying') and a.run_at > now()),
+      'held', (select count(*) from active a where a.held_at is not null),
+      'oldestReadyAgeMs', (select round(extract(epoch from now() - min(greatest(a.run_at, a.created_at))) * 1000)
+                             from active a where a.status in ('queued', 'retrying') and a.run_at <= now())),
+    'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),
+    'throughput', jsonb_build_object(
+      'bucketSeconds', v_bucket,
+      'perMinute', round((select count(*) from done d)::numeric
+                         / greatest(extract(epoch from now() - since) / 60, 1), 2),
+      'series', coalesce((select jsonb_agg(jsonb_build_object('at', b.at, 'succeeded', b.succeeded, 'failed', b.failed,
+                                                              'cancelled', b.cancelled) order by b.at)
+                            from buckets b), '[]'))
+  ) into v_result;
+  return v_result;
+end;
+$function$;
+comment on function jobdeck.job_stats(since timestamp with time zone, type text) is 'Counts by status and type, queue depth, oldest ready age, p50/p95 durations, failures and throughput since `since`.';
+-- privileges on function jobdeck.job_stats(since timestamp with time zone, type text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.jobs_attempt_history(job jobdeck.jobs)
+ RETURNS SETOF jobdeck.job_attempt
+ LANGUAGE sql
+ STABLE
+AS $function$
+  with t as (
+    -- every transition into running opens an attempt (n counts them)
+    select e.id, e.at, e.attempt, e.message, e.data ->> 'to' as to_status,
+           count(*) filter (where e.data ->> 'to' = 'running') over (order by e.id) as n
+      from jobdeck.job_events e
+     where e.job_id = job.id and e.kind = 'transition'
+  ), attempts as (
+    select t.n,
+           min(t.at) filter (where t.to_status = 'running') as started_at,
+           min(t.attempt) filter (where t.to_status = 'running') as attempt,
+           (array_agg(t.at order by t.id) filter (where t.to_status <> 'running'))[1] as ended_at,
+           (array_agg(t.to_status order by t.id) filter (where t.to_status <> 'running'))[1] as ended_as,
+           (array_agg(t.message order by t.id) filter (where t.to_status <> 'running'))[1] as message
+      from t where t.n > 0 group by t.n
+  ), spans as (
+    select a.*, lead(a.started_at) over (order by a.n) as next_started_at from attempts a
+  )
+  select s.attempt, s.started_at,
+         coalesce(s.ended_at, s.next_started_at),
+         case
+           when s.ended_as is null and s.next_started_at is not null then 'interrupted'
+           when s.ended_as is null then 'running'
+           when s.ended_as = 'queued' then 'interrupted'
+           else s.ended_as
+         end,
+         coalesce(s.message, case when s.next_started_at is not null then 'the worker was lost; rescued' end),
+         (select e from jsonb_array_elements(job.errors) e
+           where (e ->> 'attempt')::integer = s.attempt
+             and (e ->> 'at')::timestamptz >= s.started_at
+             and (e ->> 'at')::timestamptz <= coalesce(s.ended_at, s.next_started_at, 'infinity')
+           order by (e ->> 'at')::timestamptz limit 1)
+    from spans s
+   order by s.n
+$function$;
+comment on function jobdeck.jobs_attempt_history(job jobdeck.jobs) is 'Every attempt of this job, oldest first, with its outcome and error (message and stack).';
+-- privileges on function jobdeck.jobs_attempt_history(job jobdeck.jobs): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.priority(name text)
+ RETURNS integer
+ LANGUAGE plpgsql
+ IMMUTABLE
+AS $function$
+begin
+  return case lower(trim(name))
+    when 'urgent' then -20 when 'high' then -10 when 'normal' then 0 when 'low' then 10
+    else null end;
+end;
+$function$;
+comment on function jobdeck.priority(name text) is 'Priority by name (lower runs first): urgent -20, high -10, normal 0, low 10; null for an unknown name.';
+-- privileges on function jobdeck.priority(name text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.retry_job(id uuid)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  if retry_job.id is null then
+    raise exception 'job id is required' using errcode = 'JD004';
+  end if;
+  perform jobdeck_private.authorize_job(retry_job.id, 'jobs.retry_jobs');
+  begin
+    return jobdeck_private.retry_job(retry_job.id);
+  exception when sqlstate 'JD011' then
+    -- the message may name another job that holds the key; API callers must not learn of it
+    if jobdeck_private.caller_scope() <> 'all' and sqlerrm like '%key%' then
+      raise exception 'job % cannot be retried while another unfinished job holds its key', retry_job.id
+        using errcode = 'JD011', detail = json_build_object('status', 'conflict')::text;
+    end if;
+    raise;
+  end;
+end;
+$function$;
+comment on function jobdeck.retry_job(id uuid) is '@resultFieldName job
+Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011, 42501.';
+-- privileges on function jobdeck.retry_job(id uuid): public=EXECUTE
+
+-- ================================================================================================
+create schema jobdeck_private;
+-- privileges on schema jobdeck_private: owner only
+
+create table jobdeck_private.migrations (
+  id integer not null,
+  name text not null,
+  checksum text not null,
+  applied_at timestamp with time zone default now() not null,
+  constraint migrations_pkey PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX migrations_pkey ON jobdeck_private.migrations USING btree (id);
+-- privileges on table jobdeck_private.migrations: owner only
+
+create table jobdeck_private.settings (
+  name text not null,
+  value jsonb not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint settings_pkey PRIMARY KEY (name)
+);
+alter table jobdeck_private.settings enable row level security;
+CREATE UNIQUE INDEX settings_pkey ON jobdeck_private.settings USING btree (name);
+-- privileges on table jobdeck_private.settings: owner only
+
+create table jobdeck_private.sql_files (
+  path text not null,
+  checksum text not null,
+  version text not null,
+  applied_at timestamp with time zone default now() not null,
+  constraint sql_files_pkey PRIMARY KEY (path)
+);
+CREATE UNIQUE INDEX sql_files_pkey ON jobdeck_private.sql_files USING btree (path);
+comment on table jobdeck_private.sql_files is 'The sql/ files applied to this database and their checksums; migrate re-applies a file whose text changed.';
+-- privileges on table jobdeck_private.sql_files: owner only
+
+create table jobdeck_private.task_types (
+  type text not null,
+  payload_schema jsonb,
+  max_attempts integer default 3 not null,
+  max_payload_bytes integer default 1048576 not null,
+  description text,
+  updated_at timestamp with time zone default now() not null,
+  backoff jsonb,
+  timeout_ms integer,
+  cancel_grace_ms integer,
+  org_concurrency integer,
+  median_ms bigint,
+  stats_at timestamp with time zone,
+  webhook_url text,
+  api_enqueue boolean default true not null,
+  constraint org_concurrency_positive CHECK ((org_concurrency >= 1)),
+  constraint task_types_pkey PRIMARY KEY (type)
+);
+alter table jobdeck_private.task_types enable row level security;
+CREATE UNIQUE INDEX task_types_pkey ON jobdeck_private.task_types USING btree (type);
+-- privileges on table jobdeck_private.task_types: owner only
+
+create table jobdeck_private.workers (
+  id text not null,
+  pool_id text,
+  hostname text not null,
+  pid integer not null,
+  concurrency integer not null,
+  task_types text[] default '{}'::text[] not null,
+  started_at timestamp with time zone default now() not null,
+  heartbeat_at timestamp with time zone default now() not null,
+  stopping_at timestamp with time zone,
+  rss_bytes bigint,
+  running_jobs integer default 0 not null,
+  constraint workers_pkey PRIMARY KEY (id)
+);
+alter table jobdeck_private.workers enable row level security;
+CREATE UNIQUE INDEX workers_pkey ON jobdeck_private.workers USING btree (id);
+-- privileges on table jobdeck_private.workers: owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.add_checked_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_job jobdeck.jobs;
+begin
+  if key is null then
+    return jobdeck_private.insert_job(type, payload, priority, run_at, max_attempts, null, queue, owner_id,
+                                      org_id, related_type, related_id, metadata);
+  end if;
+  select * into v_job from jobdeck.jobs j
+   where j.key = add_checked_job.key and j.status in ('queued', 'running', 'retrying');
+  if found then
+    return v_job;
+  end if;
+  begin
+    return jobdeck_private.insert_job(type, payload, priority, run_at, max_attempts, key, queue, owner_id,
+                                      org_id, related_type, related_id, metadata);
+  exception when unique_violation then
+    select * into v_job from jobdeck.jobs j
+     where j.key = add_checked_job.key and j.status in ('queued', 'running', 'retrying');
+    return v_job;
+  end;
+end;
+$function$;
+-- privileges on function jobdeck_private.add_checked_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.add_keyed_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, key_mode text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_job  jobdeck.jobs;
+  v_try  integer := 0;
+begin
+  loop
+    v_try := v_try + 1;
+    select * into v_job from jobdeck.jobs j
+     where j.key = add_keyed_job.key and j.status in ('queued', 'running', 'retrying') for update;
+    if found then
+      if key_mode = 'keep' then
+        return v_job;
+      end if;
+      if v_job.type <> add_keyed_job.type then
+        raise exception 'key "%" is held by job % of type "%", not "%"', key, v_job.id, v_job.type, type
+          using errcode = 'JD004';
+      end if;
+      if v_job.status = 'running' then
+        update jobdeck.jobs j set key = null, updated_at = now() where j.id = v_job.id;
+        insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+        values (v_job.id, 'control', 'info', 'key "' || key || '" passed to a newer job (replace)', v_job.attempts);
+      else
+        update jobdeck.jobs j
+           set payload = add_keyed_job.payload, priority = add_keyed_job.priority,
+               run_at = coalesce(add_keyed_job.run_at, now()), max_attempts = add_keyed_job.max_attempts,
+               owner_id = add_keyed_job.owner_id, org_id = add_keyed_job.org_id,
+               related_type = add_keyed_job.related_type, related_id = add_keyed_job.related_id,
+               metadata = add_keyed_job.metadata, updated_at = now()
+         where j.id = v_job.id returning j.* into v_job;
+        if v_job.gw_job_id is not null then
+          perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => v_job.run_at,
+                                                  priority => v_job.priority);
+        elsif v_job.held_at is not null then
+          -- Held by a cap: with its new organisation and options it goes through admission again.
+          update jobdeck.jobs j
+             set held_at = null,
+                 gw_job_id = (graphile_worker.add_job(identifier => v_job.type,
+                                payload => json_build_object('jobdeckId', v_job.id), queue_name => v_job.queue,
+                                run_at => v_job.run_at, max_attempts => 25, priority => v_job.priority)).id
+           where j.id = v_job.id returning j.* into v_job;
+        end if;
+        insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+        values (v_job.id, 'control', 'info', 'replaced by a newer enqueue with key "' || key || '"', v_job.attempts);
+        return v_job;
+      end if;
+    end if;
+    begin
+      return jobdeck_private.insert_job(type, payload, priority, run_at, max_attempts, key, queue, owner_id,
+                                        org_id, related_type, related_id, metadata);
+    exception when unique_violation then
+      if v_try >= 3 then
+        raise;
+      end if;
+      -- a concurrent enqueue took the key: go round again and apply keep/replace to its job
+    end;
+  end loop;
+end;
+$function$;
+-- privileges on function jobdeck_private.add_keyed_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, key_mode text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.authorize_job(job_id uuid, permission text)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+declare
+  v_scope text := jobdeck_private.caller_scope();
+begin
+  if v_scope = 'all' then
+    return;
+  elsif v_scope = 'none' then
+    raise exception 'sign in first: this needs a bearer token' using errcode = '42501';
+  elsif not jobdeck.current_user_can(permission) then
+    raise exception 'permission denied: your token lacks %', permission using errcode = '42501';
+  end if;
+  if job_id is not null and not exists (
+    select 1 from jobdeck.jobs j
+     where j.id = authorize_job.job_id
+       and j.org_id = jobdeck.current_org_id()
+       and (v_scope = 'org' or j.owner_id = jobdeck.current_user_id())
+  ) then
+    raise exception 'job % not found', job_id using errcode = 'JD010';
+  end if;
+end;
+$function$;
+-- privileges on function jobdeck_private.authorize_job(job_id uuid, permission text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.begin_jobs(items jsonb, worker_id text)
+ RETURNS SETOF jobdeck.jobs
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_rows   jobdeck.jobs[];
+  v_ids    uuid[] := array(select (e ->> 'id')::uuid from jsonb_array_elements(items) e where e ->> 'id' is not null);
+  v_cap    integer := jobdeck_private.org_cap();
+  v_capped boolean;
+begin
+  -- With no concurrency cap anywhere (the common case) no row needs its type looked at.
+  v_capped := v_cap is not null
+              or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null);
+  -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
+  -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
+  select array_agg(j order by j.id) into v_rows
+    from jobdeck.jobs j
+    join jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint) on v.id = j.id
+   where j.id = any(v_ids)
+     and (j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id + 0 = v.gw_job_id
+     and (j.org_id is null or not v_capped
+          or (v_cap is null
+              and not exists (select 1 from jobdeck_private.task_types t
+                               where t.type = j.type and t.org_concurrency is not null)));
+
+  if v_rows is not null then
+    return query select * from unnest(v_rows);
+  end if;
+  -- Everything else (capped jobs, jobs added straight to Graphile Worker, rows that moved on)
+  -- goes through start_jobs, which decides under the organisation's lock.
+  if jsonb_array_length(items) > coalesce(cardinality(v_rows), 0) then
+    return query
+    select s.* from jobdeck_private.start_jobs(
+      (select jsonb_agg(e) from jsonb_array_elements(items) e
+        where (e ->> 'id') is null or v_rows is null
+           or not exists (select 1 from unnest(v_rows) r where r.id = (e ->> 'id')::uuid)),
+      worker_id) s;
+  end if;
+end;
+$function$;
+-- privileges on function jobdeck_private.begin_jobs(items jsonb, worker_id text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.caller_scope()
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+declare
+  v_role name := coalesce(nullif(current_setting('role', true), 'none'), session_user);
+begin
+  if v_role = (select r.rolname from pg_namespace n join pg_roles r on r.oid = n.nspowner where n.nspname = 'jobdeck')
+     or (select r.rolsuper from pg_roles r where r.rolname = v_role) then
+    return 'all';
+  elsif pg_has_role(v_role, 'jobdeck_admin', 'member') then
+    return 'org';
+  elsif pg_has_role(v_role, 'jobdeck_user', 'member') then
+    return 'own';
+  elsif pg_has_role(v_role, 'jobdeck_anonymous', 'member') or pg_has_role(v_role, 'jobdeck_api', 'member') then
+    return 'none';
+  end if;
+  return 'all';
+end;
+$function$;
+-- privileges on function jobdeck_private.caller_scope(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.cancel_job(job_id uuid, reason text DEFAULT NULL::text)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_job jobdeck.jobs;
+begin
+  if job_id is null then
+    raise exception 'job id is required' using errcode = 'JD004';
+  end if;
+  if reason is not null and length(reason) > 1000 then
+    raise exception 'cancel reason must be at most 1000 characters, got %', length(reason) using errcode = 'JD004';
+  end if;
+  -- Lock order: the organisation first (release_held below), then the row.
+  perform jobdeck_private.lock_orgs(jobdeck_private.capped_orgs(array[job_id]));
+  select * into v_job from jobdeck.jobs j where j.id = cancel_job.job_id for update;
+  if not found then
+    raise exception 'job % not found', job_id using errcode = 'JD010';
+  end if;
+  if v_job.status = 'cancelled' then
+    return v_job;
+  elsif v_job.status in ('succeeded', 'failed') then
+    raise exception 'job % is % and cannot be cancelled: only queued, retrying or running jobs can', job_id, v_job.status
+      using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
+  elsif v_job.status = 'running' then
+    if v_job.cancel_requested_at is null then
+      update jobdeck.jobs j set cancel_requested_at = now(), cancel_reason = reason, updated_at = now()
+       where j.id = v_job.id returning j.* into v_job;
+      insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+      values (v_job.id, 'control', 'info', 'cancel requested' || coalesce(': ' || reason, ''), v_job.attempts);
+    end if;
+    -- Sent again on a repeated cancel, in case the first was missed (workers also poll).
+    perform pg_notify('jobdeck:cancel', json_build_object('id', v_job.id, 'workerId', v_job.worker_id,
+                                                         'reason', v_job.cancel_reason)::text);
+    return v_job;
+  end if;
+  -- queued or retrying: out of Graphile Worker's queue now. A Graphile job already fetched by a
+  -- worker stays, but that worker finds the job cancelled and skips it.
+  if v_job.gw_job_id is not null then
+    perform graphile_worker.complete_jobs(array[v_job.gw_job_id]);
+  end if;
+  update jobdeck.jobs j
+     set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancel_reason = reason,
+         held_at = null, eta_at = null, updated_at = now()
+   where j.id = v_job.id returning j.* into v_job;
+  if v_job.org_id is not null then
+    perform jobdeck_private.release_held(array[v_job.org_id]);
+  end if;
+  return v_job;
+end;
+$function$;
+comment on function jobdeck_private.cancel_job(job_id uuid, reason text) is 'Cancel a job: queued/retrying at once, running through its worker (ctx.signal aborts). Errors: JD010 not found, JD011 already finished.';
+-- privileges on function jobdeck_private.cancel_job(job_id uuid, reason text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.capped_orgs(job_ids uuid[])
+ RETURNS text[]
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+declare
+  v_cap integer := jobdeck_private.org_cap();
+begin
+  if v_cap is null and not exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null) then
+    return null;
+  end if;
+  return (select array_agg(distinct j.org_id order by j.org_id)
+            from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
+           where j.id = any(job_ids) and j.org_id is not null
+             and (v_cap is not null or t.org_concurrency is not null));
+end;
+$function$;
+-- privileges on function jobdeck_private.capped_orgs(job_ids uuid[]): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.check_job_spec(label text, type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, metadata jsonb)
+ RETURNS integer
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+declare
+  v_type   jobdeck_private.task_types;
+  v_errors text[];
+  v_size   integer;
+  v_prefix text := coalesce(label || ': ', '');
+begin
+  if type is null or type = '' then
+    raise exception '%job type is required', v_prefix using errcode = 'JD001';
+  end if;
+  select * into v_type from jobdeck_private.task_types t where t.type = check_job_spec.type;
+  if not found then
+    raise exception '%unknown job type "%"', v_prefix, left(type, 200) using errcode = 'JD001',
+      hint = coalesce('known types: ' || (select string_agg(t.type, ', ' order by t.type) from jobdeck_private.task_types t),
+                      'no task types are registered yet: run `jobdeck migrate` or start a worker');
+  end if;
+  if payload is null then
+    raise exception '%payload must be JSON, not null', v_prefix using errcode = 'JD002';
+  end if;
+  v_size := octet_length(payload::text);
+  if v_size > v_type.max_payload_bytes then
+    raise exception '%payload of % bytes is over the % byte limit for job type "%"',
+      v_prefix, v_size, v_type.max_payload_bytes, type using errcode = 'JD003';
+  end if;
+  v_errors := jobdeck_private.json_schema_errors(v_type.payload_schema, payload, 'payload');
+  if cardinality(v_errors) > 0 then
+    raise exception '%invalid payload for job type "%": %', v_prefix, type, array_to_string(v_errors[1:10], '; ')
+      using errcode = 'JD002', detail = to_jsonb(v_errors)::text;
+  end if;
+  if priority is null or priority not between -32768 and 32767 then
+    raise exception '%priority must be a whole number from -32768 to 32767, got %', v_prefix, coalesce(priority::text, 'null')
+      using errcode = 'JD004';
+  end if;
+  if max_attempts is not null and max_attempts not between 1 and 32767 then
+    raise exception '%max_attempts must be from 1 to 32767, got %', v_prefix, max_attempts using errcode = 'JD004';
+  end if;
+  if run_at is not null and not isfinite(run_at) then
+    raise exception '%run_at must be a finite time', v_prefix using errcode = 'JD004';
+  end if;
+  if key is not null and length(key) not between 1 and 512 then
+    raise exception '%key must be 1 to 512 characters', v_prefix using errcode = 'JD004';
+  end if;
+  if queue is not null and length(queue) not between 1 and 128 then
+    raise exception '%queue must be 1 to 128 characters', v_prefix using errcode = 'JD004';
+  end if;
+  if metadata is null or jsonb_typeof(metadata) <> 'object' then
+    raise exception '%metadata must be a JSON object', v_prefix using errcode = 'JD004';
+  end if;
+  return coalesce(max_attempts, v_type.max_attempts);
+end;
+$function$;
+-- privileges on function jobdeck_private.check_job_spec(label text, type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, metadata jsonb): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.deny_api_caller(what text)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+begin
+  if jobdeck_private.caller_scope() <> 'all' then
+    raise exception '% is not available to API callers; use jobdeck.enqueue_job()', what using errcode = '42501';
+  end if;
+end;
+$function$;
+-- privileges on function jobdeck_private.deny_api_caller(what text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_max integer;
+begin
+  v_max := jobdeck_private.check_job_spec(null, type, payload, priority, run_at, max_attempts, key, queue, metadata);
+  if key is null then
+    return jobdeck_private.insert_job(type, payload, priority, run_at, v_max, null, queue, owner_id, org_id,
+                                      related_type, related_id, metadata);
+  end if;
+  if key_mode is null or key_mode not in ('keep', 'replace') then
+    raise exception 'key_mode must be keep or replace, got %', coalesce(key_mode, 'null') using errcode = 'JD004';
+  end if;
+  return jobdeck_private.add_keyed_job(type, payload, priority, run_at, v_max, key, key_mode, queue, owner_id,
+                                       org_id, related_type, related_id, metadata);
+end;
+$function$;
+comment on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
+-- privileges on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_many(specs jsonb)
+ RETURNS SETOF jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_spec  jsonb;
+  v_i     integer := 0;
+  v_max   integer[] := '{}';
+  v_int   jsonb;
+  v_keyed boolean := false;
+begin
+  if specs is null or jsonb_typeof(specs) <> 'array' then
+    raise exception 'jobs must be a JSON array of job specs' using errcode = 'JD004';
+  end if;
+  for v_spec in select jsonb_array_elements(specs) loop
+    if jsonb_typeof(v_spec) <> 'object' then
+      raise exception 'jobs[%]: must be an object like {"type": "...", "payload": {...}}', v_i using errcode = 'JD004';
+    end if;
+    foreach v_int in array array[v_spec -> 'priority', coalesce(v_spec -> 'maxAttempts', v_spec -> 'max_attempts')] loop
+      if v_int is not null and v_int <> 'null'::jsonb
+         and (jsonb_typeof(v_int) <> 'number' or (v_int::text)::numeric <> trunc((v_int::text)::numeric)
+              or abs((v_int::text)::numeric) > 2147483647) then
+        raise exception 'jobs[%]: priority and maxAttempts must be whole numbers, got %', v_i, v_int using errcode = 'JD004';
+      end if;
+    end loop;
+    v_max := v_max || jobdeck_private.check_job_spec(
+      'jobs[' || v_i || ']', v_spec ->> 'type', coalesce(v_spec -> 'payload', '{}'),
+      coalesce((v_spec ->> 'priority')::integer, 0),
+      (coalesce(v_spec ->> 'runAt', v_spec ->> 'run_at'))::timestamptz,
+      (coalesce(v_spec ->> 'maxAttempts', v_spec ->> 'max_attempts'))::integer,
+      v_spec ->> 'key', v_spec ->> 'queue', coalesce(v_spec -> 'metadata', '{}'));
+    if coalesce(v_spec ->> 'keyMode', v_spec ->> 'key_mode', 'keep') not in ('keep', 'replace') then
+      raise exception 'jobs[%]: keyMode must be keep or replace, got %', v_i,
+        coalesce(v_spec -> 'keyMode', v_spec -> 'key_mode') using errcode = 'JD004';
+    end if;
+    v_keyed := v_keyed or (v_spec ->> 'key') is not null;
+    v_i := v_i + 1;
+  end loop;
+
+  if v_keyed then
+    -- Keyed jobs dedupe one by one (see add_keyed_job); unkeyed ones in the same list go in singly too.
+    v_i := 0;
+    for v_spec in select jsonb_array_elements(specs) loop
+      v_i := v_i + 1;
+      if (v_spec ->> 'key') is null then
+        return next jobdeck_private.insert_job(
+          v_spec ->> 'type', coalesce(v_spec -> 'payload', '{}'), coalesce((v_spec ->> 'priority')::integer, 0),
+          (coalesce(v_spec ->> 'runAt', v_spec ->> 'run_at'))::timestamptz, v_max[v_i], null, v_spec ->> 'queue',
+          coalesce(v_spec ->> 'ownerId', v_spec ->> 'owner_id'), coalesce(v_spec ->> 'orgId', v_spec ->> 'org_id'),
+          coalesce(v_spec ->> 'relatedType', v_spec ->> 'related_type'),
+          coalesce(v_spec ->> 'relatedId', v_spec ->> 'related_id'), coalesce(v_spec -> 'metadata', '{}'));
+        continue;
+      end if;
+      return next jobdeck_private.add_keyed_job(
+        v_spec ->> 'type', coalesce(v_spec -> 'payload', '{}'), coalesce((v_spec ->> 'priority')::integer, 0),
+        (coalesce(v_spec ->> 'runAt', v_spec ->> 'run_at'))::timestamptz, v_max[v_i], v_spec ->> 'key',
+        coalesce(v_spec ->> 'keyMode', v_spec ->> 'key_mode', 'keep'), v_spec ->> 'queue', coalesce(v_spec ->> 'ownerId', v_spec ->> 'owner_id'),
+        coalesce(v_spec ->> 'orgId', v_spec ->> 'org_id'), coalesce(v_spec ->> 'relatedType', v_spec ->> 'related_type'),
+        coalesce(v_spec ->> 'relatedId', v_spec ->> 'related_id'), coalesce(v_spec -> 'metadata', '{}'));
+    end loop;
+    return;
+  end if;
+
+  return query
+  with s as materialized (
+    select e.ord, gen_random_uuid() as id, e.spec ->> 'type' as type,
+           coalesce(e.spec -> 'payload', '{}') as payload,
+           coalesce((e.spec ->> 'priority')::integer, 0) as priority,
+           (coalesce(e.spec ->> 'runAt', e.spec ->> 'run_at'))::timestamptz as run_at,
+           v_max[e.ord] as max_attempts,
+           e.spec ->> 'queue' as queue,
+           coalesce(e.spec ->> 'ownerId', e.spec ->> 'owner_id') as owner_id,
+           coalesce(e.spec ->> 'orgId', e.spec ->> 'org_id') as org_id,
+           coalesce(e.spec ->> 'relatedType', e.spec ->> 'related_type') as related_type,
+           coalesce(e.spec ->> 'relatedId', e.spec ->> 'related_id') as related_id,
+           coalesce(e.spec -> 'metadata', '{}') as metadata
+      from jsonb_array_elements(specs) with ordinality as e(spec, ord)
+  ), gw as (
+    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+      from graphile_worker.add_jobs(array(
+        select row(s.type, json_build_object('jobdeckId', s.id), s.queue, s.run_at, 25, null,
+                   s.priority, null)::graphile_worker.job_spec
+          from s order by s.ord)) as g
+  ), ins as (
+    insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
+                                   related_type, related_id, metadata, gw_job_id)
+    select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id
+      from s join gw on gw.id = s.id
+    returning j.*
+  )
+  select ins.* from ins join s on s.id = ins.id order by s.ord;
+end;
+$function$;
+-- privileges on function jobdeck_private.enqueue_many(specs jsonb): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.finish_jobs(items jsonb, worker_id text)
+ RETURNS TABLE(id uuid, status text)
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_ids     uuid[];
+  v_orgs    text[];
+  v_done    jsonb;
+begin
+  select array_agg(v.id) into v_ids from jsonb_to_recordset(items) as v(id uuid);
+  v_orgs := jobdeck_private.capped_orgs(v_ids);
+  perform jobdeck_private.lock_orgs(v_orgs);
+
+  with v as (
+    select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, started_at timestamptz, attempt integer,
+                                                 outcome text, retryable boolean, result jsonb, error jsonb,
+                                                 peak_rss_bytes bigint, cpu_ms bigint, progress integer, step text,
+                                                 completed integer, total integer)
+  ), cur as materialized (
+    -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
+    -- now, after any cancel that committed while we waited; the update below sees the same.
+    select j.id, j.status, j.cancel_requested_at, j.max_attempts
+      from jobdeck.jobs j where j.id = any(v_ids) order by j.id for update
+  ), d as (
+    select v.*, c.status = 'running' as marked,
+           case
+             when v.outcome = 'succeeded' then 'succeeded'
+             when v.outcome = 'cancelled' then 'cancelled'
+             when c.cancel_requested_at is not null then 'cancelled'
+             when v.outcome = 'interrupted' then 'queued'
+             when v.outcome = 'error' and v.retryable and v.attempt < c.max_attempts then 'retrying'
+             else 'failed'
+           end as new_status
+      from v join cur c on c.id = v.id
+  ), upd as (
+    update jobdeck.jobs j
+       set status = d.new_status,
+           result = case when d.new_status = 'succeeded' then d.result else j.result end,
+           errors = case when d.error is null then j.errors else j.errors || jsonb_build_array(d.error) end,
+           attempts = case when d.new_status = 'queued' then greatest(d.attempt - 1, 0) else d.attempt end,
+           worker_id = finish_jobs.worker_id,
+           started_at = case when d.marked then j.started_at else d.started_at end,
+           finished_at = case when d.new_status in ('succeeded', 'failed', 'cancelled') then now() end,
+           progress = case when d.new_status = 'succeeded' then 100
+                           else coalesce(d.progress, case when d.marked then j.progress else 0 end) end,
+           current_step = coalesce(d.step, case when d.marked then j.current_step end),
+           total_steps = coalesce(d.total, case when d.marked then j.total_steps end),
+           completed_steps = case when d.new_status = 'succeeded' and coalesce(d.total, case when d.marked then j.total_steps end) is not null
+                                  then coalesce(d.total, case when d.marked then j.total_steps end)
+                                  else coalesce(d.completed, case when d.marked then j.completed_steps else 0 end) end,
+           run_at = case d.new_status
+                      when 'retrying' then now() + jobdeck_private.retry_delay(
+                        (select t.backoff from jobdeck_private.task_types t where t.type = j.type), d.attempt)
+                      when 'queued' then now()
+                      else j.run_at end,
+           gw_job_id = case when d.new_status in ('retrying', 'queued') then null else j.gw_job_id end,
+           cancel_requested_at = case when d.new_status = 'cancelled' then coalesce(j.cancel_requested_at, now())
+                                      else j.cancel_requested_at end,
+           eta_at = null, updated_at = now(), heartbeat_at = now(),
+           peak_rss_bytes = greatest(d.peak_rss_bytes, case when d.marked then j.peak_rss_bytes end),
+           cpu_ms = coalesce(d.cpu_ms, case when d.marked then j.cpu_ms end)
+      from d
+     -- Rows by primary key only: with a status test a partial index implies (`|| ''` hides it),
+     -- the planner, misled by a busy table's stale statistics, walks thousands of waiting rows.
+     -- (No `j.id = any(v_ids)` here: next to `j.id = d.id` it made each row's probe search the
+     -- whole array.)
+     where j.id = d.id
+       and (((j.status || '') = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = d.attempt)
+         or ((j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = d.gw_job_id
+             and j.attempts = d.attempt - 1))
+    returning j.id, j.status
+  )
+  select coalesce(jsonb_agg(jsonb_build_object('id', upd.id, 'status', upd.status)), '[]') into v_done from upd;
+
+  -- The next attempt of each requeued job gets a Graphile job of its own.
+  if exists (select 1 from jsonb_to_recordset(v_done) as f(id uuid, status text) where f.status in ('retrying', 'queued')) then
+    with gw as (
+      select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+        from graphile_worker.add_jobs(array(
+          select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, 25, null,
+                     j.priority, null)::graphile_worker.job_spec
+            from jobdeck.jobs j
+            join jsonb_to_recordset(v_done) as f(id uuid, status text)
+              on f.id = j.id and f.status in ('retrying', 'queued'))) g
+    )
+    update jobdeck.jobs j set gw_job_id = gw.gw_job_id from gw where j.id = gw.id;
+  end if;
+
+  if v_orgs is not null then
+    perform jobdeck_private.release_held(v_orgs);
+  end if;
+  return query select f.id, f.status from jsonb_to_recordset(v_done) as f(id uuid, status text);
+end;
+$function$;
+-- privileges on function jobdeck_private.finish_jobs(items jsonb, worker_id text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb)
+ RETURNS TABLE(id uuid, cancel_reason text, lost boolean)
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  insert into jobdeck_private.workers as w (id, pool_id, hostname, pid, concurrency, task_types, rss_bytes, running_jobs,
+                                            stopping_at)
+  values (worker_id, info ->> 'poolId', info ->> 'hostname', (info ->> 'pid')::integer,
+          (info ->> 'concurrency')::integer,
+          coalesce(array(select jsonb_array_elements_text(info -> 'taskTypes')), '{}'),
+          (info ->> 'rssBytes')::bigint, coalesce(cardinality(running), 0),
+          case when (info ->> 'stopping')::boolean then now() end)
+  on conflict on constraint workers_pkey do update
+     set pool_id = excluded.pool_id, heartbeat_at = now(), rss_bytes = excluded.rss_bytes,
+         running_jobs = excluded.running_jobs, stopping_at = coalesce(w.stopping_at, excluded.stopping_at);
+
+  if jobs is not null then
+    update jobdeck.jobs j
+       set peak_rss_bytes = greatest(j.peak_rss_bytes, v.rss), cpu_ms = v.cpu_ms, heartbeat_at = now()
+      from jsonb_to_recordset(jobs) as v(id uuid, rss bigint, cpu_ms bigint)
+     where j.id = v.id and j.status = 'running' and j.worker_id = heartbeat.worker_id;
+  end if;
+
+  return query
+  select r.id, j.cancel_reason,
+         (j.id is null or j.status <> 'running' or j.worker_id is distinct from heartbeat.worker_id) as lost
+    from unnest(running) as r(id)
+    left join jobdeck.jobs j on j.id = r.id
+   where j.id is null or j.status <> 'running' or j.worker_id is distinct from heartbeat.worker_id
+      or j.cancel_requested_at is not null;
+end;
+$function$;
+-- privileges on function jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_id   uuid := gen_random_uuid();
+  v_gw   bigint;
+  v_job  jobdeck.jobs;
+begin
+  v_gw := (graphile_worker.add_job(
+    identifier => insert_job.type,
+    payload => json_build_object('jobdeckId', v_id),
+    queue_name => insert_job.queue,
+    run_at => insert_job.run_at,
+    max_attempts => 25,
+    priority => insert_job.priority
+  )).id;
+  insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
+                                 related_type, related_id, key, metadata, gw_job_id)
+  values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
+          coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
+          insert_job.related_id, insert_job.key, insert_job.metadata, v_gw)
+  returning j.* into v_job;
+  return v_job;
+end;
+$function$;
+-- privileges on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.json_path(parent text, key text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case when key ~ '^[A-Za-z_][A-Za-z0-9_]*$' then parent || '.' || key
+              else parent || '[' || to_json(key)::text || ']' end
+$function$;
+-- privileges on function jobdeck_private.json_path(parent text, key text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text DEFAULT 'payload'::text)
+ RETURNS text[]
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+declare
+  errs   text[] := '{}';
+  t      text := jsonb_typeof(doc);
+  types  text[];
+  k      text;
+  sub    jsonb;
+  i      integer;
+  n      integer;
+  matched integer;
+  branch_errs text[];
+  first_branch_errs text[];
+  child_path text;
+begin
+  if schema is null or schema = 'true'::jsonb or schema = '{}'::jsonb then
+    return errs;
+  end if;
+  if schema = 'false'::jsonb then
+    return array[path || ': is not allowed'];
+  end if;
+
+  if schema ? 'type' then
+    types := case jsonb_typeof(schema -> 'type')
+      when 'array' then array(select jsonb_array_elements_text(schema -> 'type'))
+      else array[schema ->> 'type'] end;
+    if not (t = any (types)
+            or (t = 'number' and 'integer' = any (types) and (doc::text)::numeric = trunc((doc::text)::numeric))) then
+      return array[format('%s: expected %s, got %s', path, array_to_string(types, ' or '),
+        case when t = 'number' and 'integer' = any (types) then 'a fraction' else t end)];
+    end if;
+  end if;
+
+  if schema ? 'const' and doc is distinct from schema -> 'const' then
+    errs := errs || format('%s: must be %s', path, schema -> 'const');
+  end if;
+  if schema ? 'enum' and not exists (select 1 from jsonb_array_elements(schema -> 'enum') e where e = doc) then
+    errs := errs || format('%s: must be one of %s', path,
+      (select string_agg(e::text, ', ') from jsonb_array_elements(schema -> 'enum') e));
+  end if;
+
+  if t = 'string' then
+    n := char_length(doc #>> '{}');
+    if schema ? 'minLength' and n < (schema ->> 'minLength')::int then
+      errs := errs || format('%s: must be at least %s characters', path, schema ->> 'minLength');
+    end if;
+    if schema ? 'maxLength' and n > (schema ->> 'maxLength')::int then
+      errs := errs || format('%s: must be at most %s characters', path, schema ->> 'maxLength');
+    end if;
+    if schema ? 'pattern' and not ((doc #>> '{}') ~ (schema ->> 'pattern')) then
+      errs := errs || format('%s: must match %s', path, schema ->> 'pattern');
+    end if;
+  elsif t = 'number' then
+    if schema ? 'minimum' and (doc::text)::numeric < (schema ->> 'minimum')::numeric then
+      errs := errs || format('%s: must be >= %s', path, schema ->> 'minimum');
+    end if;
+    if schema ? 'maximum' and (doc::text)::numeric > (schema ->> 'maximum')::numeric then
+      errs := errs || format('%s: must be <= %s', path, schema ->> 'maximum');
+    end if;
+    if jsonb_typeof(schema -> 'exclusiveMinimum') = 'number'
+       and (doc::text)::numeric <= (schema ->> 'exclusiveMinimum')::numeric then
+      errs := errs || format('%s: must be > %s', path, schema ->> 'exclusiveMinimum');
+    end if;
+    if jsonb_typeof(schema -> 'exclusiveMaximum') = 'number'
+       and (doc::text)::numeric >= (schema ->> 'exclusiveMaximum')::numeric then
+      errs := errs || format('%s: must be < %s', path, schema ->> 'exclusiveMaximum');
+    end if;
+    if schema ? 'multipleOf' and mod((doc::text)::numeric, (schema ->> 'multipleOf')::numeric) <> 0 then
+      errs := errs || format('%s: must be a multiple of %s', path, schema ->> 'multipleOf');
+    end if;
+  elsif t = 'object' then
+    if jsonb_typeof(schema -> 'required') = 'array' then
+      for k in select jsonb_array_elements_text(schema -> 'required') loop
+        if not doc ? k then
+          errs := errs || format('%s: is required', jobdeck_private.json_path(path, k));
+        end if;
+      end loop;
+    end if;
+    for k, sub in select * from jsonb_each(doc) loop
+      child_path := jobdeck_private.json_path(path, k);
+      if jsonb_typeof(schema -> 'properties') = 'object' and schema -> 'properties' ? k then
+        errs := errs || jobdeck_private.json_schema_errors(schema -> 'properties' -> k, sub, child_path);
+      elsif schema ? 'additionalProperties' then
+        if schema -> 'additionalProperties' = 'false'::jsonb then
+          errs := errs || format('%s: is not an allowed field', child_path);
+        else
+          errs := errs || jobdeck_private.json_schema_errors(schema -> 'additionalProperties', sub, child_path);
+        end if;
+      end if;
+    end loop;
+    n := (select count(*) from jsonb_object_keys(doc));
+    if schema ? 'minProperties' and n < (schema ->> 'minProperties')::int then
+      errs := errs || format('%s: must have at least %s fields', path, schema ->> 'minProperties');
+    end if;
+    if schema ? 'maxProperties' and n > (schema ->> 'maxProperties')::int then
+      errs := errs || format('%s: must have at most %s fields', path, schema ->> 'maxProperties');
+    end if;
+  elsif t = 'array' then
+    n := jsonb_array_length(doc);
+    if schema ? 'minItems' and n < (schema ->> 'minItems')::int then
+      errs := errs || format('%s: must have at least %s items', path, schema ->> 'minItems');
+    end if;
+    if schema ? 'maxItems' and n > (schema ->> 'maxItems')::int then
+      errs := errs || format('%s: must have at most %s items', path, schema ->> 'maxItems');
+    end if;
+    for i in 0 .. n - 1 loop
+      if jsonb_typeof(schema -> 'prefixItems') = 'array' and i < jsonb_array_length(schema -> 'prefixItems') then
+        errs := errs || jobdeck_private.json_schema_errors(schema -> 'prefixItems' -> i, doc -> i, path || '[' || i || ']');
+      elsif jsonb_typeof(schema -> 'items') = 'object' or jsonb_typeof(schema -> 'items') = 'boolean' then
+        errs := errs || jobdeck_private.json_schema_errors(schema -> 'items', doc -> i, path || '[' || i || ']');
+      end if;
+      exit when cardinality(errs) >= 20;
+    end loop;
+  end if;
+
+  if jsonb_typeof(schema -> 'allOf') = 'array' then
+    for sub in select jsonb_array_elements(schema -> 'allOf') loop
+      errs := errs || jobdeck_private.json_schema_errors(sub, doc, path);
+    end loop;
+  end if;
+  if jsonb_typeof(schema -> 'anyOf') = 'array' or jsonb_typeof(schema -> 'oneOf') = 'array' then
+    matched := 0;
+    first_branch_errs := null;
+    for sub in select jsonb_array_elements(coalesce(schema -> 'anyOf', schema -> 'oneOf')) loop
+      branch_errs := jobdeck_private.json_schema_errors(sub, doc, path);
+      if cardinality(branch_errs) = 0 then
+        matched := matched + 1;
+      elsif first_branch_errs is null then
+        first_branch_errs := branch_errs;
+      end if;
+    end loop;
+    if matched = 0 then
+      errs := errs || format('%s: does not match any allowed form (%s)', path,
+        array_to_string(first_branch_errs, '; '));
+    elsif schema ? 'oneOf' and matched > 1 then
+      errs := errs || format('%s: matches more than one allowed form', path);
+    end if;
+  end if;
+  return errs;
+end;
+$function$;
+-- privileges on function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.lock_orgs(org_ids text[])
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_org text;
+begin
+  for v_org in select distinct o from unnest(org_ids) o where o is not null order by 1 loop
+    perform pg_advisory_xact_lock(hashtextextended('jobdeck.org:' || v_org, 0));
+  end loop;
+end;
+$function$;
+-- privileges on function jobdeck_private.lock_orgs(org_ids text[]): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.mark_running(items jsonb, worker_id text)
+ RETURNS TABLE(id uuid, marked boolean, status text)
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_marked uuid[];
+  v_ids    uuid[] := array(select (e ->> 'id')::uuid from jsonb_array_elements(items) e);
+begin
+  with v as (
+    select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, attempt integer, started_at timestamptz,
+                                                 progress integer, step text, completed integer, total integer)
+  ), upd as (
+    update jobdeck.jobs j
+       set status = 'running', attempts = v.attempt, worker_id = mark_running.worker_id, started_at = v.started_at,
+           heartbeat_at = now(), updated_at = now(), progress = coalesce(v.progress, 0), current_step = v.step,
+           completed_steps = coalesce(v.completed, 0), total_steps = v.total,
+           peak_rss_bytes = null, cpu_ms = null,
+           eta_at = case
+             when coalesce(v.progress, 0) between 1 and 99
+               then now() + (now() - v.started_at) * ((100 - v.progress)::float8 / v.progress)
+             else v.started_at + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type)
+                                 * interval '1 millisecond'
+           end
+      from v
+     where j.id = any(v_ids) and j.id = v.id  -- by primary key only, see finish_jobs
+       and (j.status || '') in ('queued', 'retrying') and j.held_at is null
+       and j.gw_job_id + 0 = v.gw_job_id and j.attempts = v.attempt - 1
+    returning j.id
+  )
+  select array_agg(upd.id) into v_marked from upd;
+
+  return query
+  select v.id, coalesce(v.id = any(v_marked), false), j.status
+    from jsonb_to_recordset(items) as v(id uuid)
+    left join jobdeck.jobs j on j.id = v.id;
+end;
+$function$;
+-- privileges on function jobdeck_private.mark_running(items jsonb, worker_id text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.org_cap()
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select nullif((s.value #>> '{}')::integer, 0) from jobdeck_private.settings s where s.name = 'org_concurrency'
+$function$;
+-- privileges on function jobdeck_private.org_cap(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.orphaned_jobs(after_created timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id uuid DEFAULT NULL::uuid, scan integer DEFAULT 5000)
+ RETURNS TABLE(id uuid, gw_job_id bigint, next_created text, next_id uuid)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  with page as materialized (
+    select j.id, j.gw_job_id, j.status, j.held_at, j.created_at
+      from jobdeck.jobs j
+     where j.status in ('queued', 'running', 'retrying')
+       and (after_created is null
+            or j.created_at < after_created or (j.created_at = after_created and j.id > after_id))
+     order by j.created_at desc, j.id
+     limit scan
+  ), last as (
+    select p.created_at, p.id from page p order by p.created_at, p.id desc limit 1
+  )
+  select o.id, o.gw_job_id,
+         case when (select count(*) from page) = scan then (select l.created_at::text from last l) end,
+         case when (select count(*) from page) = scan then (select l.id from last l) end
+    from (select p.id, p.gw_job_id from page p
+           where p.status in ('queued', 'retrying') and p.held_at is null
+             and not exists (select 1 from graphile_worker.jobs g where g.id = p.gw_job_id)
+          union all
+          -- the cursor row, so the caller learns where to go on even when nothing is orphaned
+          select null, null) o
+$function$;
+-- privileges on function jobdeck_private.orphaned_jobs(after_created timestamp with time zone, after_id uuid, scan integer): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.refresh_type_stats()
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  update jobdeck_private.task_types t
+     set median_ms = s.median_ms, stats_at = now()
+    from (
+      select tt.type,
+             (select percentile_cont(0.5) within group (order by extract(epoch from (r.finished_at - r.started_at)) * 1000)
+                from (select j.finished_at, j.started_at from jobdeck.jobs j
+                       where j.type = tt.type and j.status = 'succeeded' and j.started_at is not null
+                       order by j.created_at desc limit 200) r)::bigint as median_ms
+        from jobdeck_private.task_types tt
+    ) s
+   where s.type = t.type and s.median_ms is distinct from t.median_ms
+$function$;
+-- privileges on function jobdeck_private.refresh_type_stats(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.release_all_held()
+ RETURNS integer
+ LANGUAGE sql
+AS $function$
+  select jobdeck_private.release_held(array(select distinct j.org_id from jobdeck.jobs j where j.held_at is not null))
+$function$;
+-- privileges on function jobdeck_private.release_all_held(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.release_held(org_ids text[])
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_cap integer := jobdeck_private.org_cap();
+  v_n   integer;
+begin
+  if org_ids is null or cardinality(org_ids) = 0 then
+    return 0;
+  end if;
+  perform jobdeck_private.lock_orgs(org_ids);
+  with busy as (
+    select x.org_id, x.type, count(*) as n
+      from jobdeck.jobs x
+     where x.org_id = any(org_ids)
+       and (x.status = 'running'
+            or (x.status in ('queued', 'retrying') and x.gw_job_id is not null and x.held_at is null
+                and x.run_at <= now()))
+     group by x.org_id, x.type
+  ), held as (
+    select j.id, j.org_id, j.type, j.queue, j.priority, j.run_at, j.created_at, j.max_attempts,
+           t.org_concurrency as type_cap,
+           row_number() over (partition by j.org_id, j.type order by j.priority, j.run_at, j.created_at, j.id) as rn_type
+      from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
+     where j.held_at is not null and j.org_id = any(org_ids) and j.status in ('queued', 'retrying')
+  ), type_ok as (
+    select h.*, row_number() over (partition by h.org_id order by h.priority, h.run_at, h.created_at, h.id) as rn_org
+      from held h
+     where h.type_cap is null
+        or coalesce((select b.n from busy b where b.org_id = h.org_id and b.type = h.type), 0) + h.rn_type <= h.type_cap
+  ), pick as (
+    select o.* from type_ok o
+     where v_cap is null
+        or coalesce((select sum(b.n) from busy b where b.org_id = o.org_id), 0) + o.rn_org <= v_cap
+  ), gw as (
+    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+      from graphile_worker.add_jobs(array(
+        select row(p.type, json_build_object('jobdeckId', p.id), p.queue, greatest(p.run_at, now()), 25,
+                   null, p.priority, null)::graphile_worker.job_spec
+          from pick p)) g
+  )
+  update jobdeck.jobs j set held_at = null, gw_job_id = gw.gw_job_id, updated_at = now()
+    from gw where j.id = gw.id;
+  get diagnostics v_n = row_count;
+  return v_n;
+end;
+$function$;
+-- privileges on function jobdeck_private.release_held(org_ids text[]): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.release_pools(pool_ids text[])
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_gw bigint[];
+begin
+  select array_agg(g.id) into v_gw from graphile_worker.jobs g where g.locked_by = any(pool_ids);
+  perform graphile_worker.force_unlock_workers(pool_ids);
+  if v_gw is not null then
+    perform graphile_worker.reschedule_jobs(v_gw, attempts => 0);
+  end if;
+  return coalesce(cardinality(v_gw), 0);
+end;
+$function$;
+-- privileges on function jobdeck_private.release_pools(pool_ids text[]): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.requeue_orphans(items jsonb)
+ RETURNS SETOF uuid
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_ids uuid[];
+begin
+  select array_agg(j.id order by j.id) into v_ids
+    from (select j.id from jobdeck.jobs j
+            join jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint) on v.id = j.id
+           where j.status in ('queued', 'retrying') and j.held_at is null
+             and j.gw_job_id is not distinct from v.gw_job_id
+             and not exists (select 1 from graphile_worker.jobs g where g.id = j.gw_job_id)
+           order by j.id
+             for update of j skip locked) j;
+  if v_ids is null then
+    return;
+  end if;
+  with gw as (
+    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+      from graphile_worker.add_jobs(array(
+        select row(j.type, json_build_object('jobdeckId', j.id), j.queue, greatest(j.run_at, now()), 25, null,
+                   j.priority, null)::graphile_worker.job_spec
+          from jobdeck.jobs j where j.id = any(v_ids))) g
+  ), upd as (
+    update jobdeck.jobs j set gw_job_id = gw.gw_job_id, updated_at = now() from gw where j.id = gw.id
+    returning j.id, j.attempts
+  )
+  insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+  select upd.id, 'control', 'warn',
+         'requeued: its Graphile Worker job was gone (a worker stopped before recording the outcome)', upd.attempts
+    from upd;
+  return query select unnest(v_ids);
+end;
+$function$;
+-- privileges on function jobdeck_private.requeue_orphans(items jsonb): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.rescue_workers(stale_after interval, rescuer text)
+ RETURNS TABLE(id uuid, status text, worker_id text)
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_workers text[];
+  v_pools   text[];
+  v_gw      bigint[];
+  v_orgs    text[];
+  v_old_gw  bigint[];
+  v_done    jsonb;
+begin
+  select array_agg(w.id), array_agg(w.pool_id) filter (where w.pool_id is not null)
+    into v_workers, v_pools
+    from (select w.id, w.pool_id from jobdeck_private.workers w
+           where w.heartbeat_at < now() - stale_after and w.id <> rescuer
+             for update skip locked) w;
+  if v_workers is null then
+    return;
+  end if;
+
+  v_orgs := jobdeck_private.capped_orgs(array(
+    select j.id from jobdeck.jobs j where j.status = 'running' and j.worker_id = any(v_workers)));
+  perform jobdeck_private.lock_orgs(v_orgs);
+
+  if v_pools is not null then
+    select array_agg(g.id) into v_gw from graphile_worker.jobs g where g.locked_by = any(v_pools);
+    perform graphile_worker.force_unlock_workers(v_pools);
+    -- Worker counted an attempt for each job it handed them; jobdeck counts its own.
+    if v_gw is not null then
+      perform graphile_worker.reschedule_jobs(v_gw, attempts => 0);
+    end if;
+  end if;
+
+  with r as (
+    update jobdeck.jobs j
+       set status = case when j.cancel_requested_at is not null then 'cancelled'
+                         when j.attempts < j.max_attempts then 'retrying' else 'failed' end,
+           finished_at = case when j.cancel_requested_at is null and j.attempts < j.max_attempts then null
+                              else now() end,
+           errors = j.errors || jsonb_build_array(jsonb_build_object(
+             'at', now(), 'attempt', j.attempts, 'name', 'WorkerLostError',
+             'message', format('worker %s stopped heartbeating (last seen %s); the attempt was interrupted',
+                               j.worker_id, (select w.heartbeat_at from jobdeck_private.workers w where w.id = j.worker_id)),
+             'stack', null, 'permanent', false, 'interrupted', true)),
+           run_at = now(), eta_at = null, updated_at = now()
+     where j.status = 'running' and j.worker_id = any(v_workers)
+    returning j.id, j.status, j.worker_id, j.gw_job_id
+  )
+  select coalesce(jsonb_agg(to_jsonb(r)), '[]') into v_done from r;
+
+  -- The interrupted attempts' Worker jobs go (a stalled worker that wakes up cannot complete the
+  -- next attempt's job by id); retrying jobs get a fresh one, as after any failed attempt.
+  select array_agg(r.gw_job_id) into v_old_gw
+    from jsonb_to_recordset(v_done) as r(id uuid, status text, worker_id text, gw_job_id bigint)
+   where r.gw_job_id is not null;
+  if v_old_gw is not null then
+    perform graphile_worker.complete_jobs(v_old_gw);
+  end if;
+  with gw as (
+    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+      from graphile_worker.add_jobs(array(
+        select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, 25, null, j.priority,
+                   null)::graphile_worker.job_spec
+          from jobdeck.jobs j
+          join jsonb_to_recordset(v_done) as r(id uuid, status text) on r.id = j.id and r.status = 'retrying')) g
+  )
+  update jobdeck.jobs j set gw_job_id = gw.gw_job_id from gw where j.id = gw.id;
+  delete from jobdeck_private.workers w where w.id = any(v_workers);
+  if v_orgs is not null then
+    perform jobdeck_private.release_held(v_orgs);
+  end if;
+  return query select r.id, r.status, r.worker_id
+    from jsonb_to_recordset(v_done) as r(id uuid, status text, worker_id text);
+end;
+$function$;
+-- privileges on function jobdeck_private.rescue_workers(stale_after interval, rescuer text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.retry_delay(backoff jsonb, attempt integer)
+ RETURNS interval
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_ms     float8;
+  v_n      integer;
+  v_jitter float8;
+begin
+  if backoff is not null and backoff ? 'delaysMs' then
+    v_n := jsonb_array_length(backoff -> 'delaysMs');
+    v_ms := (backoff -> 'delaysMs' ->> (least(greatest(attempt, 1), v_n) - 1))::float8;
+    v_jitter := coalesce((backoff ->> 'jitter')::float8, 0);
+  else
+    v_ms := least(coalesce((backoff ->> 'maxMs')::float8, 3600000),
+                  coalesce((backoff ->> 'baseMs')::float8, 2000)
+                    * power(coalesce((backoff ->> 'factor')::float8, 2), least(greatest(attempt - 1, 0), 60)));
+    v_jitter := coalesce((backoff ->> 'jitter')::float8, 0.2);
+  end if;
+  v_ms := greatest(0, v_ms * (1 + v_jitter * (2 * random() - 1)));
+  return make_interval(secs => v_ms / 1000.0);
+end;
+$function$;
+-- privileges on function jobdeck_private.retry_delay(backoff jsonb, attempt integer): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.retry_job(job_id uuid)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_job   jobdeck.jobs;
+  v_other uuid;
+  v_gw    bigint;
+begin
+  if job_id is null then
+    raise exception 'job id is required' using errcode = 'JD004';
+  end if;
+  select * into v_job from jobdeck.jobs j where j.id = retry_job.job_id for update;
+  if not found then
+    raise exception 'job % not found', job_id using errcode = 'JD010';
+  end if;
+  if v_job.status not in ('failed', 'cancelled') then
+    raise exception 'job % is % and cannot be retried: only failed or cancelled jobs can', job_id, v_job.status
+      using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
+  end if;
+  if v_job.key is not null then
+    select j.id into v_other from jobdeck.jobs j
+     where j.key = v_job.key and j.status in ('queued', 'running', 'retrying') and j.id <> v_job.id;
+    if found then
+      raise exception 'job % cannot be retried: job % holds its key "%" and is not finished', job_id, v_other, v_job.key
+        using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
+    end if;
+  end if;
+  v_gw := (graphile_worker.add_job(
+    identifier => v_job.type,
+    payload => json_build_object('jobdeckId', v_job.id),
+    queue_name => v_job.queue,
+    max_attempts => 25,
+    priority => v_job.priority
+  )).id;
+  begin
+    update jobdeck.jobs j
+       set status = 'queued', attempts = 0, manual_retries = j.manual_retries + 1, run_at = now(),
+           finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
+           completed_steps = 0, total_steps = null, cancel_requested_at = null, cancel_reason = null,
+           held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now()
+     where j.id = v_job.id returning j.* into v_job;
+  exception when unique_violation then
+    raise exception 'job % cannot be retried: another unfinished job took its key "%"', job_id, v_job.key
+      using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
+  end;
+  insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', 0);
+  return v_job;
+end;
+$function$;
+comment on function jobdeck_private.retry_job(job_id uuid) is 'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011.';
+-- privileges on function jobdeck_private.retry_job(job_id uuid): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.set_webhook(job_id uuid, url text)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_job jobdeck.jobs;
+begin
+  if url !~ '^https?://[^\s]+$' or length(url) > 2000 then
+    raise exception 'webhook_url must be an http(s) URL of at most 2000 characters, got %', left(url, 200)
+      using errcode = 'JD004';
+  end if;
+  update jobdeck.jobs j set webhook_url = url where j.id = job_id returning j.* into v_job;
+  return v_job;
+end;
+$function$;
+-- privileges on function jobdeck_private.set_webhook(job_id uuid, url text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.start_jobs(items jsonb, worker_id text)
+ RETURNS SETOF jobdeck.jobs
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_ids  uuid[];
+  v_gws  bigint[];
+  v_orgs text[];
+  v_cap  integer;
+begin
+  insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
+  select v.type, v.queue, v.priority, coalesce(v.payload, '{}'), v.max_attempts, coalesce(v.run_at, now()),
+         v.gw_job_id, jsonb_build_object('source', v.source)
+    from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, type text, queue text, payload jsonb,
+                                        priority integer, max_attempts integer, run_at timestamptz, source text)
+   where v.id is null
+  on conflict (gw_job_id) where gw_job_id is not null do nothing;
+
+  -- A `running` row is only restarted when its worker is gone (Worker's own 4-hour lock sweep);
+  -- while its worker lives, this Worker job is a duplicate and is dropped.
+  select array_agg(j.id), array_agg(j.gw_job_id) into v_ids, v_gws
+    from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint)
+    join jobdeck.jobs j on j.gw_job_id = v.gw_job_id and (v.id is null or j.id = v.id)
+   where j.status in ('queued', 'retrying')
+      or (j.status = 'running'
+          and not exists (select 1 from jobdeck_private.workers w where w.id = j.worker_id));
+  if v_ids is null then
+    return;
+  end if;
+
+  v_orgs := jobdeck_private.capped_orgs(v_ids);
+  if v_orgs is null then
+    return query
+    update jobdeck.jobs j
+       set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
+           heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
+           held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+           eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
+     where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+    returning j.*;
+    return;
+  end if;
+
+  perform jobdeck_private.lock_orgs(v_orgs);
+  v_cap := jobdeck_private.org_cap();
+  return query
+  with cand as (
+    select j.id, j.org_id, j.type, j.priority, j.run_at, j.created_at, t.org_concurrency as type_cap,
+           (j.org_id is not null and (v_cap is not null or t.org_concurrency is not null)) as capped
+      from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
+     where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+     order by j.id
+       for update of j
+  ), busy as (
+    select x.org_id, x.type, count(*) as n
+      from jobdeck.jobs x
+     where x.status = 'running' and x.org_id = any(v_orgs) and x.id <> all(v_ids)
+     group by x.org_id, x.type
+  ), ranked as (
+    select c.*, row_number() over (partition by c.org_id, c.type order by c.priority, c.run_at, c.created_at, c.id) as rn_type
+      from cand c where c.capped
+  ), type_ok as (
+    select r.*, row_number() over (partition by r.org_id order by r.priority, r.run_at, r.created_at, r.id) as rn_org
+      from ranked r
+     where r.type_cap is null
+        or coalesce((select b.n from busy b where b.org_id = r.org_id and b.type = r.type), 0) + r.rn_type <= r.type_cap
+  ), admitted as (
+    select o.id from type_ok o
+     where v_cap is null
+        or coalesce((select sum(b.n) from busy b where b.org_id = o.org_id), 0) + o.rn_org <= v_cap
+  ), held as (
+    update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now()
+      from cand c
+     where j.id = c.id and c.capped and c.id not in (select a.id from admitted a)
+    returning j.id, j.org_id, j.attempts
+  ), held_events as (
+    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+    select h.id, 'control', 'info', 'held: organisation "' || h.org_id || '" is at its concurrency limit', h.attempts
+      from held h
+  )
+  update jobdeck.jobs j
+     set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
+         heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
+         held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+         eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
+    from cand c
+   where j.id = c.id and (not c.capped or c.id in (select a.id from admitted a))
+  returning j.*;
+end;
+$function$;
+-- privileges on function jobdeck_private.start_jobs(items jsonb, worker_id text): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_delete()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  -- By the events index, one job at a time (a hash join could scan every event).
+  delete from jobdeck.job_events e where e.job_id = any(array(select o.id from old_rows o));
+  return null;
+end;
+$function$;
+-- privileges on function jobdeck_private.tg_jobs__after_delete(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
+  from (
+    select n.id, n.owner_id, n.org_id,
+           jsonb_build_object('id', n.id, 'status', n.status, 'progress', n.progress,
+                              'owner', n.owner_id, 'org', n.org_id)::text as message
+    from new_rows n
+  ) r
+  cross join lateral (values ('job', r.id::text), ('owner', r.owner_id), ('org', r.org_id)) as c(kind, id)
+  where c.id is not null;
+
+  insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+  select n.id, 'transition', 'info',
+         case when n.status = 'running' then 'running (attempt ' || n.attempts || ')' else n.status end,
+         n.attempts
+  from new_rows n;
+  return null;
+end;
+$function$;
+-- privileges on function jobdeck_private.tg_jobs__after_insert(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+  perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
+  from (
+    select n.id, n.owner_id, n.org_id,
+           jsonb_build_object('id', n.id, 'status', n.status, 'progress', n.progress,
+                              'owner', n.owner_id, 'org', n.org_id)::text as message
+    from new_rows n join old_rows o on o.id = n.id
+    where (n.status, n.progress, n.current_step, n.completed_steps, n.total_steps, n.attempts, n.cancel_requested_at,
+           n.held_at is null, n.run_at, n.owner_id, n.org_id)
+      is distinct from
+          (o.status, o.progress, o.current_step, o.completed_steps, o.total_steps, o.attempts, o.cancel_requested_at,
+           o.held_at is null, o.run_at, o.owner_id, o.org_id)
+  ) r
+  cross join lateral (values ('job', r.id::text), ('owner', r.owner_id), ('org', r.org_id)) as c(kind, id)
+  where c.id is not null;
+
+  perform pg_notify('jobdeck:cancel', json_build_object('id', n.id, 'workerId', null, 'reason', n.cancel_reason)::text)
+     from new_rows n join old_rows o on o.id = n.id
+    where n.status = 'cancelled' and o.status in ('queued', 'retrying');
+
+  insert into jobdeck.job_events (job_id, at, kind, level, message, data, attempt)
+  select e.job_id, e.at, 'transition', e.level, e.message, e.data, e.attempt
+  from (
+    -- the start of an attempt that was only marked by its end
+    select n.id as job_id, n.started_at as at, 'info' as level,
+           'running (attempt ' || n.attempts || ')' as message,
+           jsonb_build_object('from', o.status, 'to', 'running') as data, n.attempts as attempt,
+           1 as ord
+      from new_rows n join old_rows o on o.id = n.id
+     where o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
+       and n.started_at is not null
+    union all
+    select n.id, now(),
+           case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end,
+           case
+             when n.status in ('failed', 'retrying') and jsonb_array_length(n.errors) > jsonb_array_length(o.errors)
+               then n.status || ': ' || left(n.errors -> -1 ->> 'message', 500)
+             when n.status = 'retrying' then 'retrying at ' || to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+             when n.status = 'queued' and o.status = 'running' then 'queued again: the attempt was interrupted by a worker shutdown'
+             when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || left(n.cancel_reason, 500)
+             when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'
+             when n.status = 'running' then 'running (attempt ' || n.attempts || ')'
+             else n.status
+           end,
+           jsonb_build_object('from', case when o.status in ('queued', 'retrying') and n.status <> 'running'
+                                                and n.attempts > o.attempts then 'running' else o.status end,
+                              'to', n.status) ||
+             case when n.status = 'retrying' then jsonb_build_object('runAt', n.run_at) else '{}' end,
+           n.attempts,
+           2
+      from new_rows n join old_rows o on o.id = n.id
+     where n.status is distinct from o.status
+        or (n.status = 'running' and n.attempts is distinct from o.attempts)
+        or (n.status = 'retrying' and n.attempts > o.attempts)
+  ) e
+  order by e.job_id, e.ord;
+  return null;
+end;
+$function$;
+-- privileges on function jobdeck_private.tg_jobs__after_update(): public=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+declare
+  d record;
+begin
+  if not exists (select 1 from jobdeck_private.task_types where type = 'deliver_webhook') then
+    return null;
+  end if;
+  for d in
+    select n.id, n.status, coalesce(n.webhook_url, t.webhook_url) as url
+      from new_rows n
+      join old_rows o on o.id = n.id
+      left join jobdeck_private.task_types t on t.type = n.type
+     where n.status in ('succeeded', 'failed') and o.status is distinct from n.status
+       and n.type <> 'deliver_webhook' and coalesce(n.webhook_url, t.webhook_url) is not null
+  loop
+    begin
+      perform jobdeck_private.enqueue(
+        'deliver_webhook', jsonb_build_object('jobId', d.id, 'url', d.url, 'event', 'job.' || d.status),
+        0, null, null, null, null, null, null, 'job', d.id::text, '{}'::jsonb, 'keep');
+    exception when others then
+      raise warning 'jobdeck: webhook delivery for job % not enqueued: %', d.id, sqlerrm;
+    end;
+  end loop;
+  return null;
+end;
+$function$;
+-- privileges on function jobdeck_private.tg_jobs__webhooks(): public=EXECUTE

@@ -1,0 +1,14 @@
+-- jobdeck.active_jobs(): unfinished jobs, newest first.
+--
+-- Served by the partial index jobs_active_idx however long the history grows. SECURITY INVOKER:
+-- the caller's row-level security applies.
+
+create or replace function jobdeck.active_jobs() returns setof jobdeck.jobs
+language sql stable
+as $$
+  select j.* from jobdeck.jobs j
+   where j.status in ('queued', 'running', 'retrying')
+   order by j.created_at desc, j.id desc
+$$;
+comment on function jobdeck.active_jobs() is
+  E'@behavior +filter +order\nJobs that are queued, running or waiting to retry, newest first.';

@@ -1,0 +1,11 @@
+-- jobdeck.current_org_id(): the signed-in user's organisation (JWT `org`), or null.
+--
+-- The server sets jwt.claims.* for the request's transaction only; row-level security policies
+-- and the API's functions read them through this.
+
+create or replace function jobdeck.current_org_id() returns text
+language sql stable parallel safe
+as $$
+  select nullif(current_setting('jwt.claims.org', true), '')
+$$;
+comment on function jobdeck.current_org_id() is 'The signed-in user''s organisation (JWT `org`), or null.';

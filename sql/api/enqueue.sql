@@ -1,0 +1,44 @@
+-- jobdeck.enqueue(type, payload, …): the trusted enqueue, callable from any SQL (triggers too).
+-- requires: auth/deny_api_caller.sql enqueue/enqueue.sql webhooks/set_webhook.sql
+--
+-- Enqueues one job in the current transaction. It takes owner and organisation as arguments, so
+-- API callers may not use it (they have enqueue_job). The work is jobdeck_private.enqueue's;
+-- this adds the caller check and the webhook URL.
+--
+-- plan_cache_mode: its statements are planned once per connection (migration 000007,
+-- docs/performance.md); no plan depends on a parameter's value.
+
+create or replace function jobdeck.enqueue(
+  type text,
+  payload jsonb default '{}',
+  priority integer default 0,
+  run_at timestamptz default null,
+  max_attempts integer default null,
+  key text default null,
+  queue text default null,
+  owner_id text default null,
+  org_id text default null,
+  related_type text default null,
+  related_id text default null,
+  metadata jsonb default '{}',
+  key_mode text default 'keep',
+  webhook_url text default null
+) returns jobdeck.jobs
+language plpgsql volatile security definer
+set search_path = pg_catalog, public, pg_temp
+set plan_cache_mode = force_generic_plan
+as $$
+declare
+  v_job jobdeck.jobs;
+begin
+  perform jobdeck_private.deny_api_caller('jobdeck.enqueue()');
+  v_job := jobdeck_private.enqueue(type, payload, priority, run_at, max_attempts, key, queue, owner_id, org_id,
+                                   related_type, related_id, metadata, key_mode);
+  if webhook_url is not null then
+    v_job := jobdeck_private.set_webhook(v_job.id, webhook_url);
+  end if;
+  return v_job;
+end;
+$$;
+comment on function jobdeck.enqueue is
+  'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';

@@ -1,0 +1,94 @@
+-- jobdeck.job_stats(since, type): one read of the numbers for the CLI, the API and the dashboard.
+--
+-- Unfinished jobs are counted as they are now; finished ones (and durations, failures,
+-- throughput) over the window since `since`. Throughput is bucketed by minute, or wider for long
+-- windows so there are at most 1440 buckets.
+--
+-- SECURITY INVOKER (since migration 000004): the caller's row-level security scopes the stats to
+-- what the caller may see; trusted callers still see every job.
+
+create or replace function jobdeck.job_stats(since timestamptz default now() - interval '24 hours', type text default null)
+returns jsonb
+language plpgsql stable
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_bucket integer;
+  v_result jsonb;
+begin
+  if since is null or not isfinite(since) then
+    raise exception 'since must be a finite time' using errcode = 'JD004';
+  end if;
+  if since > now() then
+    raise exception 'since must be in the past, got %', since using errcode = 'JD004';
+  end if;
+  v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
+
+  with active as (
+    select j.type, j.status, j.run_at, j.created_at, j.held_at
+      from jobdeck.jobs j
+     where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
+  ), done as (
+    select j.type, j.status, j.started_at, j.finished_at,
+           extract(epoch from (j.finished_at - j.started_at)) * 1000 as ms
+      from jobdeck.jobs j
+     where j.status in ('succeeded', 'failed', 'cancelled') and j.finished_at >= since
+       and (job_stats.type is null or j.type = job_stats.type)
+  ), types as (
+    select t.type from active t union select d.type from done d
+  ), per_type as (
+    select t.type,
+           jsonb_build_object(
+             'type', t.type,
+             'queued', (select count(*) from active a where a.type = t.type and a.status = 'queued'),
+             'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
+             'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
+             'succeeded', (select count(*) from done d where d.type = t.type and d.status = 'succeeded'),
+             'failed', (select count(*) from done d where d.type = t.type and d.status = 'failed'),
+             'cancelled', (select count(*) from done d where d.type = t.type and d.status = 'cancelled'),
+             'p50Ms', (select round(percentile_cont(0.5) within group (order by d.ms))
+                         from done d where d.type = t.type and d.status = 'succeeded' and d.started_at is not null),
+             'p95Ms', (select round(percentile_cont(0.95) within group (order by d.ms))
+                         from done d where d.type = t.type and d.status = 'succeeded' and d.started_at is not null),
+             'lastFailureAt', (select max(d.finished_at) from done d where d.type = t.type and d.status = 'failed')
+           ) as doc
+      from types t
+  ), buckets as (
+    select to_timestamp(floor(extract(epoch from d.finished_at) / v_bucket) * v_bucket) as at,
+           count(*) filter (where d.status = 'succeeded') as succeeded,
+           count(*) filter (where d.status = 'failed') as failed,
+           count(*) filter (where d.status = 'cancelled') as cancelled
+      from done d group by 1
+  )
+  select jsonb_build_object(
+    'since', since,
+    'at', now(),
+    'type', job_stats.type,
+    'byStatus', jsonb_build_object(
+      'queued', (select count(*) from active a where a.status = 'queued'),
+      'running', (select count(*) from active a where a.status = 'running'),
+      'retrying', (select count(*) from active a where a.status = 'retrying'),
+      'succeeded', (select count(*) from done d where d.status = 'succeeded'),
+      'failed', (select count(*) from done d where d.status = 'failed'),
+      'cancelled', (select count(*) from done d where d.status = 'cancelled')),
+    'queue', jsonb_build_object(
+      'depth', (select count(*) from active a where a.status in ('queued', 'retrying')),
+      'ready', (select count(*) from active a where a.status in ('queued', 'retrying') and a.run_at <= now() and a.held_at is null),
+      'scheduled', (select count(*) from active a where a.status in ('queued', 'retrying') and a.run_at > now()),
+      'held', (select count(*) from active a where a.held_at is not null),
+      'oldestReadyAgeMs', (select round(extract(epoch from now() - min(greatest(a.run_at, a.created_at))) * 1000)
+                             from active a where a.status in ('queued', 'retrying') and a.run_at <= now())),
+    'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),
+    'throughput', jsonb_build_object(
+      'bucketSeconds', v_bucket,
+      'perMinute', round((select count(*) from done d)::numeric
+                         / greatest(extract(epoch from now() - since) / 60, 1), 2),
+      'series', coalesce((select jsonb_agg(jsonb_build_object('at', b.at, 'succeeded', b.succeeded, 'failed', b.failed,
+                                                              'cancelled', b.cancelled) order by b.at)
+                            from buckets b), '[]'))
+  ) into v_result;
+  return v_result;
+end;
+$$;
+comment on function jobdeck.job_stats is
+  'Counts by status and type, queue depth, oldest ready age, p50/p95 durations, failures and throughput since `since`.';

@@ -1,0 +1,44 @@
+-- jobdeck.jobs_attempt_history(job): GraphQL's Job.attemptHistory.
+--
+-- One row per attempt, from the job's transition events: when it started and ended, how, and
+-- the error it failed with. Reads with the caller's rights.
+
+create or replace function jobdeck.jobs_attempt_history(job jobdeck.jobs) returns setof jobdeck.job_attempt
+language sql stable
+as $$
+  with t as (
+    -- every transition into running opens an attempt (n counts them)
+    select e.id, e.at, e.attempt, e.message, e.data ->> 'to' as to_status,
+           count(*) filter (where e.data ->> 'to' = 'running') over (order by e.id) as n
+      from jobdeck.job_events e
+     where e.job_id = job.id and e.kind = 'transition'
+  ), attempts as (
+    select t.n,
+           min(t.at) filter (where t.to_status = 'running') as started_at,
+           min(t.attempt) filter (where t.to_status = 'running') as attempt,
+           (array_agg(t.at order by t.id) filter (where t.to_status <> 'running'))[1] as ended_at,
+           (array_agg(t.to_status order by t.id) filter (where t.to_status <> 'running'))[1] as ended_as,
+           (array_agg(t.message order by t.id) filter (where t.to_status <> 'running'))[1] as message
+      from t where t.n > 0 group by t.n
+  ), spans as (
+    select a.*, lead(a.started_at) over (order by a.n) as next_started_at from attempts a
+  )
+  select s.attempt, s.started_at,
+         coalesce(s.ended_at, s.next_started_at),
+         case
+           when s.ended_as is null and s.next_started_at is not null then 'interrupted'
+           when s.ended_as is null then 'running'
+           when s.ended_as = 'queued' then 'interrupted'
+           else s.ended_as
+         end,
+         coalesce(s.message, case when s.next_started_at is not null then 'the worker was lost; rescued' end),
+         (select e from jsonb_array_elements(job.errors) e
+           where (e ->> 'attempt')::integer = s.attempt
+             and (e ->> 'at')::timestamptz >= s.started_at
+             and (e ->> 'at')::timestamptz <= coalesce(s.ended_at, s.next_started_at, 'infinity')
+           order by (e ->> 'at')::timestamptz limit 1)
+    from spans s
+   order by s.n
+$$;
+comment on function jobdeck.jobs_attempt_history(jobdeck.jobs) is
+  'Every attempt of this job, oldest first, with its outcome and error (message and stack).';

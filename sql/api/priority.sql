@@ -1,0 +1,13 @@
+-- jobdeck.priority(name): a priority by name (urgent -20, high -10, normal 0, low 10).
+
+create or replace function jobdeck.priority(name text) returns integer
+language plpgsql immutable
+as $$
+begin
+  return case lower(trim(name))
+    when 'urgent' then -20 when 'high' then -10 when 'normal' then 0 when 'low' then 10
+    else null end;
+end;
+$$;
+comment on function jobdeck.priority is
+  'Priority by name (lower runs first): urgent -20, high -10, normal 0, low 10; null for an unknown name.';

@@ -1,0 +1,11 @@
+-- jobdeck_private.release_all_held(): releases held jobs of every organisation with room.
+-- requires: concurrency/release_held.sql
+--
+-- Safety net run by workers now and then: after a cap was raised, or a finish that could not
+-- release them.
+
+create or replace function jobdeck_private.release_all_held() returns integer
+language sql volatile
+as $$
+  select jobdeck_private.release_held(array(select distinct j.org_id from jobdeck.jobs j where j.held_at is not null))
+$$;

@@ -1,0 +1,46 @@
+-- jobdeck_private.enqueue(type, payload, …, key_mode): checks and adds one job.
+-- requires: enqueue/add_keyed_job.sql enqueue/check_job_spec.sql enqueue/insert_job.sql
+--
+-- The enqueue every other one ends in (jobdeck.enqueue, jobdeck.enqueue_job, the webhook
+-- trigger). Written as jobdeck.enqueue in migration 000003 and moved here in 000004, where
+-- jobdeck.enqueue became the wrapper that refuses API callers (api/enqueue.sql).
+--
+-- plan_cache_mode: its statements are planned once per connection (migration 000007,
+-- docs/performance.md); no plan depends on a parameter's value.
+
+create or replace function jobdeck_private.enqueue(
+  type text,
+  payload jsonb default '{}',
+  priority integer default 0,
+  run_at timestamptz default null,
+  max_attempts integer default null,
+  key text default null,
+  queue text default null,
+  owner_id text default null,
+  org_id text default null,
+  related_type text default null,
+  related_id text default null,
+  metadata jsonb default '{}',
+  key_mode text default 'keep'
+) returns jobdeck.jobs
+language plpgsql volatile security definer
+set search_path = pg_catalog, public, pg_temp
+set plan_cache_mode = force_generic_plan
+as $$
+declare
+  v_max integer;
+begin
+  v_max := jobdeck_private.check_job_spec(null, type, payload, priority, run_at, max_attempts, key, queue, metadata);
+  if key is null then
+    return jobdeck_private.insert_job(type, payload, priority, run_at, v_max, null, queue, owner_id, org_id,
+                                      related_type, related_id, metadata);
+  end if;
+  if key_mode is null or key_mode not in ('keep', 'replace') then
+    raise exception 'key_mode must be keep or replace, got %', coalesce(key_mode, 'null') using errcode = 'JD004';
+  end if;
+  return jobdeck_private.add_keyed_job(type, payload, priority, run_at, v_max, key, key_mode, queue, owner_id,
+                                       org_id, related_type, related_id, metadata);
+end;
+$$;
+comment on function jobdeck_private.enqueue is
+  'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';

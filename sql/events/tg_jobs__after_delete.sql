@@ -1,0 +1,19 @@
+-- jobdeck_private.tg_jobs__after_delete() and its trigger: a deleted job's events go with it.
+--
+-- job_events has no foreign key to jobs (migration 000006: checking it cost every event row a
+-- lookup and a lock of its job); this statement trigger does what its cascade did.
+
+create or replace function jobdeck_private.tg_jobs__after_delete() returns trigger
+language plpgsql
+as $$
+begin
+  -- By the events index, one job at a time (a hash join could scan every event).
+  delete from jobdeck.job_events e where e.job_id = any(array(select o.id from old_rows o));
+  return null;
+end;
+$$;
+
+drop trigger if exists _500_delete_events on jobdeck.jobs;
+create trigger _500_delete_events after delete on jobdeck.jobs
+  referencing old table as old_rows
+  for each statement execute function jobdeck_private.tg_jobs__after_delete();

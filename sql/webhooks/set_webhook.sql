@@ -1,0 +1,18 @@
+-- jobdeck_private.set_webhook(job_id, url): sets the URL called when the job succeeds or fails.
+--
+-- Given at enqueue by trusted callers only (jobdeck.enqueue, jobdeck.enqueue_many).
+
+create or replace function jobdeck_private.set_webhook(job_id uuid, url text) returns jobdeck.jobs
+language plpgsql volatile
+as $$
+declare
+  v_job jobdeck.jobs;
+begin
+  if url !~ '^https?://[^\s]+$' or length(url) > 2000 then
+    raise exception 'webhook_url must be an http(s) URL of at most 2000 characters, got %', left(url, 200)
+      using errcode = 'JD004';
+  end if;
+  update jobdeck.jobs j set webhook_url = url where j.id = job_id returning j.* into v_job;
+  return v_job;
+end;
+$$;

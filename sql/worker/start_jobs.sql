@@ -1,0 +1,101 @@
+-- jobdeck_private.start_jobs(items, worker_id): marks a batch of Graphile jobs' rows running.
+-- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/org_cap.sql
+--
+-- Returns the rows that may run. Jobs Worker runs without a row (cron, plain add_job) get one
+-- first. A job is skipped (not returned) when it is finished or cancelled, when this Graphile job
+-- is no longer its current one, or when its organisation is at its cap: then it is held, its
+-- Graphile job dropped, until a slot frees. The slow path of begin_jobs.
+--
+-- plan_cache_mode: its statements are planned once per connection (migration 000007,
+-- docs/performance.md); no plan depends on a parameter's value.
+
+create or replace function jobdeck_private.start_jobs(items jsonb, worker_id text) returns setof jobdeck.jobs
+language plpgsql volatile
+set plan_cache_mode = force_generic_plan
+as $$
+declare
+  v_ids  uuid[];
+  v_gws  bigint[];
+  v_orgs text[];
+  v_cap  integer;
+begin
+  insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
+  select v.type, v.queue, v.priority, coalesce(v.payload, '{}'), v.max_attempts, coalesce(v.run_at, now()),
+         v.gw_job_id, jsonb_build_object('source', v.source)
+    from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, type text, queue text, payload jsonb,
+                                        priority integer, max_attempts integer, run_at timestamptz, source text)
+   where v.id is null
+  on conflict (gw_job_id) where gw_job_id is not null do nothing;
+
+  -- A `running` row is only restarted when its worker is gone (Worker's own 4-hour lock sweep);
+  -- while its worker lives, this Worker job is a duplicate and is dropped.
+  select array_agg(j.id), array_agg(j.gw_job_id) into v_ids, v_gws
+    from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint)
+    join jobdeck.jobs j on j.gw_job_id = v.gw_job_id and (v.id is null or j.id = v.id)
+   where j.status in ('queued', 'retrying')
+      or (j.status = 'running'
+          and not exists (select 1 from jobdeck_private.workers w where w.id = j.worker_id));
+  if v_ids is null then
+    return;
+  end if;
+
+  v_orgs := jobdeck_private.capped_orgs(v_ids);
+  if v_orgs is null then
+    return query
+    update jobdeck.jobs j
+       set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
+           heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
+           held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+           eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
+     where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+    returning j.*;
+    return;
+  end if;
+
+  perform jobdeck_private.lock_orgs(v_orgs);
+  v_cap := jobdeck_private.org_cap();
+  return query
+  with cand as (
+    select j.id, j.org_id, j.type, j.priority, j.run_at, j.created_at, t.org_concurrency as type_cap,
+           (j.org_id is not null and (v_cap is not null or t.org_concurrency is not null)) as capped
+      from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
+     where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+     order by j.id
+       for update of j
+  ), busy as (
+    select x.org_id, x.type, count(*) as n
+      from jobdeck.jobs x
+     where x.status = 'running' and x.org_id = any(v_orgs) and x.id <> all(v_ids)
+     group by x.org_id, x.type
+  ), ranked as (
+    select c.*, row_number() over (partition by c.org_id, c.type order by c.priority, c.run_at, c.created_at, c.id) as rn_type
+      from cand c where c.capped
+  ), type_ok as (
+    select r.*, row_number() over (partition by r.org_id order by r.priority, r.run_at, r.created_at, r.id) as rn_org
+      from ranked r
+     where r.type_cap is null
+        or coalesce((select b.n from busy b where b.org_id = r.org_id and b.type = r.type), 0) + r.rn_type <= r.type_cap
+  ), admitted as (
+    select o.id from type_ok o
+     where v_cap is null
+        or coalesce((select sum(b.n) from busy b where b.org_id = o.org_id), 0) + o.rn_org <= v_cap
+  ), held as (
+    update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now()
+      from cand c
+     where j.id = c.id and c.capped and c.id not in (select a.id from admitted a)
+    returning j.id, j.org_id, j.attempts
+  ), held_events as (
+    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+    select h.id, 'control', 'info', 'held: organisation "' || h.org_id || '" is at its concurrency limit', h.attempts
+      from held h
+  )
+  update jobdeck.jobs j
+     set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
+         heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
+         held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+         eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
+    from cand c
+   where j.id = c.id and (not c.capped or c.id in (select a.id from admitted a))
+  returning j.*;
+end;
+$$;
