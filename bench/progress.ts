@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import type { Config } from '../src/config.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
-import { signToken } from '../src/graphql/auth.ts';
+import { signToken } from '../src/auth/tokens.ts';
 import { startServer } from '../src/http/server.ts';
 import { enqueueJobsOn } from '../src/jobs/enqueue.ts';
 import type { TaskRegistry } from '../src/jobs/registry.ts';

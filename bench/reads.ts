@@ -1,7 +1,7 @@
 import { createPool } from '../src/db/pool.ts';
 import { loadConfig } from '../src/config.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { signToken } from '../src/graphql/auth.ts';
+import { signToken } from '../src/auth/tokens.ts';
 import { startServer } from '../src/http/server.ts';
 import { percentile } from './stats.ts';
 

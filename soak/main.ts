@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { migrate } from '../src/db/migrate.ts';
 import { createDb } from '../src/db/pool.ts';
-import { signToken } from '../src/graphql/auth.ts';
+import { signToken } from '../src/auth/tokens.ts';
 import { loadTasks, syncTaskTypes } from '../src/jobs/registry.ts';
 import { drain, watchBacklog } from './backlog.ts';
 import { judge } from './checks.ts';

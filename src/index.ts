@@ -61,16 +61,9 @@ export { channelName } from './live/channels.ts';
 // Webhook signatures, for receivers.
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './jobs/webhooks.ts';
 // Bearer tokens for the API (the server itself is the `jobdeck/server` entry point).
-export {
-  signToken,
-  verifyToken,
-  loadJwtSecret,
-  loadWebhookSecret,
-  PERMISSIONS,
-  type Identity,
-  type Permission,
-  type Role,
-} from './graphql/auth.ts';
+export { signToken, verifyToken } from './auth/tokens.ts';
+export { loadJwtSecret, loadWebhookSecret } from './auth/secrets.ts';
+export { PERMISSIONS, type Identity, type Permission, type Role } from './auth/identity.ts';
 export { loadConfig, resolveConfig, type Config } from './config.ts';
 export * from './errors.ts';
 export type {

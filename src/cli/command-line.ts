@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { JOB_STATUSES, type JobStatus } from '../db/types.ts';
-import { PERMISSIONS, type Permission, type Role } from '../graphql/auth.ts';
+import { PERMISSIONS, type Permission, type Role } from '../auth/identity.ts';
 import type { EnqueueOptions } from '../jobs/enqueue.ts';
 import { Priority, parseDuration, type PriorityName } from '../jobs/policy.ts';
 import { intFlag, oneJobId, stringFlag, timeFlag, type Values } from './flags.ts';

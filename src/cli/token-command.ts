@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
-import { loadJwtSecret, signToken } from '../graphql/auth.ts';
+import { loadJwtSecret } from '../auth/secrets.ts';
+import { signToken } from '../auth/tokens.ts';
 import type { CommandLine } from './command-line.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { SafeError, access, context, lambda, listen } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
-import type { Identity } from './auth.ts';
+import type { Identity } from '../auth/identity.ts';
 import { JobChangeHub, normalizeUuid, type JobChangeTopic } from '../live/job-changes.ts';
 
 declare global {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { UnauthorizedError } from '../errors.ts';
-import { bearerToken, verifyToken, type Identity } from '../graphql/auth.ts';
+import { bearerToken, verifyToken } from '../auth/tokens.ts';
+import { type Identity } from '../auth/identity.ts';
 import { MAX_VALUE_NESTING, valueNesting } from '../graphql/limits.ts';
 import type { Logger } from '../logger.ts';
 import { identifyCaller, type IdentifyRequest } from './identify.ts';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { PERMISSIONS, type Identity, type Permission, type Role } from '../graphql/auth.ts';
+import { PERMISSIONS, type Identity, type Permission, type Role } from '../auth/identity.ts';
 import { UnauthorizedError } from '../errors.ts';
 
 /**

@@ -4,7 +4,7 @@ import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/fastify/v5';
 import { resolveConfig, type Config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
-import { loadJwtSecret } from '../graphql/auth.ts';
+import { loadJwtSecret } from '../auth/secrets.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
 import { JobChangeHub } from '../live/job-changes.ts';
 import { PgListener } from '../live/listener.ts';

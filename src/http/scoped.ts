@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/types.ts';
-import { pgSettingsFor, type Identity } from '../graphql/auth.ts';
+import { pgSettingsFor, type Identity } from '../auth/identity.ts';
 
 /**
  * Runs `fn` in a transaction on the API pool, switched to the caller's role and claims exactly as

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { Job } from '../db/types.ts';
-import type { Identity } from '../graphql/auth.ts';
+import type { Identity } from '../auth/identity.ts';
 import { type JobChangeHub, type JobChangeTopic, normalizeUuid } from '../live/job-changes.ts';
 import { HttpError } from './rest/errors.ts';
 import { jobIdParams, parse, requireIdentity } from './rest/requests.ts';

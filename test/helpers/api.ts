@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { signToken, type Permission, type Role } from '../../src/graphql/auth.ts';
+import { signToken } from '../../src/auth/tokens.ts';
+import { type Permission, type Role } from '../../src/auth/identity.ts';
 import { startServer, type JobdeckServer } from '../../src/http/server.ts';
 import type { Config } from '../../src/config.ts';
 import { waitFor, type TestDatabase } from './db.ts';

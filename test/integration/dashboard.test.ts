@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { verifyToken } from '../../src/graphql/auth.ts';
+import { verifyToken } from '../../src/auth/tokens.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import { TEST_JWT_SECRET, startTestServer } from '../helpers/api.ts';
 import { ROOT } from '../helpers/cli.ts';

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
-import { secretKey } from '../../src/graphql/auth.ts';
+import { secretKey } from '../../src/auth/tokens.ts';
 import { channelName } from '../../src/live/channels.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import { TEST_JWT_SECRET, gql, subscribe, tenantTokens, tokenFor } from '../helpers/api.ts';

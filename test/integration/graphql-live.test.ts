@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
-import { verifyToken } from '../../src/graphql/auth.ts';
+import { verifyToken } from '../../src/auth/tokens.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { TEST_JWT_SECRET, gql, startTestServer, subscribe, tokenFor } from '../helpers/api.ts';

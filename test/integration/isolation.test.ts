@@ -3,7 +3,7 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import type { Job } from '../../src/db/types.ts';
-import { secretKey } from '../../src/graphql/auth.ts';
+import { secretKey } from '../../src/auth/tokens.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import { TEST_JWT_SECRET, subscribe, tenantTokens, type TestSubscription } from '../helpers/api.ts';
 import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';

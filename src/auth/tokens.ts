@@ -1,32 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
-import type { Config } from '../config.ts';
-import { ConfigError, UnauthorizedError } from '../errors.ts';
-
-/** What a token may grant: seed 004's job permissions. */
-export const PERMISSIONS = [
-  'jobs.create_jobs',
-  'jobs.view_jobs',
-  'jobs.cancel_jobs',
-  'jobs.retry_jobs',
-] as const;
-export type Permission = (typeof PERMISSIONS)[number];
-
-/** `user` sees and acts on their own jobs; `admin` on every job of their organisation. */
-export type Role = 'user' | 'admin';
-
-/** The verified caller of an API request. */
-export interface Identity {
-  userId: string;
-  orgId: string;
-  role: Role;
-  /** Narrows the role's permissions when the token lists them; null = all four. */
-  permissions: readonly Permission[] | null;
-  expiresAt: Date;
-}
+import { UnauthorizedError } from '../errors.ts';
+import { PERMISSIONS, type Identity, type Permission, type Role } from './identity.ts';
 
 // Ids are compared and hashed as text: control characters have no business in them.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -165,74 +140,4 @@ export function bearerToken(header: unknown): string | null {
       'the Authorization header must be "Bearer <token>" (other schemes are not accepted)',
     );
   return match[1]!;
-}
-
-/** The request roles the API switches to (migrations/000004_api.sql). */
-export function databaseRole(identity: Identity | null): string {
-  if (!identity) return 'jobdeck_anonymous';
-  return identity.role === 'admin' ? 'jobdeck_admin' : 'jobdeck_user';
-}
-
-/** Settings for the request's transaction: the role and the claims row-level security reads. */
-export function pgSettingsFor(identity: Identity | null): Record<string, string> {
-  if (!identity) return { role: databaseRole(null) };
-  return {
-    role: databaseRole(identity),
-    'jwt.claims.sub': identity.userId,
-    'jwt.claims.org': identity.orgId,
-    'jwt.claims.role': identity.role,
-    // '*': the role's permissions, unnarrowed; otherwise exactly the listed ones (none if empty)
-    'jwt.claims.permissions': identity.permissions ? identity.permissions.join(',') : '*',
-  };
-}
-
-/**
- * The secret tokens are signed with: JOBDECK_JWT_SECRET, or outside production one generated once
- * and kept in `<dataDir>/jwt-secret` (mode 0600) so tokens survive restarts.
- */
-export function loadJwtSecret(config: Config): Promise<string> {
-  return loadSecret(config, config.jwtSecret, 'JOBDECK_JWT_SECRET', 'jwt-secret');
-}
-
-/**
- * The secret webhook bodies are signed with: JOBDECK_WEBHOOK_SECRET, or outside production one
- * generated once and kept in `<dataDir>/webhook-secret`.
- */
-export function loadWebhookSecret(config: Config): Promise<string> {
-  return loadSecret(config, config.webhookSecret, 'JOBDECK_WEBHOOK_SECRET', 'webhook-secret');
-}
-
-/**
- * A configured secret, or outside production one generated once into `<dataDir>/<file>` (mode
- * 0600) and shared by every process using that folder.
- */
-export async function loadSecret(
-  config: Config,
-  configured: string | undefined,
-  variable: string,
-  file: string,
-): Promise<string> {
-  if (configured) return configured;
-  if (config.production)
-    throw new ConfigError([
-      `${variable}: required when NODE_ENV=production (32+ random characters)`,
-    ]);
-  const where = path.join(config.dataDir, file);
-  try {
-    const stored = (await readFile(where, 'utf8')).trim();
-    if (stored.length >= 32) return stored;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  await mkdir(config.dataDir, { recursive: true });
-  const secret = randomBytes(32).toString('base64url');
-  try {
-    await writeFile(where, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-    return secret;
-  } catch (error) {
-    // Another process wrote it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
-      return (await readFile(where, 'utf8')).trim();
-    throw error;
-  }
 }

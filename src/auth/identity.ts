@@ -1,0 +1,45 @@
+/**
+ * Who a caller of the API is, and the database identity a request runs as: the role row-level
+ * security switches to and the claims it reads. Shared by GraphQL, HTTP, the CLI and tokens.
+ */
+
+/** What a token may grant: seed 004's job permissions. */
+export const PERMISSIONS = [
+  'jobs.create_jobs',
+  'jobs.view_jobs',
+  'jobs.cancel_jobs',
+  'jobs.retry_jobs',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** `user` sees and acts on their own jobs; `admin` on every job of their organisation. */
+export type Role = 'user' | 'admin';
+
+/** The verified caller of an API request. */
+export interface Identity {
+  userId: string;
+  orgId: string;
+  role: Role;
+  /** Narrows the role's permissions when the token lists them; null = all four. */
+  permissions: readonly Permission[] | null;
+  expiresAt: Date;
+}
+
+/** The request roles the API switches to (migrations/000004_api.sql). */
+export function databaseRole(identity: Identity | null): string {
+  if (!identity) return 'jobdeck_anonymous';
+  return identity.role === 'admin' ? 'jobdeck_admin' : 'jobdeck_user';
+}
+
+/** Settings for the request's transaction: the role and the claims row-level security reads. */
+export function pgSettingsFor(identity: Identity | null): Record<string, string> {
+  if (!identity) return { role: databaseRole(null) };
+  return {
+    role: databaseRole(identity),
+    'jwt.claims.sub': identity.userId,
+    'jwt.claims.org': identity.orgId,
+    'jwt.claims.role': identity.role,
+    // '*': the role's permissions, unnarrowed; otherwise exactly the listed ones (none if empty)
+    'jwt.claims.permissions': identity.permissions ? identity.permissions.join(',') : '*',
+  };
+}
