@@ -1,3 +1,5 @@
+// First, so an older Node stops with one line instead of a stack from a dependency.
+import '../node-version.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import type { JobChangeHub } from '../live/job-changes.ts';
