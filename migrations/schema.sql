@@ -1027,6 +1027,19 @@ end;
 $function$;
 -- privileges on function jobdeck_private.enqueue_many(specs jsonb): public=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck_private.estimate_eta(started_at timestamp with time zone, progress integer, median_ms bigint)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select case
+    when progress between 1 and 99
+      then now() + (now() - started_at) * ((100 - progress)::float8 / progress)
+    else started_at + median_ms * interval '1 millisecond'
+  end
+$function$;
+-- privileges on function jobdeck_private.estimate_eta(started_at timestamp with time zone, progress integer, median_ms bigint): public=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck_private.finish_jobs(items jsonb, worker_id text)
  RETURNS TABLE(id uuid, status text)
  LANGUAGE plpgsql
@@ -1375,12 +1388,8 @@ begin
            heartbeat_at = now(), updated_at = now(), progress = coalesce(v.progress, 0), current_step = v.step,
            completed_steps = coalesce(v.completed, 0), total_steps = v.total,
            peak_rss_bytes = null, cpu_ms = null,
-           eta_at = case
-             when coalesce(v.progress, 0) between 1 and 99
-               then now() + (now() - v.started_at) * ((100 - v.progress)::float8 / v.progress)
-             else v.started_at + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type)
-                                 * interval '1 millisecond'
-           end
+           eta_at = jobdeck_private.estimate_eta(v.started_at, coalesce(v.progress, 0),
+             (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
       from v
      where j.id = any(v_ids) and j.id = v.id  -- by primary key only, see finish_jobs
        and (j.status || '') in ('queued', 'retrying') and j.held_at is null
@@ -1780,7 +1789,8 @@ begin
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
            heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
            held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
-           eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
+           eta_at = jobdeck_private.estimate_eta(now(), 0,
+             (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
      where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
     returning j.*;
     return;
@@ -1827,7 +1837,8 @@ begin
      set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
          heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
          held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
-         eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
+         eta_at = jobdeck_private.estimate_eta(now(), 0,
+           (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
     from cand c
    where j.id = c.id and (not c.capped or c.id in (select a.id from admitted a))
   returning j.*;

@@ -1,4 +1,5 @@
 -- jobdeck_private.mark_running(items, worker_id): marks read-only starts running, a flush later.
+-- requires: worker/estimate_eta.sql
 --
 -- `items`: [{id, gw_job_id, attempt, started_at, progress, step, completed, total}]; `attempt`
 -- is the attempt the worker runs (the row's attempts + 1). A row is marked only while it still
@@ -26,12 +27,8 @@ begin
            heartbeat_at = now(), updated_at = now(), progress = coalesce(v.progress, 0), current_step = v.step,
            completed_steps = coalesce(v.completed, 0), total_steps = v.total,
            peak_rss_bytes = null, cpu_ms = null,
-           eta_at = case
-             when coalesce(v.progress, 0) between 1 and 99
-               then now() + (now() - v.started_at) * ((100 - v.progress)::float8 / v.progress)
-             else v.started_at + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type)
-                                 * interval '1 millisecond'
-           end
+           eta_at = jobdeck_private.estimate_eta(v.started_at, coalesce(v.progress, 0),
+             (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
       from v
      where j.id = any(v_ids) and j.id = v.id  -- by primary key only, see finish_jobs
        and (j.status || '') in ('queued', 'retrying') and j.held_at is null

@@ -1,5 +1,6 @@
 -- jobdeck_private.start_jobs(items, worker_id): marks a batch of Graphile jobs' rows running.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/org_cap.sql
+-- requires: worker/estimate_eta.sql
 --
 -- Returns the rows that may run. Jobs Worker runs without a row (cron, plain add_job) get one
 -- first. A job is skipped (not returned) when it is finished or cancelled, when this Graphile job
@@ -46,7 +47,8 @@ begin
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
            heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
            held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
-           eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
+           eta_at = jobdeck_private.estimate_eta(now(), 0,
+             (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
      where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
     returning j.*;
     return;
@@ -93,7 +95,8 @@ begin
      set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
          heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
          held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
-         eta_at = now() + (select t.median_ms from jobdeck_private.task_types t where t.type = j.type) * interval '1 millisecond'
+         eta_at = jobdeck_private.estimate_eta(now(), 0,
+           (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
     from cand c
    where j.id = c.id and (not c.capped or c.id in (select a.id from admitted a))
   returning j.*;

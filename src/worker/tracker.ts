@@ -96,17 +96,15 @@ interface Tracked {
   done: Promise<void>;
 }
 
-// Latest value wins per job; ETA extrapolates the attempt's progress rate.
+// Latest value wins per job; the ETA is the one formula of sql/worker/estimate_eta.sql (inlined).
 const PROGRESS = `
   update jobdeck.jobs j
      set progress = coalesce(v.progress, j.progress),
          current_step = coalesce(v.step, j.current_step),
          completed_steps = coalesce(v.completed, j.completed_steps),
          total_steps = coalesce(v.total, j.total_steps),
-         eta_at = case
-           when coalesce(v.progress, j.progress) between 1 and 99 and j.started_at is not null
-             then now() + (now() - j.started_at) * ((100 - coalesce(v.progress, j.progress))::float8 / coalesce(v.progress, j.progress))
-         end,
+         eta_at = jobdeck_private.estimate_eta(j.started_at, coalesce(v.progress, j.progress),
+           (select t.median_ms from jobdeck_private.task_types t where t.type = j.type)),
          heartbeat_at = now(), updated_at = now()
     from jsonb_to_recordset($1::jsonb) as v(id uuid, attempt int, progress int, step text, completed int, total int)
    where j.id = v.id and j.status = 'running' and j.worker_id = $2 and j.attempts = v.attempt`;
