@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressPatch } from '../../src/worker/wrap-task.ts';
+import { progressPatch } from '../../src/worker/task-context.ts';
 
 describe('progressPatch()', () => {
   it('rounds a percentage', () => {
