@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Kysely } from 'kysely';
-import { createDb, createPool } from './db/pool.ts';
+import { openConnections } from './db/connections.ts';
+import { createDb } from './db/pool.ts';
 import type { Database, Job, JobEvent } from './db/types.ts';
 import type { Executor } from './db/executor.ts';
 import { enqueueJobOn, enqueueJobsOn, type EnqueueOptions, type JobSpec } from './jobs/enqueue.ts';
@@ -20,7 +21,6 @@ import {
   type JobStats,
   type JobStatsOptions,
 } from './jobs/control.ts';
-import { PgListener } from './live/listener.ts';
 import { watchJob } from './live/watch.ts';
 
 export interface JobdeckOptions {
@@ -73,15 +73,21 @@ export interface Jobdeck {
 export function createJobdeck(options: JobdeckOptions): Jobdeck {
   if (!options.pool && !options.connectionString)
     throw new Error('createJobdeck needs a connectionString or a pool');
-  const pool =
-    options.pool ?? createPool(options.connectionString!, { applicationName: 'jobdeck-client' });
+  // The caller's pool, or one of the client's own; a LISTEN connection once watchJob needs it.
+  const connections = openConnections(
+    { client: true },
+    {
+      connectionString:
+        options.connectionString ?? (options.pool?.options.connectionString as string | undefined),
+      main: options.pool,
+    },
+  );
+  const pool = connections.main;
   const db = createDb(pool);
-  let listener: PgListener | null = null;
-  const connectionString =
-    options.connectionString ?? (pool.options.connectionString as string | undefined);
   const getListener = () => {
-    if (!connectionString) throw new Error('watchJob needs createJobdeck({ connectionString })');
-    return (listener ??= new PgListener(connectionString));
+    if (!connections.connectionString)
+      throw new Error('watchJob needs createJobdeck({ connectionString })');
+    return connections.listener;
   };
   return {
     db,
@@ -99,9 +105,8 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     getJobEvents: (id, opts) => getJobEvents(db, id, opts),
     watchJob: (id, opts) => watchJob(db, getListener(), id, opts),
     async close() {
-      await listener?.close();
       await db.destroy();
-      if (!options.pool) await pool.end();
+      await connections.close();
     },
   };
 }

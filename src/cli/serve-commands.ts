@@ -1,13 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.ts';
+import type pg from 'pg';
+import { openConnections, type Connections } from '../db/connections.ts';
 import { openDatabase, redactUrl } from '../db/connect.ts';
 import { migrate } from '../db/migrate.ts';
-import { createDb, createPool } from '../db/pool.ts';
-import { loadTasks, syncTaskTypes } from '../jobs/registry.ts';
+import { loadTasks, registerTaskTypes } from '../jobs/registry.ts';
 import type { JobdeckServer } from '../http/server.ts';
 import { createLogger } from '../logger.ts';
-import { readCrontab, startWorker, type JobdeckWorker } from '../worker/runner.ts';
+import { readCrontab, runWorker, type JobdeckWorker } from '../worker/runner.ts';
 import { MissingPathError } from './usage.ts';
 
 /**
@@ -48,30 +49,24 @@ function isFolder(dir: string): boolean {
   }
 }
 
-/** Applies migrations and registers the task types; shared by every long-running command. */
-async function prepare(config: Config, url: string) {
-  const pool = createPool(url, { max: 3, applicationName: 'jobdeck-migrate' });
-  try {
-    const result = await migrate(pool);
-    const tasks = await loadTasks(config.tasksDir);
-    const db = createDb(pool);
-    await syncTaskTypes(db, tasks, {
-      maxAttempts: config.defaultMaxAttempts,
-      maxPayloadBytes: config.maxPayloadBytes,
-    });
-    await db.destroy();
-    return { applied: result.applied, sql: result.sql, tasks };
-  } finally {
-    await pool.end();
-  }
+/**
+ * Applies migrations and registers the task types (the only place a command does), on the
+ * process's main pool; shared by every long-running command.
+ */
+async function prepare(config: Config, pool: pg.Pool) {
+  const result = await migrate(pool);
+  const tasks = await loadTasks(config.tasksDir);
+  await registerTaskTypes(pool, tasks, config);
+  return { applied: result.applied, sql: result.sql, tasks };
 }
 
 /** `jobdeck migrate`. */
 export async function runMigrate(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config, logger);
+  const connections = openConnections({}, { connectionString: database.url, logger });
   try {
-    const { applied, sql, tasks } = await prepare(config, database.url);
+    const { applied, sql, tasks } = await prepare(config, connections.main);
     const changes = [
       ...applied,
       ...(sql.length > 0 ? [`${sql.length} sql/ file${sql.length === 1 ? '' : 's'}`] : []),
@@ -88,6 +83,7 @@ export async function runMigrate(config: Config): Promise<number> {
     );
     return 0;
   } finally {
+    await connections.close();
     await database.close();
   }
 }
@@ -104,6 +100,14 @@ export async function runStart(
 ): Promise<number> {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config, logger);
+  // One set of pools and one LISTEN connection for the whole process, sized for what it runs.
+  const connections: Connections = openConnections(
+    {
+      worker: options.worker ? { concurrency: config.concurrency } : undefined,
+      server: options.server,
+    },
+    { connectionString: database.url, logger },
+  );
   let worker: JobdeckWorker | null = null;
   let server: JobdeckServer | null = null;
   let stopping = false;
@@ -117,6 +121,7 @@ export async function runStart(
       try {
         await worker?.stop();
       } finally {
+        await connections.close();
         await database.close();
       }
     }
@@ -142,17 +147,14 @@ export async function runStart(
     if (database.source === 'DATABASE_URL')
       logger.info(`database: ${redactUrl(database.url)} (DATABASE_URL)`);
     else process.stdout.write(`PostgreSQL (${database.source}): ${database.url}\n`);
-    const { applied, sql, tasks } = await prepare(config, database.url);
+    const { applied, sql, tasks } = await prepare(config, connections.main);
     if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
     if (sql.length > 0) logger.info(`applied sql/ files: ${sql.join(', ')}`);
     if (options.worker) {
-      worker = await startWorker({
-        connectionString: database.url,
-        tasks,
-        config,
-        crontabFile: config.crontabFile,
-        logger,
-      });
+      worker = await runWorker(
+        { connectionString: database.url, tasks, config, crontabFile: config.crontabFile, logger },
+        { connections, ownsConnections: false, taskTypesRegistered: true },
+      );
       worker.promise.catch(async (error: Error) => {
         logger.error(`worker stopped unexpectedly: ${error.message}`);
         await stop('worker failure');
@@ -163,8 +165,11 @@ export async function runStart(
       // Grafast reads GRAPHILE_ENV when it loads and warns when it is unset; production mode
       // unless the operator chose otherwise. Loaded lazily so worker-only commands skip it.
       process.env['GRAPHILE_ENV'] ??= 'production';
-      const { startServer } = await import('../http/server.ts');
-      server = await startServer({ config, connectionString: database.url, logger });
+      const { startJobdeckServer } = await import('../http/app.ts');
+      server = await startJobdeckServer(
+        { config, connectionString: database.url, logger },
+        connections,
+      );
       process.stdout.write(
         `GraphQL: ${server.url}/graphql${config.graphiql ? `  GraphiQL: ${server.url}/graphiql` : ''}\n`,
       );

@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { resolveConfig } from '../config.ts';
+import type { Connections } from '../db/connections.ts';
 import { makeJobdeckPlugin, type JobdeckFastifyOptions, type JobdeckMount } from './plugin.ts';
+import type { JobdeckServer, ServerOptions } from './server.ts';
 
 /** A Fastify app of jobdeck's own, with jobdeck mounted at `prefix`. */
 export interface JobdeckApp {
@@ -20,9 +22,11 @@ export async function createJobdeckApp(
     prefix: string;
     /** Fastify's serverFactory, for an app that never listens itself. */
     serverFactory?: FastifyServerFactory;
+    /** The process's connections, shared with its other parts (`jobdeck start`). */
+    connections?: Connections;
   },
 ): Promise<JobdeckApp> {
-  const { prefix, serverFactory, ...pluginOptions } = options;
+  const { prefix, serverFactory, connections, ...pluginOptions } = options;
   const config = resolveConfig(options.config);
   const app = Fastify({
     bodyLimit: config.maxBodyBytes,
@@ -38,7 +42,7 @@ export async function createJobdeckApp(
   let mount: JobdeckMount | null = null;
   try {
     await app.register(
-      makeJobdeckPlugin((mounted) => (mount = mounted)),
+      makeJobdeckPlugin((mounted) => (mount = mounted), connections),
       { ...pluginOptions, prefix },
     );
     await app.ready();
@@ -47,4 +51,44 @@ export async function createJobdeckApp(
     throw error;
   }
   return { app, mount: mount! };
+}
+
+/**
+ * `startServer` (jobdeck/server), on connections the process may share with its other parts: what
+ * `jobdeck start` runs next to its worker.
+ */
+export async function startJobdeckServer(
+  options: ServerOptions,
+  connections?: Connections,
+): Promise<JobdeckServer> {
+  const { config, logger } = options;
+  const { app, mount } = await createJobdeckApp({
+    prefix: '',
+    connectionString: options.connectionString,
+    config,
+    logger,
+    devTokens: !config.production,
+    ...(connections ? { connections } : {}),
+  });
+  try {
+    const address = await app.listen({ port: options.port ?? config.port, host: config.host });
+    const port = app.server.address();
+    const actualPort = typeof port === 'object' && port ? port.port : Number(new URL(address).port);
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${actualPort}`;
+    logger?.info(`GraphQL: ${url}/graphql${config.graphiql ? ` (GraphiQL: ${url}/graphiql)` : ''}`);
+    let closing: Promise<void> | null = null;
+    return {
+      url,
+      port: actualPort,
+      app,
+      changes: mount.changes,
+      close: () => {
+        closing ??= app.close();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await app.close().catch(() => {});
+    throw error;
+  }
 }

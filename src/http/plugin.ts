@@ -3,11 +3,10 @@ import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/fastify/v5';
 import { resolveConfig, type Config } from '../config.ts';
-import { createPool } from '../db/pool.ts';
+import { openConnections, type Connections } from '../db/connections.ts';
 import { loadJwtSecret } from '../auth/secrets.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
 import { JobChangeHub } from '../live/job-changes.ts';
-import { PgListener } from '../live/listener.ts';
 import type { Logger } from '../logger.ts';
 import { VERSION } from '../version.ts';
 import { installCallerHook } from './caller.ts';
@@ -65,29 +64,25 @@ export interface JobdeckMount {
  */
 export function makeJobdeckPlugin(
   onMounted?: (mount: JobdeckMount) => void,
+  /** The process's connections (`jobdeck start`); without them the plugin opens and closes its own. */
+  shared?: Connections,
 ): FastifyPluginAsync<JobdeckFastifyOptions> {
   const plugin: FastifyPluginAsync<JobdeckFastifyOptions> = async (app, options) => {
     const config = resolveConfig(options.config);
     const { logger, identify } = options;
     const prefix = app.prefix.replace(/\/+$/, '');
     const jwtSecret = identify ? null : await loadJwtSecret(config);
-    const apiPool = createPool(options.connectionString, {
-      max: 10,
-      applicationName: 'jobdeck-api',
-      role: 'jobdeck_api',
-    });
-    // Cluster-wide figures for /metrics and /readyz need the owner's rights, not a user's.
-    const ownerPool = createPool(options.connectionString, {
-      max: 3,
-      applicationName: 'jobdeck-api-health',
-    });
-    const listener = new PgListener(options.connectionString, logger ? { logger } : {});
+    // Sized in src/db/connections.ts. Cluster-wide figures for /metrics and /readyz need the
+    // owner's rights (the main pool), not a user's.
+    const connections =
+      shared ??
+      openConnections({ server: true }, { connectionString: options.connectionString, logger });
+    const { api: apiPool, main: ownerPool, listener } = connections;
     const changes = new JobChangeHub(listener);
     let pgl: ReturnType<typeof postgraphile> | null = null;
     const release = async () => {
       if (pgl) await Promise.resolve(pgl.release()).catch(() => {});
-      await listener.close();
-      await Promise.allSettled([apiPool.end(), ownerPool.end()]);
+      if (!shared) await connections.close();
     };
     try {
       // Every route of jobdeck's own takes bodies up to its limit; the application's keep theirs.

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import type { JobChangeHub } from '../live/job-changes.ts';
 import type { Logger } from '../logger.ts';
-import { createJobdeckApp } from './app.ts';
+import { startJobdeckServer } from './app.ts';
 
 export { jobdeckFastify, type JobdeckFastifyOptions } from './plugin.ts';
 export {
@@ -43,33 +43,5 @@ export interface JobdeckServer {
  * schema is built and the port is listening.
  */
 export async function startServer(options: ServerOptions): Promise<JobdeckServer> {
-  const { config, logger } = options;
-  const { app, mount } = await createJobdeckApp({
-    prefix: '',
-    connectionString: options.connectionString,
-    config,
-    logger,
-    devTokens: !config.production,
-  });
-  try {
-    const address = await app.listen({ port: options.port ?? config.port, host: config.host });
-    const port = app.server.address();
-    const actualPort = typeof port === 'object' && port ? port.port : Number(new URL(address).port);
-    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${actualPort}`;
-    logger?.info(`GraphQL: ${url}/graphql${config.graphiql ? ` (GraphiQL: ${url}/graphiql)` : ''}`);
-    let closing: Promise<void> | null = null;
-    return {
-      url,
-      port: actualPort,
-      app,
-      changes: mount.changes,
-      close: () => {
-        closing ??= app.close();
-        return closing;
-      },
-    };
-  } catch (error) {
-    await app.close().catch(() => {});
-    throw error;
-  }
+  return startJobdeckServer(options);
 }

@@ -3,6 +3,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { sql, type Kysely } from 'kysely';
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import { createDb } from '../db/pool.ts';
 import type { Database } from '../db/types.ts';
 import type { AnyTaskDefinition } from './task.ts';
 import { isWebhookUrl } from './enqueue.ts';
@@ -121,6 +124,20 @@ export interface SyncDefaults {
   cancelGraceMs?: number;
 }
 
+/**
+ * The defaults a task's policy falls back on, from the configuration: the one set that both
+ * registering the task types and running them use.
+ */
+export function taskDefaults(
+  config: Pick<Config, 'defaultMaxAttempts' | 'maxPayloadBytes' | 'cancelGraceMs'>,
+): SyncDefaults & { cancelGraceMs: number } {
+  return {
+    maxAttempts: config.defaultMaxAttempts,
+    maxPayloadBytes: config.maxPayloadBytes,
+    cancelGraceMs: config.cancelGraceMs,
+  };
+}
+
 /** A task's policy, checked and with defaults filled in. */
 export interface TaskSettings {
   maxAttempts: number;
@@ -185,6 +202,23 @@ function webhookOf(def: AnyTaskDefinition, type: string): string | null {
   if (!isWebhookUrl(def.webhook))
     throw new Error(`task "${type}": webhook must be an http(s) URL, got ${String(def.webhook)}`);
   return def.webhook;
+}
+
+/**
+ * {@link syncTaskTypes} on a pool, with the configuration's {@link taskDefaults}: what a jobdeck
+ * process does once at its start (`jobdeck start`, `worker`, `serve`, `migrate`, `startWorker`).
+ */
+export async function registerTaskTypes(
+  pool: pg.Pool,
+  registry: TaskRegistry,
+  config: Parameters<typeof taskDefaults>[0],
+): Promise<void> {
+  const db = createDb(pool);
+  try {
+    await syncTaskTypes(db, registry, taskDefaults(config));
+  } finally {
+    await db.destroy();
+  }
 }
 
 /** Registers (or updates) the task types in the database, so every enqueue path can check them. */

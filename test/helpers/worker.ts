@@ -1,7 +1,7 @@
 import { loadConfig, type Config } from '../../src/config.ts';
-import { syncTaskTypes, type TaskRegistry } from '../../src/jobs/registry.ts';
+import { registerTaskTypes, type TaskRegistry } from '../../src/jobs/registry.ts';
 import { startWorker, type JobdeckWorker } from '../../src/worker/runner.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import type { TestDatabase } from './db.ts';
 
 /** Test defaults: quick polling, quiet logs. */
@@ -15,10 +15,7 @@ export async function registerTasks(
   tasks: TaskRegistry,
   config = testConfig(),
 ): Promise<void> {
-  await syncTaskTypes(t.db, tasks, {
-    maxAttempts: config.defaultMaxAttempts,
-    maxPayloadBytes: config.maxPayloadBytes,
-  });
+  await registerTaskTypes(t.pool, tasks, config);
 }
 
 const running = new Set<JobdeckWorker>();
@@ -53,4 +50,34 @@ export async function stopWorkers(): Promise<number> {
   running.clear();
   await Promise.all(left.map((worker) => worker.stop()));
   return left.length;
+}
+
+/** A logger that keeps its warnings and errors for assertions and prints nothing. */
+export function recordingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return {
+    warnings,
+    debug: () => {},
+    info: () => {},
+    warn: (message) => warnings.push(message),
+    error: (message) => warnings.push(message),
+  };
+}
+
+/** Marks a queued job running attempt 1 on `workerId`, as that worker's start would. */
+export async function markRunning(
+  t: TestDatabase,
+  job: { id: string; gw_job_id: string | null },
+  workerId: string,
+): Promise<void> {
+  const { rows } = await t.pool.query<{ marked: boolean }>(
+    'select marked from jobdeck_private.mark_running($1::jsonb, $2)',
+    [
+      JSON.stringify([
+        { id: job.id, gw_job_id: job.gw_job_id, attempt: 1, started_at: new Date() },
+      ]),
+      workerId,
+    ],
+  );
+  if (!rows[0]?.marked) throw new Error(`job ${job.id} could not be marked running`);
 }

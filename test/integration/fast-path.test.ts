@@ -260,7 +260,7 @@ describe('the fast path', () => {
       await t.pool.query(
         `select pg_terminate_backend(pid) from pg_stat_activity
           where datname = current_database()
-            and application_name in ('jobdeck-worker', 'jobdeck-tracker', 'jobdeck-listener')`,
+            and application_name in ('jobdeck-worker', 'jobdeck-main', 'jobdeck-listener')`,
       );
     }
     const counts = async () => {

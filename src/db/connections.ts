@@ -1,0 +1,185 @@
+import type pg from 'pg';
+import { PgListener } from '../live/listener.ts';
+import type { Logger } from '../logger.ts';
+import { createPool } from './pool.ts';
+
+/**
+ * What a process runs. It decides which connections the process opens and how many
+ * (docs/connections.md); `jobdeck start` runs a worker and the server, `jobdeck worker` a worker,
+ * `jobdeck serve` the server, `jobdeck migrate` none of them, `createJobdeck` a client.
+ */
+export interface ProcessParts {
+  /** A worker running this many jobs at once. */
+  worker?: { concurrency: number } | undefined;
+  /** The HTTP API: GraphQL, REST, event streams, health and metrics. */
+  server?: boolean | undefined;
+  /** A library client (`createJobdeck`): enqueues, reads, cancels, `watchJob`. */
+  client?: boolean | undefined;
+}
+
+/** One pool: its size and what pg_stat_activity calls its connections. */
+export interface PoolPlan {
+  max: number;
+  applicationName: string;
+  /** Role every connection starts as (see createPool's `role`). */
+  role?: string;
+}
+
+/** The connections of a process, as {@link planConnections} decides them. */
+export interface ConnectionPlan {
+  /** Graphile Worker's own pool (it locks jobs, fetches, completes, and LISTENs on one of them). */
+  graphileWorker: PoolPlan | null;
+  /**
+   * As the connection string's user (the owner, for jobdeck's own commands): migrations and task
+   * types at start, the tracker's writes, the worker's services, `/metrics` and `/readyz`; a
+   * client's queries.
+   */
+  main: PoolPlan;
+  /** Starts as role jobdeck_api, under row-level security: GraphQL, REST and event streams. */
+  api: PoolPlan | null;
+  /** One LISTEN connection, shared by the worker's cancels and the API's live changes. */
+  listener: boolean;
+}
+
+/**
+ * Each part's share of the connections. The sizes are those each part was given on its own before
+ * they shared pools; a process's pool is the sum of the shares of the parts it runs.
+ */
+export const CONNECTION_SHARES = {
+  /**
+   * Graphile Worker's pool, beyond one connection per concurrent job: its LISTEN, its fetches and
+   * batched completions, and slack for tasks that use `helpers.withPgClient` (Graphile Worker asks
+   * for at least concurrency + 2).
+   */
+  graphileWorkerExtra: 4,
+  /**
+   * The worker's part of the main pool: the tracker's five write lanes (starts, running marks,
+   * progress, log lines, finishes; one statement in flight each) and the worker's services, which
+   * take turns (src/worker/service-runner.ts).
+   */
+  worker: 6,
+  /** The server's part of the main pool: `/metrics` and `/readyz` need the owner's rights. */
+  server: 3,
+  /** The API pool (role jobdeck_api): PostGraphile, REST and event streams. */
+  api: 10,
+  /** A library client: its caller's queries side by side (node-postgres's default). */
+  client: 10,
+  /** A process that runs none of the parts (`jobdeck migrate`): migrate takes two at once. */
+  migrate: 3,
+} as const;
+
+/** Decides the pools and LISTEN connection of a process from the parts it runs. */
+export function planConnections(parts: ProcessParts): ConnectionPlan {
+  const { worker, server = false, client = false } = parts;
+  const mainMax =
+    (worker ? CONNECTION_SHARES.worker : 0) +
+    (server ? CONNECTION_SHARES.server : 0) +
+    (client ? CONNECTION_SHARES.client : 0);
+  const only = !worker && !server;
+  return {
+    graphileWorker: worker
+      ? {
+          max: worker.concurrency + CONNECTION_SHARES.graphileWorkerExtra,
+          applicationName: 'jobdeck-worker',
+        }
+      : null,
+    main: {
+      max: mainMax || CONNECTION_SHARES.migrate,
+      applicationName: only ? (client ? 'jobdeck-client' : 'jobdeck-migrate') : 'jobdeck-main',
+    },
+    api: server
+      ? { max: CONNECTION_SHARES.api, applicationName: 'jobdeck-api', role: 'jobdeck_api' }
+      : null,
+    listener: Boolean(worker) || server || client,
+  };
+}
+
+/** Options of {@link openConnections}. */
+export interface OpenConnectionsOptions {
+  /** Needed for every connection jobdeck opens itself (all but a `main` pool given here). */
+  connectionString?: string | undefined;
+  /** An existing pool to use as the main pool (a client's caller's); never ended by `close()`. */
+  main?: pg.Pool | undefined;
+  /** Where the LISTEN connection reports losing its server. */
+  logger?: Logger | undefined;
+}
+
+/**
+ * The pools and LISTEN connection of one process, made as its {@link ConnectionPlan} says, each
+ * when first used (a pool or listener opens no connection before its first query either).
+ * Whoever opened them closes them, once every part that uses them has stopped.
+ */
+export class Connections {
+  readonly plan: ConnectionPlan;
+  readonly #options: OpenConnectionsOptions;
+  #main: pg.Pool | null;
+  #graphileWorker: pg.Pool | null = null;
+  #api: pg.Pool | null = null;
+  #listener: PgListener | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(plan: ConnectionPlan, options: OpenConnectionsOptions) {
+    this.plan = plan;
+    this.#options = options;
+    this.#main = options.main ?? null;
+  }
+
+  /** The connection string jobdeck connects with, when it has one. */
+  get connectionString(): string | undefined {
+    return this.#options.connectionString;
+  }
+
+  get main(): pg.Pool {
+    return (this.#main ??= this.#pool(this.plan.main));
+  }
+
+  /** Graphile Worker's pool; only in a process that runs a worker. */
+  get graphileWorker(): pg.Pool {
+    return (this.#graphileWorker ??= this.#pool(this.#planned(this.plan.graphileWorker, 'worker')));
+  }
+
+  /** The API's pool (role jobdeck_api); only in a process that runs the server. */
+  get api(): pg.Pool {
+    return (this.#api ??= this.#pool(this.#planned(this.plan.api, 'server')));
+  }
+
+  /** The process's one LISTEN connection. */
+  get listener(): PgListener {
+    if (!this.plan.listener) throw new Error('this process has no LISTEN connection planned');
+    const { logger } = this.#options;
+    return (this.#listener ??= new PgListener(
+      this.#needConnectionString(),
+      logger ? { logger } : {},
+    ));
+  }
+
+  /** Closes the listener, then every pool made here. Safe to call more than once. */
+  close(): Promise<void> {
+    return (this.#closing ??= (async () => {
+      await this.#listener?.close();
+      const own = [this.#graphileWorker, this.#api, this.#options.main ? null : this.#main];
+      await Promise.allSettled(own.map((pool) => pool?.end()));
+    })());
+  }
+
+  #pool(plan: PoolPlan): pg.Pool {
+    if (this.#closing) throw new Error('the connections are closed');
+    return createPool(this.#needConnectionString(), plan);
+  }
+
+  #planned(plan: PoolPlan | null, part: string): PoolPlan {
+    if (!plan) throw new Error(`this process does not run the ${part}: it has no pool for it`);
+    return plan;
+  }
+
+  #needConnectionString(): string {
+    const { connectionString } = this.#options;
+    if (!connectionString) throw new Error('jobdeck needs a connection string to connect');
+    return connectionString;
+  }
+}
+
+/** The connections of a process that runs `parts` (none is opened before it is used). */
+export function openConnections(parts: ProcessParts, options: OpenConnectionsOptions): Connections {
+  return new Connections(planConnections(parts), options);
+}

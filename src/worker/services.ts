@@ -1,0 +1,69 @@
+import type pg from 'pg';
+import type { PgListener } from '../live/listener.ts';
+import type { Logger } from '../logger.ts';
+import type { ActiveJobs } from './active.ts';
+import { CancelListener } from './cancel-listener.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { HELD_RELEASE_EVERY, HeldRelease } from './held-release.ts';
+import { ORPHAN_SWEEP_EVERY, OrphanSweep } from './orphan-sweep.ts';
+import { Rescuer } from './rescuer.ts';
+import { ServiceRunner } from './service-runner.ts';
+import { TYPE_STATS_EVERY, TypeStatsRefresh } from './type-stats.ts';
+
+export interface WorkerServicesOptions {
+  /** The process's main pool (owner's rights). */
+  pool: pg.Pool;
+  /** The process's LISTEN connection. */
+  listener: PgListener;
+  workerId: string;
+  active: ActiveJobs;
+  logger: Logger;
+  heartbeatIntervalMs: number;
+  rescueAfterMs: number;
+  concurrency: number;
+  taskTypes: string[];
+  /** Graphile Worker's pool id, once its pool exists. */
+  poolId: () => string | null;
+}
+
+/** The worker's background services, started. */
+export interface WorkerServices {
+  /** Shows the worker as stopping in the workers list, from the next heartbeat on. */
+  markStopping(): void;
+  /** Stops the services, then removes this worker's row (call once its jobs have finished). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a worker's background services: the cancel listener, then the heartbeat (which registers
+ * the worker), the rescuer, the release of held jobs, the type stats refresh and the orphan sweep,
+ * each on its own interval (a multiple of the heartbeat interval, as each file says).
+ */
+export async function startWorkerServices(o: WorkerServicesOptions): Promise<WorkerServices> {
+  const { pool, logger, heartbeatIntervalMs: beat, rescueAfterMs } = o;
+  const heartbeat = new Heartbeat({ ...o, intervalMs: beat });
+  const cancels = new CancelListener(o);
+  const runner = new ServiceRunner(
+    [
+      heartbeat,
+      new Rescuer({ ...o, intervalMs: beat, healthySince: () => heartbeat.healthySince }),
+      new HeldRelease({ pool, intervalMs: beat * HELD_RELEASE_EVERY }),
+      new TypeStatsRefresh({ pool, intervalMs: beat * TYPE_STATS_EVERY }),
+      new OrphanSweep({ pool, logger, rescueAfterMs, intervalMs: beat * ORPHAN_SWEEP_EVERY }),
+    ],
+    logger,
+  );
+  const stop = async () => {
+    await runner.stop();
+    await cancels.stop();
+    await heartbeat.unregister();
+  };
+  try {
+    await cancels.start();
+    await runner.start();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { markStopping: () => heartbeat.markStopping(), stop };
+}
