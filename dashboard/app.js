@@ -11,7 +11,9 @@ const html = htm.bind(h);
 const BASE = new URL('./', import.meta.url);
 const api = (path) => new URL(path.replace(/^\//, ''), BASE).href;
 const TOKEN_KEY = 'jobdeck.token';
-const ACTIVE = ['queued', 'running', 'retrying'];
+// The job statuses and what each allows, as the server defines them (src/jobs/states.ts); it
+// puts them in the page (src/http/dashboard.ts), so this page and the API never disagree.
+const STATES = JSON.parse(document.getElementById('jobdeck-states').textContent);
 const JOB_FIELDS = `id type status progress currentStep etaAt startedAt createdAt finishedAt
   ownerId attempts maxAttempts cancelRequestedAt`;
 
@@ -178,7 +180,7 @@ function JobActions({ token, job, onDone }) {
   };
   return html`<span>
     ${
-      ACTIVE.includes(job.status) &&
+      STATES.cancellable.includes(job.status) &&
       html`<button
         class="danger"
         disabled=${busy || job.cancelRequestedAt}
@@ -189,7 +191,7 @@ function JobActions({ token, job, onDone }) {
       </button>`
     }
     ${
-      (job.status === 'failed' || job.status === 'cancelled') &&
+      STATES.retryable.includes(job.status) &&
       html`<button
         disabled=${busy}
         onClick=${() => act('retryJob')}
@@ -285,7 +287,7 @@ function History({ token, onOpen, version }) {
         >Status
         <select name="status" value=${status} onChange=${(e) => setStatus(e.target.value)}>
           <option value="">any</option>
-          ${['queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled'].map((s) => html`<option value=${s}>${s}</option>`)}
+          ${[...STATES.active, ...STATES.finished].map((s) => html`<option value=${s}>${s}</option>`)}
         </select></label
       >
       <label
@@ -661,7 +663,7 @@ function Dashboard({ token, identity, onSignOut }) {
       if (change.kind !== 'CHANGED' || !change.job) return setVersion((v) => v + 1);
       setActive((jobs) => {
         const list = (jobs ?? []).filter((j) => j.id !== change.job.id);
-        if (ACTIVE.includes(change.job.status)) list.unshift(change.job);
+        if (STATES.active.includes(change.job.status)) list.unshift(change.job);
         return list.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
       });
     },

@@ -63,6 +63,14 @@ export class InvalidJobStateError extends Error {
 }
 
 /**
+ * The caller may not do this: their token lacks the permission, or row-level security refuses the
+ * row (SQLSTATE 42501 from jobdeck's SQL functions and policies). HTTP answers 403.
+ */
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+}
+
+/**
  * Thrown by a task to fail its job at once, without further attempts (bad input, a resource that
  * does not exist). Any other error is retried while attempts remain.
  */

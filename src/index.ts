@@ -55,7 +55,7 @@ export {
   findEmbeddedPostgres,
   type EmbeddedPostgres,
 } from './db/embedded.ts';
-export { watchJob, isFinished } from './live/watch.ts';
+export { watchJob } from './live/watch.ts';
 export { PgListener } from './live/listener.ts';
 export { channelName } from './live/channels.ts';
 // Webhook signatures, for receivers.
@@ -66,13 +66,14 @@ export { loadJwtSecret, loadWebhookSecret } from './auth/secrets.ts';
 export { PERMISSIONS, type Identity, type Permission, type Role } from './auth/identity.ts';
 export { loadConfig, resolveConfig, type Config } from './config.ts';
 export * from './errors.ts';
-export type {
-  Job,
-  NewJob,
-  JobUpdate,
-  JobEvent,
-  JobStatus,
-  JobAttemptError,
-  Database,
-} from './db/types.ts';
-export { ACTIVE_STATUSES, FINISHED_STATUSES } from './db/types.ts';
+export type { Job, NewJob, JobUpdate, JobEvent, JobAttemptError, Database } from './db/types.ts';
+// The statuses and what each allows, as every surface of jobdeck uses them.
+export {
+  JOB_STATUSES,
+  ACTIVE_STATUSES,
+  FINISHED_STATUSES,
+  isFinished,
+  canCancel,
+  canRetry,
+  type JobStatus,
+} from './jobs/states.ts';

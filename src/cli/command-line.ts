@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { JOB_STATUSES, type JobStatus } from '../db/types.ts';
+import { JOB_STATUSES, isJobStatus, type JobStatus } from '../jobs/states.ts';
 import { PERMISSIONS, type Permission, type Role } from '../auth/identity.ts';
 import type { EnqueueOptions } from '../jobs/enqueue.ts';
 import { Priority, parseDuration, type PriorityName } from '../jobs/policy.ts';
@@ -261,7 +261,7 @@ function jobsCommand(values: Values, positionals: string[]) {
   if (positionals.length > 0)
     throw new UsageError(`jobs takes no arguments, got: ${positionals.join(' ')}`);
   const status = stringFlag(values, 'status');
-  if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status))
+  if (status !== undefined && !isJobStatus(status))
     throw new UsageError(`--status must be one of ${JOB_STATUSES.join(', ')}`);
   const active = values['active'] === true;
   if (active && status) throw new UsageError('use --active or --status, not both');

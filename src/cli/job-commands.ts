@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import type { Job } from '../db/types.ts';
 import { createJobdeck } from '../client.ts';
+import { ACTIVE_STATUSES } from '../jobs/states.ts';
 import type { CommandLine } from './command-line.ts';
 
 /** The parsed command line of one command. */
@@ -41,8 +42,7 @@ export async function runJobs(config: Config, command: Command<'jobs'>): Promise
       limit: command.limit,
     };
     if (command.active)
-      return (await jobdeck.listJobs({ ...filters, status: ['queued', 'running', 'retrying'] }))
-        .jobs;
+      return (await jobdeck.listJobs({ ...filters, status: ACTIVE_STATUSES })).jobs;
     return (
       await jobdeck.listJobs({ ...filters, ...(command.status ? { status: command.status } : {}) })
     ).jobs;

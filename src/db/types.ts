@@ -1,26 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-
-/** Every status a tracked job can have; docs/job-states.md draws how they connect. */
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'retrying';
-
-/** Every status, in the order of a job's life. */
-export const JOB_STATUSES: readonly JobStatus[] = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'retrying',
-];
-
-/** Statuses of a job that is not finished yet. */
-export const ACTIVE_STATUSES = ['queued', 'running', 'retrying'] as const satisfies JobStatus[];
-/** Statuses a job never leaves (until a retry). */
-export const FINISHED_STATUSES = [
-  'succeeded',
-  'failed',
-  'cancelled',
-] as const satisfies JobStatus[];
+import type { JobStatus } from '../jobs/states.ts';
 
 /** One failed attempt, as stored in `jobs.errors`. */
 export interface JobAttemptError {
@@ -129,12 +108,21 @@ export interface WorkersTable {
   running_jobs: number;
 }
 
+/** The numbered migrations applied (src/db/migrate.ts creates and fills it). */
+export interface MigrationsTable {
+  id: number;
+  name: string;
+  checksum: string;
+  applied_at: DefaultedTimestamp;
+}
+
 /** The database as Kysely sees it. */
 export interface Database {
   'jobdeck.jobs': JobsTable;
   'jobdeck.job_events': JobEventsTable;
   'jobdeck_private.task_types': TaskTypesTable;
   'jobdeck_private.workers': WorkersTable;
+  'jobdeck_private.migrations': MigrationsTable;
 }
 
 /** A tracked job as read from the database. */

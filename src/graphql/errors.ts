@@ -2,32 +2,28 @@ import { GraphQLError } from 'postgraphile/graphql';
 import { isSafeError } from 'postgraphile/grafast';
 import { defaultMaskError } from 'postgraphile/grafserv';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
-import { UnauthorizedError } from '../errors.ts';
+import {
+  ForbiddenError,
+  InvalidArgumentError,
+  InvalidJobStateError,
+  InvalidPayloadError,
+  JobNotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnknownJobTypeError,
+} from '../errors.ts';
+import { sqlstateOf, translateDatabaseError } from '../jobs/db-errors.ts';
 
-/** GraphQL `extensions.code` for the SQLSTATEs jobdeck's functions raise on purpose. */
-function codeFor(sqlstate: string): string | null {
-  if (sqlstate === 'JD010') return 'NOT_FOUND';
-  if (sqlstate === 'JD011') return 'INVALID_STATE';
-  if (sqlstate === '42501') return 'FORBIDDEN';
-  if (/^JD00\d$/.test(sqlstate)) return 'BAD_USER_INPUT';
-  // data exceptions (22xxx: bad values) and integrity violations (23xxx: checks, keys)
-  if (sqlstate.startsWith('22') || sqlstate.startsWith('23')) return 'BAD_USER_INPUT';
-  return null;
-}
-
-interface DatabaseErrorLike {
-  code: string;
-  message: string;
-  detail?: string;
-}
-
-function asDatabaseError(error: unknown): DatabaseErrorLike | null {
-  if (!(error instanceof Error)) return null;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)
-    ? (error as unknown as DatabaseErrorLike)
-    : null;
-}
+/** GraphQL `extensions.code` of each of jobdeck's errors a client can fix. */
+const CODE_OF: [new (...args: never[]) => Error, string][] = [
+  [JobNotFoundError, 'NOT_FOUND'],
+  [InvalidJobStateError, 'INVALID_STATE'],
+  [ForbiddenError, 'FORBIDDEN'],
+  [UnknownJobTypeError, 'BAD_USER_INPUT'],
+  [InvalidPayloadError, 'BAD_USER_INPUT'],
+  [PayloadTooLargeError, 'BAD_USER_INPUT'],
+  [InvalidArgumentError, 'BAD_USER_INPUT'],
+];
 
 /**
  * What clients see of an error. Mistakes a client can fix (bad input, not found, not allowed,
@@ -55,19 +51,16 @@ export function maskError(error: GraphQLError): GraphQLError {
   // The filter plugin's refusals of null or empty filter values are the client's to fix.
   if (original && /are forbidden in filter argument input/.test(original.message))
     return keep(original.message, { code: 'BAD_USER_INPUT' });
-  const database = asDatabaseError(original);
-  const code = database ? codeFor(database.code) : null;
-  if (database && code) {
-    const extensions: Record<string, unknown> = { code, sqlstate: database.code };
-    if (database.code === 'JD011' && database.detail) {
-      try {
-        const detail = JSON.parse(database.detail) as { status?: unknown };
-        if (typeof detail.status === 'string') extensions['status'] = detail.status;
-      } catch {
-        // not JSON: leave it out
-      }
-    }
-    return keep(database.message, extensions);
+  // Database errors, translated the one way src/jobs/db-errors.ts does (REST renders the same).
+  const known = translateDatabaseError(original) ?? original;
+  const code = known ? CODE_OF.find(([kind]) => known instanceof kind)?.[1] : undefined;
+  if (known && code) {
+    const extensions: Record<string, unknown> = { code };
+    const sqlstate = sqlstateOf(original);
+    if (sqlstate) extensions['sqlstate'] = sqlstate;
+    if (known instanceof InvalidJobStateError && known.status !== 'unknown')
+      extensions['status'] = known.status;
+    return keep(known.message, extensions);
   }
   // The database cannot be reached or is restarting: the client should try again, as REST's 503
   // with Retry-After says.

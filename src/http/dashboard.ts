@@ -8,6 +8,12 @@ import { z } from 'zod';
 import { signToken } from '../auth/tokens.ts';
 import { type Identity } from '../auth/identity.ts';
 import { UnauthorizedError } from '../errors.ts';
+import {
+  ACTIVE_STATUSES,
+  CANCELLABLE_STATUSES,
+  FINISHED_STATUSES,
+  RETRYABLE_STATUSES,
+} from '../jobs/states.ts';
 import { HttpError } from './rest/errors.ts';
 import { PACKAGE_ROOT } from '../paths.ts';
 
@@ -59,6 +65,25 @@ export function renderIndex(html: string, prefix: string): string {
     .replace(/("[\w/-]+":\s*")\/vendor\//g, `$1${prefix}/vendor/`);
 }
 
+/** What the page needs of src/jobs/states.ts: which statuses are active, finished, and may be acted on. */
+export const PAGE_STATES = {
+  active: ACTIVE_STATUSES,
+  finished: FINISHED_STATUSES,
+  cancellable: CANCELLABLE_STATUSES,
+  retryable: RETRYABLE_STATUSES,
+};
+
+const STATES_ELEMENT = '<script type="application/json" id="jobdeck-states"></script>';
+
+/** The page with {@link PAGE_STATES} in its `jobdeck-states` element, which app.js reads. */
+export function withPageStates(html: string): string {
+  if (!html.includes(STATES_ELEMENT))
+    throw new Error('dashboard/index.html lacks its jobdeck-states element');
+  // `<` escaped, so no value could ever close the script element
+  const json = JSON.stringify(PAGE_STATES).replace(/</g, '\\u003c');
+  return html.replace(STATES_ELEMENT, STATES_ELEMENT.replace('></', `>${json}</`));
+}
+
 const devTokenBody = z
   .object({
     user: z.string().min(1).max(200),
@@ -83,9 +108,8 @@ export async function registerDashboard(
     index: false,
     decorateReply: false,
   });
-  const page = renderIndex(
-    await readFile(path.join(DASHBOARD_DIR, 'index.html'), 'utf8'),
-    options.prefix,
+  const page = withPageStates(
+    renderIndex(await readFile(path.join(DASHBOARD_DIR, 'index.html'), 'utf8'), options.prefix),
   );
   const index = async (_request: unknown, reply: FastifyReply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);

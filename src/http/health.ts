@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { readMigrations } from '../db/migrate.ts';
+import { createDb } from '../db/pool.ts';
+import { countWorkers, pingDatabase, unappliedMigrations } from '../jobs/monitoring.ts';
 import type { Logger } from '../logger.ts';
 
 export interface HealthOptions {
@@ -21,12 +22,13 @@ interface Check {
  * heartbeat is fresh (else enqueued jobs would wait). 200 or 503, with each check's verdict.
  */
 export function registerHealth(app: FastifyInstance, options: HealthOptions): void {
+  const db = createDb(options.ownerPool);
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
     const checks: Record<string, Check> = {};
     try {
-      await options.ownerPool.query('select 1');
+      await pingDatabase(db);
       checks['database'] = { ok: true, message: 'reachable' };
     } catch (error) {
       // details go to the log, not to whoever asks
@@ -35,27 +37,18 @@ export function registerHealth(app: FastifyInstance, options: HealthOptions): vo
     }
     if (checks['database']!.ok) {
       try {
-        const shipped = await readMigrations();
-        const { rows } = await options.ownerPool.query<{ name: string }>(
-          'select name from jobdeck_private.migrations',
-        );
-        const applied = new Set(rows.map((row) => row.name));
-        const missing = shipped.filter((file) => !applied.has(file.name)).map((file) => file.name);
+        const { shipped, missing } = await unappliedMigrations(db);
         checks['migrations'] =
           missing.length === 0
-            ? { ok: true, message: `${shipped.length} applied` }
+            ? { ok: true, message: `${shipped} applied` }
             : { ok: false, message: `not applied: ${missing.join(', ')}` };
       } catch (error) {
         options.logger?.warn(`readyz: migrations check failed: ${(error as Error).message}`);
         checks['migrations'] = { ok: false, message: 'could not be checked' };
       }
       try {
-        const { rows } = await options.ownerPool.query<{ alive: number }>(
-          `select count(*)::int as alive from jobdeck_private.workers
-            where heartbeat_at > now() - make_interval(secs => $1) and stopping_at is null`,
-          [options.workerStaleMs / 1000],
-        );
-        const alive = rows[0]!.alive;
+        // alive and not stopping: able to take the jobs enqueued now
+        const alive = (await countWorkers(db, options.workerStaleMs)).ready;
         checks['workers'] =
           alive > 0
             ? { ok: true, message: `${alive} alive` }

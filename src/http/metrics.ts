@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createDb } from '../db/pool.ts';
+import {
+  countJobsByStatus,
+  countWorkers,
+  databaseNow,
+  finishedJobsSince,
+} from '../jobs/monitoring.ts';
 import type { JobChangeHub } from '../live/job-changes.ts';
 
 export interface MetricsOptions {
@@ -17,18 +24,6 @@ export interface MetricsOptions {
 const MAX_FINISHED_PER_SCRAPE = 20_000;
 const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
-interface FinishedRow {
-  type: string;
-  status: string;
-  attempts: number;
-  manual_retries: number;
-  run_s: number | null;
-  wait_s: number | null;
-  /** PostgreSQL's text of the timestamp, to the microsecond. */
-  finished_at: string;
-  id: string;
-}
-
 /**
  * Prometheus exposition at `GET /metrics`, read from the database at scrape time, so each API
  * process reports the same cluster-wide figures whichever worker ran the jobs:
@@ -43,7 +38,7 @@ interface FinishedRow {
 export function registerMetrics(app: FastifyInstance, options: MetricsOptions): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jobdeck_' });
-  const { ownerPool } = options;
+  const db = createDb(options.ownerPool);
 
   const duration = new Histogram({
     name: 'jobdeck_job_duration_seconds',
@@ -89,8 +84,8 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
   // The watermark keeps PostgreSQL's own text of the time: a JS Date holds milliseconds only, and
   // a job finished at .123456 would stay above a watermark of .123 and be counted on every scrape.
   let watermark: { at: string; id: string } | null = null;
-  const started = ownerPool.query<{ now: string }>('select now()::text as now').then(({ rows }) => {
-    watermark = { at: rows[0]!.now, id: '00000000-0000-0000-0000-000000000000' };
+  const started = databaseNow(db).then((now) => {
+    watermark = { at: now, id: '00000000-0000-0000-0000-000000000000' };
   });
   started.catch(() => {});
   let observing: Promise<void> = Promise.resolve();
@@ -101,17 +96,7 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
   const observeOnce = async () => {
     await started;
     if (!watermark) return;
-    const { rows } = await ownerPool.query<FinishedRow>(
-      `select id, type, status, attempts, manual_retries, finished_at::text as finished_at,
-              extract(epoch from finished_at - started_at)::float8 as run_s,
-              extract(epoch from started_at - created_at)::float8 as wait_s
-         from jobdeck.jobs
-        where status in ('succeeded', 'failed', 'cancelled')
-          and (finished_at, id) > ($1::timestamptz, $2::uuid)
-        order by finished_at, id
-        limit $3`,
-      [watermark.at, watermark.id, MAX_FINISHED_PER_SCRAPE],
-    );
+    const rows = await finishedJobsSince(db, watermark, MAX_FINISHED_PER_SCRAPE);
     for (const row of rows) {
       if (row.run_s !== null) duration.observe({ type: row.type, status: row.status }, row.run_s);
       if (row.wait_s !== null && row.attempts === 1 && row.manual_retries === 0)
@@ -132,14 +117,7 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     registers: [registry],
     async collect() {
       this.reset();
-      const { rows } = await ownerPool.query<{ status: string; type: string; n: number }>(
-        `select status, type, count(*)::int as n from jobdeck.jobs
-          where status in ('queued', 'running', 'retrying') group by 1, 2
-         union all
-         select status, type, count(*)::int from jobdeck.jobs
-          where status in ('succeeded', 'failed', 'cancelled') and finished_at > now() - interval '1 hour'
-          group by 1, 2`,
-      );
+      const rows = await countJobsByStatus(db);
       for (const row of rows) this.set({ status: row.status, type: row.type }, row.n);
     },
   });
@@ -149,14 +127,9 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const { rows } = await ownerPool.query<{ alive: number; stale: number }>(
-        `select count(*) filter (where heartbeat_at > now() - make_interval(secs => $1))::int as alive,
-                count(*) filter (where heartbeat_at <= now() - make_interval(secs => $1))::int as stale
-           from jobdeck_private.workers`,
-        [options.workerStaleMs / 1000],
-      );
-      this.set({ state: 'alive' }, rows[0]!.alive);
-      this.set({ state: 'stale' }, rows[0]!.stale);
+      const { alive, stale } = await countWorkers(db, options.workerStaleMs);
+      this.set({ state: 'alive' }, alive);
+      this.set({ state: 'stale' }, stale);
     },
   });
   new Gauge({

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CreateJobBody } from './rest/schemas.ts';
+import { JOB_STATUSES } from '../jobs/states.ts';
 
 type Responses = Record<number, string>;
 interface Operation {
@@ -28,11 +29,7 @@ const query = (name: string, schema: unknown, description: string) => ({
 const LIST_PARAMS = [
   query('page', { type: 'integer', minimum: 1, default: 1 }, 'page number, from 1'),
   query('pageSize', { type: 'integer', minimum: 1, maximum: 100, default: 25 }, 'jobs per page'),
-  query(
-    'status',
-    { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'] },
-    'only jobs in this state',
-  ),
+  query('status', { type: 'string', enum: [...JOB_STATUSES] }, 'only jobs in this state'),
   query('jobType', { type: 'string' }, 'only jobs of this type'),
 ];
 const STATS_PARAMS = [

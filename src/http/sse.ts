@@ -2,11 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { Job } from '../db/types.ts';
 import type { Identity } from '../auth/identity.ts';
+import { withIdentity } from '../auth/scoped.ts';
+import { findJob } from '../jobs/repository.ts';
+import { isFinished } from '../jobs/states.ts';
 import { type JobChangeHub, type JobChangeTopic, normalizeUuid } from '../live/job-changes.ts';
 import { HttpError } from './rest/errors.ts';
 import { jobIdParams, parse, requireIdentity } from './rest/requests.ts';
 import { c4Job, c4Permissions } from './rest/serialize.ts';
-import { withIdentity } from './scoped.ts';
 
 export interface SseOptions {
   apiPool: pg.Pool;
@@ -18,7 +20,6 @@ export interface SseOptions {
   maxStreamsPerUser?: number;
 }
 
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 /** Bytes a client may leave unread before its stream is dropped (it can reconnect and re-read). */
 const MAX_UNREAD_BYTES = 1024 * 1024;
 
@@ -54,9 +55,7 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
   });
 
   const readJob = (identity: Identity, id: string) =>
-    withIdentity(options.apiPool, identity, ({ db }) =>
-      db.selectFrom('jobdeck.jobs').selectAll().where('id', '=', id).executeTakeFirst(),
-    );
+    withIdentity(options.apiPool, identity, ({ db }) => findJob(db, id));
 
   /**
    * Opens the stream and runs until `onChange` says stop, the client leaves, the token expires or
@@ -120,7 +119,7 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
       if (gone || (initial && !first)) return;
       if (first) {
         send('job', statusBody(first));
-        if (FINISHED.has(first.status)) {
+        if (isFinished(first)) {
           send('end', { id: first.id, status: first.status });
           return;
         }
@@ -198,7 +197,7 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
         if (now === MISSED) return true;
         if (!now) return false;
         send('job', statusBody(now));
-        if (FINISHED.has(now.status)) {
+        if (isFinished(now)) {
           send('end', { id, status: now.status });
           return false;
         }

@@ -1,32 +1,9 @@
 import type { Job } from '../db/types.ts';
 import { queryRows, type Executor } from '../db/executor.ts';
-import { InvalidArgumentError, InvalidJobStateError, JobNotFoundError } from '../errors.ts';
-import { ARGUMENT_ERROR_CODES } from './enqueue.ts';
-import { isJobId } from './repository.ts';
-
-/** Turns the control functions' JD010/JD011/JD004 errors into jobdeck's error classes. */
-function mapControlError(error: unknown, id: string): unknown {
-  const e = error as { code?: string; message?: string; detail?: string };
-  if (e.code && ARGUMENT_ERROR_CODES.has(e.code))
-    return new InvalidArgumentError(e.message ?? String(error), { cause: error });
-  switch (e.code) {
-    case 'JD010':
-      return new JobNotFoundError(id, { cause: error });
-    case 'JD011': {
-      let status = 'unknown';
-      try {
-        status = (JSON.parse(e.detail ?? '{}') as { status?: string }).status ?? status;
-      } catch {
-        /* keep unknown */
-      }
-      return new InvalidJobStateError(id, status, e.message ?? 'the job state forbids it', {
-        cause: error,
-      });
-    }
-    default:
-      return error;
-  }
-}
+import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
+import { translateDatabaseError } from './db-errors.ts';
+import { isJobId } from './ids.ts';
+import type { JobStatus } from './states.ts';
 
 /**
  * Cancels a job. Queued or retrying: cancelled at once and taken out of Graphile Worker's queue.
@@ -34,7 +11,8 @@ function mapControlError(error: unknown, id: string): unknown {
  * turns `cancelled` once the task stops (watch it, or read it again). Cancelling a cancelled job
  * returns it unchanged.
  *
- * @throws JobNotFoundError, or InvalidJobStateError for a job that already succeeded or failed.
+ * @throws JobNotFoundError, InvalidJobStateError for a job that already succeeded or failed, or
+ * ForbiddenError when the connection's API caller lacks the permission.
  */
 export async function cancelJobOn(
   executor: Executor,
@@ -51,7 +29,7 @@ export async function cancelJobOn(
     ]);
     return rows[0]!;
   } catch (error) {
-    throw mapControlError(error, id);
+    throw translateDatabaseError(error, { jobId: id }) ?? error;
   }
 }
 
@@ -59,7 +37,9 @@ export async function cancelJobOn(
  * Runs a failed or cancelled job again with a fresh attempt budget; its earlier errors stay in
  * `errors`.
  *
- * @throws JobNotFoundError, or InvalidJobStateError for a job that is not failed or cancelled.
+ * @throws JobNotFoundError, InvalidJobStateError for a job that is not failed or cancelled (or
+ * whose key another unfinished job holds), or ForbiddenError when the connection's API caller
+ * lacks the permission.
  */
 export async function retryJobOn(executor: Executor, id: string): Promise<Job> {
   if (!isJobId(id)) throw new JobNotFoundError(String(id));
@@ -67,7 +47,7 @@ export async function retryJobOn(executor: Executor, id: string): Promise<Job> {
     const rows = await queryRows<Job>(executor, 'select * from jobdeck.retry_job($1::uuid)', [id]);
     return rows[0]!;
   } catch (error) {
-    throw mapControlError(error, id);
+    throw translateDatabaseError(error, { jobId: id }) ?? error;
   }
 }
 
@@ -92,10 +72,7 @@ export interface JobStats {
   at: string;
   type: string | null;
   /** Unfinished statuses: now. Finished ones: finished within the window. */
-  byStatus: Record<
-    'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'cancelled',
-    number
-  >;
+  byStatus: Record<JobStatus, number>;
   queue: {
     depth: number;
     ready: number;
@@ -140,6 +117,6 @@ export async function jobStatsOn(
     );
     return rows[0]!.stats;
   } catch (error) {
-    throw mapControlError(error, '');
+    throw translateDatabaseError(error) ?? error;
   }
 }

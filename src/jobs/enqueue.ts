@@ -1,12 +1,8 @@
 import type { Job } from '../db/types.ts';
 import { queryRows, type Executor } from '../db/executor.ts';
 import { resolvePriority, type PriorityName } from './policy.ts';
-import {
-  InvalidArgumentError,
-  InvalidPayloadError,
-  PayloadTooLargeError,
-  UnknownJobTypeError,
-} from '../errors.ts';
+import { translateDatabaseError } from './db-errors.ts';
+import { InvalidArgumentError, InvalidPayloadError, UnknownJobTypeError } from '../errors.ts';
 
 /** Options of one enqueue. Every field is optional. */
 export interface EnqueueOptions {
@@ -185,48 +181,6 @@ export function isWebhookUrl(value: unknown): value is string {
   }
 }
 
-/** SQLSTATEs that mean "a bad argument": JD004 and the casts a bad value fails in SQL. */
-export const ARGUMENT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'JD004',
-  '22P02', // invalid text representation (e.g. a bad runAt in a bulk spec)
-  '22007', // invalid datetime format
-  '22008', // datetime out of range
-  '22003', // numeric out of range
-  '22009', // time zone displacement out of range (a date past year 9999 in a bulk spec)
-  '22P05', // untranslatable character (U+0000 in JSON)
-  '22021', // NUL byte in text
-  '23514', // a CHECK constraint (lengths, ranges) of the jobs table
-]);
-
-/** Turns the SQL functions' JDxxx errors into jobdeck's error classes. */
-export function mapEnqueueError(error: unknown, type: string): unknown {
-  const e = error as { code?: string; message?: string; detail?: string; hint?: string };
-  const message = e.message ?? String(error);
-  if (e.code && ARGUMENT_ERROR_CODES.has(e.code))
-    return new InvalidArgumentError(message, { cause: error });
-  switch (e.code) {
-    case 'JD001':
-      return new UnknownJobTypeError(type, e.hint ? `${message} (${e.hint})` : message, {
-        cause: error,
-      });
-    case 'JD002': {
-      let problems: string[] = [message];
-      try {
-        if (e.detail) problems = JSON.parse(e.detail) as string[];
-      } catch {
-        /* keep the message */
-      }
-      const err = new InvalidPayloadError(type, problems, { cause: error });
-      err.message = message;
-      return err;
-    }
-    case 'JD003':
-      return new PayloadTooLargeError(type, message, { cause: error });
-    default:
-      return error;
-  }
-}
-
 /**
  * Enqueues one tracked job on `executor`. Given the caller's transaction (pg client or Kysely
  * transaction), the job exists iff that transaction commits.
@@ -242,7 +196,7 @@ export async function enqueueJobOn(
     const rows = await queryRows<Job>(executor, ENQUEUE_SQL, params);
     return rows[0]!;
   } catch (error) {
-    throw mapEnqueueError(error, type);
+    throw translateDatabaseError(error, { type, hint: true }) ?? error;
   }
 }
 
@@ -281,6 +235,39 @@ export async function enqueueJobsOn(executor: Executor, specs: readonly JobSpec[
     ]);
   } catch (error) {
     const index = /^jobs\[(\d+)\]/.exec((error as Error).message ?? '')?.[1];
-    throw mapEnqueueError(error, specs[Number(index ?? 0)]?.type ?? '');
+    const type = specs[Number(index ?? 0)]?.type ?? '';
+    throw translateDatabaseError(error, { type, hint: true }) ?? error;
+  }
+}
+
+/** Options of {@link enqueueJobAsCaller}: what `jobdeck.enqueue_job` lets an API caller choose. */
+export interface CallerEnqueueOptions {
+  /** -20 (urgent) to 10 (low); default 0. */
+  priority?: number;
+  /** 1 to 25; default from the task definition. */
+  maxAttempts?: number;
+}
+
+/**
+ * Enqueues a job as the signed-in API caller (`jobdeck.enqueue_job`, GraphQL's `enqueueJob`): the
+ * owner and organisation come from the caller's claims on `executor`, the request's connection,
+ * and the database checks the caller's permission and the task type's `api_enqueue`. Errors are
+ * translated without the database's hint, which would list every registered task type.
+ */
+export async function enqueueJobAsCaller(
+  executor: Executor,
+  type: string,
+  payload: unknown,
+  options: CallerEnqueueOptions = {},
+): Promise<Job> {
+  try {
+    const rows = await queryRows<Job>(
+      executor,
+      'select * from jobdeck.enqueue_job($1, $2::jsonb, $3::integer, null, $4::integer, null)',
+      [type, JSON.stringify(payload), options.priority ?? 0, options.maxAttempts ?? null],
+    );
+    return rows[0]!;
+  } catch (error) {
+    throw translateDatabaseError(error, { type }) ?? error;
   }
 }

@@ -1,19 +1,13 @@
 import { sql, type Kysely } from 'kysely';
-import {
-  ACTIVE_STATUSES,
-  JOB_STATUSES,
-  type Database,
-  type Job,
-  type JobEvent,
-  type JobStatus,
-} from '../db/types.ts';
+import type { Database, Job, JobEvent } from '../db/types.ts';
 import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
+import { isJobId } from './ids.ts';
+import { ACTIVE_STATUSES, JOB_STATUSES, isJobStatus, type JobStatus } from './states.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True for a syntactically valid job id; anything else cannot name a job. */
-export function isJobId(id: unknown): id is string {
-  return typeof id === 'string' && UUID.test(id);
+/** Reads one job, or undefined when none has this id (or `db`'s caller may not see it). */
+export async function findJob(db: Kysely<Database>, id: string): Promise<Job | undefined> {
+  if (!isJobId(id)) return undefined;
+  return db.selectFrom('jobdeck.jobs').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 /**
@@ -21,13 +15,8 @@ export function isJobId(id: unknown): id is string {
  * @throws JobNotFoundError when no job has this id (also for strings that are not ids at all).
  */
 export async function getJob(db: Kysely<Database>, id: string): Promise<Job> {
-  if (!isJobId(id)) throw new JobNotFoundError(String(id));
-  const job = await db
-    .selectFrom('jobdeck.jobs')
-    .selectAll()
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (!job) throw new JobNotFoundError(id);
+  const job = await findJob(db, id);
+  if (!job) throw new JobNotFoundError(String(id));
   return job;
 }
 
@@ -93,7 +82,7 @@ export async function listJobs(
         ? options.status
         : [options.status];
   for (const status of statuses) {
-    if (!JOB_STATUSES.includes(status)) {
+    if (!isJobStatus(status)) {
       throw new InvalidArgumentError(
         `status must be one of ${JOB_STATUSES.join(', ')}, got ${String(status)}`,
       );
@@ -174,4 +163,87 @@ export async function getJobEvents(
     .limit(options.limit ?? 1000);
   if (options.afterId !== undefined) query = query.where('id', '>', options.afterId as never);
   return query.execute();
+}
+
+/** Filters and page of {@link listJobsByPage}. */
+export interface JobPageQuery {
+  /** From 1. */
+  page: number;
+  pageSize: number;
+  status?: JobStatus | undefined;
+  type?: string | undefined;
+}
+
+/**
+ * One numbered page of jobs, newest first, with the total: the REST contracts' `page`/`pageSize`
+ * (seeds 002 and 004). {@link listJobs}'s keyset pages scale better; these are what those
+ * frontends page with.
+ */
+export async function listJobsByPage(
+  db: Kysely<Database>,
+  query: JobPageQuery,
+): Promise<{ jobs: Job[]; total: number }> {
+  let base = db.selectFrom('jobdeck.jobs');
+  if (query.status) base = base.where('status', '=', query.status);
+  if (query.type) base = base.where('type', '=', query.type);
+  const [jobs, count] = await Promise.all([
+    base
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(query.pageSize)
+      .offset((query.page - 1) * query.pageSize)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { jobs, total: Number(count.n) };
+}
+
+/**
+ * The signed-in caller's own jobs (even an admin's: "my jobs") that are unfinished, or finished
+ * within the last hour: failed and cancelled ones for the whole hour, succeeded ones for
+ * `succeededForSeconds`. Newest first, at most 100: the header widget's list (seeds 000/001).
+ */
+export async function listRecentJobsOfCaller(
+  db: Kysely<Database>,
+  options: { succeededForSeconds: number },
+): Promise<Job[]> {
+  return db
+    .selectFrom('jobdeck.jobs')
+    .selectAll()
+    .where(sql<boolean>`owner_id = jobdeck.current_user_id()`) // the caller's claims
+    .where((eb) =>
+      eb.or([
+        eb('status', 'in', ACTIVE_STATUSES),
+        eb.and([
+          eb('created_at', '>', sql<Date>`now() - interval '1 hour'`),
+          eb.or([
+            eb('status', 'in', ['failed', 'cancelled']),
+            eb(
+              'finished_at',
+              '>',
+              sql<Date>`now() - make_interval(secs => ${options.succeededForSeconds})`,
+            ),
+          ]),
+        ]),
+      ]),
+    )
+    .orderBy('created_at', 'desc')
+    .limit(100)
+    .execute();
+}
+
+/** The id of a job whose result links to `url` (an export's `downloadUrl`), or null. */
+export async function findJobIdByDownloadUrl(
+  db: Kysely<Database>,
+  url: string,
+): Promise<string | null> {
+  const row = await db
+    .selectFrom('jobdeck.jobs')
+    .select('id')
+    // a jsonb path: the builder has no operator for it
+    .where(sql<boolean>`result ->> 'downloadUrl' = ${url}`)
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id ?? null;
 }

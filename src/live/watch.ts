@@ -1,14 +1,11 @@
 import type { Kysely } from 'kysely';
-import { FINISHED_STATUSES, type Database, type Job } from '../db/types.ts';
-import { getJob, isJobId } from '../jobs/repository.ts';
+import type { Database, Job } from '../db/types.ts';
+import { isJobId } from '../jobs/ids.ts';
+import { getJob } from '../jobs/repository.ts';
+import { isFinished } from '../jobs/states.ts';
 import { JobNotFoundError } from '../errors.ts';
 import { channelName } from './channels.ts';
 import type { PgListener } from './listener.ts';
-
-/** True once a job will not change again (until someone retries it). */
-export function isFinished(job: Pick<Job, 'status'>): boolean {
-  return (FINISHED_STATUSES as readonly string[]).includes(job.status);
-}
 
 /**
  * Yields the job now, then again after every change, and ends after yielding it finished.

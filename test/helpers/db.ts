@@ -3,7 +3,8 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import type { Kysely } from 'kysely';
 import { createDb, createPool } from '../../src/db/pool.ts';
-import type { Database, Job, JobStatus } from '../../src/db/types.ts';
+import type { Database, Job } from '../../src/db/types.ts';
+import type { JobStatus } from '../../src/jobs/states.ts';
 
 export interface TestDatabase {
   url: string;

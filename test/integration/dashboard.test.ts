@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyToken } from '../../src/auth/tokens.ts';
+import { ACTIVE_STATUSES, FINISHED_STATUSES, canCancel, canRetry } from '../../src/jobs/states.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import { TEST_JWT_SECRET, startTestServer } from '../helpers/api.ts';
 import { ROOT } from '../helpers/cli.ts';
@@ -37,6 +38,24 @@ describe('the dashboard’s files', () => {
     const client = await (await fetch(`${server.url}/vendor/graphql-ws.js`)).text();
     const chunk = /from '\.\/(common-[^']+\.js)'/.exec(client)![1]!;
     expect((await fetch(`${server.url}/vendor/${chunk}`)).status).toBe(200);
+  });
+
+  it('puts the job statuses and what each allows in the page, from src/jobs/states.ts', async () => {
+    const html = await (await fetch(`${server.url}/`)).text();
+    const json = /<script type="application\/json" id="jobdeck-states">(.*?)<\/script>/s.exec(html);
+    expect(json).not.toBeNull();
+    const states = JSON.parse(json![1]!) as Record<string, string[]>;
+    const all = [...ACTIVE_STATUSES, ...FINISHED_STATUSES];
+    expect(states).toEqual({
+      active: [...ACTIVE_STATUSES],
+      finished: [...FINISHED_STATUSES],
+      cancellable: all.filter((status) => canCancel({ status })),
+      retryable: all.filter((status) => canRetry({ status })),
+    });
+    // app.js reads them from there, and keeps no list of its own
+    const app = await readFile(path.join(ROOT, 'dashboard/app.js'), 'utf8');
+    expect(app).toMatch(/getElementById\('jobdeck-states'\)/);
+    expect(app).not.toMatch(/\[\s*'queued',/);
   });
 
   it('serves nothing outside its folders', async () => {

@@ -1,6 +1,16 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { UnauthorizedError } from '../../errors.ts';
+import {
+  ForbiddenError,
+  InvalidArgumentError,
+  InvalidJobStateError,
+  InvalidPayloadError,
+  JobNotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnknownJobTypeError,
+} from '../../errors.ts';
 import { isDatabaseUnavailable } from '../../db/unavailable.ts';
+import { translateDatabaseError } from '../../jobs/db-errors.ts';
 import type { Logger } from '../../logger.ts';
 
 /** An HTTP error with the `{error, message}` body every REST route answers with. */
@@ -15,26 +25,27 @@ export class HttpError extends Error {
   }
 }
 
-/** HTTP status and error code for the SQLSTATEs jobdeck's functions raise on purpose. */
-const SQLSTATES: Record<string, [number, string]> = {
-  JD001: [400, 'unknown_job_type'],
-  JD002: [400, 'invalid_payload'],
-  JD003: [413, 'payload_too_large'],
-  JD004: [400, 'invalid_argument'],
-  JD010: [404, 'not_found'],
-  JD011: [409, 'invalid_state'],
-  '42501': [403, 'forbidden'],
-};
+/** HTTP status and error code of each of jobdeck's errors a client can fix. */
+const STATUS_OF: [new (...args: never[]) => Error, number, string][] = [
+  [UnauthorizedError, 401, 'unauthorized'],
+  [ForbiddenError, 403, 'forbidden'],
+  [JobNotFoundError, 404, 'not_found'],
+  [InvalidJobStateError, 409, 'invalid_state'],
+  [UnknownJobTypeError, 400, 'unknown_job_type'],
+  [InvalidPayloadError, 400, 'invalid_payload'],
+  [PayloadTooLargeError, 413, 'payload_too_large'],
+  [InvalidArgumentError, 400, 'invalid_argument'],
+];
 
-/** Turns an error from the database into the HttpError a client should see, when it is theirs. */
+/**
+ * The HttpError a client should see for an error that is theirs: one of jobdeck's errors (from
+ * src/jobs/, or a database error translated the one way src/jobs/db-errors.ts does), else null.
+ */
 export function httpErrorFrom(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
-  if (error instanceof UnauthorizedError) return new HttpError(401, 'unauthorized', error.message);
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') {
-    const mapped = SQLSTATES[code] ?? (/^2[23]/.test(code) ? [400, 'invalid_argument'] : null);
-    if (mapped)
-      return new HttpError(mapped[0], mapped[1], (error as Error).message, { cause: error });
+  const known = translateDatabaseError(error) ?? error;
+  for (const [kind, status, code] of STATUS_OF) {
+    if (known instanceof kind) return new HttpError(status, code, known.message, { cause: error });
   }
   return null;
 }

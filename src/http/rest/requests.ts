@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import type { Identity } from '../../auth/identity.ts';
+import { JOB_ID_PATTERN } from '../../jobs/ids.ts';
 import { HttpError } from './errors.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Path parameters of the routes about one job. */
 export const jobIdParams = z.object({
-  id: z.string().regex(UUID, 'must be a job id (a UUID)'),
+  id: z.string().regex(JOB_ID_PATTERN, 'must be a job id (a UUID)'),
 });
 
 /** Parses with zod, turning failures into a 400 that names each bad field. */

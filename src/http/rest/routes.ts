@@ -2,11 +2,21 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Database, Job, JobStatus } from '../../db/types.ts';
+import type { Database } from '../../db/types.ts';
 import type { Identity } from '../../auth/identity.ts';
-import { withIdentity } from '../scoped.ts';
+import { withIdentity } from '../../auth/scoped.ts';
+import { cancelJobOn, jobStatsOn, retryJobOn } from '../../jobs/control.ts';
+import { enqueueJobAsCaller } from '../../jobs/enqueue.ts';
+import {
+  findJobIdByDownloadUrl,
+  getJob,
+  getJobEvents,
+  listJobsByPage,
+  listRecentJobsOfCaller,
+} from '../../jobs/repository.ts';
+import { JOB_STATUSES } from '../../jobs/states.ts';
 import { HttpError } from './errors.ts';
 import { jobIdParams, parse, requireIdentity } from './requests.ts';
 import { CreateJobBody } from './schemas.ts';
@@ -22,7 +32,6 @@ export interface RestOptions {
   widgetCompletedTtlSeconds: number;
 }
 
-const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'] as const;
 const wholeNumber = (name: string, min: number, max: number) =>
   z
     .string()
@@ -40,7 +49,7 @@ const listQuery = z
   .object({
     page: wholeNumber('page', 1, 1_000_000).default(1),
     pageSize: wholeNumber('pageSize', 1, 100).default(25),
-    status: z.enum(STATUSES, `status must be one of ${STATUSES.join(', ')}`).optional(),
+    status: z.enum(JOB_STATUSES, `status must be one of ${JOB_STATUSES.join(', ')}`).optional(),
     jobType: z.string().min(1).max(128).optional(),
   })
   .strict();
@@ -50,36 +59,12 @@ function requireAdmin(identity: Identity): void {
     throw new HttpError(403, 'forbidden', 'this route is for organisation admins (role "admin")');
 }
 
-/** A job the caller may see (row-level security), or 404 exactly as for one that does not exist. */
-async function visibleJob(db: Kysely<Database>, id: string): Promise<Job> {
-  const job = await db
-    .selectFrom('jobdeck.jobs')
-    .selectAll()
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (!job) throw new HttpError(404, 'not_found', `job ${id} not found`);
-  return job;
-}
-
-async function listPage(
-  db: Kysely<Database>,
-  query: z.output<typeof listQuery>,
-): Promise<{ jobs: Job[]; total: number }> {
-  let base = db.selectFrom('jobdeck.jobs');
-  if (query.status) base = base.where('status', '=', query.status as JobStatus);
-  if (query.jobType) base = base.where('type', '=', query.jobType);
-  const [jobs, count] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(query.pageSize)
-      .offset((query.page - 1) * query.pageSize)
-      .execute(),
-    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-  ]);
-  return { jobs, total: Number(count.n) };
-}
+const pageQuery = (query: z.output<typeof listQuery>) => ({
+  page: query.page,
+  pageSize: query.pageSize,
+  status: query.status,
+  type: query.jobType,
+});
 
 const paged = (query: z.output<typeof listQuery>, total: number) => ({
   total,
@@ -101,30 +86,9 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   // --- seeds 000/001: the widget polls this every 10 s ---------------------------------------
   app.get('/api/v2/jobs/active', async (request) =>
     scoped(request, async (db) => {
-      const jobs = await db
-        .selectFrom('jobdeck.jobs')
-        .selectAll()
-        // the caller's own jobs, even for an admin: it is "my jobs" in the header
-        .where(sql<boolean>`owner_id = jobdeck.current_user_id()`)
-        .where((eb) =>
-          eb.or([
-            eb('status', 'in', ['queued', 'running', 'retrying']),
-            eb.and([
-              eb('created_at', '>', sql<Date>`now() - interval '1 hour'`),
-              eb.or([
-                eb('status', 'in', ['failed', 'cancelled']),
-                eb(
-                  'finished_at',
-                  '>',
-                  sql<Date>`now() - make_interval(secs => ${options.widgetCompletedTtlSeconds})`,
-                ),
-              ]),
-            ]),
-          ]),
-        )
-        .orderBy('created_at', 'desc')
-        .limit(100)
-        .execute();
+      const jobs = await listRecentJobsOfCaller(db, {
+        succeededForSeconds: options.widgetCompletedTtlSeconds,
+      });
       return jobs.map(widgetJob);
     }),
   );
@@ -132,40 +96,41 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   // --- seed 004: C4 ----------------------------------------------------------------------------
   app.post('/v1/jobs', async (request, reply) => {
     const body = parse(CreateJobBody, request.body, 'body');
-    const job = await scoped(request, async (db) => {
-      const { rows } = await sql<Job>`select * from jobdeck.enqueue_job(
-          ${body.jobType}, ${JSON.stringify(body.payload)}::jsonb, ${body.priority ?? 0}::integer,
-          null, ${body.maxRetries === undefined ? null : body.maxRetries + 1}::integer, null)`.execute(
-        db,
-      );
-      return rows[0]!;
-    });
+    const job = await scoped(request, (db) =>
+      enqueueJobAsCaller(db, body.jobType, body.payload, {
+        priority: body.priority,
+        maxAttempts: body.maxRetries === undefined ? undefined : body.maxRetries + 1,
+      }),
+    );
     return reply.code(201).send({ jobId: job.id, message: 'Job created successfully' });
   });
 
   app.get('/v1/jobs/:id/status', async (request) => {
     const { id } = parse(jobIdParams, request.params, 'path');
-    const job = await scoped(request, (db) => visibleJob(db, id));
+    const job = await scoped(request, (db) => getJob(db, id));
     return { job: c4Job(job), progress: job.progress, ...c4Permissions(job) };
   });
 
   app.get('/v1/jobs', async (request) => {
     const query = parse(listQuery, request.query, 'query string');
-    const { jobs, total } = await scoped(request, (db) => listPage(db, query));
+    const { jobs, total } = await scoped(request, (db) => listJobsByPage(db, pageQuery(query)));
     return { jobs: jobs.map(c4Job), ...paged(query, total) };
   });
 
+  // Seed 004's cancel and retry act exactly when the status body says they may: the job is read
+  // once for its state, then the control function, which decides again under the row's lock (a
+  // job that changed in between is refused there with its own 409).
   app.post('/v1/jobs/:id/cancel', async (request) => {
     const { id } = parse(jobIdParams, request.params, 'path');
     await scoped(request, async (db) => {
-      const job = await visibleJob(db, id);
+      const job = await getJob(db, id);
       if (!c4Permissions(job).canCancel)
         throw new HttpError(
           409,
           'invalid_state',
           `job ${id} is ${job.status} and cannot be cancelled`,
         );
-      await sql`select jobdeck.cancel_job(${id}::uuid, null)`.execute(db);
+      await cancelJobOn(db, id);
     });
     return { message: 'Job cancelled successfully' };
   });
@@ -173,7 +138,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   app.post('/v1/jobs/:id/retry', async (request) => {
     const { id } = parse(jobIdParams, request.params, 'path');
     await scoped(request, async (db) => {
-      const job = await visibleJob(db, id);
+      const job = await getJob(db, id);
       if (!c4Permissions(job).canRetry)
         throw new HttpError(
           409,
@@ -182,7 +147,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
             ? `job ${id} has used its ${job.max_attempts - 1} retries`
             : `job ${id} is ${job.status}; only failed jobs can be retried`,
         );
-      await sql`select jobdeck.retry_job(${id}::uuid)`.execute(db);
+      await retryJobOn(db, id);
     });
     return { message: 'Job retry initiated successfully' };
   });
@@ -190,7 +155,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   // --- seeds 002/003: Novus and the OSINT monitor ------------------------------------------------
   const detail = async (request: FastifyRequest) => {
     const { id } = parse(jobIdParams, request.params, 'path');
-    return detailJob(await scoped(request, (db) => visibleJob(db, id)));
+    return detailJob(await scoped(request, (db) => getJob(db, id)));
   };
   app.get('/api/v1/jobs/:id', detail);
   app.get('/jobs/:id', detail);
@@ -205,19 +170,19 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     const { id } = parse(jobIdParams, request.params, 'path');
     const query = parse(logsQuery, request.query, 'query string');
     return scoped(request, async (db) => {
-      await visibleJob(db, id);
-      let events = db
-        .selectFrom('jobdeck.job_events')
-        .select(['id', 'at', 'kind', 'level', 'message', 'data', 'step', 'attempt'])
-        .where('job_id', '=', id)
-        .orderBy('id')
-        .limit(query.limit + 1);
-      if (query.after !== undefined) events = events.where('id', '>', String(query.after));
-      const rows = await events.execute();
+      await getJob(db, id); // 404 for a job the caller may not see, rather than no lines
+      const rows = await getJobEvents(db, id, {
+        limit: query.limit + 1,
+        afterId: query.after === undefined ? undefined : String(query.after),
+      });
       const page = rows.slice(0, query.limit);
       return {
         jobId: id,
-        logs: page.map((e) => ({ ...e, id: Number(e.id), at: e.at.toISOString() })),
+        logs: page.map(({ job_id: _job, ...e }) => ({
+          ...e,
+          id: Number(e.id),
+          at: e.at.toISOString(),
+        })),
         nextAfter: rows.length > query.limit ? Number(page[page.length - 1]!.id) : null,
       };
     });
@@ -234,13 +199,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     .strict();
   const stats = async (request: FastifyRequest) => {
     const query = parse(statsQuery, request.query, 'query string');
-    return scoped(request, async (db) => {
-      const { rows } = await sql<{ stats: unknown }>`select jobdeck.job_stats(
-          coalesce(${query.since ?? null}::timestamptz, now() - interval '24 hours'), ${query.type ?? null}) as stats`.execute(
-        db,
-      );
-      return rows[0]!.stats;
-    });
+    return scoped(request, (db) => jobStatsOn(db, { since: query.since, type: query.type }));
   };
   app.get('/jobs/stats', stats);
 
@@ -250,15 +209,10 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     const { file } = request.params as { file: string };
     const notFound = new HttpError(404, 'not_found', `export ${file} not found`);
     if (!EXPORT_FILE.test(file) || file.includes('..')) throw notFound;
-    const owned = await scoped(request, async (db) =>
-      db
-        .selectFrom('jobdeck.jobs')
-        .select('id')
-        .where(sql<boolean>`result ->> 'downloadUrl' = ${`/api/v1/exports/${file}`}`)
-        .limit(1)
-        .executeTakeFirst(),
+    const owner = await scoped(request, (db) =>
+      findJobIdByDownloadUrl(db, `/api/v1/exports/${file}`),
     );
-    if (!owned) throw notFound;
+    if (!owner) throw notFound;
     let body: Buffer;
     try {
       body = await readFile(path.join(options.exportsDir, file));
@@ -271,11 +225,12 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
       .send(body);
   });
 
-  // Novus admin: the organisation's jobs (row-level security scopes an admin to their org).
+  // Novus admin: the organisation's jobs (row-level security scopes an admin to their org). The
+  // control functions decide whether a job may be retried or cancelled.
   app.get('/api/v1/admin/jobs', async (request) => {
     requireAdmin(requireIdentity(options.identityOf(request)));
     const query = parse(listQuery, request.query, 'query string');
-    const { jobs, total } = await scoped(request, (db) => listPage(db, query));
+    const { jobs, total } = await scoped(request, (db) => listJobsByPage(db, pageQuery(query)));
     return { jobs: jobs.map(detailJob), ...paged(query, total) };
   });
   app.get('/api/v1/admin/jobs/stats', async (request) => {
@@ -285,21 +240,11 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   app.post('/api/v1/admin/jobs/:id/retry', async (request) => {
     requireAdmin(requireIdentity(options.identityOf(request)));
     const { id } = parse(jobIdParams, request.params, 'path');
-    const job = await scoped(request, async (db) => {
-      const { rows } = await sql<Job>`select * from jobdeck.retry_job(${id}::uuid)`.execute(db);
-      return rows[0]!;
-    });
-    return detailJob(job);
+    return detailJob(await scoped(request, (db) => retryJobOn(db, id)));
   });
   app.delete('/api/v1/admin/jobs/:id', async (request) => {
     requireAdmin(requireIdentity(options.identityOf(request)));
     const { id } = parse(jobIdParams, request.params, 'path');
-    const job = await scoped(request, async (db) => {
-      const { rows } = await sql<Job>`select * from jobdeck.cancel_job(${id}::uuid, null)`.execute(
-        db,
-      );
-      return rows[0]!;
-    });
-    return detailJob(job);
+    return detailJob(await scoped(request, (db) => cancelJobOn(db, id)));
   });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JOB_STATUSES } from '../../jobs/states.ts';
 
 /**
  * The REST responses, as zod schemas: the serializers are typed by them and /openapi.json is
@@ -6,7 +7,6 @@ import { z } from 'zod';
  */
 
 const time = z.iso.datetime({ offset: true });
-const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'] as const;
 const json = z.unknown().describe('any JSON value');
 
 export const ErrorBody = z
@@ -32,7 +32,7 @@ export const C4Job = z
     organizationId: z.string().nullable(),
     userId: z.string().nullable(),
     jobType: z.string(),
-    status: z.enum(STATUSES),
+    status: z.enum(JOB_STATUSES),
     priority: z.number().int(),
     retryCount: z.number().int().describe('retries by hand'),
     maxRetries: z.number().int().describe('attempts beyond the first'),
@@ -78,7 +78,7 @@ export const DetailJob = z
   .object({
     id: z.uuid(),
     job_type: z.string(),
-    status: z.enum(STATUSES),
+    status: z.enum(JOB_STATUSES),
     entity_type: z.string().nullable(),
     entity_id: z.string().nullable(),
     owner_id: z.string().nullable(),

@@ -1,4 +1,5 @@
-import type { Job, JobStatus } from '../../db/types.ts';
+import type { Job } from '../../db/types.ts';
+import { canCancel, canRetry, isFinished, type JobStatus } from '../../jobs/states.ts';
 
 const iso = (value: Date | null | undefined): string | null => (value ? value.toISOString() : null);
 
@@ -12,8 +13,7 @@ export type WidgetStatus = 'running' | 'completed' | 'failed';
 
 export function widgetStatus(status: JobStatus): WidgetStatus {
   if (status === 'succeeded') return 'completed';
-  if (status === 'failed' || status === 'cancelled') return 'failed';
-  return 'running';
+  return isFinished({ status }) ? 'failed' : 'running';
 }
 
 /** `GET /api/v2/jobs/active` item (seeds 000/001), with `filename` when the payload has one. */
@@ -28,11 +28,15 @@ export function widgetJob(job: Job) {
   };
 }
 
-/** Seed 004's state table: cancel while unfinished; retry a failed job with retries left. */
+/**
+ * Seed 004's state table: jobdeck's own rule ({@link canCancel}, {@link canRetry}), narrowed
+ * where the seed is stricter: only a failed job is offered a retry, and only while
+ * `retryCount < maxRetries`. The C4 cancel and retry routes act exactly when this says so.
+ */
 export function c4Permissions(job: Job): { canCancel: boolean; canRetry: boolean } {
   return {
-    canCancel: job.status === 'queued' || job.status === 'running' || job.status === 'retrying',
-    canRetry: job.status === 'failed' && job.manual_retries < job.max_attempts - 1,
+    canCancel: canCancel(job),
+    canRetry: canRetry(job) && job.status === 'failed' && job.manual_retries < job.max_attempts - 1,
   };
 }
 

@@ -1,13 +1,13 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/types.ts';
-import { pgSettingsFor, type Identity } from '../auth/identity.ts';
+import { pgSettingsFor, type Identity } from './identity.ts';
 
 /**
  * Runs `fn` in a transaction on the API pool, switched to the caller's role and claims exactly as
- * GraphQL requests are: row-level security decides what the REST routes see, as it does for
- * GraphQL. `db` is a Kysely instance bound to that transaction, so the repository's reads work
- * unchanged and see only what the caller may see.
+ * GraphQL requests are: row-level security decides what the REST routes and event streams see,
+ * as it does for GraphQL. `db` is a Kysely instance bound to that transaction: pass it to the
+ * functions of src/jobs/, which then read and act as the caller.
  */
 export async function withIdentity<T>(
   apiPool: pg.Pool,

@@ -1,0 +1,119 @@
+import { sql, type Kysely } from 'kysely';
+import { readMigrations } from '../db/migrate.ts';
+import type { Database } from '../db/types.ts';
+import {
+  ACTIVE_STATUSES,
+  FINISHED_STATUSES,
+  type FinishedStatus,
+  type JobStatus,
+} from './states.ts';
+
+/**
+ * What `/readyz` and `/metrics` read from the database: cluster-wide figures, so they are meant
+ * for a connection with the owner's rights (row-level security would show one user's share).
+ */
+
+/** The database answers (`select 1`); rejects when it does not. */
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await db.selectNoFrom(sql<number>`1`.as('one')).execute();
+}
+
+/** The database's clock, as PostgreSQL prints it: to the microsecond, which a JS Date is not. */
+export async function databaseNow(db: Kysely<Database>): Promise<string> {
+  const row = await db.selectNoFrom(sql<string>`now()::text`.as('now')).executeTakeFirstOrThrow();
+  return row.now;
+}
+
+/** The migrations shipped with this build, and those of them the database has not applied. */
+export async function unappliedMigrations(
+  db: Kysely<Database>,
+): Promise<{ shipped: number; missing: string[] }> {
+  const shipped = await readMigrations();
+  const rows = await db.selectFrom('jobdeck_private.migrations').select('name').execute();
+  const applied = new Set(rows.map((row) => row.name));
+  return {
+    shipped: shipped.length,
+    missing: shipped.filter((file) => !applied.has(file.name)).map((file) => file.name),
+  };
+}
+
+/** Worker processes by heartbeat: fresh, stale, and fresh and not stopping (able to take jobs). */
+export interface WorkerCounts {
+  alive: number;
+  stale: number;
+  ready: number;
+}
+
+/** Counts the worker processes; a heartbeat older than `staleMs` counts as gone. */
+export async function countWorkers(db: Kysely<Database>, staleMs: number): Promise<WorkerCounts> {
+  const since = sql<Date>`now() - make_interval(secs => ${staleMs / 1000})`;
+  const row = await db
+    .selectFrom('jobdeck_private.workers')
+    .select((eb) => [
+      eb.fn.countAll<string>().filterWhere('heartbeat_at', '>', since).as('alive'),
+      eb.fn.countAll<string>().filterWhere('heartbeat_at', '<=', since).as('stale'),
+      eb.fn
+        .countAll<string>()
+        .filterWhere((f) => f.and([f('heartbeat_at', '>', since), f('stopping_at', 'is', null)]))
+        .as('ready'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { alive: Number(row.alive), stale: Number(row.stale), ready: Number(row.ready) };
+}
+
+/** Jobs by status and type: the unfinished ones now, the finished ones of the last hour. */
+export async function countJobsByStatus(
+  db: Kysely<Database>,
+): Promise<{ status: JobStatus; type: string; n: number }[]> {
+  const counted = db
+    .selectFrom('jobdeck.jobs')
+    .select(['status', 'type', sql<number>`count(*)::int`.as('n')])
+    .groupBy(['status', 'type']);
+  return counted
+    .where('status', 'in', ACTIVE_STATUSES)
+    .unionAll(
+      counted
+        .where('status', 'in', FINISHED_STATUSES)
+        .where('finished_at', '>', sql<Date>`now() - interval '1 hour'`),
+    )
+    .execute();
+}
+
+/** A finished job as the metrics observe it (durations in seconds). */
+export interface FinishedJobFigures {
+  id: string;
+  type: string;
+  status: FinishedStatus;
+  attempts: number;
+  manual_retries: number;
+  /** PostgreSQL's text of the time, to the microsecond: the next call's watermark. */
+  finished_at: string;
+  /** Last attempt's run time; null when it never started. */
+  run_s: number | null;
+  /** Enqueue to start. */
+  wait_s: number | null;
+}
+
+/** Jobs finished after the watermark `(at, id)`, oldest first, at most `limit`. */
+export async function finishedJobsSince(
+  db: Kysely<Database>,
+  after: { at: string; id: string },
+  limit: number,
+): Promise<FinishedJobFigures[]> {
+  const rows = await db
+    .selectFrom('jobdeck.jobs')
+    .select(['id', 'type', 'status', 'attempts', 'manual_retries'])
+    .select([
+      sql<string>`finished_at::text`.as('finished_at'),
+      sql<number | null>`extract(epoch from finished_at - started_at)::float8`.as('run_s'),
+      sql<number | null>`extract(epoch from started_at - created_at)::float8`.as('wait_s'),
+    ])
+    .where('status', 'in', FINISHED_STATUSES)
+    // a row comparison: the builder has no tuple operand
+    .where(sql<boolean>`(finished_at, id) > (${after.at}::timestamptz, ${after.id}::uuid)`)
+    .orderBy('finished_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows as FinishedJobFigures[];
+}

@@ -1,0 +1,90 @@
+/**
+ * The job statuses and the rules about them, defined once: the repository, the REST and GraphQL
+ * surfaces, the CLI and the dashboard (which the server hands them to) all take them from here.
+ * docs/job-states.md draws the same machine. No imports: the CLI's parser loads this file.
+ */
+
+/** Every status a tracked job can have (the `status_is_known` CHECK constraint allows these). */
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'retrying';
+
+/** Every status, in the order of a job's life. */
+export const JOB_STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'retrying',
+] as const satisfies readonly JobStatus[];
+
+/** Statuses of a job that is not finished yet. */
+export const ACTIVE_STATUSES = ['queued', 'running', 'retrying'] as const satisfies JobStatus[];
+/** Statuses a job never leaves (until a retry). */
+export const FINISHED_STATUSES = [
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const satisfies JobStatus[];
+
+export type ActiveStatus = (typeof ACTIVE_STATUSES)[number];
+export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
+
+/**
+ * Where each status may go next. Besides the worker's path (queued → running → an end), an
+ * attempt that ends before it is marked running goes from queued or retrying straight to its end
+ * in one write (docs/performance.md); a shutdown past its deadline puts the job back in the
+ * queue (`queued` again); a cancel and a retry by hand are the control functions' edges. A status
+ * listed as its own successor is written again without changing (a held job, a requeue, another
+ * failed attempt before the job was marked running).
+ */
+export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  queued: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'],
+  running: ['queued', 'succeeded', 'failed', 'cancelled', 'retrying'],
+  retrying: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'],
+  succeeded: [],
+  failed: ['queued'],
+  cancelled: ['queued'],
+};
+
+/**
+ * Statuses `jobdeck.cancel_job` acts on (sql/control/cancel_job.sql decides; this reports it).
+ * Queued and retrying jobs are cancelled at once, running ones through their worker. A cancelled
+ * job is returned unchanged, so it does not count as one that can be cancelled.
+ */
+export const CANCELLABLE_STATUSES = ACTIVE_STATUSES;
+/**
+ * Statuses `jobdeck.retry_job` acts on (sql/control/retry_job.sql decides; this reports it). The
+ * database also refuses a retry while another unfinished job holds the job's key, which only it
+ * can know.
+ */
+export const RETRYABLE_STATUSES = ['failed', 'cancelled'] as const satisfies JobStatus[];
+
+/** True for one of {@link JOB_STATUSES}. */
+export function isJobStatus(value: unknown): value is JobStatus {
+  return (JOB_STATUSES as readonly unknown[]).includes(value);
+}
+
+/** True while a job is queued, running or retrying. */
+export function isActive(job: { status: string }): boolean {
+  return (ACTIVE_STATUSES as readonly string[]).includes(job.status);
+}
+
+/** True once a job will not change again (until someone retries it). */
+export function isFinished(job: { status: string }): boolean {
+  return (FINISHED_STATUSES as readonly string[]).includes(job.status);
+}
+
+/** Whether a job may move from one status to another (see {@link TRANSITIONS}). */
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** Whether cancelling the job would act on it (see {@link CANCELLABLE_STATUSES}). */
+export function canCancel(job: { status: string }): boolean {
+  return (CANCELLABLE_STATUSES as readonly string[]).includes(job.status);
+}
+
+/** Whether the job may be retried by hand (see {@link RETRYABLE_STATUSES}). */
+export function canRetry(job: { status: string }): boolean {
+  return (RETRYABLE_STATUSES as readonly string[]).includes(job.status);
+}
