@@ -146,6 +146,7 @@ export class Connections {
   /** The process's one LISTEN connection. */
   get listener(): PgListener {
     if (!this.plan.listener) throw new Error('this process has no LISTEN connection planned');
+    if (this.#closing && !this.#listener) throw new Error('the connections are closed');
     const { logger } = this.#options;
     return (this.#listener ??= new PgListener(
       this.#needConnectionString(),

@@ -6,6 +6,7 @@ import { makeWorkerLogger, type Logger } from '../logger.ts';
 
 const RETURN_JOBS_ERROR = 'Error occurred whilst returning jobs from local queue to database queue';
 
+/** Options of {@link GraphileSupervisor}. */
 export interface GraphileSupervisorOptions {
   /** Graphile Worker's own pool. */
   pgPool: pg.Pool;

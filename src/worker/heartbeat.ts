@@ -8,6 +8,7 @@ import type { WorkerService } from './service-runner.ts';
 /** Every how many beats the running jobs' memory and CPU are sampled. */
 const SAMPLE_EVERY = 5;
 
+/** Options of {@link Heartbeat}. */
 export interface HeartbeatOptions {
   pool: pg.Pool;
   workerId: string;

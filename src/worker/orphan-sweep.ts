@@ -7,6 +7,7 @@ export const ORPHAN_SWEEP_EVERY = 10;
 /** Unfinished jobs one sweep looks at, at most. */
 const ORPHAN_SCAN = 5000;
 
+/** Options of {@link OrphanSweep}. */
 export interface OrphanSweepOptions {
   pool: pg.Pool;
   logger: Logger;

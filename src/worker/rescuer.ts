@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Logger } from '../logger.ts';
 import type { WorkerService } from './service-runner.ts';
 
+/** Options of {@link Rescuer}. */
 export interface RescuerOptions {
   pool: pg.Pool;
   /** This worker: never rescued by itself. */

@@ -18,6 +18,7 @@ import { startWorkerServices, type WorkerServices } from './services.ts';
 import { Tracker } from './tracker.ts';
 import { wrapTask } from './wrap-task.ts';
 
+/** Options of {@link startWorker}. */
 export interface WorkerOptions {
   connectionString: string;
   tasks: TaskRegistry;
@@ -88,11 +89,15 @@ export function readCrontab(file: string, tasks: TaskRegistry): string {
  * needs (src/db/connections.ts) and closes them when it stops.
  */
 export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker> {
+  const logger = options.logger ?? createLogger(options.config.logLevel, 'worker');
   const connections = openConnections(
     { worker: { concurrency: options.config.concurrency } },
-    { connectionString: options.connectionString, logger: options.logger },
+    { connectionString: options.connectionString, logger },
   );
-  return runWorker(options, { connections, ownsConnections: true, taskTypesRegistered: false });
+  return runWorker(
+    { ...options, logger },
+    { connections, ownsConnections: true, taskTypesRegistered: false },
+  );
 }
 
 /** What {@link runWorker} takes from the process around it. */

@@ -10,6 +10,7 @@ import { Rescuer } from './rescuer.ts';
 import { ServiceRunner } from './service-runner.ts';
 import { TYPE_STATS_EVERY, TypeStatsRefresh } from './type-stats.ts';
 
+/** Options of {@link startWorkerServices}: what the worker's services share. */
 export interface WorkerServicesOptions {
   /** The process's main pool (owner's rights). */
   pool: pg.Pool;

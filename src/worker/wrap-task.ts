@@ -23,6 +23,7 @@ import type { Begun, StartItem, Tracker } from './tracker.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** What {@link wrapTask} needs of the worker around it. */
 export interface WrapDeps {
   tracker: Tracker;
   /** Finishes allowed in flight before a task slot waits for its own (see Tracker.finishBacklog). */
