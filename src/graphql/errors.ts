@@ -2,28 +2,19 @@ import { GraphQLError } from 'postgraphile/graphql';
 import { isSafeError } from 'postgraphile/grafast';
 import { defaultMaskError } from 'postgraphile/grafserv';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
-import {
-  ForbiddenError,
-  InvalidArgumentError,
-  InvalidJobStateError,
-  InvalidPayloadError,
-  JobNotFoundError,
-  PayloadTooLargeError,
-  UnauthorizedError,
-  UnknownJobTypeError,
-} from '../errors.ts';
-import { sqlstateOf, translateDatabaseError } from '../jobs/db-errors.ts';
+import { InvalidJobStateError, UnauthorizedError } from '../errors.ts';
+import { clientErrorOf, sqlstateOf, type ClientErrorKind } from '../jobs/db-errors.ts';
 
-/** GraphQL `extensions.code` of each of jobdeck's errors a client can fix. */
-const CODE_OF: [new (...args: never[]) => Error, string][] = [
-  [JobNotFoundError, 'NOT_FOUND'],
-  [InvalidJobStateError, 'INVALID_STATE'],
-  [ForbiddenError, 'FORBIDDEN'],
-  [UnknownJobTypeError, 'BAD_USER_INPUT'],
-  [InvalidPayloadError, 'BAD_USER_INPUT'],
-  [PayloadTooLargeError, 'BAD_USER_INPUT'],
-  [InvalidArgumentError, 'BAD_USER_INPUT'],
-];
+/** GraphQL `extensions.code` of each kind of client mistake. */
+const CODE: Record<ClientErrorKind, string> = {
+  forbidden: 'FORBIDDEN',
+  not_found: 'NOT_FOUND',
+  invalid_state: 'INVALID_STATE',
+  unknown_job_type: 'BAD_USER_INPUT',
+  invalid_payload: 'BAD_USER_INPUT',
+  payload_too_large: 'BAD_USER_INPUT',
+  invalid_argument: 'BAD_USER_INPUT',
+};
 
 /**
  * What clients see of an error. Mistakes a client can fix (bad input, not found, not allowed,
@@ -51,16 +42,15 @@ export function maskError(error: GraphQLError): GraphQLError {
   // The filter plugin's refusals of null or empty filter values are the client's to fix.
   if (original && /are forbidden in filter argument input/.test(original.message))
     return keep(original.message, { code: 'BAD_USER_INPUT' });
-  // Database errors, translated the one way src/jobs/db-errors.ts does (REST renders the same).
-  const known = translateDatabaseError(original) ?? original;
-  const code = known ? CODE_OF.find(([kind]) => known instanceof kind)?.[1] : undefined;
-  if (known && code) {
-    const extensions: Record<string, unknown> = { code };
+  // jobdeck's errors and the database's, translated the one way src/jobs/db-errors.ts does
+  const mistake = clientErrorOf(original);
+  if (mistake) {
+    const extensions: Record<string, unknown> = { code: CODE[mistake.kind] };
     const sqlstate = sqlstateOf(original);
     if (sqlstate) extensions['sqlstate'] = sqlstate;
-    if (known instanceof InvalidJobStateError && known.status !== 'unknown')
-      extensions['status'] = known.status;
-    return keep(known.message, extensions);
+    if (mistake.error instanceof InvalidJobStateError && mistake.error.status !== 'unknown')
+      extensions['status'] = mistake.error.status;
+    return keep(mistake.error.message, extensions);
   }
   // The database cannot be reached or is restarting: the client should try again, as REST's 503
   // with Retry-After says.

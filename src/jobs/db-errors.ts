@@ -119,3 +119,34 @@ export function translateDatabaseError(
     return new InvalidArgumentError(e.message, cause);
   return null;
 }
+
+/** Each kind of mistake a caller can fix, named as REST's error codes name them. */
+export type ClientErrorKind =
+  | 'forbidden'
+  | 'not_found'
+  | 'invalid_state'
+  | 'unknown_job_type'
+  | 'invalid_payload'
+  | 'payload_too_large'
+  | 'invalid_argument';
+
+const KINDS: [new (...args: never[]) => Error, ClientErrorKind][] = [
+  [ForbiddenError, 'forbidden'],
+  [JobNotFoundError, 'not_found'],
+  [InvalidJobStateError, 'invalid_state'],
+  [UnknownJobTypeError, 'unknown_job_type'],
+  [InvalidPayloadError, 'invalid_payload'],
+  [PayloadTooLargeError, 'payload_too_large'],
+  [InvalidArgumentError, 'invalid_argument'],
+];
+
+/**
+ * The caller's mistake in `error`, whether jobdeck threw it or the database raised it (then
+ * translated as above), with its kind: what REST and GraphQL render, each in its own shape. Null
+ * for anything else (a lost connection, a bug), which they must not show as the caller's fault.
+ */
+export function clientErrorOf(error: unknown): { kind: ClientErrorKind; error: Error } | null {
+  const known = translateDatabaseError(error) ?? error;
+  const kind = KINDS.find(([type]) => known instanceof type)?.[1];
+  return kind ? { kind, error: known as Error } : null;
+}

@@ -8,7 +8,7 @@ import {
   PayloadTooLargeError,
   UnknownJobTypeError,
 } from '../../src/errors.ts';
-import { sqlstateOf, translateDatabaseError } from '../../src/jobs/db-errors.ts';
+import { clientErrorOf, sqlstateOf, translateDatabaseError } from '../../src/jobs/db-errors.ts';
 
 /** An error shaped as node-postgres gives it. */
 const pgError = (code: string, message: string, extra: { detail?: string; hint?: string } = {}) =>
@@ -89,5 +89,33 @@ describe('translateDatabaseError()', () => {
     }
     expect(sqlstateOf(pgError('JD011', 'x'))).toBe('JD011');
     expect(sqlstateOf(new InvalidArgumentError('x'))).toBeNull();
+  });
+});
+
+describe('clientErrorOf()', () => {
+  it('names the kind of mistake, for jobdeck’s own errors and the database’s alike', () => {
+    const kinds = [
+      [new JobNotFoundError(ID), 'not_found'],
+      [pgError('JD010', 'job not found'), 'not_found'],
+      [new InvalidJobStateError(ID, 'queued', 'no'), 'invalid_state'],
+      [pgError('42501', 'permission denied'), 'forbidden'],
+      [new UnknownJobTypeError('x'), 'unknown_job_type'],
+      [new InvalidPayloadError('x', ['payload: bad']), 'invalid_payload'],
+      [pgError('JD003', 'too large'), 'payload_too_large'],
+      [pgError('22007', 'invalid datetime'), 'invalid_argument'],
+      [new InvalidArgumentError('limit must be …'), 'invalid_argument'],
+    ] as const;
+    for (const [error, kind] of kinds) expect(clientErrorOf(error)?.kind, error.message).toBe(kind);
+    const translated = clientErrorOf(
+      pgError('JD011', 'job is succeeded', { detail: '{"status":"succeeded"}' }),
+    );
+    expect(translated!.error).toBeInstanceOf(InvalidJobStateError);
+    expect(translated!.error.message).toBe('job is succeeded');
+  });
+
+  it('is null for what is not the caller’s mistake', () => {
+    expect(clientErrorOf(pgError('40P01', 'deadlock detected'))).toBeNull();
+    expect(clientErrorOf(new Error('boom'))).toBeNull();
+    expect(clientErrorOf(undefined)).toBeNull();
   });
 });

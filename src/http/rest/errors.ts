@@ -1,16 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import {
-  ForbiddenError,
-  InvalidArgumentError,
-  InvalidJobStateError,
-  InvalidPayloadError,
-  JobNotFoundError,
-  PayloadTooLargeError,
-  UnauthorizedError,
-  UnknownJobTypeError,
-} from '../../errors.ts';
+import { UnauthorizedError } from '../../errors.ts';
 import { isDatabaseUnavailable } from '../../db/unavailable.ts';
-import { translateDatabaseError } from '../../jobs/db-errors.ts';
+import { clientErrorOf, type ClientErrorKind } from '../../jobs/db-errors.ts';
 import type { Logger } from '../../logger.ts';
 
 /** An HTTP error with the `{error, message}` body every REST route answers with. */
@@ -25,29 +16,27 @@ export class HttpError extends Error {
   }
 }
 
-/** HTTP status and error code of each of jobdeck's errors a client can fix. */
-const STATUS_OF: [new (...args: never[]) => Error, number, string][] = [
-  [UnauthorizedError, 401, 'unauthorized'],
-  [ForbiddenError, 403, 'forbidden'],
-  [JobNotFoundError, 404, 'not_found'],
-  [InvalidJobStateError, 409, 'invalid_state'],
-  [UnknownJobTypeError, 400, 'unknown_job_type'],
-  [InvalidPayloadError, 400, 'invalid_payload'],
-  [PayloadTooLargeError, 413, 'payload_too_large'],
-  [InvalidArgumentError, 400, 'invalid_argument'],
-];
+/** The HTTP status of each kind of client mistake; the kind is the body's `error` code. */
+const STATUS: Record<ClientErrorKind, number> = {
+  forbidden: 403,
+  not_found: 404,
+  invalid_state: 409,
+  unknown_job_type: 400,
+  invalid_payload: 400,
+  payload_too_large: 413,
+  invalid_argument: 400,
+};
 
 /**
- * The HttpError a client should see for an error that is theirs: one of jobdeck's errors (from
- * src/jobs/, or a database error translated the one way src/jobs/db-errors.ts does), else null.
+ * The HttpError a client should see for an error that is theirs (jobdeck's, or the database's
+ * translated by src/jobs/db-errors.ts), else null.
  */
 export function httpErrorFrom(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
-  const known = translateDatabaseError(error) ?? error;
-  for (const [kind, status, code] of STATUS_OF) {
-    if (known instanceof kind) return new HttpError(status, code, known.message, { cause: error });
-  }
-  return null;
+  if (error instanceof UnauthorizedError) return new HttpError(401, 'unauthorized', error.message);
+  const mistake = clientErrorOf(error);
+  if (!mistake) return null;
+  return new HttpError(STATUS[mistake.kind], mistake.kind, mistake.error.message, { cause: error });
 }
 
 /**

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Database } from '../../db/types.ts';
+import type { Database, Job } from '../../db/types.ts';
 import type { Identity } from '../../auth/identity.ts';
 import { withIdentity } from '../../auth/scoped.ts';
 import { cancelJobOn, jobStatsOn, retryJobOn } from '../../jobs/control.ts';
@@ -117,40 +117,48 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     return { jobs: jobs.map(c4Job), ...paged(query, total) };
   });
 
-  // Seed 004's cancel and retry act exactly when the status body says they may: the job is read
-  // once for its state, then the control function, which decides again under the row's lock (a
-  // job that changed in between is refused there with its own 409).
-  app.post('/v1/jobs/:id/cancel', async (request) => {
-    const { id } = parse(jobIdParams, request.params, 'path');
-    await scoped(request, async (db) => {
-      const job = await getJob(db, id);
-      if (!c4Permissions(job).canCancel)
-        throw new HttpError(
-          409,
-          'invalid_state',
-          `job ${id} is ${job.status} and cannot be cancelled`,
-        );
-      await cancelJobOn(db, id);
-    });
-    return { message: 'Job cancelled successfully' };
-  });
-
-  app.post('/v1/jobs/:id/retry', async (request) => {
-    const { id } = parse(jobIdParams, request.params, 'path');
-    await scoped(request, async (db) => {
-      const job = await getJob(db, id);
-      if (!c4Permissions(job).canRetry)
-        throw new HttpError(
-          409,
-          'invalid_state',
-          job.status === 'failed'
-            ? `job ${id} has used its ${job.max_attempts - 1} retries`
-            : `job ${id} is ${job.status}; only failed jobs can be retried`,
-        );
-      await retryJobOn(db, id);
-    });
-    return { message: 'Job retry initiated successfully' };
-  });
+  /**
+   * Seed 004's cancel and retry act exactly when the status body says they may (`may`): the job is
+   * read once for its state, then the control function decides again under the row's lock, so a
+   * job that changed in between is refused there with its own 409.
+   */
+  const c4Action =
+    (
+      may: 'canCancel' | 'canRetry',
+      refusal: (job: Job, id: string) => string,
+      act: (db: Kysely<Database>, id: string) => Promise<Job>,
+      message: string,
+    ) =>
+    async (request: FastifyRequest) => {
+      const { id } = parse(jobIdParams, request.params, 'path');
+      await scoped(request, async (db) => {
+        const job = await getJob(db, id);
+        if (!c4Permissions(job)[may]) throw new HttpError(409, 'invalid_state', refusal(job, id));
+        await act(db, id);
+      });
+      return { message };
+    };
+  app.post(
+    '/v1/jobs/:id/cancel',
+    c4Action(
+      'canCancel',
+      (job, id) => `job ${id} is ${job.status} and cannot be cancelled`,
+      cancelJobOn,
+      'Job cancelled successfully',
+    ),
+  );
+  app.post(
+    '/v1/jobs/:id/retry',
+    c4Action(
+      'canRetry',
+      (job, id) =>
+        job.status === 'failed'
+          ? `job ${id} has used its ${job.max_attempts - 1} retries`
+          : `job ${id} is ${job.status}; only failed jobs can be retried`,
+      retryJobOn,
+      'Job retry initiated successfully',
+    ),
+  );
 
   // --- seeds 002/003: Novus and the OSINT monitor ------------------------------------------------
   const detail = async (request: FastifyRequest) => {
