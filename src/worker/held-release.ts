@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import type { WorkerService } from './service-runner.ts';
+import { SqlChore } from './sql-chore.ts';
 
 /** The release runs every this many heartbeats (10 s at the default heartbeat). */
 export const HELD_RELEASE_EVERY = 10;
@@ -9,17 +8,7 @@ export const HELD_RELEASE_EVERY = 10;
  * queue when their organisation has room. A finish releases them as it frees a slot; this is the
  * safety net for a cap that was raised, or a finish that could not release them.
  */
-export class HeldRelease implements WorkerService {
+export class HeldRelease extends SqlChore {
   readonly name = 'release of held jobs';
-  readonly intervalMs: number;
-  readonly #pool: pg.Pool;
-
-  constructor(options: { pool: pg.Pool; intervalMs: number }) {
-    this.#pool = options.pool;
-    this.intervalMs = options.intervalMs;
-  }
-
-  async runOnce(): Promise<void> {
-    await this.#pool.query('select jobdeck_private.release_all_held()');
-  }
+  protected readonly statement = 'select jobdeck_private.release_all_held()';
 }

@@ -13,7 +13,7 @@ import {
   type TaskRegistry,
 } from '../jobs/registry.ts';
 import { ActiveJobs } from './active.ts';
-import { GraphileSupervisor } from './graphile-supervisor.ts';
+import { GraphileSupervisor, type GraphileSupervisorOptions } from './graphile-supervisor.ts';
 import { startWorkerServices, type WorkerServices } from './services.ts';
 import { Tracker } from './tracker.ts';
 import { wrapTask } from './wrap-task.ts';
@@ -22,23 +22,19 @@ import { wrapTask } from './wrap-task.ts';
 export interface WorkerOptions {
   connectionString: string;
   tasks: TaskRegistry;
-  config: Pick<
-    Config,
-    | 'concurrency'
-    | 'localQueueSize'
-    | 'pollIntervalMs'
-    | 'completeBatchDelayMs'
-    | 'flushIntervalMs'
-    | 'markDelayMs'
-    | 'defaultMaxAttempts'
-    | 'maxPayloadBytes'
-    | 'logLevel'
-    | 'shutdownTimeoutMs'
-    | 'cancelGraceMs'
-    | 'heartbeatIntervalMs'
-    | 'rescueAfterMs'
-    | 'orgConcurrency'
-  >;
+  /** Graphile Worker's settings (GraphileSupervisorOptions) and the tracker's and services' own. */
+  config: GraphileSupervisorOptions['config'] &
+    Pick<
+      Config,
+      | 'flushIntervalMs'
+      | 'markDelayMs'
+      | 'defaultMaxAttempts'
+      | 'maxPayloadBytes'
+      | 'cancelGraceMs'
+      | 'heartbeatIntervalMs'
+      | 'rescueAfterMs'
+      | 'orgConcurrency'
+    >;
   /** Crontab text (Graphile Worker's format). Takes precedence over `crontabFile`. */
   crontab?: string;
   /** Path of a crontab file; a missing file means no schedules. */
