@@ -47,6 +47,11 @@ export type CommandLine =
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** Flags that each take a value (`--name value` or `--name=value`). */
+function strings(...names: string[]): Options {
+  return Object.fromEntries(names.map((name) => [name, { type: 'string' }]));
+}
+
 const json = { json: { type: 'boolean' } } as const;
 const paths = { tasks: { type: 'string' }, crontab: { type: 'string' } } as const;
 
@@ -56,39 +61,21 @@ const FLAGS: Record<string, Options> = {
   worker: { ...paths },
   serve: { tasks: paths.tasks },
   migrate: { ...paths },
-  init: { dir: { type: 'string' } },
-  token: {
-    user: { type: 'string' },
-    org: { type: 'string' },
-    role: { type: 'string' },
-    ttl: { type: 'string' },
-    permissions: { type: 'string' },
-    ...json,
-  },
+  init: strings('dir'),
+  token: { ...strings('user', 'org', 'role', 'ttl', 'permissions'), ...json },
   enqueue: {
-    priority: { type: 'string' },
-    'run-at': { type: 'string' },
-    'max-attempts': { type: 'string' },
-    key: { type: 'string' },
-    'key-mode': { type: 'string' },
-    queue: { type: 'string' },
-    owner: { type: 'string' },
-    org: { type: 'string' },
+    ...strings('priority', 'run-at', 'max-attempts', 'key', 'key-mode', 'queue', 'owner', 'org'),
     ...json,
   },
   jobs: {
     active: { type: 'boolean' },
-    status: { type: 'string' },
-    type: { type: 'string' },
-    owner: { type: 'string' },
-    org: { type: 'string' },
-    limit: { type: 'string' },
+    ...strings('status', 'type', 'owner', 'org', 'limit'),
     ...json,
   },
   watch: { ...json },
-  cancel: { reason: { type: 'string' }, wait: { type: 'boolean' }, ...json },
+  cancel: { ...strings('reason'), wait: { type: 'boolean' }, ...json },
   retry: { ...json },
-  stats: { since: { type: 'string' }, type: { type: 'string' }, ...json },
+  stats: { ...strings('since', 'type'), ...json },
 };
 
 /** The commands `jobdeck` knows. */

@@ -190,3 +190,27 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
+
+/** The commands that work on jobs through a client. */
+export type JobCommand = Command<'enqueue' | 'jobs' | 'watch' | 'cancel' | 'retry' | 'stats'>;
+
+const RUNNERS: {
+  [C in JobCommand['command']]: (config: Config, command: Command<C>) => Promise<number>;
+} = {
+  enqueue: runEnqueue,
+  jobs: runJobs,
+  watch: runWatch,
+  cancel: runCancel,
+  retry: runRetry,
+  stats: runStats,
+};
+
+/** Runs one of the job commands. */
+export function runJobCommand(config: Config, command: JobCommand): Promise<number> {
+  // Each runner takes its own command; the table's type ties the two together.
+  const runner = RUNNERS[command.command] as (
+    config: Config,
+    command: JobCommand,
+  ) => Promise<number>;
+  return runner(config, command);
+}

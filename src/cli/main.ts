@@ -39,21 +39,8 @@ async function run(command: Exclude<CommandLine, { command: 'help' }>): Promise<
       return runToken(config, command);
     }
     default: {
-      const jobCommands = await import('./job-commands.ts');
-      switch (command.command) {
-        case 'enqueue':
-          return jobCommands.runEnqueue(config, command);
-        case 'jobs':
-          return jobCommands.runJobs(config, command);
-        case 'watch':
-          return jobCommands.runWatch(config, command);
-        case 'cancel':
-          return jobCommands.runCancel(config, command);
-        case 'retry':
-          return jobCommands.runRetry(config, command);
-        case 'stats':
-          return jobCommands.runStats(config, command);
-      }
+      const { runJobCommand } = await import('./job-commands.ts');
+      return runJobCommand(config, command);
     }
   }
 }

@@ -47,6 +47,8 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
+  const perType = (name: string, help: string) =>
+    new Counter({ name, help, labelNames: ['type'], registers: [registry] });
   const wait = new Histogram({
     name: 'jobdeck_job_queue_wait_seconds',
     help: 'Time from enqueue to first start, of jobs finished on their first attempt',
@@ -54,24 +56,12 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
-  const failed = new Counter({
-    name: 'jobdeck_jobs_failed_total',
-    help: 'Jobs that failed for good',
-    labelNames: ['type'],
-    registers: [registry],
-  });
-  const retried = new Counter({
-    name: 'jobdeck_jobs_retried_total',
-    help: 'Retries (automatic and by hand) of jobs that have finished',
-    labelNames: ['type'],
-    registers: [registry],
-  });
-  const cancelled = new Counter({
-    name: 'jobdeck_jobs_cancelled_total',
-    help: 'Jobs cancelled',
-    labelNames: ['type'],
-    registers: [registry],
-  });
+  const failed = perType('jobdeck_jobs_failed_total', 'Jobs that failed for good');
+  const retried = perType(
+    'jobdeck_jobs_retried_total',
+    'Retries (automatic and by hand) of jobs that have finished',
+  );
+  const cancelled = perType('jobdeck_jobs_cancelled_total', 'Jobs cancelled');
   const http = new Histogram({
     name: 'jobdeck_http_request_duration_seconds',
     help: 'HTTP request latency of this server process, by route',

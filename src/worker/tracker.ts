@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Job, JobAttemptError } from '../db/types.ts';
+import type { JobStatus } from '../jobs/states.ts';
 import type { Logger } from '../logger.ts';
 import { Lane } from './lane.ts';
 
@@ -64,7 +65,7 @@ export interface FinishRecord {
 }
 
 /** The status a finish left the job in; null when it changed nothing (the job had moved on). */
-export type FinishResult = 'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'queued' | null;
+export type FinishResult = Exclude<JobStatus, 'running'> | null;
 
 /** A started attempt, as `start` hands it to the task wrapper. */
 export interface Begun {

@@ -6,6 +6,7 @@ import {
   PermanentJobError,
   WorkerShutdownError,
 } from '../errors.ts';
+import { isJobId } from '../jobs/ids.ts';
 import type { TaskSettings } from '../jobs/registry.ts';
 import type { AnyTaskDefinition } from '../jobs/task.ts';
 import type { Logger } from '../logger.ts';
@@ -20,8 +21,6 @@ import {
 } from './outcome.ts';
 import { makeTaskContext, type AttemptState } from './task-context.ts';
 import type { Begun, StartItem, Tracker } from './tracker.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What {@link wrapTask} needs of the worker around it. */
 export interface WrapDeps {
@@ -91,7 +90,7 @@ function trackedId(payload: unknown): string | null {
   if (payload && typeof payload === 'object' && !Array.isArray(payload)) {
     const keys = Object.keys(payload);
     const id = (payload as { jobdeckId?: unknown }).jobdeckId;
-    if (keys.length === 1 && typeof id === 'string' && UUID.test(id)) return id;
+    if (keys.length === 1 && isJobId(id)) return id;
   }
   return null;
 }
