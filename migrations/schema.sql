@@ -5,7 +5,7 @@
 
 -- ================================================================================================
 create schema jobdeck;
--- privileges on schema jobdeck: jobdeck_admin=USAGE jobdeck_anonymous=USAGE jobdeck_user=USAGE
+-- privileges on schema jobdeck: jobdeck_admin=USAGE jobdeck_anonymous=USAGE jobdeck_system=USAGE jobdeck_user=USAGE
 
 create type jobdeck.job_attempt as (
   attempt integer,
@@ -39,10 +39,11 @@ CREATE UNIQUE INDEX job_events_pkey ON jobdeck.job_events USING btree (id);
 create policy job_events_select on jobdeck.job_events for select to jobdeck_admin, jobdeck_user using ((EXISTS ( SELECT 1
    FROM jobdeck.jobs j
   WHERE (j.id = job_events.job_id))));
+create policy job_events_select_system on jobdeck.job_events for select to jobdeck_system using (true);
 comment on table jobdeck.job_events is '@behavior -insert -update -delete -query:resource:list -query:resource:connection -single
 @foreignKey (job_id) references jobdeck.jobs (id)|@foreignFieldName events|@fieldName job
 Log lines written by tasks and the status transitions of each job.';
--- privileges on table jobdeck.job_events: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_user=SELECT
+-- privileges on table jobdeck.job_events: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_system=SELECT jobdeck_user=SELECT
 
 create table jobdeck.jobs (
   id uuid default gen_random_uuid() not null,
@@ -120,6 +121,7 @@ CREATE TRIGGER _500_notify_update AFTER UPDATE ON jobdeck.jobs REFERENCING OLD T
 CREATE TRIGGER _600_webhooks AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__webhooks();
 create policy jobs_select_org on jobdeck.jobs for select to jobdeck_admin using (((org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
 create policy jobs_select_own on jobdeck.jobs for select to jobdeck_user using (((owner_id = jobdeck.current_user_id()) AND (org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
+create policy jobs_select_system on jobdeck.jobs for select to jobdeck_system using (true);
 comment on table jobdeck.jobs is '@behavior -insert -update -delete
 Every job jobdeck knows of, from enqueue to its end; the history.';
 comment on column jobdeck.jobs.current_step is '@behavior +filterBy
@@ -139,7 +141,7 @@ comment on column jobdeck.jobs.type is '@behavior +filterBy +orderBy
 The task type (a module in tasks/).';
 comment on column jobdeck.jobs.updated_at is '@behavior +filterBy +orderBy';
 comment on column jobdeck.jobs.webhook_url is 'Called (POST, signed) when the job succeeds or fails.';
--- privileges on table jobdeck.jobs: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_user=SELECT
+-- privileges on table jobdeck.jobs: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_system=SELECT jobdeck_user=SELECT
 
 create sequence jobdeck.job_events_id_seq as bigint increment 1 minvalue 1 maxvalue 9223372036854775807 start 1 cache 1;
 -- owned by jobdeck.job_events.id (identity)
@@ -156,13 +158,13 @@ AS $function$
 $function$;
 comment on function jobdeck.active_jobs() is '@behavior +filter +order
 Jobs that are queued, running or waiting to retry, newest first.';
--- privileges on function jobdeck.active_jobs(): public=EXECUTE
+-- privileges on function jobdeck.active_jobs(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.cancel_job(id uuid, reason text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
@@ -175,7 +177,7 @@ end;
 $function$;
 comment on function jobdeck.cancel_job(id uuid, reason text) is '@resultFieldName job
 Cancel a job: queued/retrying at once, running through its worker (ctx.signal aborts). Errors: JD010 not found, JD011 already finished, 42501 not allowed.';
--- privileges on function jobdeck.cancel_job(id uuid, reason text): public=EXECUTE
+-- privileges on function jobdeck.cancel_job(id uuid, reason text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.channel_name(kind text, id text)
  RETURNS text
@@ -188,47 +190,47 @@ AS $function$
   end
 $function$;
 comment on function jobdeck.channel_name(kind text, id text) is '@behavior -*';
--- privileges on function jobdeck.channel_name(kind text, id text): public=EXECUTE
+-- privileges on function jobdeck.channel_name(kind text, id text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck.current_org_id()
  RETURNS text
  LANGUAGE sql
  STABLE PARALLEL SAFE
 AS $function$
-  select nullif(current_setting('jwt.claims.org', true), '')
+  select case when session_user = 'jobdeck_api' then nullif(pg_catalog.current_setting('jwt.claims.org', true), '') end
 $function$;
 comment on function jobdeck.current_org_id() is 'The signed-in user''s organisation (JWT `org`), or null.';
--- privileges on function jobdeck.current_org_id(): public=EXECUTE
+-- privileges on function jobdeck.current_org_id(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.current_user_can(permission text)
  RETURNS boolean
  LANGUAGE sql
  STABLE PARALLEL SAFE
 AS $function$
-  select current_setting('role', true) in ('jobdeck_user', 'jobdeck_admin')
+  select pg_catalog.current_setting('role', true) in ('jobdeck_user', 'jobdeck_admin')
      and jobdeck.current_user_id() is not null
      and jobdeck.current_org_id() is not null
-     and (current_setting('jwt.claims.permissions', true) = '*'
-          or permission = any (string_to_array(current_setting('jwt.claims.permissions', true), ',')))
+     and (pg_catalog.current_setting('jwt.claims.permissions', true) = '*'
+          or permission = any (pg_catalog.string_to_array(pg_catalog.current_setting('jwt.claims.permissions', true), ',')))
 $function$;
 comment on function jobdeck.current_user_can(permission text) is 'Whether the signed-in user holds a permission (jobs.create_jobs, jobs.view_jobs, jobs.cancel_jobs, jobs.retry_jobs).';
--- privileges on function jobdeck.current_user_can(permission text): public=EXECUTE
+-- privileges on function jobdeck.current_user_can(permission text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.current_user_id()
  RETURNS text
  LANGUAGE sql
  STABLE PARALLEL SAFE
 AS $function$
-  select nullif(current_setting('jwt.claims.sub', true), '')
+  select case when session_user = 'jobdeck_api' then nullif(pg_catalog.current_setting('jwt.claims.sub', true), '') end
 $function$;
 comment on function jobdeck.current_user_id() is 'The signed-in user (JWT `sub`), or null.';
--- privileges on function jobdeck.current_user_id(): public=EXECUTE
+-- privileges on function jobdeck.current_user_id(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, webhook_url text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -244,13 +246,13 @@ begin
 end;
 $function$;
 comment on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
--- privileges on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text): public=EXECUTE
+-- privileges on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.enqueue_job(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -258,14 +260,9 @@ declare
   v_org   text := jobdeck.current_org_id();
   v_job   jobdeck.jobs;
 begin
-  if jobdeck_private.caller_scope() = 'none' then
-    raise exception 'sign in first: this needs a bearer token' using errcode = '42501';
-  end if;
+  perform jobdeck_private.authorize_job(null, 'jobs.create_jobs');
   if v_owner is null or v_org is null then
     raise exception 'enqueue_job needs a signed-in user: the token must carry sub and org' using errcode = '42501';
-  end if;
-  if jobdeck_private.caller_scope() <> 'all' and not jobdeck.current_user_can('jobs.create_jobs') then
-    raise exception 'permission denied: your token lacks jobs.create_jobs' using errcode = '42501';
   end if;
   if key is not null and (length(key) < 1 or length(key) > 400) then
     raise exception 'key must be 1 to 400 characters, got %', length(key) using errcode = 'JD004';
@@ -295,13 +292,13 @@ end;
 $function$;
 comment on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text) is '@resultFieldName job
 Enqueue a job as the signed-in user (owner and organisation from the token). Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option, 42501 not allowed.';
--- privileges on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_user=EXECUTE
+-- privileges on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.enqueue_many(specs jsonb)
  RETURNS SETOF jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -325,13 +322,13 @@ begin
 end;
 $function$;
 comment on function jobdeck.enqueue_many(specs jsonb) is 'Enqueue many tracked jobs at once (a JSON array of enqueue() specs): all or none.';
--- privileges on function jobdeck.enqueue_many(specs jsonb): public=EXECUTE
+-- privileges on function jobdeck.enqueue_many(specs jsonb): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.job_stats(since timestamp with time zone DEFAULT (now() - '24:00:00'::interval), type text DEFAULT NULL::text)
  RETURNS jsonb
  LANGUAGE plpgsql
  STABLE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_bucket integer;
@@ -412,7 +409,7 @@ begin
 end;
 $function$;
 comment on function jobdeck.job_stats(since timestamp with time zone, type text) is 'Counts by status and type, queue depth, oldest ready age, p50/p95 durations, failures and throughput since `since`.';
--- privileges on function jobdeck.job_stats(since timestamp with time zone, type text): public=EXECUTE
+-- privileges on function jobdeck.job_stats(since timestamp with time zone, type text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.jobs_attempt_history(job jobdeck.jobs)
  RETURNS SETOF jobdeck.job_attempt
@@ -445,7 +442,7 @@ AS $function$
            else s.ended_as
          end,
          coalesce(s.message, case when s.next_started_at is not null then 'the worker was lost; rescued' end),
-         (select e from jsonb_array_elements(job.errors) e
+         (select e from pg_catalog.jsonb_array_elements(job.errors) e
            where (e ->> 'attempt')::integer = s.attempt
              and (e ->> 'at')::timestamptz >= s.started_at
              and (e ->> 'at')::timestamptz <= coalesce(s.ended_at, s.next_started_at, 'infinity')
@@ -454,12 +451,13 @@ AS $function$
    order by s.n
 $function$;
 comment on function jobdeck.jobs_attempt_history(job jobdeck.jobs) is 'Every attempt of this job, oldest first, with its outcome and error (message and stack).';
--- privileges on function jobdeck.jobs_attempt_history(job jobdeck.jobs): public=EXECUTE
+-- privileges on function jobdeck.jobs_attempt_history(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.priority(name text)
  RETURNS integer
  LANGUAGE plpgsql
  IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
   return case lower(trim(name))
@@ -468,13 +466,13 @@ begin
 end;
 $function$;
 comment on function jobdeck.priority(name text) is 'Priority by name (lower runs first): urgent -20, high -10, normal 0, low 10; null for an unknown name.';
--- privileges on function jobdeck.priority(name text): public=EXECUTE
+-- privileges on function jobdeck.priority(name text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.retry_job(id uuid)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
@@ -496,7 +494,7 @@ end;
 $function$;
 comment on function jobdeck.retry_job(id uuid) is '@resultFieldName job
 Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011, 42501.';
--- privileges on function jobdeck.retry_job(id uuid): public=EXECUTE
+-- privileges on function jobdeck.retry_job(id uuid): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 -- ================================================================================================
 create schema jobdeck_private;
@@ -576,6 +574,7 @@ CREATE UNIQUE INDEX workers_pkey ON jobdeck_private.workers USING btree (id);
 CREATE OR REPLACE FUNCTION jobdeck_private.add_checked_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_job jobdeck.jobs;
@@ -599,11 +598,12 @@ begin
   end;
 end;
 $function$;
--- privileges on function jobdeck_private.add_checked_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): public=EXECUTE
+-- privileges on function jobdeck_private.add_checked_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.add_keyed_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, key_mode text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_job  jobdeck.jobs;
@@ -662,20 +662,24 @@ begin
   end loop;
 end;
 $function$;
--- privileges on function jobdeck_private.add_keyed_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, key_mode text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): public=EXECUTE
+-- privileges on function jobdeck_private.add_keyed_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, key_mode text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.authorize_job(job_id uuid, permission text)
  RETURNS void
  LANGUAGE plpgsql
  STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_scope text := jobdeck_private.caller_scope();
 begin
   if v_scope = 'all' then
     return;
-  elsif v_scope = 'none' then
+  elsif v_scope = 'none' and session_user = 'jobdeck_api' then
     raise exception 'sign in first: this needs a bearer token' using errcode = '42501';
+  elsif v_scope = 'none' then
+    raise exception 'permission denied: role % may not act on jobdeck jobs (grant it jobdeck_system to make it trusted; docs/security.md)',
+      coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user) using errcode = '42501';
   elsif not jobdeck.current_user_can(permission) then
     raise exception 'permission denied: your token lacks %', permission using errcode = '42501';
   end if;
@@ -689,11 +693,12 @@ begin
   end if;
 end;
 $function$;
--- privileges on function jobdeck_private.authorize_job(job_id uuid, permission text): public=EXECUTE
+-- privileges on function jobdeck_private.authorize_job(job_id uuid, permission text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.begin_jobs(items jsonb, worker_id text)
  RETURNS SETOF jobdeck.jobs
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -732,36 +737,35 @@ begin
   end if;
 end;
 $function$;
--- privileges on function jobdeck_private.begin_jobs(items jsonb, worker_id text): public=EXECUTE
+-- privileges on function jobdeck_private.begin_jobs(items jsonb, worker_id text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.caller_scope()
  RETURNS text
  LANGUAGE plpgsql
  STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  v_role name := coalesce(nullif(current_setting('role', true), 'none'), session_user);
+  v_role name := coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user);
 begin
-  if v_role = (select r.rolname from pg_namespace n join pg_roles r on r.oid = n.nspowner where n.nspname = 'jobdeck')
-     or (select r.rolsuper from pg_roles r where r.rolname = v_role) then
+  if session_user = 'jobdeck_api' then
+    return case v_role when 'jobdeck_admin' then 'org' when 'jobdeck_user' then 'own' else 'none' end;
+  elsif v_role = (select r.rolname from pg_catalog.pg_namespace n join pg_catalog.pg_roles r on r.oid = n.nspowner
+                   where n.nspname = 'jobdeck')
+     or coalesce((select r.rolsuper from pg_catalog.pg_roles r where r.rolname = v_role), false)
+     or pg_catalog.pg_has_role(v_role, 'jobdeck_system', 'member') then
     return 'all';
-  elsif pg_has_role(v_role, 'jobdeck_admin', 'member') then
-    return 'org';
-  elsif pg_has_role(v_role, 'jobdeck_user', 'member') then
-    return 'own';
-  elsif pg_has_role(v_role, 'jobdeck_anonymous', 'member') or pg_has_role(v_role, 'jobdeck_api', 'member') then
-    return 'none';
   end if;
-  return 'all';
+  return 'none';
 end;
 $function$;
--- privileges on function jobdeck_private.caller_scope(): public=EXECUTE
+-- privileges on function jobdeck_private.caller_scope(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.cancel_job(job_id uuid, reason text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -812,12 +816,13 @@ begin
 end;
 $function$;
 comment on function jobdeck_private.cancel_job(job_id uuid, reason text) is 'Cancel a job: queued/retrying at once, running through its worker (ctx.signal aborts). Errors: JD010 not found, JD011 already finished.';
--- privileges on function jobdeck_private.cancel_job(job_id uuid, reason text): public=EXECUTE
+-- privileges on function jobdeck_private.cancel_job(job_id uuid, reason text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.capped_orgs(job_ids uuid[])
  RETURNS text[]
  LANGUAGE plpgsql
  STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_cap integer := jobdeck_private.org_cap();
@@ -831,12 +836,13 @@ begin
              and (v_cap is not null or t.org_concurrency is not null));
 end;
 $function$;
--- privileges on function jobdeck_private.capped_orgs(job_ids uuid[]): public=EXECUTE
+-- privileges on function jobdeck_private.capped_orgs(job_ids uuid[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.check_job_spec(label text, type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, metadata jsonb)
  RETURNS integer
  LANGUAGE plpgsql
  STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_type   jobdeck_private.task_types;
@@ -888,12 +894,13 @@ begin
   return coalesce(max_attempts, v_type.max_attempts);
 end;
 $function$;
--- privileges on function jobdeck_private.check_job_spec(label text, type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, metadata jsonb): public=EXECUTE
+-- privileges on function jobdeck_private.check_job_spec(label text, type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, metadata jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.deny_api_caller(what text)
  RETURNS void
  LANGUAGE plpgsql
  STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
   if jobdeck_private.caller_scope() <> 'all' then
@@ -901,13 +908,13 @@ begin
   end if;
 end;
 $function$;
--- privileges on function jobdeck_private.deny_api_caller(what text): public=EXECUTE
+-- privileges on function jobdeck_private.deny_api_caller(what text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -926,13 +933,13 @@ begin
 end;
 $function$;
 comment on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
--- privileges on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text): public=EXECUTE
+-- privileges on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_many(specs jsonb)
  RETURNS SETOF jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -1025,7 +1032,7 @@ begin
   select ins.* from ins join s on s.id = ins.id order by s.ord;
 end;
 $function$;
--- privileges on function jobdeck_private.enqueue_many(specs jsonb): public=EXECUTE
+-- privileges on function jobdeck_private.enqueue_many(specs jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.estimate_eta(started_at timestamp with time zone, progress integer, median_ms bigint)
  RETURNS timestamp with time zone
@@ -1034,15 +1041,16 @@ CREATE OR REPLACE FUNCTION jobdeck_private.estimate_eta(started_at timestamp wit
 AS $function$
   select case
     when progress between 1 and 99
-      then now() + (now() - started_at) * ((100 - progress)::float8 / progress)
-    else started_at + median_ms * interval '1 millisecond'
+      then pg_catalog.now() + (pg_catalog.now() - started_at) * ((100 - progress)::float8 / progress::float8)
+    else started_at + median_ms::float8 * interval '1 millisecond'
   end
 $function$;
--- privileges on function jobdeck_private.estimate_eta(started_at timestamp with time zone, progress integer, median_ms bigint): public=EXECUTE
+-- privileges on function jobdeck_private.estimate_eta(started_at timestamp with time zone, progress integer, median_ms bigint): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.finish_jobs(items jsonb, worker_id text)
  RETURNS TABLE(id uuid, status text)
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -1135,11 +1143,12 @@ begin
   return query select f.id, f.status from jsonb_to_recordset(v_done) as f(id uuid, status text);
 end;
 $function$;
--- privileges on function jobdeck_private.finish_jobs(items jsonb, worker_id text): public=EXECUTE
+-- privileges on function jobdeck_private.finish_jobs(items jsonb, worker_id text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb)
  RETURNS TABLE(id uuid, cancel_reason text, lost boolean)
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 begin
@@ -1170,11 +1179,12 @@ begin
       or j.cancel_requested_at is not null;
 end;
 $function$;
--- privileges on function jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb): public=EXECUTE
+-- privileges on function jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_id   uuid := gen_random_uuid();
@@ -1198,7 +1208,7 @@ begin
   return v_job;
 end;
 $function$;
--- privileges on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): public=EXECUTE
+-- privileges on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.json_path(parent text, key text)
  RETURNS text
@@ -1206,14 +1216,15 @@ CREATE OR REPLACE FUNCTION jobdeck_private.json_path(parent text, key text)
  IMMUTABLE PARALLEL SAFE
 AS $function$
   select case when key ~ '^[A-Za-z_][A-Za-z0-9_]*$' then parent || '.' || key
-              else parent || '[' || to_json(key)::text || ']' end
+              else parent || '[' || pg_catalog.to_json(key)::text || ']' end
 $function$;
--- privileges on function jobdeck_private.json_path(parent text, key text): public=EXECUTE
+-- privileges on function jobdeck_private.json_path(parent text, key text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text DEFAULT 'payload'::text)
  RETURNS text[]
  LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   errs   text[] := '{}';
@@ -1354,11 +1365,12 @@ begin
   return errs;
 end;
 $function$;
--- privileges on function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text): public=EXECUTE
+-- privileges on function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.lock_orgs(org_ids text[])
  RETURNS void
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_org text;
@@ -1368,11 +1380,12 @@ begin
   end loop;
 end;
 $function$;
--- privileges on function jobdeck_private.lock_orgs(org_ids text[]): public=EXECUTE
+-- privileges on function jobdeck_private.lock_orgs(org_ids text[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.mark_running(items jsonb, worker_id text)
  RETURNS TABLE(id uuid, marked boolean, status text)
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -1404,7 +1417,7 @@ begin
     left join jobdeck.jobs j on j.id = v.id;
 end;
 $function$;
--- privileges on function jobdeck_private.mark_running(items jsonb, worker_id text): public=EXECUTE
+-- privileges on function jobdeck_private.mark_running(items jsonb, worker_id text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.org_cap()
  RETURNS integer
@@ -1413,12 +1426,13 @@ CREATE OR REPLACE FUNCTION jobdeck_private.org_cap()
 AS $function$
   select nullif((s.value #>> '{}')::integer, 0) from jobdeck_private.settings s where s.name = 'org_concurrency'
 $function$;
--- privileges on function jobdeck_private.org_cap(): public=EXECUTE
+-- privileges on function jobdeck_private.org_cap(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.orphaned_jobs(after_created timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id uuid DEFAULT NULL::uuid, scan integer DEFAULT 5000)
  RETURNS TABLE(id uuid, gw_job_id bigint, next_created text, next_id uuid)
  LANGUAGE sql
  STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
   with page as materialized (
     select j.id, j.gw_job_id, j.status, j.held_at, j.created_at
@@ -1441,11 +1455,12 @@ AS $function$
           -- the cursor row, so the caller learns where to go on even when nothing is orphaned
           select null, null) o
 $function$;
--- privileges on function jobdeck_private.orphaned_jobs(after_created timestamp with time zone, after_id uuid, scan integer): public=EXECUTE
+-- privileges on function jobdeck_private.orphaned_jobs(after_created timestamp with time zone, after_id uuid, scan integer): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.refresh_type_stats()
  RETURNS void
  LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
   update jobdeck_private.task_types t
      set median_ms = s.median_ms, stats_at = now()
@@ -1459,19 +1474,21 @@ AS $function$
     ) s
    where s.type = t.type and s.median_ms is distinct from t.median_ms
 $function$;
--- privileges on function jobdeck_private.refresh_type_stats(): public=EXECUTE
+-- privileges on function jobdeck_private.refresh_type_stats(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.release_all_held()
  RETURNS integer
  LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
   select jobdeck_private.release_held(array(select distinct j.org_id from jobdeck.jobs j where j.held_at is not null))
 $function$;
--- privileges on function jobdeck_private.release_all_held(): public=EXECUTE
+-- privileges on function jobdeck_private.release_all_held(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.release_held(org_ids text[])
  RETURNS integer
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_cap integer := jobdeck_private.org_cap();
@@ -1517,11 +1534,12 @@ begin
   return v_n;
 end;
 $function$;
--- privileges on function jobdeck_private.release_held(org_ids text[]): public=EXECUTE
+-- privileges on function jobdeck_private.release_held(org_ids text[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.release_pools(pool_ids text[])
  RETURNS integer
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_gw bigint[];
@@ -1534,11 +1552,12 @@ begin
   return coalesce(cardinality(v_gw), 0);
 end;
 $function$;
--- privileges on function jobdeck_private.release_pools(pool_ids text[]): public=EXECUTE
+-- privileges on function jobdeck_private.release_pools(pool_ids text[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.requeue_orphans(items jsonb)
  RETURNS SETOF uuid
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -1572,11 +1591,12 @@ begin
   return query select unnest(v_ids);
 end;
 $function$;
--- privileges on function jobdeck_private.requeue_orphans(items jsonb): public=EXECUTE
+-- privileges on function jobdeck_private.requeue_orphans(items jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.rescue_workers(stale_after interval, rescuer text)
  RETURNS TABLE(id uuid, status text, worker_id text)
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_workers text[];
@@ -1650,11 +1670,12 @@ begin
     from jsonb_to_recordset(v_done) as r(id uuid, status text, worker_id text);
 end;
 $function$;
--- privileges on function jobdeck_private.rescue_workers(stale_after interval, rescuer text): public=EXECUTE
+-- privileges on function jobdeck_private.rescue_workers(stale_after interval, rescuer text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.retry_delay(backoff jsonb, attempt integer)
  RETURNS interval
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_ms     float8;
@@ -1675,13 +1696,13 @@ begin
   return make_interval(secs => v_ms / 1000.0);
 end;
 $function$;
--- privileges on function jobdeck_private.retry_delay(backoff jsonb, attempt integer): public=EXECUTE
+-- privileges on function jobdeck_private.retry_delay(backoff jsonb, attempt integer): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.retry_job(job_id uuid)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -1732,11 +1753,12 @@ begin
 end;
 $function$;
 comment on function jobdeck_private.retry_job(job_id uuid) is 'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011.';
--- privileges on function jobdeck_private.retry_job(job_id uuid): public=EXECUTE
+-- privileges on function jobdeck_private.retry_job(job_id uuid): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.set_webhook(job_id uuid, url text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_job jobdeck.jobs;
@@ -1749,11 +1771,12 @@ begin
   return v_job;
 end;
 $function$;
--- privileges on function jobdeck_private.set_webhook(job_id uuid, url text): public=EXECUTE
+-- privileges on function jobdeck_private.set_webhook(job_id uuid, url text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.start_jobs(items jsonb, worker_id text)
  RETURNS SETOF jobdeck.jobs
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
@@ -1844,11 +1867,12 @@ begin
   returning j.*;
 end;
 $function$;
--- privileges on function jobdeck_private.start_jobs(items jsonb, worker_id text): public=EXECUTE
+-- privileges on function jobdeck_private.start_jobs(items jsonb, worker_id text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_delete()
  RETURNS trigger
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
   -- By the events index, one job at a time (a hash join could scan every event).
@@ -1856,11 +1880,12 @@ begin
   return null;
 end;
 $function$;
--- privileges on function jobdeck_private.tg_jobs__after_delete(): public=EXECUTE
+-- privileges on function jobdeck_private.tg_jobs__after_delete(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_insert()
  RETURNS trigger
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
   perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
@@ -1881,11 +1906,12 @@ begin
   return null;
 end;
 $function$;
--- privileges on function jobdeck_private.tg_jobs__after_insert(): public=EXECUTE
+-- privileges on function jobdeck_private.tg_jobs__after_insert(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_update()
  RETURNS trigger
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
   perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
@@ -1946,11 +1972,12 @@ begin
   return null;
 end;
 $function$;
--- privileges on function jobdeck_private.tg_jobs__after_update(): public=EXECUTE
+-- privileges on function jobdeck_private.tg_jobs__after_update(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__webhooks()
  RETURNS trigger
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   d record;
@@ -1977,4 +2004,4 @@ begin
   return null;
 end;
 $function$;
--- privileges on function jobdeck_private.tg_jobs__webhooks(): public=EXECUTE
+-- privileges on function jobdeck_private.tg_jobs__webhooks(): owner only

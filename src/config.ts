@@ -21,6 +21,11 @@ const schema = z.object({
     .trim()
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
     .optional(),
+  JOBDECK_API_DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
   JOBDECK_DATA_DIR: z.string().trim().min(1).default('.jobdeck'),
   JOBDECK_TASKS_DIR: z.string().trim().min(1).default('tasks'),
   JOBDECK_CRONTAB: z.string().trim().min(1).default('crontab'),
@@ -74,6 +79,11 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface Config {
   /** Connection string of an external PostgreSQL; unset means "use the embedded one". */
   databaseUrl: string | undefined;
+  /**
+   * How the API's connections log in: as role jobdeck_api, set up by a DBA. Unset, the API logs
+   * in as jobdeck_api with a password jobdeck derives and sets itself (docs/security.md).
+   */
+  apiDatabaseUrl: string | undefined;
   /** Folder for the embedded database and other local state. */
   dataDir: string;
   tasksDir: string;
@@ -163,6 +173,7 @@ export function loadConfig(
   const production = v.NODE_ENV === 'production';
   return {
     databaseUrl: v.DATABASE_URL,
+    apiDatabaseUrl: v.JOBDECK_API_DATABASE_URL,
     dataDir: path.resolve(cwd, v.JOBDECK_DATA_DIR),
     tasksDir: path.resolve(cwd, v.JOBDECK_TASKS_DIR),
     crontabFile: path.resolve(cwd, v.JOBDECK_CRONTAB),

@@ -2,6 +2,10 @@
 --
 -- Served by the partial index jobs_active_idx however long the history grows. SECURITY INVOKER:
 -- the caller's row-level security applies.
+--
+-- Inlined into its callers' queries, so no `set search_path` (a SET clause stops inlining):
+-- every function it calls is schema-qualified and every operator has operands of exact types
+-- (docs/security.md).
 
 create or replace function jobdeck.active_jobs() returns setof jobdeck.jobs
 language sql stable
@@ -12,3 +16,5 @@ as $$
 $$;
 comment on function jobdeck.active_jobs() is
   E'@behavior +filter +order\nJobs that are queued, running or waiting to retry, newest first.';
+revoke all on function jobdeck.active_jobs() from public;
+grant execute on function jobdeck.active_jobs() to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

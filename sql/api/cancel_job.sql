@@ -10,7 +10,7 @@
 
 create or replace function jobdeck.cancel_job(id uuid, reason text default null) returns jobdeck.jobs
 language plpgsql volatile security definer
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 begin
@@ -23,3 +23,5 @@ end;
 $$;
 comment on function jobdeck.cancel_job(uuid, text) is
   E'@resultFieldName job\nCancel a job: queued/retrying at once, running through its worker (ctx.signal aborts). Errors: JD010 not found, JD011 already finished, 42501 not allowed.';
+revoke all on function jobdeck.cancel_job(id uuid, reason text) from public;
+grant execute on function jobdeck.cancel_job(id uuid, reason text) to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

@@ -12,3 +12,4 @@ as $$
   end
 $$;
 comment on function jobdeck.channel_name(text, text) is '@behavior -*';
+revoke all on function jobdeck.channel_name(kind text, id text) from public;

@@ -1,5 +1,5 @@
 -- jobdeck.enqueue_job(type, payload, …): enqueue as the signed-in user (GraphQL's mutation).
--- requires: api/current_org_id.sql api/current_user_can.sql api/current_user_id.sql auth/caller_scope.sql enqueue/enqueue.sql
+-- requires: api/current_org_id.sql api/current_user_id.sql auth/authorize_job.sql auth/caller_scope.sql enqueue/enqueue.sql
 --
 -- Owner and organisation come from the token, never from the arguments. Keys deduplicate within
 -- the user's own jobs only (they are stored with a per-user prefix), so one user's key never
@@ -18,7 +18,7 @@ create or replace function jobdeck.enqueue_job(
   key text default null
 ) returns jobdeck.jobs
 language plpgsql volatile security definer
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -26,14 +26,9 @@ declare
   v_org   text := jobdeck.current_org_id();
   v_job   jobdeck.jobs;
 begin
-  if jobdeck_private.caller_scope() = 'none' then
-    raise exception 'sign in first: this needs a bearer token' using errcode = '42501';
-  end if;
+  perform jobdeck_private.authorize_job(null, 'jobs.create_jobs');
   if v_owner is null or v_org is null then
     raise exception 'enqueue_job needs a signed-in user: the token must carry sub and org' using errcode = '42501';
-  end if;
-  if jobdeck_private.caller_scope() <> 'all' and not jobdeck.current_user_can('jobs.create_jobs') then
-    raise exception 'permission denied: your token lacks jobs.create_jobs' using errcode = '42501';
   end if;
   if key is not null and (length(key) < 1 or length(key) > 400) then
     raise exception 'key must be 1 to 400 characters, got %', length(key) using errcode = 'JD004';
@@ -63,6 +58,5 @@ end;
 $$;
 comment on function jobdeck.enqueue_job is
   E'@resultFieldName job\nEnqueue a job as the signed-in user (owner and organisation from the token). Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option, 42501 not allowed.';
-revoke execute on function jobdeck.enqueue_job(text, jsonb, integer, timestamptz, integer, text) from public;
-grant execute on function jobdeck.enqueue_job(text, jsonb, integer, timestamptz, integer, text)
-  to jobdeck_anonymous, jobdeck_user, jobdeck_admin;
+revoke all on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text) from public;
+grant execute on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text) to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

@@ -10,7 +10,7 @@
 
 create or replace function jobdeck.enqueue_many(specs jsonb) returns setof jobdeck.jobs
 language plpgsql volatile security definer
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -35,3 +35,5 @@ end;
 $$;
 comment on function jobdeck.enqueue_many(jsonb) is
   'Enqueue many tracked jobs at once (a JSON array of enqueue() specs): all or none.';
+revoke all on function jobdeck.enqueue_many(specs jsonb) from public;
+grant execute on function jobdeck.enqueue_many(specs jsonb) to jobdeck_system;

@@ -10,7 +10,7 @@
 create or replace function jobdeck.job_stats(since timestamptz default now() - interval '24 hours', type text default null)
 returns jsonb
 language plpgsql stable
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_bucket integer;
@@ -92,3 +92,5 @@ end;
 $$;
 comment on function jobdeck.job_stats is
   'Counts by status and type, queue depth, oldest ready age, p50/p95 durations, failures and throughput since `since`.';
+revoke all on function jobdeck.job_stats(since timestamp with time zone, type text) from public;
+grant execute on function jobdeck.job_stats(since timestamp with time zone, type text) to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

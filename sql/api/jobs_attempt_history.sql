@@ -2,6 +2,10 @@
 --
 -- One row per attempt, from the job's transition events: when it started and ended, how, and
 -- the error it failed with. Reads with the caller's rights.
+--
+-- Inlined into its callers' queries, so no `set search_path` (a SET clause stops inlining):
+-- every function it calls is schema-qualified and every operator has operands of exact types
+-- (docs/security.md).
 
 create or replace function jobdeck.jobs_attempt_history(job jobdeck.jobs) returns setof jobdeck.job_attempt
 language sql stable
@@ -32,7 +36,7 @@ as $$
            else s.ended_as
          end,
          coalesce(s.message, case when s.next_started_at is not null then 'the worker was lost; rescued' end),
-         (select e from jsonb_array_elements(job.errors) e
+         (select e from pg_catalog.jsonb_array_elements(job.errors) e
            where (e ->> 'attempt')::integer = s.attempt
              and (e ->> 'at')::timestamptz >= s.started_at
              and (e ->> 'at')::timestamptz <= coalesce(s.ended_at, s.next_started_at, 'infinity')
@@ -42,3 +46,5 @@ as $$
 $$;
 comment on function jobdeck.jobs_attempt_history(jobdeck.jobs) is
   'Every attempt of this job, oldest first, with its outcome and error (message and stack).';
+revoke all on function jobdeck.jobs_attempt_history(job jobdeck.jobs) from public;
+grant execute on function jobdeck.jobs_attempt_history(job jobdeck.jobs) to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

@@ -9,7 +9,7 @@
 
 create or replace function jobdeck.retry_job(id uuid) returns jobdeck.jobs
 language plpgsql volatile security definer
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 begin
@@ -31,3 +31,5 @@ end;
 $$;
 comment on function jobdeck.retry_job(uuid) is
   E'@resultFieldName job\nRun a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011, 42501.';
+revoke all on function jobdeck.retry_job(id uuid) from public;
+grant execute on function jobdeck.retry_job(id uuid) to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

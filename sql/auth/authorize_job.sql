@@ -7,14 +7,18 @@
 
 create or replace function jobdeck_private.authorize_job(job_id uuid, permission text) returns void
 language plpgsql stable
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_scope text := jobdeck_private.caller_scope();
 begin
   if v_scope = 'all' then
     return;
-  elsif v_scope = 'none' then
+  elsif v_scope = 'none' and session_user = 'jobdeck_api' then
     raise exception 'sign in first: this needs a bearer token' using errcode = '42501';
+  elsif v_scope = 'none' then
+    raise exception 'permission denied: role % may not act on jobdeck jobs (grant it jobdeck_system to make it trusted; docs/security.md)',
+      coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user) using errcode = '42501';
   elsif not jobdeck.current_user_can(permission) then
     raise exception 'permission denied: your token lacks %', permission using errcode = '42501';
   end if;
@@ -28,3 +32,4 @@ begin
   end if;
 end;
 $$;
+revoke all on function jobdeck_private.authorize_job(job_id uuid, permission text) from public;

@@ -1,27 +1,32 @@
 -- jobdeck_private.caller_scope(): 'all', 'org', 'own' or 'none': what the caller may touch.
 --
 -- The caller's scope inside SECURITY DEFINER functions, where current_user is the owner: the
--- `role` setting still names the role the request switched to (session_user when none was).
--- 'all' for the owner of the jobdeck schema, superusers, and roles unrelated to the API (the
--- workers, the CLI, the app's own role in its triggers); for the API's roles and any role made a
--- member of them (e.g. a login role `in role jobdeck_user`) 'org', 'own' or 'none'.
+-- `role` setting still names the role the caller switched to (session_user when none was).
+-- Fails closed: only the roles listed here get more than 'none' (docs/security.md).
+-- - A session of the API's login role, jobdeck_api: 'org' as jobdeck_admin, 'own' as
+--   jobdeck_user, else 'none' (jobdeck_anonymous, or jobdeck_api itself after SET ROLE NONE).
+--   Only here do the request roles count, so a login role someone made a member of jobdeck_user
+--   gets 'none', whatever claims it sets.
+-- - 'all' for the owner of the jobdeck schema, superusers, and members of jobdeck_system (roles
+--   that act as jobdeck itself from SQL: an application's own role in its triggers).
+-- - 'none' for every other role.
 
 create or replace function jobdeck_private.caller_scope() returns text
 language plpgsql stable
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_role name := coalesce(nullif(current_setting('role', true), 'none'), session_user);
+  v_role name := coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user);
 begin
-  if v_role = (select r.rolname from pg_namespace n join pg_roles r on r.oid = n.nspowner where n.nspname = 'jobdeck')
-     or (select r.rolsuper from pg_roles r where r.rolname = v_role) then
+  if session_user = 'jobdeck_api' then
+    return case v_role when 'jobdeck_admin' then 'org' when 'jobdeck_user' then 'own' else 'none' end;
+  elsif v_role = (select r.rolname from pg_catalog.pg_namespace n join pg_catalog.pg_roles r on r.oid = n.nspowner
+                   where n.nspname = 'jobdeck')
+     or coalesce((select r.rolsuper from pg_catalog.pg_roles r where r.rolname = v_role), false)
+     or pg_catalog.pg_has_role(v_role, 'jobdeck_system', 'member') then
     return 'all';
-  elsif pg_has_role(v_role, 'jobdeck_admin', 'member') then
-    return 'org';
-  elsif pg_has_role(v_role, 'jobdeck_user', 'member') then
-    return 'own';
-  elsif pg_has_role(v_role, 'jobdeck_anonymous', 'member') or pg_has_role(v_role, 'jobdeck_api', 'member') then
-    return 'none';
   end if;
-  return 'all';
+  return 'none';
 end;
 $$;
+revoke all on function jobdeck_private.caller_scope() from public;

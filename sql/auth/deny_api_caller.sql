@@ -6,6 +6,7 @@
 
 create or replace function jobdeck_private.deny_api_caller(what text) returns void
 language plpgsql stable
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if jobdeck_private.caller_scope() <> 'all' then
@@ -13,3 +14,4 @@ begin
   end if;
 end;
 $$;
+revoke all on function jobdeck_private.deny_api_caller(what text) from public;

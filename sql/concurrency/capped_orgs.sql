@@ -6,6 +6,7 @@
 
 create or replace function jobdeck_private.capped_orgs(job_ids uuid[]) returns text[]
 language plpgsql stable
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_cap integer := jobdeck_private.org_cap();
@@ -19,3 +20,4 @@ begin
              and (v_cap is not null or t.org_concurrency is not null));
 end;
 $$;
+revoke all on function jobdeck_private.capped_orgs(job_ids uuid[]) from public;

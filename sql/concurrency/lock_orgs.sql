@@ -4,6 +4,7 @@
 
 create or replace function jobdeck_private.lock_orgs(org_ids text[]) returns void
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_org text;
@@ -13,3 +14,4 @@ begin
   end loop;
 end;
 $$;
+revoke all on function jobdeck_private.lock_orgs(org_ids text[]) from public;

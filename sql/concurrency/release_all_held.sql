@@ -6,6 +6,8 @@
 
 create or replace function jobdeck_private.release_all_held() returns integer
 language sql volatile
+set search_path = pg_catalog, pg_temp
 as $$
   select jobdeck_private.release_held(array(select distinct j.org_id from jobdeck.jobs j where j.held_at is not null))
 $$;
+revoke all on function jobdeck_private.release_all_held() from public;

@@ -6,6 +6,7 @@
 
 create or replace function jobdeck_private.release_held(org_ids text[]) returns integer
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_cap integer := jobdeck_private.org_cap();
@@ -51,3 +52,4 @@ begin
   return v_n;
 end;
 $$;
+revoke all on function jobdeck_private.release_held(org_ids text[]) from public;

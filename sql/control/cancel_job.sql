@@ -11,7 +11,7 @@
 
 create or replace function jobdeck_private.cancel_job(job_id uuid, reason text default null) returns jobdeck.jobs
 language plpgsql volatile security definer
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -63,3 +63,4 @@ end;
 $$;
 comment on function jobdeck_private.cancel_job is
   'Cancel a job: queued/retrying at once, running through its worker (ctx.signal aborts). Errors: JD010 not found, JD011 already finished.';
+revoke all on function jobdeck_private.cancel_job(job_id uuid, reason text) from public;

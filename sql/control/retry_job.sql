@@ -10,7 +10,7 @@
 
 create or replace function jobdeck_private.retry_job(job_id uuid) returns jobdeck.jobs
 language plpgsql volatile security definer
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -62,3 +62,4 @@ end;
 $$;
 comment on function jobdeck_private.retry_job is
   'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011.';
+revoke all on function jobdeck_private.retry_job(job_id uuid) from public;

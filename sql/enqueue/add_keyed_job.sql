@@ -10,6 +10,7 @@ create or replace function jobdeck_private.add_keyed_job(
   queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb
 ) returns jobdeck.jobs
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_job  jobdeck.jobs;
@@ -68,3 +69,4 @@ begin
   end loop;
 end;
 $$;
+revoke all on function jobdeck_private.add_keyed_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, key_mode text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb) from public;

@@ -10,6 +10,7 @@ create or replace function jobdeck_private.check_job_spec(
   key text, queue text, metadata jsonb
 ) returns integer
 language plpgsql stable
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_type   jobdeck_private.task_types;
@@ -61,3 +62,4 @@ begin
   return coalesce(max_attempts, v_type.max_attempts);
 end;
 $$;
+revoke all on function jobdeck_private.check_job_spec(label text, type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, metadata jsonb) from public;

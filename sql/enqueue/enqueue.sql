@@ -24,7 +24,7 @@ create or replace function jobdeck_private.enqueue(
   key_mode text default 'keep'
 ) returns jobdeck.jobs
 language plpgsql volatile security definer
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -44,3 +44,4 @@ end;
 $$;
 comment on function jobdeck_private.enqueue is
   'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
+revoke all on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text) from public;

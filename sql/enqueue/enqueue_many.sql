@@ -11,7 +11,7 @@
 
 create or replace function jobdeck_private.enqueue_many(specs jsonb) returns setof jobdeck.jobs
 language plpgsql volatile security definer
-set search_path = pg_catalog, public, pg_temp
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -104,3 +104,4 @@ begin
   select ins.* from ins join s on s.id = ins.id order by s.ord;
 end;
 $$;
+revoke all on function jobdeck_private.enqueue_many(specs jsonb) from public;

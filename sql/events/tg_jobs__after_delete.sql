@@ -5,6 +5,7 @@
 
 create or replace function jobdeck_private.tg_jobs__after_delete() returns trigger
 language plpgsql
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   -- By the events index, one job at a time (a hash join could scan every event).
@@ -17,3 +18,4 @@ drop trigger if exists _500_delete_events on jobdeck.jobs;
 create trigger _500_delete_events after delete on jobdeck.jobs
   referencing old table as old_rows
   for each statement execute function jobdeck_private.tg_jobs__after_delete();
+revoke all on function jobdeck_private.tg_jobs__after_delete() from public;

@@ -8,6 +8,7 @@
 
 create or replace function jobdeck_private.tg_jobs__after_insert() returns trigger
 language plpgsql
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
@@ -33,3 +34,4 @@ drop trigger if exists _500_notify_insert on jobdeck.jobs;
 create trigger _500_notify_insert after insert on jobdeck.jobs
   referencing new table as new_rows
   for each statement execute function jobdeck_private.tg_jobs__after_insert();
+revoke all on function jobdeck_private.tg_jobs__after_insert() from public;

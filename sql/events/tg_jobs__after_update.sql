@@ -10,6 +10,7 @@
 
 create or replace function jobdeck_private.tg_jobs__after_update() returns trigger
 language plpgsql
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
@@ -75,3 +76,4 @@ drop trigger if exists _500_notify_update on jobdeck.jobs;
 create trigger _500_notify_update after update on jobdeck.jobs
   referencing old table as old_rows new table as new_rows
   for each statement execute function jobdeck_private.tg_jobs__after_update();
+revoke all on function jobdeck_private.tg_jobs__after_update() from public;

@@ -9,6 +9,7 @@
 create or replace function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text default 'payload')
 returns text[]
 language plpgsql immutable parallel safe
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   errs   text[] := '{}';
@@ -149,3 +150,4 @@ begin
   return errs;
 end;
 $$;
+revoke all on function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text) from public;

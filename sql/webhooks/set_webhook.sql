@@ -4,6 +4,7 @@
 
 create or replace function jobdeck_private.set_webhook(job_id uuid, url text) returns jobdeck.jobs
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_job jobdeck.jobs;
@@ -16,3 +17,4 @@ begin
   return v_job;
 end;
 $$;
+revoke all on function jobdeck_private.set_webhook(job_id uuid, url text) from public;

@@ -10,6 +10,7 @@
 
 create or replace function jobdeck_private.tg_jobs__webhooks() returns trigger
 language plpgsql
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   d record;
@@ -41,3 +42,4 @@ drop trigger if exists _600_webhooks on jobdeck.jobs;
 create trigger _600_webhooks after update on jobdeck.jobs
   referencing old table as old_rows new table as new_rows
   for each statement execute function jobdeck_private.tg_jobs__webhooks();
+revoke all on function jobdeck_private.tg_jobs__webhooks() from public;

@@ -12,6 +12,7 @@
 
 create or replace function jobdeck_private.begin_jobs(items jsonb, worker_id text) returns setof jobdeck.jobs
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -50,3 +51,4 @@ begin
   end if;
 end;
 $$;
+revoke all on function jobdeck_private.begin_jobs(items jsonb, worker_id text) from public;

@@ -10,6 +10,10 @@
 -- statement, so it costs what the expression written out in place did. Callers pass the median as
 -- a sub-select; inlined, it is read only when the fallback is taken. (A `set` clause or security
 -- definer here would stop the inlining.)
+--
+-- Inlined into its callers' queries, so no `set search_path` (a SET clause stops inlining):
+-- every function it calls is schema-qualified and every operator has operands of exact types
+-- (docs/security.md).
 
 create or replace function jobdeck_private.estimate_eta(started_at timestamptz, progress integer, median_ms bigint)
 returns timestamptz
@@ -17,7 +21,8 @@ language sql stable
 as $$
   select case
     when progress between 1 and 99
-      then now() + (now() - started_at) * ((100 - progress)::float8 / progress)
-    else started_at + median_ms * interval '1 millisecond'
+      then pg_catalog.now() + (pg_catalog.now() - started_at) * ((100 - progress)::float8 / progress::float8)
+    else started_at + median_ms::float8 * interval '1 millisecond'
   end
 $$;
+revoke all on function jobdeck_private.estimate_eta(started_at timestamp with time zone, progress integer, median_ms bigint) from public;

@@ -17,6 +17,7 @@
 create or replace function jobdeck_private.finish_jobs(items jsonb, worker_id text)
 returns table (id uuid, status text)
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -109,3 +110,4 @@ begin
   return query select f.id, f.status from jsonb_to_recordset(v_done) as f(id uuid, status text);
 end;
 $$;
+revoke all on function jobdeck_private.finish_jobs(items jsonb, worker_id text) from public;

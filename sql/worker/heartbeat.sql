@@ -11,6 +11,7 @@
 create or replace function jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb)
 returns table (id uuid, cancel_reason text, lost boolean)
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 begin
@@ -41,3 +42,4 @@ begin
       or j.cancel_requested_at is not null;
 end;
 $$;
+revoke all on function jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb) from public;

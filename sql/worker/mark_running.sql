@@ -12,6 +12,7 @@
 create or replace function jobdeck_private.mark_running(items jsonb, worker_id text)
 returns table (id uuid, marked boolean, status text)
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -43,3 +44,4 @@ begin
     left join jobdeck.jobs j on j.id = v.id;
 end;
 $$;
+revoke all on function jobdeck_private.mark_running(items jsonb, worker_id text) from public;

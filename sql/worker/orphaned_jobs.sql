@@ -12,6 +12,7 @@ create or replace function jobdeck_private.orphaned_jobs(after_created timestamp
                                               scan integer default 5000)
 returns table (id uuid, gw_job_id bigint, next_created text, next_id uuid)
 language sql stable
+set search_path = pg_catalog, pg_temp
 as $$
   with page as materialized (
     select j.id, j.gw_job_id, j.status, j.held_at, j.created_at
@@ -34,3 +35,4 @@ as $$
           -- the cursor row, so the caller learns where to go on even when nothing is orphaned
           select null, null) o
 $$;
+revoke all on function jobdeck_private.orphaned_jobs(after_created timestamp with time zone, after_id uuid, scan integer) from public;

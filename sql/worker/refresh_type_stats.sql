@@ -4,6 +4,7 @@
 
 create or replace function jobdeck_private.refresh_type_stats() returns void
 language sql volatile
+set search_path = pg_catalog, pg_temp
 as $$
   update jobdeck_private.task_types t
      set median_ms = s.median_ms, stats_at = now()
@@ -17,3 +18,4 @@ as $$
     ) s
    where s.type = t.type and s.median_ms is distinct from t.median_ms
 $$;
+revoke all on function jobdeck_private.refresh_type_stats() from public;

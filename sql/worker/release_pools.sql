@@ -6,6 +6,7 @@
 
 create or replace function jobdeck_private.release_pools(pool_ids text[]) returns integer
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_gw bigint[];
@@ -18,3 +19,4 @@ begin
   return coalesce(cardinality(v_gw), 0);
 end;
 $$;
+revoke all on function jobdeck_private.release_pools(pool_ids text[]) from public;

@@ -8,6 +8,7 @@
 
 create or replace function jobdeck_private.requeue_orphans(items jsonb) returns setof uuid
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
@@ -41,3 +42,4 @@ begin
   return query select unnest(v_ids);
 end;
 $$;
+revoke all on function jobdeck_private.requeue_orphans(items jsonb) from public;

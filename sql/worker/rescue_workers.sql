@@ -9,6 +9,7 @@
 create or replace function jobdeck_private.rescue_workers(stale_after interval, rescuer text)
 returns table (id uuid, status text, worker_id text)
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_workers text[];
@@ -82,3 +83,4 @@ begin
     from jsonb_to_recordset(v_done) as r(id uuid, status text, worker_id text);
 end;
 $$;
+revoke all on function jobdeck_private.rescue_workers(stale_after interval, rescuer text) from public;

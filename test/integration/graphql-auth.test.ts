@@ -184,13 +184,13 @@ describe('hardening (review findings)', () => {
     };
     try {
       await expect(asMember('select jobdeck.cancel_job($1)', [bobJob])).rejects.toThrow(
-        /not found|permission denied/,
+        /permission denied: role jobdeck_test_member_\d+ may not act on jobdeck jobs/,
       );
       await expect(
         asMember(
           `select jobdeck.enqueue('export_report', '{}', owner_id => 'alice', org_id => 'acme')`,
         ),
-      ).rejects.toThrow(/not available to API callers/);
+      ).rejects.toThrow(/permission denied for function enqueue/);
       const seen = await asMember('select count(*)::int as n from jobdeck.jobs');
       expect(seen.rows[0].n).toBe(0);
     } finally {

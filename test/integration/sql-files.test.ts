@@ -169,7 +169,7 @@ describe('migrate() with a changed sql/ file', () => {
   it('refuses a new signature beside the old one, and takes it when the file drops the old', async () => {
     dir = await copyOfSql();
     await edit(dir, 'worker/retry_delay.sql', (sql) =>
-      sql.replace('attempt integer)', 'attempt bigint)'),
+      sql.replaceAll('attempt integer)', 'attempt bigint)'),
     );
     await expect(migrate(t.pool, { sqlDir: dir })).rejects.toThrow(
       /sql\/worker\/retry_delay\.sql defines jobdeck_private\.retry_delay once, but the database now has .*retry_delay\(jsonb,bigint\).*retry_delay\(jsonb,integer\).*drop the old function at the top of the file/,

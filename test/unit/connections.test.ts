@@ -5,8 +5,8 @@ describe('planConnections()', () => {
   it('gives jobdeck start one main pool, the API pool, Graphile Worker’s and one LISTEN connection', () => {
     expect(planConnections({ worker: { concurrency: 10 }, server: true })).toEqual({
       graphileWorker: { max: 14, applicationName: 'jobdeck-worker' },
-      main: { max: 9, applicationName: 'jobdeck-main' },
-      api: { max: 10, applicationName: 'jobdeck-api', role: 'jobdeck_api' },
+      main: { max: 9, applicationName: 'jobdeck-main', searchPath: 'pg_catalog, pg_temp' },
+      api: { max: 10, applicationName: 'jobdeck-api', searchPath: 'pg_catalog, pg_temp' },
       listener: true,
     });
   });
