@@ -4,7 +4,9 @@ import {
   GraphQLError,
   Kind,
   type ASTVisitor,
+  type FieldNode,
   type FragmentDefinitionNode,
+  type OperationDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
@@ -14,6 +16,14 @@ export interface QueryLimits {
   maxDepth: number;
   maxFields: number;
 }
+
+/**
+ * Introspection (`__schema`, `__type`) is measured against these bounds instead of the operation's:
+ * the standard introspection query (graphql-js `getIntrospectionQuery()`, what GraphiQL, codegen
+ * and IDE plugins send) nests 15 levels and selects a few hundred fields, and it reads only the
+ * schema, never a row. The bounds still stop an endless `ofType { ofType { … } }`.
+ */
+export const INTROSPECTION_LIMITS: QueryLimits = { maxDepth: 20, maxFields: 2000 };
 
 /** Deepest nesting of brackets in a document, or of arrays/objects in variables, accepted. */
 export const MAX_VALUE_NESTING = 64;
@@ -74,49 +84,80 @@ export function valueNesting(value: unknown): number {
 export function queryLimitsRule(limits: QueryLimits): ValidationRule {
   return (context: ValidationContext): ASTVisitor => ({
     OperationDefinition(node) {
-      const counter = { fields: 0 };
-      const depth = measure(context, node.selectionSet, 0, counter, new Set());
       const name = node.name ? `operation "${node.name.value}"` : 'the operation';
-      if (depth > limits.maxDepth)
-        context.reportError(
-          new GraphQLError(
-            `${name} is nested ${depth} levels deep; the limit is ${limits.maxDepth}`,
-            { nodes: [node] },
-          ),
-        );
-      if (counter.fields > limits.maxFields)
-        context.reportError(
-          new GraphQLError(
-            `${name} selects ${counter.fields} fields (fragments expanded); the limit is ${limits.maxFields}`,
-            { nodes: [node] },
-          ),
-        );
+      const operation = { fields: 0, deepest: 0 };
+      const introspection = { fields: 0, deepest: 0 };
+      measure(context, node.selectionSet, 0, { operation, introspection }, new Set());
+      report(context, node, `${name}`, operation, limits);
+      report(context, node, `the introspection in ${name}`, introspection, INTROSPECTION_LIMITS);
     },
   });
+}
+
+/** What one walk found: fields selected (fragments expanded) and the deepest nesting. */
+interface Tally {
+  fields: number;
+  deepest: number;
+}
+
+function report(
+  context: ValidationContext,
+  node: OperationDefinitionNode,
+  what: string,
+  tally: Tally,
+  limits: QueryLimits,
+): void {
+  if (tally.deepest > limits.maxDepth)
+    context.reportError(
+      new GraphQLError(
+        `${what} is nested ${tally.deepest} levels deep; the limit is ${limits.maxDepth}`,
+        {
+          nodes: [node],
+        },
+      ),
+    );
+  if (tally.fields > limits.maxFields)
+    context.reportError(
+      new GraphQLError(
+        `${what} selects ${tally.fields} fields (fragments expanded); the limit is ${limits.maxFields}`,
+        { nodes: [node] },
+      ),
+    );
+}
+
+/** `__schema { … }` and `__type(…) { … }`; `__typename` is an ordinary leaf. */
+function isIntrospection(field: FieldNode): boolean {
+  return field.name.value === '__schema' || field.name.value === '__type';
 }
 
 function measure(
   context: ValidationContext,
   selectionSet: SelectionSetNode,
   depth: number,
-  counter: { fields: number },
+  tallies: { operation: Tally; introspection: Tally; current?: Tally },
   visiting: Set<string>,
-): number {
-  let deepest = depth;
+): void {
+  const tally = tallies.current ?? tallies.operation;
   for (const selection of selectionSet.selections) {
     // Far past any limit already: stop walking (and counting) early.
-    if (counter.fields > 1_000_000) return deepest;
+    if (tally.fields > 1_000_000) return;
     if (selection.kind === Kind.FIELD) {
-      counter.fields += 1;
-      const below = selection.selectionSet
-        ? measure(context, selection.selectionSet, depth + 1, counter, visiting)
-        : depth + 1;
-      deepest = Math.max(deepest, below);
+      // An introspection field starts its own count, from its own depth of 1.
+      const own = !tallies.current && isIntrospection(selection);
+      const into = own ? tallies.introspection : tally;
+      const level = own ? 0 : depth;
+      into.fields += 1;
+      into.deepest = Math.max(into.deepest, level + 1);
+      if (selection.selectionSet)
+        measure(
+          context,
+          selection.selectionSet,
+          level + 1,
+          { ...tallies, current: into },
+          visiting,
+        );
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      deepest = Math.max(
-        deepest,
-        measure(context, selection.selectionSet, depth, counter, visiting),
-      );
+      measure(context, selection.selectionSet, depth, tallies, visiting);
     } else {
       const name = selection.name.value;
       // Fragment cycles are reported by GraphQL's own rules; don't loop on them.
@@ -124,14 +165,10 @@ function measure(
       const fragment: FragmentDefinitionNode | null | undefined = context.getFragment(name);
       if (!fragment) continue;
       visiting.add(name);
-      deepest = Math.max(
-        deepest,
-        measure(context, fragment.selectionSet, depth, counter, visiting),
-      );
+      measure(context, fragment.selectionSet, depth, tallies, visiting);
       visiting.delete(name);
     }
   }
-  return deepest;
 }
 
 /** Adds {@link queryLimitsRule} to grafserv's validation (HTTP and websockets alike). */

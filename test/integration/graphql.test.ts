@@ -409,6 +409,23 @@ describe('limits', () => {
     expect(wide.errors![0]!.message).toMatch(/selects 600 fields.*limit is 500/);
   });
 
+  it('answers the standard introspection query (GraphiQL, codegen), but not an endless one', async () => {
+    const { getIntrospectionQuery } = await import('postgraphile/graphql');
+    const full = await gql<{ __schema: { types: { name: string }[] } }>(
+      server,
+      getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true }),
+    );
+    expect(full.errors).toBeUndefined();
+    expect(full.data!.__schema.types.map((type) => type.name)).toContain('Job');
+    const endless = await gql(
+      server,
+      `{ __type(name: "Job") { ${'ofType { '.repeat(25)}name${' }'.repeat(25)} } }`,
+    );
+    expect(endless.errors![0]!.message).toMatch(
+      /the introspection in the operation is nested 27 levels deep; the limit is 20/,
+    );
+  });
+
   it('refuses an oversized request body with 413 and writes nothing', async () => {
     const before = await t.pool.query('select count(*)::int as n from jobdeck.jobs');
     const response = await fetch(`${server.url}/graphql`, {
