@@ -1,5 +1,7 @@
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
+import { migrate } from '../db/migrate.ts';
+import { createPool } from '../db/pool.ts';
 import type { Job } from '../db/types.ts';
 import { createJobdeck } from '../client.ts';
 import { ACTIVE_STATUSES } from '../jobs/states.ts';
@@ -8,12 +10,28 @@ import type { CommandLine } from './command-line.ts';
 /** The parsed command line of one command. */
 type Command<C extends CommandLine['command']> = Extract<CommandLine, { command: C }>;
 
-/** Opens the database (finding a running `jobdeck start`) and a client over it. */
+/**
+ * Opens the database (finding a running `jobdeck start`) and a client over it. The embedded
+ * database is migrated first (at once, when a `jobdeck start` is migrating it too: they take
+ * turns), so a command run before or beside the first `npm start` finds jobdeck's tables; a
+ * database of DATABASE_URL is migrated by `jobdeck migrate` only.
+ */
 async function withClient<T>(
   config: Config,
   fn: (jobdeck: ReturnType<typeof createJobdeck>) => Promise<T>,
 ): Promise<T> {
   const database = await openDatabase(config);
+  if (database.source !== 'DATABASE_URL') {
+    const pool = createPool(database.url, { max: 2, applicationName: 'jobdeck-migrate' });
+    try {
+      await migrate(pool);
+    } catch (error) {
+      await database.close();
+      throw error;
+    } finally {
+      await pool.end();
+    }
+  }
   const jobdeck = createJobdeck({ connectionString: database.url });
   try {
     return await fn(jobdeck);

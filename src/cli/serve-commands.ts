@@ -127,7 +127,7 @@ export async function runStart(
     }
   };
   const stopped = new Promise<number>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
+    const onSignal = (signal: string) => {
       if (stopping) {
         logger.warn(`${signal} again: exiting now`);
         process.exit(1);
@@ -142,6 +142,19 @@ export async function runStart(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // Under `npm start` npm is the parent, and a SIGTERM sent to it (as a process manager or a
+    // container runtime does) ends npm without passing the signal on: stop when the parent goes,
+    // rather than run on as an orphan with the embedded PostgreSQL up. Only under npm: a jobdeck
+    // started with nohup or & is meant to outlive its shell.
+    if (process.env['npm_lifecycle_event']) {
+      const parent = process.ppid;
+      const watch = setInterval(() => {
+        if (process.ppid === parent || stopping) return;
+        clearInterval(watch);
+        onSignal('the parent process (npm) exited');
+      }, 250);
+      watch.unref();
+    }
   });
   try {
     if (database.source === 'DATABASE_URL')

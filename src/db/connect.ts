@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { findEmbeddedPostgres, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 
 /** The database a command works on, and how to let go of it. */
 export interface DatabaseHandle {
@@ -13,8 +13,9 @@ export interface DatabaseHandle {
 }
 
 /**
- * DATABASE_URL when set; else the embedded server a `jobdeck start` in this folder is running
- * (found through its data folder); else an embedded server started now, stopped by `close()`.
+ * DATABASE_URL when set; else the embedded server of this folder, started now if no jobdeck
+ * process runs it yet. `close()` stops an embedded server once no other process is connected to
+ * it, so the last jobdeck process of the folder to finish stops it, whichever started it.
  */
 export async function openDatabase(config: Config, logger?: Logger): Promise<DatabaseHandle> {
   if (config.databaseUrl) {
@@ -25,14 +26,6 @@ export async function openDatabase(config: Config, logger?: Logger): Promise<Dat
       close: async () => {},
     };
   }
-  const running = await findEmbeddedPostgres(config.dataDir);
-  if (running)
-    return {
-      url: running,
-      embedded: null,
-      source: 'running embedded server',
-      close: async () => {},
-    };
   const embedded = await startEmbeddedPostgres({
     dataDir: config.dataDir,
     port: config.embeddedPgPort,
@@ -43,7 +36,7 @@ export async function openDatabase(config: Config, logger?: Logger): Promise<Dat
     embedded: embedded.startedHere ? embedded : null,
     source: embedded.startedHere ? 'embedded server started' : 'running embedded server',
     close: async () => {
-      if (embedded.startedHere) await embedded.stop();
+      await embedded.stopIfUnused();
     },
   };
 }

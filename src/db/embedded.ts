@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { withFolderLock } from './folder-lock.ts';
 
 /**
  * The embedded PostgreSQL behind `npm start` when no DATABASE_URL is set. The binaries come from
@@ -41,6 +42,12 @@ export interface EmbeddedPostgres {
   startedHere: boolean;
   /** Stops the server (fast shutdown: open transactions are rolled back). */
   stop(): Promise<void>;
+  /**
+   * Stops the server unless another process is connected to it, and says whether it stopped: the
+   * last jobdeck process to let go of an embedded server stops it, whichever one started it
+   * (a `jobdeck start` that found the server a CLI command had started, or the other way round).
+   */
+  stopIfUnused(): Promise<boolean>;
 }
 
 interface Credentials {
@@ -300,9 +307,20 @@ async function initCluster(
 
 /**
  * Starts (or finds) the embedded PostgreSQL for `dataDir`, creating the cluster on first use and
- * the jobdeck database inside it.
+ * the jobdeck database inside it. Processes that do this at once on one folder (`npm start` and
+ * a CLI command in a second shell) take turns through a lock file in it: the first creates or
+ * starts the server, the others wait and then find it running.
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  return withFolderLock(options.dataDir, 'embedded.lock', () => startLocked(options), {
+    onWait: (pid) =>
+      options.logger?.info(
+        `another process${pid ? ` (${pid})` : ''} is starting the embedded PostgreSQL in ${options.dataDir}; waiting for it`,
+      ),
+  });
+}
+
+async function startLocked(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const { dataDir, logger } = options;
   const database = options.database ?? 'jobdeck';
   const bins = await loadBinaries();
@@ -364,19 +382,38 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await admin.end();
   }
   const finalPort = port;
+  const stop = async () => {
+    const result = await run(
+      bins.pg_ctl,
+      ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '60'],
+      user,
+    );
+    if (result.code !== 0 && (await runningPort(clusterDir)) !== null) {
+      throw new Error(`could not stop embedded PostgreSQL: ${result.output}`);
+    }
+  };
   return {
     url: urlFor(credentials, finalPort, database),
     port: finalPort,
     startedHere,
-    async stop() {
-      const result = await run(
-        bins.pg_ctl,
-        ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', '60'],
-        user,
-      );
-      if (result.code !== 0 && (await runningPort(clusterDir)) !== null) {
-        throw new Error(`could not stop embedded PostgreSQL: ${result.output}`);
-      }
-    },
+    stop,
+    // Under the lock, so a process starting at this moment waits and then starts it again.
+    stopIfUnused: () =>
+      withFolderLock(dataDir, 'embedded.lock', async () => {
+        if ((await runningPort(clusterDir)) === null) return false;
+        const client = new pg.Client({ connectionString: adminUrl });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity
+              where backend_type = 'client backend' and pid <> pg_backend_pid()`,
+          );
+          if (rows[0]!.n > 0) return false;
+        } finally {
+          await client.end();
+        }
+        await stop();
+        return true;
+      }),
   };
 }
