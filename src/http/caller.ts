@@ -25,6 +25,13 @@ const PUBLIC_ROUTES = new Set([
   '/session',
 ]);
 
+/** Sent with every answer to a caller without identity: the body alone cannot say it. */
+export const ANONYMOUS_HEADER = 'x-jobdeck-caller';
+const ANONYMOUS_HINT = (identify: boolean) =>
+  identify
+    ? 'anonymous: sign in to the application to see your jobs'
+    : 'anonymous: send Authorization: Bearer <token> to see your jobs';
+
 /** How {@link installCallerHook} identifies callers. */
 export interface CallerOptions {
   /** Where jobdeck's routes live ('' at the root): route URLs carry it. */
@@ -83,7 +90,11 @@ export function installCallerHook(app: FastifyInstance, options: CallerOptions):
       });
     if (route === '/graphql' && request.headers.upgrade && !identify) return;
     try {
-      identities.set(request, await callerOf(request));
+      const caller = await callerOf(request);
+      identities.set(request, caller);
+      // An anonymous caller sees no jobs and may do nothing; say so, or an empty list looks like
+      // "you have no jobs" (the body keeps each contract's shape).
+      if (!caller) reply.header(ANONYMOUS_HEADER, ANONYMOUS_HINT(!!identify));
     } catch (error) {
       if (!(error instanceof UnauthorizedError)) throw error;
       if (identify) options.logger?.debug(`${request.method} ${request.url}: ${error.message}`);

@@ -85,6 +85,27 @@ describe('GET /api/v2/jobs/active (seeds 000/001)', () => {
     expect(res).toEqual({ status: 200, body: [] });
   });
 
+  it('says so when the caller is anonymous: 401 here, a header beside GraphQL’s empty list', async () => {
+    const rest = await fetch(`${server.url}/api/v2/jobs/active`);
+    expect(rest.status).toBe(401);
+    const graphql = (token?: string) =>
+      fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify({ query: '{ activeJobs { nodes { id } } }' }),
+      });
+    const anonymous = await graphql();
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.json()).toEqual({ data: { activeJobs: { nodes: [] } } });
+    expect(anonymous.headers.get('x-jobdeck-caller')).toBe(
+      'anonymous: send Authorization: Bearer <token> to see your jobs',
+    );
+    expect((await graphql(tokens['alice'])).headers.get('x-jobdeck-caller')).toBeNull();
+  });
+
   it('lists the caller’s jobs in the widget’s shape, mapping states onto running/completed/failed', async () => {
     const owner = await tokenFor('wanda', 'acme');
     const queued = await jobdeck.enqueueJob(
