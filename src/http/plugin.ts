@@ -96,7 +96,11 @@ export function makeJobdeckPlugin(
       app.addHook('onRoute', (route) => {
         route.bodyLimit ??= config.maxBodyBytes;
       });
-      await registerWebsocket(app, { prefix, maxPayload: config.maxBodyBytes });
+      await registerWebsocket(app, {
+        prefix,
+        maxPayload: config.maxBodyBytes,
+        paths: [`${prefix}/graphql`],
+      });
       installErrorHandler(app, logger);
       // First, so its response hook times every route registered after it.
       registerMetrics(app, {

@@ -20,21 +20,28 @@ export function isUnderPrefix(url: string | undefined, prefix: string): boolean 
  * Otherwise jobdeck registers it in its own context, where its hooks touch only jobdeck's routes,
  * and narrows its `upgrade` listener on the shared server to upgrades under jobdeck's prefix, so
  * the application's own upgrades (another websocket library, say) are left to it. An upgrade for
- * another path that nobody else listens for is refused, as Node does without listeners.
+ * another path that nobody else listens for is refused, as Node does without listeners. Under
+ * jobdeck's prefix, an upgrade for a path that has no websocket (`paths`) is answered 404, not
+ * accepted and then dropped.
  */
 export async function registerWebsocket(
   app: FastifyInstance,
-  options: { prefix: string; maxPayload: number },
+  options: { prefix: string; maxPayload: number; paths: readonly string[] },
 ): Promise<void> {
   if (app.hasDecorator('websocketServer')) return;
   const server = app.server;
   const before = new Set(server.listeners('upgrade'));
   await app.register(websocket, { options: { maxPayload: options.maxPayload } });
   const added = server.listeners('upgrade').filter((listener) => !before.has(listener));
-  if (options.prefix === '' || added.length !== 1) return;
+  if (added.length !== 1) return;
   const route = added[0] as UpgradeListener;
+  const paths = new Set(options.paths);
   const narrowed: UpgradeListener = (request, socket, head) => {
-    if (isUnderPrefix(request.url, options.prefix)) return route(request, socket, head);
+    if (isUnderPrefix(request.url, options.prefix)) {
+      const pathname = (request.url ?? '/').split('?')[0]!;
+      if (paths.has(pathname)) return route(request, socket, head);
+      return refuseUpgrade(socket, 404, `no websocket at ${pathname}`);
+    }
     if (server.listenerCount('upgrade') === 1) socket.destroy();
   };
   server.off('upgrade', route);
@@ -42,4 +49,14 @@ export async function registerWebsocket(
   app.addHook('onClose', async () => {
     server.off('upgrade', narrowed);
   });
+}
+
+/** Answers an upgrade request with a plain HTTP error and closes the connection. */
+function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: 'not_found', message });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

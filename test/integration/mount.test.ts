@@ -186,6 +186,13 @@ describe('jobdeckFastify in an application’s Fastify app', () => {
     expect(await upgradeStatus(`${base.replace(/^http/, 'ws')}/graphql`, as('expired'))).toBe(401);
   });
 
+  it('answers 404 to a websocket upgrade on a path under the prefix that has none', async () => {
+    const ws = base.replace(/^http/, 'ws');
+    expect(await upgradeStatus(`${ws}/nowhere`, as('alice-session'))).toBe(404);
+    expect(await upgradeStatus(`${ws}/graphql/extra`, as('alice-session'))).toBe(404);
+    expect(await upgradeStatus(`${ws}/graphql?x=1`, as('alice-session'))).toBe(101);
+  });
+
   it('serves the REST routes and event streams under the prefix, as the cookie’s user', async () => {
     const mine = await fetch(`${base}/v1/jobs/${jobs.alice}/status`, {
       headers: as('alice-session'),
