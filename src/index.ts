@@ -72,7 +72,6 @@ export {
   redactWebhookUrl,
   resolveWebhookTarget,
   webhookAllowList,
-  WebhookTargetError,
   type ResolvedAddress,
   type WebhookLookup,
 } from './jobs/webhook-targets.ts';

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { ConfigError, InvalidArgumentError } from '../errors.ts';
+import { ConfigError, InvalidArgumentError, WebhookTargetError } from '../errors.ts';
 import {
   allowsAddress,
   allowsHost,
@@ -20,17 +20,6 @@ import {
  * and connects only to the addresses it checked. Enqueue refuses what is internal on its face (an
  * IP literal, `localhost`) without waiting for DNS.
  */
-
-/** A webhook target the guard refuses; the message says which address and why. */
-export class WebhookTargetError extends Error {
-  override readonly name = 'WebhookTargetError';
-  /** The URL without credentials, query or path ({@link redactWebhookUrl}). */
-  readonly target: string;
-  constructor(target: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.target = target;
-  }
-}
 
 /**
  * A URL for logs and error messages: scheme, host and port only. Credentials and query strings
