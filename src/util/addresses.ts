@@ -89,9 +89,9 @@ export function parseAllowList(
   for (const raw of entries) {
     const entry = raw.trim().toLowerCase();
     if (entry === '') continue;
-    if (entry.includes('/')) {
-      const [address = '', bits = ''] = entry.split('/');
-      if (isIP(bare(address)) === 0 || !/^\d{1,3}$/.test(bits) || !ipaddr.isValidCIDR(entry))
+    const [address = '', bits] = entry.split('/');
+    if (bits !== undefined && isIP(address) !== 0) {
+      if (!/^\d{1,3}$/.test(bits) || !ipaddr.isValidCIDR(entry))
         return { problem: `"${raw}" is not a CIDR range such as 10.0.0.0/8 or fd00::/8` };
       ranges.push(ipaddr.parseCIDR(entry));
     } else if (isIP(bare(entry)) !== 0) {
