@@ -98,7 +98,7 @@ function fmtDuration(ms) {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
-function SignIn({ onToken }) {
+function SignIn({ onToken, devSignin }) {
   const [token, setToken] = useState('');
   const [user, setUser] = useState('alice');
   const [org, setOrg] = useState('acme');
@@ -119,7 +119,7 @@ function SignIn({ onToken }) {
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok)
-      return setError(body.message ?? 'development tokens are turned off (production)');
+      return setError(body.message ?? 'the development sign-in is off (JOBDECK_DEV_SIGNIN)');
     onToken(body.token);
   };
   return html`<section class="panel" aria-labelledby="signin">
@@ -136,25 +136,30 @@ function SignIn({ onToken }) {
       </label>
       <button type="submit">Sign in with token</button>
     </form>
-    <h2>Development sign-in</h2>
-    <form class="stack" onSubmit=${mint}>
-      <div class="filters">
-        <label
-          >User <input name="user" value=${user} onInput=${(e) => setUser(e.target.value)}
-        /></label>
-        <label
-          >Organisation <input name="org" value=${org} onInput=${(e) => setOrg(e.target.value)}
-        /></label>
-        <label
-          >Role
-          <select name="role" value=${role} onChange=${(e) => setRole(e.target.value)}>
-            <option value="user">user</option>
-            <option value="admin">admin</option>
-          </select>
-        </label>
-        <button type="submit">Get a development token</button>
-      </div>
-    </form>
+    ${
+      devSignin
+        ? html`<h2>Development sign-in</h2>
+            <form class="stack" onSubmit=${mint}>
+              <div class="filters">
+                <label
+                  >User <input name="user" value=${user} onInput=${(e) => setUser(e.target.value)}
+                /></label>
+                <label
+                  >Organisation
+                  <input name="org" value=${org} onInput=${(e) => setOrg(e.target.value)}
+                /></label>
+                <label
+                  >Role
+                  <select name="role" value=${role} onChange=${(e) => setRole(e.target.value)}>
+                    <option value="user">user</option>
+                    <option value="admin">admin</option>
+                  </select>
+                </label>
+                <button type="submit">Get a development token</button>
+              </div>
+            </form>`
+        : null
+    }
     ${error && html`<p class="error" role="alert">${error}</p>`}
   </section>`;
 }
@@ -732,17 +737,18 @@ function Dashboard({ token, identity, onSignOut }) {
 
 /**
  * How this server identifies callers (GET session): `token` (sign in with a bearer token) or
- * `application` (the mounting application's session; `identity` null = not signed in to it).
+ * `application` (the mounting application's session; `identity` null = not signed in to it), and
+ * whether it offers the development sign-in (`devSignin`, JOBDECK_DEV_SIGNIN).
  */
 async function readSession() {
   try {
     const response = await fetch(api('session'), { credentials: 'same-origin' });
     const body = await response.json();
-    if (body.auth === 'application') return body;
+    if (body.auth === 'application' || body.auth === 'token') return body;
   } catch {
     // an older server without GET session, or one that cannot answer now: tokens as before
   }
-  return { auth: 'token', identity: null };
+  return { auth: 'token', identity: null, devSignin: true };
 }
 
 function NotSignedIn({ message, onRetry }) {
@@ -774,7 +780,7 @@ function App() {
       : html`<${NotSignedIn} message=${session.message} onRetry=${check} />`;
   return token
     ? html`<${Dashboard} token=${token} onSignOut=${signOut} />`
-    : html`<${SignIn} onToken=${signIn} />`;
+    : html`<${SignIn} onToken=${signIn} devSignin=${session.devSignin !== false} />`;
 }
 
 const root = document.getElementById('app');

@@ -4,7 +4,14 @@ import { openConnections } from './db/connections.ts';
 import { createDb } from './db/pool.ts';
 import type { Database, Job, JobEvent } from './db/types.ts';
 import type { Executor } from './db/executor.ts';
-import { enqueueJobOn, enqueueJobsOn, type EnqueueOptions, type JobSpec } from './jobs/enqueue.ts';
+import {
+  enqueueJobOn,
+  enqueueJobsOn,
+  type EnqueueOptions,
+  type EnqueueSettings,
+  type JobSpec,
+} from './jobs/enqueue.ts';
+import { webhookAllowList } from './jobs/webhook-targets.ts';
 import {
   activeJobs,
   getJob,
@@ -28,6 +35,12 @@ export interface JobdeckOptions {
   connectionString?: string;
   /** An existing pool; jobdeck will not end it on close. */
   pool?: pg.Pool;
+  /**
+   * Internal webhook targets (CIDR ranges, addresses, host names) a job's `webhookUrl` may name;
+   * default: JOBDECK_WEBHOOK_ALLOW_INTERNAL. The worker delivering the webhook checks again with
+   * its own setting.
+   */
+  webhookAllowInternal?: readonly string[];
 }
 
 export interface EnqueueCallOptions extends EnqueueOptions {
@@ -73,6 +86,9 @@ export interface Jobdeck {
 export function createJobdeck(options: JobdeckOptions): Jobdeck {
   if (!options.pool && !options.connectionString)
     throw new Error('createJobdeck needs a connectionString or a pool');
+  const settings: EnqueueSettings = options.webhookAllowInternal
+    ? { webhookAllow: webhookAllowList(options.webhookAllowInternal) }
+    : {};
   // The caller's pool, or one of the client's own; a LISTEN connection once watchJob needs it.
   const connections = openConnections(
     { client: true },
@@ -93,9 +109,9 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     db,
     enqueueJob: (type, payload, opts = {}) => {
       const { tx, ...rest } = opts;
-      return enqueueJobOn(tx ?? pool, type, payload, rest);
+      return enqueueJobOn(tx ?? pool, type, payload, rest, settings);
     },
-    enqueueJobs: (specs, opts = {}) => enqueueJobsOn(opts.tx ?? pool, specs),
+    enqueueJobs: (specs, opts = {}) => enqueueJobsOn(opts.tx ?? pool, specs, settings),
     getJob: (id) => getJob(db, id),
     cancelJob: (id, reason, opts = {}) => cancelJobOn(opts.tx ?? pool, id, reason),
     retryJob: (id, opts = {}) => retryJobOn(opts.tx ?? pool, id),

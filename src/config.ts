@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { isLoopbackHost, parseAllowList, splitList } from './util/addresses.ts';
 
 /**
  * The only reader of `process.env`. Every variable here is listed, with a one-line comment, in
@@ -53,6 +54,7 @@ const schema = z.object({
     .min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)')
     .optional(),
   JOBDECK_GRAPHIQL: z.enum(['true', 'false']).optional(),
+  JOBDECK_DEV_SIGNIN: z.enum(['true', 'false']).default('false'),
   JOBDECK_MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
   JOBDECK_GRAPHQL_MAX_DEPTH: int(2, 100).default(12),
   JOBDECK_GRAPHQL_MAX_FIELDS: int(10, 100_000).default(500),
@@ -63,7 +65,16 @@ const schema = z.object({
     .min(32, 'must be at least 32 characters (it signs webhook bodies with HMAC-SHA256)')
     .optional(),
   JOBDECK_WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(10_000),
+  JOBDECK_WEBHOOK_ALLOW_INTERNAL: z
+    .string()
+    .transform(splitList)
+    .superRefine((entries, ctx) => {
+      const parsed = parseAllowList(entries);
+      if (parsed.problem) ctx.addIssue({ code: 'custom', message: parsed.problem });
+    })
+    .default([]),
   JOBDECK_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  JOBDECK_METRICS_ORG_LABEL: z.enum(['true', 'false']).default('false'),
   JOBDECK_SSE_MAX_STREAMS_PER_USER: int(1, 10_000).default(20),
   NODE_ENV: z.string().trim().optional(),
   TEST_DATABASE_URL: z
@@ -116,10 +127,15 @@ export interface Config {
   host: string;
   /** HS256 secret for bearer tokens; unset outside production means "generated, kept in dataDir". */
   jwtSecret: string | undefined;
-  /** NODE_ENV=production: no GraphiQL, a JWT secret is required. */
+  /** NODE_ENV=production: no GraphiQL by default, no dev sign-in, a JWT secret is required. */
   production: boolean;
-  /** Serve GraphiQL (Ruru) at /graphiql. */
+  /** Serve GraphiQL (Ruru) at /graphiql; default on only outside production on a loopback host. */
   graphiql: boolean;
+  /**
+   * `POST /dev/token` (the dashboard's development sign-in: a token for whoever asks). Off unless
+   * asked for; refused outside a loopback `host` and in production (see {@link checkDevSignin}).
+   */
+  devSignin: boolean;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
   /** Deepest GraphQL selection accepted. */
@@ -134,8 +150,18 @@ export interface Config {
   webhookSecret: string | undefined;
   /** How long a webhook receiver gets to answer before the delivery counts as failed. */
   webhookTimeoutMs: number;
-  /** When set, `/metrics` needs this bearer token. */
+  /**
+   * Internal webhook targets allowed despite the guard: CIDR ranges, single addresses and host
+   * names (JOBDECK_WEBHOOK_ALLOW_INTERNAL). Empty: webhooks reach public addresses only.
+   */
+  webhookAllowInternal: string[];
+  /**
+   * When set, `/metrics` needs this bearer token; unset, it answers local connections only
+   * (loopback, not forwarded by a proxy).
+   */
   metricsToken: string | undefined;
+  /** `/metrics` labels job counts with the organisation (`org`): one series per tenant. */
+  metricsOrgLabel: boolean;
   /** Event streams one user may hold open at once on one server. */
   sseMaxStreamsPerUser: number;
   testDatabaseUrl: string | undefined;
@@ -171,7 +197,7 @@ export function loadConfig(
     ]);
   }
   const production = v.NODE_ENV === 'production';
-  return {
+  const config: Config = {
     databaseUrl: v.DATABASE_URL,
     apiDatabaseUrl: v.JOBDECK_API_DATABASE_URL,
     dataDir: path.resolve(cwd, v.JOBDECK_DATA_DIR),
@@ -199,7 +225,11 @@ export function loadConfig(
     host: v.JOBDECK_HOST,
     jwtSecret: v.JOBDECK_JWT_SECRET,
     production,
-    graphiql: v.JOBDECK_GRAPHIQL === undefined ? !production : v.JOBDECK_GRAPHIQL === 'true',
+    graphiql:
+      v.JOBDECK_GRAPHIQL === undefined
+        ? defaultGraphiql(production, v.JOBDECK_HOST)
+        : v.JOBDECK_GRAPHIQL === 'true',
+    devSignin: v.JOBDECK_DEV_SIGNIN === 'true',
     // Room for the largest payload plus the rest of the request.
     maxBodyBytes: v.JOBDECK_MAX_BODY_BYTES ?? v.JOBDECK_MAX_PAYLOAD_BYTES + 64 * 1024,
     graphqlMaxDepth: v.JOBDECK_GRAPHQL_MAX_DEPTH,
@@ -208,17 +238,68 @@ export function loadConfig(
     sseHeartbeatMs: v.JOBDECK_SSE_HEARTBEAT_MS,
     webhookSecret: v.JOBDECK_WEBHOOK_SECRET,
     webhookTimeoutMs: v.JOBDECK_WEBHOOK_TIMEOUT_MS,
+    webhookAllowInternal: v.JOBDECK_WEBHOOK_ALLOW_INTERNAL,
     metricsToken: v.JOBDECK_METRICS_TOKEN,
+    metricsOrgLabel: v.JOBDECK_METRICS_ORG_LABEL === 'true',
     sseMaxStreamsPerUser: v.JOBDECK_SSE_MAX_STREAMS_PER_USER,
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };
+  checkDevSignin(config);
+  return config;
+}
+
+/**
+ * JOBDECK_WEBHOOK_ALLOW_INTERNAL alone, for code that needs no other setting (the enqueue check
+ * of a client created without it): a mistake in an unrelated variable does not stop an enqueue.
+ *
+ * @throws ConfigError naming the bad entry.
+ */
+export function loadWebhookAllowInternal(
+  env: Record<string, string | undefined> = process.env,
+): string[] {
+  const value = env['JOBDECK_WEBHOOK_ALLOW_INTERNAL'];
+  if (value === undefined || value.trim() === '') return [];
+  const parsed = schema.shape.JOBDECK_WEBHOOK_ALLOW_INTERNAL.safeParse(value);
+  if (!parsed.success)
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (issue) => `JOBDECK_WEBHOOK_ALLOW_INTERNAL=${JSON.stringify(value)}: ${issue.message}`,
+      ),
+    );
+  return parsed.data;
+}
+
+/** GraphiQL unless asked otherwise: in development, and only where no one else can reach it. */
+function defaultGraphiql(production: boolean, host: string): boolean {
+  return !production && isLoopbackHost(host);
+}
+
+/**
+ * The development sign-in mints an admin token for any organisation to whoever asks: it is
+ * refused, naming the settings, unless the server listens on a loopback address outside
+ * production. Checked by {@link loadConfig} and again when a server starts with a config built
+ * in code.
+ *
+ * @throws ConfigError when `devSignin` is on with a non-loopback `host` or in production.
+ */
+export function checkDevSignin(config: Pick<Config, 'devSignin' | 'host' | 'production'>): void {
+  if (!config.devSignin) return;
+  if (config.production)
+    throw new ConfigError([
+      'JOBDECK_DEV_SIGNIN=true: the development sign-in is not allowed with NODE_ENV=production; set JOBDECK_DEV_SIGNIN=false',
+    ]);
+  if (!isLoopbackHost(config.host))
+    throw new ConfigError([
+      `JOBDECK_DEV_SIGNIN=true: the development sign-in (POST /dev/token) would mint tokens for anyone who can reach JOBDECK_HOST=${config.host}; it runs only on a loopback address (127.0.0.1, ::1, localhost). Set JOBDECK_DEV_SIGNIN=false, or listen on 127.0.0.1`,
+    ]);
 }
 
 /**
  * jobdeck's defaults (what {@link loadConfig} gives when no variable is set) with `overrides` on
  * top, reading no environment variable: for applications that configure jobdeck in code. Values
- * derived from others follow the overrides unless given too: `graphiql` is off when `production`
- * is on, `maxBodyBytes` is `maxPayloadBytes` + 64 KiB, `localQueueSize` is 2 × `concurrency`.
+ * derived from others follow the overrides unless given too: `graphiql` is on only outside
+ * `production` on a loopback `host`, `maxBodyBytes` is `maxPayloadBytes` + 64 KiB,
+ * `localQueueSize` is 2 × `concurrency`.
  * Relative folders resolve against `cwd`. Pass `loadConfig()` itself to use the environment.
  */
 export function resolveConfig(overrides: Partial<Config> = {}, cwd = process.cwd()): Config {
@@ -226,7 +307,7 @@ export function resolveConfig(overrides: Partial<Config> = {}, cwd = process.cwd
   const production = overrides.production ?? defaults.production;
   const resolved: Config = {
     ...defaults,
-    graphiql: !production,
+    graphiql: defaultGraphiql(production, overrides.host ?? defaults.host),
     maxBodyBytes: (overrides.maxPayloadBytes ?? defaults.maxPayloadBytes) + 64 * 1024,
     localQueueSize: 2 * (overrides.concurrency ?? defaults.concurrency),
   };

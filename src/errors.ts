@@ -129,3 +129,14 @@ export class UnauthorizedError extends Error {
   /** GraphQL error extensions, for clients that switch on `code`. */
   readonly extensions = { code: 'UNAUTHENTICATED' };
 }
+
+/** A webhook target the guard refuses; the message says which address and why. */
+export class WebhookTargetError extends Error {
+  override readonly name = 'WebhookTargetError';
+  /** The URL without credentials, path or query (`redactWebhookUrl`). */
+  readonly target: string;
+  constructor(target: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.target = target;
+  }
+}

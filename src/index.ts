@@ -16,7 +16,13 @@ export {
   type TaskDefinition,
   type ProgressValue,
 } from './jobs/task.ts';
-export { enqueueJobOn, enqueueJobsOn, type EnqueueOptions, type JobSpec } from './jobs/enqueue.ts';
+export {
+  enqueueJobOn,
+  enqueueJobsOn,
+  type EnqueueOptions,
+  type EnqueueSettings,
+  type JobSpec,
+} from './jobs/enqueue.ts';
 export {
   getJob,
   listJobs,
@@ -60,6 +66,17 @@ export { PgListener } from './live/listener.ts';
 export { channelName } from './live/channels.ts';
 // Webhook signatures, for receivers.
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './jobs/webhooks.ts';
+// Where webhooks may go (the SSRF guard), and the delivery that connects only where it checked.
+export {
+  checkWebhookUrl,
+  redactWebhookUrl,
+  resolveWebhookTarget,
+  webhookAllowList,
+  type ResolvedAddress,
+  type WebhookLookup,
+} from './jobs/webhook-targets.ts';
+export { postWebhook, type PostWebhookOptions, type WebhookAnswer } from './jobs/webhook-post.ts';
+export type { AllowList } from './util/addresses.ts';
 // Bearer tokens for the API (the server itself is the `jobdeck/server` entry point).
 export { signToken, verifyToken } from './auth/tokens.ts';
 export { loadJwtSecret, loadWebhookSecret } from './auth/secrets.ts';

@@ -7,6 +7,11 @@ import {
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   signWebhook,
+  postWebhook,
+  redactWebhookUrl,
+  webhookAllowList,
+  WebhookTargetError,
+  type WebhookAnswer,
 } from 'jobdeck';
 
 /**
@@ -14,7 +19,10 @@ import {
  * HMAC-SHA256 (`X-Jobdeck-Signature: sha256=…` over `<X-Jobdeck-Timestamp>.<body>`). Enqueued by
  * the database in the transaction that finishes a job with a webhook URL, so a delivery exists iff
  * the outcome does. A 2xx answer is success; 408, 429, 5xx and network errors are retried with
- * backoff; other 4xx fail at once (the receiver refuses this delivery).
+ * backoff; other 4xx and redirects (not followed) fail at once. A target that resolves to an
+ * internal address fails at once unless JOBDECK_WEBHOOK_ALLOW_INTERNAL allows it (postWebhook).
+ * Messages, logs and the result name the target by scheme, host and port only: a webhook URL's
+ * credentials, path and query string may be secrets.
  */
 export default defineTask({
   description: 'Deliver a signed webhook for a finished job (retried with backoff)',
@@ -59,10 +67,12 @@ export default defineTask({
       },
     });
     const timestamp = Math.floor(Date.now() / 1000);
-    let response: Response;
+    const target = redactWebhookUrl(payload.url);
+    const timeout = AbortSignal.timeout(config.webhookTimeoutMs);
+    let answer: WebhookAnswer;
     try {
-      response = await fetch(payload.url, {
-        method: 'POST',
+      answer = await postWebhook({
+        url: payload.url,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'jobdeck-webhooks',
@@ -72,20 +82,28 @@ export default defineTask({
           [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.any([signal, AbortSignal.timeout(config.webhookTimeoutMs)]),
+        allow: webhookAllowList(config.webhookAllowInternal),
+        signal: AbortSignal.any([signal, timeout]),
       });
     } catch (error) {
-      throw new Error(`POST ${payload.url} failed: ${(error as Error).message}`, { cause: error });
+      if (error instanceof WebhookTargetError)
+        throw new PermanentJobError(`POST ${target} refused: ${error.message}`, { cause: error });
+      const reason = timeout.aborted
+        ? `no answer within ${config.webhookTimeoutMs} ms (JOBDECK_WEBHOOK_TIMEOUT_MS)`
+        : (error as Error).message;
+      throw new Error(`POST ${target} failed: ${reason}`, { cause: error });
     }
-    await response.body?.cancel().catch(() => {});
-    const status = response.status;
+    const { status } = answer;
     if (status >= 200 && status < 300) {
-      await log('info', `delivered ${payload.event} to ${payload.url}: ${status}`);
-      return { status, url: payload.url };
+      await log('info', `delivered ${payload.event} to ${target}: ${status}`);
+      return { status, url: target };
     }
-    const message = `POST ${payload.url} answered ${status}`;
+    const message = `POST ${target} answered ${status}`;
     if (status === 408 || status === 429 || status >= 500) throw new Error(message);
+    if (answer.location !== null)
+      throw new PermanentJobError(
+        `${message} (a redirect to ${redactWebhookUrl(URL.parse(answer.location, payload.url)?.href ?? '')}); not followed: point the webhook at the final URL`,
+      );
     throw new PermanentJobError(`${message}; not retried (the receiver refused the delivery)`);
   },
 });

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type pg from 'pg';
 import { openConnections, type Connections } from '../db/connections.ts';
 import { openDatabase, redactUrl } from '../db/connect.ts';
+import { credentialsPath } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 import { loadTasks, registerTaskTypes } from '../jobs/registry.ts';
 import type { JobdeckServer } from '../http/server.ts';
@@ -159,7 +160,11 @@ export async function runStart(
   try {
     if (database.source === 'DATABASE_URL')
       logger.info(`database: ${redactUrl(database.url)} (DATABASE_URL)`);
-    else process.stdout.write(`PostgreSQL (${database.source}): ${database.url}\n`);
+    // Never the password: start-up output ends up in terminals, CI logs and log collectors.
+    else
+      process.stdout.write(
+        `PostgreSQL (${database.source}): ${redactUrl(database.url)} (password in ${path.relative(process.cwd(), credentialsPath(config.dataDir))})\n`,
+      );
     const { applied, sql, tasks } = await prepare(config, connections.main);
     if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
     if (sql.length > 0) logger.info(`applied sql/ files: ${sql.join(', ')}`);

@@ -232,7 +232,11 @@ async function runningPort(clusterDir: string): Promise<number | null> {
   return status === 'ready' ? port : null;
 }
 
-function credentialsPath(dataDir: string): string {
+/**
+ * The file (mode 0600) holding the embedded server's superuser and password: what to read to
+ * connect with psql, since start-up prints the URL with its password masked.
+ */
+export function credentialsPath(dataDir: string): string {
   return path.join(dataDir, 'embedded-postgres.json');
 }
 

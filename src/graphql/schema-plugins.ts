@@ -1,7 +1,7 @@
 /**
- * How the `jobdeck` schema becomes GraphQL: names (`jobs`, `job(id)`, `id` kept as `id`) and which
- * SQL functions are exposed. Functions are opt-in: a function added by a later migration stays out
- * of the API until it is listed here.
+ * How the `jobdeck` schema becomes GraphQL: names (`jobs`, `job(id)`, `id` kept as `id`), which
+ * SQL functions are exposed and which columns are not. Functions are opt-in: a function added by
+ * a later migration stays out of the API until it is listed here.
  */
 
 /** SQL functions (by name, schema jobdeck) that GraphQL exposes. */
@@ -13,6 +13,16 @@ const EXPOSED_FUNCTIONS = new Set([
   'cancel_job',
   'retry_job',
 ]);
+
+/**
+ * Columns (table → column names) that GraphQL never shows, filters, orders or aggregates by.
+ * `webhook_url` is the application's, not the job owner's: it may carry a secret (a token in its
+ * query string or path) and names internal hosts. Hidden here rather than by a smart comment, so
+ * no later `comment on column` can bring it back.
+ */
+const HIDDEN_COLUMNS: Record<string, ReadonlySet<string>> = {
+  jobs: new Set(['webhook_url']),
+};
 
 export const JobdeckNamingPlugin: GraphileConfig.Plugin = {
   name: 'JobdeckNamingPlugin',
@@ -37,10 +47,21 @@ export const JobdeckNamingPlugin: GraphileConfig.Plugin = {
 
 export const JobdeckExposurePlugin: GraphileConfig.Plugin = {
   name: 'JobdeckExposurePlugin',
-  description: 'Hides every SQL function of the jobdeck schema that is not part of the API',
+  description:
+    'Hides every SQL function of the jobdeck schema that is not part of the API, and the columns of HIDDEN_COLUMNS',
   version: '0.1.0',
   schema: {
     entityBehavior: {
+      pgCodecAttribute: {
+        override: {
+          provides: ['JobdeckExposurePlugin'],
+          after: ['default', 'inferred'],
+          callback(behavior, [codec, attributeName]) {
+            const hidden = HIDDEN_COLUMNS[codec.extensions?.pg?.name ?? '']?.has(attributeName);
+            return hidden ? [behavior, '-*' as GraphileBuild.BehaviorString] : behavior;
+          },
+        },
+      },
       pgResource: {
         override: {
           provides: ['JobdeckExposurePlugin'],

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
-import { resolveConfig } from '../config.ts';
+import { checkDevSignin, resolveConfig } from '../config.ts';
+import { isLoopbackHost } from '../util/addresses.ts';
 import type { Connections } from '../db/connections.ts';
 import { makeJobdeckPlugin, type JobdeckFastifyOptions, type JobdeckMount } from './plugin.ts';
 import type { JobdeckServer, ServerOptions } from './server.ts';
@@ -62,12 +63,14 @@ export async function startJobdeckServer(
   connections?: Connections,
 ): Promise<JobdeckServer> {
   const { config, logger } = options;
+  // Also here: a config built in code never went through loadConfig's check.
+  checkDevSignin(config);
   const { app, mount } = await createJobdeckApp({
     prefix: '',
     connectionString: options.connectionString,
     config,
     logger,
-    devTokens: !config.production,
+    devTokens: config.devSignin,
     ...(connections ? { connections } : {}),
   });
   try {
@@ -76,6 +79,14 @@ export async function startJobdeckServer(
     const actualPort = typeof port === 'object' && port ? port.port : Number(new URL(address).port);
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${actualPort}`;
     logger?.info(`GraphQL: ${url}/graphql${config.graphiql ? ` (GraphiQL: ${url}/graphiql)` : ''}`);
+    if (config.devSignin)
+      logger?.warn(
+        `development sign-in is on (JOBDECK_DEV_SIGNIN=true): POST ${url}/dev/token mints a token for anyone on this machine`,
+      );
+    if (!config.metricsToken && !isLoopbackHost(config.host))
+      logger?.info(
+        '/metrics answers only connections from this machine; set JOBDECK_METRICS_TOKEN to scrape it from elsewhere',
+      );
     let closing: Promise<void> | null = null;
     return {
       url,

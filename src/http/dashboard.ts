@@ -15,6 +15,7 @@ import {
   RETRYABLE_STATUSES,
 } from '../jobs/states.ts';
 import { HttpError } from './rest/errors.ts';
+import { isLocalRequest } from './local.ts';
 import { PACKAGE_ROOT } from '../paths.ts';
 
 /** The dashboard's files (plain ES modules: no build step, so `npm start` is all it takes). */
@@ -38,7 +39,10 @@ function packageRoot(name: string): string {
 
 /** What the dashboard's routes need from the plugin serving them. */
 export interface DashboardOptions {
-  /** `POST /dev/token` mints tokens so one can sign in without an app (development only). */
+  /**
+   * `POST /dev/token` mints tokens so one can sign in without an app (development only); it
+   * answers only requests from this machine ({@link isLocalRequest}).
+   */
   devTokens: boolean;
   /** Signs development tokens. */
   jwtSecret: string | null;
@@ -94,8 +98,9 @@ const devTokenBody = z
 
 /**
  * The live dashboard at `/` (dashboard/), its vendored modules at `/vendor/*`, `GET /session`
- * (who the API takes the caller to be), and in development `POST /dev/token`. Everything else the
- * dashboard does goes through GraphQL as the signed-in user.
+ * (who the API takes the caller to be, and whether the development sign-in is on), and when asked
+ * for `POST /dev/token`. Everything else the dashboard does goes through GraphQL as the signed-in
+ * user.
  */
 export async function registerDashboard(
   app: FastifyInstance,
@@ -115,12 +120,14 @@ export async function registerDashboard(
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);
   app.get('/', index);
   app.get('/index.html', index);
+  const devSignin = Boolean(options.devTokens && options.jwtSecret);
   // Always 200: a refused caller is "not signed in", with the reason, not an error.
   app.get('/session', async (request) => {
     try {
       const identity = await options.callerOf(request);
       return {
         auth: options.auth,
+        devSignin,
         identity: identity && {
           userId: identity.userId,
           orgId: identity.orgId,
@@ -130,7 +137,7 @@ export async function registerDashboard(
       };
     } catch (error) {
       if (!(error instanceof UnauthorizedError)) throw error;
-      return { auth: options.auth, identity: null, message: error.message };
+      return { auth: options.auth, devSignin, identity: null, message: error.message };
     }
   });
   const vendorFiles = new Map<string, string>();
@@ -153,8 +160,16 @@ export async function registerDashboard(
       .send(body);
   });
   const { jwtSecret } = options;
-  if (options.devTokens && jwtSecret) {
+  if (devSignin && jwtSecret) {
     app.post('/dev/token', async (request) => {
+      // A second line behind "loopback hosts only": an application may mount jobdeck on any
+      // interface, or behind a proxy on this machine.
+      if (!isLocalRequest(request))
+        throw new HttpError(
+          403,
+          'forbidden',
+          'the development sign-in answers only requests from this machine (loopback, not through a proxy)',
+        );
       const parsed = devTokenBody.safeParse(request.body ?? {});
       if (!parsed.success)
         throw new HttpError(

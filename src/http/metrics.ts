@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createDb } from '../db/pool.ts';
@@ -9,10 +10,16 @@ import {
   finishedJobsSince,
 } from '../jobs/monitoring.ts';
 import type { JobChangeHub } from '../live/job-changes.ts';
+import { isLocalRequest } from './local.ts';
 
 export interface MetricsOptions {
-  /** When set, `/metrics` needs `Authorization: Bearer <this>`. */
+  /**
+   * When set, `/metrics` needs `Authorization: Bearer <this>`; unset, it answers only requests
+   * from this machine (loopback, not forwarded by a proxy).
+   */
   token?: string | undefined;
+  /** Label `jobdeck_jobs` with the organisation too (`org`): a series per tenant. */
+  orgLabel?: boolean | undefined;
   /** A pool with the owner's rights: the figures are cluster-wide, not any user's. */
   ownerPool: pg.Pool;
   changes: JobChangeHub;
@@ -27,7 +34,8 @@ const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300
 /**
  * Prometheus exposition at `GET /metrics`, read from the database at scrape time, so each API
  * process reports the same cluster-wide figures whichever worker ran the jobs:
- * - `jobdeck_jobs{status,type}`: unfinished jobs now, and jobs finished in the last hour;
+ * - `jobdeck_jobs{status,type}`: unfinished jobs now, and jobs finished in the last hour (with
+ *   `orgLabel`, `jobdeck_jobs{status,type,org}`: each tenant's share);
  * - `jobdeck_job_duration_seconds{type,status}` and `jobdeck_job_queue_wait_seconds{type}`
  *   (enqueue → start) histograms, fed by jobs finished since the previous scrape;
  * - `jobdeck_jobs_failed_total`, `_retried_total`, `_cancelled_total{type}` counters;
@@ -100,15 +108,22 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     if (last) watermark = { at: last.finished_at, id: last.id };
   };
 
+  const byOrg = Boolean(options.orgLabel);
   new Gauge({
     name: 'jobdeck_jobs',
-    help: 'Jobs by status and type: unfinished ones now, finished ones over the last hour',
-    labelNames: ['status', 'type'],
+    help: `Jobs by status${byOrg ? ', type and organisation' : ' and type'}: unfinished ones now, finished ones over the last hour`,
+    labelNames: byOrg ? ['status', 'type', 'org'] : ['status', 'type'],
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await countJobsByStatus(db);
-      for (const row of rows) this.set({ status: row.status, type: row.type }, row.n);
+      const rows = await countJobsByStatus(db, { byOrg });
+      for (const row of rows)
+        this.set(
+          byOrg
+            ? { status: row.status, type: row.type, org: row.org }
+            : { status: row.status, type: row.type },
+          row.n,
+        );
     },
   });
   new Gauge({
@@ -139,10 +154,17 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     );
   });
   app.get('/metrics', async (request, reply) => {
-    if (options.token && request.headers.authorization !== `Bearer ${options.token}`)
+    if (options.token && !sameSecret(request.headers.authorization, `Bearer ${options.token}`))
       return reply.code(401).header('www-authenticate', 'Bearer').send({
         error: 'unauthorized',
         message: 'metrics need Authorization: Bearer <JOBDECK_METRICS_TOKEN>',
+      });
+    // Without a token, only this machine: the figures span every tenant.
+    if (!options.token && !isLocalRequest(request))
+      return reply.code(403).send({
+        error: 'forbidden',
+        message:
+          'metrics answer only requests from this machine unless JOBDECK_METRICS_TOKEN is set (then send Authorization: Bearer <token>)',
       });
     // Before rendering: the histograms and counters must hold this scrape's jobs already.
     await observeFinished();
@@ -150,4 +172,12 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     return reply.type(registry.contentType).send(body);
   });
   return registry;
+}
+
+/** Compares a header with the expected value in constant time (no timing oracle on the token). */
+function sameSecret(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -32,7 +32,8 @@ export interface JobdeckFastifyOptions {
    * `loadConfig()` to use them). The API reads `apiDatabaseUrl`, `production`, `graphiql`, `jwtSecret` and
    * `dataDir` (tokens without `identify`; exports are read from `<dataDir>/exports`),
    * `maxBodyBytes`, `graphqlMaxDepth`, `graphqlMaxFields`, `widgetCompletedTtlSeconds`,
-   * `sseHeartbeatMs`, `sseMaxStreamsPerUser`, `metricsToken` and `rescueAfterMs`.
+   * `sseHeartbeatMs`, `sseMaxStreamsPerUser`, `metricsToken`, `metricsOrgLabel` and
+   * `rescueAfterMs`.
    */
   config?: Partial<Config> | undefined;
   /**
@@ -43,7 +44,8 @@ export interface JobdeckFastifyOptions {
   identify?: IdentifyRequest | undefined;
   /**
    * Serve `POST /dev/token`, which mints a token for whoever asks (development sign-in for the
-   * dashboard). Default false; ignored with `identify` or in production.
+   * dashboard). Default false; ignored with `identify` or in production, and answered only to
+   * requests from this machine (loopback, not forwarded by a proxy).
    */
   devTokens?: boolean | undefined;
   /** Where jobdeck writes warnings and errors (a request's failure, the database away…). */
@@ -108,6 +110,7 @@ export function makeJobdeckPlugin(
         changes,
         workerStaleMs: config.rescueAfterMs,
         token: config.metricsToken,
+        orgLabel: config.metricsOrgLabel,
       });
       const callers = installCallerHook(app, { prefix, identify, jwtSecret, logger });
       pgl = postgraphile(
@@ -177,7 +180,7 @@ function belowPrefix(app: FastifyInstance, prefix: string): FastifyInstance {
  * ```
  *
  * Under the prefix: GraphQL at `/graphql` (graphql-ws subscriptions on the same path), GraphiQL at
- * `/graphiql` (outside production), the REST routes and event streams, `/metrics`, `/healthz`,
+ * `/graphiql` (when `config.graphiql` is on), the REST routes and event streams, `/metrics`, `/healthz`,
  * `/readyz`, `/openapi.json` and the dashboard at `/`. Everything jobdeck adds (its error and
  * not-found handlers, hooks, body limits, `@fastify/static`, `@fastify/websocket` when the
  * application has not registered it) stays in its own encapsulated context: the application's

@@ -38,9 +38,11 @@ export interface JobdeckServer {
 /**
  * The standalone jobdeck HTTP server of `jobdeck serve` / `start`: {@link jobdeckFastify} at the
  * root of a Fastify app of its own (GraphQL at /graphql with graphql-ws on the same path, GraphiQL
- * at /graphiql outside production, REST, event streams, metrics, health and the dashboard),
- * bearer tokens for identity, and `POST /dev/token` outside production. Resolves once the GraphQL
- * schema is built and the port is listening.
+ * at /graphiql when `graphiql` is on, REST, event streams, metrics, health and the dashboard),
+ * bearer tokens for identity, and `POST /dev/token` when `devSignin` is on. Resolves once the
+ * GraphQL schema is built and the port is listening.
+ *
+ * @throws ConfigError when `devSignin` is on with a non-loopback `host` or in production.
  */
 export async function startServer(options: ServerOptions): Promise<JobdeckServer> {
   return startJobdeckServer(options);

@@ -3,6 +3,9 @@ import { queryRows, type Executor } from '../db/executor.ts';
 import { resolvePriority, type PriorityName } from './policy.ts';
 import { translateDatabaseError } from './db-errors.ts';
 import { InvalidArgumentError, InvalidPayloadError, UnknownJobTypeError } from '../errors.ts';
+import { loadWebhookAllowInternal } from '../config.ts';
+import type { AllowList } from '../util/addresses.ts';
+import { checkWebhookUrl, webhookAllowList } from './webhook-targets.ts';
 
 /** Options of one enqueue. Every field is optional. */
 export interface EnqueueOptions {
@@ -33,9 +36,21 @@ export interface EnqueueOptions {
   metadata?: Record<string, unknown>;
   /**
    * An http(s) URL called (POST, HMAC-signed) when the job succeeds or fails; the call is a
-   * tracked `deliver_webhook` job with retries. Overrides the task type's `webhook`.
+   * tracked `deliver_webhook` job with retries. Overrides the task type's `webhook`. Refused when
+   * its host is an internal address or `localhost`, unless JOBDECK_WEBHOOK_ALLOW_INTERNAL allows
+   * it (a name resolving to an internal address is refused at delivery). Never shown through the
+   * API: it may hold a secret.
    */
   webhookUrl?: string;
+}
+
+/** What an enqueue checks against besides the job itself. */
+export interface EnqueueSettings {
+  /**
+   * Internal webhook targets allowed (`webhookAllowList(config.webhookAllowInternal)`); default:
+   * JOBDECK_WEBHOOK_ALLOW_INTERNAL, read when a job has a `webhookUrl`.
+   */
+  webhookAllow?: AllowList | undefined;
 }
 
 /** One job of a bulk enqueue. */
@@ -128,7 +143,7 @@ function checkNoNul(json: string, what: string, type: string): string {
   return json;
 }
 
-function specParams(spec: JobSpec): unknown[] {
+function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] {
   if (typeof spec.type !== 'string' || spec.type === '')
     throw new UnknownJobTypeError(String(spec.type), 'job type is required');
   let priority: number | undefined;
@@ -148,10 +163,16 @@ function specParams(spec: JobSpec): unknown[] {
   ) {
     throw new InvalidArgumentError('metadata must be a plain object');
   }
-  if (spec.webhookUrl !== undefined && !isWebhookUrl(spec.webhookUrl))
-    throw new InvalidArgumentError(
-      `webhookUrl must be an http(s) URL of at most 2000 characters, got ${show(spec.webhookUrl)}`,
+  if (spec.webhookUrl !== undefined) {
+    if (!isWebhookUrl(spec.webhookUrl))
+      throw new InvalidArgumentError(
+        `webhookUrl must be an http(s) URL of at most 2000 characters, got ${showUrl(spec.webhookUrl)}`,
+      );
+    checkWebhookUrl(
+      spec.webhookUrl,
+      settings.webhookAllow ?? webhookAllowList(loadWebhookAllowInternal()),
     );
+  }
   return [
     spec.type,
     checkNoNul(toJson(spec.payload, 'payload', spec.type), 'payload', spec.type),
@@ -168,6 +189,14 @@ function specParams(spec: JobSpec): unknown[] {
     spec.keyMode ?? 'keep',
     spec.webhookUrl ?? null,
   ];
+}
+
+/** What a refused URL was, without echoing it: it may hold a secret and ends up in logs. */
+function showUrl(value: unknown): string {
+  if (typeof value !== 'string') return typeof value;
+  if (value.length > 2000) return `${value.length} characters`;
+  const parsed = URL.parse(value);
+  return parsed ? `a ${parsed.protocol} URL` : 'text that is not a URL';
 }
 
 /** An http(s) URL a webhook may be sent to. */
@@ -190,8 +219,9 @@ export async function enqueueJobOn(
   type: string,
   payload?: unknown,
   options: EnqueueOptions = {},
+  settings: EnqueueSettings = {},
 ): Promise<Job> {
-  const params = specParams({ ...options, type, payload });
+  const params = specParams({ ...options, type, payload }, settings);
   try {
     const rows = await queryRows<Job>(executor, ENQUEUE_SQL, params);
     return rows[0]!;
@@ -201,7 +231,11 @@ export async function enqueueJobOn(
 }
 
 /** Enqueues many jobs in one statement: all are checked first, then all or none are added. */
-export async function enqueueJobsOn(executor: Executor, specs: readonly JobSpec[]): Promise<Job[]> {
+export async function enqueueJobsOn(
+  executor: Executor,
+  specs: readonly JobSpec[],
+  settings: EnqueueSettings = {},
+): Promise<Job[]> {
   if (!Array.isArray(specs))
     throw new InvalidArgumentError('enqueueJobs expects an array of job specs');
   if (specs.length === 0) return [];
@@ -222,7 +256,7 @@ export async function enqueueJobsOn(executor: Executor, specs: readonly JobSpec[
         metadata,
         keyMode,
         webhookUrl,
-      ] = specParams(spec);
+      ] = specParams(spec, settings);
       return `{"keyMode":${JSON.stringify(keyMode)},"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string},"webhookUrl":${JSON.stringify(webhookUrl)}}`;
     } catch (error) {
       (error as Error).message = `jobs[${index}]: ${(error as Error).message}`;

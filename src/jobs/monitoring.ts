@@ -61,14 +61,19 @@ export async function countWorkers(db: Kysely<Database>, staleMs: number): Promi
   return { alive: Number(row.alive), stale: Number(row.stale), ready: Number(row.ready) };
 }
 
-/** Jobs by status and type: the unfinished ones now, the finished ones of the last hour. */
+/**
+ * Jobs by status and type (and with `byOrg` organisation, `''` for jobs of none): the unfinished
+ * ones now, the finished ones of the last hour.
+ */
 export async function countJobsByStatus(
   db: Kysely<Database>,
-): Promise<{ status: JobStatus; type: string; n: number }[]> {
+  options: { byOrg?: boolean } = {},
+): Promise<{ status: JobStatus; type: string; org: string; n: number }[]> {
+  const org = options.byOrg ? sql<string>`coalesce(org_id, '')` : sql<string>`''`;
   const counted = db
     .selectFrom('jobdeck.jobs')
-    .select(['status', 'type', sql<number>`count(*)::int`.as('n')])
-    .groupBy(['status', 'type']);
+    .select(['status', 'type', org.as('org'), sql<number>`count(*)::int`.as('n')])
+    .groupBy(options.byOrg ? ['status', 'type', 'org_id'] : ['status', 'type']);
   return counted
     .where('status', 'in', ACTIVE_STATUSES)
     .unionAll(

@@ -165,7 +165,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
     await page.getByText('No active jobs.').waitFor();
     await first.close();
     const second = await startServer({
-      config: testConfig({ jwtSecret: TEST_JWT_SECRET, host: '127.0.0.1' }),
+      config: testConfig({ jwtSecret: TEST_JWT_SECRET, host: '127.0.0.1', devSignin: true }),
       connectionString: t.url,
       port,
     });

@@ -12,13 +12,21 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long'
 
 const servers = new Set<JobdeckServer>();
 
-/** Starts the HTTP server on a free port over the test database; stopServers() closes it. */
+/**
+ * Starts the HTTP server on a free port over the test database, on 127.0.0.1 with the development
+ * sign-in asked for (the dashboard tests sign in through it); stopServers() closes it.
+ */
 export async function startTestServer(
   t: TestDatabase,
   overrides: Partial<Config> = {},
 ): Promise<JobdeckServer> {
   const server = await startServer({
-    config: testConfig({ jwtSecret: TEST_JWT_SECRET, host: '127.0.0.1', ...overrides }),
+    config: testConfig({
+      jwtSecret: TEST_JWT_SECRET,
+      host: '127.0.0.1',
+      devSignin: true,
+      ...overrides,
+    }),
     connectionString: t.url,
     port: 0,
   });

@@ -45,6 +45,7 @@ export function runCli(
 export function startCli(
   args: string[],
   env: Record<string, string>,
+  options: { timeoutMs?: number } = {},
 ): Promise<{
   child: ChildProcessWithoutNullStreams;
   output: () => string;
@@ -58,7 +59,7 @@ export function startCli(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`jobdeck ${args.join(' ')} did not get ready:\n${output}`));
-    }, 30_000);
+    }, options.timeoutMs ?? 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes(': ready')) {

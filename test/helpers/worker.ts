@@ -24,14 +24,14 @@ const running = new Set<JobdeckWorker>();
 export async function runTestWorker(
   t: TestDatabase,
   tasks: TaskRegistry,
-  options: { config?: Partial<Config>; crontab?: string } = {},
+  options: { config?: Partial<Config>; crontab?: string; logger?: Logger } = {},
 ): Promise<JobdeckWorker> {
   const worker = await startWorker({
     connectionString: t.url,
     tasks,
     config: testConfig(options.config),
     ...(options.crontab !== undefined ? { crontab: options.crontab } : {}),
-    logger: createLogger('error', 'test-worker'),
+    logger: options.logger ?? createLogger('error', 'test-worker'),
   });
   running.add(worker);
   return {

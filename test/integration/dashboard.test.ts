@@ -101,7 +101,11 @@ describe('POST /dev/token', () => {
   });
 
   it('does not exist in production', async () => {
-    const production = await startTestServer(t, { production: true, graphiql: false });
+    const production = await startTestServer(t, {
+      production: true,
+      graphiql: false,
+      devSignin: false,
+    });
     try {
       const response = await fetch(`${production.url}/dev/token`, {
         method: 'POST',

@@ -72,7 +72,11 @@ describe('the GraphQL schema', () => {
   });
 
   it('serves no GraphiQL when it is turned off (the production default)', async () => {
-    const production = await startTestServer(t, { graphiql: false, production: true });
+    const production = await startTestServer(t, {
+      graphiql: false,
+      production: true,
+      devSignin: false,
+    });
     try {
       expect((await fetch(`${production.url}/graphiql`)).status).toBe(404);
       expect((await fetch(`${production.url}/healthz`)).status).toBe(200);

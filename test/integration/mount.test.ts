@@ -268,6 +268,7 @@ describe('jobdeckFastify in an application’s Fastify app', () => {
     // the page learns it needs no token, and who the session is
     expect(await (await fetch(`${base}/session`, { headers: as('boss-session') })).json()).toEqual({
       auth: 'application',
+      devSignin: false,
       identity: { userId: 'boss', orgId: 'acme', role: 'admin', permissions: null },
     });
     // no development tokens where the application identifies its users

@@ -494,11 +494,13 @@ describe('GET /session', () => {
       status: 200,
       body: {
         auth: 'token',
+        devSignin: true,
         identity: { userId: 'root', orgId: 'acme', role: 'admin', permissions: null },
       },
     });
     expect((await call('GET', '/session', { token: null })).body).toEqual({
       auth: 'token',
+      devSignin: true,
       identity: null,
     });
     const refused = await call('GET', '/session', { token: 'not-a-jwt' });

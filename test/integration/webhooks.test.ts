@@ -13,8 +13,11 @@ import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '.
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 
 const SECRET = 'webhook-test-secret-of-at-least-32-chars';
-// The delivery task reads its secret from the environment like any jobdeck process.
+// The delivery task reads its secret from the environment like any jobdeck process, and so does
+// the guard its allow-list: the receiver here is on this machine, which webhooks may not reach
+// unless allowed.
 process.env['JOBDECK_WEBHOOK_SECRET'] = SECRET;
+process.env['JOBDECK_WEBHOOK_ALLOW_INTERNAL'] = '127.0.0.1';
 
 interface Received {
   path: string;

@@ -37,6 +37,31 @@ describe('loadConfig()', () => {
     expect(problems).toMatch(/DATABASE_URL="localhost:5432": must start with postgres/);
   });
 
+  it('names a bad issue-18 setting and what is wrong with it', () => {
+    expect(() => loadConfig({ JOBDECK_DEV_SIGNIN: 'yes' })).toThrow(/JOBDECK_DEV_SIGNIN="yes"/);
+    expect(() => loadConfig({ JOBDECK_METRICS_ORG_LABEL: '1' })).toThrow(
+      /JOBDECK_METRICS_ORG_LABEL="1"/,
+    );
+    expect(() => loadConfig({ JOBDECK_WEBHOOK_ALLOW_INTERNAL: '10.0.0.0/8, 10.0.0.0/99' })).toThrow(
+      /JOBDECK_WEBHOOK_ALLOW_INTERNAL="10.0.0.0\/8, 10.0.0.0\/99": "10.0.0.0\/99" is not a CIDR range/,
+    );
+    expect(() => loadConfig({ JOBDECK_WEBHOOK_ALLOW_INTERNAL: 'http://hooks' })).toThrow(
+      /"http:\/\/hooks" is neither an IP address, a CIDR range nor a host name/,
+    );
+    expect(
+      loadConfig({ JOBDECK_WEBHOOK_ALLOW_INTERNAL: '10.0.0.0/8 ::1,hooks.internal.' })
+        .webhookAllowInternal,
+    ).toEqual(['10.0.0.0/8', '::1', 'hooks.internal.']);
+  });
+
+  it('turns GraphiQL and the dev sign-in off by default beyond loopback and in production', () => {
+    expect(loadConfig({})).toMatchObject({ graphiql: true, devSignin: false });
+    expect(loadConfig({ JOBDECK_HOST: '0.0.0.0' }).graphiql).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production' }).graphiql).toBe(false);
+    expect(loadConfig({ JOBDECK_HOST: '::1', JOBDECK_DEV_SIGNIN: 'true' }).devSignin).toBe(true);
+    expect(resolveConfig({ host: '0.0.0.0' }).graphiql).toBe(false);
+  });
+
   it('turns the local queue off with 0 and sizes it from concurrency with -1', () => {
     expect(loadConfig({ JOBDECK_LOCAL_QUEUE_SIZE: '0' }).localQueueSize).toBe(0);
     expect(loadConfig({ JOBDECK_CONCURRENCY: '7' }).localQueueSize).toBe(14);

@@ -152,6 +152,9 @@ export const Session = z
       .describe(
         "application: the mounting application's session identifies callers; token: bearer tokens do",
       ),
+    devSignin: z
+      .boolean()
+      .describe('POST /dev/token (the development sign-in) is on (JOBDECK_DEV_SIGNIN)'),
     identity: z
       .object({
         userId: z.string(),
