@@ -10,8 +10,9 @@ declare
   v_job jobdeck.jobs;
 begin
   if url !~ '^https?://[^\s]+$' or length(url) > 2000 then
-    raise exception 'webhook_url must be an http(s) URL of at most 2000 characters, got %', left(url, 200)
-      using errcode = 'JD004';
+    -- The URL itself is not repeated: it may carry a secret (docs/security.md).
+    raise exception 'webhook_url must be an http(s) URL of at most 2000 characters, got % characters starting "%"',
+      length(url), left(url, 8) using errcode = 'JD004';
   end if;
   update jobdeck.jobs j set webhook_url = url where j.id = job_id returning j.* into v_job;
   return v_job;
