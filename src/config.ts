@@ -58,6 +58,7 @@ const schema = z.object({
   JOBDECK_MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
   JOBDECK_GRAPHQL_MAX_DEPTH: int(2, 100).default(12),
   JOBDECK_GRAPHQL_MAX_FIELDS: int(10, 100_000).default(500),
+  JOBDECK_GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).default('true'),
   JOBDECK_WIDGET_COMPLETED_TTL_S: int(0, 86_400).default(300),
   JOBDECK_SSE_HEARTBEAT_MS: int(10, 600_000).default(15_000),
   JOBDECK_WEBHOOK_SECRET: z
@@ -142,6 +143,12 @@ export interface Config {
   graphqlMaxDepth: number;
   /** Most fields one GraphQL operation may select (fragments expanded). */
   graphqlMaxFields: number;
+  /**
+   * Answer introspection (`__schema`, `__type`): what GraphiQL, codegen and IDE plugins read the
+   * schema with. The schema is no secret (the API's are open source), but a production API may
+   * turn it off (`JOBDECK_GRAPHQL_INTROSPECTION=false`).
+   */
+  graphqlIntrospection: boolean;
   /** Seconds a succeeded job stays listed by `GET /api/v2/jobs/active`. */
   widgetCompletedTtlSeconds: number;
   /** Milliseconds between `: ping` comments on server-sent event streams. */
@@ -234,6 +241,7 @@ export function loadConfig(
     maxBodyBytes: v.JOBDECK_MAX_BODY_BYTES ?? v.JOBDECK_MAX_PAYLOAD_BYTES + 64 * 1024,
     graphqlMaxDepth: v.JOBDECK_GRAPHQL_MAX_DEPTH,
     graphqlMaxFields: v.JOBDECK_GRAPHQL_MAX_FIELDS,
+    graphqlIntrospection: v.JOBDECK_GRAPHQL_INTROSPECTION === 'true',
     widgetCompletedTtlSeconds: v.JOBDECK_WIDGET_COMPLETED_TTL_S,
     sseHeartbeatMs: v.JOBDECK_SSE_HEARTBEAT_MS,
     webhookSecret: v.JOBDECK_WEBHOOK_SECRET,

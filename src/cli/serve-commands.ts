@@ -167,7 +167,10 @@ export async function runStart(
       );
     const { applied, sql, tasks } = await prepare(config, connections.main);
     if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
-    if (sql.length > 0) logger.info(`applied sql/ files: ${sql.join(', ')}`);
+    if (sql.length > 0) {
+      logger.info(`applied ${sql.length} sql/ file${sql.length === 1 ? '' : 's'}`);
+      logger.debug(`applied sql/ files: ${sql.join(', ')}`);
+    }
     if (options.worker) {
       worker = await runWorker(
         { connectionString: database.url, tasks, config, crontabFile: config.crontabFile, logger },
@@ -189,7 +192,7 @@ export async function runStart(
         connections,
       );
       process.stdout.write(
-        `GraphQL: ${server.url}/graphql${config.graphiql ? `  GraphiQL: ${server.url}/graphiql` : ''}\n`,
+        `Dashboard: ${server.url}/  GraphQL: ${server.url}/graphql${config.graphiql ? `  GraphiQL: ${server.url}/graphiql` : ''}\n`,
       );
     }
     process.stdout.write(`jobdeck ${options.label}: ready (Ctrl-C to stop)\n`);

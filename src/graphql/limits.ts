@@ -3,6 +3,7 @@ import { documentProblem } from './documents.ts';
 import {
   GraphQLError,
   Kind,
+  NoSchemaIntrospectionCustomRule,
   type ASTVisitor,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -15,6 +16,12 @@ import {
 export interface QueryLimits {
   maxDepth: number;
   maxFields: number;
+}
+
+/** What {@link makeQueryLimitsPlugin} refuses. */
+export interface QueryRules extends QueryLimits {
+  /** False: refuse introspection (`__schema`, `__type`) with a validation error. */
+  introspection: boolean;
 }
 
 /**
@@ -172,7 +179,7 @@ function measure(
 }
 
 /** Adds {@link queryLimitsRule} to grafserv's validation (HTTP and websockets alike). */
-export function makeQueryLimitsPlugin(limits: QueryLimits): GraphileConfig.Plugin {
+export function makeQueryLimitsPlugin(limits: QueryRules): GraphileConfig.Plugin {
   return {
     name: 'JobdeckQueryLimitsPlugin',
     description: 'Refuses GraphQL operations that are too deep or select too many fields',
@@ -181,6 +188,7 @@ export function makeQueryLimitsPlugin(limits: QueryLimits): GraphileConfig.Plugi
       middleware: {
         setPreset(next, event) {
           event.validationRules.push(queryLimitsRule(limits));
+          if (!limits.introspection) event.validationRules.push(NoSchemaIntrospectionCustomRule);
           return next();
         },
         // Before parsing: values nested thousands deep would exhaust the stack further on; then

@@ -72,6 +72,7 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
       makeQueryLimitsPlugin({
         maxDepth: config.graphqlMaxDepth,
         maxFields: config.graphqlMaxFields,
+        introspection: config.graphqlIntrospection,
       }),
     ],
     pgServices: [makePgService({ pool: options.apiPool, schemas: ['jobdeck'] })],

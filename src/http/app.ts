@@ -78,7 +78,8 @@ export async function startJobdeckServer(
     const port = app.server.address();
     const actualPort = typeof port === 'object' && port ? port.port : Number(new URL(address).port);
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${actualPort}`;
-    logger?.info(`GraphQL: ${url}/graphql${config.graphiql ? ` (GraphiQL: ${url}/graphiql)` : ''}`);
+    // The CLI prints its own banner (once); a program that starts the server has the URL.
+    logger?.debug(`listening on ${url}: dashboard at /, GraphQL at /graphql`);
     if (config.devSignin)
       logger?.warn(
         `development sign-in is on (JOBDECK_DEV_SIGNIN=true): POST ${url}/dev/token mints a token for anyone on this machine`,

@@ -430,6 +430,16 @@ describe('limits', () => {
     );
   });
 
+  it('refuses introspection when JOBDECK_GRAPHQL_INTROSPECTION=false, and nothing else', async () => {
+    const closed = await startTestServer(t, { graphqlIntrospection: false });
+    const schema = await gql(closed, '{ __schema { queryType { name } } }', { token: alice });
+    expect(schema.errors![0]!.message).toMatch(/introspection/i);
+    const jobs = await gql<{ jobs: { totalCount: number } }>(closed, '{ jobs { totalCount } }', {
+      token: alice,
+    });
+    expect(jobs.errors).toBeUndefined();
+  });
+
   it('refuses an oversized request body with 413 and writes nothing', async () => {
     const before = await t.pool.query('select count(*)::int as n from jobdeck.jobs');
     const response = await fetch(`${server.url}/graphql`, {
