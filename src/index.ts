@@ -57,7 +57,12 @@ export {
 } from './db/embedded.ts';
 export { watchJob } from './live/watch.ts';
 export { PgListener } from './live/listener.ts';
-export { channelName } from './live/channels.ts';
+export {
+  JobChannels,
+  loadJobChannels,
+  parseJobNotification,
+  type JobNotification,
+} from './live/channels.ts';
 // Webhook signatures, for receivers.
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './jobs/webhooks.ts';
 // Bearer tokens for the API (the server itself is the `jobdeck/server` entry point).

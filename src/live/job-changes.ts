@@ -1,12 +1,12 @@
 import type { GrafastSubscriber } from 'postgraphile/grafast';
-import { channelName, parseJobNotification } from './channels.ts';
+import { parseJobNotification, type JobChannels } from './channels.ts';
 import type { PgListener } from './listener.ts';
 
 /**
  * Which changes a subscriber gets, derived from the verified identity only: the channel of the
- * user (`owner`) or of their organisation (`org`), and every notification is checked against
- * `ownerId`/`orgId` too (owner channels span organisations, and hashed channel names of long ids
- * could in principle be shared).
+ * user in their organisation (`owner`) or of their organisation (`org`). Channel names are keyed
+ * with the database's secret (src/live/channels.ts), so no one can name another tenant's channel;
+ * a notification still only names a job, which each surface re-reads with the subscriber's rights.
  */
 export interface JobChangeTopic {
   kind: 'owner' | 'org';
@@ -21,14 +21,13 @@ export interface JobChangeTopic {
 }
 
 /**
- * One change as subscribers see it. `reconnected`: changes may have been missed, re-read.
- * `expired`: the token behind the subscription expired; the stream ends.
+ * One change as subscribers see it: which job changed, never what it changed to (a notification
+ * is a hint; read the row for its status and progress). `reconnected`: changes may have been
+ * missed, re-read. `expired`: the token behind the subscription expired; the stream ends.
  */
 export interface JobChangeEvent {
   kind: 'changed' | 'reconnected' | 'expired';
   id: string | null;
-  status: string | null;
-  progress: number | null;
 }
 
 /** Events a slow subscriber may have waiting; past this it gets one `reconnected` instead. */
@@ -51,10 +50,13 @@ export function normalizeUuid(id: string): string {
  */
 export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeEvent>> {
   readonly #listener: PgListener;
+  readonly #channels: JobChannels;
   #active = 0;
 
-  constructor(listener: PgListener) {
+  /** `channels`: the database's, from `loadJobChannels()` on the owner's pool. */
+  constructor(listener: PgListener, channels: JobChannels) {
     this.#listener = listener;
+    this.#channels = channels;
   }
 
   /** Subscriptions whose LISTEN is in effect now (for health figures and tests). */
@@ -74,21 +76,18 @@ export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeE
     const signal = (kind: 'reconnected' | 'expired'): JobChangeEvent => ({
       kind,
       id: topic.jobId ?? null,
-      status: null,
-      progress: null,
     });
     // A subscriber that falls this far behind is told to re-read instead of being sent a backlog.
     const queue = new EventQueue<JobChangeEvent>(MAX_PENDING_EVENTS, () => signal('reconnected'));
-    const unsubscribe = await this.#listener.subscribe(
-      channelName(topic.kind, topic.kind === 'org' ? topic.orgId : topic.ownerId!),
-      (payload) => {
-        const note = parseJobNotification(payload);
-        if (!note || note.org !== topic.orgId) return;
-        if (topic.kind === 'owner' && note.owner !== topic.ownerId) return;
-        if (topic.jobId && note.id !== topic.jobId) return;
-        queue.push({ kind: 'changed', id: note.id, status: note.status, progress: note.progress });
-      },
-    );
+    const channel =
+      topic.kind === 'org'
+        ? this.#channels.org(topic.orgId)
+        : this.#channels.owner(topic.orgId, topic.ownerId!);
+    const unsubscribe = await this.#listener.subscribe(channel, (payload) => {
+      const note = parseJobNotification(payload);
+      if (!note || (topic.jobId && note.id !== topic.jobId)) return;
+      queue.push({ kind: 'changed', id: note.id });
+    });
     const removeReconnect = this.#listener.onReconnect(() => queue.push(signal('reconnected')));
     let expiry: NodeJS.Timeout | null = null;
     const armExpiry = () => {
