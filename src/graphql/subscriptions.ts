@@ -40,16 +40,15 @@ export function topicFor(identity: Identity | null, scope: Scope, jobId?: string
 
 /**
  * Live job changes over graphql-ws, fed by LISTEN/NOTIFY. A notification only names the job (and
- * is only a hint: anyone who learned a channel's name could send one), so every field but `kind`
- * and `id` comes from the row re-read with the subscriber's rights (row-level security): `status`,
- * `progress` and `job` share that one read. Subscribe first, then query the current state: an
- * event that arrives in between only repeats what the query shows.
+ * is only a hint: anyone who learned a channel's name could send one); the hub re-reads the row
+ * and passes the change on only to subscribers whose identity the row matches, with the row's
+ * status and progress. `job` re-reads the row with the subscriber's rights (row-level security),
+ * so it also gives the step, ETA and everything else. Subscribe first, then query the current
+ * state: an event that arrives in between only repeats what the query shows.
  */
 export const JobSubscriptionsPlugin = extendSchema((build) => {
   const jobs = build.input.pgRegistry.pgResources['jobs'];
   if (!jobs) throw new Error('the jobdeck.jobs table is missing from the GraphQL schema');
-  // Grafast merges these identical reads into one query per event.
-  const rowOf = ($event: unknown) => jobs.get({ id: access($event as never, 'id') });
   const subscription = (scope: Scope) => ({
     subscribePlan(_$root: unknown, args: { getRaw(name: string): unknown }) {
       const $identity = context().get('jobdeckIdentity');
@@ -85,9 +84,9 @@ export const JobSubscriptionsPlugin = extendSchema((build) => {
         kind: JobChangeKind!
         "The job that changed (for RECONNECTED: the job subscribed to, if any)."
         id: UUID
-        "The job's status as it is now, read with your permissions (null if you may not see it)."
+        "The job's status, read from its row after the change (never taken from the notification)."
         status: String
-        "The job's progress as it is now, read with your permissions (null if you may not see it)."
+        "The job's progress, read from its row after the change (never taken from the notification)."
         progress: Int
         "The job as it is now, read with your permissions: step, ETA, attempts and the rest."
         job: Job
@@ -119,13 +118,13 @@ export const JobSubscriptionsPlugin = extendSchema((build) => {
             return access($event, 'id');
           },
           status($event) {
-            return rowOf($event).get('status');
+            return access($event, 'status');
           },
           progress($event) {
-            return rowOf($event).get('progress');
+            return access($event, 'progress');
           },
           job($event) {
-            return rowOf($event);
+            return jobs.get({ id: access($event, 'id') });
           },
         },
       },

@@ -4,6 +4,7 @@ import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/fastify/v5';
 import { resolveConfig, type Config } from '../config.ts';
 import { openConnections, type Connections } from '../db/connections.ts';
+import { createDb } from '../db/pool.ts';
 import { loadJwtSecret } from '../auth/secrets.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
 import { loadJobChannels } from '../live/channels.ts';
@@ -87,7 +88,7 @@ export function makeJobdeckPlugin(
     let changes: JobChangeHub;
     try {
       // The channels' names need the database's secret, which only the owner's pool may read.
-      changes = new JobChangeHub(listener, await loadJobChannels(ownerPool));
+      changes = new JobChangeHub(listener, await loadJobChannels(ownerPool), createDb(ownerPool));
       // Every route of jobdeck's own takes bodies up to its limit; the application's keep theirs.
       app.addHook('onRoute', (route) => {
         route.bodyLimit ??= config.maxBodyBytes;

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Kysely, sql } from 'kysely';
-import type { Database } from '../db/types.ts';
+import { queryRows, type Executor } from '../db/executor.ts';
 import { isJobId } from '../jobs/ids.ts';
 
 /** The kinds of channel jobdeck NOTIFYs on (see sql/events/notify_jobs.sql). */
@@ -53,22 +52,14 @@ export class JobChannels {
   }
 }
 
-/** A pg pool or client: anything with node-postgres's `query`. */
-export interface Queryable {
-  query<R extends object>(text: string): Promise<{ rows: R[] }>;
-}
-
 /**
  * Reads the database's NOTIFY secret and returns its channels. Needs the rights of jobdeck's
  * owner (the role that migrated): run it once at start on the process's main pool, not per request.
  */
-export async function loadJobChannels(source: Queryable | Kysely<Database>): Promise<JobChannels> {
+export async function loadJobChannels(executor: Executor): Promise<JobChannels> {
   let rows: { secret: Buffer }[];
   try {
-    rows =
-      source instanceof Kysely
-        ? (await sql.raw<{ secret: Buffer }>(READ_SECRET).execute(source)).rows
-        : (await source.query<{ secret: Buffer }>(READ_SECRET)).rows;
+    rows = await queryRows<{ secret: Buffer }>(executor, READ_SECRET, []);
   } catch (error) {
     throw new Error(
       `cannot read jobdeck's NOTIFY secret (${(error as Error).message}): live updates and cancels ` +

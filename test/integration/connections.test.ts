@@ -88,9 +88,9 @@ describe('a worker and the server in one process', () => {
       const seen: JobChangeEvent[] = [];
       for await (const event of events) {
         seen.push(event);
-        if (seen.length >= 2) break;
+        if (event.status === 'cancelled') break;
       }
-      expect(seen).toContainEqual({ kind: 'changed', id: job.id });
+      expect(seen.map((e) => e.status)).toContain('running');
 
       const open = await connectionsByName();
       expect(open['jobdeck-listener']).toBe(1);
