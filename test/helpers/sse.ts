@@ -4,13 +4,15 @@ export interface SseEvent {
   data: { job?: { id: string; status: string }; progress?: number; [key: string]: unknown };
 }
 
-/** Reads an SSE stream into events until it ends or `close()` is called. */
-export async function openStream(url: string, token: string | null) {
+/** Reads an SSE stream, with a bearer token if given, into events until it ends or `close()`. */
+export function openStream(url: string, token: string | null) {
+  return openStreamWith(url, token ? { authorization: `Bearer ${token}` } : {});
+}
+
+/** Reads an SSE stream opened with `headers` into events until it ends or `close()` is called. */
+export async function openStreamWith(url: string, headers: Record<string, string>) {
   const controller = new AbortController();
-  const response = await fetch(url, {
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    signal: controller.signal,
-  });
+  const response = await fetch(url, { headers, signal: controller.signal });
   const events: SseEvent[] = [];
   let pings = 0;
   let ended = false;
