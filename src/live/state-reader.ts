@@ -10,15 +10,17 @@ interface Waiter {
 }
 
 /**
- * Reads the rows notifications name, batched: every id asked for while a read runs is read by the
- * next one, together, so a burst of notifications (a batch of progress writes, or a flood of
- * forged hints) costs a few queries, not one per notification and subscriber. One read at a
- * time, so answers come back in the order they were asked for.
+ * Reads the rows notifications name, batched: every id asked for within one tick (the
+ * notifications of one commit, or a flood of forged hints) is read by one query, so a burst costs
+ * one query, not one per notification and subscriber. Batches do not wait for each other's reads
+ * (the pool bounds how many run at once), but each batch's answers are given only after the
+ * previous batch's, so answers come back in the order they were asked for.
  */
 export class JobStateReader {
   readonly #db: Kysely<Database>;
-  #waiting = new Map<string, Waiter[]>();
-  #reading = false;
+  #waiting: Map<string, Waiter[]> | null = null;
+  /** Settles once every batch so far has given its answers. */
+  #answered: Promise<void> = Promise.resolve();
 
   /** `db`: the owner's (it reads any tenant's rows; callers filter by the subscriber's identity). */
   constructor(db: Kysely<Database>) {
@@ -28,33 +30,30 @@ export class JobStateReader {
   /** The job's state now; null when no such job exists. */
   read(id: string): Promise<JobState | null | typeof UNREADABLE> {
     return new Promise((resolve) => {
+      if (!this.#waiting) {
+        this.#waiting = new Map();
+        // A tick first, so the notifications of one commit are read together.
+        setImmediate(() => this.#readBatch());
+      }
       const waiters = this.#waiting.get(id);
       if (waiters) waiters.push({ resolve });
       else this.#waiting.set(id, [{ resolve }]);
-      if (!this.#reading) {
-        this.#reading = true;
-        // A tick first, so the notifications of one commit are read together.
-        setImmediate(() => void this.#drain());
-      }
     });
   }
 
-  async #drain(): Promise<void> {
-    while (this.#waiting.size > 0) {
-      const batch = this.#waiting;
-      this.#waiting = new Map();
-      let found: Map<string, JobState> | null = null;
-      try {
-        const rows = await readJobStates(this.#db, [...batch.keys()]);
-        found = new Map(rows.map((row) => [row.id, row]));
-      } catch {
-        found = null;
-      }
+  #readBatch(): void {
+    const batch = this.#waiting!;
+    this.#waiting = null;
+    const found = readJobStates(this.#db, [...batch.keys()]).then(
+      (rows) => new Map(rows.map((row) => [row.id, row])),
+      () => null,
+    );
+    this.#answered = this.#answered.then(async () => {
+      const states = await found;
       for (const [id, waiters] of batch) {
-        const state = found ? (found.get(id) ?? null) : UNREADABLE;
+        const state = states ? (states.get(id) ?? null) : UNREADABLE;
         for (const waiter of waiters) waiter.resolve(state);
       }
-    }
-    this.#reading = false;
+    });
   }
 }
