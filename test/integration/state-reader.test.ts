@@ -1,41 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { createDb, createPool } from '../../src/db/pool.ts';
-import type { TaskRegistry } from '../../src/jobs/registry.ts';
-import { defineTask, type AnyTaskDefinition } from '../../src/jobs/task.ts';
 import { JobStateReader, UNREADABLE } from '../../src/live/state-reader.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { registerTasks } from '../helpers/worker.ts';
 
-const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
-  ['quick', defineTask({ run: () => null })],
-]);
+let t: TestDatabase;
+beforeAll(async () => (t = await createTestDatabase()));
+afterAll(() => t.drop());
+
+/** A row of alice's at acme at `progress` % (the reader reads the table, whatever made the row). */
+async function jobAt(progress: number): Promise<{ id: string }> {
+  const { rows } = await t.pool.query<{ id: string }>(
+    `insert into jobdeck.jobs (type, progress, owner_id, org_id)
+     values ('quick', $1, 'alice', 'acme') returning id`,
+    [progress],
+  );
+  return rows[0]!;
+}
 
 describe('JobStateReader', () => {
-  let t: TestDatabase;
-  let jobdeck: Jobdeck;
-
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    await registerTasks(t, tasks);
-    jobdeck = createJobdeck({ pool: t.pool });
-  });
-  afterAll(async () => {
-    await jobdeck.close();
-    await t.drop();
-  });
-
-  /** A waiting job of alice at acme, at `progress` %. */
-  async function jobAt(progress: number) {
-    const job = await jobdeck.enqueueJob(
-      'quick',
-      {},
-      { ownerId: 'alice', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
-    );
-    await t.pool.query('update jobdeck.jobs set progress = $2 where id = $1', [job.id, progress]);
-    return job;
-  }
-
   it('reads the rows of a burst of notifications with one query, in the order asked', async () => {
     const pool = createPool(t.url, { max: 2 });
     let queries = 0;
