@@ -17,9 +17,10 @@ const SECRET = 'bench-secret-bench-secret-bench-secret';
 const OWNER = { userId: 'alice', orgId: 'acme' };
 
 /**
- * What the subscriber selects. `event`: the change as pushed (id, status, progress from the
- * notification). `dashboard`: what dashboard/app.js selects, so every event also re-reads the job
- * under row-level security (one query per event per subscriber).
+ * What the subscriber selects. `event`: the change's id, status and progress (status and progress
+ * are read from the row under row-level security: a notification carries the id only, issue 18).
+ * `dashboard`: what dashboard/app.js selects, the job's step and ETA too (the same one read per
+ * event per subscriber).
  */
 export type ProgressSelection = 'event' | 'dashboard';
 

@@ -179,19 +179,6 @@ comment on function jobdeck.cancel_job(id uuid, reason text) is '@resultFieldNam
 Cancel a job: queued/retrying at once, running through its worker (ctx.signal aborts). Errors: JD010 not found, JD011 already finished, 42501 not allowed.';
 -- privileges on function jobdeck.cancel_job(id uuid, reason text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
-CREATE OR REPLACE FUNCTION jobdeck.channel_name(kind text, id text)
- RETURNS text
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-  select case
-    when octet_length('jobdeck:' || kind || ':' || id) <= 63 then 'jobdeck:' || kind || ':' || id
-    else 'jobdeck:' || kind || ':#' || md5(id)
-  end
-$function$;
-comment on function jobdeck.channel_name(kind text, id text) is '@behavior -*';
--- privileges on function jobdeck.channel_name(kind text, id text): owner only
-
 CREATE OR REPLACE FUNCTION jobdeck.current_org_id()
  RETURNS text
  LANGUAGE sql
@@ -510,6 +497,19 @@ create table jobdeck_private.migrations (
 CREATE UNIQUE INDEX migrations_pkey ON jobdeck_private.migrations USING btree (id);
 -- privileges on table jobdeck_private.migrations: owner only
 
+create table jobdeck_private.notify_secret (
+  singleton boolean default true not null,
+  secret bytea not null,
+  created_at timestamp with time zone default now() not null,
+  constraint notify_secret_length CHECK ((octet_length(secret) = 32)),
+  constraint notify_secret_pkey PRIMARY KEY (singleton),
+  constraint notify_secret_singleton CHECK (singleton)
+);
+alter table jobdeck_private.notify_secret enable row level security;
+CREATE UNIQUE INDEX notify_secret_pkey ON jobdeck_private.notify_secret USING btree (singleton);
+comment on table jobdeck_private.notify_secret is 'The key NOTIFY channel names are hashed with (one row). Readable by the owner only: a role that can read it can listen to every tenant.';
+-- privileges on table jobdeck_private.notify_secret: owner only
+
 create table jobdeck_private.settings (
   name text not null,
   value jsonb not null,
@@ -774,8 +774,8 @@ begin
   if job_id is null then
     raise exception 'job id is required' using errcode = 'JD004';
   end if;
-  if reason is not null and length(reason) > 1000 then
-    raise exception 'cancel reason must be at most 1000 characters, got %', length(reason) using errcode = 'JD004';
+  if reason is not null and pg_catalog.length(reason) > 1000 then
+    raise exception 'cancel reason must be at most 1000 characters, got %', pg_catalog.length(reason) using errcode = 'JD004';
   end if;
   -- Lock order: the organisation first (release_held below), then the row.
   perform jobdeck_private.lock_orgs(jobdeck_private.capped_orgs(array[job_id]));
@@ -787,17 +787,16 @@ begin
     return v_job;
   elsif v_job.status in ('succeeded', 'failed') then
     raise exception 'job % is % and cannot be cancelled: only queued, retrying or running jobs can', job_id, v_job.status
-      using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
+      using errcode = 'JD011', detail = pg_catalog.json_build_object('status', v_job.status)::pg_catalog.text;
   elsif v_job.status = 'running' then
     if v_job.cancel_requested_at is null then
-      update jobdeck.jobs j set cancel_requested_at = now(), cancel_reason = reason, updated_at = now()
+      update jobdeck.jobs j set cancel_requested_at = pg_catalog.now(), cancel_reason = reason, updated_at = pg_catalog.now()
        where j.id = v_job.id returning j.* into v_job;
       insert into jobdeck.job_events (job_id, kind, level, message, attempt)
       values (v_job.id, 'control', 'info', 'cancel requested' || coalesce(': ' || reason, ''), v_job.attempts);
     end if;
     -- Sent again on a repeated cancel, in case the first was missed (workers also poll).
-    perform pg_notify('jobdeck:cancel', json_build_object('id', v_job.id, 'workerId', v_job.worker_id,
-                                                         'reason', v_job.cancel_reason)::text);
+    perform jobdeck_private.notify_jobs('cancel', array[v_job.id]);
     return v_job;
   end if;
   -- queued or retrying: out of Graphile Worker's queue now. A Graphile job already fetched by a
@@ -806,8 +805,8 @@ begin
     perform graphile_worker.complete_jobs(array[v_job.gw_job_id]);
   end if;
   update jobdeck.jobs j
-     set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancel_reason = reason,
-         held_at = null, eta_at = null, updated_at = now()
+     set status = 'cancelled', finished_at = pg_catalog.now(), cancel_requested_at = pg_catalog.now(), cancel_reason = reason,
+         held_at = null, eta_at = null, updated_at = pg_catalog.now()
    where j.id = v_job.id returning j.* into v_job;
   if v_job.org_id is not null then
     perform jobdeck_private.release_held(array[v_job.org_id]);
@@ -817,6 +816,21 @@ end;
 $function$;
 comment on function jobdeck_private.cancel_job(job_id uuid, reason text) is 'Cancel a job: queued/retrying at once, running through its worker (ctx.signal aborts). Errors: JD010 not found, JD011 already finished.';
 -- privileges on function jobdeck_private.cancel_job(job_id uuid, reason text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.cancel_requests(ids uuid[])
+ RETURNS TABLE(id uuid, cancel_reason text)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+  select j.id, j.cancel_reason
+    from jobdeck.jobs j
+   where j.id = any(ids)
+     and (j.status = 'cancelled' or (j.status = 'running' and j.cancel_requested_at is not null))
+$function$;
+comment on function jobdeck_private.cancel_requests(ids uuid[]) is 'The jobs among ids that must stop for a cancel (cancelled, or running with a cancel request), with the reason.';
+-- privileges on function jobdeck_private.cancel_requests(ids uuid[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.capped_orgs(job_ids uuid[])
  RETURNS text[]
@@ -1419,6 +1433,39 @@ end;
 $function$;
 -- privileges on function jobdeck_private.mark_running(items jsonb, worker_id text): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.notify_jobs(kind text, ids uuid[], owner_ids text[] DEFAULT NULL::text[], org_ids text[] DEFAULT NULL::text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  perform pg_catalog.pg_notify(
+            'jobdeck:' || c.kind || ':' ||
+              pg_catalog.left(pg_catalog.encode(pg_catalog.sha256(
+                s.secret || pg_catalog.convert_to(c.kind || ':' || c.key, 'UTF8')), 'hex'), 48),
+            pg_catalog.json_build_object('id', c.id)::pg_catalog.text)
+     from jobdeck_private.notify_secret s
+    cross join (
+      select 'cancel', '', j.id
+        from pg_catalog.unnest(ids) as j(id)
+       where notify_jobs.kind = 'cancel'
+      union all
+      select v.kind, v.key, j.id
+        from rows from (pg_catalog.unnest(ids), pg_catalog.unnest(owner_ids), pg_catalog.unnest(org_ids))
+             as j(id, owner_id, org_id)
+       cross join lateral (values
+              ('job', j.id::pg_catalog.text),
+              ('owner', pg_catalog.octet_length(j.org_id) || ':' || j.org_id || ':' || j.owner_id),
+              ('org', j.org_id)) as v(kind, key)
+       where notify_jobs.kind = 'change' and v.key is not null
+    ) as c(kind, key, id);
+end;
+$function$;
+comment on function jobdeck_private.notify_jobs(kind text, ids uuid[], owner_ids text[], org_ids text[]) is 'NOTIFY {"id"} for each job on its secret-derived channels: kind change (job, owner, org) or cancel.';
+-- privileges on function jobdeck_private.notify_jobs(kind text, ids uuid[], owner_ids text[], org_ids text[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.org_cap()
  RETURNS integer
  LANGUAGE sql
@@ -1889,15 +1936,10 @@ CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_insert()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
-  from (
-    select n.id, n.owner_id, n.org_id,
-           jsonb_build_object('id', n.id, 'status', n.status, 'progress', n.progress,
-                              'owner', n.owner_id, 'org', n.org_id)::text as message
-    from new_rows n
-  ) r
-  cross join lateral (values ('job', r.id::text), ('owner', r.owner_id), ('org', r.org_id)) as c(kind, id)
-  where c.id is not null;
+  perform jobdeck_private.notify_jobs('change', pg_catalog.array_agg(n.id), pg_catalog.array_agg(n.owner_id),
+                                      pg_catalog.array_agg(n.org_id))
+     from new_rows n
+   having pg_catalog.count(*) > 0;
 
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)
   select n.id, 'transition', 'info',
@@ -1915,24 +1957,20 @@ CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_update()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
-  from (
-    select n.id, n.owner_id, n.org_id,
-           jsonb_build_object('id', n.id, 'status', n.status, 'progress', n.progress,
-                              'owner', n.owner_id, 'org', n.org_id)::text as message
-    from new_rows n join old_rows o on o.id = n.id
+  perform jobdeck_private.notify_jobs('change', pg_catalog.array_agg(n.id), pg_catalog.array_agg(n.owner_id),
+                                      pg_catalog.array_agg(n.org_id))
+     from new_rows n join old_rows o on o.id = n.id
     where (n.status, n.progress, n.current_step, n.completed_steps, n.total_steps, n.attempts, n.cancel_requested_at,
            n.held_at is null, n.run_at, n.owner_id, n.org_id)
       is distinct from
           (o.status, o.progress, o.current_step, o.completed_steps, o.total_steps, o.attempts, o.cancel_requested_at,
            o.held_at is null, o.run_at, o.owner_id, o.org_id)
-  ) r
-  cross join lateral (values ('job', r.id::text), ('owner', r.owner_id), ('org', r.org_id)) as c(kind, id)
-  where c.id is not null;
+   having pg_catalog.count(*) > 0;
 
-  perform pg_notify('jobdeck:cancel', json_build_object('id', n.id, 'workerId', null, 'reason', n.cancel_reason)::text)
+  perform jobdeck_private.notify_jobs('cancel', pg_catalog.array_agg(n.id))
      from new_rows n join old_rows o on o.id = n.id
-    where n.status = 'cancelled' and o.status in ('queued', 'retrying');
+    where n.status = 'cancelled' and o.status in ('queued', 'retrying')
+   having pg_catalog.count(*) > 0;
 
   insert into jobdeck.job_events (job_id, at, kind, level, message, data, attempt)
   select e.job_id, e.at, 'transition', e.level, e.message, e.data, e.attempt
@@ -1940,28 +1978,28 @@ begin
     -- the start of an attempt that was only marked by its end
     select n.id as job_id, n.started_at as at, 'info' as level,
            'running (attempt ' || n.attempts || ')' as message,
-           jsonb_build_object('from', o.status, 'to', 'running') as data, n.attempts as attempt,
+           pg_catalog.jsonb_build_object('from', o.status, 'to', 'running') as data, n.attempts as attempt,
            1 as ord
       from new_rows n join old_rows o on o.id = n.id
      where o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
        and n.started_at is not null
     union all
-    select n.id, now(),
+    select n.id, pg_catalog.now(),
            case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end,
            case
-             when n.status in ('failed', 'retrying') and jsonb_array_length(n.errors) > jsonb_array_length(o.errors)
-               then n.status || ': ' || left(n.errors -> -1 ->> 'message', 500)
-             when n.status = 'retrying' then 'retrying at ' || to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+             when n.status in ('failed', 'retrying') and pg_catalog.jsonb_array_length(n.errors) > pg_catalog.jsonb_array_length(o.errors)
+               then n.status || ': ' || pg_catalog.left(n.errors -> -1 ->> 'message', 500)
+             when n.status = 'retrying' then 'retrying at ' || pg_catalog.to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
              when n.status = 'queued' and o.status = 'running' then 'queued again: the attempt was interrupted by a worker shutdown'
-             when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || left(n.cancel_reason, 500)
+             when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || pg_catalog.left(n.cancel_reason, 500)
              when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'
              when n.status = 'running' then 'running (attempt ' || n.attempts || ')'
              else n.status
            end,
-           jsonb_build_object('from', case when o.status in ('queued', 'retrying') and n.status <> 'running'
+           pg_catalog.jsonb_build_object('from', case when o.status in ('queued', 'retrying') and n.status <> 'running'
                                                 and n.attempts > o.attempts then 'running' else o.status end,
                               'to', n.status) ||
-             case when n.status = 'retrying' then jsonb_build_object('runAt', n.run_at) else '{}' end,
+             case when n.status = 'retrying' then pg_catalog.jsonb_build_object('runAt', n.run_at) else '{}' end,
            n.attempts,
            2
       from new_rows n join old_rows o on o.id = n.id

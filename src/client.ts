@@ -28,6 +28,7 @@ import {
   type JobStats,
   type JobStatsOptions,
 } from './jobs/control.ts';
+import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
 
 export interface JobdeckOptions {
@@ -68,7 +69,10 @@ export interface Jobdeck {
   retryJob(id: string, options?: { tx?: Executor }): Promise<Job>;
   /** Counts by status and type, queue depth, durations, failures and throughput. */
   jobStats(options?: JobStatsOptions): Promise<JobStats>;
-  /** Yields the job now and after each change; ends once it has finished. */
+  /**
+   * Yields the job now and after each change; ends once it has finished. The first call reads the
+   * database's NOTIFY secret, which needs the owner's rights (the role that ran migrate).
+   */
   watchJob(id: string, options?: { signal?: AbortSignal }): AsyncGenerator<Job, void, undefined>;
   /** The Kysely instance jobdeck reads with (typed for its tables). */
   readonly db: Kysely<Database>;
@@ -105,6 +109,13 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
       throw new Error('watchJob needs createJobdeck({ connectionString })');
     return connections.listener;
   };
+  // Read once, on the first watchJob; a failed read is retried by the next one.
+  let channels: Promise<JobChannels> | null = null;
+  const getChannels = () =>
+    (channels ??= loadJobChannels(pool).catch((error: unknown) => {
+      channels = null;
+      throw error;
+    }));
   return {
     db,
     enqueueJob: (type, payload, opts = {}) => {
@@ -119,7 +130,10 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),
     getJobEvents: (id, opts) => getJobEvents(db, id, opts),
-    watchJob: (id, opts) => watchJob(db, getListener(), id, opts),
+    async *watchJob(id, opts = {}) {
+      const listener = getListener();
+      yield* watchJob(db, listener, id, { ...opts, channels: await getChannels() });
+    },
     async close() {
       await db.destroy();
       await connections.close();

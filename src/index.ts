@@ -63,7 +63,12 @@ export {
 } from './db/embedded.ts';
 export { watchJob } from './live/watch.ts';
 export { PgListener } from './live/listener.ts';
-export { channelName } from './live/channels.ts';
+export {
+  JobChannels,
+  loadJobChannels,
+  parseJobNotification,
+  type JobNotification,
+} from './live/channels.ts';
 // Webhook signatures, for receivers.
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './jobs/webhooks.ts';
 // Where webhooks may go (the SSRF guard), and the delivery that connects only where it checked.

@@ -1,8 +1,10 @@
 -- jobdeck_private.cancel_job(job_id, reason): cancels a job, without checking the caller.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/release_held.sql
+-- requires: events/notify_jobs.sql
 --
 -- Queued or retrying: cancelled at once and out of Graphile Worker's queue. Running: a cancel
--- request its worker hears (NOTIFY jobdeck:cancel, or its heartbeat) and aborts ctx.signal for.
+-- request its worker hears (a NOTIFY of the job's id on the secret cancel channel, after which the
+-- worker re-reads the row; or its heartbeat) and aborts ctx.signal for.
 -- Written as jobdeck.cancel_job in migration 000003 and moved here in 000004; jobdeck.cancel_job
 -- is now the wrapper that checks the caller first (api/cancel_job.sql).
 --
@@ -20,8 +22,8 @@ begin
   if job_id is null then
     raise exception 'job id is required' using errcode = 'JD004';
   end if;
-  if reason is not null and length(reason) > 1000 then
-    raise exception 'cancel reason must be at most 1000 characters, got %', length(reason) using errcode = 'JD004';
+  if reason is not null and pg_catalog.length(reason) > 1000 then
+    raise exception 'cancel reason must be at most 1000 characters, got %', pg_catalog.length(reason) using errcode = 'JD004';
   end if;
   -- Lock order: the organisation first (release_held below), then the row.
   perform jobdeck_private.lock_orgs(jobdeck_private.capped_orgs(array[job_id]));
@@ -33,17 +35,16 @@ begin
     return v_job;
   elsif v_job.status in ('succeeded', 'failed') then
     raise exception 'job % is % and cannot be cancelled: only queued, retrying or running jobs can', job_id, v_job.status
-      using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
+      using errcode = 'JD011', detail = pg_catalog.json_build_object('status', v_job.status)::pg_catalog.text;
   elsif v_job.status = 'running' then
     if v_job.cancel_requested_at is null then
-      update jobdeck.jobs j set cancel_requested_at = now(), cancel_reason = reason, updated_at = now()
+      update jobdeck.jobs j set cancel_requested_at = pg_catalog.now(), cancel_reason = reason, updated_at = pg_catalog.now()
        where j.id = v_job.id returning j.* into v_job;
       insert into jobdeck.job_events (job_id, kind, level, message, attempt)
       values (v_job.id, 'control', 'info', 'cancel requested' || coalesce(': ' || reason, ''), v_job.attempts);
     end if;
     -- Sent again on a repeated cancel, in case the first was missed (workers also poll).
-    perform pg_notify('jobdeck:cancel', json_build_object('id', v_job.id, 'workerId', v_job.worker_id,
-                                                         'reason', v_job.cancel_reason)::text);
+    perform jobdeck_private.notify_jobs('cancel', array[v_job.id]);
     return v_job;
   end if;
   -- queued or retrying: out of Graphile Worker's queue now. A Graphile job already fetched by a
@@ -52,8 +53,8 @@ begin
     perform graphile_worker.complete_jobs(array[v_job.gw_job_id]);
   end if;
   update jobdeck.jobs j
-     set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancel_reason = reason,
-         held_at = null, eta_at = null, updated_at = now()
+     set status = 'cancelled', finished_at = pg_catalog.now(), cancel_requested_at = pg_catalog.now(), cancel_reason = reason,
+         held_at = null, eta_at = null, updated_at = pg_catalog.now()
    where j.id = v_job.id returning j.* into v_job;
   if v_job.org_id is not null then
     perform jobdeck_private.release_held(array[v_job.org_id]);

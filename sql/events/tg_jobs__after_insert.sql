@@ -1,25 +1,20 @@
 -- jobdeck_private.tg_jobs__after_insert() and its trigger: announces new jobs, records their first transition.
--- requires: api/channel_name.sql
+-- requires: events/notify_jobs.sql
 --
--- Announce every visible change in the same transaction that makes it: tiny payloads (id,
--- status, progress, owner, org), listeners re-read. Statement-level with a transition table, so
--- a batch insert announces once per row without a trigger call per row, and records its
--- transition events in one insert.
+-- Announce every visible change in the same transaction that makes it: the job's id only, on its
+-- secret-derived channels (events/notify_jobs.sql); listeners re-read the row. Statement-level
+-- with a transition table, so a batch insert announces with one call, and records its transition
+-- events in one insert.
 
 create or replace function jobdeck_private.tg_jobs__after_insert() returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
-  from (
-    select n.id, n.owner_id, n.org_id,
-           jsonb_build_object('id', n.id, 'status', n.status, 'progress', n.progress,
-                              'owner', n.owner_id, 'org', n.org_id)::text as message
-    from new_rows n
-  ) r
-  cross join lateral (values ('job', r.id::text), ('owner', r.owner_id), ('org', r.org_id)) as c(kind, id)
-  where c.id is not null;
+  perform jobdeck_private.notify_jobs('change', pg_catalog.array_agg(n.id), pg_catalog.array_agg(n.owner_id),
+                                      pg_catalog.array_agg(n.org_id))
+     from new_rows n
+   having pg_catalog.count(*) > 0;
 
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)
   select n.id, 'transition', 'info',

@@ -1,36 +1,33 @@
 -- jobdeck_private.tg_jobs__after_update() and its trigger: announces changes, records transitions.
--- requires: api/channel_name.sql
+-- requires: events/notify_jobs.sql
 --
--- NOTIFY on the job's, owner's and organisation's channels when anything a watcher shows changed
--- (status, progress, steps, attempts, cancel request, held or released, run_at, owner, org).
--- Transition events: an unmarked attempt that ends (the worker's fast path, migration 000005) is
--- recorded as two transitions, `running` (at its start) and its end, so the timeline and the
--- attempt history read as for a marked one. A cancel of a waiting job is also sent to workers on
--- jobdeck:cancel: one may be running it unmarked.
+-- NOTIFY the job's id on its job, owner and organisation channels (secret-derived,
+-- events/notify_jobs.sql) when anything a watcher shows changed (status, progress, steps,
+-- attempts, cancel request, held or released, run_at, owner, org); listeners re-read the row.
+-- Transition events: an unmarked attempt that ends (the worker's fast path, migration 000005)
+-- is recorded as two transitions, `running` (at its start) and its end, so the timeline and the
+-- attempt history read as for a marked one. A cancel of a waiting job is also
+-- sent to workers on the cancel channel: one may be running it unmarked.
 
 create or replace function jobdeck_private.tg_jobs__after_update() returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  perform pg_notify(jobdeck.channel_name(c.kind, c.id), r.message)
-  from (
-    select n.id, n.owner_id, n.org_id,
-           jsonb_build_object('id', n.id, 'status', n.status, 'progress', n.progress,
-                              'owner', n.owner_id, 'org', n.org_id)::text as message
-    from new_rows n join old_rows o on o.id = n.id
+  perform jobdeck_private.notify_jobs('change', pg_catalog.array_agg(n.id), pg_catalog.array_agg(n.owner_id),
+                                      pg_catalog.array_agg(n.org_id))
+     from new_rows n join old_rows o on o.id = n.id
     where (n.status, n.progress, n.current_step, n.completed_steps, n.total_steps, n.attempts, n.cancel_requested_at,
            n.held_at is null, n.run_at, n.owner_id, n.org_id)
       is distinct from
           (o.status, o.progress, o.current_step, o.completed_steps, o.total_steps, o.attempts, o.cancel_requested_at,
            o.held_at is null, o.run_at, o.owner_id, o.org_id)
-  ) r
-  cross join lateral (values ('job', r.id::text), ('owner', r.owner_id), ('org', r.org_id)) as c(kind, id)
-  where c.id is not null;
+   having pg_catalog.count(*) > 0;
 
-  perform pg_notify('jobdeck:cancel', json_build_object('id', n.id, 'workerId', null, 'reason', n.cancel_reason)::text)
+  perform jobdeck_private.notify_jobs('cancel', pg_catalog.array_agg(n.id))
      from new_rows n join old_rows o on o.id = n.id
-    where n.status = 'cancelled' and o.status in ('queued', 'retrying');
+    where n.status = 'cancelled' and o.status in ('queued', 'retrying')
+   having pg_catalog.count(*) > 0;
 
   insert into jobdeck.job_events (job_id, at, kind, level, message, data, attempt)
   select e.job_id, e.at, 'transition', e.level, e.message, e.data, e.attempt
@@ -38,28 +35,28 @@ begin
     -- the start of an attempt that was only marked by its end
     select n.id as job_id, n.started_at as at, 'info' as level,
            'running (attempt ' || n.attempts || ')' as message,
-           jsonb_build_object('from', o.status, 'to', 'running') as data, n.attempts as attempt,
+           pg_catalog.jsonb_build_object('from', o.status, 'to', 'running') as data, n.attempts as attempt,
            1 as ord
       from new_rows n join old_rows o on o.id = n.id
      where o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
        and n.started_at is not null
     union all
-    select n.id, now(),
+    select n.id, pg_catalog.now(),
            case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end,
            case
-             when n.status in ('failed', 'retrying') and jsonb_array_length(n.errors) > jsonb_array_length(o.errors)
-               then n.status || ': ' || left(n.errors -> -1 ->> 'message', 500)
-             when n.status = 'retrying' then 'retrying at ' || to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+             when n.status in ('failed', 'retrying') and pg_catalog.jsonb_array_length(n.errors) > pg_catalog.jsonb_array_length(o.errors)
+               then n.status || ': ' || pg_catalog.left(n.errors -> -1 ->> 'message', 500)
+             when n.status = 'retrying' then 'retrying at ' || pg_catalog.to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
              when n.status = 'queued' and o.status = 'running' then 'queued again: the attempt was interrupted by a worker shutdown'
-             when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || left(n.cancel_reason, 500)
+             when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || pg_catalog.left(n.cancel_reason, 500)
              when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'
              when n.status = 'running' then 'running (attempt ' || n.attempts || ')'
              else n.status
            end,
-           jsonb_build_object('from', case when o.status in ('queued', 'retrying') and n.status <> 'running'
+           pg_catalog.jsonb_build_object('from', case when o.status in ('queued', 'retrying') and n.status <> 'running'
                                                 and n.attempts > o.attempts then 'running' else o.status end,
                               'to', n.status) ||
-             case when n.status = 'retrying' then jsonb_build_object('runAt', n.run_at) else '{}' end,
+             case when n.status = 'retrying' then pg_catalog.jsonb_build_object('runAt', n.run_at) else '{}' end,
            n.attempts,
            2
       from new_rows n join old_rows o on o.id = n.id

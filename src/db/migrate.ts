@@ -162,7 +162,6 @@ async function applySqlFiles(client: pg.PoolClient, files: readonly SqlFile[]): 
   }
   const recorded = new Map(rows.map((row) => [row.path, row.checksum]));
   const present = await presentObjects(client);
-  warnAboutStrays(files, present.objects);
   const changed = files.filter(
     (file) =>
       recorded.get(file.path) !== file.checksum ||
@@ -171,7 +170,10 @@ async function applySqlFiles(client: pg.PoolClient, files: readonly SqlFile[]): 
       file.triggers.some((trigger) => !present.triggers.has(trigger)),
   );
   const gone = rows.filter((row) => !files.some((file) => file.path === row.path));
-  if (changed.length === 0 && gone.length === 0) return [];
+  if (changed.length === 0 && gone.length === 0) {
+    warnAboutStrays(files, present.objects);
+    return [];
+  }
   await client.query('begin');
   try {
     for (const file of changed) {
@@ -203,6 +205,8 @@ async function applySqlFiles(client: pg.PoolClient, files: readonly SqlFile[]): 
     await client.query('rollback');
     throw error;
   }
+  // After the files ran: a file may drop the function it replaces (docs/sql.md).
+  warnAboutStrays(files, (await presentObjects(client)).objects);
   return changed.map((file) => file.path);
 }
 

@@ -39,10 +39,12 @@ export function topicFor(identity: Identity | null, scope: Scope, jobId?: string
 }
 
 /**
- * Live job changes over graphql-ws, fed by LISTEN/NOTIFY. Each event names the job and carries its
- * new status and progress; `job` re-reads the row with the subscriber's rights (row-level
- * security), so it also gives the step, ETA and everything else. Subscribe first, then query the
- * current state: an event that arrives in between only repeats what the query shows.
+ * Live job changes over graphql-ws, fed by LISTEN/NOTIFY. A notification only names the job (and
+ * is only a hint: anyone who learned a channel's name could send one); the hub re-reads the row
+ * and passes the change on only to subscribers whose identity the row matches, with the row's
+ * status and progress. `job` re-reads the row with the subscriber's rights (row-level security),
+ * so it also gives the step, ETA and everything else. Subscribe first, then query the current
+ * state: an event that arrives in between only repeats what the query shows.
  */
 export const JobSubscriptionsPlugin = extendSchema((build) => {
   const jobs = build.input.pgRegistry.pgResources['jobs'];
@@ -82,7 +84,9 @@ export const JobSubscriptionsPlugin = extendSchema((build) => {
         kind: JobChangeKind!
         "The job that changed (for RECONNECTED: the job subscribed to, if any)."
         id: UUID
+        "The job's status, read from its row after the change (never taken from the notification)."
         status: String
+        "The job's progress, read from its row after the change (never taken from the notification)."
         progress: Int
         "The job as it is now, read with your permissions: step, ETA, attempts and the rest."
         job: Job

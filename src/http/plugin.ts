@@ -4,8 +4,10 @@ import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/fastify/v5';
 import { resolveConfig, type Config } from '../config.ts';
 import { openConnections, type Connections } from '../db/connections.ts';
+import { createDb } from '../db/pool.ts';
 import { loadJwtSecret } from '../auth/secrets.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
+import { loadJobChannels } from '../live/channels.ts';
 import { JobChangeHub } from '../live/job-changes.ts';
 import type { Logger } from '../logger.ts';
 import { VERSION } from '../version.ts';
@@ -87,13 +89,15 @@ export function makeJobdeckPlugin(
         },
       );
     const { api: apiPool, main: ownerPool, listener } = connections;
-    const changes = new JobChangeHub(listener);
     let pgl: ReturnType<typeof postgraphile> | null = null;
     const release = async () => {
       if (pgl) await Promise.resolve(pgl.release()).catch(() => {});
       if (!shared) await connections.close();
     };
+    let changes: JobChangeHub;
     try {
+      // The channels' names need the database's secret, which only the owner's pool may read.
+      changes = new JobChangeHub(listener, await loadJobChannels(ownerPool), createDb(ownerPool));
       // Every route of jobdeck's own takes bodies up to its limit; the application's keep theirs.
       app.addHook('onRoute', (route) => {
         route.bodyLimit ??= config.maxBodyBytes;

@@ -10,6 +10,26 @@ export async function findJob(db: Kysely<Database>, id: string): Promise<Job | u
   return db.selectFrom('jobdeck.jobs').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** A job's status and progress and whose it is: what a change announcement is checked against. */
+export type JobState = Pick<Job, 'id' | 'status' | 'progress' | 'owner_id' | 'org_id'>;
+
+/** Reads the state of each of these jobs that exists (in no particular order). */
+export async function readJobStates(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<JobState[]> {
+  const valid = ids.filter(isJobId);
+  if (valid.length === 0) return [];
+  return (
+    db
+      .selectFrom('jobdeck.jobs')
+      .select(['id', 'status', 'progress', 'owner_id', 'org_id'])
+      // One statement text whatever the number of ids (`in (…)` would make one per count).
+      .where(sql<boolean>`id = any(${valid}::uuid[])`)
+      .execute()
+  );
+}
+
 /**
  * Reads one job.
  * @throws JobNotFoundError when no job has this id (also for strings that are not ids at all).

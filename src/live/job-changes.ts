@@ -1,12 +1,16 @@
+import type { Kysely } from 'kysely';
 import type { GrafastSubscriber } from 'postgraphile/grafast';
-import { channelName, parseJobNotification } from './channels.ts';
+import type { Database } from '../db/types.ts';
+import { parseJobNotification, type JobChannels } from './channels.ts';
 import type { PgListener } from './listener.ts';
+import { JobStateReader, UNREADABLE } from './state-reader.ts';
 
 /**
  * Which changes a subscriber gets, derived from the verified identity only: the channel of the
- * user (`owner`) or of their organisation (`org`), and every notification is checked against
- * `ownerId`/`orgId` too (owner channels span organisations, and hashed channel names of long ids
- * could in principle be shared).
+ * user in their organisation (`owner`) or of their organisation (`org`). Channel names are keyed
+ * with the database's secret (src/live/channels.ts), so no one can name another tenant's channel;
+ * and a notification only names a job: the hub re-reads the row and passes on only changes of
+ * jobs whose row is of `orgId` (and `ownerId`).
  */
 export interface JobChangeTopic {
   kind: 'owner' | 'org';
@@ -21,8 +25,10 @@ export interface JobChangeTopic {
 }
 
 /**
- * One change as subscribers see it. `reconnected`: changes may have been missed, re-read.
- * `expired`: the token behind the subscription expired; the stream ends.
+ * One change as subscribers see it: the job and its status and progress as re-read from its row
+ * after the notification (never as a notification claims). `reconnected`: changes may have been
+ * missed (the listener reconnected, the subscriber fell behind, or a changed row could not be
+ * read), re-read. `expired`: the token behind the subscription expired; the stream ends.
  */
 export interface JobChangeEvent {
   kind: 'changed' | 'reconnected' | 'expired';
@@ -51,10 +57,18 @@ export function normalizeUuid(id: string): string {
  */
 export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeEvent>> {
   readonly #listener: PgListener;
+  readonly #channels: JobChannels;
+  readonly #rows: JobStateReader;
   #active = 0;
 
-  constructor(listener: PgListener) {
+  /**
+   * `channels`: the database's, from `loadJobChannels()`; `ownerDb`: where the rows notifications
+   * name are re-read (batched, one read per burst for all subscribers), with the owner's rights.
+   */
+  constructor(listener: PgListener, channels: JobChannels, ownerDb: Kysely<Database>) {
     this.#listener = listener;
+    this.#channels = channels;
+    this.#rows = new JobStateReader(ownerDb);
   }
 
   /** Subscriptions whose LISTEN is in effect now (for health figures and tests). */
@@ -79,16 +93,20 @@ export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeE
     });
     // A subscriber that falls this far behind is told to re-read instead of being sent a backlog.
     const queue = new EventQueue<JobChangeEvent>(MAX_PENDING_EVENTS, () => signal('reconnected'));
-    const unsubscribe = await this.#listener.subscribe(
-      channelName(topic.kind, topic.kind === 'org' ? topic.orgId : topic.ownerId!),
-      (payload) => {
-        const note = parseJobNotification(payload);
-        if (!note || note.org !== topic.orgId) return;
-        if (topic.kind === 'owner' && note.owner !== topic.ownerId) return;
-        if (topic.jobId && note.id !== topic.jobId) return;
-        queue.push({ kind: 'changed', id: note.id, status: note.status, progress: note.progress });
-      },
-    );
+    const channel =
+      topic.kind === 'org'
+        ? this.#channels.org(topic.orgId)
+        : this.#channels.owner(topic.orgId, topic.ownerId!);
+    const unsubscribe = await this.#listener.subscribe(channel, (payload) => {
+      const note = parseJobNotification(payload);
+      if (!note || (topic.jobId && note.id !== topic.jobId)) return;
+      void this.#rows.read(note.id).then((row) => {
+        if (row === UNREADABLE) return queue.push(signal('reconnected'));
+        if (!row || row.org_id !== topic.orgId) return;
+        if (topic.kind === 'owner' && row.owner_id !== topic.ownerId) return;
+        queue.push({ kind: 'changed', id: row.id, status: row.status, progress: row.progress });
+      });
+    });
     const removeReconnect = this.#listener.onReconnect(() => queue.push(signal('reconnected')));
     let expiry: NodeJS.Timeout | null = null;
     const armExpiry = () => {

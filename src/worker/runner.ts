@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { parseCrontab, type TaskList } from 'graphile-worker';
 import type { Config } from '../config.ts';
 import { openConnections, type Connections } from '../db/connections.ts';
+import { loadJobChannels } from '../live/channels.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import {
   registerTaskTypes,
@@ -122,6 +123,8 @@ export async function runWorker(
   try {
     if (!setup.taskTypesRegistered) await registerTaskTypes(pool, tasks, config);
     await storeOrgConcurrency(pool, config.orgConcurrency);
+    // Before any job starts: without the NOTIFY secret the worker could not hear cancels.
+    const channels = await loadJobChannels(pool);
     const tracker = new Tracker(pool, {
       workerId: id,
       flushIntervalMs: config.flushIntervalMs,
@@ -141,6 +144,7 @@ export async function runWorker(
     const services = await startWorkerServices({
       pool,
       listener: connections.listener,
+      channels,
       workerId: id,
       active,
       logger,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { JobChannels } from '../live/channels.ts';
 import type { PgListener } from '../live/listener.ts';
 import type { Logger } from '../logger.ts';
 import type { ActiveJobs } from './active.ts';
@@ -16,6 +17,8 @@ export interface WorkerServicesOptions {
   pool: pg.Pool;
   /** The process's LISTEN connection. */
   listener: PgListener;
+  /** The database's NOTIFY channels (the cancel channel's name is secret-derived). */
+  channels: JobChannels;
   workerId: string;
   active: ActiveJobs;
   logger: Logger;

@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { waitFor } from './db.ts';
+import { openStreamWith } from './sse.ts';
 
 /**
  * Clients for an API mounted in an application, identified the application's way (a cookie, a
@@ -110,34 +111,12 @@ export async function openEventStream(
   url: string,
   headers: Record<string, string>,
 ): Promise<EventStream> {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers, signal: controller.signal });
-  const events: EventStream['events'] = [];
-  void (async () => {
-    if (!response.ok || !response.body) return;
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of response.body) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
-        }
-      }
-    } catch {
-      // aborted by close()
-    }
-  })();
+  const stream = await openStreamWith(url, headers);
   return {
-    status: response.status,
-    events,
+    status: stream.response.status,
+    events: stream.events,
     next: (match) =>
-      waitFor(() => events.some(match), { what: 'an event stream event' }).then(() => {}),
-    close: () => controller.abort(),
+      waitFor(() => stream.events.some(match), { what: 'an event stream event' }).then(() => {}),
+    close: () => void stream.close(),
   };
 }

@@ -5,14 +5,15 @@ import { z } from 'zod';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { defineTask } from '../../src/jobs/task.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
-import { channelName } from '../../src/live/channels.ts';
+import { loadJobChannels } from '../../src/live/channels.ts';
+import { PgListener } from '../../src/live/listener.ts';
 import {
   InvalidArgumentError,
   InvalidPayloadError,
   PayloadTooLargeError,
   UnknownJobTypeError,
 } from '../../src/errors.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 
 const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
@@ -313,14 +314,36 @@ describe('enqueue', () => {
   });
 
   it('names channels the same way in SQL and TypeScript', async () => {
-    const ids = ['u1', 'x'.repeat(60), 'ünïcødé-owner-with-a-fairly-long-name-0123456789'];
-    for (const id of ids) {
-      const { rows } = await t.pool.query<{ name: string }>(
-        `select jobdeck.channel_name('owner', $1) as name`,
-        [id],
-      );
-      expect(channelName('owner', id)).toBe(rows[0]!.name);
-      expect(Buffer.byteLength(rows[0]!.name)).toBeLessThanOrEqual(63);
+    const channels = await loadJobChannels(t.pool);
+    const listener = new PgListener(t.url);
+    try {
+      const cases = [
+        { ownerId: 'u1', orgId: 'o1' },
+        { ownerId: 'x'.repeat(60), orgId: 'y'.repeat(200) },
+        { ownerId: 'ünïcødé-owner-with-a-fairly-long-name-0123456789', orgId: 'ørg:with:colons' },
+      ];
+      for (const { ownerId, orgId } of cases) {
+        const heard: string[] = [];
+        const names = [channels.owner(orgId, ownerId), channels.org(orgId)];
+        for (const name of names) {
+          expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+          await listener.subscribe(name, (_payload, channel) => heard.push(channel));
+        }
+        const job = await jobdeck.enqueueJob(
+          'import_file',
+          { filename: 'a.csv' },
+          { ownerId, orgId },
+        );
+        const jobName = channels.job(job.id);
+        expect(Buffer.byteLength(jobName)).toBeLessThanOrEqual(63);
+        await listener.subscribe(jobName, (_payload, channel) => heard.push(channel));
+        await jobdeck.cancelJob(job.id);
+        await waitFor(() => names.concat(jobName).every((name) => heard.includes(name)), {
+          what: 'a notification on each channel TypeScript names',
+        });
+      }
+    } finally {
+      await listener.close();
     }
   });
 });

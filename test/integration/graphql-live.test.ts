@@ -71,11 +71,14 @@ describe('live subscriptions', () => {
     await one.next((e) => e.jobUpdated.status === 'succeeded').finally(() => worker.stop());
     const events = one.events.map((e) => e.jobUpdated);
     expect(events.every((e) => e.kind === 'CHANGED' && e.id === id)).toBe(true);
+    // Status and progress are the row's when the server re-read it after a notification: a
+    // value overtaken before the read is not sent, but what is sent only moves forward.
     const progress = events.map((e) => e.progress);
     expect(progress).toEqual([...progress].sort((a, b) => a! - b!));
-    expect(progress).toEqual(expect.arrayContaining([10, 20, 40, 70, 90, 100]));
-    const running = events.find((e) => e.status === 'running' && e.progress === 40)!;
-    expect(running.job).toMatchObject({ status: 'running', currentStep: 'validate' });
+    expect(progress.filter((p) => p! > 0 && p! < 100).length).toBeGreaterThanOrEqual(2);
+    expect(progress).toContain(100);
+    const running = events.find((e) => e.status === 'running' && e.progress! > 0)!;
+    expect(running.job).toMatchObject({ status: 'running', currentStep: expect.any(String) });
     expect(events.some((e) => e.job?.etaAt)).toBe(true);
     expect(events.at(-1)!.job).toMatchObject({ status: 'succeeded', progress: 100, etaAt: null });
     await mine.next((e) => e.myJobsChanged.status === 'succeeded');

@@ -5,11 +5,7 @@ import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { defineTask } from '../../src/jobs/task.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { PgListener } from '../../src/live/listener.ts';
-import {
-  channelName,
-  parseJobNotification,
-  type JobNotification,
-} from '../../src/live/channels.ts';
+import { loadJobChannels } from '../../src/live/channels.ts';
 import { sleep } from '../../src/util/sleep.ts';
 import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
@@ -63,18 +59,13 @@ describe('a tracked job', () => {
       owner_id: 'user-1',
     });
 
-    const onJob: JobNotification[] = [];
-    const onOwner: JobNotification[] = [];
-    const onOrg: JobNotification[] = [];
-    await listener.subscribe(channelName('job', job.id), (p) =>
-      onJob.push(parseJobNotification(p)!),
-    );
-    await listener.subscribe(channelName('owner', 'user-1'), (p) =>
-      onOwner.push(parseJobNotification(p)!),
-    );
-    await listener.subscribe(channelName('org', 'org-1'), (p) =>
-      onOrg.push(parseJobNotification(p)!),
-    );
+    const channels = await loadJobChannels(t.pool);
+    const onJob: string[] = [];
+    const onOwner: string[] = [];
+    const onOrg: string[] = [];
+    await listener.subscribe(channels.job(job.id), (p) => onJob.push(p!));
+    await listener.subscribe(channels.owner('org-1', 'user-1'), (p) => onOwner.push(p!));
+    await listener.subscribe(channels.org('org-1'), (p) => onOrg.push(p!));
 
     const worker = await runTestWorker(t, tasks);
     const done = await waitForStatus(jobdeck, job.id, 'succeeded');
@@ -93,15 +84,10 @@ describe('a tracked job', () => {
     expect(done.started_at).toBeInstanceOf(Date);
     expect(done.finished_at!.getTime()).toBeGreaterThanOrEqual(done.started_at!.getTime());
 
-    await waitFor(() => onJob.some((n) => n.status === 'succeeded'));
-    const statuses = onJob.map((n) => n.status);
-    expect(statuses[0]).toBe('running');
-    expect(statuses.at(-1)).toBe('succeeded');
-    const progressSeen = onJob.filter((n) => n.status === 'running').map((n) => n.progress);
-    expect(progressSeen.some((p) => p > 0 && p < 100)).toBe(true);
-    expect(progressSeen).toEqual([...progressSeen].sort((a, b) => a - b));
-    expect(onOwner.map((n) => n.status)).toContain('succeeded');
-    expect(onOrg.every((n) => n.id === job.id)).toBe(true);
+    // Every change (running, progress, steps, succeeded) was announced, by the job's id alone.
+    await waitFor(() => onJob.length >= 3 && onOwner.length >= 3 && onOrg.length >= 3);
+    for (const payload of [...onJob, ...onOwner, ...onOrg])
+      expect(JSON.parse(payload)).toEqual({ id: job.id });
 
     const events = await jobdeck.getJobEvents(job.id);
     expect(events.filter((e) => e.kind === 'transition').map((e) => e.message)).toEqual([

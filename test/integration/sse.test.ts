@@ -5,6 +5,7 @@ import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { startTestServer, tokenFor } from '../helpers/api.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { waitFor, type TestDatabase } from '../helpers/db.ts';
+import { openStream } from '../helpers/sse.ts';
 import { runTestWorker } from '../helpers/worker.ts';
 
 let t: TestDatabase;
@@ -13,56 +14,6 @@ let server: JobdeckServer;
 let tasks: TaskRegistry;
 
 const REPORT = { reportType: 'quotes', format: 'csv' };
-
-interface SseEvent {
-  event: string;
-  data: { job?: { id: string; status: string }; progress?: number; [key: string]: unknown };
-}
-
-/** Reads an SSE stream into events until it ends or `close()` is called. */
-async function openStream(url: string, token: string | null) {
-  const controller = new AbortController();
-  const response = await fetch(url, {
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    signal: controller.signal,
-  });
-  const events: SseEvent[] = [];
-  let pings = 0;
-  let ended = false;
-  const done = (async () => {
-    if (!response.ok || !response.body) return;
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of response.body) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          if (block.startsWith(': ping')) pings += 1;
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
-        }
-      }
-    } catch {
-      // aborted by close()
-    }
-    ended = true;
-  })();
-  return {
-    response,
-    events,
-    pings: () => pings,
-    ended: () => ended,
-    done,
-    close: async () => {
-      controller.abort();
-      await done;
-    },
-  };
-}
 
 const bed = useApiTestbed();
 

@@ -160,7 +160,6 @@ describe('functions planted in schema public (PostgreSQL 14 and older let every 
       'jobdeck.current_user_can(text)',
       'jobdeck.active_jobs()',
       'jobdeck.jobs_attempt_history(jobdeck.jobs)',
-      'jobdeck.channel_name(text, text)',
       'jobdeck_private.json_path(text, text)',
       'jobdeck_private.estimate_eta(timestamptz, integer, bigint)',
       'jobdeck_private.org_cap()',

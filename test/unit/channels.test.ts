@@ -1,36 +1,68 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { channelName, parseJobNotification } from '../../src/live/channels.ts';
+import { JobChannels, parseJobNotification } from '../../src/live/channels.ts';
 import { EventQueue } from '../../src/live/job-changes.ts';
 
-describe('channelName()', () => {
-  it('spells short ids out', () => {
-    expect(channelName('job', '3f0c7c1e-2d4b-4a55-9d1e-0d8f3a0e6b11')).toBe(
-      'jobdeck:job:3f0c7c1e-2d4b-4a55-9d1e-0d8f3a0e6b11',
-    );
+const SECRET = Buffer.alloc(32, 7);
+const JOB = '3f0c7c1e-2d4b-4a55-9d1e-0d8f3a0e6b11';
+
+describe('JobChannels', () => {
+  const channels = new JobChannels(SECRET);
+
+  it('ends every name in a keyed hash: no id, owner or organisation shows in it', () => {
+    const names = [
+      channels.job(JOB),
+      channels.owner('acme', 'alice'),
+      channels.org('acme'),
+      channels.cancel,
+    ];
+    expect(names.map((name) => name.replace(/[0-9a-f]{48}$/, '…'))).toEqual([
+      'jobdeck:job:…',
+      'jobdeck:owner:…',
+      'jobdeck:org:…',
+      'jobdeck:cancel:…',
+    ]);
+    const expected = createHash('sha256').update(SECRET).update('org:acme').digest('hex');
+    expect(channels.org('acme')).toBe(`jobdeck:org:${expected.slice(0, 48)}`);
   });
 
-  it('hashes ids that would pass the 63-byte limit, keeping names distinct', () => {
-    const a = channelName('owner', 'a'.repeat(80));
-    const b = channelName('owner', `${'a'.repeat(79)}b`);
-    expect(Buffer.byteLength(a)).toBeLessThanOrEqual(63);
-    expect(a).toMatch(/^jobdeck:owner:#[0-9a-f]{32}$/);
-    expect(a).not.toBe(b);
+  it('names nothing alike for another secret', () => {
+    const other = new JobChannels(Buffer.alloc(32, 8));
+    expect(other.org('acme')).not.toBe(channels.org('acme'));
+    expect(other.cancel).not.toBe(channels.cancel);
   });
 
-  it('counts bytes, not characters', () => {
-    expect(Buffer.byteLength(channelName('org', 'é'.repeat(30)))).toBeLessThanOrEqual(63);
+  it('stays within 63 bytes for long and multi-byte ids, and reads job ids in either case', () => {
+    const long = 'é'.repeat(200);
+    for (const name of [channels.owner(long, long), channels.org(long), channels.cancel])
+      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+    expect(channels.job(JOB.toUpperCase())).toBe(channels.job(JOB));
+  });
+
+  it('keeps owner channels of different (organisation, owner) pairs apart', () => {
+    expect(channels.owner('a:b', 'c')).not.toBe(channels.owner('a', 'b:c'));
+    expect(channels.owner('acme', 'alice')).not.toBe(channels.owner('globex', 'alice'));
+  });
+
+  it('refuses a secret too short to key anything', () => {
+    expect(() => new JobChannels(Buffer.alloc(4))).toThrow(/at least 16 bytes/);
   });
 });
 
 describe('parseJobNotification()', () => {
-  it('reads a payload and ignores garbage', () => {
-    expect(parseJobNotification('{"id":"x","status":"running","progress":5}')).toEqual({
-      id: 'x',
-      status: 'running',
-      progress: 5,
-    });
+  it('reads the job id alone, lower-cased, and ignores whatever else a payload claims', () => {
+    expect(
+      parseJobNotification(
+        JSON.stringify({ id: JOB.toUpperCase(), status: 'failed', progress: 5 }),
+      ),
+    ).toEqual({ id: JOB });
+  });
+
+  it('ignores payloads that name no job', () => {
     expect(parseJobNotification('not json')).toBeNull();
     expect(parseJobNotification(undefined)).toBeNull();
+    expect(parseJobNotification('null')).toBeNull();
+    expect(parseJobNotification('{"id":"x"}')).toBeNull();
   });
 });
 
