@@ -162,6 +162,20 @@ describe('the example application, with jobdeck installed from its tarball', () 
     });
     const body = (await anonymous.json()) as { data?: { jobs: { nodes: unknown[] } | null } };
     expect(body.data?.jobs?.nodes ?? []).toEqual([]);
+    expect(anonymous.headers.get('x-jobdeck-caller')).toMatch(/^anonymous: sign in/);
+  });
+
+  it("logs jobdeck's API in as jobdeck_api, never as the application's owner role", async () => {
+    await graphql('alice', '{ jobs { totalCount } }');
+    const { rows } = await owner.query<{ usename: string }>(
+      `select distinct usename from pg_stat_activity
+        where datname = current_database() and application_name = 'jobdeck-api'`,
+    );
+    expect(rows.map((row) => row.usename)).toEqual(['jobdeck_api']);
+    // and a webhook to the machine itself is refused at enqueue (no SSRF through the app's jobs)
+    await expect(
+      jobdeck.enqueueJob('purge_uploads', {}, { webhookUrl: 'http://127.0.0.1:9/hook' }),
+    ).rejects.toThrow(/internal|loopback|JOBDECK_WEBHOOK_ALLOW_INTERNAL/i);
   });
 
   it("serves jobdeck's dashboard and REST routes under the prefix, next to the app's own routes", async () => {
