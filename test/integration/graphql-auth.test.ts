@@ -258,13 +258,15 @@ describe('hardening (review findings)', () => {
   });
 
   it('ends a subscription when its token expires', async () => {
-    const shortLived = await tokenFor('alice', 'acme', { ttlSeconds: 1 });
+    // Long enough for the subscription to start on a busy machine (a token already expired at
+    // the start is refused instead, a different path), short enough to wait for.
+    const shortLived = await tokenFor('alice', 'acme', { ttlSeconds: 4 });
     const sub = await subscribe<{ myJobsChanged: { kind: string } }>(
       server,
       `subscription { myJobsChanged { kind } }`,
       { token: shortLived },
     );
-    const last = await sub.next((e) => e.myJobsChanged.kind === 'EXPIRED', { timeoutMs: 5_000 });
+    const last = await sub.next((e) => e.myJobsChanged.kind === 'EXPIRED', { timeoutMs: 20_000 });
     expect(last.myJobsChanged.kind).toBe('EXPIRED');
     await waitFor(() => server.changes.activeSubscriptions === 0, { what: 'the stream to end' });
   });
