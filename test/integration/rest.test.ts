@@ -316,8 +316,13 @@ describe('the C4 contract (seed 004)', () => {
     expect(Object.keys(page.body.jobs[0]).sort()).toEqual(C4_JOB_KEYS);
     const byStatus = await call('GET', '/v1/jobs?status=cancelled', { token: user });
     expect(byStatus.body).toMatchObject({ total: 1, page: 1, pageSize: 25, totalPages: 1 });
+    // One rule on every surface (docs/job-states.md): cancelling a cancelled job succeeds, as it
+    // does through GraphQL and the CLI; retrying a queued one is refused.
     const again = await call('POST', `/v1/jobs/${ids[0]}/cancel`, { token: user });
-    expect(again).toMatchObject({ status: 409, body: { error: 'invalid_state' } });
+    expect(again).toEqual({ status: 200, body: { message: 'Job cancelled successfully' } });
+    const early = await call('POST', `/v1/jobs/${ids[1]}/retry`, { token: user });
+    expect(early).toMatchObject({ status: 409, body: { error: 'invalid_state' } });
+    expect(early.body.message).toMatch(/and cannot be retried: only failed or cancelled jobs can/);
   });
 });
 

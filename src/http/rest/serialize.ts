@@ -29,15 +29,11 @@ export function widgetJob(job: Job) {
 }
 
 /**
- * Seed 004's state table: jobdeck's own rule ({@link canCancel}, {@link canRetry}), narrowed
- * where the seed is stricter: only a failed job is offered a retry, and only while
- * `retryCount < maxRetries`. The C4 cancel and retry routes act exactly when this says so.
+ * Seed 004's `canCancel` / `canRetry`: jobdeck's one rule ({@link canCancel}, {@link canRetry};
+ * the table in docs/job-states.md), as on every other surface.
  */
 export function c4Permissions(job: Job): { canCancel: boolean; canRetry: boolean } {
-  return {
-    canCancel: canCancel(job),
-    canRetry: canRetry(job) && job.status === 'failed' && job.manual_retries < job.max_attempts - 1,
-  };
+  return { canCancel: canCancel(job), canRetry: canRetry(job) };
 }
 
 /**
