@@ -1,0 +1,84 @@
+import {
+  z,
+  defineTask,
+  loadConfig,
+  loadWebhookSecret,
+  postWebhook,
+  redactWebhookUrl,
+  signWebhook,
+  webhookAllowList,
+  PermanentJobError,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  WebhookTargetError,
+} from 'jobdeck';
+
+/**
+ * Sends a notification (seed 004's `notification`): renders `{{name}}` placeholders of `message`
+ * from `data` and POSTs `{title, message, recipients, sentAt}` as signed JSON to `url` (a chat or
+ * notification service's incoming hook), with the webhook guard: internal targets are refused
+ * unless JOBDECK_WEBHOOK_ALLOW_INTERNAL allows them. 2xx is sent; 408, 429, 5xx and network
+ * errors are retried; other answers fail at once. A placeholder without data fails at once.
+ */
+export default defineTask({
+  description: 'Send a rendered notification to a chat or notification hook (seed 004)',
+  maxAttempts: 5,
+  backoff: ['5s', '30s', '2m', '10m'],
+  payload: z.object({
+    // A pattern (not z.url's protocol option) so the database's payload check enforces it too.
+    url: z
+      .string()
+      .max(2000)
+      .regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, 'url must be an http(s) URL'),
+    title: z.string().min(1).max(200),
+    message: z.string().min(1).max(10_000),
+    recipients: z.array(z.string().min(1).max(320)).max(100).default([]),
+    data: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  }),
+  async run({ payload, job, log, signal }) {
+    const missing = new Set<string>();
+    const message = payload.message.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, name: string) => {
+      const value = payload.data[name];
+      if (value === undefined) missing.add(name);
+      return String(value ?? '');
+    });
+    if (missing.size > 0)
+      throw new PermanentJobError(`the message uses ${[...missing].join(', ')}, which data lacks`);
+    const config = loadConfig();
+    const body = JSON.stringify({
+      title: payload.title,
+      message,
+      recipients: payload.recipients,
+      notificationId: job.id,
+      sentAt: new Date().toISOString(),
+    });
+    const timestamp = Math.floor(Date.now() / 1000);
+    const target = redactWebhookUrl(payload.url);
+    let status: number;
+    try {
+      ({ status } = await postWebhook({
+        url: payload.url,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'jobdeck-notifications',
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: signWebhook(await loadWebhookSecret(config), timestamp, body),
+        },
+        body,
+        allow: webhookAllowList(config.webhookAllowInternal),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(config.webhookTimeoutMs)]),
+      }));
+    } catch (error) {
+      if (error instanceof WebhookTargetError)
+        throw new PermanentJobError(`notification to ${target} refused: ${error.message}`);
+      throw new Error(`notification to ${target} failed: ${(error as Error).message}`);
+    }
+    if (status < 200 || status >= 300) {
+      const problem = `notification to ${target} answered ${status}`;
+      if (status === 408 || status === 429 || status >= 500) throw new Error(problem);
+      throw new PermanentJobError(problem);
+    }
+    await log('info', `notification sent to ${target} (${payload.recipients.length} recipients)`);
+    return { sent: true, status, target, recipients: payload.recipients.length };
+  },
+});
