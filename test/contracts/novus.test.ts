@@ -40,12 +40,12 @@ const bed = useApiTestbed();
 let cronServer: JobdeckServer;
 const tokens: Record<string, string> = {};
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are checked field by field
 async function get(
   path: string,
   token: string | null,
   server = bed.server,
   method = 'GET',
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are checked field by field
 ): Promise<{ status: number; body: any }> {
   const response = await fetch(`${server.url}${path}`, {
     method,
