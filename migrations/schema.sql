@@ -483,6 +483,17 @@ comment on function jobdeck.retry_job(id uuid) is '@resultFieldName job
 Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011, 42501.';
 -- privileges on function jobdeck.retry_job(id uuid): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.task_category(type text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select t.category from jobdeck_private.task_types t where t.type = task_category.type
+$function$;
+comment on function jobdeck.task_category(type text) is 'The category a task type declares (import, export, validation, processing), or null.';
+-- privileges on function jobdeck.task_category(type text): jobdeck_admin=EXECUTE jobdeck_user=EXECUTE
+
 -- ================================================================================================
 create schema jobdeck_private;
 -- privileges on schema jobdeck_private: owner only
@@ -546,11 +557,14 @@ create table jobdeck_private.task_types (
   stats_at timestamp with time zone,
   webhook_url text,
   api_enqueue boolean default true not null,
+  category text,
+  constraint category_is_known CHECK ((category = ANY (ARRAY['import'::text, 'export'::text, 'validation'::text, 'processing'::text]))),
   constraint org_concurrency_positive CHECK ((org_concurrency >= 1)),
   constraint task_types_pkey PRIMARY KEY (type)
 );
 alter table jobdeck_private.task_types enable row level security;
 CREATE UNIQUE INDEX task_types_pkey ON jobdeck_private.task_types USING btree (type);
+comment on column jobdeck_private.task_types.category is 'What kind of work the type does (import, export, validation, processing); null: none declared.';
 -- privileges on table jobdeck_private.task_types: owner only
 
 create table jobdeck_private.workers (

@@ -76,6 +76,7 @@ const schema = z.object({
     .default([]),
   JOBDECK_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   JOBDECK_METRICS_ORG_LABEL: z.enum(['true', 'false']).default('false'),
+  JOBDECK_CRON_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   JOBDECK_SSE_MAX_STREAMS_PER_USER: int(1, 10_000).default(20),
   NODE_ENV: z.string().trim().optional(),
   TEST_DATABASE_URL: z
@@ -169,6 +170,11 @@ export interface Config {
   metricsToken: string | undefined;
   /** `/metrics` labels job counts with the organisation (`org`): one series per tenant. */
   metricsOrgLabel: boolean;
+  /**
+   * The bearer secret a scheduler sends to Novus's `GET /api/v1/cron/jobs` (seed 002); unset, the
+   * route answers 404 naming this setting.
+   */
+  cronSecret: string | undefined;
   /** Event streams one user may hold open at once on one server. */
   sseMaxStreamsPerUser: number;
   testDatabaseUrl: string | undefined;
@@ -249,6 +255,7 @@ export function loadConfig(
     webhookAllowInternal: v.JOBDECK_WEBHOOK_ALLOW_INTERNAL,
     metricsToken: v.JOBDECK_METRICS_TOKEN,
     metricsOrgLabel: v.JOBDECK_METRICS_ORG_LABEL === 'true',
+    cronSecret: v.JOBDECK_CRON_SECRET,
     sseMaxStreamsPerUser: v.JOBDECK_SSE_MAX_STREAMS_PER_USER,
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };

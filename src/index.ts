@@ -16,6 +16,7 @@ export {
   type TaskDefinition,
   type ProgressValue,
 } from './jobs/task.ts';
+export { TASK_CATEGORIES, DEFAULT_TASK_CATEGORY, type TaskCategory } from './jobs/categories.ts';
 export {
   enqueueJobOn,
   enqueueJobsOn,

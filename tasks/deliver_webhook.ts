@@ -25,6 +25,7 @@ import {
  * credentials, path and query string may be secrets.
  */
 export default defineTask({
+  category: 'processing',
   description: 'Deliver a signed webhook for a finished job (retried with backoff)',
   enqueueFromApi: false,
   maxAttempts: 8,

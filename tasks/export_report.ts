@@ -11,6 +11,7 @@ export const REPORT_TYPES = ['quotes', 'orders', 'invoices', 'customers'] as con
  * failure flow shows. The file is written under `<data dir>/exports/`.
  */
 export default defineTask({
+  category: 'export',
   description:
     'Export a report as CSV or JSON (steps: validate, query, process, format, generate, finalize)',
   maxAttempts: 4,

@@ -7,6 +7,7 @@ import { z, defineTask, PermanentJobError, sleep } from 'jobdeck';
  * generated from the file name, so the task can be tried without a file at hand.
  */
 export default defineTask({
+  category: 'import',
   description: 'Import a CSV file: parse, validate, transform, store (progress 10/20/40/70/90/100)',
   maxAttempts: 3,
   payload: z.object({

@@ -5,6 +5,7 @@ import { defineTask, pruneJobs, loadConfig } from 'jobdeck';
  * JOBDECK_RETENTION_FAILED_DAYS for failed and cancelled ones). Scheduled hourly in `crontab`.
  */
 export default defineTask({
+  category: 'processing',
   // Maintenance: run by cron or an operator, never by a signed-in user.
   enqueueFromApi: false,
   description: 'Delete finished jobs older than the retention settings',

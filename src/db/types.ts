@@ -90,6 +90,8 @@ export interface TaskTypesTable {
   org_concurrency: number | null;
   api_enqueue: Generated<boolean>;
   webhook_url: string | null;
+  /** import, export, validation or processing; null: the task declares none (src/jobs/categories.ts). */
+  category: string | null;
   median_ms: Int8 | null;
   stats_at: Timestamp | null;
 }

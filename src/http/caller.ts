@@ -23,6 +23,8 @@ const PUBLIC_ROUTES = new Set([
   '/dev/token',
   // identifies the caller itself, and answers a refused one too (the dashboard shows why)
   '/session',
+  // a scheduler's call, with the cron secret as its bearer token (src/http/rest/novus.ts)
+  '/api/v1/cron/jobs',
 ]);
 
 /** Sent with every answer to a caller without identity: the body alone cannot say it. */

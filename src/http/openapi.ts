@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CreateJobBody } from './rest/schemas.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
+import { NOVUS_STATUSES } from './rest/novus-contract.ts';
 
 type Responses = Record<number, string>;
 interface Operation {
@@ -35,6 +36,14 @@ const LIST_PARAMS = [
 const STATS_PARAMS = [
   query('since', { type: 'string', format: 'date-time' }, 'window start (default 24 h ago)'),
   query('type', { type: 'string' }, 'only this job type'),
+];
+const NOVUS_LIST_PARAMS = [
+  query('page', { type: 'integer', minimum: 1, default: 1 }, 'page number, from 1'),
+  query('page_size', { type: 'integer', minimum: 1, maximum: 100, default: 25 }, 'jobs per page'),
+  query('limit', { type: 'integer', minimum: 1, maximum: 100 }, 'jobs per page (with offset)'),
+  query('offset', { type: 'integer', minimum: 0 }, 'jobs to skip (with limit)'),
+  query('status', { type: 'string', enum: [...NOVUS_STATUSES] }, 'only jobs in this state'),
+  query('job_type', { type: 'string' }, 'only jobs of this type'),
 ];
 const SSE = 'SSE';
 const FILE = 'FILE';
@@ -103,10 +112,10 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
   },
   '/api/v1/jobs/{id}': {
     get: {
-      summary: 'A job in detail (seed 002)',
+      summary: 'A job in Novus terms (seed 002)',
       tags: ['novus'],
       parameters: [idParam],
-      responses: { 200: 'DetailJob', 401: 'Error', 404: 'Error' },
+      responses: { 200: 'NovusJob', 400: 'Error', 401: 'Error', 404: 'Error' },
     },
   },
   '/jobs/{id}': {
@@ -159,34 +168,42 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
   },
   '/api/v1/admin/jobs': {
     get: {
-      summary: "The organisation's jobs (admins)",
-      tags: ['admin'],
-      parameters: LIST_PARAMS,
-      responses: { 200: 'AdminList', 400: 'Error', 401: 'Error', 403: 'Error' },
+      summary: "The organisation's jobs (admins, seed 002)",
+      tags: ['novus'],
+      parameters: NOVUS_LIST_PARAMS,
+      responses: { 200: 'NovusJobList', 400: 'Error', 401: 'Error', 403: 'Error' },
     },
   },
   '/api/v1/admin/jobs/stats': {
     get: {
-      summary: "Stats of the organisation's jobs (admins)",
-      tags: ['admin'],
-      parameters: STATS_PARAMS,
-      responses: { 200: 'Stats', 401: 'Error', 403: 'Error' },
+      summary: "The organisation's jobs by status and type (admins, seed 002)",
+      tags: ['novus'],
+      parameters: [STATS_PARAMS[0], query('job_type', { type: 'string' }, 'only this job type')],
+      responses: { 200: 'NovusJobStats', 400: 'Error', 401: 'Error', 403: 'Error' },
     },
   },
   '/api/v1/admin/jobs/{id}/retry': {
     post: {
-      summary: 'Retry a failed or cancelled job of the organisation (admins)',
-      tags: ['admin'],
+      summary: 'Retry a failed job of the organisation (admins, seed 002)',
+      tags: ['novus'],
       parameters: [idParam],
-      responses: { 200: 'DetailJob', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
+      responses: { 200: 'NovusJob', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
     },
   },
   '/api/v1/admin/jobs/{id}': {
     delete: {
-      summary: 'Cancel a job of the organisation (admins)',
-      tags: ['admin'],
+      summary: 'Cancel a pending job of the organisation (admins, seed 002)',
+      tags: ['novus'],
       parameters: [idParam],
-      responses: { 200: 'DetailJob', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
+      responses: { 200: 'NovusJob', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
+    },
+  },
+  '/api/v1/cron/jobs': {
+    get: {
+      summary:
+        'Whether the queue is being processed, and the jobs by status (a scheduler, with `Bearer <JOBDECK_CRON_SECRET>`; seed 002)',
+      tags: ['novus'],
+      responses: { 200: 'NovusCronReport', 401: 'Error', 404: 'Error' },
     },
   },
 };

@@ -140,6 +140,9 @@ export function makeJobdeckPlugin(
         identityOf: callers.signedInOf,
         widgetCompletedTtlSeconds: config.widgetCompletedTtlSeconds,
         exportsDir: path.join(config.dataDir, 'exports'),
+        cronSecret: config.cronSecret,
+        ownerDb: createDb(ownerPool),
+        workerStaleMs: config.rescueAfterMs,
       });
       await pgl.createServ(grafserv).addTo(belowPrefix(app, prefix));
       registerHealth(app, { ownerPool, workerStaleMs: config.rescueAfterMs, logger });

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import { createDb } from '../db/pool.ts';
 import type { Database } from '../db/types.ts';
 import type { AnyTaskDefinition } from './task.ts';
+import { isTaskCategory, TASK_CATEGORIES } from './categories.ts';
 import { isWebhookUrl } from './enqueue.ts';
 import { BUILTIN_TASKS_DIR, FROM_SOURCES } from '../paths.ts';
 import { normalizeBackoff, parseDuration, type BackoffJson } from './policy.ts';
@@ -86,6 +87,7 @@ function toDefinition(value: unknown, file: string): AnyTaskDefinition {
     }
     try {
       taskSettings(def, { maxAttempts: 1, maxPayloadBytes: 1, cancelGraceMs: 0 });
+      categoryOf(def, path.basename(file).replace(/\.[^.]+$/, ''));
     } catch (error) {
       throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
     }
@@ -197,6 +199,15 @@ export function taskSettings(
   };
 }
 
+function categoryOf(def: AnyTaskDefinition, type: string): string | null {
+  if (def.category === undefined) return null;
+  if (!isTaskCategory(def.category))
+    throw new Error(
+      `task "${type}": category must be one of ${TASK_CATEGORIES.join(', ')}, got ${JSON.stringify(def.category)}`,
+    );
+  return def.category;
+}
+
 function webhookOf(def: AnyTaskDefinition, type: string): string | null {
   if (def.webhook === undefined) return null;
   if (!isWebhookUrl(def.webhook))
@@ -248,6 +259,7 @@ export async function syncTaskTypes(
       org_concurrency: settings.orgConcurrency,
       api_enqueue: def.enqueueFromApi !== false,
       webhook_url: webhookOf(def, type),
+      category: categoryOf(def, type),
     };
   });
   await db
@@ -265,6 +277,7 @@ export async function syncTaskTypes(
         org_concurrency: (eb) => eb.ref('excluded.org_concurrency'),
         api_enqueue: (eb) => eb.ref('excluded.api_enqueue'),
         webhook_url: (eb) => eb.ref('excluded.webhook_url'),
+        category: (eb) => eb.ref('excluded.category'),
         updated_at: sql`now()`,
       }),
     )

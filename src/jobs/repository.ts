@@ -191,7 +191,11 @@ export interface JobPageQuery {
   page: number;
   pageSize: number;
   status?: JobStatus | undefined;
+  /** Any of these statuses (a contract whose one status stands for several of jobdeck's). */
+  statuses?: readonly JobStatus[] | undefined;
   type?: string | undefined;
+  /** Jobs to skip, instead of `(page - 1) * pageSize` (seed 002's `limit`/`offset`). */
+  offset?: number | undefined;
 }
 
 /**
@@ -205,6 +209,7 @@ export async function listJobsByPage(
 ): Promise<{ jobs: Job[]; total: number }> {
   let base = db.selectFrom('jobdeck.jobs');
   if (query.status) base = base.where('status', '=', query.status);
+  if (query.statuses) base = base.where('status', 'in', query.statuses);
   if (query.type) base = base.where('type', '=', query.type);
   const [jobs, count] = await Promise.all([
     base
@@ -212,7 +217,7 @@ export async function listJobsByPage(
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(query.pageSize)
-      .offset((query.page - 1) * query.pageSize)
+      .offset(query.offset ?? (query.page - 1) * query.pageSize)
       .execute(),
     base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
   ]);
@@ -222,35 +227,40 @@ export async function listJobsByPage(
 /**
  * The signed-in caller's own jobs (even an admin's: "my jobs") that are unfinished, or finished
  * within the last hour: failed and cancelled ones for the whole hour, succeeded ones for
- * `succeededForSeconds`. Newest first, at most 100: the header widget's list (seeds 000/001).
+ * `succeededForSeconds`. Newest first, at most 100: the header widget's list (seeds 000/001), each
+ * with its task type's declared category (null: none declared).
  */
 export async function listRecentJobsOfCaller(
   db: Kysely<Database>,
   options: { succeededForSeconds: number },
-): Promise<Job[]> {
-  return db
-    .selectFrom('jobdeck.jobs')
-    .selectAll()
-    .where(sql<boolean>`owner_id = jobdeck.current_user_id()`) // the caller's claims
-    .where((eb) =>
-      eb.or([
-        eb('status', 'in', ACTIVE_STATUSES),
-        eb.and([
-          eb('created_at', '>', sql<Date>`now() - interval '1 hour'`),
-          eb.or([
-            eb('status', 'in', ['failed', 'cancelled']),
-            eb(
-              'finished_at',
-              '>',
-              sql<Date>`now() - make_interval(secs => ${options.succeededForSeconds})`,
-            ),
+): Promise<(Job & { category: string | null })[]> {
+  return (
+    db
+      .selectFrom('jobdeck.jobs')
+      .selectAll()
+      // the task type's declared category (sql/api/task_category.sql): task_types is the owner's
+      .select(sql<string | null>`jobdeck.task_category(type)`.as('category'))
+      .where(sql<boolean>`owner_id = jobdeck.current_user_id()`) // the caller's claims
+      .where((eb) =>
+        eb.or([
+          eb('status', 'in', ACTIVE_STATUSES),
+          eb.and([
+            eb('created_at', '>', sql<Date>`now() - interval '1 hour'`),
+            eb.or([
+              eb('status', 'in', ['failed', 'cancelled']),
+              eb(
+                'finished_at',
+                '>',
+                sql<Date>`now() - make_interval(secs => ${options.succeededForSeconds})`,
+              ),
+            ]),
           ]),
         ]),
-      ]),
-    )
-    .orderBy('created_at', 'desc')
-    .limit(100)
-    .execute();
+      )
+      .orderBy('created_at', 'desc')
+      .limit(100)
+      .execute()
+  );
 }
 
 /** The id of a job whose result links to `url` (an export's `downloadUrl`), or null. */

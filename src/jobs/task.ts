@@ -2,6 +2,7 @@ import type { JobHelpers } from 'graphile-worker';
 import type { z } from 'zod';
 import type { Job, JobEventLevel } from '../db/types.ts';
 import type { Backoff, Duration } from './policy.ts';
+import type { TaskCategory } from './categories.ts';
 
 /** Progress as a percentage, or as steps done out of a total (the percentage is derived). */
 export type ProgressValue = number | { completed: number; total: number };
@@ -76,6 +77,11 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   webhook?: string;
   /** One line for `jobdeck tasks` and the docs. */
   description?: string;
+  /**
+   * What kind of work the task does: `import`, `export`, `validation` or `processing` (the
+   * default). The DataBiz widget route (`GET /api/v2/jobs/active`) answers it as a job's `type`.
+   */
+  category?: TaskCategory;
   /** Does the work; the return value is stored as the job's result (must be JSON). */
   run(ctx: TaskContext<z.output<S>>): Promise<R> | R;
 }

@@ -132,7 +132,19 @@ const queryString = (keys: string[], values: fc.Arbitrary<string>) =>
     );
 
 const listValues = fc.oneof(
-  fc.constantFrom('queued', 'running', 'failed', 'export_report', '1', '25', '100', '101', '0'),
+  fc.constantFrom(
+    'queued',
+    'running',
+    'failed',
+    'pending',
+    'in_progress',
+    'export_report',
+    '1',
+    '25',
+    '100',
+    '101',
+    '0',
+  ),
   fc.nat({ max: 2_000_000 }).map(String),
   nastyString,
 );
@@ -334,7 +346,11 @@ const pathCase = (): fc.Arbitrary<RestCase> => {
   const listKeys = ['page', 'pageSize', 'status', 'jobType'];
   return fc.oneof(
     get(queryString(listKeys, listValues).map((q) => `/v1/jobs${q}`)),
-    get(queryString(listKeys, listValues).map((q) => `/api/v1/admin/jobs${q}`)),
+    get(
+      queryString(['page', 'page_size', 'limit', 'offset', 'status', 'job_type'], listValues).map(
+        (q) => `/api/v1/admin/jobs${q}`,
+      ),
+    ),
     get(jobId().map((id) => `/v1/jobs/${id}/status`)),
     get(
       jobId().map((id) => `/v1/jobs/${id}/cancel`),
@@ -353,6 +369,7 @@ const pathCase = (): fc.Arbitrary<RestCase> => {
       fc.constant('DELETE'),
     ),
     get(jobId().map((id) => `/api/v1/jobs/${id}`)),
+    get(fc.constant('/api/v1/cron/jobs')),
     get(jobId().map((id) => `/jobs/${id}`)),
     get(
       fc
@@ -372,7 +389,7 @@ const pathCase = (): fc.Arbitrary<RestCase> => {
         )
         .map((since) => `/jobs/stats?since=${percentEncode(since)}`),
     ),
-    get(queryString(['since', 'type'], sinceValues).map((q) => `/api/v1/admin/jobs/stats${q}`)),
+    get(queryString(['since', 'job_type'], sinceValues).map((q) => `/api/v1/admin/jobs/stats${q}`)),
     get(queryString(['page', 'status'], listValues).map((q) => `/api/v2/jobs/active${q}`)),
     get(
       fc

@@ -290,7 +290,7 @@ const PROBES: Probe[] = [
   {
     name: 'GET /api/v1/admin/jobs (listed)',
     seenBy: 'admin',
-    run: async (token, id) => listed(await observe('/api/v1/admin/jobs?pageSize=100', token), id),
+    run: async (token, id) => listed(await observe('/api/v1/admin/jobs?page_size=100', token), id),
   },
   {
     name: 'POST /api/v1/admin/jobs/:id/retry',
@@ -436,7 +436,7 @@ async function totals(token: string | null): Promise<unknown> {
     list: await rest('/v1/jobs?pageSize=100'),
     active: await rest('/api/v2/jobs/active'),
     stats: 'byStatus' in restStats ? stats(restStats) : restStats,
-    admin: await rest('/api/v1/admin/jobs?pageSize=100'),
+    admin: await rest('/api/v1/admin/jobs?page_size=100'),
     adminStats: 'byStatus' in adminStats ? stats(adminStats) : adminStats,
   };
 }

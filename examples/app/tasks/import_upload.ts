@@ -5,6 +5,7 @@ import { defineTask, PermanentJobError, sleep, z } from 'jobdeck';
  * transaction that enqueued this job, and is found by this job's id.
  */
 export default defineTask({
+  category: 'import',
   description: 'Import an uploaded CSV file',
   maxAttempts: 3,
   payload: z.object({ filename: z.string().min(1) }),

@@ -2,6 +2,7 @@ import { defineTask } from 'jobdeck';
 
 /** Deletes failed uploads older than a day; scheduled every minute in `crontab`. */
 export default defineTask({
+  category: 'processing',
   description: 'Purge failed uploads older than a day (cron)',
   enqueueFromApi: false,
   maxAttempts: 1,

@@ -2,6 +2,7 @@ import { defineTask, PermanentJobError, z } from 'jobdeck';
 
 /** Summarises an imported upload; enqueued by the database trigger on `uploads`. */
 export default defineTask({
+  category: 'processing',
   description: 'Summarise an imported upload (enqueued by a trigger)',
   payload: z.object({ uploadId: z.number().int().positive() }),
   async run({ payload, helpers, progress }) {

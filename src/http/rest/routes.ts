@@ -14,13 +14,14 @@ import {
   getJob,
   getJobEvents,
   listJobsByPage,
-  listRecentJobsOfCaller,
 } from '../../jobs/repository.ts';
 import { JOB_STATUSES } from '../../jobs/states.ts';
 import { HttpError } from './errors.ts';
-import { jobIdParams, parse, requireIdentity } from './requests.ts';
+import { jobIdParams, parse, requireIdentity, wholeNumber } from './requests.ts';
 import { CreateJobBody } from './schemas.ts';
-import { c4Job, c4Permissions, detailJob, widgetJob } from './serialize.ts';
+import { c4Job, c4Permissions, detailJob } from './serialize.ts';
+import { registerDatabizRoutes } from './databiz.ts';
+import { registerNovusRoutes } from './novus.ts';
 
 export interface RestOptions {
   apiPool: pg.Pool;
@@ -30,20 +31,13 @@ export interface RestOptions {
   identityOf(request: FastifyRequest): Identity | null;
   /** Seconds a succeeded job stays in `GET /api/v2/jobs/active` (seed 001: 5 minutes). */
   widgetCompletedTtlSeconds: number;
+  /** The bearer secret of Novus's `GET /api/v1/cron/jobs` (JOBDECK_CRON_SECRET); unset: off. */
+  cronSecret: string | undefined;
+  /** The owner's connection, for the cron report's figures across organisations. */
+  ownerDb: Kysely<Database>;
+  /** A worker whose heartbeat is older is gone (JOBDECK_RESCUE_AFTER_MS). */
+  workerStaleMs: number;
 }
-
-const wholeNumber = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${name} must be a whole number`)
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, `${name} must be at least ${min}`)
-        .max(max, `${name} must be at most ${max}`),
-    );
 
 const listQuery = z
   .object({
@@ -53,11 +47,6 @@ const listQuery = z
     jobType: z.string().min(1).max(128).optional(),
   })
   .strict();
-
-function requireAdmin(identity: Identity): void {
-  if (identity.role !== 'admin')
-    throw new HttpError(403, 'forbidden', 'this route is for organisation admins (role "admin")');
-}
 
 const pageQuery = (query: z.output<typeof listQuery>) => ({
   page: query.page,
@@ -75,23 +64,26 @@ const paged = (query: z.output<typeof listQuery>, total: number) => ({
 
 /**
  * The REST contract existing frontends call (../shared/seeds): the DataBiz widget's
- * `/api/v2/jobs/active`, C4's `/v1/jobs…`, Novus's `/api/v1/jobs/:id` and admin routes, the OSINT
- * monitor's `/jobs/:id/logs` and `/jobs/stats`. Same token and row-level security as GraphQL:
+ * `/api/v2/jobs/active` (databiz.ts), C4's `/v1/jobs…`, Novus's `/api/v1/…` routes (novus.ts), the
+ * OSINT monitor's `/jobs/:id/logs` and `/jobs/stats`. Same token and row-level security as GraphQL:
  * every query runs as the caller's database role.
  */
 export function registerRestRoutes(app: FastifyInstance, options: RestOptions): void {
   const scoped = <T>(request: FastifyRequest, fn: (db: Kysely<Database>) => Promise<T>) =>
     withIdentity(options.apiPool, requireIdentity(options.identityOf(request)), ({ db }) => fn(db));
 
-  // --- seeds 000/001: the widget polls this every 10 s ---------------------------------------
-  app.get('/api/v2/jobs/active', async (request) =>
-    scoped(request, async (db) => {
-      const jobs = await listRecentJobsOfCaller(db, {
-        succeededForSeconds: options.widgetCompletedTtlSeconds,
-      });
-      return jobs.map(widgetJob);
-    }),
-  );
+  // --- seeds 000/001: the DataBiz widget; seed 002: Novus --------------------------------------
+  registerDatabizRoutes(app, {
+    scoped,
+    widgetCompletedTtlSeconds: options.widgetCompletedTtlSeconds,
+  });
+  registerNovusRoutes(app, {
+    scoped,
+    identityOf: options.identityOf,
+    cronSecret: options.cronSecret,
+    ownerDb: options.ownerDb,
+    workerStaleMs: options.workerStaleMs,
+  });
 
   // --- seed 004: C4 ----------------------------------------------------------------------------
   app.post('/v1/jobs', async (request, reply) => {
@@ -134,13 +126,11 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   app.post('/v1/jobs/:id/cancel', c4Action(cancelJobOn, 'Job cancelled successfully'));
   app.post('/v1/jobs/:id/retry', c4Action(retryJobOn, 'Job retry initiated successfully'));
 
-  // --- seeds 002/003: Novus and the OSINT monitor ------------------------------------------------
-  const detail = async (request: FastifyRequest) => {
+  // --- seed 003: the OSINT monitor ----------------------------------------------------------------
+  app.get('/jobs/:id', async (request) => {
     const { id } = parse(jobIdParams, request.params, 'path');
     return detailJob(await scoped(request, (db) => getJob(db, id)));
-  };
-  app.get('/api/v1/jobs/:id', detail);
-  app.get('/jobs/:id', detail);
+  });
 
   const logsQuery = z
     .object({
@@ -179,11 +169,10 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
       type: z.string().min(1).max(128).optional(),
     })
     .strict();
-  const stats = async (request: FastifyRequest) => {
+  app.get('/jobs/stats', async (request) => {
     const query = parse(statsQuery, request.query, 'query string');
     return scoped(request, (db) => jobStatsOn(db, { since: query.since, type: query.type }));
-  };
-  app.get('/jobs/stats', stats);
+  });
 
   // The `downloadUrl` of an export's result: served to whoever may see that job, nobody else.
   const EXPORT_FILE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
@@ -205,28 +194,5 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
       .type(file.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
       .header('content-disposition', `attachment; filename="${file}"`)
       .send(body);
-  });
-
-  // Novus admin: the organisation's jobs (row-level security scopes an admin to their org). The
-  // control functions decide whether a job may be retried or cancelled.
-  app.get('/api/v1/admin/jobs', async (request) => {
-    requireAdmin(requireIdentity(options.identityOf(request)));
-    const query = parse(listQuery, request.query, 'query string');
-    const { jobs, total } = await scoped(request, (db) => listJobsByPage(db, pageQuery(query)));
-    return { jobs: jobs.map(detailJob), ...paged(query, total) };
-  });
-  app.get('/api/v1/admin/jobs/stats', async (request) => {
-    requireAdmin(requireIdentity(options.identityOf(request)));
-    return stats(request);
-  });
-  app.post('/api/v1/admin/jobs/:id/retry', async (request) => {
-    requireAdmin(requireIdentity(options.identityOf(request)));
-    const { id } = parse(jobIdParams, request.params, 'path');
-    return detailJob(await scoped(request, (db) => retryJobOn(db, id)));
-  });
-  app.delete('/api/v1/admin/jobs/:id', async (request) => {
-    requireAdmin(requireIdentity(options.identityOf(request)));
-    const { id } = parse(jobIdParams, request.params, 'path');
-    return detailJob(await scoped(request, (db) => cancelJobOn(db, id)));
   });
 }

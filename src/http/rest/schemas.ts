@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JOB_STATUSES } from '../../jobs/states.ts';
+import { TASK_CATEGORIES } from '../../jobs/categories.ts';
 
 /**
  * The REST responses, as zod schemas: the serializers are typed by them and /openapi.json is
@@ -19,7 +20,7 @@ export const ErrorBody = z
 export const WidgetJob = z
   .object({
     id: z.uuid(),
-    type: z.string(),
+    type: z.enum(TASK_CATEGORIES).describe("the task type's category (processing: none declared)"),
     status: z.enum(['running', 'completed', 'failed']),
     progress: z.number().int().min(0).max(100),
     filename: z.string().optional(),
@@ -104,11 +105,7 @@ export const DetailJob = z
     memory_usage_mb: z.number().int().nullable(),
     cpu_ms: z.number().int().nullable(),
   })
-  .meta({ id: 'DetailJob', description: 'Seeds 002/003: a job in snake_case' });
-
-export const AdminList = z
-  .object({ jobs: z.array(DetailJob), ...pageFields })
-  .meta({ id: 'AdminList' });
+  .meta({ id: 'DetailJob', description: 'Seed 003: a job in snake_case' });
 
 export const JobLogs = z
   .object({

@@ -1,31 +1,11 @@
 import type { Job } from '../../db/types.ts';
-import { canCancel, canRetry, isFinished, type JobStatus } from '../../jobs/states.ts';
+import { canCancel, canRetry } from '../../jobs/states.ts';
 
 const iso = (value: Date | null | undefined): string | null => (value ? value.toISOString() : null);
 
 function lastError(job: Job): { message?: string; stack?: string } | null {
   const errors = job.errors as unknown as { message?: string; stack?: string }[];
   return errors.length > 0 ? (errors[errors.length - 1] ?? null) : null;
-}
-
-/** Seeds 000/001's widget status: in flight, done, or not. */
-export type WidgetStatus = 'running' | 'completed' | 'failed';
-
-export function widgetStatus(status: JobStatus): WidgetStatus {
-  if (status === 'succeeded') return 'completed';
-  return isFinished({ status }) ? 'failed' : 'running';
-}
-
-/** `GET /api/v2/jobs/active` item (seeds 000/001), with `filename` when the payload has one. */
-export function widgetJob(job: Job) {
-  const filename = (job.payload as Record<string, unknown> | null)?.['filename'];
-  return {
-    id: job.id,
-    type: job.type,
-    status: widgetStatus(job.status),
-    progress: job.progress,
-    ...(typeof filename === 'string' ? { filename } : {}),
-  };
 }
 
 /**
