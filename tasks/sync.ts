@@ -12,6 +12,7 @@ type Row = Record<string, unknown> & { id: string | number };
  */
 export default defineTask({
   description: 'Reconcile an external system’s records with the last synced copy (seed 004)',
+  category: 'import',
   maxAttempts: 3,
   payload: z.object({
     source: z
