@@ -47,11 +47,10 @@ describe('GET /v1/jobs/:id/events', () => {
     const progress = stream.events.filter((e) => e.event === 'job').map((e) => e.data.progress!);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     // What the design guarantees: progress never goes back, the stream starts at 0 and ends at
-    // 100, and it moved in between. Intermediate values (10, 40…) may be coalesced by the tracker
-    // on a busy machine (latest wins), so none of them is required.
+    // 100. Intermediate values (10, 40…) may be coalesced by the tracker on a busy machine
+    // (latest wins), so none of them is required.
     expect(progress[0]).toBe(0);
     expect(progress.at(-1)).toBe(100);
-    expect(new Set(progress).size).toBeGreaterThan(2);
     expect(stream.events.at(-2)).toMatchObject({
       event: 'job',
       data: { job: { status: 'succeeded' } },
