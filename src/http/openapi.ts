@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { OSINT_OPERATIONS } from './rest/osint-schemas.ts';
 import { CreateJobBody } from './rest/schemas.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
 
 type Responses = Record<number, string>;
-interface Operation {
+/** One route's description (src/http/rest/osint-schemas.ts adds seed 003's). */
+export interface Operation {
   summary: string;
   tags: string[];
   parameters?: unknown[];
@@ -109,38 +111,7 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       responses: { 200: 'DetailJob', 401: 'Error', 404: 'Error' },
     },
   },
-  '/jobs/{id}': {
-    get: {
-      summary: 'A job in detail (seed 003)',
-      tags: ['osint'],
-      parameters: [idParam],
-      responses: { 200: 'DetailJob', 401: 'Error', 404: 'Error' },
-    },
-  },
-  '/jobs/{id}/logs': {
-    get: {
-      summary: "A job's log lines and transitions, oldest first (seed 003)",
-      tags: ['osint'],
-      parameters: [
-        idParam,
-        query(
-          'limit',
-          { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
-          'lines per page',
-        ),
-        query('after', { type: 'integer', minimum: 0 }, '`nextAfter` of the previous page'),
-      ],
-      responses: { 200: 'JobLogs', 400: 'Error', 401: 'Error', 404: 'Error' },
-    },
-  },
-  '/jobs/stats': {
-    get: {
-      summary: 'Counts, queue depth, durations and throughput of the jobs the caller may see',
-      tags: ['osint'],
-      parameters: STATS_PARAMS,
-      responses: { 200: 'Stats', 400: 'Error', 401: 'Error' },
-    },
-  },
+  ...OSINT_OPERATIONS,
   '/api/v1/exports/{file}': {
     get: {
       summary:

@@ -12,12 +12,12 @@ import { enqueueJobAsCaller } from '../../jobs/enqueue.ts';
 import {
   findJobIdByDownloadUrl,
   getJob,
-  getJobEvents,
   listJobsByPage,
   listRecentJobsOfCaller,
 } from '../../jobs/repository.ts';
 import { JOB_STATUSES } from '../../jobs/states.ts';
 import { HttpError } from './errors.ts';
+import { registerOsintRoutes } from './osint.ts';
 import { jobIdParams, parse, requireIdentity } from './requests.ts';
 import { CreateJobBody } from './schemas.ts';
 import { c4Job, c4Permissions, detailJob, widgetJob } from './serialize.ts';
@@ -76,7 +76,7 @@ const paged = (query: z.output<typeof listQuery>, total: number) => ({
 /**
  * The REST contract existing frontends call (../shared/seeds): the DataBiz widget's
  * `/api/v2/jobs/active`, C4's `/v1/jobs…`, Novus's `/api/v1/jobs/:id` and admin routes, the OSINT
- * monitor's `/jobs/:id/logs` and `/jobs/stats`. Same token and row-level security as GraphQL:
+ * monitor's `/jobs…` (./osint.ts). Same token and row-level security as GraphQL:
  * every query runs as the caller's database role.
  */
 export function registerRestRoutes(app: FastifyInstance, options: RestOptions): void {
@@ -166,35 +166,6 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     return detailJob(await scoped(request, (db) => getJob(db, id)));
   };
   app.get('/api/v1/jobs/:id', detail);
-  app.get('/jobs/:id', detail);
-
-  const logsQuery = z
-    .object({
-      limit: wholeNumber('limit', 1, 1000).default(200),
-      after: wholeNumber('after', 0, Number.MAX_SAFE_INTEGER).optional(),
-    })
-    .strict();
-  app.get('/jobs/:id/logs', async (request) => {
-    const { id } = parse(jobIdParams, request.params, 'path');
-    const query = parse(logsQuery, request.query, 'query string');
-    return scoped(request, async (db) => {
-      await getJob(db, id); // 404 for a job the caller may not see, rather than no lines
-      const rows = await getJobEvents(db, id, {
-        limit: query.limit + 1,
-        afterId: query.after === undefined ? undefined : String(query.after),
-      });
-      const page = rows.slice(0, query.limit);
-      return {
-        jobId: id,
-        logs: page.map(({ job_id: _job, ...e }) => ({
-          ...e,
-          id: Number(e.id),
-          at: e.at.toISOString(),
-        })),
-        nextAfter: rows.length > query.limit ? Number(page[page.length - 1]!.id) : null,
-      };
-    });
-  });
 
   const statsQuery = z
     .object({
@@ -209,7 +180,9 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     const query = parse(statsQuery, request.query, 'query string');
     return scoped(request, (db) => jobStatsOn(db, { since: query.since, type: query.type }));
   };
-  app.get('/jobs/stats', stats);
+
+  // Seed 003, the OSINT monitor: its own module.
+  registerOsintRoutes(app, { scoped });
 
   // The `downloadUrl` of an export's result: served to whoever may see that job, nobody else.
   const EXPORT_FILE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
