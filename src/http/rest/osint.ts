@@ -188,8 +188,14 @@ export function registerOsintRoutes(app: FastifyInstance, options: OsintRouteOpt
 
   app.get('/jobs/stats', async (request): Promise<z.output<typeof OsintStats>> => {
     const q = parse(statsQuery, request.query, 'query string');
-    const [stats, usage] = await scoped(request, (db) =>
-      Promise.all([jobStatsOn(db, { since: q.since, type: q.job_type }), runningUsage(db)]),
+    // One after the other: both run on the request's one connection.
+    const [stats, usage] = await scoped(
+      request,
+      async (db) =>
+        [
+          await jobStatsOn(db, { since: q.since, type: q.job_type }),
+          await runningUsage(db),
+        ] as const,
     );
     const byStatus = zeroes();
     for (const [status, n] of Object.entries(stats.byStatus))
