@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { queryParam, uuidPathParam } from './openapi-params.ts';
 import { OSINT_OPERATIONS } from './rest/osint-schemas.ts';
 import { CreateJobBody } from './rest/schemas.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
@@ -15,19 +16,8 @@ export interface Operation {
   admin?: boolean;
 }
 
-const idParam = {
-  name: 'id',
-  in: 'path',
-  required: true,
-  schema: { type: 'string', format: 'uuid' },
-};
-const query = (name: string, schema: unknown, description: string) => ({
-  name,
-  in: 'query',
-  required: false,
-  schema,
-  description,
-});
+const idParam = uuidPathParam('id');
+const query = queryParam;
 const LIST_PARAMS = [
   query('page', { type: 'integer', minimum: 1, default: 1 }, 'page number, from 1'),
   query('pageSize', { type: 'integer', minimum: 1, maximum: 100, default: 25 }, 'jobs per page'),

@@ -6,6 +6,7 @@ import {
   type OsintStatus,
 } from '../../jobs/osint-model.ts';
 import type { Operation } from '../openapi.ts';
+import { queryParam, uuidPathParam } from '../openapi-params.ts';
 
 /**
  * Seed 003's (the OSINT monitor's) responses as zod schemas, field names and enum values as the
@@ -96,19 +97,8 @@ export const CancelBody = z
   .strict()
   .meta({ id: 'OsintCancel' });
 
-const jobIdParam = {
-  name: 'job_id',
-  in: 'path',
-  required: true,
-  schema: { type: 'string', format: 'uuid' },
-};
-const query = (name: string, schema: unknown, description: string) => ({
-  name,
-  in: 'query',
-  required: false,
-  schema,
-  description,
-});
+const jobIdParam = uuidPathParam('job_id');
+const query = queryParam;
 
 /** Seed 003's routes in /openapi.json. */
 export const OSINT_OPERATIONS: Record<string, Record<string, Operation>> = {

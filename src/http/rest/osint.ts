@@ -22,7 +22,7 @@ import {
 import { listJobsFiltered, runningUsage } from '../../jobs/osint-reads.ts';
 import { getJob, getJobEvents } from '../../jobs/repository.ts';
 import { isJobStatus } from '../../jobs/states.ts';
-import { parse } from './requests.ts';
+import { parse, sinceParam, wholeNumber } from './requests.ts';
 import { CancelBody, type OsintJob, type OsintJobLog, type OsintStats } from './osint-schemas.ts';
 
 /** `created_by` of a job enqueued without an owner (cron, SQL, the server's own deliveries). */
@@ -92,18 +92,7 @@ export function osintJobLog(event: JobEvent): z.output<typeof OsintJobLog> {
 }
 
 const count = (name: string, min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${name} must be a whole number`)
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, `${name} must be at least ${min}`)
-        .max(max, `${name} must be at most ${max}`),
-    )
-    .default(fallback);
+  wholeNumber(name, min, max).default(fallback);
 
 /** One of the seed's enum values, in any letter case. */
 const seedEnum = <T extends string>(name: string, values: readonly [T, ...T[]]) =>
@@ -138,10 +127,7 @@ const logsQuery = z
 
 const statsQuery = z
   .object({
-    since: z
-      .string()
-      .refine((v) => !Number.isNaN(Date.parse(v)), 'since must be an ISO time')
-      .optional(),
+    since: sinceParam.optional(),
     job_type: text('job_type').optional(),
   })
   .strict();

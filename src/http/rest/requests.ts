@@ -24,3 +24,22 @@ export function requireIdentity(identity: Identity | null): Identity {
     throw new HttpError(401, 'unauthorized', 'sign in: send Authorization: Bearer <token>');
   return identity;
 }
+
+/** A query-string whole number from `min` to `max`, each bound named in its error. */
+export const wholeNumber = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, `${name} must be at least ${min}`)
+        .max(max, `${name} must be at most ${max}`),
+    );
+
+/** The `since` of the stats routes: a time JavaScript can read (the database checks the rest). */
+export const sinceParam = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'since must be an ISO time');

@@ -18,7 +18,7 @@ import {
 import { JOB_STATUSES } from '../../jobs/states.ts';
 import { HttpError } from './errors.ts';
 import { registerOsintRoutes } from './osint.ts';
-import { jobIdParams, parse, requireIdentity } from './requests.ts';
+import { jobIdParams, parse, requireIdentity, sinceParam, wholeNumber } from './requests.ts';
 import { CreateJobBody } from './schemas.ts';
 import { c4Job, c4Permissions, detailJob, widgetJob } from './serialize.ts';
 
@@ -31,19 +31,6 @@ export interface RestOptions {
   /** Seconds a succeeded job stays in `GET /api/v2/jobs/active` (seed 001: 5 minutes). */
   widgetCompletedTtlSeconds: number;
 }
-
-const wholeNumber = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${name} must be a whole number`)
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, `${name} must be at least ${min}`)
-        .max(max, `${name} must be at most ${max}`),
-    );
 
 const listQuery = z
   .object({
@@ -169,10 +156,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
 
   const statsQuery = z
     .object({
-      since: z
-        .string()
-        .refine((v) => !Number.isNaN(Date.parse(v)), 'since must be an ISO time')
-        .optional(),
+      since: sinceParam.optional(),
       type: z.string().min(1).max(128).optional(),
     })
     .strict();
