@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { queryParam, uuidPathParam } from './openapi-params.ts';
+import { OSINT_OPERATIONS } from './rest/osint-schemas.ts';
 import { CreateJobBody } from './rest/schemas.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
 import { NOVUS_STATUSES } from './rest/novus-contract.ts';
 
 type Responses = Record<number, string>;
-interface Operation {
+/** One route's description (src/http/rest/osint-schemas.ts adds seed 003's). */
+export interface Operation {
   summary: string;
   tags: string[];
   parameters?: unknown[];
@@ -14,19 +17,8 @@ interface Operation {
   admin?: boolean;
 }
 
-const idParam = {
-  name: 'id',
-  in: 'path',
-  required: true,
-  schema: { type: 'string', format: 'uuid' },
-};
-const query = (name: string, schema: unknown, description: string) => ({
-  name,
-  in: 'query',
-  required: false,
-  schema,
-  description,
-});
+const idParam = uuidPathParam('id');
+const query = queryParam;
 const LIST_PARAMS = [
   query('page', { type: 'integer', minimum: 1, default: 1 }, 'page number, from 1'),
   query('pageSize', { type: 'integer', minimum: 1, maximum: 100, default: 25 }, 'jobs per page'),
@@ -118,38 +110,7 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       responses: { 200: 'NovusJob', 400: 'Error', 401: 'Error', 404: 'Error' },
     },
   },
-  '/jobs/{id}': {
-    get: {
-      summary: 'A job in detail (seed 003)',
-      tags: ['osint'],
-      parameters: [idParam],
-      responses: { 200: 'DetailJob', 401: 'Error', 404: 'Error' },
-    },
-  },
-  '/jobs/{id}/logs': {
-    get: {
-      summary: "A job's log lines and transitions, oldest first (seed 003)",
-      tags: ['osint'],
-      parameters: [
-        idParam,
-        query(
-          'limit',
-          { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
-          'lines per page',
-        ),
-        query('after', { type: 'integer', minimum: 0 }, '`nextAfter` of the previous page'),
-      ],
-      responses: { 200: 'JobLogs', 400: 'Error', 401: 'Error', 404: 'Error' },
-    },
-  },
-  '/jobs/stats': {
-    get: {
-      summary: 'Counts, queue depth, durations and throughput of the jobs the caller may see',
-      tags: ['osint'],
-      parameters: STATS_PARAMS,
-      responses: { 200: 'Stats', 400: 'Error', 401: 'Error' },
-    },
-  },
+  ...OSINT_OPERATIONS,
   '/api/v1/exports/{file}': {
     get: {
       summary:

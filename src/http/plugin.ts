@@ -14,6 +14,7 @@ import { VERSION } from '../version.ts';
 import { installCallerHook } from './caller.ts';
 import { registerDashboard } from './dashboard.ts';
 import { registerHealth } from './health.ts';
+import { JOB_SOCKET_PATH, registerJobSocket } from './job-socket.ts';
 import type { IdentifyRequest } from './identify.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -105,7 +106,7 @@ export function makeJobdeckPlugin(
       await registerWebsocket(app, {
         prefix,
         maxPayload: config.maxBodyBytes,
-        paths: [`${prefix}/graphql`],
+        paths: [`${prefix}/graphql`, `${prefix}${JOB_SOCKET_PATH}/*`],
       });
       installErrorHandler(app, logger);
       // First, so its response hook times every route registered after it.
@@ -134,6 +135,14 @@ export function makeJobdeckPlugin(
         identityOf: callers.signedInOf,
         heartbeatMs: config.sseHeartbeatMs,
         maxStreamsPerUser: config.sseMaxStreamsPerUser,
+      });
+      registerJobSocket(app, {
+        apiPool,
+        changes,
+        identityOf: callers.identityOf,
+        jwtSecret,
+        heartbeatMs: config.sseHeartbeatMs,
+        maxPerUser: config.sseMaxStreamsPerUser,
       });
       registerRestRoutes(app, {
         apiPool,

@@ -22,7 +22,7 @@ export function isUnderPrefix(url: string | undefined, prefix: string): boolean 
  * the application's own upgrades (another websocket library, say) are left to it. An upgrade for
  * another path that nobody else listens for is refused, as Node does without listeners. Under
  * jobdeck's prefix, an upgrade for a path that has no websocket (`paths`) is answered 404, not
- * accepted and then dropped.
+ * accepted and then dropped; a path ending in `/*` stands for any one segment below it.
  */
 export async function registerWebsocket(
   app: FastifyInstance,
@@ -36,10 +36,19 @@ export async function registerWebsocket(
   if (added.length !== 1) return;
   const route = added[0] as UpgradeListener;
   const paths = new Set(options.paths);
+  // `/ws/jobs/*`: any one path segment below `/ws/jobs`.
+  const parents = new Set(
+    options.paths.filter((p) => p.endsWith('/*')).map((p) => p.slice(0, -'/*'.length)),
+  );
+  const served = (pathname: string) => {
+    if (paths.has(pathname)) return true;
+    const slash = pathname.lastIndexOf('/');
+    return slash > 0 && slash < pathname.length - 1 && parents.has(pathname.slice(0, slash));
+  };
   const narrowed: UpgradeListener = (request, socket, head) => {
     if (isUnderPrefix(request.url, options.prefix)) {
       const pathname = (request.url ?? '/').split('?')[0]!;
-      if (paths.has(pathname)) return route(request, socket, head);
+      if (served(pathname)) return route(request, socket, head);
       return refuseUpgrade(socket, 404, `no websocket at ${pathname}`);
     }
     if (server.listenerCount('upgrade') === 1) socket.destroy();

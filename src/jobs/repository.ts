@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, Job, JobEvent } from '../db/types.ts';
+import type { Database, Job, JobEvent, JobEventLevel } from '../db/types.ts';
 import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
 import { isJobId } from './ids.ts';
 import { ACTIVE_STATUSES, JOB_STATUSES, isJobStatus, type JobStatus } from './states.ts';
@@ -168,11 +168,14 @@ export async function activeJobs(
   return query.execute();
 }
 
-/** A job's log lines and transitions, oldest first, after the event id `afterId` when given. */
+/**
+ * A job's log lines and transitions, oldest first: after the event id `afterId`, past the first
+ * `offset` and of one `level` when given.
+ */
 export async function getJobEvents(
   db: Kysely<Database>,
   jobId: string,
-  options: { afterId?: string; limit?: number } = {},
+  options: { afterId?: string; limit?: number; offset?: number; level?: JobEventLevel } = {},
 ): Promise<JobEvent[]> {
   if (!isJobId(jobId)) throw new JobNotFoundError(String(jobId));
   let query = db
@@ -182,6 +185,8 @@ export async function getJobEvents(
     .orderBy('id')
     .limit(options.limit ?? 1000);
   if (options.afterId !== undefined) query = query.where('id', '>', options.afterId as never);
+  if (options.offset) query = query.offset(options.offset);
+  if (options.level !== undefined) query = query.where('level', '=', options.level);
   return query.execute();
 }
 

@@ -373,10 +373,23 @@ const pathCase = (): fc.Arbitrary<RestCase> => {
     get(jobId().map((id) => `/jobs/${id}`)),
     get(
       fc
-        .tuple(jobId(), queryString(['limit', 'after'], listValues))
+        .tuple(jobId(), queryString(['limit', 'offset', 'level'], listValues))
         .map(([id, q]) => `/jobs/${id}/logs${q}`),
     ),
-    get(queryString(['since', 'type'], sinceValues).map((q) => `/jobs/stats${q}`)),
+    get(
+      queryString(['status', 'priority', 'limit', 'offset', 'job_type'], listValues).map(
+        (q) => `/jobs${q}`,
+      ),
+    ),
+    get(
+      jobId().map((id) => `/jobs/${id}/cancel`),
+      fc.constant('POST'),
+    ),
+    get(
+      jobId().map((id) => `/jobs/${id}/retry`),
+      fc.constant('POST'),
+    ),
+    get(queryString(['since', 'job_type'], sinceValues).map((q) => `/jobs/stats${q}`)),
     // times JavaScript can parse and PostgreSQL cannot store
     get(
       fc

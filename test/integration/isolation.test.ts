@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Jobdeck } from '../../src/client.ts';
 import type { Job } from '../../src/db/types.ts';
 import { secretKey } from '../../src/auth/tokens.ts';
@@ -101,6 +102,36 @@ async function observe(
     return { status: response.status, type, body: '<stream>' };
   }
   return { status: response.status, type, body: await response.text() };
+}
+
+/**
+ * Seed 003's job socket with the token in `?token=`: a refusal as the HTTP status its close code
+ * stands for (4401 → 401) with its `{error, message}`; a job it sends as status 0 and the first
+ * message (the probe then closes it).
+ */
+function observeSocket(path: string, token: string | null): Promise<Observation> {
+  const query = token ? `?token=${token}` : '';
+  const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}${path}${query}`);
+  let refusal = '';
+  return new Promise((resolve, reject) => {
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as {
+        type: string;
+        error?: string;
+        message?: string;
+      };
+      if (message.type === 'error')
+        refusal = JSON.stringify({ error: message.error, message: message.message });
+      else {
+        ws.close();
+        resolve({ status: 0, type: 'websocket', body: String(data) });
+      }
+    });
+    ws.on('close', (code) =>
+      resolve({ status: code >= 4000 ? code - 4000 : code, type: 'websocket', body: refusal }),
+    );
+    ws.on('error', reject);
+  });
 }
 
 const graphql = (token: string | null, query: string, variables: Record<string, unknown>) =>
@@ -264,6 +295,19 @@ const PROBES: Probe[] = [
     run: (token, id) => observe(`/jobs/${id}/logs?limit=5`, token),
   },
   {
+    name: 'GET /jobs (listed)',
+    run: async (token, id) => listed(await observe('/jobs?limit=1000', token), id),
+  },
+  {
+    name: 'POST /jobs/:id/cancel',
+    run: (token, id) => observe(`/jobs/${id}/cancel`, token, { method: 'POST' }),
+  },
+  {
+    name: 'POST /jobs/:id/retry',
+    run: (token, id) => observe(`/jobs/${id}/retry`, token, { method: 'POST' }),
+  },
+  { name: 'WebSocket /ws/jobs/:id', run: (token, id) => observeSocket(`/ws/jobs/${id}`, token) },
+  {
     name: 'POST /v1/jobs/:id/cancel',
     run: (token, id) => observe(`/v1/jobs/${id}/cancel`, token, { method: 'POST' }),
   },
@@ -423,6 +467,26 @@ async function totals(token: string | null): Promise<unknown> {
     const { oldestReadyAgeMs: _age, ...queue } = s.queue;
     return { byStatus: s.byStatus, byType: s.byType, queue };
   };
+  // seed 003's shape: the same figures, less the clock-dependent ones
+  const osintStats = (value: unknown) => {
+    const s = value as {
+      jobs_by_status: unknown;
+      jobs_by_type: unknown;
+      queue_status: Record<string, unknown>;
+      resource_usage: unknown;
+    };
+    const {
+      oldest_ready_age_seconds: _age,
+      throughput_per_minute: _rate,
+      ...queue
+    } = s.queue_status;
+    return {
+      byStatus: s.jobs_by_status,
+      byType: s.jobs_by_type,
+      queue,
+      usage: s.resource_usage,
+    };
+  };
   const rest = async (path: string) => {
     const response = await observe(path, token);
     if (response.status !== 200) return response;
@@ -435,7 +499,7 @@ async function totals(token: string | null): Promise<unknown> {
     graphql: { ...data, jobStats: jobStats ? stats(jobStats) : jobStats },
     list: await rest('/v1/jobs?pageSize=100'),
     active: await rest('/api/v2/jobs/active'),
-    stats: 'byStatus' in restStats ? stats(restStats) : restStats,
+    stats: 'jobs_by_status' in restStats ? osintStats(restStats) : restStats,
     admin: await rest('/api/v1/admin/jobs?page_size=100'),
     adminStats: 'byStatus' in adminStats ? stats(adminStats) : adminStats,
   };

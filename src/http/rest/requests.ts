@@ -53,3 +53,8 @@ export function requireAdmin(identity: Identity): void {
   if (identity.role !== 'admin')
     throw new HttpError(403, 'forbidden', 'this route is for organisation admins (role "admin")');
 }
+
+/** The `since` of the stats routes: a time JavaScript can read (the database checks the rest). */
+export const sinceParam = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'since must be an ISO time');

@@ -7,19 +7,15 @@ import { z } from 'zod';
 import type { Database, Job } from '../../db/types.ts';
 import type { Identity } from '../../auth/identity.ts';
 import { withIdentity } from '../../auth/scoped.ts';
-import { cancelJobOn, jobStatsOn, retryJobOn } from '../../jobs/control.ts';
+import { cancelJobOn, retryJobOn } from '../../jobs/control.ts';
 import { enqueueJobAsCaller } from '../../jobs/enqueue.ts';
-import {
-  findJobIdByDownloadUrl,
-  getJob,
-  getJobEvents,
-  listJobsByPage,
-} from '../../jobs/repository.ts';
+import { findJobIdByDownloadUrl, getJob, listJobsByPage } from '../../jobs/repository.ts';
 import { JOB_STATUSES } from '../../jobs/states.ts';
 import { HttpError } from './errors.ts';
+import { registerOsintRoutes } from './osint.ts';
 import { jobIdParams, parse, requireIdentity, wholeNumber } from './requests.ts';
 import { CreateJobBody } from './schemas.ts';
-import { c4Job, c4Permissions, detailJob } from './serialize.ts';
+import { c4Job, c4Permissions } from './serialize.ts';
 import { registerDatabizRoutes } from './databiz.ts';
 import { registerNovusRoutes } from './novus.ts';
 
@@ -65,7 +61,7 @@ const paged = (query: z.output<typeof listQuery>, total: number) => ({
 /**
  * The REST contract existing frontends call (../shared/seeds): the DataBiz widget's
  * `/api/v2/jobs/active` (databiz.ts), C4's `/v1/jobs…`, Novus's `/api/v1/…` routes (novus.ts), the
- * OSINT monitor's `/jobs/:id/logs` and `/jobs/stats`. Same token and row-level security as GraphQL:
+ * OSINT monitor's `/jobs…` (osint.ts). Same token and row-level security as GraphQL:
  * every query runs as the caller's database role.
  */
 export function registerRestRoutes(app: FastifyInstance, options: RestOptions): void {
@@ -109,11 +105,6 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     return { jobs: jobs.map(c4Job), ...paged(query, total) };
   });
 
-  /**
-   * Seed 004's cancel and retry act exactly when the status body says they may (`may`): the job is
-   * read once for its state, then the control function decides again under the row's lock, so a
-   * job that changed in between is refused there with its own 409.
-   */
   // The control functions decide, as for GraphQL, the CLI and the dashboard (one rule, one read
   // of the row): a refusal is a 409 with their message, cancelling a cancelled job succeeds.
   const c4Action =
@@ -126,53 +117,8 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   app.post('/v1/jobs/:id/cancel', c4Action(cancelJobOn, 'Job cancelled successfully'));
   app.post('/v1/jobs/:id/retry', c4Action(retryJobOn, 'Job retry initiated successfully'));
 
-  // --- seed 003: the OSINT monitor ----------------------------------------------------------------
-  app.get('/jobs/:id', async (request) => {
-    const { id } = parse(jobIdParams, request.params, 'path');
-    return detailJob(await scoped(request, (db) => getJob(db, id)));
-  });
-
-  const logsQuery = z
-    .object({
-      limit: wholeNumber('limit', 1, 1000).default(200),
-      after: wholeNumber('after', 0, Number.MAX_SAFE_INTEGER).optional(),
-    })
-    .strict();
-  app.get('/jobs/:id/logs', async (request) => {
-    const { id } = parse(jobIdParams, request.params, 'path');
-    const query = parse(logsQuery, request.query, 'query string');
-    return scoped(request, async (db) => {
-      await getJob(db, id); // 404 for a job the caller may not see, rather than no lines
-      const rows = await getJobEvents(db, id, {
-        limit: query.limit + 1,
-        afterId: query.after === undefined ? undefined : String(query.after),
-      });
-      const page = rows.slice(0, query.limit);
-      return {
-        jobId: id,
-        logs: page.map(({ job_id: _job, ...e }) => ({
-          ...e,
-          id: Number(e.id),
-          at: e.at.toISOString(),
-        })),
-        nextAfter: rows.length > query.limit ? Number(page[page.length - 1]!.id) : null,
-      };
-    });
-  });
-
-  const statsQuery = z
-    .object({
-      since: z
-        .string()
-        .refine((v) => !Number.isNaN(Date.parse(v)), 'since must be an ISO time')
-        .optional(),
-      type: z.string().min(1).max(128).optional(),
-    })
-    .strict();
-  app.get('/jobs/stats', async (request) => {
-    const query = parse(statsQuery, request.query, 'query string');
-    return scoped(request, (db) => jobStatsOn(db, { since: query.since, type: query.type }));
-  });
+  // Seed 003, the OSINT monitor: its own module.
+  registerOsintRoutes(app, { scoped });
 
   // The `downloadUrl` of an export's result: served to whoever may see that job, nobody else.
   const EXPORT_FILE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;

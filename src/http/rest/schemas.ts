@@ -107,25 +107,6 @@ export const DetailJob = z
   })
   .meta({ id: 'DetailJob', description: 'Seed 003: a job in snake_case' });
 
-export const JobLogs = z
-  .object({
-    jobId: z.uuid(),
-    logs: z.array(
-      z.object({
-        id: z.number().int(),
-        at: time,
-        kind: z.enum(['log', 'transition', 'control']),
-        level: z.enum(['debug', 'info', 'warn', 'error']),
-        message: z.string(),
-        data: json.nullable(),
-        step: z.string().nullable(),
-        attempt: z.number().int().nullable(),
-      }),
-    ),
-    nextAfter: z.number().int().nullable().describe('pass as ?after= for the next page'),
-  })
-  .meta({ id: 'JobLogs' });
-
 export const Stats = z
   .object({
     since: time,
