@@ -9,6 +9,7 @@ import { createDb } from '../db/pool.ts';
 import type { Database } from '../db/types.ts';
 import type { AnyTaskDefinition } from './task.ts';
 import { isWebhookUrl } from './enqueue.ts';
+import { checkEmailNotification } from './email-notification.ts';
 import { BUILTIN_TASKS_DIR, FROM_SOURCES } from '../paths.ts';
 import { normalizeBackoff, parseDuration, type BackoffJson } from './policy.ts';
 
@@ -197,6 +198,16 @@ export function taskSettings(
   };
 }
 
+function notifyOf(def: AnyTaskDefinition, type: string): string | null {
+  if (def.notify === undefined) return null;
+  try {
+    const { email, on } = def.notify;
+    return JSON.stringify(checkEmailNotification(email, on, 'notify.email', 'notify.on'));
+  } catch (error) {
+    throw new Error(`task "${type}": ${(error as Error).message}`, { cause: error });
+  }
+}
+
 function webhookOf(def: AnyTaskDefinition, type: string): string | null {
   if (def.webhook === undefined) return null;
   if (!isWebhookUrl(def.webhook))
@@ -248,6 +259,7 @@ export async function syncTaskTypes(
       org_concurrency: settings.orgConcurrency,
       api_enqueue: def.enqueueFromApi !== false,
       webhook_url: webhookOf(def, type),
+      notify_email: notifyOf(def, type),
     };
   });
   await db
@@ -265,6 +277,7 @@ export async function syncTaskTypes(
         org_concurrency: (eb) => eb.ref('excluded.org_concurrency'),
         api_enqueue: (eb) => eb.ref('excluded.api_enqueue'),
         webhook_url: (eb) => eb.ref('excluded.webhook_url'),
+        notify_email: (eb) => eb.ref('excluded.notify_email'),
         updated_at: sql`now()`,
       }),
     )
