@@ -82,6 +82,7 @@ create table jobdeck.jobs (
   held_at timestamp with time zone,
   manual_retries integer default 0 not null,
   webhook_url text,
+  notify_email jsonb,
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
   constraint current_step_length CHECK ((length(current_step) <= 200)),
@@ -90,6 +91,7 @@ create table jobdeck.jobs (
   constraint jobs_pkey PRIMARY KEY (id),
   constraint key_length CHECK (((length(key) >= 1) AND (length(key) <= 512))),
   constraint max_attempts_in_range CHECK (((max_attempts >= 1) AND (max_attempts <= 32767))),
+  constraint notify_email_is_object CHECK ((jsonb_typeof(notify_email) = 'object'::text)),
   constraint org_id_length CHECK (((length(org_id) >= 1) AND (length(org_id) <= 200))),
   constraint owner_id_length CHECK (((length(owner_id) >= 1) AND (length(owner_id) <= 200))),
   constraint priority_in_range CHECK (((priority >= '-32768'::integer) AND (priority <= 32767))),
@@ -118,7 +120,7 @@ CREATE INDEX jobs_waiting_run_at_idx ON jobdeck.jobs USING btree (run_at) WHERE 
 CREATE TRIGGER _500_delete_events AFTER DELETE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_delete();
 CREATE TRIGGER _500_notify_insert AFTER INSERT ON jobdeck.jobs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_insert();
 CREATE TRIGGER _500_notify_update AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_update();
-CREATE TRIGGER _600_webhooks AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__webhooks();
+CREATE TRIGGER _600_deliveries AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__deliveries();
 create policy jobs_select_org on jobdeck.jobs for select to jobdeck_admin using (((org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
 create policy jobs_select_own on jobdeck.jobs for select to jobdeck_user using (((owner_id = jobdeck.current_user_id()) AND (org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
 create policy jobs_select_system on jobdeck.jobs for select to jobdeck_system using (true);
@@ -129,6 +131,7 @@ What the task says it is doing now.';
 comment on column jobdeck.jobs.gw_job_id is '@behavior -*
 Graphile Worker''s job id of the current attempt.';
 comment on column jobdeck.jobs.held_at is 'Set while a queued job waits for its organisation to drop below its concurrency cap.';
+comment on column jobdeck.jobs.notify_email is 'E-mail notification: {"to": [addresses], "on": ["succeeded", "failed"]}; hidden from the API.';
 comment on column jobdeck.jobs.priority is '@behavior +filterBy +orderBy
 Lower runs first (urgent -20, high -10, normal 0, low 10).';
 comment on column jobdeck.jobs.progress is '@behavior +filterBy +orderBy
@@ -213,7 +216,7 @@ $function$;
 comment on function jobdeck.current_user_id() is 'The signed-in user (JWT `sub`), or null.';
 -- privileges on function jobdeck.current_user_id(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
-CREATE OR REPLACE FUNCTION jobdeck.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, webhook_url text DEFAULT NULL::text)
+CREATE OR REPLACE FUNCTION jobdeck.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, webhook_url text DEFAULT NULL::text, notify_email text[] DEFAULT NULL::text[], notify_on text[] DEFAULT NULL::text[])
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -229,11 +232,16 @@ begin
   if webhook_url is not null then
     v_job := jobdeck_private.set_webhook(v_job.id, webhook_url);
   end if;
+  if notify_email is not null then
+    v_job := jobdeck_private.set_email_notification(v_job.id, notify_email, notify_on);
+  elsif notify_on is not null then
+    raise exception 'notify_on needs notify_email (the addresses to notify)' using errcode = 'JD004';
+  end if;
   return v_job;
 end;
 $function$;
-comment on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
--- privileges on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text): jobdeck_system=EXECUTE
+comment on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
+-- privileges on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.enqueue_job(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
@@ -292,6 +300,9 @@ declare
   v_job jobdeck.jobs;
   v_i   integer := 0;
   v_url text;
+  v_spec jsonb;
+  v_to jsonb;
+  v_on jsonb;
 begin
   perform jobdeck_private.deny_api_caller('jobdeck.enqueue_many()');
   -- the jobs come back in the order of their specs
@@ -302,6 +313,19 @@ begin
     end if;
     if v_url is not null then
       v_job := jobdeck_private.set_webhook(v_job.id, v_url);
+    end if;
+    v_spec := specs -> v_i;
+    v_to := coalesce(v_spec -> 'notifyEmail', v_spec -> 'notify_email');
+    v_on := coalesce(v_spec -> 'notifyOn', v_spec -> 'notify_on');
+    if jsonb_typeof(v_to) = 'string' then
+      v_to := jsonb_build_array(v_to);
+    end if;
+    if v_to is not null and jsonb_typeof(v_to) <> 'null' then
+      v_job := jobdeck_private.set_email_notification(
+        v_job.id,
+        array(select jsonb_array_elements_text(v_to)),
+        case when v_on is null or jsonb_typeof(v_on) = 'null' then null
+             else array(select jsonb_array_elements_text(v_on)) end);
     end if;
     v_i := v_i + 1;
     return next v_job;
@@ -558,13 +582,16 @@ create table jobdeck_private.task_types (
   webhook_url text,
   api_enqueue boolean default true not null,
   category text,
+  notify_email jsonb,
   constraint category_is_known CHECK ((category = ANY (ARRAY['import'::text, 'export'::text, 'validation'::text, 'processing'::text]))),
+  constraint notify_email_is_object CHECK ((jsonb_typeof(notify_email) = 'object'::text)),
   constraint org_concurrency_positive CHECK ((org_concurrency >= 1)),
   constraint task_types_pkey PRIMARY KEY (type)
 );
 alter table jobdeck_private.task_types enable row level security;
 CREATE UNIQUE INDEX task_types_pkey ON jobdeck_private.task_types USING btree (type);
 comment on column jobdeck_private.task_types.category is 'What kind of work the type does (import, export, validation, processing); null: none declared.';
+comment on column jobdeck_private.task_types.notify_email is 'The task type''s e-mail notification (its notify option), used when a job has none of its own.';
 -- privileges on table jobdeck_private.task_types: owner only
 
 create table jobdeck_private.workers (
@@ -962,6 +989,20 @@ end;
 $function$;
 comment on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
 -- privileges on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_delivery(type text, job_id uuid, payload jsonb)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  perform jobdeck_private.enqueue(
+    type, payload, 0, null, null, null, null, null, null, 'job', job_id::text, '{}'::jsonb, 'keep');
+exception when others then
+  raise warning 'jobdeck: % for job % not enqueued: %', type, job_id, sqlerrm;
+end;
+$function$;
+-- privileges on function jobdeck_private.enqueue_delivery(type text, job_id uuid, payload jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_many(specs jsonb)
  RETURNS SETOF jobdeck.jobs
@@ -1816,6 +1857,45 @@ $function$;
 comment on function jobdeck_private.retry_job(job_id uuid) is 'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011.';
 -- privileges on function jobdeck_private.retry_job(job_id uuid): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.set_email_notification(job_id uuid, recipients text[], events text[])
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_job jobdeck.jobs;
+  v_to text[];
+  v_on text[] := coalesce(events, array['succeeded', 'failed']);
+  v_i integer;
+begin
+  select pg_catalog.array_agg(distinct r) into v_to
+    from pg_catalog.unnest(recipients) r;
+  if v_to is null or pg_catalog.cardinality(v_to) < 1 or pg_catalog.cardinality(v_to) > 10 then
+    raise exception 'notify_email must list 1 to 10 addresses, got %', coalesce(pg_catalog.cardinality(v_to), 0)
+      using errcode = 'JD004';
+  end if;
+  for v_i in 1 .. pg_catalog.cardinality(recipients) loop
+    if recipients[v_i] is null or pg_catalog.length(recipients[v_i]) > 254
+       or recipients[v_i] !~ '^[^\s@<>,;:"()\[\]\\]+@[^\s@<>,;:"()\[\]\\]+\.[^\s@<>,;:"()\[\]\\]+$' then
+      raise exception 'notify_email[%] is not an e-mail address (local@domain.tld, at most 254 characters)', v_i
+        using errcode = 'JD004';
+    end if;
+  end loop;
+  if pg_catalog.cardinality(v_on) < 1
+     or exists (select 1 from pg_catalog.unnest(v_on) e where e is null or e not in ('succeeded', 'failed')) then
+    raise exception 'notify_on must list succeeded and/or failed' using errcode = 'JD004';
+  end if;
+  update jobdeck.jobs j
+     set notify_email = pg_catalog.jsonb_build_object(
+           'to', pg_catalog.to_jsonb(v_to),
+           'on', (select pg_catalog.jsonb_agg(distinct e) from pg_catalog.unnest(v_on) e))
+   where j.id = job_id
+  returning j.* into v_job;
+  return v_job;
+end;
+$function$;
+-- privileges on function jobdeck_private.set_email_notification(job_id uuid, recipients text[], events text[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.set_webhook(job_id uuid, url text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
@@ -2027,34 +2107,42 @@ end;
 $function$;
 -- privileges on function jobdeck_private.tg_jobs__after_update(): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__webhooks()
+CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__deliveries()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
+  v_webhooks boolean := exists (select 1 from jobdeck_private.task_types where type = 'deliver_webhook');
+  v_email boolean := exists (select 1 from jobdeck_private.task_types where type = 'deliver_email');
   d record;
 begin
-  if not exists (select 1 from jobdeck_private.task_types where type = 'deliver_webhook') then
+  if not (v_webhooks or v_email) then
     return null;
   end if;
   for d in
-    select n.id, n.status, coalesce(n.webhook_url, t.webhook_url) as url
+    select n.id, n.status,
+           coalesce(n.webhook_url, t.webhook_url) as url,
+           coalesce(n.notify_email, t.notify_email) as notify
       from new_rows n
       join old_rows o on o.id = n.id
       left join jobdeck_private.task_types t on t.type = n.type
      where n.status in ('succeeded', 'failed') and o.status is distinct from n.status
-       and n.type <> 'deliver_webhook' and coalesce(n.webhook_url, t.webhook_url) is not null
+       and n.type not in ('deliver_webhook', 'deliver_email')
+       and (coalesce(n.webhook_url, t.webhook_url) is not null
+            or coalesce(n.notify_email, t.notify_email) is not null)
   loop
-    begin
-      perform jobdeck_private.enqueue(
-        'deliver_webhook', jsonb_build_object('jobId', d.id, 'url', d.url, 'event', 'job.' || d.status),
-        0, null, null, null, null, null, null, 'job', d.id::text, '{}'::jsonb, 'keep');
-    exception when others then
-      raise warning 'jobdeck: webhook delivery for job % not enqueued: %', d.id, sqlerrm;
-    end;
+    if v_webhooks and d.url is not null then
+      perform jobdeck_private.enqueue_delivery(
+        'deliver_webhook', d.id, jsonb_build_object('jobId', d.id, 'url', d.url, 'event', 'job.' || d.status));
+    end if;
+    if v_email and d.notify -> 'on' ? d.status then
+      perform jobdeck_private.enqueue_delivery(
+        'deliver_email', d.id,
+        jsonb_build_object('jobId', d.id, 'to', d.notify -> 'to', 'event', 'job.' || d.status));
+    end if;
   end loop;
   return null;
 end;
 $function$;
--- privileges on function jobdeck_private.tg_jobs__webhooks(): owner only
+-- privileges on function jobdeck_private.tg_jobs__deliveries(): owner only

@@ -74,6 +74,19 @@ const schema = z.object({
       if (parsed.problem) ctx.addIssue({ code: 'custom', message: parsed.problem });
     })
     .default([]),
+  JOBDECK_SMTP_URL: z
+    .string()
+    .trim()
+    .refine(
+      isSmtpUrl,
+      'must be an smtp:// or smtps:// URL, e.g. smtps://user:password@mail.example.com:465',
+    )
+    .optional(),
+  JOBDECK_EMAIL_FROM: z
+    .string()
+    .trim()
+    .pipe(z.email('must be an e-mail address, e.g. jobdeck@example.com'))
+    .default('jobdeck@localhost'),
   JOBDECK_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   JOBDECK_METRICS_ORG_LABEL: z.enum(['true', 'false']).default('false'),
   JOBDECK_CRON_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -164,6 +177,13 @@ export interface Config {
    */
   webhookAllowInternal: string[];
   /**
+   * The SMTP server e-mail notifications go through (`smtp://` or `smtps://`, credentials in the
+   * URL). Unset: enqueuing with an e-mail notification is refused, naming the setting.
+   */
+  smtpUrl: string | undefined;
+  /** The sender of e-mail notifications (JOBDECK_EMAIL_FROM). */
+  emailFrom: string;
+  /**
    * When set, `/metrics` needs this bearer token; unset, it answers local connections only
    * (loopback, not forwarded by a proxy).
    */
@@ -199,7 +219,7 @@ export function loadConfig(
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) =>
-        `${String(issue.path[0])}=${JSON.stringify(cleaned[String(issue.path[0])] ?? '')}: ${issue.message}`,
+        `${String(issue.path[0])}=${JSON.stringify(shown(cleaned[String(issue.path[0])] ?? ''))}: ${issue.message}`,
     );
     throw new ConfigError(problems);
   }
@@ -253,6 +273,8 @@ export function loadConfig(
     webhookSecret: v.JOBDECK_WEBHOOK_SECRET,
     webhookTimeoutMs: v.JOBDECK_WEBHOOK_TIMEOUT_MS,
     webhookAllowInternal: v.JOBDECK_WEBHOOK_ALLOW_INTERNAL,
+    smtpUrl: v.JOBDECK_SMTP_URL,
+    emailFrom: v.JOBDECK_EMAIL_FROM,
     metricsToken: v.JOBDECK_METRICS_TOKEN,
     metricsOrgLabel: v.JOBDECK_METRICS_ORG_LABEL === 'true',
     cronSecret: v.JOBDECK_CRON_SECRET,
@@ -279,6 +301,43 @@ export function loadWebhookAllowInternal(
     throw new ConfigError(
       parsed.error.issues.map(
         (issue) => `JOBDECK_WEBHOOK_ALLOW_INTERNAL=${JSON.stringify(value)}: ${issue.message}`,
+      ),
+    );
+  return parsed.data;
+}
+
+/** An `smtp://` or `smtps://` URL with a host: what nodemailer's transport takes. */
+function isSmtpUrl(value: string): boolean {
+  const url = URL.parse(value);
+  return (
+    url !== null && (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== ''
+  );
+}
+
+/** A setting's value for an error message, without the password of a URL that holds one. */
+function shown(value: string): string {
+  const url = URL.parse(value);
+  if (url === null || url.password === '') return value;
+  url.password = '***';
+  return url.href;
+}
+
+/**
+ * JOBDECK_SMTP_URL alone, for the enqueue check of a client created without it (as
+ * {@link loadWebhookAllowInternal}): undefined when unset.
+ *
+ * @throws ConfigError when it is set but not an smtp(s) URL.
+ */
+export function loadSmtpUrl(
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
+  const value = env['JOBDECK_SMTP_URL'];
+  if (value === undefined || value.trim() === '') return undefined;
+  const parsed = schema.shape.JOBDECK_SMTP_URL.safeParse(value);
+  if (!parsed.success)
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (issue) => `JOBDECK_SMTP_URL=${JSON.stringify(shown(value))}: ${issue.message}`,
       ),
     );
   return parsed.data;

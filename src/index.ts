@@ -82,6 +82,23 @@ export {
   type WebhookLookup,
 } from './jobs/webhook-targets.ts';
 export { postWebhook, type PostWebhookOptions, type WebhookAnswer } from './jobs/webhook-post.ts';
+// E-mail notifications: the checks, the message and its sending (the built-in deliver_email).
+export {
+  checkEmailNotification,
+  MAX_EMAIL_RECIPIENTS,
+  NOTIFY_EVENTS,
+  type EmailNotification,
+  type NotifyEvent,
+  type StoredEmailNotification,
+} from './jobs/email-notification.ts';
+export {
+  renderJobEmail,
+  redactSmtpUrl,
+  sendEmail,
+  type JobEmail,
+  type SendEmailOptions,
+} from './jobs/email-send.ts';
+export { readDeliverySubject, type DeliverySubject } from './jobs/deliveries.ts';
 export type { AllowList } from './util/addresses.ts';
 // Bearer tokens for the API (the server itself is the `jobdeck/server` entry point).
 export { signToken, verifyToken } from './auth/tokens.ts';

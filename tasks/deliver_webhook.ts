@@ -4,6 +4,7 @@ import {
   defineTask,
   PermanentJobError,
   loadWebhookSecret,
+  readDeliverySubject,
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   signWebhook,
@@ -40,31 +41,24 @@ export default defineTask({
   async run({ payload, helpers, log, job, signal }) {
     const config = loadConfig();
     const secret = await loadWebhookSecret(config);
-    const { rows } = await helpers.query<Record<string, unknown>>(
-      `select id, type, status, progress, result, errors, attempts, owner_id, org_id,
-                created_at, started_at, finished_at
-           from jobdeck.jobs where id = $1`,
-      [payload.jobId],
-    );
-    const subject = rows[0];
-    if (!subject) throw new PermanentJobError(`job ${payload.jobId} no longer exists`);
+    const subject = await readDeliverySubject(helpers, payload.jobId);
     const body = JSON.stringify({
       event: payload.event,
       deliveryId: job.id,
       deliveredAt: new Date().toISOString(),
       job: {
-        id: subject['id'],
-        type: subject['type'],
-        status: subject['status'],
-        progress: subject['progress'],
-        result: subject['result'],
-        errors: subject['errors'],
-        attempts: subject['attempts'],
-        ownerId: subject['owner_id'],
-        orgId: subject['org_id'],
-        createdAt: subject['created_at'],
-        startedAt: subject['started_at'],
-        finishedAt: subject['finished_at'],
+        id: subject.id,
+        type: subject.type,
+        status: subject.status,
+        progress: subject.progress,
+        result: subject.result,
+        errors: subject.errors,
+        attempts: subject.attempts,
+        ownerId: subject.owner_id,
+        orgId: subject.org_id,
+        createdAt: subject.created_at,
+        startedAt: subject.started_at,
+        finishedAt: subject.finished_at,
       },
     });
     const timestamp = Math.floor(Date.now() / 1000);

@@ -1,3 +1,4 @@
+import type { StoredEmailNotification } from '../jobs/email-notification.ts';
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { JobStatus } from '../jobs/states.ts';
 
@@ -60,6 +61,8 @@ export interface JobsTable {
   held_at: Timestamp | null;
   manual_retries: Generated<number>;
   webhook_url: string | null;
+  /** Who is mailed when the job finishes (`{to, on}`); hidden from the API. */
+  notify_email: ColumnType<StoredEmailNotification | null, string | null, string | null>;
 }
 
 export type JobEventKind = 'log' | 'transition' | 'control';
@@ -92,6 +95,7 @@ export interface TaskTypesTable {
   webhook_url: string | null;
   /** import, export, validation or processing; null: the task declares none (src/jobs/categories.ts). */
   category: string | null;
+  notify_email: ColumnType<StoredEmailNotification | null, string | null, string | null>;
   median_ms: Int8 | null;
   stats_at: Timestamp | null;
 }

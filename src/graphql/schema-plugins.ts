@@ -17,11 +17,12 @@ const EXPOSED_FUNCTIONS = new Set([
 /**
  * Columns (table → column names) that GraphQL never shows, filters, orders or aggregates by.
  * `webhook_url` is the application's, not the job owner's: it may carry a secret (a token in its
- * query string or path) and names internal hosts. Hidden here rather than by a smart comment, so
+ * query string or path) and names internal hosts. `notify_email` names the people mailed about the
+ * job: personal data of others than the owner, chosen by the application. Hidden here rather than by a smart comment, so
  * no later `comment on column` can bring it back.
  */
 const HIDDEN_COLUMNS: Record<string, ReadonlySet<string>> = {
-  jobs: new Set(['webhook_url']),
+  jobs: new Set(['webhook_url', 'notify_email']),
 };
 
 export const JobdeckNamingPlugin: GraphileConfig.Plugin = {

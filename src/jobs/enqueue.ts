@@ -3,7 +3,8 @@ import { queryRows, type Executor } from '../db/executor.ts';
 import { resolvePriority, type PriorityName } from './policy.ts';
 import { translateDatabaseError } from './db-errors.ts';
 import { InvalidArgumentError, InvalidPayloadError, UnknownJobTypeError } from '../errors.ts';
-import { loadWebhookAllowInternal } from '../config.ts';
+import { loadSmtpUrl, loadWebhookAllowInternal } from '../config.ts';
+import { checkEmailNotification, type NotifyEvent } from './email-notification.ts';
 import type { AllowList } from '../util/addresses.ts';
 import { checkWebhookUrl, webhookAllowList } from './webhook-targets.ts';
 
@@ -42,6 +43,14 @@ export interface EnqueueOptions {
    * API: it may hold a secret.
    */
   webhookUrl?: string;
+  /**
+   * E-mail these addresses (one, or up to 10) when the job succeeds or fails (see `notifyOn`);
+   * each message is a tracked `deliver_email` job with retries. Overrides the task type's
+   * `notify`. Refused when JOBDECK_SMTP_URL is not set. Never shown through the API.
+   */
+  notifyEmail?: string | readonly string[];
+  /** Which outcomes `notifyEmail` is told of; default both. */
+  notifyOn?: readonly NotifyEvent[];
 }
 
 /** What an enqueue checks against besides the job itself. */
@@ -51,6 +60,11 @@ export interface EnqueueSettings {
    * JOBDECK_WEBHOOK_ALLOW_INTERNAL, read when a job has a `webhookUrl`.
    */
   webhookAllow?: AllowList | undefined;
+  /**
+   * Whether e-mail can be sent (an SMTP server is configured); default: whether JOBDECK_SMTP_URL
+   * is set, read when a job has a `notifyEmail`.
+   */
+  emailConfigured?: boolean | undefined;
 }
 
 /** One job of a bulk enqueue. */
@@ -62,7 +76,8 @@ export interface JobSpec extends EnqueueOptions {
 const ENQUEUE_SQL = `select * from jobdeck.enqueue(
   type => $1, payload => $2::jsonb, priority => $3, run_at => $4::timestamptz, max_attempts => $5,
   key => $6, queue => $7, owner_id => $8, org_id => $9, related_type => $10, related_id => $11,
-  metadata => $12::jsonb, key_mode => $13, webhook_url => $14)`;
+  metadata => $12::jsonb, key_mode => $13, webhook_url => $14, notify_email => $15::text[],
+  notify_on => $16::text[])`;
 
 function toJson(value: unknown, what: string, type: string): string {
   let text: string | undefined;
@@ -173,6 +188,7 @@ function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] {
       settings.webhookAllow ?? webhookAllowList(loadWebhookAllowInternal()),
     );
   }
+  const notify = emailNotificationOf(spec, settings);
   return [
     spec.type,
     checkNoNul(toJson(spec.payload, 'payload', spec.type), 'payload', spec.type),
@@ -188,7 +204,29 @@ function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] {
     checkNoNul(toJson(spec.metadata ?? {}, 'metadata', spec.type), 'metadata', spec.type),
     spec.keyMode ?? 'keep',
     spec.webhookUrl ?? null,
+    notify?.to ?? null,
+    notify?.on ?? null,
   ];
+}
+
+/** The checked `notifyEmail`/`notifyOn` of a spec, or undefined when it has none. */
+function emailNotificationOf(spec: JobSpec, settings: EnqueueSettings) {
+  if (spec.notifyEmail === undefined || spec.notifyEmail === null) {
+    if (spec.notifyOn !== undefined && spec.notifyOn !== null)
+      throw new InvalidArgumentError('notifyOn needs notifyEmail (the addresses to notify)');
+    return undefined;
+  }
+  const notify = checkEmailNotification(
+    spec.notifyEmail,
+    spec.notifyOn ?? undefined,
+    'notifyEmail',
+    'notifyOn',
+  );
+  if (!(settings.emailConfigured ?? loadSmtpUrl() !== undefined))
+    throw new InvalidArgumentError(
+      'notifyEmail needs an SMTP server to send through: set JOBDECK_SMTP_URL (smtp:// or smtps://) on the processes that enqueue and run jobs',
+    );
+  return notify;
 }
 
 /** What a refused URL was, without echoing it: it may hold a secret and ends up in logs. */
@@ -256,8 +294,10 @@ export async function enqueueJobsOn(
         metadata,
         keyMode,
         webhookUrl,
+        notifyEmail,
+        notifyOn,
       ] = specParams(spec, settings);
-      return `{"keyMode":${JSON.stringify(keyMode)},"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string},"webhookUrl":${JSON.stringify(webhookUrl)}}`;
+      return `{"keyMode":${JSON.stringify(keyMode)},"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string},"webhookUrl":${JSON.stringify(webhookUrl)},"notifyEmail":${JSON.stringify(notifyEmail)},"notifyOn":${JSON.stringify(notifyOn)}}`;
     } catch (error) {
       (error as Error).message = `jobs[${index}]: ${(error as Error).message}`;
       throw error;

@@ -10,6 +10,7 @@ import type { Database } from '../db/types.ts';
 import type { AnyTaskDefinition } from './task.ts';
 import { isTaskCategory, TASK_CATEGORIES } from './categories.ts';
 import { isWebhookUrl } from './enqueue.ts';
+import { checkEmailNotification } from './email-notification.ts';
 import { BUILTIN_TASKS_DIR, FROM_SOURCES } from '../paths.ts';
 import { normalizeBackoff, parseDuration, type BackoffJson } from './policy.ts';
 
@@ -208,6 +209,16 @@ function categoryOf(def: AnyTaskDefinition, type: string): string | null {
   return def.category;
 }
 
+function notifyOf(def: AnyTaskDefinition, type: string): string | null {
+  if (def.notify === undefined) return null;
+  try {
+    const { email, on } = def.notify;
+    return JSON.stringify(checkEmailNotification(email, on, 'notify.email', 'notify.on'));
+  } catch (error) {
+    throw new Error(`task "${type}": ${(error as Error).message}`, { cause: error });
+  }
+}
+
 function webhookOf(def: AnyTaskDefinition, type: string): string | null {
   if (def.webhook === undefined) return null;
   if (!isWebhookUrl(def.webhook))
@@ -260,6 +271,7 @@ export async function syncTaskTypes(
       api_enqueue: def.enqueueFromApi !== false,
       webhook_url: webhookOf(def, type),
       category: categoryOf(def, type),
+      notify_email: notifyOf(def, type),
     };
   });
   await db
@@ -278,6 +290,7 @@ export async function syncTaskTypes(
         api_enqueue: (eb) => eb.ref('excluded.api_enqueue'),
         webhook_url: (eb) => eb.ref('excluded.webhook_url'),
         category: (eb) => eb.ref('excluded.category'),
+        notify_email: (eb) => eb.ref('excluded.notify_email'),
         updated_at: sql`now()`,
       }),
     )

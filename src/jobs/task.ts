@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Job, JobEventLevel } from '../db/types.ts';
 import type { Backoff, Duration } from './policy.ts';
 import type { TaskCategory } from './categories.ts';
+import type { EmailNotification } from './email-notification.ts';
 
 /** Progress as a percentage, or as steps done out of a total (the percentage is derived). */
 export type ProgressValue = number | { completed: number; total: number };
@@ -75,6 +76,12 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    * enqueue's own `webhookUrl` takes precedence. Deliveries are tracked `deliver_webhook` jobs.
    */
   webhook?: string;
+  /**
+   * E-mail these addresses (at most 10) when a job of this type succeeds or fails (`on`, default
+   * both); an enqueue's own `notifyEmail` takes precedence. Each message is a tracked
+   * `deliver_email` job sent through JOBDECK_SMTP_URL, retried with backoff.
+   */
+  notify?: EmailNotification;
   /** One line for `jobdeck tasks` and the docs. */
   description?: string;
   /**

@@ -81,3 +81,22 @@ export async function markRunning(
   );
   if (!rows[0]?.marked) throw new Error(`job ${job.id} could not be marked running`);
 }
+
+/** The tracked deliveries (`deliver_webhook`, `deliver_email`) of a job, oldest first. */
+export async function deliveriesOf(
+  t: TestDatabase,
+  type: 'deliver_webhook' | 'deliver_email',
+  jobId: string,
+): Promise<{ id: string; status: string; attempts: number; owner_id: string | null }[]> {
+  const { rows } = await t.pool.query<{
+    id: string;
+    status: string;
+    attempts: number;
+    owner_id: string | null;
+  }>(
+    `select id, status, attempts, owner_id from jobdeck.jobs
+      where type = $1 and related_id = $2 order by created_at`,
+    [type, jobId],
+  );
+  return rows;
+}

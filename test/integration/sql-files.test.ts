@@ -202,13 +202,13 @@ describe('migrate() with a changed sql/ file', () => {
 
   it('re-applies an unchanged file whose function or trigger is missing', async () => {
     await t.pool.query('drop function jobdeck.priority(text)');
-    await t.pool.query('drop trigger _600_webhooks on jobdeck.jobs');
+    await t.pool.query('drop trigger _600_deliveries on jobdeck.jobs');
     expect((await migrate(t.pool)).sql).toEqual([
       'api/priority.sql',
-      'webhooks/tg_jobs__webhooks.sql',
+      'notifications/tg_jobs__deliveries.sql',
     ]);
     const { rows } = await t.pool.query<{ n: number }>(
-      `select count(*)::int as n from pg_trigger where tgname = '_600_webhooks'`,
+      `select count(*)::int as n from pg_trigger where tgname = '_600_deliveries'`,
     );
     expect(rows[0]!.n).toBe(1);
     expect(await migrate(t.pool)).toEqual({ applied: [], sql: [] });

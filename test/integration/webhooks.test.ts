@@ -10,7 +10,7 @@ import { defineTask } from '../../src/jobs/task.ts';
 import { verifyWebhook } from '../../src/jobs/webhooks.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
-import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
+import { deliveriesOf, registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 
 const SECRET = 'webhook-test-secret-of-at-least-32-chars';
 // The delivery task reads its secret from the environment like any jobdeck process, and so does
@@ -73,14 +73,7 @@ afterAll(async () => {
   await new Promise((resolve) => receiver?.close(resolve));
 });
 
-const deliveriesFor = (jobId: string) =>
-  t.pool
-    .query<{ id: string; status: string; attempts: number; owner_id: string | null }>(
-      `select id, status, attempts, owner_id from jobdeck.jobs
-        where type = 'deliver_webhook' and related_id = $1 order by created_at`,
-      [jobId],
-    )
-    .then((r) => r.rows);
+const deliveriesFor = (jobId: string) => deliveriesOf(t, 'deliver_webhook', jobId);
 
 describe('webhooks', () => {
   it('POST a signed body when a job succeeds, as a tracked delivery job', async () => {
