@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { CreateJobBody } from './rest/schemas.ts';
+// The response and request schemas register themselves (`.meta({ id })`) in zod's global registry.
+import './rest/schemas.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
 
 type Responses = Record<number, string>;
