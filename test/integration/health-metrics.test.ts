@@ -14,6 +14,9 @@ let jobdeck: Jobdeck;
 let server: JobdeckServer;
 let tasks: TaskRegistry;
 
+/** A sample value as the text format spells it (Go's float syntax: NaN and ±Inf in any case, as prom-client writes `Nan`). */
+const SAMPLE_VALUE = /^([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?Inf|NaN)$/i;
+
 /** Prometheus's own checker, when the machine has it (Debian: apt-get install prometheus). */
 const PROMTOOL = spawnSync('promtool', ['--version']).status === 0;
 
@@ -243,7 +246,7 @@ describe('/metrics outcome counters and queue series', () => {
             ? [...Object.values(metric.buckets ?? {}), metric.count, metric.sum]
             : [metric.value];
         for (const value of values)
-          if (value !== undefined) expect(Number.isNaN(Number(value)), family.name).toBe(false);
+          if (value !== undefined) expect(value, family.name).toMatch(SAMPLE_VALUE);
       }
     }
     const names = families.map((family) => family.name);
