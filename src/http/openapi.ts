@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { queryParam, uuidPathParam } from './openapi-params.ts';
 import { OSINT_OPERATIONS } from './rest/osint-schemas.ts';
-import { CreateJobBody } from './rest/schemas.ts';
+// The response and request schemas register themselves (`.meta({ id })`) in zod's global registry.
+import './rest/schemas.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
 import { NOVUS_STATUSES } from './rest/novus-contract.ts';
 
@@ -76,7 +77,7 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       summary: 'Cancel a queued, running or retrying job (seed 004)',
       tags: ['c4'],
       parameters: [idParam],
-      responses: { 200: 'Message', 401: 'Error', 404: 'Error', 409: 'Error' },
+      responses: { 200: 'Message', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
     },
   },
   '/v1/jobs/{id}/retry': {
@@ -84,7 +85,7 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       summary: 'Retry a failed job with retries left (seed 004)',
       tags: ['c4'],
       parameters: [idParam],
-      responses: { 200: 'Message', 401: 'Error', 404: 'Error', 409: 'Error' },
+      responses: { 200: 'Message', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
     },
   },
   '/v1/jobs/{id}/events': {
@@ -92,14 +93,14 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       summary: 'Server-sent events: `job` (a C4Status) on each change, then `end`',
       tags: ['live'],
       parameters: [idParam],
-      responses: { 200: SSE, 401: 'Error', 404: 'Error' },
+      responses: { 200: SSE, 401: 'Error', 404: 'Error', 429: 'Error' },
     },
   },
   '/v1/jobs/events': {
     get: {
       summary: "Server-sent events: `job` (a C4Status) on each change of the caller's jobs",
       tags: ['live'],
-      responses: { 200: SSE, 401: 'Error' },
+      responses: { 200: SSE, 401: 'Error', 429: 'Error' },
     },
   },
   '/api/v1/jobs/{id}': {
@@ -181,29 +182,116 @@ function responseSchema(name: string): unknown {
 }
 
 /**
+ * Answers any route can give besides its own (`components.responses`): a malformed URL (400), a
+ * refused token (401), an unexpected failure (500), the database away (503); and, for routes that
+ * take a body, one too large (413) or of a type the server does not read (415).
+ */
+const COMMON_RESPONSES = {
+  BadRequest: 'a malformed request: an undecodable URL, broken JSON, input that fails validation',
+  Unauthorized: 'no token, or one that was refused (`WWW-Authenticate: Bearer`)',
+  Forbidden: 'the caller lacks the permission or role this needs',
+  NotFound: 'no such job, or one the caller may not see',
+  Conflict: 'the job is in a state that does not allow this',
+  PayloadTooLarge: 'the body is larger than JOBDECK_MAX_BODY_BYTES',
+  UnsupportedMediaType: 'a body that is not `application/json`',
+  TooManyStreams: 'the caller holds JOBDECK_SSE_MAX_STREAMS_PER_USER event streams already',
+  Internal: 'an unexpected failure; the message carries a reference to the server log',
+  Unavailable:
+    'the database is unavailable; nothing was changed (`Retry-After` says when to retry)',
+} as const;
+type CommonResponse = keyof typeof COMMON_RESPONSES;
+const BY_STATUS: Record<number, CommonResponse> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  413: 'PayloadTooLarge',
+  415: 'UnsupportedMediaType',
+  429: 'TooManyStreams',
+  500: 'Internal',
+  503: 'Unavailable',
+};
+const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete']);
+
+/** The statuses a route answers: its own, and those every route (or every body route) can. */
+function statusesOf(path: string, method: string, op: Operation): Responses {
+  const all: Responses = { ...op.responses, 400: 'Error', 500: 'Error', 503: 'Error' };
+  // /session answers a refused token with 200 (it says why); every other route with 401
+  if (path !== '/session') all[401] = 'Error';
+  if (BODY_METHODS.has(method)) Object.assign(all, { 413: 'Error', 415: 'Error' });
+  return all;
+}
+
+function responseObject(status: number, name: string): unknown {
+  if (name === SSE)
+    return {
+      description: 'an event stream',
+      content: { 'text/event-stream': { schema: { type: 'string' } } },
+    };
+  if (name === FILE)
+    return {
+      description: 'the file',
+      content: {
+        'text/csv': { schema: { type: 'string' } },
+        'application/json': { schema: {} },
+      },
+    };
+  if (name === 'Error') {
+    const common = BY_STATUS[status];
+    if (!common) throw new Error(`no common response for status ${status}`);
+    return { $ref: `#/components/responses/${common}` };
+  }
+  return {
+    description: 'success',
+    content: { 'application/json': { schema: responseSchema(name) } },
+  };
+}
+
+/**
  * The OpenAPI 3.1 description of the REST routes, generated from the response schemas. `prefix`:
  * where an application mounted jobdeck (its `servers` entry), '' at the root.
  */
 export function buildOpenApi(version: string, prefix = ''): Record<string, unknown> {
-  const generated = z.toJSONSchema(z.globalRegistry, {
-    uri: (id) => `#/components/schemas/${id}`,
-    io: 'output',
-  }) as { schemas: Record<string, Record<string, unknown>> };
+  const uri = (id: string) => `#/components/schemas/${id}`;
+  const generated = z.toJSONSchema(z.globalRegistry, { uri, io: 'output' }) as {
+    schemas: Record<string, Record<string, unknown>>;
+  };
   const schemas = Object.fromEntries(
     Object.entries(generated.schemas).map(([id, schema]) => [id, strip(schema)]),
   );
-  // Request bodies as clients send them (defaults make fields optional).
-  schemas['CreateJob'] = strip(
-    z.toJSONSchema(CreateJobBody, { io: 'input' }) as Record<string, unknown>,
+  // Request bodies as clients send them (defaults make fields optional). Taken from the registry
+  // in input mode, so the schema is the component itself rather than a `$ref` into `$defs` that
+  // no longer exist once it is moved under components.
+  const inputs = z.toJSONSchema(z.globalRegistry, { uri, io: 'input' }) as {
+    schemas: Record<string, Record<string, unknown>>;
+  };
+  schemas['CreateJob'] = strip(inputs.schemas['CreateJob']!);
+  const responses = Object.fromEntries(
+    Object.entries(COMMON_RESPONSES).map(([name, description]) => [
+      name,
+      {
+        description,
+        ...(name === 'Unavailable'
+          ? {
+              headers: {
+                'Retry-After': { description: 'seconds', schema: { type: 'integer' } },
+              },
+            }
+          : {}),
+        content: { 'application/json': { schema: responseSchema('Error') } },
+      },
+    ]),
   );
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [path, methods] of Object.entries(OPERATIONS)) {
     paths[path] = {};
     for (const [method, op] of Object.entries(methods)) {
+      const statuses = statusesOf(path, method, op);
       paths[path]![method] = {
         summary: op.summary,
         tags: op.tags,
-        security: [{ bearer: [] }],
+        security: path === '/session' ? [{}, { bearer: [] }] : [{ bearer: [] }],
         ...(op.parameters ? { parameters: op.parameters } : {}),
         ...(op.body
           ? {
@@ -214,26 +302,10 @@ export function buildOpenApi(version: string, prefix = ''): Record<string, unkno
             }
           : {}),
         responses: Object.fromEntries(
-          Object.entries(op.responses).map(([status, name]) => [
-            status,
-            name === SSE
-              ? {
-                  description: 'text/event-stream',
-                  content: { 'text/event-stream': { schema: { type: 'string' } } },
-                }
-              : name === FILE
-                ? {
-                    description: 'the file',
-                    content: {
-                      'text/csv': { schema: { type: 'string' } },
-                      'application/json': { schema: {} },
-                    },
-                  }
-                : {
-                    description: name === 'Error' ? 'error' : 'success',
-                    content: { 'application/json': { schema: responseSchema(name) } },
-                  },
-          ]),
+          Object.keys(statuses)
+            .map(Number)
+            .sort((a, b) => a - b)
+            .map((status) => [String(status), responseObject(status, statuses[status]!)]),
         ),
       };
     }
@@ -245,10 +317,11 @@ export function buildOpenApi(version: string, prefix = ''): Record<string, unkno
       title: 'jobdeck REST API',
       version,
       description:
-        'The REST contract of the seed frontends. Every route needs `Authorization: Bearer <JWT>` and sees what row-level security lets the caller see; errors are `{error, message}`. GraphQL lives at /graphql.',
+        'The REST contract of the seed frontends. Every route needs `Authorization: Bearer <JWT>` and sees what row-level security lets the caller see; errors are `{error, message}`. Every GET route also answers HEAD (headers only; an event stream is not opened), and a method a path does not serve is answered 405 with `Allow`. GraphQL lives at /graphql.',
     },
     components: {
       schemas,
+      responses,
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     },
     paths,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/fastify/v5';
 import { resolveConfig, type Config } from '../config.ts';
@@ -13,9 +13,11 @@ import type { Logger } from '../logger.ts';
 import { VERSION } from '../version.ts';
 import { installCallerHook } from './caller.ts';
 import { registerDashboard } from './dashboard.ts';
+import { GRAPHQL_HTTP_METHODS, graphqlRouteTarget } from './graphql-routes.ts';
 import { registerHealth } from './health.ts';
 import { JOB_SOCKET_PATH, registerJobSocket } from './job-socket.ts';
 import type { IdentifyRequest } from './identify.ts';
+import { trackRouteMethods } from './methods.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
 import { installErrorHandler } from './rest/errors.ts';
@@ -103,6 +105,7 @@ export function makeJobdeckPlugin(
       app.addHook('onRoute', (route) => {
         route.bodyLimit ??= config.maxBodyBytes;
       });
+      const methods = trackRouteMethods(app, prefix, { '/graphql': GRAPHQL_HTTP_METHODS });
       await registerWebsocket(app, {
         prefix,
         maxPayload: config.maxBodyBytes,
@@ -153,7 +156,10 @@ export function makeJobdeckPlugin(
         ownerDb: createDb(ownerPool),
         workerStaleMs: config.rescueAfterMs,
       });
-      await pgl.createServ(grafserv).addTo(belowPrefix(app, prefix));
+      const serv = pgl.createServ(grafserv);
+      await serv.addTo(
+        graphqlRouteTarget(app, serv, { prefix, jwtSecret, identifiedAtUpgrade: !!identify }),
+      );
       registerHealth(app, { ownerPool, workerStaleMs: config.rescueAfterMs, logger });
       registerOpenApi(app, VERSION, prefix);
       await registerDashboard(app, {
@@ -163,6 +169,7 @@ export function makeJobdeckPlugin(
         devTokens: Boolean(options.devTokens) && !identify && !config.production,
         jwtSecret,
       });
+      methods.answerOtherMethods();
     } catch (error) {
       await release();
       throw error;
@@ -174,18 +181,6 @@ export function makeJobdeckPlugin(
   // Shown by Fastify's printPlugins() and in its errors.
   Object.assign(plugin, { [Symbol.for('fastify.display-name')]: 'jobdeck' });
   return plugin;
-}
-
-/**
- * Grafserv registers its routes at the full paths it also tells GraphiQL (`<prefix>/graphql`,
- * `<prefix>/ruru-static/*`); Fastify adds jobdeck's prefix itself, so they are registered with
- * it taken off. Grafserv's `addTo` only calls `route()`.
- */
-function belowPrefix(app: FastifyInstance, prefix: string): FastifyInstance {
-  return {
-    route: (route: RouteOptions) =>
-      app.route({ ...route, url: route.url.slice(prefix.length) || '/' }),
-  } as unknown as FastifyInstance;
 }
 
 /**

@@ -20,6 +20,14 @@ export interface SseOptions {
   maxStreamsPerUser?: number;
 }
 
+/** The headers of an event stream (sent to HEAD as well). */
+const STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
+
 /** Bytes a client may leave unread before its stream is dropped (it can reconnect and re-read). */
 const MAX_UNREAD_BYTES = 1024 * 1024;
 
@@ -42,7 +50,8 @@ const statusBody = (job: Job) => {
  *   `event: reconnected` when changes may have been missed.
  *
  * Both send `: ping` comments, `event: expired` when the token expires (then close), end when the
- * server shuts down, and drop a client that leaves more than 1 MiB unread.
+ * server shuts down, and drop a client that leaves more than 1 MiB unread. HEAD answers at once
+ * with the status and headers GET would have (401, 404, 429 or 200), opening no stream.
  */
 export function registerSseRoutes(app: FastifyInstance, options: SseOptions): void {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
@@ -79,6 +88,9 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
         'too_many_streams',
         `at most ${maxPerUser} event streams per user at once; close one first`,
       );
+    // HEAD: what GET would answer, at once, without opening a stream or holding one of the
+    // caller's slots.
+    if (request.method === 'HEAD') return reply.code(200).headers(STREAM_HEADERS).send();
     perUser.set(userKey, held + 1);
     const res = reply.raw;
     let gone = false;
@@ -97,12 +109,7 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
       const subscription = await options.changes.subscribe(JSON.stringify(topic));
       events = subscription;
       if (gone) return;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
+      res.writeHead(200, STREAM_HEADERS);
       let seq = 0;
       const send = (event: string, data: unknown) => {
         if (gone) return;

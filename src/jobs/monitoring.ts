@@ -122,3 +122,74 @@ export async function finishedJobsSince(
     .execute();
   return rows as FinishedJobFigures[];
 }
+
+/** The newest job event's id (0 with none): where a process's outcome counters start counting. */
+export async function lastJobEventId(db: Kysely<Database>): Promise<string> {
+  const row = await db
+    .selectFrom('jobdeck.job_events')
+    .select(sql<string>`coalesce(max(id), 0)::text`.as('id'))
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** The task types workers have registered (`jobdeck_private.task_types`). */
+export async function knownTaskTypes(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db
+    .selectFrom('jobdeck_private.task_types')
+    .select('type')
+    .orderBy('type')
+    .execute();
+  return rows.map((row) => row.type);
+}
+
+/** Outcomes of a job type, counted from its recorded transitions. */
+export interface JobOutcomeCounts {
+  type: string;
+  /** Attempts that failed for good (a job failing again after a retry by hand counts again). */
+  failed: number;
+  cancelled: number;
+  /** Automatic retries (into `retrying`) and retries by hand (failed or cancelled → queued). */
+  retried: number;
+}
+
+/**
+ * Outcomes per job type from the transitions recorded after job event `afterEventId`: what the
+ * database recorded, so a figure does not depend on when (or how often) it is read. Reads the
+ * events' primary-key range, then their jobs' types.
+ */
+export async function countJobOutcomesSince(
+  db: Kysely<Database>,
+  afterEventId: string,
+): Promise<JobOutcomeCounts[]> {
+  const to = sql<string>`e.data ->> 'to'`;
+  const from = sql<string>`e.data ->> 'from'`;
+  return db
+    .selectFrom('jobdeck.job_events as e')
+    .innerJoin('jobdeck.jobs as j', 'j.id', 'e.job_id')
+    .where('e.id', '>', afterEventId)
+    .where('e.kind', '=', 'transition')
+    .select((eb) => [
+      'j.type as type',
+      eb.fn.countAll<number>().filterWhere(to, '=', 'failed').as('failed'),
+      eb.fn.countAll<number>().filterWhere(to, '=', 'cancelled').as('cancelled'),
+      eb.fn
+        .countAll<number>()
+        .filterWhere((f) =>
+          f.or([
+            f(to, '=', 'retrying'),
+            f.and([f(to, '=', 'queued'), f(from, 'in', ['failed', 'cancelled'])]),
+          ]),
+        )
+        .as('retried'),
+    ])
+    .groupBy('j.type')
+    .execute()
+    .then((rows) =>
+      rows.map((row) => ({
+        type: row.type,
+        failed: Number(row.failed),
+        cancelled: Number(row.cancelled),
+        retried: Number(row.retried),
+      })),
+    );
+}

@@ -524,6 +524,8 @@ async function checkOperation(c: GraphqlCase): Promise<Outcome> {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
+      // request errors as 4xx (the GraphQL-over-HTTP media type), so they can be told apart
+      accept: 'application/graphql-response+json',
       ...(c.auth ? { authorization: `Bearer ${c.auth}` } : {}),
     },
     body: c.body,

@@ -81,7 +81,12 @@ export async function gql<T = Record<string, unknown>>(
   query: string,
   options: { variables?: Record<string, unknown>; token?: string; authorization?: string } = {},
 ): Promise<GraphqlResponse<T>> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  // The GraphQL-over-HTTP media type: request errors are 4xx (under plain application/json, what
+  // a client without Accept gets, they are 200).
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/graphql-response+json',
+  };
   if (options.token) headers['authorization'] = `Bearer ${options.token}`;
   if (options.authorization !== undefined) headers['authorization'] = options.authorization;
   const response = await fetch(`${server.url}/graphql`, {

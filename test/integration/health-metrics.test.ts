@@ -1,3 +1,5 @@
+import { execFile, spawnSync } from 'node:child_process';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
@@ -11,6 +13,12 @@ let t: TestDatabase;
 let jobdeck: Jobdeck;
 let server: JobdeckServer;
 let tasks: TaskRegistry;
+
+/** A sample value as the text format spells it (Go's float syntax: NaN and ±Inf in any case, as prom-client writes `Nan`). */
+const SAMPLE_VALUE = /^([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?Inf|NaN)$/i;
+
+/** Prometheus's own checker, when the machine has it (Debian: apt-get install prometheus). */
+const PROMTOOL = spawnSync('promtool', ['--version']).status === 0;
 
 const bed = useApiTestbed();
 
@@ -133,4 +141,138 @@ describe('/metrics', () => {
     for (const text of [...scrapes, await (await fetch(`${server.url}/metrics`)).text()])
       expect(parseExposition(text).get('jobdeck_jobs_failed_total{type="export_report"}')).toBe(1);
   });
+});
+
+describe('/metrics outcome counters and queue series', () => {
+  const scrape = async (url: string) =>
+    parseExposition(await (await fetch(`${url}/metrics`)).text());
+  /** Moves a job through one attempt as a worker's writes would; the trigger records transitions. */
+  const attempt = async (id: string, n: number, end: 'retrying' | 'failed') => {
+    await t.pool.query(
+      `update jobdeck.jobs set status = 'running', attempts = $2, started_at = now() where id = $1`,
+      [id, n],
+    );
+    await t.pool.query(
+      `update jobdeck.jobs
+          set status = $2,
+              errors = errors || jsonb_build_array(jsonb_build_object('attempt', $3::int, 'message', 'boom')),
+              run_at = now() + interval '1 hour',
+              finished_at = case when $2 = 'failed' then now() end
+        where id = $1`,
+      [id, end, n],
+    );
+  };
+
+  it('counts N retries as N and each failure once, whether scraped after every step or only at the end', async () => {
+    // a second process, scraped only at the end, must agree with the one scraped at every step
+    const quiet = await startTestServer(t);
+    try {
+      const type = 'import_file';
+      const before = await scrape(server.url);
+      const base = (name: string) => before.get(`${name}{type="${type}"}`) ?? 0;
+      const job = await jobdeck.enqueueJob(
+        type,
+        { filename: 'r.csv', rows: 1, stepDelayMs: 0 },
+        { runAt: new Date(Date.now() + 3_600_000), maxAttempts: 5 },
+      );
+      for (let n = 1; n <= 4; n += 1) {
+        await attempt(job.id, n, 'retrying');
+        await scrape(server.url);
+      }
+      await attempt(job.id, 5, 'failed');
+      await scrape(server.url);
+      // a retry by hand counts as one more retry; failing again counts as one more failure
+      await jobdeck.retryJob(job.id);
+      await attempt(job.id, 1, 'failed');
+      for (const url of [server.url, quiet.url]) {
+        const after = await scrape(url);
+        const from = url === server.url ? base : () => 0;
+        expect(after.get(`jobdeck_jobs_retried_total{type="${type}"}`), url).toBe(
+          from('jobdeck_jobs_retried_total') + 5,
+        );
+        expect(after.get(`jobdeck_jobs_failed_total{type="${type}"}`), url).toBe(
+          from('jobdeck_jobs_failed_total') + 2,
+        );
+      }
+      // read again: the same figures (a counter is not bumped by being read)
+      const again = await scrape(quiet.url);
+      expect(again.get(`jobdeck_jobs_retried_total{type="${type}"}`)).toBe(5);
+      expect(again.get(`jobdeck_jobs_failed_total{type="${type}"}`)).toBe(2);
+    } finally {
+      await quiet.close();
+    }
+  });
+
+  it('keeps a series at 0 for every status of every registered type, and for a queue that emptied', async () => {
+    const job = await jobdeck.enqueueJob(
+      'export_report',
+      { reportType: 'quotes', format: 'csv' },
+      {
+        runAt: new Date(Date.now() + 3_600_000),
+      },
+    );
+    const queued = await scrape(server.url);
+    expect(queued.get('jobdeck_jobs{status="queued",type="export_report"}')).toBeGreaterThan(0);
+    await jobdeck.cancelJob(job.id);
+    const after = await scrape(server.url);
+    for (const type of ['export_report', 'import_file', 'deliver_webhook', 'prune_jobs'])
+      for (const status of ['queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled'])
+        expect(
+          after.has(`jobdeck_jobs{status="${status}",type="${type}"}`),
+          `${status} ${type}`,
+        ).toBe(true);
+    expect(after.get('jobdeck_jobs{status="queued",type="export_report"}')).toBe(
+      (queued.get('jobdeck_jobs{status="queued",type="export_report"}') ?? 0) - 1,
+    );
+    for (const name of ['failed', 'retried', 'cancelled'])
+      expect(after.has(`jobdeck_jobs_${name}_total{type="prune_jobs"}`), name).toBe(true);
+  });
+
+  it('reads as valid exposition to a Prometheus parser: `_total` on counters and only there', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const families = parsePrometheusTextFormat(text);
+    expect(families.length).toBeGreaterThan(20);
+    for (const family of families) {
+      expect(family.name, family.name).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/);
+      expect(family.name, family.name).toMatch(/^jobdeck_/);
+      expect(family.type, family.name).not.toBe('UNTYPED');
+      expect(family.help, family.name).not.toBe('');
+      expect(family.name.endsWith('_total'), `${family.name} (${family.type})`).toBe(
+        family.type === 'COUNTER',
+      );
+      for (const metric of family.metrics) {
+        const values =
+          family.type === 'HISTOGRAM'
+            ? [...Object.values(metric.buckets ?? {}), metric.count, metric.sum]
+            : [metric.value];
+        for (const value of values)
+          if (value !== undefined) expect(value, family.name).toMatch(SAMPLE_VALUE);
+      }
+    }
+    const names = families.map((family) => family.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'jobdeck_jobs',
+        'jobdeck_jobs_failed_total',
+        'jobdeck_jobs_retried_total',
+        'jobdeck_jobs_cancelled_total',
+        'jobdeck_nodejs_active_handles',
+      ]),
+    );
+    expect(names).not.toContain('jobdeck_nodejs_active_handles_total');
+  });
+
+  it.skipIf(!PROMTOOL)(
+    'passes `promtool check metrics` (skipped where promtool is not installed: apt-get install prometheus)',
+    async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = execFile('promtool', ['check', 'metrics'], (error, stdout, stderr) =>
+          resolve({ code: error ? (error.code as number | null) : 0, output: stdout + stderr }),
+        );
+        child.stdin!.end(text);
+      });
+      expect(result).toEqual({ code: 0, output: '' });
+    },
+  );
 });

@@ -766,13 +766,15 @@ describe('bearer tokens', () => {
       expect(body.data ?? null).toBeNull();
       expect(body.errors[0]!.message).toMatch(message);
       expect(body.errors[0]!.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
-      // GraphQL over websockets
+      // GraphQL over websockets: connection_init refused, closed with 4403 and the reason
+      // (graphql-transport-ws)
       const sub = await subscribe(server, `subscription { myJobsChanged { id } }`, {
         token,
         expectError: true,
       });
-      const messages = (sub.errors.flat(2) as { message?: string }[]).map((e) => e.message);
-      expect(messages.join('\n')).toMatch(message);
+      const closed = sub.errors[0] as { code?: number; reason?: string };
+      expect(closed.code).toBe(4403);
+      expect(closed.reason).toMatch(message);
       // REST and event streams, about a real job and a missing one alike
       for (const probe of PROBES.filter((p) => !p.name.startsWith('GraphQL'))) {
         const real = normalized(await probe.run(token, aliceJob.id), aliceJob.id);

@@ -1,3 +1,4 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -516,11 +517,68 @@ describe('GET /session', () => {
   });
 });
 
+describe('answers the routes do not list', () => {
+  it('refuses a body that is not JSON with 415, and an unknown method of a known path with 405 and Allow', async () => {
+    const before = await countJobs();
+    const response = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens['alice']}`, 'content-type': 'application/xml' },
+      body: '<job type="export_report"/>',
+    });
+    const body: unknown = await response.json();
+    recorded.push({ method: 'POST', url: '/v1/jobs', status: response.status, body });
+    expect(response.status).toBe(415);
+    expect(body).toEqual({
+      error: 'unsupported_media_type',
+      message: expect.stringMatching(/application\/xml/),
+    });
+    for (const [method, url, allow] of [
+      ['PUT', '/v1/jobs', 'GET, HEAD, POST'],
+      ['DELETE', '/v1/jobs/00000000-0000-4000-8000-000000000000/status', 'GET, HEAD'],
+      ['PATCH', '/openapi.json', 'GET, HEAD'],
+    ] as const) {
+      const refused = await fetch(`${server.url}${url}`, {
+        method,
+        headers: { authorization: `Bearer ${tokens['alice']}` },
+      });
+      expect(refused.status, `${method} ${url}`).toBe(405);
+      expect(refused.headers.get('allow'), `${method} ${url}`).toBe(allow);
+      expect(await refused.json()).toEqual({
+        error: 'method_not_allowed',
+        message: `${url} answers ${allow}, not ${method}`,
+      });
+    }
+    expect(await countJobs()).toBe(before);
+  });
+
+  it('answers an event stream beyond the per-user limit with 429', async () => {
+    const own = await startTestServer(t, { sseMaxStreamsPerUser: 1 });
+    const headers = { authorization: `Bearer ${tokens['alice']}` };
+    const first = new AbortController();
+    try {
+      const open = await fetch(`${own.url}/v1/jobs/events`, { headers, signal: first.signal });
+      expect(open.status).toBe(200);
+      const refused = await fetch(`${own.url}/v1/jobs/events`, { headers });
+      const body: unknown = await refused.json();
+      recorded.push({ method: 'GET', url: '/v1/jobs/events', status: refused.status, body });
+      expect(refused.status).toBe(429);
+      expect(body).toEqual({ error: 'too_many_streams', message: expect.any(String) });
+    } finally {
+      first.abort();
+      await own.close();
+    }
+  });
+});
+
 describe('the OpenAPI description', () => {
-  it('describes every response the routes above sent, and every route was exercised', async () => {
-    const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+  it('is a valid OpenAPI 3.1 document, describing every response the routes above sent, errors included', async () => {
+    const served: unknown = await (await fetch(`${server.url}/openapi.json`)).json();
+    // A third-party validator: the OpenAPI 3.1 schema, and every $ref resolves.
+    await SwaggerParser.validate(structuredClone(served) as never);
+    const document = (await SwaggerParser.dereference(
+      structuredClone(served) as never,
+    )) as unknown as {
       openapi: string;
-      components: { schemas: Record<string, object> };
       paths: Record<
         string,
         Record<
@@ -532,7 +590,6 @@ describe('the OpenAPI description', () => {
     expect(document.openapi).toBe('3.1.0');
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats.default(ajv);
-    ajv.addSchema({ $id: 'openapi', components: document.components });
     // static paths first: /jobs/stats is not /jobs/{id}
     const byParams = (t: string) => (t.match(/\{/g) ?? []).length;
     const templates = Object.keys(document.paths)
@@ -542,6 +599,7 @@ describe('the OpenAPI description', () => {
         pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
       }));
     const exercised = new Set<string>();
+    const statuses = new Set<number>();
     let checked = 0;
     for (const response of recorded) {
       const pathname = response.url.split('?')[0]!;
@@ -557,15 +615,20 @@ describe('the OpenAPI description', () => {
       ).toBeDefined();
       const schema = described!.content['application/json']?.schema;
       if (!schema) continue;
-      const validate = ajv.compile({ $ref: 'openapi', ...rewriteRefs(schema) });
+      const validate = ajv.compile(schema);
       const valid = validate(response.body);
       expect(
         valid,
         `${response.method} ${pathname} → ${response.status}: ${ajv.errorsText(validate.errors)}`,
       ).toBe(true);
+      statuses.add(response.status);
       checked += 1;
     }
     expect(checked).toBeGreaterThan(40);
+    // the error answers were checked against the document too, not only the successes
+    expect([...statuses].sort()).toEqual(
+      expect.arrayContaining([200, 201, 400, 401, 403, 404, 409, 413, 415, 429]),
+    );
     const all = Object.entries(document.paths).flatMap(([template, methods]) =>
       Object.keys(methods).map((method) => `${method.toUpperCase()} ${template}`),
     );
@@ -573,10 +636,3 @@ describe('the OpenAPI description', () => {
     expect(missing).toEqual([]);
   });
 });
-
-/** Points `#/components/…` references into the schema registered as `openapi`. */
-function rewriteRefs(schema: object): object {
-  return JSON.parse(
-    JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/'),
-  ) as object;
-}

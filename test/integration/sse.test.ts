@@ -166,3 +166,39 @@ describe('a dropped LISTEN connection', () => {
     await stream.close();
   });
 });
+
+describe('HEAD on the event streams', () => {
+  it('answers at once with what GET would, opening no stream and holding no slot', async () => {
+    const own = await startTestServer(t, { sseMaxStreamsPerUser: 1 });
+    try {
+      const token = await tokenFor('hedda', 'acme');
+      const job = await jobdeck.enqueueJob('export_report', REPORT, {
+        ownerId: 'hedda',
+        orgId: 'acme',
+        runAt: new Date(Date.now() + 3_600_000),
+      });
+      const head = (path: string, bearer: string | null) =>
+        fetch(`${own.url}${path}`, {
+          method: 'HEAD',
+          headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
+        });
+      // more HEADs than the one stream allowed: none holds a slot
+      for (const path of ['/v1/jobs/events', `/v1/jobs/${job.id}/events`, '/v1/jobs/events']) {
+        const response = await head(path, token);
+        expect(response.status, path).toBe(200);
+        expect(response.headers.get('content-type'), path).toMatch(/^text\/event-stream/);
+        expect(await response.text(), path).toBe('');
+      }
+      expect(own.changes.activeSubscriptions).toBe(0);
+      expect((await head('/v1/jobs/events', null)).status).toBe(401);
+      const missing = await head('/v1/jobs/00000000-0000-4000-8000-000000000000/events', token);
+      expect(missing.status).toBe(404);
+      // the one slot is still free for a real stream
+      const stream = await openStream(`${own.url}/v1/jobs/events`, token);
+      expect(stream.response.status).toBe(200);
+      await stream.close();
+    } finally {
+      await own.close();
+    }
+  });
+});

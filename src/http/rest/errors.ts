@@ -59,7 +59,11 @@ export function installErrorHandler(app: FastifyInstance, logger?: Logger): void
           : status === 415
             ? 'unsupported_media_type'
             : 'bad_request';
-      return reply.code(status).send({ error: code, message: error.message });
+      const message =
+        status === 415
+          ? `a body of type ${JSON.stringify(request.headers['content-type'] ?? '')} is not read here: send application/json`
+          : error.message;
+      return reply.code(status).send({ error: code, message });
     }
     const reference = request.id;
     if (isDatabaseUnavailable(error)) {
