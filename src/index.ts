@@ -82,6 +82,7 @@ export {
   type WebhookLookup,
 } from './jobs/webhook-targets.ts';
 export { postWebhook, type PostWebhookOptions, type WebhookAnswer } from './jobs/webhook-post.ts';
+export { postSignedJson, type SignedPostOptions } from './jobs/signed-post.ts';
 // E-mail notifications: the checks, the message and its sending (the built-in deliver_email).
 export {
   checkEmailNotification,

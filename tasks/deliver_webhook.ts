@@ -2,17 +2,9 @@ import {
   z,
   loadConfig,
   defineTask,
-  PermanentJobError,
   loadWebhookSecret,
   readDeliverySubject,
-  SIGNATURE_HEADER,
-  TIMESTAMP_HEADER,
-  signWebhook,
-  postWebhook,
-  redactWebhookUrl,
-  webhookAllowList,
-  WebhookTargetError,
-  type WebhookAnswer,
+  postSignedJson,
 } from 'jobdeck';
 
 /**
@@ -61,44 +53,19 @@ export default defineTask({
         finishedAt: subject.finished_at,
       },
     });
-    const timestamp = Math.floor(Date.now() / 1000);
-    const target = redactWebhookUrl(payload.url);
-    const timeout = AbortSignal.timeout(config.webhookTimeoutMs);
-    let answer: WebhookAnswer;
-    try {
-      answer = await postWebhook({
-        url: payload.url,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'jobdeck-webhooks',
-          'x-jobdeck-event': payload.event,
-          'x-jobdeck-delivery': job.id,
-          [TIMESTAMP_HEADER]: String(timestamp),
-          [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
-        },
-        body,
-        allow: webhookAllowList(config.webhookAllowInternal),
-        signal: AbortSignal.any([signal, timeout]),
-      });
-    } catch (error) {
-      if (error instanceof WebhookTargetError)
-        throw new PermanentJobError(`POST ${target} refused: ${error.message}`, { cause: error });
-      const reason = timeout.aborted
-        ? `no answer within ${config.webhookTimeoutMs} ms (JOBDECK_WEBHOOK_TIMEOUT_MS)`
-        : (error as Error).message;
-      throw new Error(`POST ${target} failed: ${reason}`, { cause: error });
-    }
-    const { status } = answer;
-    if (status >= 200 && status < 300) {
-      await log('info', `delivered ${payload.event} to ${target}: ${status}`);
-      return { status, url: target };
-    }
-    const message = `POST ${target} answered ${status}`;
-    if (status === 408 || status === 429 || status >= 500) throw new Error(message);
-    if (answer.location !== null)
-      throw new PermanentJobError(
-        `${message} (a redirect to ${redactWebhookUrl(URL.parse(answer.location, payload.url)?.href ?? '')}); not followed: point the webhook at the final URL`,
-      );
-    throw new PermanentJobError(`${message}; not retried (the receiver refused the delivery)`);
+    const { status, target } = await postSignedJson({
+      url: payload.url,
+      body,
+      headers: {
+        'user-agent': 'jobdeck-webhooks',
+        'x-jobdeck-event': payload.event,
+        'x-jobdeck-delivery': job.id,
+      },
+      secret,
+      config,
+      signal,
+    });
+    await log('info', `delivered ${payload.event} to ${target}: ${status}`);
+    return { status, url: target };
   },
 });

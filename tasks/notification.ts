@@ -3,14 +3,8 @@ import {
   defineTask,
   loadConfig,
   loadWebhookSecret,
-  postWebhook,
-  redactWebhookUrl,
-  signWebhook,
-  webhookAllowList,
+  postSignedJson,
   PermanentJobError,
-  SIGNATURE_HEADER,
-  TIMESTAMP_HEADER,
-  WebhookTargetError,
 } from 'jobdeck';
 
 /**
@@ -52,32 +46,14 @@ export default defineTask({
       notificationId: job.id,
       sentAt: new Date().toISOString(),
     });
-    const timestamp = Math.floor(Date.now() / 1000);
-    const target = redactWebhookUrl(payload.url);
-    let status: number;
-    try {
-      ({ status } = await postWebhook({
-        url: payload.url,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'jobdeck-notifications',
-          [TIMESTAMP_HEADER]: String(timestamp),
-          [SIGNATURE_HEADER]: signWebhook(await loadWebhookSecret(config), timestamp, body),
-        },
-        body,
-        allow: webhookAllowList(config.webhookAllowInternal),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(config.webhookTimeoutMs)]),
-      }));
-    } catch (error) {
-      if (error instanceof WebhookTargetError)
-        throw new PermanentJobError(`notification to ${target} refused: ${error.message}`);
-      throw new Error(`notification to ${target} failed: ${(error as Error).message}`);
-    }
-    if (status < 200 || status >= 300) {
-      const problem = `notification to ${target} answered ${status}`;
-      if (status === 408 || status === 429 || status >= 500) throw new Error(problem);
-      throw new PermanentJobError(problem);
-    }
+    const { status, target } = await postSignedJson({
+      url: payload.url,
+      body,
+      headers: { 'user-agent': 'jobdeck-notifications' },
+      secret: await loadWebhookSecret(config),
+      config,
+      signal,
+    });
     await log('info', `notification sent to ${target} (${payload.recipients.length} recipients)`);
     return { sent: true, status, target, recipients: payload.recipients.length };
   },
