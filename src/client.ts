@@ -4,13 +4,8 @@ import { openConnections } from './db/connections.ts';
 import { createDb } from './db/pool.ts';
 import type { Database, Job, JobEvent } from './db/types.ts';
 import type { Executor } from './db/executor.ts';
-import {
-  enqueueJobOn,
-  enqueueJobsOn,
-  type EnqueueOptions,
-  type EnqueueSettings,
-  type JobSpec,
-} from './jobs/enqueue.ts';
+import { enqueueJobOn, enqueueJobsOn } from './jobs/enqueue.ts';
+import type { EnqueueOptions, EnqueueSettings, JobSpec } from './jobs/enqueue.ts';
 import { webhookAllowList } from './jobs/webhook-targets.ts';
 import {
   activeJobs,

@@ -67,6 +67,8 @@ export interface JobsTable {
 
 export type JobEventKind = 'log' | 'transition' | 'control';
 export type JobEventLevel = 'debug' | 'info' | 'warn' | 'error';
+/** The log levels of job_events, least severe first. */
+export const JOB_EVENT_LEVELS: readonly JobEventLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export interface JobEventsTable {
   id: ColumnType<string, never, never>;

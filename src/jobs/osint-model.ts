@@ -4,31 +4,30 @@
  * record. The REST routes and the `/ws/jobs/{job_id}` websocket both render through this file;
  * docs/rest.md prints the same tables.
  */
-import type { Job, JobEventLevel } from '../db/types.ts';
+import { JOB_EVENT_LEVELS, type Job, type JobEventLevel } from '../db/types.ts';
+import { vocabulary } from './vocabulary.ts';
 import { Priority } from './policy.ts';
-import { JOB_STATUSES, type JobStatus } from './states.ts';
-
-/** The seed's `JobStatus`. */
-export const OSINT_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
-export type OsintStatus = (typeof OSINT_STATUSES)[number];
+import { JOB_STATUSES } from './states.ts';
 
 /**
- * jobdeck's status → the seed's. `retrying` (a failed attempt waiting for its next one) is
- * PENDING: the job waits to run again, with `error_message` and `retry_count` saying why.
+ * The seed's `JobStatus`, and jobdeck's statuses in its words. `retrying` (a failed attempt
+ * waiting for its next one) is PENDING: the job waits to run again, with `error_message` and
+ * `retry_count` saying why.
  */
-export const OSINT_STATUS_OF: Readonly<Record<JobStatus, OsintStatus>> = {
-  queued: 'PENDING',
-  retrying: 'PENDING',
-  running: 'RUNNING',
-  succeeded: 'COMPLETED',
-  failed: 'FAILED',
-  cancelled: 'CANCELLED',
-};
-
+const status = vocabulary(JOB_STATUSES, {
+  PENDING: ['queued', 'retrying'],
+  RUNNING: ['running'],
+  COMPLETED: ['succeeded'],
+  FAILED: ['failed'],
+  CANCELLED: ['cancelled'],
+});
+export const OSINT_STATUSES = status.values;
+export type OsintStatus = (typeof OSINT_STATUSES)[number];
+export const OSINT_STATUS_OF = status.of;
 /** The jobdeck statuses a seed status stands for (a filter on `GET /jobs?status=`). */
-export function jobStatusesOf(status: OsintStatus): JobStatus[] {
-  return JOB_STATUSES.filter((s) => OSINT_STATUS_OF[s] === status);
-}
+export const jobStatusesOf = status.from;
+/** Counts by jobdeck status, added up by seed status. */
+export const osintCounts = status.tally;
 
 /** The seed's `JobPriority`. */
 export const OSINT_PRIORITIES = ['LOW', 'NORMAL', 'HIGH', 'URGENT'] as const;
@@ -56,24 +55,13 @@ export function osintPriorityOf(priority: number): OsintPriority {
   })!;
 }
 
-/** The seed's `LogLevel`. */
-export const OSINT_LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
+/** The seed's `LogLevel`, and jobdeck's log levels in its words. */
+const logLevel = vocabulary(JOB_EVENT_LEVELS, ['DEBUG', 'INFO', 'WARNING', 'ERROR']);
+export const OSINT_LOG_LEVELS = logLevel.values;
 export type OsintLogLevel = (typeof OSINT_LOG_LEVELS)[number];
-
-/** jobdeck's log level → the seed's. */
-export const OSINT_LOG_LEVEL_OF: Readonly<Record<JobEventLevel, OsintLogLevel>> = {
-  debug: 'DEBUG',
-  info: 'INFO',
-  warn: 'WARNING',
-  error: 'ERROR',
-};
-
+export const OSINT_LOG_LEVEL_OF = logLevel.of;
 /** The jobdeck log level a seed level stands for. */
-export function jobLogLevelOf(level: OsintLogLevel): JobEventLevel {
-  return (Object.keys(OSINT_LOG_LEVEL_OF) as JobEventLevel[]).find(
-    (l) => OSINT_LOG_LEVEL_OF[l] === level,
-  )!;
-}
+export const jobLogLevelOf = (level: OsintLogLevel): JobEventLevel => logLevel.from(level)[0]!;
 
 /** The queue name the seed shows for a job in no named queue (Graphile Worker's parallel pool). */
 export const DEFAULT_QUEUE_NAME = 'default';

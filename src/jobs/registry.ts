@@ -278,19 +278,13 @@ export async function syncTaskTypes(
     .insertInto('jobdeck_private.task_types')
     .values(rows)
     .onConflict((oc) =>
+      // A redeploy rewrites every setting the rows carry (`excluded` is the row just offered).
       oc.column('type').doUpdateSet({
-        payload_schema: (eb) => eb.ref('excluded.payload_schema'),
-        max_attempts: (eb) => eb.ref('excluded.max_attempts'),
-        max_payload_bytes: (eb) => eb.ref('excluded.max_payload_bytes'),
-        description: (eb) => eb.ref('excluded.description'),
-        backoff: (eb) => eb.ref('excluded.backoff'),
-        timeout_ms: (eb) => eb.ref('excluded.timeout_ms'),
-        cancel_grace_ms: (eb) => eb.ref('excluded.cancel_grace_ms'),
-        org_concurrency: (eb) => eb.ref('excluded.org_concurrency'),
-        api_enqueue: (eb) => eb.ref('excluded.api_enqueue'),
-        webhook_url: (eb) => eb.ref('excluded.webhook_url'),
-        category: (eb) => eb.ref('excluded.category'),
-        notify_email: (eb) => eb.ref('excluded.notify_email'),
+        ...Object.fromEntries(
+          Object.keys(rows[0]!)
+            .filter((column) => column !== 'type')
+            .map((column) => [column, sql.ref(`excluded.${column}`)]),
+        ),
         updated_at: sql`now()`,
       }),
     )

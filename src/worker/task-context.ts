@@ -1,9 +1,7 @@
 import type { JobHelpers } from 'graphile-worker';
-import type { Job, JobEventLevel } from '../db/types.ts';
+import { JOB_EVENT_LEVELS, type Job } from '../db/types.ts';
 import type { ProgressValue, TaskContext } from '../jobs/task.ts';
 import type { Tracker } from './tracker.ts';
-
-const LEVELS: readonly JobEventLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** One attempt running in this process, as the task wrapper and the task's context share it. */
 export interface AttemptState {
@@ -89,8 +87,10 @@ export function makeTaskContext(
       return tracker.progress({ id: row.id, attempt, step: state.currentStep });
     },
     log(level, message, data) {
-      if (!LEVELS.includes(level))
-        throw new TypeError(`log level must be one of ${LEVELS.join(', ')}, got ${String(level)}`);
+      if (!JOB_EVENT_LEVELS.includes(level))
+        throw new TypeError(
+          `log level must be one of ${JOB_EVENT_LEVELS.join(', ')}, got ${String(level)}`,
+        );
       if (typeof message !== 'string') throw new TypeError('log message must be a string');
       if (state.settled) return Promise.resolve();
       return tracker.log({

@@ -1,35 +1,32 @@
 import { z } from 'zod';
 import type { Job } from '../../db/types.ts';
 import type { JobStats } from '../../jobs/control.ts';
-import { JOB_STATUSES, type JobStatus } from '../../jobs/states.ts';
+import { JOB_STATUSES } from '../../jobs/states.ts';
+import { vocabulary } from '../../jobs/vocabulary.ts';
+import { countsOf, json, snakeCaseJobFields, time } from './schemas.ts';
 
 /**
  * Seed 002 (Novus, a FastAPI backend): its vocabulary, priority direction and snake_case shapes,
  * defined once for its routes (src/http/rest/novus.ts). Its `Job` model names the fields.
  */
 
-/** Novus's `JobStatus`: pending, in_progress, completed, failed. */
-export const NOVUS_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const;
-export type NovusStatus = (typeof NOVUS_STATUSES)[number];
-
 /**
- * jobdeck's statuses in Novus's words, the one mapping of this contract. A job waiting for its
- * next attempt is `pending` again with `next_retry` set, as Novus's own retries are; a cancelled
- * job is `failed` with `error_message` "cancelled" (Novus has no cancelled status).
+ * Novus's `JobStatus` (pending, in_progress, completed, failed) and jobdeck's statuses in its
+ * words, the one mapping of this contract. A job waiting for its next attempt is `pending` again
+ * with `next_retry` set, as Novus's own retries are; a cancelled job is `failed` with
+ * `error_message` "cancelled" (Novus has no cancelled status).
  */
-export const NOVUS_STATUS: Readonly<Record<JobStatus, NovusStatus>> = {
-  queued: 'pending',
-  retrying: 'pending',
-  running: 'in_progress',
-  succeeded: 'completed',
-  failed: 'failed',
-  cancelled: 'failed',
-};
-
+const status = vocabulary(JOB_STATUSES, {
+  pending: ['queued', 'retrying'],
+  in_progress: ['running'],
+  completed: ['succeeded'],
+  failed: ['failed', 'cancelled'],
+});
+export const NOVUS_STATUSES = status.values;
+export type NovusStatus = (typeof NOVUS_STATUSES)[number];
+export const NOVUS_STATUS = status.of;
 /** The jobdeck statuses a Novus status stands for (a `?status=` filter). */
-export function jobdeckStatusesOf(status: NovusStatus): JobStatus[] {
-  return JOB_STATUSES.filter((s) => NOVUS_STATUS[s] === status);
-}
+export const jobdeckStatusesOf = status.from;
 
 /**
  * Novus's priority: higher runs first. jobdeck's runs the other way (lower first: urgent -20,
@@ -39,34 +36,16 @@ export function novusPriority(priority: number): number {
   return priority === 0 ? 0 : -priority;
 }
 
-const time = z.iso.datetime({ offset: true });
-const json = z.unknown().describe('any JSON value');
-const counts = z.object(
-  Object.fromEntries(NOVUS_STATUSES.map((s) => [s, z.number().int()])) as Record<
-    NovusStatus,
-    z.ZodNumber
-  >,
-);
+const counts = countsOf(NOVUS_STATUSES);
 
 export const NovusJob = z
   .object({
-    id: z.uuid(),
-    job_type: z.string(),
+    ...snakeCaseJobFields,
     status: z.enum(NOVUS_STATUSES),
-    entity_type: z.string().nullable(),
-    entity_id: z.string().nullable(),
     payload: json.nullable(),
-    result: json.nullable(),
     priority: z.number().int().describe('higher is processed first'),
-    attempts: z.number().int(),
-    max_attempts: z.number().int(),
     next_retry: time.nullable().describe('when a pending job is retried'),
-    error_message: z.string().nullable(),
-    error_context: json.nullable(),
-    created_at: time,
     updated_at: time,
-    started_at: time.nullable(),
-    completed_at: time.nullable(),
   })
   .meta({ id: 'NovusJob', description: "Seed 002: a job, fields as Novus's Job model names them" });
 
@@ -139,21 +118,8 @@ export function novusJob(job: Job): z.output<typeof NovusJob> {
   };
 }
 
-const zero = (): Record<NovusStatus, number> => ({
-  pending: 0,
-  in_progress: 0,
-  completed: 0,
-  failed: 0,
-});
-
 /** Counts by jobdeck status, added up by Novus status. */
-export function novusCounts(
-  byStatus: Partial<Record<JobStatus, number>>,
-): Record<NovusStatus, number> {
-  const out = zero();
-  for (const status of JOB_STATUSES) out[NOVUS_STATUS[status]] += byStatus[status] ?? 0;
-  return out;
-}
+export const novusCounts = status.tally;
 
 /** `jobdeck.job_stats()` in Novus's words (see {@link NovusJobStats}). */
 export function novusStats(stats: JobStats): z.output<typeof NovusJobStats> {

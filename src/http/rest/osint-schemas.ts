@@ -1,12 +1,8 @@
 import { z } from 'zod';
-import {
-  OSINT_LOG_LEVELS,
-  OSINT_PRIORITIES,
-  OSINT_STATUSES,
-  type OsintStatus,
-} from '../../jobs/osint-model.ts';
+import { OSINT_LOG_LEVELS, OSINT_PRIORITIES, OSINT_STATUSES } from '../../jobs/osint-model.ts';
 import type { Operation } from '../openapi.ts';
 import { queryParam, uuidPathParam } from '../openapi-params.ts';
+import { countsOf, json, time } from './schemas.ts';
 
 /**
  * Seed 003's (the OSINT monitor's) responses as zod schemas, field names and enum values as the
@@ -14,8 +10,6 @@ import { queryParam, uuidPathParam } from '../openapi-params.ts';
  * OSINT_OPERATIONS lists its routes there.
  */
 
-const time = z.iso.datetime({ offset: true });
-const json = z.unknown().describe('any JSON value');
 const status = z.enum(OSINT_STATUSES);
 
 export const OsintJob = z
@@ -60,12 +54,7 @@ export const OsintJobLog = z
   .strict()
   .meta({ id: 'OsintJobLog', description: "Seed 003: a log line, as the seed's JobLog writes it" });
 
-const byStatus = z.object(
-  Object.fromEntries(OSINT_STATUSES.map((s) => [s, z.number().int()])) as Record<
-    OsintStatus,
-    z.ZodNumber
-  >,
-);
+const byStatus = countsOf(OSINT_STATUSES);
 
 export const OsintStats = z
   .object({

@@ -16,12 +16,11 @@ import {
   OSINT_PRIORITY_BANDS,
   OSINT_STATUS_OF,
   OSINT_STATUSES,
+  osintCounts,
   osintPriorityOf,
-  type OsintStatus,
 } from '../../jobs/osint-model.ts';
 import { listJobsFiltered, runningUsage } from '../../jobs/osint-reads.ts';
 import { getJob, getJobEvents } from '../../jobs/repository.ts';
-import { isJobStatus } from '../../jobs/states.ts';
 import { parse, sinceParam, wholeNumber } from './requests.ts';
 import { CancelBody, type OsintJob, type OsintJobLog, type OsintStats } from './osint-schemas.ts';
 
@@ -141,9 +140,6 @@ export interface OsintRouteOptions {
   scoped<T>(request: FastifyRequest, fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
 }
 
-const zeroes = (): Record<OsintStatus, number> =>
-  Object.fromEntries(OSINT_STATUSES.map((s) => [s, 0])) as Record<OsintStatus, number>;
-
 /**
  * Seed 003's routes, exactly as its "API Endpoints" list them: `GET /jobs`, `GET /jobs/{job_id}`,
  * `POST /jobs/{job_id}/cancel`, `POST /jobs/{job_id}/retry`, `GET /jobs/{job_id}/logs`,
@@ -183,16 +179,8 @@ export function registerOsintRoutes(app: FastifyInstance, options: OsintRouteOpt
           await runningUsage(db),
         ] as const,
     );
-    const byStatus = zeroes();
-    for (const [status, n] of Object.entries(stats.byStatus))
-      if (isJobStatus(status)) byStatus[OSINT_STATUS_OF[status]] += n;
-    const byType: Record<string, Record<OsintStatus, number>> = {};
-    for (const row of stats.byType) {
-      const counts = zeroes();
-      for (const [status, seed] of Object.entries(OSINT_STATUS_OF))
-        if (isJobStatus(status)) counts[seed] += row[status];
-      byType[row.type] = counts;
-    }
+    const byStatus = osintCounts(stats.byStatus);
+    const byType = Object.fromEntries(stats.byType.map((row) => [row.type, osintCounts(row)]));
     return {
       since: new Date(stats.since).toISOString(),
       at: new Date(stats.at).toISOString(),

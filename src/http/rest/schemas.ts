@@ -7,8 +7,32 @@ import { TASK_CATEGORIES } from '../../jobs/categories.ts';
  * generated from them, so the description cannot drift from what the routes send.
  */
 
-const time = z.iso.datetime({ offset: true });
-const json = z.unknown().describe('any JSON value');
+/** A timestamp with its offset, as every contract writes it. */
+export const time = z.iso.datetime({ offset: true });
+export const json = z.unknown().describe('any JSON value');
+
+/** An object with a whole-number count for each of `words` (a contract's statuses). */
+export function countsOf<W extends string>(words: readonly W[]) {
+  return z.object(
+    Object.fromEntries(words.map((w) => [w, z.number().int()])) as Record<W, z.ZodNumber>,
+  );
+}
+
+/** The fields seeds 002 and 003 name alike for a job, in snake_case; their schemas add the rest. */
+export const snakeCaseJobFields = {
+  id: z.uuid(),
+  job_type: z.string(),
+  entity_type: z.string().nullable(),
+  entity_id: z.string().nullable(),
+  result: json.nullable(),
+  attempts: z.number().int(),
+  max_attempts: z.number().int(),
+  error_message: z.string().nullable(),
+  error_context: json.nullable(),
+  created_at: time,
+  started_at: time.nullable(),
+  completed_at: time.nullable(),
+};
 
 export const ErrorBody = z
   .object({
@@ -77,29 +101,18 @@ export const C4List = z.object({ jobs: z.array(C4Job), ...pageFields }).meta({ i
 
 export const DetailJob = z
   .object({
-    id: z.uuid(),
-    job_type: z.string(),
+    ...snakeCaseJobFields,
     status: z.enum(JOB_STATUSES),
-    entity_type: z.string().nullable(),
-    entity_id: z.string().nullable(),
     owner_id: z.string().nullable(),
     org_id: z.string().nullable(),
     payload: json,
-    result: json.nullable(),
     priority: z.number().int(),
-    attempts: z.number().int(),
-    max_attempts: z.number().int(),
     next_retry: time.nullable(),
-    error_message: z.string().nullable(),
-    error_context: json.nullable(),
     errors: z.array(json),
     progress_percent: z.number().int(),
     current_step: z.string().nullable(),
     total_steps: z.number().int().nullable(),
     completed_steps: z.number().int(),
-    created_at: time,
-    started_at: time.nullable(),
-    completed_at: time.nullable(),
     eta_at: time.nullable(),
     estimated_duration: z.number().int().nullable().describe('seconds'),
     memory_usage_mb: z.number().int().nullable(),
