@@ -755,10 +755,13 @@ $function$;
 
 CREATE OR REPLACE FUNCTION jobdeck_private.admit_jobs(job_ids uuid[], count_waiting boolean)
  RETURNS TABLE(id uuid, admitted boolean, reason text)
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
  SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
+begin
+  return query
   with cand as (
     select j.id, j.org_id, j.type, j.queue, j.priority, j.run_at, j.created_at,
            t.org_concurrency as type_org_cap, c.cap as org_cap,
@@ -832,7 +835,8 @@ AS $function$
              format('held: task type "%s" is at its concurrency limit (%s)', c.type, c.type_limit)
            else format('held: queue "%s" is at its concurrency limit (%s)', c.queue, c.queue_limit)
          end
-    from cand c left join s4 on s4.id = c.id
+    from cand c left join s4 on s4.id = c.id;
+end;
 $function$;
 -- privileges on function jobdeck_private.admit_jobs(job_ids uuid[], count_waiting boolean): owner only
 

@@ -13,12 +13,18 @@
 -- (set_queue_concurrency). Each check admits at most the room its cap has left, so together they
 -- never admit too many. A job refused gets the reason of the first cap that refused it, for its
 -- `held:` event.
+--
+-- PL/pgSQL, so the statement is planned once per connection (plan_cache_mode, as start_jobs);
+-- every column is qualified, away from the output columns' names.
 
 create or replace function jobdeck_private.admit_jobs(job_ids uuid[], count_waiting boolean)
 returns table (id uuid, admitted boolean, reason text)
-language sql stable
+language plpgsql stable
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
+begin
+  return query
   with cand as (
     select j.id, j.org_id, j.type, j.queue, j.priority, j.run_at, j.created_at,
            t.org_concurrency as type_org_cap, c.cap as org_cap,
@@ -92,6 +98,7 @@ as $$
              format('held: task type "%s" is at its concurrency limit (%s)', c.type, c.type_limit)
            else format('held: queue "%s" is at its concurrency limit (%s)', c.queue, c.queue_limit)
          end
-    from cand c left join s4 on s4.id = c.id
+    from cand c left join s4 on s4.id = c.id;
+end;
 $$;
 revoke all on function jobdeck_private.admit_jobs(job_ids uuid[], count_waiting boolean) from public;
