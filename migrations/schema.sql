@@ -115,6 +115,8 @@ CREATE INDEX jobs_org_created_idx ON jobdeck.jobs USING btree (org_id, created_a
 CREATE INDEX jobs_owner_created_idx ON jobdeck.jobs USING btree (owner_id, created_at DESC, id);
 CREATE UNIQUE INDEX jobs_pkey ON jobdeck.jobs USING btree (id);
 CREATE INDEX jobs_running_org_idx ON jobdeck.jobs USING btree (org_id, type) WHERE (status = 'running'::text);
+CREATE INDEX jobs_running_queue_idx ON jobdeck.jobs USING btree (queue) WHERE ((status = 'running'::text) AND (queue IS NOT NULL));
+CREATE INDEX jobs_running_type_idx ON jobdeck.jobs USING btree (type) WHERE (status = 'running'::text);
 CREATE INDEX jobs_running_worker_idx ON jobdeck.jobs USING btree (worker_id) WHERE (status = 'running'::text);
 CREATE INDEX jobs_waiting_run_at_idx ON jobdeck.jobs USING btree (run_at) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]));
 CREATE TRIGGER _500_delete_events AFTER DELETE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_delete();
@@ -507,6 +509,36 @@ comment on function jobdeck.retry_job(id uuid) is '@resultFieldName job
 Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011, 42501.';
 -- privileges on function jobdeck.retry_job(id uuid): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.set_queue_concurrency(queue text, max_running integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if queue is null or pg_catalog.length(queue) < 1 or pg_catalog.length(queue) > 128 then
+    raise exception 'queue must be a name of 1 to 128 characters, got %',
+      coalesce(pg_catalog.quote_literal(queue), 'null') using errcode = 'JD004';
+  end if;
+  if max_running is not null and (max_running < 1 or max_running > 100000) then
+    raise exception 'max_running for queue "%" must be from 1 to 100000, or null to remove the limit; got %',
+      queue, max_running using errcode = 'JD004';
+  end if;
+  if max_running is null then
+    delete from jobdeck_private.concurrency_limits l where l.scope = 'queue' and l.key = set_queue_concurrency.queue;
+  else
+    insert into jobdeck_private.concurrency_limits as l (scope, key, max_running)
+    values ('queue', set_queue_concurrency.queue, set_queue_concurrency.max_running)
+    on conflict (scope, key) do update set max_running = excluded.max_running, updated_at = pg_catalog.now()
+     where l.max_running is distinct from excluded.max_running;
+  end if;
+  perform jobdeck_private.release_held(null, array['queue:' || queue]);
+  return max_running;
+end;
+$function$;
+comment on function jobdeck.set_queue_concurrency(queue text, max_running integer) is 'At most max_running jobs of this queue run at once, across all workers; null removes the limit. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.set_queue_concurrency(queue text, max_running integer): jobdeck_system=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.task_category(type text)
  RETURNS text
  LANGUAGE sql
@@ -521,6 +553,21 @@ comment on function jobdeck.task_category(type text) is 'The category a task typ
 -- ================================================================================================
 create schema jobdeck_private;
 -- privileges on schema jobdeck_private: owner only
+
+create table jobdeck_private.concurrency_limits (
+  scope text not null,
+  key text not null,
+  max_running integer not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint concurrency_limits_pkey PRIMARY KEY (scope, key),
+  constraint key_not_empty CHECK (((length(key) >= 1) AND (length(key) <= 128))),
+  constraint max_running_positive CHECK ((max_running >= 1)),
+  constraint scope_is_known CHECK ((scope = ANY (ARRAY['type'::text, 'queue'::text])))
+);
+alter table jobdeck_private.concurrency_limits enable row level security;
+CREATE UNIQUE INDEX concurrency_limits_pkey ON jobdeck_private.concurrency_limits USING btree (scope, key);
+comment on table jobdeck_private.concurrency_limits is 'At most max_running jobs of a task type (scope type; defineTask maxConcurrent) or a queue (scope queue; jobdeck.set_queue_concurrency) run at once, across all workers.';
+-- privileges on table jobdeck_private.concurrency_limits: owner only
 
 create table jobdeck_private.migrations (
   id integer not null,
@@ -682,7 +729,8 @@ begin
           update jobdeck.jobs j
              set held_at = null,
                  gw_job_id = (graphile_worker.add_job(identifier => v_job.type,
-                                payload => json_build_object('jobdeckId', v_job.id), queue_name => v_job.queue,
+                                payload => json_build_object('jobdeckId', v_job.id),
+                                queue_name => jobdeck_private.graphile_queue(v_job.queue),
                                 run_at => v_job.run_at, max_attempts => 25, priority => v_job.priority)).id
            where j.id = v_job.id returning j.* into v_job;
         end if;
@@ -704,6 +752,93 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.add_keyed_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, key_mode text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.admit_jobs(job_ids uuid[], count_waiting boolean)
+ RETURNS TABLE(id uuid, admitted boolean, reason text)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  return query
+  with cand as (
+    select j.id, j.org_id, j.type, j.queue, j.priority, j.run_at, j.created_at,
+           t.org_concurrency as type_org_cap, c.cap as org_cap,
+           (j.org_id is not null and (c.cap is not null or t.org_concurrency is not null)) as org_capped,
+           lt.max_running as type_limit, lq.max_running as queue_limit
+      from jobdeck.jobs j
+     cross join (select jobdeck_private.org_cap() as cap) c
+      left join jobdeck_private.task_types t on t.type = j.type
+      left join jobdeck_private.concurrency_limits lt on lt.scope = 'type' and lt.key = j.type
+      left join jobdeck_private.concurrency_limits lq on lq.scope = 'queue' and lq.key = j.queue
+     where j.id = any(job_ids)
+  ), dims as (
+    select array_agg(distinct c.org_id) filter (where c.org_capped) as orgs,
+           array_agg(distinct c.type) filter (where c.type_limit is not null) as types,
+           array_agg(distinct c.queue) filter (where c.queue_limit is not null) as queues
+      from cand c
+  ), busy as (
+    select x.org_id, x.type, x.queue
+      from jobdeck.jobs x, dims d
+     where x.status = 'running' and x.id <> all(job_ids)
+       and (x.org_id = any(d.orgs) or x.type = any(d.types) or x.queue = any(d.queues))
+    union all
+    select x.org_id, x.type, x.queue
+      from jobdeck.jobs x, dims d
+     where count_waiting and x.status in ('queued', 'retrying') and x.held_at is null
+       and x.gw_job_id is not null and x.run_at <= now() and x.id <> all(job_ids)
+       and (x.org_id = any(d.orgs) or x.type = any(d.types) or x.queue = any(d.queues))
+  ), r1 as (
+    select c.*, row_number() over (partition by c.org_id, c.type
+                                   order by c.priority, c.run_at, c.created_at, c.id) as rn
+      from cand c
+  ), s1 as (
+    select r1.* from r1
+     where not r1.org_capped or r1.type_org_cap is null
+        or (select count(*) from busy b where b.org_id = r1.org_id and b.type = r1.type) + r1.rn <= r1.type_org_cap
+  ), r2 as (
+    select s1.id, s1.org_id, s1.type, s1.queue, s1.priority, s1.run_at, s1.created_at, s1.org_cap,
+           s1.org_capped, s1.type_limit, s1.queue_limit,
+           row_number() over (partition by s1.org_id order by s1.priority, s1.run_at, s1.created_at, s1.id) as rn
+      from s1
+  ), s2 as (
+    select r2.* from r2
+     where not r2.org_capped or r2.org_cap is null
+        or (select count(*) from busy b where b.org_id = r2.org_id) + r2.rn <= r2.org_cap
+  ), r3 as (
+    select s2.id, s2.type, s2.queue, s2.priority, s2.run_at, s2.created_at, s2.type_limit, s2.queue_limit,
+           row_number() over (partition by s2.type order by s2.priority, s2.run_at, s2.created_at, s2.id) as rn
+      from s2
+  ), s3 as (
+    select r3.* from r3
+     where r3.type_limit is null
+        or (select count(*) from busy b where b.type = r3.type) + r3.rn <= r3.type_limit
+  ), r4 as (
+    select s3.id, s3.queue, s3.queue_limit,
+           row_number() over (partition by s3.queue order by s3.priority, s3.run_at, s3.created_at, s3.id) as rn
+      from s3
+  ), s4 as (
+    select r4.id from r4
+     where r4.queue_limit is null
+        or (select count(*) from busy b where b.queue = r4.queue) + r4.rn <= r4.queue_limit
+  )
+  select c.id, s4.id is not null,
+         case
+           when s4.id is not null then null
+           when not exists (select 1 from s1 where s1.id = c.id) then
+             format('held: organisation "%s" is at its concurrency limit for task type "%s" (%s)',
+                    c.org_id, c.type, c.type_org_cap)
+           when not exists (select 1 from s2 where s2.id = c.id) then
+             format('held: organisation "%s" is at its concurrency limit (%s)', c.org_id, c.org_cap)
+           when not exists (select 1 from s3 where s3.id = c.id) then
+             format('held: task type "%s" is at its concurrency limit (%s)', c.type, c.type_limit)
+           else format('held: queue "%s" is at its concurrency limit (%s)', c.queue, c.queue_limit)
+         end
+    from cand c left join s4 on s4.id = c.id;
+end;
+$function$;
+-- privileges on function jobdeck_private.admit_jobs(job_ids uuid[], count_waiting boolean): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.authorize_job(job_id uuid, permission text)
  RETURNS void
@@ -748,9 +883,10 @@ declare
   v_cap    integer := jobdeck_private.org_cap();
   v_capped boolean;
 begin
-  -- With no concurrency cap anywhere (the common case) no row needs its type looked at.
+  -- With no concurrency cap or limit anywhere (the common case) no row needs its type looked at.
   v_capped := v_cap is not null
-              or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null);
+              or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null)
+              or exists (select 1 from jobdeck_private.concurrency_limits);
   -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
   -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
   select array_agg(j order by j.id) into v_rows
@@ -758,16 +894,20 @@ begin
     join jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint) on v.id = j.id
    where j.id = any(v_ids)
      and (j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id + 0 = v.gw_job_id
-     and (j.org_id is null or not v_capped
-          or (v_cap is null
-              and not exists (select 1 from jobdeck_private.task_types t
-                               where t.type = j.type and t.org_concurrency is not null)));
+     and (not v_capped
+          or ((j.org_id is null
+               or (v_cap is null
+                   and not exists (select 1 from jobdeck_private.task_types t
+                                    where t.type = j.type and t.org_concurrency is not null)))
+              and not exists (select 1 from jobdeck_private.concurrency_limits l
+                               where (l.scope = 'type' and l.key = j.type)
+                                  or (l.scope = 'queue' and l.key = j.queue))));
 
   if v_rows is not null then
     return query select * from unnest(v_rows);
   end if;
   -- Everything else (capped jobs, jobs added straight to Graphile Worker, rows that moved on)
-  -- goes through start_jobs, which decides under the organisation's lock.
+  -- goes through start_jobs, which decides under the caps' locks.
   if jsonb_array_length(items) > coalesce(cardinality(v_rows), 0) then
     return query
     select s.* from jobdeck_private.start_jobs(
@@ -810,7 +950,8 @@ CREATE OR REPLACE FUNCTION jobdeck_private.cancel_job(job_id uuid, reason text D
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
-  v_job jobdeck.jobs;
+  v_job  jobdeck.jobs;
+  v_keys text[];
 begin
   if job_id is null then
     raise exception 'job id is required' using errcode = 'JD004';
@@ -818,8 +959,10 @@ begin
   if reason is not null and pg_catalog.length(reason) > 1000 then
     raise exception 'cancel reason must be at most 1000 characters, got %', pg_catalog.length(reason) using errcode = 'JD004';
   end if;
-  -- Lock order: the organisation first (release_held below), then the row.
+  -- Lock order: the organisation and the limits first (release_held below), then the row.
   perform jobdeck_private.lock_orgs(jobdeck_private.capped_orgs(array[job_id]));
+  v_keys := jobdeck_private.limit_keys(array[job_id]);
+  perform jobdeck_private.lock_limits(v_keys);
   select * into v_job from jobdeck.jobs j where j.id = cancel_job.job_id for update;
   if not found then
     raise exception 'job % not found', job_id using errcode = 'JD010';
@@ -849,8 +992,8 @@ begin
      set status = 'cancelled', finished_at = pg_catalog.now(), cancel_requested_at = pg_catalog.now(), cancel_reason = reason,
          held_at = null, eta_at = null, updated_at = pg_catalog.now()
    where j.id = v_job.id returning j.* into v_job;
-  if v_job.org_id is not null then
-    perform jobdeck_private.release_held(array[v_job.org_id]);
+  if v_job.org_id is not null or v_keys is not null then
+    perform jobdeck_private.release_held(array[v_job.org_id], v_keys);
   end if;
   return v_job;
 end;
@@ -1087,7 +1230,9 @@ begin
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(s.type, json_build_object('jobdeckId', s.id), s.queue, s.run_at, 25, null,
+        -- (the CASE spares the common job without a queue the call)
+        select row(s.type, json_build_object('jobdeckId', s.id),
+                   case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end, s.run_at, 25, null,
                    s.priority, null)::graphile_worker.job_spec
           from s order by s.ord)) as g
   ), ins as (
@@ -1125,11 +1270,14 @@ AS $function$
 declare
   v_ids     uuid[];
   v_orgs    text[];
+  v_keys    text[];
   v_done    jsonb;
 begin
   select array_agg(v.id) into v_ids from jsonb_to_recordset(items) as v(id uuid);
   v_orgs := jobdeck_private.capped_orgs(v_ids);
+  v_keys := jobdeck_private.limit_keys(v_ids);
   perform jobdeck_private.lock_orgs(v_orgs);
+  perform jobdeck_private.lock_limits(v_keys);
 
   with v as (
     select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, started_at timestamptz, attempt integer,
@@ -1197,7 +1345,7 @@ begin
     with gw as (
       select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
         from graphile_worker.add_jobs(array(
-          select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, 25, null,
+          select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null,
                      j.priority, null)::graphile_worker.job_spec
             from jobdeck.jobs j
             join jsonb_to_recordset(v_done) as f(id uuid, status text)
@@ -1206,13 +1354,26 @@ begin
     update jobdeck.jobs j set gw_job_id = gw.gw_job_id from gw where j.id = gw.id;
   end if;
 
-  if v_orgs is not null then
-    perform jobdeck_private.release_held(v_orgs);
+  if v_orgs is not null or v_keys is not null then
+    perform jobdeck_private.release_held(v_orgs, v_keys);
   end if;
   return query select f.id, f.status from jsonb_to_recordset(v_done) as f(id uuid, status text);
 end;
 $function$;
 -- privileges on function jobdeck_private.finish_jobs(items jsonb, worker_id text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.graphile_queue(queue text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select case when queue is null
+                or exists (select 1 from jobdeck_private.concurrency_limits l
+                            where l.scope = 'queue' and l.key = graphile_queue.queue)
+              then null else queue end
+$function$;
+-- privileges on function jobdeck_private.graphile_queue(queue text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb)
  RETURNS TABLE(id uuid, cancel_reason text, lost boolean)
@@ -1263,7 +1424,7 @@ begin
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
     payload => json_build_object('jobdeckId', v_id),
-    queue_name => insert_job.queue,
+    queue_name => case when insert_job.queue is not null then jobdeck_private.graphile_queue(insert_job.queue) end,
     run_at => insert_job.run_at,
     max_attempts => 25,
     priority => insert_job.priority
@@ -1436,6 +1597,40 @@ end;
 $function$;
 -- privileges on function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.limit_keys(job_ids uuid[])
+ RETURNS text[]
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if not exists (select 1 from jobdeck_private.concurrency_limits) then
+    return null;
+  end if;
+  return (select array_agg(distinct l.scope || ':' || l.key order by l.scope || ':' || l.key)
+            from jobdeck.jobs j
+            join jobdeck_private.concurrency_limits l
+              on (l.scope = 'type' and l.key = j.type) or (l.scope = 'queue' and l.key = j.queue)
+           where j.id = any(job_ids));
+end;
+$function$;
+-- privileges on function jobdeck_private.limit_keys(job_ids uuid[]): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.lock_limits(keys text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_key text;
+begin
+  for v_key in select distinct k from unnest(keys) k where k is not null order by 1 loop
+    perform pg_advisory_xact_lock(hashtextextended('jobdeck.limit:' || v_key, 0));
+  end loop;
+end;
+$function$;
+-- privileges on function jobdeck_private.lock_limits(keys text[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.lock_orgs(org_ids text[])
  RETURNS void
  LANGUAGE plpgsql
@@ -1583,52 +1778,46 @@ CREATE OR REPLACE FUNCTION jobdeck_private.release_all_held()
  LANGUAGE sql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select jobdeck_private.release_held(array(select distinct j.org_id from jobdeck.jobs j where j.held_at is not null))
+  select jobdeck_private.release_held(
+    array(select distinct j.org_id from jobdeck.jobs j where j.held_at is not null and j.org_id is not null),
+    array(select distinct k from jobdeck.jobs j
+                 cross join lateral (values ('type:' || j.type), ('queue:' || j.queue)) v(k)
+           where j.held_at is not null and k is not null))
 $function$;
 -- privileges on function jobdeck_private.release_all_held(): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.release_held(org_ids text[])
+CREATE OR REPLACE FUNCTION jobdeck_private.release_held(org_ids text[], limit_keys text[])
  RETURNS integer
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  v_cap integer := jobdeck_private.org_cap();
+  v_ids uuid[];
   v_n   integer;
 begin
-  if org_ids is null or cardinality(org_ids) = 0 then
+  if coalesce(cardinality(org_ids), 0) = 0 and coalesce(cardinality(limit_keys), 0) = 0 then
     return 0;
   end if;
   perform jobdeck_private.lock_orgs(org_ids);
-  with busy as (
-    select x.org_id, x.type, count(*) as n
-      from jobdeck.jobs x
-     where x.org_id = any(org_ids)
-       and (x.status = 'running'
-            or (x.status in ('queued', 'retrying') and x.gw_job_id is not null and x.held_at is null
-                and x.run_at <= now()))
-     group by x.org_id, x.type
-  ), held as (
-    select j.id, j.org_id, j.type, j.queue, j.priority, j.run_at, j.created_at, j.max_attempts,
-           t.org_concurrency as type_cap,
-           row_number() over (partition by j.org_id, j.type order by j.priority, j.run_at, j.created_at, j.id) as rn_type
-      from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
-     where j.held_at is not null and j.org_id = any(org_ids) and j.status in ('queued', 'retrying')
-  ), type_ok as (
-    select h.*, row_number() over (partition by h.org_id order by h.priority, h.run_at, h.created_at, h.id) as rn_org
-      from held h
-     where h.type_cap is null
-        or coalesce((select b.n from busy b where b.org_id = h.org_id and b.type = h.type), 0) + h.rn_type <= h.type_cap
-  ), pick as (
-    select o.* from type_ok o
-     where v_cap is null
-        or coalesce((select sum(b.n) from busy b where b.org_id = o.org_id), 0) + o.rn_org <= v_cap
-  ), gw as (
+  perform jobdeck_private.lock_limits(limit_keys);
+  select array_agg(h.id) into v_ids
+    from (select j.id from jobdeck.jobs j
+           where j.held_at is not null and j.status in ('queued', 'retrying')
+             and (j.org_id = any(org_ids) or ('type:' || j.type) = any(limit_keys)
+                  or ('queue:' || j.queue) = any(limit_keys))
+           order by j.id
+             for update skip locked) h;
+  if v_ids is null then
+    return 0;
+  end if;
+  with gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(p.type, json_build_object('jobdeckId', p.id), p.queue, greatest(p.run_at, now()), 25,
-                   null, p.priority, null)::graphile_worker.job_spec
-          from pick p)) g
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                   greatest(j.run_at, now()), 25, null, j.priority, null)::graphile_worker.job_spec
+          from jobdeck_private.admit_jobs(v_ids, true) a
+          join jobdeck.jobs j on j.id = a.id
+         where a.admitted)) g
   )
   update jobdeck.jobs j set held_at = null, gw_job_id = gw.gw_job_id, updated_at = now()
     from gw where j.id = gw.id;
@@ -1636,7 +1825,7 @@ begin
   return v_n;
 end;
 $function$;
--- privileges on function jobdeck_private.release_held(org_ids text[]): owner only
+-- privileges on function jobdeck_private.release_held(org_ids text[], limit_keys text[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.release_pools(pool_ids text[])
  RETURNS integer
@@ -1679,7 +1868,8 @@ begin
   with gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(j.type, json_build_object('jobdeckId', j.id), j.queue, greatest(j.run_at, now()), 25, null,
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                   greatest(j.run_at, now()), 25, null,
                    j.priority, null)::graphile_worker.job_spec
           from jobdeck.jobs j where j.id = any(v_ids))) g
   ), upd as (
@@ -1705,6 +1895,7 @@ declare
   v_pools   text[];
   v_gw      bigint[];
   v_orgs    text[];
+  v_keys    text[];
   v_old_gw  bigint[];
   v_done    jsonb;
 begin
@@ -1719,7 +1910,10 @@ begin
 
   v_orgs := jobdeck_private.capped_orgs(array(
     select j.id from jobdeck.jobs j where j.status = 'running' and j.worker_id = any(v_workers)));
+  v_keys := jobdeck_private.limit_keys(array(
+    select j.id from jobdeck.jobs j where j.status = 'running' and j.worker_id = any(v_workers)));
   perform jobdeck_private.lock_orgs(v_orgs);
+  perform jobdeck_private.lock_limits(v_keys);
 
   if v_pools is not null then
     select array_agg(g.id) into v_gw from graphile_worker.jobs g where g.locked_by = any(v_pools);
@@ -1758,15 +1952,15 @@ begin
   with gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, 25, null, j.priority,
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null, j.priority,
                    null)::graphile_worker.job_spec
           from jobdeck.jobs j
           join jsonb_to_recordset(v_done) as r(id uuid, status text) on r.id = j.id and r.status = 'retrying')) g
   )
   update jobdeck.jobs j set gw_job_id = gw.gw_job_id from gw where j.id = gw.id;
   delete from jobdeck_private.workers w where w.id = any(v_workers);
-  if v_orgs is not null then
-    perform jobdeck_private.release_held(v_orgs);
+  if v_orgs is not null or v_keys is not null then
+    perform jobdeck_private.release_held(v_orgs, v_keys);
   end if;
   return query select r.id, r.status, r.worker_id
     from jsonb_to_recordset(v_done) as r(id uuid, status text, worker_id text);
@@ -1834,7 +2028,7 @@ begin
   v_gw := (graphile_worker.add_job(
     identifier => v_job.type,
     payload => json_build_object('jobdeckId', v_job.id),
-    queue_name => v_job.queue,
+    queue_name => jobdeck_private.graphile_queue(v_job.queue),
     max_attempts => 25,
     priority => v_job.priority
   )).id;
@@ -1925,7 +2119,7 @@ declare
   v_ids  uuid[];
   v_gws  bigint[];
   v_orgs text[];
-  v_cap  integer;
+  v_keys text[];
 begin
   insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
   select v.type, v.queue, v.priority, coalesce(v.payload, '{}'), v.max_attempts, coalesce(v.run_at, now()),
@@ -1948,7 +2142,8 @@ begin
   end if;
 
   v_orgs := jobdeck_private.capped_orgs(v_ids);
-  if v_orgs is null then
+  v_keys := jobdeck_private.limit_keys(v_ids);
+  if v_orgs is null and v_keys is null then
     return query
     update jobdeck.jobs j
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
@@ -1961,41 +2156,28 @@ begin
     return;
   end if;
 
+  -- Lock order: organisations, limits, then the rows (by id).
   perform jobdeck_private.lock_orgs(v_orgs);
-  v_cap := jobdeck_private.org_cap();
+  perform jobdeck_private.lock_limits(v_keys);
+  select array_agg(c.id) into v_ids
+    from (select j.id from jobdeck.jobs j
+           where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+           order by j.id
+             for update of j) c;
+  if v_ids is null then
+    return;
+  end if;
   return query
-  with cand as (
-    select j.id, j.org_id, j.type, j.priority, j.run_at, j.created_at, t.org_concurrency as type_cap,
-           (j.org_id is not null and (v_cap is not null or t.org_concurrency is not null)) as capped
-      from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
-     where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
-     order by j.id
-       for update of j
-  ), busy as (
-    select x.org_id, x.type, count(*) as n
-      from jobdeck.jobs x
-     where x.status = 'running' and x.org_id = any(v_orgs) and x.id <> all(v_ids)
-     group by x.org_id, x.type
-  ), ranked as (
-    select c.*, row_number() over (partition by c.org_id, c.type order by c.priority, c.run_at, c.created_at, c.id) as rn_type
-      from cand c where c.capped
-  ), type_ok as (
-    select r.*, row_number() over (partition by r.org_id order by r.priority, r.run_at, r.created_at, r.id) as rn_org
-      from ranked r
-     where r.type_cap is null
-        or coalesce((select b.n from busy b where b.org_id = r.org_id and b.type = r.type), 0) + r.rn_type <= r.type_cap
-  ), admitted as (
-    select o.id from type_ok o
-     where v_cap is null
-        or coalesce((select sum(b.n) from busy b where b.org_id = o.org_id), 0) + o.rn_org <= v_cap
+  with a as materialized (
+    select * from jobdeck_private.admit_jobs(v_ids, false)
   ), held as (
     update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now()
-      from cand c
-     where j.id = c.id and c.capped and c.id not in (select a.id from admitted a)
-    returning j.id, j.org_id, j.attempts
+      from a
+     where j.id = a.id and not a.admitted
+    returning j.id, j.attempts, a.reason
   ), held_events as (
     insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-    select h.id, 'control', 'info', 'held: organisation "' || h.org_id || '" is at its concurrency limit', h.attempts
+    select h.id, 'control', 'info', h.reason, h.attempts
       from held h
   )
   update jobdeck.jobs j
@@ -2004,8 +2186,8 @@ begin
          held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
          eta_at = jobdeck_private.estimate_eta(now(), 0,
            (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
-    from cand c
-   where j.id = c.id and (not c.capped or c.id in (select a.id from admitted a))
+    from a
+   where j.id = a.id and a.admitted
   returning j.*;
 end;
 $function$;

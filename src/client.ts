@@ -23,6 +23,7 @@ import {
   type JobStats,
   type JobStatsOptions,
 } from './jobs/control.ts';
+import { setQueueConcurrencyOn } from './jobs/limits.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
 
@@ -62,6 +63,16 @@ export interface Jobdeck {
   cancelJob(id: string, reason?: string | null, options?: { tx?: Executor }): Promise<Job>;
   /** Runs a failed or cancelled job again with a fresh attempt budget. */
   retryJob(id: string, options?: { tx?: Executor }): Promise<Job>;
+  /**
+   * At most `maxRunning` jobs of `queue` run at once across every worker (`null` removes the
+   * limit); stored in the database, so it holds across processes and restarts. Returns the limit
+   * now in force. Per task type: `defineTask({ maxConcurrent })`.
+   */
+  setQueueConcurrency(
+    queue: string,
+    maxRunning: number | null,
+    options?: { tx?: Executor },
+  ): Promise<number | null>;
   /** Counts by status and type, queue depth, durations, failures and throughput. */
   jobStats(options?: JobStatsOptions): Promise<JobStats>;
   /**
@@ -121,6 +132,8 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     getJob: (id) => getJob(db, id),
     cancelJob: (id, reason, opts = {}) => cancelJobOn(opts.tx ?? pool, id, reason),
     retryJob: (id, opts = {}) => retryJobOn(opts.tx ?? pool, id),
+    setQueueConcurrency: (queue, maxRunning, opts = {}) =>
+      setQueueConcurrencyOn(opts.tx ?? pool, queue, maxRunning),
     jobStats: (opts) => jobStatsOn(pool, opts),
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),

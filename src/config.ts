@@ -46,6 +46,17 @@ const schema = z.object({
   JOBDECK_HEARTBEAT_INTERVAL_MS: int(100, 60_000).default(1000),
   JOBDECK_RESCUE_AFTER_MS: int(1000, 3_600_000).default(15_000),
   JOBDECK_ORG_CONCURRENCY: int(0, 100_000).optional(),
+  JOBDECK_QUEUE_CONCURRENCY: z
+    .string()
+    .transform((text, ctx) => {
+      const parsed = parseQueueConcurrency(text);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .optional(),
   JOBDECK_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   JOBDECK_PORT: int(0, 65_535).default(4000),
   JOBDECK_HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -136,6 +147,12 @@ export interface Config {
   rescueAfterMs: number;
   /** Jobs of one organisation running at once, all types; 0 = no cap, undefined = leave as stored. */
   orgConcurrency: number | undefined;
+  /**
+   * Per-queue concurrency limits every worker writes at its start (JOBDECK_QUEUE_CONCURRENCY,
+   * `reports=3,emails=10`): queue → jobs running at once across all workers, null to remove the
+   * queue's limit. Queues not named keep what is stored (`jobdeck.set_queue_concurrency`).
+   */
+  queueConcurrency: Record<string, number | null>;
   logLevel: LogLevel;
   /** HTTP port of `jobdeck serve` / `start`; 0 picks a free one. */
   port: number;
@@ -253,6 +270,7 @@ export function loadConfig(
     heartbeatIntervalMs: v.JOBDECK_HEARTBEAT_INTERVAL_MS,
     rescueAfterMs: v.JOBDECK_RESCUE_AFTER_MS,
     orgConcurrency: v.JOBDECK_ORG_CONCURRENCY,
+    queueConcurrency: v.JOBDECK_QUEUE_CONCURRENCY ?? {},
     logLevel: v.JOBDECK_LOG_LEVEL,
     port: v.JOBDECK_PORT,
     host: v.JOBDECK_HOST,
@@ -304,6 +322,28 @@ export function loadWebhookAllowInternal(
       ),
     );
   return parsed.data;
+}
+
+/**
+ * JOBDECK_QUEUE_CONCURRENCY's value, `queue=limit` entries separated by commas or spaces (limit a
+ * whole number from 1 to 100000, or `none` to remove the queue's limit): the limits, or what is
+ * wrong with the first bad entry.
+ */
+export function parseQueueConcurrency(text: string): Record<string, number | null> | string {
+  const limits = Object.create(null) as Record<string, number | null>;
+  for (const entry of splitList(text)) {
+    const match = /^([^=]{1,128})=(.*)$/.exec(entry);
+    if (!match)
+      return `entry ${JSON.stringify(entry)} must be queue=limit (e.g. reports=3, or reports=none to remove a limit)`;
+    const [, queue, value] = match as unknown as [string, string, string];
+    if (Object.hasOwn(limits, queue)) return `queue "${queue}" is listed twice`;
+    if (value === 'none') limits[queue] = null;
+    else if (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 100_000)
+      limits[queue] = Number(value);
+    else
+      return `the limit of queue "${queue}" must be a whole number from 1 to 100000, or none; got ${JSON.stringify(value)}`;
+  }
+  return limits;
 }
 
 /** An `smtp://` or `smtps://` URL with a host: what nodemailer's transport takes. */

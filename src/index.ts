@@ -41,6 +41,7 @@ export {
   type JobStatsOptions,
   type TypeStats,
 } from './jobs/control.ts';
+export { setQueueConcurrencyOn } from './jobs/limits.ts';
 export {
   isTransientError,
   parseDuration,

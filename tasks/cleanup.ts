@@ -10,6 +10,9 @@ import { z, defineTask, loadConfig } from 'jobdeck';
 export default defineTask({
   description: 'Delete generated export files older than a number of days (seed 004)',
   maxAttempts: 3,
+  // Seed 004: at most 5 jobs of this type run at once per organisation, across all workers.
+  // Change the number here, or remove the line for no per-type cap (docs/recipes.md).
+  orgConcurrency: 5,
   payload: z.object({
     olderThanDays: z.number().min(0).max(3650).default(7),
     dryRun: z.boolean().default(false),

@@ -9,6 +9,9 @@ import { z, defineTask } from 'jobdeck';
 export default defineTask({
   description: 'Compute statistics over a large dataset, chunk by chunk (seed 004)',
   maxAttempts: 3,
+  // Seed 004: at most 5 jobs of this type run at once per organisation, across all workers.
+  // Change the number here, or remove the line for no per-type cap (docs/recipes.md).
+  orgConcurrency: 5,
   payload: z.object({
     dataset: z.string().min(1).max(200),
     rows: z.number().int().min(1).max(10_000_000).default(100_000),

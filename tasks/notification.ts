@@ -17,6 +17,9 @@ import {
 export default defineTask({
   description: 'Send a rendered notification to a chat or notification hook (seed 004)',
   maxAttempts: 5,
+  // Seed 004: at most 5 jobs of this type run at once per organisation, across all workers.
+  // Change the number here, or remove the line for no per-type cap (docs/recipes.md).
+  orgConcurrency: 5,
   backoff: ['5s', '30s', '2m', '10m'],
   payload: z.object({
     // A pattern (not z.url's protocol option) so the database's payload check enforces it too.

@@ -14,6 +14,9 @@ export default defineTask({
   description: 'Reconcile an external system’s records with the last synced copy (seed 004)',
   category: 'import',
   maxAttempts: 3,
+  // Seed 004: at most 5 jobs of this type run at once per organisation, across all workers.
+  // Change the number here, or remove the line for no per-type cap (docs/recipes.md).
+  orgConcurrency: 5,
   payload: z.object({
     source: z
       .string()

@@ -1,50 +1,49 @@
--- jobdeck_private.release_held(org_ids): gives held jobs a Graphile job while their caps leave room.
--- requires: concurrency/lock_orgs.sql concurrency/org_cap.sql
+-- jobdeck_private.release_held(org_ids, limit_keys): gives held jobs a Graphile job while their caps leave room.
+-- requires: concurrency/lock_orgs.sql concurrency/lock_limits.sql concurrency/admit_jobs.sql
+-- requires: concurrency/graphile_queue.sql
 --
--- Counts as busy: running jobs and waiting jobs that already hold a Graphile job due now. Takes
--- the organisations' locks. Returns how many jobs were released.
+-- The held jobs of these organisations, and of the task types and queues named by `limit_keys`
+-- (limit_keys' `type:x`, `queue:q`), go back in the queue as far as admit_jobs finds room for
+-- them; start_jobs decides again when they start, so a job released too early is only held again.
+-- Takes the caps' locks, then the held rows (SKIP LOCKED: a row another release holds is its
+-- business, so no job gets two Graphile jobs). Returns how many jobs were released.
+--
+-- The one-argument form (org_ids only) went in 000014: callers pass the limit keys too.
 
-create or replace function jobdeck_private.release_held(org_ids text[]) returns integer
+drop function if exists jobdeck_private.release_held(text[]);
+
+create or replace function jobdeck_private.release_held(org_ids text[], limit_keys text[])
+returns integer
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_cap integer := jobdeck_private.org_cap();
+  v_ids uuid[];
   v_n   integer;
 begin
-  if org_ids is null or cardinality(org_ids) = 0 then
+  if coalesce(cardinality(org_ids), 0) = 0 and coalesce(cardinality(limit_keys), 0) = 0 then
     return 0;
   end if;
   perform jobdeck_private.lock_orgs(org_ids);
-  with busy as (
-    select x.org_id, x.type, count(*) as n
-      from jobdeck.jobs x
-     where x.org_id = any(org_ids)
-       and (x.status = 'running'
-            or (x.status in ('queued', 'retrying') and x.gw_job_id is not null and x.held_at is null
-                and x.run_at <= now()))
-     group by x.org_id, x.type
-  ), held as (
-    select j.id, j.org_id, j.type, j.queue, j.priority, j.run_at, j.created_at, j.max_attempts,
-           t.org_concurrency as type_cap,
-           row_number() over (partition by j.org_id, j.type order by j.priority, j.run_at, j.created_at, j.id) as rn_type
-      from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
-     where j.held_at is not null and j.org_id = any(org_ids) and j.status in ('queued', 'retrying')
-  ), type_ok as (
-    select h.*, row_number() over (partition by h.org_id order by h.priority, h.run_at, h.created_at, h.id) as rn_org
-      from held h
-     where h.type_cap is null
-        or coalesce((select b.n from busy b where b.org_id = h.org_id and b.type = h.type), 0) + h.rn_type <= h.type_cap
-  ), pick as (
-    select o.* from type_ok o
-     where v_cap is null
-        or coalesce((select sum(b.n) from busy b where b.org_id = o.org_id), 0) + o.rn_org <= v_cap
-  ), gw as (
+  perform jobdeck_private.lock_limits(limit_keys);
+  select array_agg(h.id) into v_ids
+    from (select j.id from jobdeck.jobs j
+           where j.held_at is not null and j.status in ('queued', 'retrying')
+             and (j.org_id = any(org_ids) or ('type:' || j.type) = any(limit_keys)
+                  or ('queue:' || j.queue) = any(limit_keys))
+           order by j.id
+             for update skip locked) h;
+  if v_ids is null then
+    return 0;
+  end if;
+  with gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(p.type, json_build_object('jobdeckId', p.id), p.queue, greatest(p.run_at, now()), 25,
-                   null, p.priority, null)::graphile_worker.job_spec
-          from pick p)) g
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                   greatest(j.run_at, now()), 25, null, j.priority, null)::graphile_worker.job_spec
+          from jobdeck_private.admit_jobs(v_ids, true) a
+          join jobdeck.jobs j on j.id = a.id
+         where a.admitted)) g
   )
   update jobdeck.jobs j set held_at = null, gw_job_id = gw.gw_job_id, updated_at = now()
     from gw where j.id = gw.id;
@@ -52,4 +51,4 @@ begin
   return v_n;
 end;
 $$;
-revoke all on function jobdeck_private.release_held(org_ids text[]) from public;
+revoke all on function jobdeck_private.release_held(org_ids text[], limit_keys text[]) from public;

@@ -1,5 +1,6 @@
 -- jobdeck_private.cancel_job(job_id, reason): cancels a job, without checking the caller.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/release_held.sql
+-- requires: concurrency/limit_keys.sql concurrency/lock_limits.sql
 -- requires: events/notify_jobs.sql
 --
 -- Queued or retrying: cancelled at once and out of Graphile Worker's queue. Running: a cancel
@@ -17,7 +18,8 @@ set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
-  v_job jobdeck.jobs;
+  v_job  jobdeck.jobs;
+  v_keys text[];
 begin
   if job_id is null then
     raise exception 'job id is required' using errcode = 'JD004';
@@ -25,8 +27,10 @@ begin
   if reason is not null and pg_catalog.length(reason) > 1000 then
     raise exception 'cancel reason must be at most 1000 characters, got %', pg_catalog.length(reason) using errcode = 'JD004';
   end if;
-  -- Lock order: the organisation first (release_held below), then the row.
+  -- Lock order: the organisation and the limits first (release_held below), then the row.
   perform jobdeck_private.lock_orgs(jobdeck_private.capped_orgs(array[job_id]));
+  v_keys := jobdeck_private.limit_keys(array[job_id]);
+  perform jobdeck_private.lock_limits(v_keys);
   select * into v_job from jobdeck.jobs j where j.id = cancel_job.job_id for update;
   if not found then
     raise exception 'job % not found', job_id using errcode = 'JD010';
@@ -56,8 +60,8 @@ begin
      set status = 'cancelled', finished_at = pg_catalog.now(), cancel_requested_at = pg_catalog.now(), cancel_reason = reason,
          held_at = null, eta_at = null, updated_at = pg_catalog.now()
    where j.id = v_job.id returning j.* into v_job;
-  if v_job.org_id is not null then
-    perform jobdeck_private.release_held(array[v_job.org_id]);
+  if v_job.org_id is not null or v_keys is not null then
+    perform jobdeck_private.release_held(array[v_job.org_id], v_keys);
   end if;
   return v_job;
 end;

@@ -1,4 +1,5 @@
 -- jobdeck_private.retry_job(job_id): runs a failed or cancelled job again, without checking the caller.
+-- requires: concurrency/graphile_queue.sql
 --
 -- A fresh attempt budget (attempts 0, manual_retries + 1); earlier errors stay in `errors`. Refused
 -- while another unfinished job holds the job's key. Written as jobdeck.retry_job in migration
@@ -40,7 +41,7 @@ begin
   v_gw := (graphile_worker.add_job(
     identifier => v_job.type,
     payload => json_build_object('jobdeckId', v_job.id),
-    queue_name => v_job.queue,
+    queue_name => jobdeck_private.graphile_queue(v_job.queue),
     max_attempts => 25,
     priority => v_job.priority
   )).id;

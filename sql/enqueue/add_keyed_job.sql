@@ -1,5 +1,5 @@
 -- jobdeck_private.add_keyed_job(…): adds a job with a key, keeping or replacing the key's holder.
--- requires: enqueue/insert_job.sql
+-- requires: enqueue/insert_job.sql concurrency/graphile_queue.sql
 --
 -- keep: an unfinished job with the key is returned as it is. replace: a waiting job with the key
 -- takes the new payload and options; a running one keeps running, loses the key, and the new job
@@ -48,7 +48,8 @@ begin
           update jobdeck.jobs j
              set held_at = null,
                  gw_job_id = (graphile_worker.add_job(identifier => v_job.type,
-                                payload => json_build_object('jobdeckId', v_job.id), queue_name => v_job.queue,
+                                payload => json_build_object('jobdeckId', v_job.id),
+                                queue_name => jobdeck_private.graphile_queue(v_job.queue),
                                 run_at => v_job.run_at, max_attempts => 25, priority => v_job.priority)).id
            where j.id = v_job.id returning j.* into v_job;
         end if;

@@ -1,5 +1,6 @@
 -- jobdeck_private.enqueue_many(specs): checks and adds many jobs, all or none.
 -- requires: enqueue/add_keyed_job.sql enqueue/check_job_spec.sql enqueue/insert_job.sql
+-- requires: concurrency/graphile_queue.sql
 --
 -- `specs` is a JSON array of objects with the fields of enqueue() in camelCase or snake_case,
 -- keyMode included. All are checked before any is written. Without keys, one add_jobs() call and
@@ -90,7 +91,9 @@ begin
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(s.type, json_build_object('jobdeckId', s.id), s.queue, s.run_at, 25, null,
+        -- (the CASE spares the common job without a queue the call)
+        select row(s.type, json_build_object('jobdeckId', s.id),
+                   case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end, s.run_at, 25, null,
                    s.priority, null)::graphile_worker.job_spec
           from s order by s.ord)) as g
   ), ins as (

@@ -1,4 +1,5 @@
 -- jobdeck_private.insert_job(…): inserts a checked job and hands it to Graphile Worker.
+-- requires: concurrency/graphile_queue.sql
 --
 -- Graphile Worker gets the payload `{jobdeckId}`; the payload itself lives only in jobdeck.jobs.
 -- Its Graphile job gets max_attempts 25 whatever the job's own budget: jobdeck counts attempts
@@ -20,7 +21,7 @@ begin
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
     payload => json_build_object('jobdeckId', v_id),
-    queue_name => insert_job.queue,
+    queue_name => case when insert_job.queue is not null then jobdeck_private.graphile_queue(insert_job.queue) end,
     run_at => insert_job.run_at,
     max_attempts => 25,
     priority => insert_job.priority

@@ -2,10 +2,10 @@
 -- requires: concurrency/org_cap.sql worker/start_jobs.sql
 --
 -- The worker's fast path (migration 000005, docs/performance.md): for the common case (a tracked
--- job, no concurrency cap) it only reads the rows, once each, and the task starts at once;
+-- job under no concurrency cap or limit) it only reads the rows, once each, and the task starts at once;
 -- rows returned `queued`/`retrying` are marked later by mark_running, or by their finish_jobs.
 -- Everything else (capped jobs, jobs added straight to Graphile Worker, rows that moved on) goes
--- through start_jobs, which marks them `running` and decides caps under the organisation's lock.
+-- through start_jobs, which marks them `running` and decides caps under the caps' locks.
 --
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
 -- docs/performance.md); no plan depends on a parameter's value.
@@ -21,9 +21,10 @@ declare
   v_cap    integer := jobdeck_private.org_cap();
   v_capped boolean;
 begin
-  -- With no concurrency cap anywhere (the common case) no row needs its type looked at.
+  -- With no concurrency cap or limit anywhere (the common case) no row needs its type looked at.
   v_capped := v_cap is not null
-              or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null);
+              or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null)
+              or exists (select 1 from jobdeck_private.concurrency_limits);
   -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
   -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
   select array_agg(j order by j.id) into v_rows
@@ -31,16 +32,20 @@ begin
     join jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint) on v.id = j.id
    where j.id = any(v_ids)
      and (j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id + 0 = v.gw_job_id
-     and (j.org_id is null or not v_capped
-          or (v_cap is null
-              and not exists (select 1 from jobdeck_private.task_types t
-                               where t.type = j.type and t.org_concurrency is not null)));
+     and (not v_capped
+          or ((j.org_id is null
+               or (v_cap is null
+                   and not exists (select 1 from jobdeck_private.task_types t
+                                    where t.type = j.type and t.org_concurrency is not null)))
+              and not exists (select 1 from jobdeck_private.concurrency_limits l
+                               where (l.scope = 'type' and l.key = j.type)
+                                  or (l.scope = 'queue' and l.key = j.queue))));
 
   if v_rows is not null then
     return query select * from unnest(v_rows);
   end if;
   -- Everything else (capped jobs, jobs added straight to Graphile Worker, rows that moved on)
-  -- goes through start_jobs, which decides under the organisation's lock.
+  -- goes through start_jobs, which decides under the caps' locks.
   if jsonb_array_length(items) > coalesce(cardinality(v_rows), 0) then
     return query
     select s.* from jobdeck_private.start_jobs(

@@ -1,5 +1,6 @@
 -- jobdeck_private.finish_jobs(items, worker_id): records the outcome of a batch of attempts.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/release_held.sql worker/retry_delay.sql
+-- requires: concurrency/limit_keys.sql concurrency/lock_limits.sql concurrency/graphile_queue.sql
 --
 -- `items`: [{id, gw_job_id, started_at, attempt, outcome, retryable, result, error,
 -- peak_rss_bytes, cpu_ms, progress, step, completed, total}] with outcome one of
@@ -23,11 +24,14 @@ as $$
 declare
   v_ids     uuid[];
   v_orgs    text[];
+  v_keys    text[];
   v_done    jsonb;
 begin
   select array_agg(v.id) into v_ids from jsonb_to_recordset(items) as v(id uuid);
   v_orgs := jobdeck_private.capped_orgs(v_ids);
+  v_keys := jobdeck_private.limit_keys(v_ids);
   perform jobdeck_private.lock_orgs(v_orgs);
+  perform jobdeck_private.lock_limits(v_keys);
 
   with v as (
     select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, started_at timestamptz, attempt integer,
@@ -95,7 +99,7 @@ begin
     with gw as (
       select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
         from graphile_worker.add_jobs(array(
-          select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, 25, null,
+          select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null,
                      j.priority, null)::graphile_worker.job_spec
             from jobdeck.jobs j
             join jsonb_to_recordset(v_done) as f(id uuid, status text)
@@ -104,8 +108,8 @@ begin
     update jobdeck.jobs j set gw_job_id = gw.gw_job_id from gw where j.id = gw.id;
   end if;
 
-  if v_orgs is not null then
-    perform jobdeck_private.release_held(v_orgs);
+  if v_orgs is not null or v_keys is not null then
+    perform jobdeck_private.release_held(v_orgs, v_keys);
   end if;
   return query select f.id, f.status from jsonb_to_recordset(v_done) as f(id uuid, status text);
 end;

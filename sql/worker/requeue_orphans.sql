@@ -1,4 +1,5 @@
 -- jobdeck_private.requeue_orphans(items): gives orphaned waiting jobs a new Graphile job.
+-- requires: concurrency/graphile_queue.sql
 --
 -- Each candidate ([{id, gw_job_id}] from orphaned_jobs) still waiting on the same missing Graphile
 -- job gets a new one, with a control event saying why. Returns the requeued ids.
@@ -28,7 +29,8 @@ begin
   with gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(j.type, json_build_object('jobdeckId', j.id), j.queue, greatest(j.run_at, now()), 25, null,
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                   greatest(j.run_at, now()), 25, null,
                    j.priority, null)::graphile_worker.job_spec
           from jobdeck.jobs j where j.id = any(v_ids))) g
   ), upd as (

@@ -1,5 +1,6 @@
 -- jobdeck_private.rescue_workers(stale_after, rescuer): rescues the jobs of workers gone silent.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/release_held.sql
+-- requires: concurrency/limit_keys.sql concurrency/lock_limits.sql concurrency/graphile_queue.sql
 --
 -- Releases the jobs of workers whose heartbeat is older than `stale_after`: Graphile Worker's
 -- locks are forced open, each interrupted attempt is recorded, and the job runs again (or fails,
@@ -16,6 +17,7 @@ declare
   v_pools   text[];
   v_gw      bigint[];
   v_orgs    text[];
+  v_keys    text[];
   v_old_gw  bigint[];
   v_done    jsonb;
 begin
@@ -30,7 +32,10 @@ begin
 
   v_orgs := jobdeck_private.capped_orgs(array(
     select j.id from jobdeck.jobs j where j.status = 'running' and j.worker_id = any(v_workers)));
+  v_keys := jobdeck_private.limit_keys(array(
+    select j.id from jobdeck.jobs j where j.status = 'running' and j.worker_id = any(v_workers)));
   perform jobdeck_private.lock_orgs(v_orgs);
+  perform jobdeck_private.lock_limits(v_keys);
 
   if v_pools is not null then
     select array_agg(g.id) into v_gw from graphile_worker.jobs g where g.locked_by = any(v_pools);
@@ -69,15 +74,15 @@ begin
   with gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(j.type, json_build_object('jobdeckId', j.id), j.queue, j.run_at, 25, null, j.priority,
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null, j.priority,
                    null)::graphile_worker.job_spec
           from jobdeck.jobs j
           join jsonb_to_recordset(v_done) as r(id uuid, status text) on r.id = j.id and r.status = 'retrying')) g
   )
   update jobdeck.jobs j set gw_job_id = gw.gw_job_id from gw where j.id = gw.id;
   delete from jobdeck_private.workers w where w.id = any(v_workers);
-  if v_orgs is not null then
-    perform jobdeck_private.release_held(v_orgs);
+  if v_orgs is not null or v_keys is not null then
+    perform jobdeck_private.release_held(v_orgs, v_keys);
   end if;
   return query select r.id, r.status, r.worker_id
     from jsonb_to_recordset(v_done) as r(id uuid, status text, worker_id text);

@@ -1,11 +1,14 @@
 -- jobdeck_private.start_jobs(items, worker_id): marks a batch of Graphile jobs' rows running.
--- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/org_cap.sql
+-- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/limit_keys.sql
+-- requires: concurrency/lock_limits.sql concurrency/admit_jobs.sql
 -- requires: worker/estimate_eta.sql
 --
 -- Returns the rows that may run. Jobs Worker runs without a row (cron, plain add_job) get one
 -- first. A job is skipped (not returned) when it is finished or cancelled, when this Graphile job
--- is no longer its current one, or when its organisation is at its cap: then it is held, its
--- Graphile job dropped, until a slot frees. The slow path of begin_jobs.
+-- is no longer its current one, or when a cap keeps it back (its organisation's, its type's or
+-- its queue's; admit_jobs): then it is held, its Graphile job dropped, with a `held:` event saying
+-- which cap, until a slot frees. With no cap or limit anywhere (capped_orgs and limit_keys both
+-- null) it marks the rows at once, without a lock. The slow path of begin_jobs.
 --
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
 -- docs/performance.md); no plan depends on a parameter's value.
@@ -19,7 +22,7 @@ declare
   v_ids  uuid[];
   v_gws  bigint[];
   v_orgs text[];
-  v_cap  integer;
+  v_keys text[];
 begin
   insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
   select v.type, v.queue, v.priority, coalesce(v.payload, '{}'), v.max_attempts, coalesce(v.run_at, now()),
@@ -42,7 +45,8 @@ begin
   end if;
 
   v_orgs := jobdeck_private.capped_orgs(v_ids);
-  if v_orgs is null then
+  v_keys := jobdeck_private.limit_keys(v_ids);
+  if v_orgs is null and v_keys is null then
     return query
     update jobdeck.jobs j
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
@@ -55,41 +59,28 @@ begin
     return;
   end if;
 
+  -- Lock order: organisations, limits, then the rows (by id).
   perform jobdeck_private.lock_orgs(v_orgs);
-  v_cap := jobdeck_private.org_cap();
+  perform jobdeck_private.lock_limits(v_keys);
+  select array_agg(c.id) into v_ids
+    from (select j.id from jobdeck.jobs j
+           where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+           order by j.id
+             for update of j) c;
+  if v_ids is null then
+    return;
+  end if;
   return query
-  with cand as (
-    select j.id, j.org_id, j.type, j.priority, j.run_at, j.created_at, t.org_concurrency as type_cap,
-           (j.org_id is not null and (v_cap is not null or t.org_concurrency is not null)) as capped
-      from jobdeck.jobs j left join jobdeck_private.task_types t on t.type = j.type
-     where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
-     order by j.id
-       for update of j
-  ), busy as (
-    select x.org_id, x.type, count(*) as n
-      from jobdeck.jobs x
-     where x.status = 'running' and x.org_id = any(v_orgs) and x.id <> all(v_ids)
-     group by x.org_id, x.type
-  ), ranked as (
-    select c.*, row_number() over (partition by c.org_id, c.type order by c.priority, c.run_at, c.created_at, c.id) as rn_type
-      from cand c where c.capped
-  ), type_ok as (
-    select r.*, row_number() over (partition by r.org_id order by r.priority, r.run_at, r.created_at, r.id) as rn_org
-      from ranked r
-     where r.type_cap is null
-        or coalesce((select b.n from busy b where b.org_id = r.org_id and b.type = r.type), 0) + r.rn_type <= r.type_cap
-  ), admitted as (
-    select o.id from type_ok o
-     where v_cap is null
-        or coalesce((select sum(b.n) from busy b where b.org_id = o.org_id), 0) + o.rn_org <= v_cap
+  with a as materialized (
+    select * from jobdeck_private.admit_jobs(v_ids, false)
   ), held as (
     update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now()
-      from cand c
-     where j.id = c.id and c.capped and c.id not in (select a.id from admitted a)
-    returning j.id, j.org_id, j.attempts
+      from a
+     where j.id = a.id and not a.admitted
+    returning j.id, j.attempts, a.reason
   ), held_events as (
     insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-    select h.id, 'control', 'info', 'held: organisation "' || h.org_id || '" is at its concurrency limit', h.attempts
+    select h.id, 'control', 'info', h.reason, h.attempts
       from held h
   )
   update jobdeck.jobs j
@@ -98,8 +89,8 @@ begin
          held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
          eta_at = jobdeck_private.estimate_eta(now(), 0,
            (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
-    from cand c
-   where j.id = c.id and (not c.capped or c.id in (select a.id from admitted a))
+    from a
+   where j.id = a.id and a.admitted
   returning j.*;
 end;
 $$;

@@ -116,6 +116,18 @@ export interface WorkersTable {
   running_jobs: number;
 }
 
+/**
+ * Concurrency limits shared by every worker (migration 000014): at most `max_running` jobs of a
+ * task type (`scope` type, from `defineTask({ maxConcurrent })`) or a queue (`scope` queue, from
+ * `jobdeck.set_queue_concurrency`) run at once.
+ */
+export interface ConcurrencyLimitsTable {
+  scope: 'type' | 'queue';
+  key: string;
+  max_running: number;
+  updated_at: DefaultedTimestamp;
+}
+
 /** The numbered migrations applied (src/db/migrate.ts creates and fills it). */
 export interface MigrationsTable {
   id: number;
@@ -130,6 +142,7 @@ export interface Database {
   'jobdeck.job_events': JobEventsTable;
   'jobdeck_private.task_types': TaskTypesTable;
   'jobdeck_private.workers': WorkersTable;
+  'jobdeck_private.concurrency_limits': ConcurrencyLimitsTable;
   'jobdeck_private.migrations': MigrationsTable;
 }
 

@@ -149,6 +149,7 @@ export interface TaskSettings {
   timeoutMs: number | null;
   cancelGraceMs: number;
   orgConcurrency: number | null;
+  maxConcurrent: number | null;
   isRetryable: ((error: unknown) => boolean) | null;
 }
 
@@ -196,6 +197,10 @@ export function taskSettings(
       def.orgConcurrency === undefined
         ? null
         : wholeNumber(def.orgConcurrency, 'orgConcurrency', 1, 100_000),
+    maxConcurrent:
+      def.maxConcurrent === undefined
+        ? null
+        : wholeNumber(def.maxConcurrent, 'maxConcurrent', 1, 100_000),
     isRetryable: def.isRetryable ?? null,
   };
 }
@@ -243,13 +248,18 @@ export async function registerTaskTypes(
   }
 }
 
-/** Registers (or updates) the task types in the database, so every enqueue path can check them. */
+/**
+ * Registers (or updates) the task types in the database, so every enqueue path can check them,
+ * with their `maxConcurrent` limits: a type registered without one loses the limit it had.
+ */
 export async function syncTaskTypes(
   db: Kysely<Database>,
   registry: TaskRegistry,
   defaults: SyncDefaults,
 ): Promise<void> {
   if (registry.size === 0) return;
+  const limits: { scope: 'type'; key: string; max_running: number }[] = [];
+  const unlimited: string[] = [];
   const rows = [...registry].map(([type, def]) => {
     const schema = payloadJsonSchema(def, type);
     let settings: TaskSettings;
@@ -258,6 +268,8 @@ export async function syncTaskTypes(
     } catch (error) {
       throw new Error(`task "${type}": ${(error as Error).message}`, { cause: error });
     }
+    if (settings.maxConcurrent === null) unlimited.push(type);
+    else limits.push({ scope: 'type', key: type, max_running: settings.maxConcurrent });
     return {
       type,
       payload_schema: schema ? JSON.stringify(schema) : null,
@@ -289,4 +301,26 @@ export async function syncTaskTypes(
       }),
     )
     .execute();
+  if (unlimited.length > 0)
+    await db
+      .deleteFrom('jobdeck_private.concurrency_limits')
+      .where('scope', '=', 'type')
+      .where('key', 'in', unlimited)
+      .execute();
+  if (limits.length > 0)
+    await db
+      .insertInto('jobdeck_private.concurrency_limits')
+      .values(limits)
+      .onConflict((oc) =>
+        oc
+          .columns(['scope', 'key'])
+          .doUpdateSet({
+            max_running: (eb) => eb.ref('excluded.max_running'),
+            updated_at: sql`now()`,
+          })
+          .where('jobdeck_private.concurrency_limits.max_running', '<>', (eb) =>
+            eb.ref('excluded.max_running'),
+          ),
+      )
+      .execute();
 }

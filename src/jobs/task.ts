@@ -64,6 +64,13 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    * workers. Jobs over the cap wait; others keep flowing. JOBDECK_ORG_CONCURRENCY caps all types.
    */
   orgConcurrency?: number;
+  /**
+   * At most this many jobs of this type run at once, whatever their organisation, across all
+   * workers (a row in the database, so it holds across processes and restarts). Jobs over the
+   * limit are held (a `held: task type "x" is at its concurrency limit (n)` event) and start as
+   * soon as a slot frees. Per queue: `jobdeck.setQueueConcurrency()` or JOBDECK_QUEUE_CONCURRENCY.
+   */
+  maxConcurrent?: number;
   /** Largest accepted payload, in bytes of JSON (default: JOBDECK_MAX_PAYLOAD_BYTES). */
   maxPayloadBytes?: number;
   /**

@@ -18,6 +18,7 @@ import { GraphileSupervisor, type GraphileSupervisorOptions } from './graphile-s
 import { startWorkerServices, type WorkerServices } from './services.ts';
 import { Tracker } from './tracker.ts';
 import { wrapTask } from './wrap-task.ts';
+import { setQueueConcurrencyOn } from '../jobs/limits.ts';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -35,7 +36,8 @@ export interface WorkerOptions {
       | 'heartbeatIntervalMs'
       | 'rescueAfterMs'
       | 'orgConcurrency'
-    >;
+    > &
+    Partial<Pick<Config, 'queueConcurrency'>>;
   /** Crontab text (Graphile Worker's format). Takes precedence over `crontabFile`. */
   crontab?: string;
   /** Path of a crontab file; a missing file means no schedules. */
@@ -123,6 +125,8 @@ export async function runWorker(
   try {
     if (!setup.taskTypesRegistered) await registerTaskTypes(pool, tasks, config);
     await storeOrgConcurrency(pool, config.orgConcurrency);
+    for (const [queue, limit] of Object.entries(config.queueConcurrency ?? {}))
+      await setQueueConcurrencyOn(pool, queue, limit);
     // Before any job starts: without the NOTIFY secret the worker could not hear cancels.
     const channels = await loadJobChannels(pool);
     const tracker = new Tracker(pool, {

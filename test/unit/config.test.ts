@@ -81,6 +81,22 @@ describe('loadConfig()', () => {
     ).toThrow(/JOBDECK_RESCUE_AFTER_MS=10000: must be at least 3 × JOBDECK_HEARTBEAT_INTERVAL_MS/);
     expect(() => loadConfig({ JOBDECK_ORG_CONCURRENCY: '-1' })).toThrow(ConfigError);
   });
+
+  it('reads per-queue concurrency limits, naming a bad entry', () => {
+    expect(loadConfig({}).queueConcurrency).toEqual({});
+    expect(
+      loadConfig({ JOBDECK_QUEUE_CONCURRENCY: 'reports=3, emails=10 old=none' }).queueConcurrency,
+    ).toEqual({ reports: 3, emails: 10, old: null });
+    expect(() => loadConfig({ JOBDECK_QUEUE_CONCURRENCY: 'reports=0' })).toThrow(
+      'JOBDECK_QUEUE_CONCURRENCY="reports=0": the limit of queue "reports" must be a whole number from 1 to 100000, or none; got "0"',
+    );
+    expect(() => loadConfig({ JOBDECK_QUEUE_CONCURRENCY: 'reports' })).toThrow(
+      /entry "reports" must be queue=limit/,
+    );
+    expect(() => loadConfig({ JOBDECK_QUEUE_CONCURRENCY: 'a=1,a=2' })).toThrow(
+      /queue "a" is listed twice/,
+    );
+  });
 });
 
 describe('resolveConfig()', () => {

@@ -119,7 +119,13 @@ describe('taskSettings()', () => {
 
   it('checks a task policy and fills in the defaults', () => {
     const settings = taskSettings(
-      defineTask({ timeout: '30s', backoff: ['1m'], orgConcurrency: 5, run: () => null }),
+      defineTask({
+        timeout: '30s',
+        backoff: ['1m'],
+        orgConcurrency: 5,
+        maxConcurrent: 3,
+        run: () => null,
+      }),
       defaults,
     );
     expect(settings).toMatchObject({
@@ -127,6 +133,7 @@ describe('taskSettings()', () => {
       timeoutMs: 30_000,
       cancelGraceMs: 5000,
       orgConcurrency: 5,
+      maxConcurrent: 3,
       backoff: { delaysMs: [60_000], jitter: 0 },
       isRetryable: null,
     });
@@ -137,6 +144,10 @@ describe('taskSettings()', () => {
       taskSettings({ run: () => null, ...def } as Parameters<typeof taskSettings>[0], defaults);
     expect(bad({ maxAttempts: 0 })).toThrow(/maxAttempts must be a whole number from 1/);
     expect(bad({ orgConcurrency: 1.5 })).toThrow(/orgConcurrency must be a whole number/);
+    expect(bad({ maxConcurrent: 0 })).toThrow(
+      'maxConcurrent must be a whole number from 1 to 100000, got 0',
+    );
+    expect(bad({ maxConcurrent: '3' })).toThrow(/maxConcurrent must be a whole number/);
     expect(bad({ timeout: 0 })).toThrow(/timeout must be more than 0/);
     expect(bad({ timeout: 'a while' })).toThrow(/timeout: "a while" is not a duration/);
     expect(bad({ isRetryable: true })).toThrow(/isRetryable must be a function/);

@@ -1,0 +1,45 @@
+import { queryRows, type Executor } from '../db/executor.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { translateDatabaseError } from './db-errors.ts';
+
+/** Largest concurrency limit accepted (the same bound as `orgConcurrency`). */
+export const MAX_CONCURRENCY_LIMIT = 100_000;
+
+/**
+ * Sets how many jobs of a queue may run at once across every worker process, or removes the
+ * queue's limit (`null`). Stored in the database (`jobdeck.set_queue_concurrency`), so it holds
+ * across processes and restarts; jobs over it are held and start as slots free. Held jobs the new
+ * limit makes room for are released at once. Returns the limit now in force.
+ *
+ * @throws InvalidArgumentError naming what is wrong with the queue or the limit.
+ */
+export async function setQueueConcurrencyOn(
+  executor: Executor,
+  queue: string,
+  maxRunning: number | null,
+): Promise<number | null> {
+  if (typeof queue !== 'string' || queue.length < 1 || queue.length > 128)
+    throw new InvalidArgumentError(
+      `queue must be a name of 1 to 128 characters, got ${JSON.stringify(queue) ?? String(queue)}`,
+    );
+  if (
+    maxRunning !== null &&
+    (typeof maxRunning !== 'number' ||
+      !Number.isInteger(maxRunning) ||
+      maxRunning < 1 ||
+      maxRunning > MAX_CONCURRENCY_LIMIT)
+  )
+    throw new InvalidArgumentError(
+      `the concurrency limit of queue "${queue}" must be a whole number from 1 to ${MAX_CONCURRENCY_LIMIT}, or null to remove it; got ${String(maxRunning)}`,
+    );
+  try {
+    const rows = await queryRows<{ limit: number | null }>(
+      executor,
+      'select jobdeck.set_queue_concurrency($1, $2) as "limit"',
+      [queue, maxRunning],
+    );
+    return rows[0]?.limit ?? null;
+  } catch (error) {
+    throw translateDatabaseError(error) ?? error;
+  }
+}
