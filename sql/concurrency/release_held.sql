@@ -8,7 +8,7 @@
 -- Takes the caps' locks, then the held rows (SKIP LOCKED: a row another release holds is its
 -- business, so no job gets two Graphile jobs). Returns how many jobs were released.
 --
--- The one-argument form (org_ids only) went in 000014: callers pass the limit keys too.
+-- The one-argument form (org_ids only) went in 000013: callers pass the limit keys too.
 
 drop function if exists jobdeck_private.release_held(text[]);
 

@@ -117,7 +117,7 @@ export interface WorkersTable {
 }
 
 /**
- * Concurrency limits shared by every worker (migration 000014): at most `max_running` jobs of a
+ * Concurrency limits shared by every worker (migration 000013): at most `max_running` jobs of a
  * task type (`scope` type, from `defineTask({ maxConcurrent })`) or a queue (`scope` queue, from
  * `jobdeck.set_queue_concurrency`) run at once.
  */

@@ -1,4 +1,4 @@
--- jobdeck 000014: concurrency limits per task type and per queue, across every worker process
+-- jobdeck 000013: concurrency limits per task type and per queue, across every worker process
 -- (issue 19, items 2 and 3).
 --
 -- One row per limited thing: `scope` says what the key names (a task type or a queue), and
