@@ -1633,16 +1633,10 @@ $function$;
 
 CREATE OR REPLACE FUNCTION jobdeck_private.lock_orgs(org_ids text[])
  RETURNS void
- LANGUAGE plpgsql
+ LANGUAGE sql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-declare
-  v_org text;
-begin
-  for v_org in select distinct o from unnest(org_ids) o where o is not null order by 1 loop
-    perform pg_advisory_xact_lock(hashtextextended('jobdeck.org:' || v_org, 0));
-  end loop;
-end;
+  select jobdeck_private.lock_limits(array(select 'org:' || o from unnest(org_ids) o where o is not null));
 $function$;
 -- privileges on function jobdeck_private.lock_orgs(org_ids text[]): owner only
 
