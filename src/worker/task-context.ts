@@ -3,7 +3,7 @@ import type { Job, JobEventLevel } from '../db/types.ts';
 import type { ProgressValue, TaskContext } from '../jobs/task.ts';
 import type { Tracker } from './tracker.ts';
 
-const LEVELS: readonly JobEventLevel[] = ['debug', 'info', 'warn', 'error'];
+export const LEVELS: readonly JobEventLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** One attempt running in this process, as the task wrapper and the task's context share it. */
 export interface AttemptState {
@@ -46,7 +46,7 @@ export function progressPatch(value: ProgressValue): {
   return { progress: Math.floor((completed / total) * 100), completed, total };
 }
 
-function checkStep(name: unknown): string {
+export function checkStep(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
     throw new TypeError(
       `step must be a non-empty string of at most 200 characters, got ${JSON.stringify(name)}`,
