@@ -116,11 +116,17 @@ export class ResourceLimitError extends Error {
   readonly used: number;
   /** The limit: bytes of RSS, or ms of CPU time. */
   readonly allowed: number;
-  constructor(limit: ResourceLimitKind, used: number, allowed: number, type: string, detail = '') {
+  /**
+   * @param heap V8 stopped the process (its heap ceiling is the memory limit) before a sample saw
+   *   its RSS over the limit; `used` is then the last sample's RSS.
+   */
+  constructor(limit: ResourceLimitKind, used: number, allowed: number, type: string, heap = false) {
     super(
-      limit === 'memory'
-        ? `memory limit exceeded: ${mb(used)} MB used, limit ${mb(allowed)} MB (task type "${type}")${detail}`
-        : `CPU time limit exceeded: ${(used / 1000).toFixed(1)} s used, limit ${allowed / 1000} s (task type "${type}")${detail}`,
+      limit === 'cpu'
+        ? `CPU time limit exceeded: ${(used / 1000).toFixed(1)} s used, limit ${allowed / 1000} s (task type "${type}")`
+        : heap
+          ? `memory limit exceeded: the JavaScript heap reached its ceiling, the limit of ${mb(allowed)} MB (task type "${type}")`
+          : `memory limit exceeded: ${mb(used)} MB used, limit ${mb(allowed)} MB (task type "${type}")`,
     );
     this.limit = limit;
     this.used = used;

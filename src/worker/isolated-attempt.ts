@@ -83,6 +83,8 @@ export interface IsolatedAttemptOptions {
   helpers: JobHelpers;
   /** Filled in as the attempt's process is measured. */
   usage: AttemptUsage;
+  /** How often to measure the process (default {@link LIMIT_SAMPLE_MS}; tests and bench change it). */
+  sampleMs?: number;
 }
 
 /** A running isolated attempt. */
@@ -159,11 +161,11 @@ function isHeapOom(stderrTail: string): boolean {
  */
 export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAttempt {
   const { type, limits, ctx, helpers, usage } = options;
-  let child: ChildProcess;
+  let child: ChildProcess | undefined;
   let stderrTail = '';
+  let heapOom = false;
   let settled = false;
   let overLimit: ResourceLimitError | null = null;
-  let sampler: NodeJS.Timeout | undefined;
   let sampling = false;
   let procAvailable = process.platform === 'linux';
   let resolveResult!: (value: unknown) => void;
@@ -173,6 +175,9 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
     rejectResult = reject;
   });
 
+  // Started first so that kill() stops it whatever happens next; a sample waits for the pid.
+  const sampleMs = options.sampleMs ?? LIMIT_SAMPLE_MS;
+  const sampler = setInterval(() => void sample(), sampleMs);
   const kill = () => {
     clearInterval(sampler);
     ctx.signal.removeEventListener('abort', onAbort);
@@ -196,7 +201,7 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
     if (overLimit) settle(overLimit);
   };
   const sample = async () => {
-    if (sampling || settled || !procAvailable || child.pid === undefined) return;
+    if (sampling || settled || !procAvailable || child?.pid === undefined) return;
     sampling = true;
     try {
       const figures = await readProcUsage(child.pid);
@@ -213,7 +218,7 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
     for (const [key, value] of Object.entries(err))
       if (value === null || ['string', 'number', 'boolean'].includes(typeof value))
         props[key] = value;
-    if (child.connected)
+    if (child?.connected)
       child.send({ kind: 'abort', reason: { name: err.name, message: err.message, props } });
   };
 
@@ -232,6 +237,8 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
   child.stderr!.on('data', (chunk: Buffer) => {
     process.stderr.write(chunk);
     stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4096);
+    // Checked as it arrives: V8's native stack trace follows the line and may push it out of the tail.
+    heapOom ||= isHeapOom(stderrTail);
   });
   child.on('error', (error) =>
     settle(new TaskProcessError(`the task's process failed: ${error.message}`)),
@@ -246,7 +253,7 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
           job: ctx.job,
           attempt: ctx.attempt,
           gwJob: helpers.job,
-          selfReport: procAvailable ? 0 : LIMIT_SAMPLE_MS,
+          selfReport: procAvailable ? 0 : sampleMs,
         };
         child.send(run);
         if (ctx.signal.aborted) onAbort();
@@ -273,16 +280,8 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
   });
   child.on('exit', (code, signal) => {
     if (settled) return;
-    if (isHeapOom(stderrTail) && limits.memoryBytes !== null) {
-      settle(
-        new ResourceLimitError(
-          'memory',
-          Math.max(usage.peakRssBytes, limits.memoryBytes),
-          limits.memoryBytes,
-          type,
-          '; the JavaScript heap reached its ceiling',
-        ),
-      );
+    if (heapOom && limits.memoryBytes !== null) {
+      settle(new ResourceLimitError('memory', usage.peakRssBytes, limits.memoryBytes, type, true));
       return;
     }
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
@@ -293,7 +292,6 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
       ),
     );
   });
-  sampler = setInterval(() => void sample(), LIMIT_SAMPLE_MS);
   return { result, kill };
 }
 
