@@ -142,4 +142,19 @@ describe('a task type with limits', () => {
       await worker.stop();
     }
   });
+
+  it('shows the measured usage and the limit failures in the stats', async () => {
+    // The jobs of the tests above: two over the memory limit, one crashed, some succeeded.
+    const stats = await jobdeck.jobStats({ type: 'limited_memory' });
+    const row = stats.byType.find((t) => t.type === 'limited_memory')!;
+    expect(row.limitFailures).toBe(2);
+    expect(row.failed).toBe(3);
+    expect(row.peakRssMbMax).toBeGreaterThan(96);
+    expect(row.peakRssMbAvg).toBeGreaterThan(10);
+    expect(row.cpuMsAvg).toBeGreaterThan(0);
+    expect(row.cpuMsMax).toBeGreaterThanOrEqual(row.cpuMsAvg!);
+    const cpu = (await jobdeck.jobStats({ type: 'limited_cpu' })).byType[0]!;
+    expect(cpu.limitFailures).toBe(1);
+    expect(cpu.cpuMsMax).toBeGreaterThanOrEqual(1000);
+  });
 });
