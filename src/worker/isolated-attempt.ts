@@ -17,7 +17,7 @@ export interface RemoteError {
   props?: Record<string, unknown>;
 }
 
-/** What the child measured of itself: RSS now and at its peak (bytes), CPU time (µs). */
+/** What the child measured of itself: RSS now and at its peak (VmHWM; bytes), CPU time (µs). */
 export interface ChildUsage {
   rss: number;
   maxRss: number;
@@ -125,14 +125,18 @@ export function childExecArgv(limits: ResourceLimits): string[] {
   return args;
 }
 
-/** RSS (bytes) and CPU time (ms) of a process from /proc; null where there is no /proc. */
+/**
+ * Peak RSS (bytes, the kernel's high-water mark VmHWM, which starts afresh at exec) and CPU time
+ * (ms) of a process from /proc; null where there is no /proc.
+ */
 async function readProcUsage(pid: number): Promise<{ rss: number; cpuMs: number } | null> {
   try {
     const [status, stat] = await Promise.all([
       readFile(`/proc/${pid}/status`, 'utf8'),
       readFile(`/proc/${pid}/stat`, 'utf8'),
     ]);
-    const rssKb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    // The high-water mark, not the current RSS: a peak between two samples still counts.
+    const rssKb = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1];
     // Fields after the command name (which may hold spaces): state is the 3rd, utime the 14th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
@@ -269,7 +273,7 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
         });
         break;
       case 'done':
-        // Its own final figures: the kernel's peak RSS, and CPU time to the microsecond.
+        // Its own final figures: its peak RSS (VmHWM), and CPU time to the microsecond.
         record(Math.max(message.usage.rss, message.usage.maxRss), message.usage.cpuUs / 1000);
         if (overLimit) break;
         if (message.ok)

@@ -5,6 +5,7 @@
  * as little as it can: every module it loads is start-up time and memory counted against the
  * task's limit.
  */
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { JobHelpers } from 'graphile-worker';
 import {
@@ -108,13 +109,23 @@ async function loadRun(file: string): Promise<AnyTaskDefinition['run']> {
   throw new Error(`${file} must \`export default defineTask({ run(ctx) { … } })\``);
 }
 
+/**
+ * This process's peak RSS: the kernel's high-water mark of its memory since it started (VmHWM).
+ * Not `resourceUsage().maxRSS`, which after fork and exec keeps the worker's own peak on Linux.
+ */
+function peakRss(): number {
+  try {
+    const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb !== undefined) return Number(kb) * 1024;
+  } catch {
+    // No /proc (macOS): the current figure is the best there is.
+  }
+  return process.memoryUsage.rss();
+}
+
 function usage(): { rss: number; maxRss: number; cpuUs: number } {
   const cpu = process.cpuUsage();
-  return {
-    rss: process.memoryUsage.rss(),
-    maxRss: process.resourceUsage().maxRSS * 1024,
-    cpuUs: cpu.user + cpu.system,
-  };
+  return { rss: process.memoryUsage.rss(), maxRss: peakRss(), cpuUs: cpu.user + cpu.system };
 }
 
 async function runAttempt(message: Extract<ParentMessage, { kind: 'run' }>): Promise<void> {

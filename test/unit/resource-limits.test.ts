@@ -109,6 +109,20 @@ describe('runIsolatedAttempt()', () => {
     });
   });
 
+  it("measures the task's own process, not the worker's peak it was forked from", async () => {
+    // On Linux a forked process's maxRSS keeps its parent's peak; VmHWM starts afresh at exec.
+    const ballast = Buffer.alloc(300 * MB, 1);
+    const { result, usage } = attempt(
+      { mode: 'permanent' },
+      { memoryBytes: null, cpuMs: 10_000 },
+      {},
+    );
+    await expect(result).rejects.toThrow('no such file');
+    expect(ballast.length).toBe(300 * MB);
+    expect(usage.peakRssBytes).toBeGreaterThan(10 * MB);
+    expect(usage.peakRssBytes).toBeLessThan(200 * MB);
+  });
+
   it('says which helpers a task in its own process cannot use', async () => {
     const { result } = attempt({ mode: 'helpers' }, { memoryBytes: null, cpuMs: 10_000 }, {});
     await expect(result).rejects.toThrow(
