@@ -126,7 +126,7 @@ export class ResourceLimitError extends Error {
         ? `CPU time limit exceeded: ${(used / 1000).toFixed(1)} s used, limit ${allowed / 1000} s (task type "${type}")`
         : heap
           ? `memory limit exceeded: the JavaScript heap reached its ceiling, the limit of ${mb(allowed)} MB (task type "${type}")`
-          : `memory limit exceeded: ${mb(used)} MB used, limit ${mb(allowed)} MB (task type "${type}")`,
+          : `memory limit exceeded: ${Math.ceil(used / 1024 / 1024)} MB used, limit ${mb(allowed)} MB (task type "${type}")`,
     );
     this.limit = limit;
     this.used = used;

@@ -259,7 +259,17 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
           gwJob: helpers.job,
           selfReport: procAvailable ? 0 : sampleMs,
         };
-        child.send(run);
+        try {
+          child.send(run);
+        } catch (error) {
+          // The payload or the job row holds something that cannot be cloned (a function).
+          settle(
+            new TaskProcessError(
+              `could not pass the job to the task's process: ${(error as Error).message}`,
+            ),
+          );
+          break;
+        }
         if (ctx.signal.aborted) onAbort();
         else ctx.signal.addEventListener('abort', onAbort, { once: true });
         break;
@@ -269,7 +279,18 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
         break;
       case 'call':
         void answer(message, ctx, helpers).then((reply) => {
-          if (child.connected && !settled) child.send(reply);
+          if (!child.connected || settled) return;
+          try {
+            child.send(reply);
+          } catch (error) {
+            const text = `cannot pass the answer to the task's process: ${(error as Error).message}`;
+            child.send({
+              kind: 'reply',
+              id: message.id,
+              ok: false,
+              error: { name: 'Error', message: text },
+            });
+          }
         });
         break;
       case 'done':
