@@ -51,7 +51,7 @@ describe('a task type with limits', () => {
       expect(done.total_steps).toBe(4);
       // The child's own figures: a Node process's resident set, and some CPU time.
       expect(Number(done.peak_rss_bytes)).toBeGreaterThan(10 * MB);
-      expect(Number(done.peak_rss_bytes)).toBeLessThan(96 * MB);
+      expect(Number(done.peak_rss_bytes)).toBeLessThan(128 * MB);
       expect(Number(done.cpu_ms)).toBeGreaterThan(0);
       const events = await waitFor(async () => {
         const list = await jobdeck.getJobEvents(job.id);
@@ -77,10 +77,11 @@ describe('a task type with limits', () => {
         expect(error.name).toBe('ResourceLimitError');
         expect(error.permanent).toBe(true);
         expect(error.message).toMatch(
-          /^memory limit exceeded: \d+ MB used, limit 96 MB \(task type "limited_memory"\)/,
+          // Sampled over the limit, or (when a sample comes late) stopped by V8's heap ceiling.
+          /^memory limit exceeded: (\d+ MB used, limit 128 MB|the JavaScript heap reached its ceiling, the limit of 128 MB) \(task type "limited_memory"\)$/,
         );
         // Outside V8's heap (`buffer`) only the sampled RSS can see it; then it is recorded.
-        if (mode === 'buffer') expect(Number(failed.peak_rss_bytes)).toBeGreaterThan(96 * MB);
+        if (mode === 'buffer') expect(Number(failed.peak_rss_bytes)).toBeGreaterThan(128 * MB);
       }
       const next = await jobdeck.enqueueJob('limited_memory', { mode: 'ok' });
       await waitForStatus(jobdeck, next.id, 'succeeded', { timeoutMs: 30_000 });
@@ -149,7 +150,7 @@ describe('a task type with limits', () => {
     const row = stats.byType.find((t) => t.type === 'limited_memory')!;
     expect(row.limitFailures).toBe(2);
     expect(row.failed).toBe(3);
-    expect(row.peakRssMbMax).toBeGreaterThan(96);
+    expect(row.peakRssMbMax).toBeGreaterThan(128);
     expect(row.peakRssMbAvg).toBeGreaterThan(10);
     expect(row.cpuMsAvg).toBeGreaterThan(0);
     expect(row.cpuMsMax).toBeGreaterThanOrEqual(row.cpuMsAvg!);
