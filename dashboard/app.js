@@ -538,6 +538,8 @@ function Stats({ token, version }) {
           <th>Failed</th>
           <th>p50</th>
           <th>p95</th>
+          <th title="highest peak memory of a finished job">Peak memory</th>
+          <th title="average CPU time of a finished job">CPU</th>
         </tr>
       </thead>
       <tbody>
@@ -551,6 +553,10 @@ function Stats({ token, version }) {
               <td>${t.failed}</td>
               <td>${fmtDuration(t.p50Ms)}</td>
               <td>${fmtDuration(t.p95Ms)}</td>
+              <td>${t.peakRssMbMax == null ? '—' : `${t.peakRssMbMax} MB`}</td>
+              <td>
+                ${t.cpuMsAvg == null || t.cpuMsAvg >= 1000 ? fmtDuration(t.cpuMsAvg) : `${t.cpuMsAvg} ms`}
+              </td>
             </tr>`,
         )}
       </tbody>

@@ -361,7 +361,8 @@ begin
      where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
     select j.type, j.status, j.started_at, j.finished_at,
-           extract(epoch from (j.finished_at - j.started_at)) * 1000 as ms
+           extract(epoch from (j.finished_at - j.started_at)) * 1000 as ms,
+           j.peak_rss_bytes, j.cpu_ms, j.errors -> -1 ->> 'name' as last_error
       from jobdeck.jobs j
      where j.status in ('succeeded', 'failed', 'cancelled') and j.finished_at >= since
        and (job_stats.type is null or j.type = job_stats.type)
@@ -381,7 +382,13 @@ begin
                          from done d where d.type = t.type and d.status = 'succeeded' and d.started_at is not null),
              'p95Ms', (select round(percentile_cont(0.95) within group (order by d.ms))
                          from done d where d.type = t.type and d.status = 'succeeded' and d.started_at is not null),
-             'lastFailureAt', (select max(d.finished_at) from done d where d.type = t.type and d.status = 'failed')
+             'lastFailureAt', (select max(d.finished_at) from done d where d.type = t.type and d.status = 'failed'),
+             'peakRssMbAvg', (select round(avg(d.peak_rss_bytes) / 1048576) from done d where d.type = t.type),
+             'peakRssMbMax', (select round(max(d.peak_rss_bytes) / 1048576.0) from done d where d.type = t.type),
+             'cpuMsAvg', (select round(avg(d.cpu_ms)) from done d where d.type = t.type),
+             'cpuMsMax', (select max(d.cpu_ms) from done d where d.type = t.type),
+             'limitFailures', (select count(*) from done d where d.type = t.type and d.status = 'failed'
+                                 and d.last_error = 'ResourceLimitError')
            ) as doc
       from types t
   ), buckets as (
@@ -421,7 +428,7 @@ begin
   return v_result;
 end;
 $function$;
-comment on function jobdeck.job_stats(since timestamp with time zone, type text) is 'Counts by status and type, queue depth, oldest ready age, p50/p95 durations, failures and throughput since `since`.';
+comment on function jobdeck.job_stats(since timestamp with time zone, type text) is 'Counts by status and type, queue depth, oldest ready age, p50/p95 durations, per-type peak memory and CPU time, failures and throughput since `since`.';
 -- privileges on function jobdeck.job_stats(since timestamp with time zone, type text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.jobs_attempt_history(job jobdeck.jobs)

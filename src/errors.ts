@@ -101,6 +101,41 @@ export class JobTimeoutError extends Error {
   }
 }
 
+/** Which of a task type's `limits` an attempt went over. */
+export type ResourceLimitKind = 'memory' | 'cpu';
+
+/**
+ * An attempt of a task type with `limits` went over one: its process was killed and the job fails
+ * without retry (`permanent`), since the same input would go over the same limit again.
+ */
+export class ResourceLimitError extends Error {
+  override readonly name = 'ResourceLimitError';
+  readonly permanent = true;
+  readonly limit: ResourceLimitKind;
+  /** What the attempt had used when it was stopped: bytes of RSS, or ms of CPU time. */
+  readonly used: number;
+  /** The limit: bytes of RSS, or ms of CPU time. */
+  readonly allowed: number;
+  /**
+   * @param heap V8 stopped the process (its heap ceiling is the memory limit) before a sample saw
+   *   its RSS over the limit; `used` is then the last sample's RSS.
+   */
+  constructor(limit: ResourceLimitKind, used: number, allowed: number, type: string, heap = false) {
+    super(
+      limit === 'cpu'
+        ? `CPU time limit exceeded: ${(used / 1000).toFixed(1)} s used, limit ${allowed / 1000} s (task type "${type}")`
+        : heap
+          ? `memory limit exceeded: the JavaScript heap reached its ceiling, the limit of ${mb(allowed)} MB (task type "${type}")`
+          : `memory limit exceeded: ${Math.ceil(used / 1024 / 1024)} MB used, limit ${mb(allowed)} MB (task type "${type}")`,
+    );
+    this.limit = limit;
+    this.used = used;
+    this.allowed = allowed;
+  }
+}
+
+const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
+
 /** The reason the signal aborts when the worker shuts down past its deadline; the job is requeued. */
 export class WorkerShutdownError extends Error {
   override readonly name = 'WorkerShutdownError';

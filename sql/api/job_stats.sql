@@ -2,7 +2,9 @@
 --
 -- Unfinished jobs are counted as they are now; finished ones (and durations, failures,
 -- throughput) over the window since `since`. Throughput is bucketed by minute, or wider for long
--- windows so there are at most 1440 buckets.
+-- windows so there are at most 1440 buckets. Resource usage per type (peak memory, CPU time) is
+-- over the finished jobs of the window that were measured, and `limitFailures` counts the failed
+-- ones whose last attempt went over a task type's `limits` (ResourceLimitError).
 --
 -- SECURITY INVOKER (since migration 000004): the caller's row-level security scopes the stats to
 -- what the caller may see; trusted callers still see every job.
@@ -30,7 +32,8 @@ begin
      where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
     select j.type, j.status, j.started_at, j.finished_at,
-           extract(epoch from (j.finished_at - j.started_at)) * 1000 as ms
+           extract(epoch from (j.finished_at - j.started_at)) * 1000 as ms,
+           j.peak_rss_bytes, j.cpu_ms, j.errors -> -1 ->> 'name' as last_error
       from jobdeck.jobs j
      where j.status in ('succeeded', 'failed', 'cancelled') and j.finished_at >= since
        and (job_stats.type is null or j.type = job_stats.type)
@@ -50,7 +53,13 @@ begin
                          from done d where d.type = t.type and d.status = 'succeeded' and d.started_at is not null),
              'p95Ms', (select round(percentile_cont(0.95) within group (order by d.ms))
                          from done d where d.type = t.type and d.status = 'succeeded' and d.started_at is not null),
-             'lastFailureAt', (select max(d.finished_at) from done d where d.type = t.type and d.status = 'failed')
+             'lastFailureAt', (select max(d.finished_at) from done d where d.type = t.type and d.status = 'failed'),
+             'peakRssMbAvg', (select round(avg(d.peak_rss_bytes) / 1048576) from done d where d.type = t.type),
+             'peakRssMbMax', (select round(max(d.peak_rss_bytes) / 1048576.0) from done d where d.type = t.type),
+             'cpuMsAvg', (select round(avg(d.cpu_ms)) from done d where d.type = t.type),
+             'cpuMsMax', (select max(d.cpu_ms) from done d where d.type = t.type),
+             'limitFailures', (select count(*) from done d where d.type = t.type and d.status = 'failed'
+                                 and d.last_error = 'ResourceLimitError')
            ) as doc
       from types t
   ), buckets as (
@@ -91,6 +100,6 @@ begin
 end;
 $$;
 comment on function jobdeck.job_stats is
-  'Counts by status and type, queue depth, oldest ready age, p50/p95 durations, failures and throughput since `since`.';
+  'Counts by status and type, queue depth, oldest ready age, p50/p95 durations, per-type peak memory and CPU time, failures and throughput since `since`.';
 revoke all on function jobdeck.job_stats(since timestamp with time zone, type text) from public;
 grant execute on function jobdeck.job_stats(since timestamp with time zone, type text) to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

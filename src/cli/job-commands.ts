@@ -198,10 +198,13 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
         : `; oldest ready for ${(stats.queue.oldestReadyAgeMs / 1000).toFixed(1)} s`),
   ];
   if (stats.byType.length > 0) {
-    lines.push('', 'TYPE                      QUEUED RUNNING   DONE FAILED    P50 ms    P95 ms');
+    lines.push(
+      '',
+      'TYPE                      QUEUED RUNNING   DONE FAILED    P50 ms    P95 ms  PEAK MB  CPU ms',
+    );
     for (const t of stats.byType) {
       lines.push(
-        `${t.type.padEnd(24).slice(0, 24)} ${String(t.queued + t.retrying).padStart(7)} ${String(t.running).padStart(7)} ${String(t.succeeded).padStart(6)} ${String(t.failed).padStart(6)} ${String(t.p50Ms ?? '-').padStart(9)} ${String(t.p95Ms ?? '-').padStart(9)}`,
+        `${t.type.padEnd(24).slice(0, 24)} ${String(t.queued + t.retrying).padStart(7)} ${String(t.running).padStart(7)} ${String(t.succeeded).padStart(6)} ${String(t.failed).padStart(6)} ${String(t.p50Ms ?? '-').padStart(9)} ${String(t.p95Ms ?? '-').padStart(9)} ${String(t.peakRssMbMax ?? '-').padStart(8)} ${String(t.cpuMsAvg ?? '-').padStart(7)}`,
       );
     }
   }

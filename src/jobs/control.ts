@@ -64,6 +64,17 @@ export interface TypeStats {
   p50Ms: number | null;
   p95Ms: number | null;
   lastFailureAt: string | null;
+  /**
+   * Resource usage of the type's jobs finished in the window that were measured (null: none): the
+   * average and highest peak resident memory, in MB, and CPU time, in ms. A job of a type with
+   * `limits` has its own process's figures; other jobs their worker process's (docs/resource-limits.md).
+   */
+  peakRssMbAvg: number | null;
+  peakRssMbMax: number | null;
+  cpuMsAvg: number | null;
+  cpuMsMax: number | null;
+  /** Jobs failed in the window because an attempt went over the type's `limits`. */
+  limitFailures: number;
 }
 
 /** What `jobdeck.job_stats()` returns. */

@@ -17,6 +17,14 @@ import { normalizeBackoff, parseDuration, type BackoffJson } from './policy.ts';
 /** Task definitions by job type. */
 export type TaskRegistry = Map<string, AnyTaskDefinition>;
 
+/** The module file each loaded definition came from: a type with `limits` runs it in a child. */
+const taskFiles = new WeakMap<AnyTaskDefinition, string>();
+
+/** The file {@link loadTasks} loaded `def` from; undefined for a definition made in code. */
+export function taskFileOf(def: AnyTaskDefinition): string | undefined {
+  return taskFiles.get(def);
+}
+
 // .mts as well: it is ESM whatever the application's package.json says (`jobdeck init` writes one
 // where a .ts file would run as CommonJS).
 const TASK_FILE = /^([A-Za-z0-9_.:-]{1,128})\.(ts|mts|js|mjs)$/;
@@ -76,6 +84,13 @@ function isZodSchema(value: unknown): value is z.ZodType {
 }
 
 function toDefinition(value: unknown, file: string): AnyTaskDefinition {
+  const def = checkDefinition(value, file);
+  taskFiles.set(def, file);
+  return def;
+}
+
+/** A task module's default export as a definition; throws naming the module when it is not one. */
+function checkDefinition(value: unknown, file: string): AnyTaskDefinition {
   if (typeof value === 'function') return { run: value as AnyTaskDefinition['run'] };
   if (
     value &&
@@ -151,6 +166,55 @@ export interface TaskSettings {
   orgConcurrency: number | null;
   maxConcurrent: number | null;
   isRetryable: ((error: unknown) => boolean) | null;
+  /** Resource limits; non-null means every attempt runs in its own child process. */
+  limits: ResourceLimits | null;
+}
+
+/** A task type's `limits`, checked, in the units the worker measures. */
+export interface ResourceLimits {
+  /** Most RSS, in bytes (null: no memory limit). */
+  memoryBytes: number | null;
+  /** Most CPU time, in ms (null: no CPU limit). */
+  cpuMs: number | null;
+}
+
+/** Below this a Node process cannot start and load a task (its baseline RSS is about 40 MB). */
+export const MIN_MEMORY_LIMIT_MB = 64;
+
+/** Checks a definition's `limits`; throws naming the bad value. */
+function limitsOf(def: AnyTaskDefinition): ResourceLimits | null {
+  const limits: unknown = def.limits;
+  if (limits === undefined) return null;
+  if (!limits || typeof limits !== 'object' || Array.isArray(limits))
+    throw new TypeError(
+      `limits must be an object { memoryMb?, cpuSeconds? }, got ${JSON.stringify(limits)}`,
+    );
+  const unknownKeys = Object.keys(limits).filter((k) => k !== 'memoryMb' && k !== 'cpuSeconds');
+  if (unknownKeys.length > 0)
+    throw new TypeError(
+      `limits takes memoryMb and cpuSeconds, got ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}`,
+    );
+  const { memoryMb, cpuSeconds } = limits as { memoryMb?: unknown; cpuSeconds?: unknown };
+  if (memoryMb === undefined && cpuSeconds === undefined)
+    throw new TypeError('limits must set memoryMb, cpuSeconds or both');
+  const memory =
+    memoryMb === undefined
+      ? null
+      : wholeNumber(memoryMb, 'limits.memoryMb', MIN_MEMORY_LIMIT_MB, 1024 * 1024);
+  if (
+    cpuSeconds !== undefined &&
+    (typeof cpuSeconds !== 'number' ||
+      !Number.isFinite(cpuSeconds) ||
+      cpuSeconds < 0.1 ||
+      cpuSeconds > 31 * 24 * 3600)
+  )
+    throw new RangeError(
+      `limits.cpuSeconds must be a number of seconds from 0.1 to ${31 * 24 * 3600}, got ${String(cpuSeconds)}`,
+    );
+  return {
+    memoryBytes: memory === null ? null : memory * 1024 * 1024,
+    cpuMs: cpuSeconds === undefined ? null : Math.round(cpuSeconds * 1000),
+  };
 }
 
 /** The longest delay a Node timer can wait (2^31 - 1 ms). */
@@ -202,6 +266,7 @@ export function taskSettings(
         ? null
         : wholeNumber(def.maxConcurrent, 'maxConcurrent', 1, 100_000),
     isRetryable: def.isRetryable ?? null,
+    limits: limitsOf(def),
   };
 }
 

@@ -35,6 +35,14 @@ export interface TaskContext<P = unknown> {
   helpers: JobHelpers;
 }
 
+/** Per-attempt resource limits of a task type (see {@link TaskDefinition.limits}). */
+export interface TaskLimits {
+  /** Most resident memory (RSS) the attempt's process may use, in MB (at least 64). */
+  memoryMb?: number;
+  /** Most CPU time (user + system) the attempt may use, in seconds (may be fractional). */
+  cpuSeconds?: number;
+}
+
 /** A task module's default export. */
 export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   /** Payload schema: checked at enqueue (in SQL, for every path) and parsed before `run`. */
@@ -71,6 +79,13 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    * soon as a slot frees. Per queue: `jobdeck.setQueueConcurrency()` or JOBDECK_QUEUE_CONCURRENCY.
    */
   maxConcurrent?: number;
+  /**
+   * Resource limits for each attempt: `memoryMb` (resident memory of the attempt's process, in MB)
+   * and `cpuSeconds` (CPU time, user + system). A type with limits runs every attempt in its own
+   * child process, sampled every 100 ms and killed when it goes over; the job then fails at once
+   * with a ResourceLimitError (no retry). docs/resource-limits.md says how exact that is.
+   */
+  limits?: TaskLimits;
   /** Largest accepted payload, in bytes of JSON (default: JOBDECK_MAX_PAYLOAD_BYTES). */
   maxPayloadBytes?: number;
   /**

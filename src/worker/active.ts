@@ -1,4 +1,5 @@
 import { JobCancelledError } from '../errors.ts';
+import type { AttemptUsage } from './isolated-attempt.ts';
 
 /**
  * The process's resident set and CPU time, read at most every {@link SAMPLE_MS} ms: a job's
@@ -41,6 +42,11 @@ export interface ActiveJob {
   readonly cpuStart: NodeJS.CpuUsage;
   /** Highest process RSS seen while this attempt ran. */
   peakRssBytes: number;
+  /**
+   * The attempt's own figures when it runs in its own process (a task type with `limits`): then
+   * they, not this process's, are the job's.
+   */
+  usage: AttemptUsage | null;
 }
 
 /** A resource sample of a running job, as the heartbeat writes it. */
@@ -59,9 +65,10 @@ export interface JobSample {
 export class ActiveJobs {
   readonly #jobs = new Map<string, ActiveJob>();
 
-  add(job: Omit<ActiveJob, 'startedAt' | 'cpuStart' | 'peakRssBytes'>): ActiveJob {
+  add(job: Omit<ActiveJob, 'startedAt' | 'cpuStart' | 'peakRssBytes' | 'usage'>): ActiveJob {
     const entry: ActiveJob = {
       ...job,
+      usage: null,
       startedAt: Date.now(),
       cpuStart: processCpu(),
       peakRssBytes: processRss(),
@@ -115,6 +122,7 @@ export class ActiveJobs {
       .filter((job) => job.marked)
       .sort((a, b) => (a.id < b.id ? -1 : 1))
       .map((job) => {
+        if (job.usage) return { id: job.id, rss: job.usage.peakRssBytes, cpu_ms: job.usage.cpuMs };
         job.peakRssBytes = Math.max(job.peakRssBytes, rss);
         return { id: job.id, rss: job.peakRssBytes, cpu_ms: cpuMs(job) };
       });

@@ -1,5 +1,5 @@
 import type { JobHelpers } from 'graphile-worker';
-import { JOB_EVENT_LEVELS, type Job } from '../db/types.ts';
+import { JOB_EVENT_LEVELS, type Job, type JobEventLevel } from '../db/types.ts';
 import type { ProgressValue, TaskContext } from '../jobs/task.ts';
 import type { Tracker } from './tracker.ts';
 
@@ -44,7 +44,16 @@ export function progressPatch(value: ProgressValue): {
   return { progress: Math.floor((completed / total) * 100), completed, total };
 }
 
-function checkStep(name: unknown): string {
+/** Checks a task's log call, in process or in its own (task-process.ts). */
+export function checkLogLine(level: unknown, message: unknown): void {
+  if (!JOB_EVENT_LEVELS.includes(level as JobEventLevel))
+    throw new TypeError(
+      `log level must be one of ${JOB_EVENT_LEVELS.join(', ')}, got ${String(level)}`,
+    );
+  if (typeof message !== 'string') throw new TypeError('log message must be a string');
+}
+
+export function checkStep(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
     throw new TypeError(
       `step must be a non-empty string of at most 200 characters, got ${JSON.stringify(name)}`,
@@ -87,11 +96,7 @@ export function makeTaskContext(
       return tracker.progress({ id: row.id, attempt, step: state.currentStep });
     },
     log(level, message, data) {
-      if (!JOB_EVENT_LEVELS.includes(level))
-        throw new TypeError(
-          `log level must be one of ${JOB_EVENT_LEVELS.join(', ')}, got ${String(level)}`,
-        );
-      if (typeof message !== 'string') throw new TypeError('log message must be a string');
+      checkLogLine(level, message);
       if (state.settled) return Promise.resolve();
       return tracker.log({
         jobId: row.id,

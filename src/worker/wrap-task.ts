@@ -7,11 +7,12 @@ import {
   WorkerShutdownError,
 } from '../errors.ts';
 import { isJobId } from '../jobs/ids.ts';
-import type { TaskSettings } from '../jobs/registry.ts';
+import { taskFileOf, type TaskSettings } from '../jobs/registry.ts';
 import type { AnyTaskDefinition } from '../jobs/task.ts';
 import type { Logger } from '../logger.ts';
 import { cpuMs, processRss, type ActiveJob, type ActiveJobs } from './active.ts';
 import { withGrace } from './grace.ts';
+import { runIsolatedAttempt, type IsolatedAttempt } from './isolated-attempt.ts';
 import {
   reportFinish,
   returnedOutcome,
@@ -40,6 +41,8 @@ interface RunningAttempt extends AttemptState {
   /** Aborts the signal when Graphile Worker shuts down. */
   readonly onShutdown: () => void;
   readonly timeout: NodeJS.Timeout | undefined;
+  /** The attempt's own process, for a task type with limits. */
+  isolated: IsolatedAttempt | null;
 }
 
 /**
@@ -56,6 +59,11 @@ interface RunningAttempt extends AttemptState {
 export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): Task {
   const { tracker, logger, settings } = deps;
   const policy: OutcomePolicy = { type, settings, logger };
+  const file = settings.limits ? taskFileOf(def) : undefined;
+  if (settings.limits && !file)
+    throw new Error(
+      `task "${type}" has limits, which run each attempt in its own process from the task's module file; load it with loadTasks(folder)`,
+    );
   return async (payload: unknown, helpers: JobHelpers) => {
     const id = trackedId(payload);
     const queue = id ? null : ((await helpers.getQueueName()) ?? null);
@@ -69,7 +77,9 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
     let outcome: Outcome;
     try {
       if (state.row.cancel_requested_at) throw new JobCancelledError(state.row.cancel_reason);
-      const work = runTask(def, type, state, helpers, tracker);
+      const work = file
+        ? runIsolated(def, type, file, state, helpers, deps)
+        : runTask(def, type, state, helpers, tracker);
       const value = await withGrace(work, state.controller.signal, settings.cancelGraceMs);
       outcome = returnedOutcome(value, state.controller.signal);
     } catch (error) {
@@ -173,6 +183,7 @@ function beginAttempt(
     timeout,
     currentStep,
     settled: false,
+    isolated: null,
   };
 }
 
@@ -184,6 +195,38 @@ async function runTask(
   helpers: JobHelpers,
   tracker: Tracker,
 ): Promise<unknown> {
+  return def.run(makeTaskContext(state, parsePayload(def, type, state), helpers, tracker));
+}
+
+/**
+ * Runs the attempt of a type with limits in its own process (src/worker/isolated-attempt.ts),
+ * after checking its payload here. The process's figures become the job's.
+ */
+async function runIsolated(
+  def: AnyTaskDefinition,
+  type: string,
+  file: string,
+  state: RunningAttempt,
+  helpers: JobHelpers,
+  deps: WrapDeps,
+): Promise<unknown> {
+  const payload = parsePayload(def, type, state);
+  const usage = { peakRssBytes: 0, cpuMs: 0 };
+  state.job.usage = usage;
+  state.isolated = runIsolatedAttempt({
+    type,
+    file,
+    limits: deps.settings.limits!,
+    payload,
+    ctx: makeTaskContext(state, payload, helpers, deps.tracker),
+    helpers,
+    usage,
+  });
+  return state.isolated.result;
+}
+
+/** The payload parsed by the type's schema; PermanentJobError naming every problem when invalid. */
+function parsePayload(def: AnyTaskDefinition, type: string, state: AttemptState): unknown {
   let parsed: unknown = state.row.payload;
   if (def.payload) {
     const result = (def.payload as ZodType).safeParse(state.row.payload);
@@ -195,12 +238,14 @@ async function runTask(
     }
     parsed = result.data;
   }
-  return def.run(makeTaskContext(state, parsed, helpers, tracker));
+  return parsed;
 }
 
 /** Disarms the attempt's signal and forgets it; from here on its context writes nothing. */
 function endAttempt(state: RunningAttempt, helpers: JobHelpers, active: ActiveJobs): void {
   state.settled = true;
+  // A task abandoned after its grace is stopped for good when it has its own process.
+  state.isolated?.kill();
   clearTimeout(state.timeout);
   helpers.abortSignal.removeEventListener('abort', state.onShutdown);
   active.delete(state.row.id);
@@ -223,8 +268,8 @@ function recordOutcome(
       startedAt: state.startedAt,
       attempt,
       ...outcome,
-      peakRssBytes: Math.max(job.peakRssBytes, processRss()),
-      cpuMs: cpuMs(job),
+      peakRssBytes: job.usage ? job.usage.peakRssBytes : Math.max(job.peakRssBytes, processRss()),
+      cpuMs: job.usage ? job.usage.cpuMs : cpuMs(job),
     })
     .then(
       (status) =>

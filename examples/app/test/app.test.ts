@@ -112,6 +112,43 @@ describe('the example application, with jobdeck installed from its tarball', () 
     expect(rows).toEqual([{ status: 'succeeded', related_type: 'upload', related_id: created.id }]);
   });
 
+  it('runs a task with resource limits in its own process, and stops one over its limit', async () => {
+    // An upload of the tests above (a new one would change what the GraphQL test below sees).
+    const { rows } = await owner.query<{ id: string }>(
+      'select id from uploads order by id limit 1',
+    );
+    const uploadId = Number(rows[0]!.id);
+    const fits = await jobdeck.enqueueJob('checksum_upload', { uploadId });
+    const done = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(fits.id);
+        return row.status !== 'queued' && row.status !== 'running' && row;
+      },
+      { what: 'the checksum job to finish' },
+    );
+    expect(done.status).toBe('succeeded');
+    expect(done.result).toMatchObject({
+      copies: 1,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect((done.result as { pid: number }).pid).not.toBe(worker.pid);
+    expect(Number(done.peak_rss_bytes)).toBeGreaterThan(0);
+    expect(Number(done.peak_rss_bytes)).toBeLessThan(128 * 1024 * 1024);
+
+    const tooBig = await jobdeck.enqueueJob('checksum_upload', { uploadId, copies: 10_000_000 });
+    const failed = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(tooBig.id);
+        return row.status === 'failed' && row;
+      },
+      { what: 'the oversized checksum job to fail' },
+    );
+    expect(failed.attempts).toBe(1);
+    expect(failed.errors.at(-1)?.message).toMatch(
+      /^memory limit exceeded: (\d+ MB used, limit 128 MB|the JavaScript heap reached its ceiling, the limit of 128 MB) \(task type "checksum_upload"\)$/,
+    );
+  });
+
   it('leaves no job behind when the upload is refused inside the transaction', async () => {
     const count = async () =>
       Number(
