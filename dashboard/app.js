@@ -15,7 +15,7 @@ const TOKEN_KEY = 'jobdeck.token';
 // puts them in the page (src/http/dashboard.ts), so this page and the API never disagree.
 const STATES = JSON.parse(document.getElementById('jobdeck-states').textContent);
 const JOB_FIELDS = `id type status progress currentStep etaAt startedAt createdAt finishedAt
-  ownerId attempts maxAttempts cancelRequestedAt`;
+  ownerId attempts attemptsBeforeRetry maxAttempts cancelRequestedAt`;
 
 /** Reads the claims of a token (for display only; the server verifies it). */
 function claimsOf(token) {
@@ -412,7 +412,8 @@ function JobDetail({ token, socket, id, onClose }) {
         <progress max="100" value=${job.progress} aria-label="progress">${job.progress}%</progress>
         <p class="figures muted">
           ${[
-            ['attempts', `${job.attempts}/${job.maxAttempts}`],
+            // the current budget (since the last manual retry); attempt numbers in errors run on
+            ['attempts', `${job.attempts - job.attemptsBeforeRetry}/${job.maxAttempts}`],
             ['created', fmtTime(job.createdAt)],
             ['started', fmtTime(job.startedAt)],
             ['finished', fmtTime(job.finishedAt)],

@@ -83,6 +83,8 @@ create table jobdeck.jobs (
   manual_retries integer default 0 not null,
   webhook_url text,
   notify_email jsonb,
+  attempts_before_retry integer default 0 not null,
+  constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
   constraint current_step_length CHECK ((length(current_step) <= 200)),
@@ -126,6 +128,7 @@ create policy jobs_select_own on jobdeck.jobs for select to jobdeck_user using (
 create policy jobs_select_system on jobdeck.jobs for select to jobdeck_system using (true);
 comment on table jobdeck.jobs is '@behavior -insert -update -delete
 Every job jobdeck knows of, from enqueue to its end; the history.';
+comment on column jobdeck.jobs.attempts_before_retry is 'Attempts spent before the last manual retry: the current budget''s attempts are attempts - attempts_before_retry, out of max_attempts.';
 comment on column jobdeck.jobs.current_step is '@behavior +filterBy
 What the task says it is doing now.';
 comment on column jobdeck.jobs.gw_job_id is '@behavior -*
@@ -1139,7 +1142,7 @@ begin
   ), cur as materialized (
     -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
     -- now, after any cancel that committed while we waited; the update below sees the same.
-    select j.id, j.status, j.cancel_requested_at, j.max_attempts
+    select j.id, j.status, j.cancel_requested_at, j.max_attempts, j.attempts_before_retry
       from jobdeck.jobs j where j.id = any(v_ids) order by j.id for update
   ), d as (
     select v.*, c.status = 'running' as marked,
@@ -1148,7 +1151,7 @@ begin
              when v.outcome = 'cancelled' then 'cancelled'
              when c.cancel_requested_at is not null then 'cancelled'
              when v.outcome = 'interrupted' then 'queued'
-             when v.outcome = 'error' and v.retryable and v.attempt < c.max_attempts then 'retrying'
+             when v.outcome = 'error' and v.retryable and v.attempt - c.attempts_before_retry < c.max_attempts then 'retrying'
              else 'failed'
            end as new_status
       from v join cur c on c.id = v.id
@@ -1170,7 +1173,8 @@ begin
                                   else coalesce(d.completed, case when d.marked then j.completed_steps else 0 end) end,
            run_at = case d.new_status
                       when 'retrying' then now() + jobdeck_private.retry_delay(
-                        (select t.backoff from jobdeck_private.task_types t where t.type = j.type), d.attempt)
+                        (select t.backoff from jobdeck_private.task_types t where t.type = j.type),
+                        d.attempt - j.attempts_before_retry)
                       when 'queued' then now()
                       else j.run_at end,
            gw_job_id = case when d.new_status in ('retrying', 'queued') then null else j.gw_job_id end,
@@ -1733,8 +1737,8 @@ begin
   with r as (
     update jobdeck.jobs j
        set status = case when j.cancel_requested_at is not null then 'cancelled'
-                         when j.attempts < j.max_attempts then 'retrying' else 'failed' end,
-           finished_at = case when j.cancel_requested_at is null and j.attempts < j.max_attempts then null
+                         when j.attempts - j.attempts_before_retry < j.max_attempts then 'retrying' else 'failed' end,
+           finished_at = case when j.cancel_requested_at is null and j.attempts - j.attempts_before_retry < j.max_attempts then null
                               else now() end,
            errors = j.errors || jsonb_build_array(jsonb_build_object(
              'at', now(), 'attempt', j.attempts, 'name', 'WorkerLostError',
@@ -1840,7 +1844,7 @@ begin
   )).id;
   begin
     update jobdeck.jobs j
-       set status = 'queued', attempts = 0, manual_retries = j.manual_retries + 1, run_at = now(),
+       set status = 'queued', attempts_before_retry = j.attempts, manual_retries = j.manual_retries + 1, run_at = now(),
            finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
            completed_steps = 0, total_steps = null, cancel_requested_at = null, cancel_reason = null,
            held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now()
@@ -1850,7 +1854,7 @@ begin
       using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
   end;
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', 0);
+  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', v_job.attempts);
   return v_job;
 end;
 $function$;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Job } from '../../db/types.ts';
 import type { JobStats } from '../../jobs/control.ts';
-import { JOB_STATUSES, type JobStatus } from '../../jobs/states.ts';
+import { budgetAttempts, JOB_STATUSES, type JobStatus } from '../../jobs/states.ts';
 
 /**
  * Seed 002 (Novus, a FastAPI backend): its vocabulary, priority direction and snake_case shapes,
@@ -58,7 +58,10 @@ export const NovusJob = z
     payload: json.nullable(),
     result: json.nullable(),
     priority: z.number().int().describe('higher is processed first'),
-    attempts: z.number().int(),
+    attempts: z
+      .number()
+      .int()
+      .describe('attempts of the current budget: since the last manual retry, out of max_attempts'),
     max_attempts: z.number().int(),
     next_retry: time.nullable().describe('when a pending job is retried'),
     error_message: z.string().nullable(),
@@ -122,7 +125,7 @@ export function novusJob(job: Job): z.output<typeof NovusJob> {
     payload: job.payload,
     result: job.result,
     priority: novusPriority(job.priority),
-    attempts: job.attempts,
+    attempts: budgetAttempts(job),
     max_attempts: job.max_attempts,
     next_retry: job.status === 'retrying' ? iso(job.run_at) : null,
     error_message:

@@ -21,7 +21,7 @@ import {
 } from '../../jobs/osint-model.ts';
 import { listJobsFiltered, runningUsage } from '../../jobs/osint-reads.ts';
 import { getJob, getJobEvents } from '../../jobs/repository.ts';
-import { isJobStatus } from '../../jobs/states.ts';
+import { budgetAttempts, isJobStatus } from '../../jobs/states.ts';
 import { parse, sinceParam, wholeNumber } from './requests.ts';
 import { CancelBody, type OsintJob, type OsintJobLog, type OsintStats } from './osint-schemas.ts';
 
@@ -61,7 +61,7 @@ export function osintJob(job: Job): z.output<typeof OsintJob> {
         ? job.cancel_reason
         : null,
     error_traceback: erred ? (last?.stack ?? null) : null,
-    retry_count: Math.max(job.attempts - 1, 0),
+    retry_count: Math.max(budgetAttempts(job) - 1, 0),
     max_retries: job.max_attempts - 1,
     created_by: job.owner_id ?? SYSTEM_CREATOR,
     worker_id: job.worker_id,
