@@ -456,7 +456,7 @@ AS $function$
            else s.ended_as
          end,
          coalesce(s.message, case when s.next_started_at is not null then 'the worker was lost; rescued' end),
-         (select e from pg_catalog.jsonb_array_elements(job.errors) e
+         (select e from pg_catalog.jsonb_array_elements(jobdeck.jobs_errors(job)) e
            where (e ->> 'attempt')::integer = s.attempt
              and (e ->> 'at')::timestamptz >= s.started_at
              and (e ->> 'at')::timestamptz <= coalesce(s.ended_at, s.next_started_at, 'infinity')
@@ -464,8 +464,28 @@ AS $function$
     from spans s
    order by s.n
 $function$;
-comment on function jobdeck.jobs_attempt_history(job jobdeck.jobs) is 'Every attempt of this job, oldest first, with its outcome and error (message and stack).';
+comment on function jobdeck.jobs_attempt_history(job jobdeck.jobs) is 'Every attempt of this job, oldest first, with its outcome and error (message; the stack for admins only).';
 -- privileges on function jobdeck.jobs_attempt_history(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.jobs_errors(job jobdeck.jobs)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select case
+    when jobdeck_private.caller_scope() in ('org', 'all') then job.errors
+    else coalesce(
+      (select pg_catalog.jsonb_agg(
+                case when pg_catalog.jsonb_typeof(e.value) = 'object'
+                     then e.value || '{"stack": null}'::jsonb else e.value end
+                order by e.ordinality)
+         from pg_catalog.jsonb_array_elements(job.errors) with ordinality e),
+      '[]'::jsonb)
+  end
+$function$;
+comment on function jobdeck.jobs_errors(job jobdeck.jobs) is 'One entry per failed attempt ({at, attempt, name, message, stack, permanent, …}); `stack` is null unless you are an admin of the job''s organisation.';
+-- privileges on function jobdeck.jobs_errors(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.priority(name text)
  RETURNS integer

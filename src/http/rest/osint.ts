@@ -24,6 +24,7 @@ import { getJob, getJobEvents } from '../../jobs/repository.ts';
 import { budgetAttempts, isJobStatus } from '../../jobs/states.ts';
 import { parse, sinceParam, wholeNumber } from './requests.ts';
 import { CancelBody, type OsintJob, type OsintJobLog, type OsintStats } from './osint-schemas.ts';
+import type { JobView } from '../job-view.ts';
 
 /** `created_by` of a job enqueued without an owner (cron, SQL, the server's own deliveries). */
 export const SYSTEM_CREATOR = 'system';
@@ -139,6 +140,8 @@ const jobParams = z.object({
 /** What the OSINT routes need: a function running a read or write as the request's caller. */
 export interface OsintRouteOptions {
   scoped<T>(request: FastifyRequest, fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** What the request's caller is shown of a job (stacks for admins, signed download links). */
+  viewOf(request: FastifyRequest): JobView;
 }
 
 const zeroes = (): Record<OsintStatus, number> =>
@@ -151,6 +154,7 @@ const zeroes = (): Record<OsintStatus, number> =>
  */
 export function registerOsintRoutes(app: FastifyInstance, options: OsintRouteOptions): void {
   const { scoped } = options;
+  const shown = (request: FastifyRequest, job: Job) => osintJob(options.viewOf(request)(job));
   const jobIdOf = (request: FastifyRequest) => parse(jobParams, request.params, 'path').job_id;
 
   app.get('/jobs', async (request) => {
@@ -169,7 +173,7 @@ export function registerOsintRoutes(app: FastifyInstance, options: OsintRouteOpt
         offset: q.offset,
       }),
     );
-    return jobs.map(osintJob);
+    return jobs.map((job) => shown(request, job));
   });
 
   app.get('/jobs/stats', async (request): Promise<z.output<typeof OsintStats>> => {
@@ -214,18 +218,18 @@ export function registerOsintRoutes(app: FastifyInstance, options: OsintRouteOpt
 
   app.get('/jobs/:job_id', async (request) => {
     const id = jobIdOf(request);
-    return osintJob(await scoped(request, (db) => getJob(db, id)));
+    return shown(request, await scoped(request, (db) => getJob(db, id)));
   });
 
   app.post('/jobs/:job_id/cancel', async (request) => {
     const id = jobIdOf(request);
     const { reason } = parse(CancelBody, request.body, 'body');
-    return osintJob(await scoped(request, (db) => cancelJobOn(db, id, reason)));
+    return shown(request, await scoped(request, (db) => cancelJobOn(db, id, reason)));
   });
 
   app.post('/jobs/:job_id/retry', async (request) => {
     const id = jobIdOf(request);
-    return osintJob(await scoped(request, (db) => retryJobOn(db, id)));
+    return shown(request, await scoped(request, (db) => retryJobOn(db, id)));
   });
 
   app.get('/jobs/:job_id/logs', async (request) => {
