@@ -393,7 +393,9 @@ function JobDetail({ token, socket, id, onClose }) {
     { id },
     load,
   );
+  // A signed link minted for this user (docs/rest.md, "Download links"): a plain link works.
   const url = job?.result?.downloadUrl;
+  const fileName = url ? url.split('?')[0].split('/').pop() : '';
   return html`<section class="panel" aria-labelledby="detail-h">
     <h2 id="detail-h">Job ${id}</h2>
     <button onClick=${onClose}>Back</button>
@@ -427,7 +429,7 @@ function JobDetail({ token, socket, id, onClose }) {
         <h3>Payload</h3>
         <pre>${JSON.stringify(job.payload, null, 2)}</pre>
         <h3>Result</h3>
-        ${url ? html`<p><a href=${api(url)} onClick=${(e) => download(e, token, url)}>Download ${url.split('/').pop()}</a></p>` : ''}
+        ${url ? html`<p><a href=${api(url)} download=${fileName}>Download ${fileName}</a></p>` : ''}
         <pre>${JSON.stringify(job.result, null, 2)}</pre>
         <h3>Attempts</h3>
         <table>
@@ -477,21 +479,6 @@ function JobDetail({ token, socket, id, onClose }) {
 }
 
 /** Downloads an export with the bearer token (a plain link cannot send it). `url` is the API's. */
-async function download(event, token, url) {
-  event.preventDefault();
-  const response = await fetch(api(url), {
-    credentials: 'same-origin',
-    headers: authHeaders(token),
-  });
-  if (!response.ok) return alert(`Download failed: ${response.status}`);
-  const blob = await response.blob();
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(blob);
-  link.download = url.split('/').pop();
-  link.click();
-  URL.revokeObjectURL(link.href);
-}
-
 function Stats({ token, version }) {
   const [stats, setStats] = useState(null);
   const [error, setError] = useState(null);

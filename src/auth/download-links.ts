@@ -86,6 +86,17 @@ export class DownloadLinks {
   }
 
   /**
+   * A job's `result` with its `downloadUrl` signed for `identity` (see {@link sign}); any other
+   * result, and one without an export link, as it is.
+   */
+  signResult(result: unknown, jobId: string, identity: Identity, now = Date.now()): unknown {
+    if (!result || typeof result !== 'object' || Array.isArray(result)) return result;
+    const url = (result as Record<string, unknown>)['downloadUrl'];
+    const signed = this.sign(url, jobId, identity, now);
+    return signed === url ? result : { ...result, downloadUrl: signed };
+  }
+
+  /**
    * Checks a signed link's parameters for `file`: the signature first (a forged expiry is a bad
    * signature, not an expired link), then the expiry.
    */

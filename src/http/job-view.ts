@@ -18,11 +18,9 @@ export function viewJob(job: Job, identity: Identity, links: DownloadLinks | nul
   let shown = job;
   if (!canReadStacks(identity) && job.errors.some((e) => e && e.stack != null))
     shown = { ...shown, errors: job.errors.map((e) => (e ? { ...e, stack: null } : e)) };
-  const result = job.result as Record<string, unknown> | null;
-  if (links && result && typeof result === 'object' && typeof result['downloadUrl'] === 'string') {
-    const signed = links.sign(result['downloadUrl'], job.id, identity);
-    if (signed !== result['downloadUrl'])
-      shown = { ...shown, result: { ...result, downloadUrl: signed } };
+  if (links) {
+    const result = links.signResult(job.result, job.id, identity);
+    if (result !== job.result) shown = { ...shown, result };
   }
   return shown;
 }

@@ -135,6 +135,7 @@ export function makeJobdeckPlugin(
           apiPool,
           jwtSecret,
           changes,
+          downloadLinks: links,
           basePath: prefix,
           knownIdentity: callers.knownIdentity,
         }),

@@ -8,7 +8,7 @@ import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { randomUUID } from 'node:crypto';
 import { DownloadLinks } from '../../src/auth/download-links.ts';
 import type { Identity } from '../../src/auth/identity.ts';
-import { TEST_JWT_SECRET, startTestServer, tokenFor } from '../helpers/api.ts';
+import { TEST_JWT_SECRET, gql, startTestServer, tokenFor } from '../helpers/api.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { runTestWorker } from '../helpers/worker.ts';
@@ -321,6 +321,16 @@ describe('the C4 contract (seed 004)', () => {
       expect(response.headers.get('cache-control')).toBe('private, no-store');
       expect((await response.text()).split('\n')[0]).toMatch(/,/);
       recorded.push({ method: 'GET', url: signed.pathname, status: 200, body: null });
+      // GraphQL too (the dashboard's link), minted for its caller
+      const graphql = await gql<{ job: { result: { downloadUrl: string } } }>(
+        server,
+        'query($id: UUID!) { job(id: $id) { result } }',
+        { variables: { id }, token: tokens['admin'] },
+      );
+      const viaGraphql = new URL(graphql.data!.job.result.downloadUrl, server.url);
+      expect(viaGraphql.pathname).toBe(signed.pathname);
+      expect(viaGraphql.searchParams.get('user')).toBe('root');
+      expect((await fetch(viaGraphql)).status).toBe(200);
       // the other contracts hand out the same kind of link
       const novus = await call('GET', `/api/v1/jobs/${id}`);
       expect(
