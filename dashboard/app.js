@@ -15,7 +15,7 @@ const TOKEN_KEY = 'jobdeck.token';
 // puts them in the page (src/http/dashboard.ts), so this page and the API never disagree.
 const STATES = JSON.parse(document.getElementById('jobdeck-states').textContent);
 const JOB_FIELDS = `id type status progress currentStep etaAt startedAt createdAt finishedAt
-  ownerId attempts maxAttempts cancelRequestedAt`;
+  ownerId attempts attemptsBeforeRetry maxAttempts cancelRequestedAt`;
 
 /** Reads the claims of a token (for display only; the server verifies it). */
 function claimsOf(token) {
@@ -393,7 +393,9 @@ function JobDetail({ token, socket, id, onClose }) {
     { id },
     load,
   );
+  // A signed link minted for this user (docs/rest.md, "Download links"): a plain link works.
   const url = job?.result?.downloadUrl;
+  const fileName = url ? url.split('?')[0].split('/').pop() : '';
   return html`<section class="panel" aria-labelledby="detail-h">
     <h2 id="detail-h">Job ${id}</h2>
     <button onClick=${onClose}>Back</button>
@@ -412,7 +414,8 @@ function JobDetail({ token, socket, id, onClose }) {
         <progress max="100" value=${job.progress} aria-label="progress">${job.progress}%</progress>
         <p class="figures muted">
           ${[
-            ['attempts', `${job.attempts}/${job.maxAttempts}`],
+            // the current budget (since the last manual retry); attempt numbers in errors run on
+            ['attempts', `${job.attempts - job.attemptsBeforeRetry}/${job.maxAttempts}`],
             ['created', fmtTime(job.createdAt)],
             ['started', fmtTime(job.startedAt)],
             ['finished', fmtTime(job.finishedAt)],
@@ -426,7 +429,7 @@ function JobDetail({ token, socket, id, onClose }) {
         <h3>Payload</h3>
         <pre>${JSON.stringify(job.payload, null, 2)}</pre>
         <h3>Result</h3>
-        ${url ? html`<p><a href=${api(url)} onClick=${(e) => download(e, token, url)}>Download ${url.split('/').pop()}</a></p>` : ''}
+        ${url ? html`<p><a href=${api(url)} download=${fileName}>Download ${fileName}</a></p>` : ''}
         <pre>${JSON.stringify(job.result, null, 2)}</pre>
         <h3>Attempts</h3>
         <table>
@@ -476,21 +479,6 @@ function JobDetail({ token, socket, id, onClose }) {
 }
 
 /** Downloads an export with the bearer token (a plain link cannot send it). `url` is the API's. */
-async function download(event, token, url) {
-  event.preventDefault();
-  const response = await fetch(api(url), {
-    credentials: 'same-origin',
-    headers: authHeaders(token),
-  });
-  if (!response.ok) return alert(`Download failed: ${response.status}`);
-  const blob = await response.blob();
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(blob);
-  link.download = url.split('/').pop();
-  link.click();
-  URL.revokeObjectURL(link.href);
-}
-
 function Stats({ token, version }) {
   const [stats, setStats] = useState(null);
   const [error, setError] = useState(null);

@@ -83,6 +83,8 @@ create table jobdeck.jobs (
   manual_retries integer default 0 not null,
   webhook_url text,
   notify_email jsonb,
+  attempts_before_retry integer default 0 not null,
+  constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
   constraint current_step_length CHECK ((length(current_step) <= 200)),
@@ -128,6 +130,7 @@ create policy jobs_select_own on jobdeck.jobs for select to jobdeck_user using (
 create policy jobs_select_system on jobdeck.jobs for select to jobdeck_system using (true);
 comment on table jobdeck.jobs is '@behavior -insert -update -delete
 Every job jobdeck knows of, from enqueue to its end; the history.';
+comment on column jobdeck.jobs.attempts_before_retry is 'Attempts spent before the last manual retry: the current budget''s attempts are attempts - attempts_before_retry, out of max_attempts.';
 comment on column jobdeck.jobs.current_step is '@behavior +filterBy
 What the task says it is doing now.';
 comment on column jobdeck.jobs.gw_job_id is '@behavior -*
@@ -462,7 +465,7 @@ AS $function$
            else s.ended_as
          end,
          coalesce(s.message, case when s.next_started_at is not null then 'the worker was lost; rescued' end),
-         (select e from pg_catalog.jsonb_array_elements(job.errors) e
+         (select e from pg_catalog.jsonb_array_elements(jobdeck.jobs_errors(job)) e
            where (e ->> 'attempt')::integer = s.attempt
              and (e ->> 'at')::timestamptz >= s.started_at
              and (e ->> 'at')::timestamptz <= coalesce(s.ended_at, s.next_started_at, 'infinity')
@@ -470,8 +473,28 @@ AS $function$
     from spans s
    order by s.n
 $function$;
-comment on function jobdeck.jobs_attempt_history(job jobdeck.jobs) is 'Every attempt of this job, oldest first, with its outcome and error (message and stack).';
+comment on function jobdeck.jobs_attempt_history(job jobdeck.jobs) is 'Every attempt of this job, oldest first, with its outcome and error (message; the stack for admins only).';
 -- privileges on function jobdeck.jobs_attempt_history(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.jobs_errors(job jobdeck.jobs)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select case
+    when jobdeck_private.caller_scope() in ('org', 'all') then job.errors
+    else coalesce(
+      (select pg_catalog.jsonb_agg(
+                case when pg_catalog.jsonb_typeof(e.value) = 'object'
+                     then e.value || '{"stack": null}'::jsonb else e.value end
+                order by e.ordinality)
+         from pg_catalog.jsonb_array_elements(job.errors) with ordinality e),
+      '[]'::jsonb)
+  end
+$function$;
+comment on function jobdeck.jobs_errors(job jobdeck.jobs) is 'One entry per failed attempt ({at, attempt, name, message, stack, permanent, …}); `stack` is null unless you are an admin of the job''s organisation.';
+-- privileges on function jobdeck.jobs_errors(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.priority(name text)
  RETURNS integer
@@ -1294,7 +1317,7 @@ begin
   ), cur as materialized (
     -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
     -- now, after any cancel that committed while we waited; the update below sees the same.
-    select j.id, j.status, j.cancel_requested_at, j.max_attempts
+    select j.id, j.status, j.cancel_requested_at, j.max_attempts, j.attempts_before_retry
       from jobdeck.jobs j where j.id = any(v_ids) order by j.id for update
   ), d as (
     select v.*, c.status = 'running' as marked,
@@ -1303,7 +1326,7 @@ begin
              when v.outcome = 'cancelled' then 'cancelled'
              when c.cancel_requested_at is not null then 'cancelled'
              when v.outcome = 'interrupted' then 'queued'
-             when v.outcome = 'error' and v.retryable and v.attempt < c.max_attempts then 'retrying'
+             when v.outcome = 'error' and v.retryable and v.attempt - c.attempts_before_retry < c.max_attempts then 'retrying'
              else 'failed'
            end as new_status
       from v join cur c on c.id = v.id
@@ -1325,7 +1348,8 @@ begin
                                   else coalesce(d.completed, case when d.marked then j.completed_steps else 0 end) end,
            run_at = case d.new_status
                       when 'retrying' then now() + jobdeck_private.retry_delay(
-                        (select t.backoff from jobdeck_private.task_types t where t.type = j.type), d.attempt)
+                        (select t.backoff from jobdeck_private.task_types t where t.type = j.type),
+                        d.attempt - j.attempts_before_retry)
                       when 'queued' then now()
                       else j.run_at end,
            gw_job_id = case when d.new_status in ('retrying', 'queued') then null else j.gw_job_id end,
@@ -1928,8 +1952,8 @@ begin
   with r as (
     update jobdeck.jobs j
        set status = case when j.cancel_requested_at is not null then 'cancelled'
-                         when j.attempts < j.max_attempts then 'retrying' else 'failed' end,
-           finished_at = case when j.cancel_requested_at is null and j.attempts < j.max_attempts then null
+                         when j.attempts - j.attempts_before_retry < j.max_attempts then 'retrying' else 'failed' end,
+           finished_at = case when j.cancel_requested_at is null and j.attempts - j.attempts_before_retry < j.max_attempts then null
                               else now() end,
            errors = j.errors || jsonb_build_array(jsonb_build_object(
              'at', now(), 'attempt', j.attempts, 'name', 'WorkerLostError',
@@ -2035,7 +2059,7 @@ begin
   )).id;
   begin
     update jobdeck.jobs j
-       set status = 'queued', attempts = 0, manual_retries = j.manual_retries + 1, run_at = now(),
+       set status = 'queued', attempts_before_retry = j.attempts, manual_retries = j.manual_retries + 1, run_at = now(),
            finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
            completed_steps = 0, total_steps = null, cancel_requested_at = null, cancel_reason = null,
            held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now()
@@ -2045,7 +2069,7 @@ begin
       using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
   end;
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', 0);
+  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', v_job.attempts);
   return v_job;
 end;
 $function$;

@@ -71,6 +71,7 @@ const schema = z.object({
   JOBDECK_GRAPHQL_MAX_FIELDS: int(10, 100_000).default(500),
   JOBDECK_GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).default('true'),
   JOBDECK_WIDGET_COMPLETED_TTL_S: int(0, 86_400).default(300),
+  JOBDECK_DOWNLOAD_LINK_TTL_S: int(10, 7 * 86_400).default(900),
   JOBDECK_SSE_HEARTBEAT_MS: int(10, 600_000).default(15_000),
   JOBDECK_WEBHOOK_SECRET: z
     .string()
@@ -182,6 +183,11 @@ export interface Config {
   graphqlIntrospection: boolean;
   /** Seconds a succeeded job stays listed by `GET /api/v2/jobs/active`. */
   widgetCompletedTtlSeconds: number;
+  /**
+   * Seconds an export's signed `downloadUrl` works after the job was read (docs/rest.md, "Download
+   * links"): long enough to click, short enough that a leaked link soon stops working.
+   */
+  downloadLinkTtlSeconds: number;
   /** Milliseconds between `: ping` comments on server-sent event streams. */
   sseHeartbeatMs: number;
   /** Signs webhook bodies; unset outside production means "generated, kept in dataDir". */
@@ -287,6 +293,7 @@ export function loadConfig(
     graphqlMaxFields: v.JOBDECK_GRAPHQL_MAX_FIELDS,
     graphqlIntrospection: v.JOBDECK_GRAPHQL_INTROSPECTION === 'true',
     widgetCompletedTtlSeconds: v.JOBDECK_WIDGET_COMPLETED_TTL_S,
+    downloadLinkTtlSeconds: v.JOBDECK_DOWNLOAD_LINK_TTL_S,
     sseHeartbeatMs: v.JOBDECK_SSE_HEARTBEAT_MS,
     webhookSecret: v.JOBDECK_WEBHOOK_SECRET,
     webhookTimeoutMs: v.JOBDECK_WEBHOOK_TIMEOUT_MS,

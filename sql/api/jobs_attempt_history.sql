@@ -1,7 +1,9 @@
 -- jobdeck.jobs_attempt_history(job): GraphQL's Job.attemptHistory.
+-- requires: api/jobs_errors.sql
 --
 -- One row per attempt, from the job's transition events: when it started and ended, how, and
--- the error it failed with. Reads with the caller's rights.
+-- the error it failed with, its stack only for admins (jobdeck.jobs_errors). Reads with the
+-- caller's rights.
 --
 -- Inlined into its callers' queries, so no `set search_path` (a SET clause stops inlining):
 -- every function it calls is schema-qualified and every operator has operands of exact types
@@ -36,7 +38,7 @@ as $$
            else s.ended_as
          end,
          coalesce(s.message, case when s.next_started_at is not null then 'the worker was lost; rescued' end),
-         (select e from pg_catalog.jsonb_array_elements(job.errors) e
+         (select e from pg_catalog.jsonb_array_elements(jobdeck.jobs_errors(job)) e
            where (e ->> 'attempt')::integer = s.attempt
              and (e ->> 'at')::timestamptz >= s.started_at
              and (e ->> 'at')::timestamptz <= coalesce(s.ended_at, s.next_started_at, 'infinity')
@@ -45,6 +47,6 @@ as $$
    order by s.n
 $$;
 comment on function jobdeck.jobs_attempt_history(jobdeck.jobs) is
-  'Every attempt of this job, oldest first, with its outcome and error (message and stack).';
+  'Every attempt of this job, oldest first, with its outcome and error (message; the stack for admins only).';
 revoke all on function jobdeck.jobs_attempt_history(job jobdeck.jobs) from public;
 grant execute on function jobdeck.jobs_attempt_history(job jobdeck.jobs) to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

@@ -1,7 +1,9 @@
 -- jobdeck_private.retry_job(job_id): runs a failed or cancelled job again, without checking the caller.
 -- requires: concurrency/graphile_queue.sql
 --
--- A fresh attempt budget (attempts 0, manual_retries + 1); earlier errors stay in `errors`. Refused
+-- A fresh attempt budget (attempts_before_retry = attempts, manual_retries + 1); `attempts` keeps
+-- counting, so the next attempt's number is unique over the job's life (migration 000014); earlier
+-- errors stay in `errors`. Refused
 -- while another unfinished job holds the job's key. Written as jobdeck.retry_job in migration
 -- 000003 and moved here in 000004; jobdeck.retry_job is now the wrapper that checks the caller
 -- first (api/retry_job.sql).
@@ -47,7 +49,7 @@ begin
   )).id;
   begin
     update jobdeck.jobs j
-       set status = 'queued', attempts = 0, manual_retries = j.manual_retries + 1, run_at = now(),
+       set status = 'queued', attempts_before_retry = j.attempts, manual_retries = j.manual_retries + 1, run_at = now(),
            finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
            completed_steps = 0, total_steps = null, cancel_requested_at = null, cancel_reason = null,
            held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now()
@@ -57,7 +59,7 @@ begin
       using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
   end;
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', 0);
+  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', v_job.attempts);
   return v_job;
 end;
 $$;

@@ -41,7 +41,7 @@ begin
   ), cur as materialized (
     -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
     -- now, after any cancel that committed while we waited; the update below sees the same.
-    select j.id, j.status, j.cancel_requested_at, j.max_attempts
+    select j.id, j.status, j.cancel_requested_at, j.max_attempts, j.attempts_before_retry
       from jobdeck.jobs j where j.id = any(v_ids) order by j.id for update
   ), d as (
     select v.*, c.status = 'running' as marked,
@@ -50,7 +50,7 @@ begin
              when v.outcome = 'cancelled' then 'cancelled'
              when c.cancel_requested_at is not null then 'cancelled'
              when v.outcome = 'interrupted' then 'queued'
-             when v.outcome = 'error' and v.retryable and v.attempt < c.max_attempts then 'retrying'
+             when v.outcome = 'error' and v.retryable and v.attempt - c.attempts_before_retry < c.max_attempts then 'retrying'
              else 'failed'
            end as new_status
       from v join cur c on c.id = v.id
@@ -72,7 +72,8 @@ begin
                                   else coalesce(d.completed, case when d.marked then j.completed_steps else 0 end) end,
            run_at = case d.new_status
                       when 'retrying' then now() + jobdeck_private.retry_delay(
-                        (select t.backoff from jobdeck_private.task_types t where t.type = j.type), d.attempt)
+                        (select t.backoff from jobdeck_private.task_types t where t.type = j.type),
+                        d.attempt - j.attempts_before_retry)
                       when 'queued' then now()
                       else j.run_at end,
            gw_job_id = case when d.new_status in ('retrying', 'queued') then null else j.gw_job_id end,

@@ -49,8 +49,8 @@ begin
   with r as (
     update jobdeck.jobs j
        set status = case when j.cancel_requested_at is not null then 'cancelled'
-                         when j.attempts < j.max_attempts then 'retrying' else 'failed' end,
-           finished_at = case when j.cancel_requested_at is null and j.attempts < j.max_attempts then null
+                         when j.attempts - j.attempts_before_retry < j.max_attempts then 'retrying' else 'failed' end,
+           finished_at = case when j.cancel_requested_at is null and j.attempts - j.attempts_before_retry < j.max_attempts then null
                               else now() end,
            errors = j.errors || jsonb_build_array(jsonb_build_object(
              'at', now(), 'attempt', j.attempts, 'name', 'WorkerLostError',

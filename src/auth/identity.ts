@@ -15,6 +15,16 @@ export type Permission = (typeof PERMISSIONS)[number];
 /** `user` sees and acts on their own jobs; `admin` on every job of their organisation. */
 export type Role = 'user' | 'admin';
 
+/**
+ * Whether the caller may read the stack traces of job errors: organisation admins (`admin`), who
+ * operate the jobs of their organisation. Users get each error's message, with `stack` null
+ * (docs/security.md, "Stack traces"). Trusted callers (the TypeScript client, the CLI, SQL as the
+ * owner or `jobdeck_system`) read errors as stored; in SQL `jobdeck.jobs_errors` decides the same.
+ */
+export function canReadStacks(identity: Pick<Identity, 'role'> | null): boolean {
+  return identity?.role === 'admin';
+}
+
 /** The verified caller of an API request. */
 export interface Identity {
   userId: string;

@@ -36,7 +36,10 @@ export interface JobsTable {
   payload: ColumnType<unknown, string, string>;
   result: ColumnType<unknown, string | null, string | null>;
   errors: ColumnType<JobAttemptError[], string, string>;
+  /** Attempts started over the job's whole life: the latest attempt's number (never reset). */
   attempts: Generated<number>;
+  /** Attempts spent before the last manual retry (migration 000014); 0 until a retry. */
+  attempts_before_retry: Generated<number>;
   max_attempts: Generated<number>;
   run_at: DefaultedTimestamp;
   created_at: DefaultedTimestamp;

@@ -8,6 +8,8 @@ import type { JobChangeHub } from '../live/job-changes.ts';
 import { UnauthorizedError } from '../errors.ts';
 import { bearerToken, verifyToken } from '../auth/tokens.ts';
 import { pgSettingsFor, type Identity } from '../auth/identity.ts';
+import type { DownloadLinks } from '../auth/download-links.ts';
+import { makeDownloadLinksPlugin } from './download-links.ts';
 import { maskError } from './errors.ts';
 import { makeQueryLimitsPlugin } from './limits.ts';
 import { JobdeckExposurePlugin, JobdeckNamingPlugin } from './schema-plugins.ts';
@@ -20,6 +22,8 @@ export interface GraphqlPresetOptions {
   /** Verifies bearer tokens; null when callers are identified otherwise (`knownIdentity`). */
   jwtSecret: string | null;
   changes: JobChangeHub;
+  /** Signs exports' download links in `Job.result` for the caller; none: results as stored. */
+  downloadLinks?: DownloadLinks | undefined;
   /**
    * The URL path jobdeck is served under ('' at the root): GraphiQL fetches
    * `<basePath>/graphql` and its files from `<basePath>/ruru-static/`.
@@ -69,6 +73,7 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
       JobdeckNamingPlugin,
       JobdeckExposurePlugin,
       JobSubscriptionsPlugin,
+      ...(options.downloadLinks ? [makeDownloadLinksPlugin(options.downloadLinks)] : []),
       makeQueryLimitsPlugin({
         maxDepth: config.graphqlMaxDepth,
         maxFields: config.graphqlMaxFields,

@@ -9,6 +9,7 @@ const EXPOSED_FUNCTIONS = new Set([
   'active_jobs',
   'job_stats',
   'jobs_attempt_history',
+  'jobs_errors',
   'enqueue_job',
   'cancel_job',
   'retry_job',
@@ -18,11 +19,13 @@ const EXPOSED_FUNCTIONS = new Set([
  * Columns (table → column names) that GraphQL never shows, filters, orders or aggregates by.
  * `webhook_url` is the application's, not the job owner's: it may carry a secret (a token in its
  * query string or path) and names internal hosts. `notify_email` names the people mailed about the
- * job: personal data of others than the owner, chosen by the application. Hidden here rather than by a smart comment, so
- * no later `comment on column` can bring it back.
+ * job: personal data of others than the owner, chosen by the application. `errors` holds stack
+ * traces, for admins only: GraphQL's `errors` field is the computed column `jobdeck.jobs_errors`,
+ * which nulls them for other callers. Hidden here rather than by a smart comment, so no later
+ * `comment on column` can bring it back.
  */
 const HIDDEN_COLUMNS: Record<string, ReadonlySet<string>> = {
-  jobs: new Set(['webhook_url', 'notify_email']),
+  jobs: new Set(['webhook_url', 'notify_email', 'errors']),
 };
 
 export const JobdeckNamingPlugin: GraphileConfig.Plugin = {

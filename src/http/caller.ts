@@ -27,6 +27,13 @@ const PUBLIC_ROUTES = new Set([
   '/api/v1/cron/jobs',
 ]);
 
+/**
+ * Routes that accept a signed link in place of a caller: with a `sig` in the query string the
+ * route checks the link itself (src/auth/download-links.ts), so a browser's plain `<a href>` works
+ * whatever the application's authentication would say about a request without credentials.
+ */
+const SIGNED_LINK_ROUTES = new Set(['/api/v1/exports/:file']);
+
 /** Sent with every answer to a caller without identity: the body alone cannot say it. */
 export const ANONYMOUS_HEADER = 'x-jobdeck-caller';
 const ANONYMOUS_HINT = (identify: boolean) =>
@@ -84,6 +91,11 @@ export function installCallerHook(app: FastifyInstance, options: CallerOptions):
     if (url === undefined) return;
     const route = url.slice(prefix.length) || '/';
     if (PUBLIC_ROUTES.has(route)) return;
+    if (
+      SIGNED_LINK_ROUTES.has(route) &&
+      (request.query as Record<string, unknown>)?.['sig'] !== undefined
+    )
+      return;
     // Bodies nested thousands deep would exhaust the stack further on (GraphQL checks its own).
     if (route !== '/graphql' && request.body && valueNesting(request.body) > MAX_VALUE_NESTING)
       return reply.code(400).send({

@@ -3,6 +3,8 @@ import type pg from 'pg';
 import type { WebSocket } from 'ws';
 import type { Job } from '../db/types.ts';
 import type { Identity } from '../auth/identity.ts';
+import type { DownloadLinks } from '../auth/download-links.ts';
+import { viewJob } from './job-view.ts';
 import { withIdentity } from '../auth/scoped.ts';
 import { verifyToken } from '../auth/tokens.ts';
 import { UnauthorizedError } from '../errors.ts';
@@ -17,6 +19,8 @@ export const JOB_SOCKET_PATH = '/ws/jobs';
 
 export interface JobSocketOptions {
   apiPool: pg.Pool;
+  /** Signs exports' download links for the socket's caller (see src/http/job-view.ts). */
+  links?: DownloadLinks | null;
   changes: JobChangeHub;
   /**
    * The caller the server's hook identified at the upgrade (the `Authorization` header, or the
@@ -196,6 +200,7 @@ export function registerJobSocket(app: FastifyInstance, options: JobSocketOption
         let job: Job | undefined;
         try {
           job = await withIdentity(options.apiPool, identity, ({ db }) => findJob(db, id));
+          if (job) job = viewJob(job, identity, options.links ?? null);
         } catch {
           return refuse(
             CLOSE.unavailable,

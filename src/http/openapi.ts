@@ -11,6 +11,8 @@ type Responses = Record<number, string>;
 /** One route's description (src/http/rest/osint-schemas.ts adds seed 003's). */
 export interface Operation {
   summary: string;
+  /** Longer prose, when the summary cannot say it all. */
+  description?: string;
   tags: string[];
   parameters?: unknown[];
   body?: string;
@@ -116,9 +118,23 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
     get: {
       summary:
         "An export's file (the `downloadUrl` of export_report's result), for those who may see the job",
+      description:
+        'With `Authorization: Bearer <token>`, or as the signed link the API returns as `downloadUrl` ' +
+        '(`job`, `user`, `org`, `role`, `expires`, `sig`; no header needed): the job is read as the ' +
+        "link's identity, so the link stops working when that identity can no longer see the job " +
+        '(404). A signature that does not match is 403 `bad_signature`; an expired link 410 `expired`.',
       tags: ['c4'],
-      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
-      responses: { 200: FILE, 401: 'Error', 404: 'Error' },
+      parameters: [
+        { name: 'file', in: 'path', required: true, schema: { type: 'string' } },
+        ...(['job', 'user', 'org', 'role', 'expires', 'sig'] as const).map((name) => ({
+          name,
+          in: 'query' as const,
+          required: false,
+          description: 'part of a signed link (all six or none)',
+          schema: { type: 'string' },
+        })),
+      ],
+      responses: { 200: FILE, 401: 'Error', 403: 'Error', 404: 'Error', 410: 'Error' },
     },
   },
   '/session': {
@@ -189,9 +205,11 @@ function responseSchema(name: string): unknown {
 const COMMON_RESPONSES = {
   BadRequest: 'a malformed request: an undecodable URL, broken JSON, input that fails validation',
   Unauthorized: 'no token, or one that was refused (`WWW-Authenticate: Bearer`)',
-  Forbidden: 'the caller lacks the permission or role this needs',
+  Forbidden:
+    'the caller lacks the permission or role this needs (a download link: its signature does not match)',
   NotFound: 'no such job, or one the caller may not see',
   Conflict: 'the job is in a state that does not allow this',
+  Gone: 'the download link expired; read the job again for a new one',
   PayloadTooLarge: 'the body is larger than JOBDECK_MAX_BODY_BYTES',
   UnsupportedMediaType: 'a body that is not `application/json`',
   TooManyStreams: 'the caller holds JOBDECK_SSE_MAX_STREAMS_PER_USER event streams already',
@@ -206,6 +224,7 @@ const BY_STATUS: Record<number, CommonResponse> = {
   403: 'Forbidden',
   404: 'NotFound',
   409: 'Conflict',
+  410: 'Gone',
   413: 'PayloadTooLarge',
   415: 'UnsupportedMediaType',
   429: 'TooManyStreams',
@@ -290,8 +309,13 @@ export function buildOpenApi(version: string, prefix = ''): Record<string, unkno
       const statuses = statusesOf(path, method, op);
       paths[path]![method] = {
         summary: op.summary,
+        ...(op.description ? { description: op.description } : {}),
         tags: op.tags,
-        security: path === '/session' ? [{}, { bearer: [] }] : [{ bearer: [] }],
+        // a signed download link stands in for the token (`{}`: no scheme needed)
+        security:
+          path === '/session' || path === '/api/v1/exports/{file}'
+            ? [{}, { bearer: [] }]
+            : [{ bearer: [] }],
         ...(op.parameters ? { parameters: op.parameters } : {}),
         ...(op.body
           ? {

@@ -7,7 +7,8 @@ import { openConnections, type Connections } from '../db/connections.ts';
 import { createDb } from '../db/pool.ts';
 import { loadJwtSecret } from '../auth/secrets.ts';
 import { makeGraphqlPreset } from '../graphql/preset.ts';
-import { loadJobChannels } from '../live/channels.ts';
+import { loadDatabaseSecret, loadJobChannels } from '../live/channels.ts';
+import { DownloadLinks } from '../auth/download-links.ts';
 import { JobChangeHub } from '../live/job-changes.ts';
 import type { Logger } from '../logger.ts';
 import { VERSION } from '../version.ts';
@@ -101,6 +102,13 @@ export function makeJobdeckPlugin(
     try {
       // The channels' names need the database's secret, which only the owner's pool may read.
       changes = new JobChangeHub(listener, await loadJobChannels(ownerPool), createDb(ownerPool));
+      // Download links are keyed by the token secret; with the application's own authentication
+      // there is none, so by the database's secret (readable by the owner only), which every
+      // server on the database shares without configuration.
+      const links = new DownloadLinks(
+        jwtSecret ?? (await loadDatabaseSecret(ownerPool)),
+        config.downloadLinkTtlSeconds,
+      );
       // Every route of jobdeck's own takes bodies up to its limit; the application's keep theirs.
       app.addHook('onRoute', (route) => {
         route.bodyLimit ??= config.maxBodyBytes;
@@ -127,6 +135,7 @@ export function makeJobdeckPlugin(
           apiPool,
           jwtSecret,
           changes,
+          downloadLinks: links,
           basePath: prefix,
           knownIdentity: callers.knownIdentity,
         }),
@@ -134,6 +143,7 @@ export function makeJobdeckPlugin(
       await pgl.getSchema();
       registerSseRoutes(app, {
         apiPool,
+        links,
         changes,
         identityOf: callers.signedInOf,
         heartbeatMs: config.sseHeartbeatMs,
@@ -141,6 +151,7 @@ export function makeJobdeckPlugin(
       });
       registerJobSocket(app, {
         apiPool,
+        links,
         changes,
         identityOf: callers.identityOf,
         jwtSecret,
@@ -149,6 +160,7 @@ export function makeJobdeckPlugin(
       });
       registerRestRoutes(app, {
         apiPool,
+        links,
         identityOf: callers.signedInOf,
         widgetCompletedTtlSeconds: config.widgetCompletedTtlSeconds,
         exportsDir: path.join(config.dataDir, 'exports'),

@@ -3,6 +3,8 @@ import type pg from 'pg';
 import type { Job } from '../db/types.ts';
 import type { Identity } from '../auth/identity.ts';
 import { withIdentity } from '../auth/scoped.ts';
+import type { DownloadLinks } from '../auth/download-links.ts';
+import { viewJob } from './job-view.ts';
 import { findJob } from '../jobs/repository.ts';
 import { isFinished } from '../jobs/states.ts';
 import { type JobChangeHub, type JobChangeTopic, normalizeUuid } from '../live/job-changes.ts';
@@ -12,6 +14,8 @@ import { c4Job, c4Permissions } from './rest/serialize.ts';
 
 export interface SseOptions {
   apiPool: pg.Pool;
+  /** Signs exports' download links for the stream's caller (see src/http/job-view.ts). */
+  links?: DownloadLinks | null;
   changes: JobChangeHub;
   identityOf(request: FastifyRequest): Identity | null;
   /** Milliseconds between `: ping` comments that keep proxies from closing idle streams. */
@@ -63,8 +67,11 @@ export function registerSseRoutes(app: FastifyInstance, options: SseOptions): vo
     for (const end of open) end();
   });
 
-  const readJob = (identity: Identity, id: string) =>
-    withIdentity(options.apiPool, identity, ({ db }) => findJob(db, id));
+  // Every job a stream sends is read as its caller and shown as that caller sees it.
+  const readJob = async (identity: Identity, id: string) => {
+    const job = await withIdentity(options.apiPool, identity, ({ db }) => findJob(db, id));
+    return job && viewJob(job, identity, options.links ?? null);
+  };
 
   /**
    * Opens the stream and runs until `onChange` says stop, the client leaves, the token expires or

@@ -88,3 +88,12 @@ export function canCancel(job: { status: string }): boolean {
 export function canRetry(job: { status: string }): boolean {
   return (RETRYABLE_STATUSES as readonly string[]).includes(job.status);
 }
+
+/**
+ * Attempts spent of the current budget, out of `max_attempts`: all attempts since the last manual
+ * retry. `attempts` itself counts every attempt of the job's life, so attempt numbers (in
+ * `errors` and events) never repeat; a retry by hand starts a fresh budget (docs/job-states.md).
+ */
+export function budgetAttempts(job: { attempts: number; attempts_before_retry: number }): number {
+  return job.attempts - job.attempts_before_retry;
+}

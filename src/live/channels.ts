@@ -53,10 +53,12 @@ export class JobChannels {
 }
 
 /**
- * Reads the database's NOTIFY secret and returns its channels. Needs the rights of jobdeck's
- * owner (the role that migrated): run it once at start on the process's main pool, not per request.
+ * Reads the database's secret (migration 000010): the key of the NOTIFY channels' names, and the
+ * root of keys derived from it for other purposes (download links of a jobdeck mounted with the
+ * application's authentication). Needs the rights of jobdeck's owner (the role that migrated): run
+ * it once at start on the process's main pool, not per request.
  */
-export async function loadJobChannels(executor: Executor): Promise<JobChannels> {
+export async function loadDatabaseSecret(executor: Executor): Promise<Buffer> {
   let rows: { secret: Buffer }[];
   try {
     rows = await queryRows<{ secret: Buffer }>(executor, READ_SECRET, []);
@@ -69,7 +71,15 @@ export async function loadJobChannels(executor: Executor): Promise<JobChannels> 
   }
   const secret = rows[0]?.secret;
   if (!secret) throw new Error("jobdeck's NOTIFY secret is missing: run jobdeck migrate");
-  return new JobChannels(secret);
+  return secret;
+}
+
+/**
+ * Reads the database's NOTIFY secret and returns its channels. Needs the rights of jobdeck's
+ * owner (the role that migrated): run it once at start on the process's main pool, not per request.
+ */
+export async function loadJobChannels(executor: Executor): Promise<JobChannels> {
+  return new JobChannels(await loadDatabaseSecret(executor));
 }
 
 /** What a job notification carries: the job's id, nothing else. Listeners re-read the row. */

@@ -81,6 +81,16 @@ const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
       },
     }),
   ],
+  [
+    'flaky',
+    defineTask({
+      maxAttempts: 2,
+      backoff: ['0s'],
+      run({ attempt }) {
+        throw new Error(`attempt ${attempt} failed`);
+      },
+    }),
+  ],
   ['quick', defineTask({ run: ({ payload }) => payload })],
   [
     'stepped',
@@ -269,13 +279,14 @@ describe('job control', () => {
     const retried = await jobdeck.retryJob(job.id);
     expect(retried).toMatchObject({
       status: 'queued',
-      attempts: 0,
+      attempts: 1,
+      attempts_before_retry: 1,
       manual_retries: 1,
       finished_at: null,
     });
     const done = await waitForStatus(jobdeck, job.id, 'succeeded');
     await worker.stop();
-    expect(done).toMatchObject({ attempts: 1, result: { passed: true } });
+    expect(done).toMatchObject({ attempts: 2, result: { passed: true } });
     expect(done.errors).toHaveLength(1);
     expect(await messages(job.id)).toContain('retried by hand with a fresh attempt budget');
 
@@ -293,6 +304,45 @@ describe('job control', () => {
     ]);
     expect(rows[0]).toEqual({ status: 'queued', attempts: 0 });
     await jobdeck.cancelJob(queued.id);
+  });
+
+  it('numbers attempts uniquely across manual retries, each retry with a fresh budget', async () => {
+    const worker = await runTestWorker(t, tasks, { config: FAST });
+    const job = await jobdeck.enqueueJob('flaky', {});
+    const first = await waitForStatus(jobdeck, job.id, 'failed');
+    expect(first).toMatchObject({ attempts: 2, attempts_before_retry: 0 });
+    await jobdeck.retryJob(job.id);
+    // A fresh budget: two more attempts (3 and 4), not one, not none.
+    const second = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(job.id);
+        return row.status === 'failed' && row.attempts === 4 && row;
+      },
+      { what: 'the retried job to fail again' },
+    );
+    await worker.stop();
+    expect(second.attempts_before_retry).toBe(2);
+    expect(second.errors.map((e) => e.attempt)).toEqual([1, 2, 3, 4]);
+    expect(second.errors.map((e) => e.message)).toEqual([
+      'attempt 1 failed',
+      'attempt 2 failed',
+      'attempt 3 failed',
+      'attempt 4 failed',
+    ]);
+    const { rows } = await t.pool.query<{ attempt: number; to: string }>(
+      `select attempt, data ->> 'to' as to from jobdeck.job_events
+        where job_id = $1 and kind = 'transition' order by id`,
+      [job.id],
+    );
+    const started = rows.filter((r) => r.to === 'running').map((r) => r.attempt);
+    expect(started).toEqual([1, 2, 3, 4]);
+    const ended = rows.filter((r) => r.to === 'retrying' || r.to === 'failed');
+    expect(ended.map((r) => [r.attempt, r.to])).toEqual([
+      [1, 'retrying'],
+      [2, 'failed'],
+      [3, 'retrying'],
+      [4, 'failed'],
+    ]);
   });
 
   it("classifies errors with the type's isRetryable and schedules retries on its backoff", async () => {

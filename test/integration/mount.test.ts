@@ -186,6 +186,45 @@ describe('jobdeckFastify in an application’s Fastify app', () => {
     expect(await upgradeStatus(`${base.replace(/^http/, 'ws')}/graphql`, as('expired'))).toBe(401);
   });
 
+  it('signs download links with the database’s secret, checked without the application’s session', async () => {
+    const job = await jobdeck.enqueueJob(
+      'export_report',
+      { reportType: 'quotes', format: 'csv' },
+      { ownerId: 'alice', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
+    );
+    await t.pool.query(
+      `update jobdeck.jobs set status = 'succeeded', finished_at = now(), progress = 100,
+              result = '{"downloadUrl": "/api/v1/exports/mounted-none.csv"}' where id = $1`,
+      [job.id],
+    );
+    try {
+      const status = (await (
+        await fetch(`${base}/v1/jobs/${job.id}/status`, { headers: as('alice-session') })
+      ).json()) as { job: { result: { downloadUrl: string } } };
+      const link = status.job.result.downloadUrl;
+      expect(link).toMatch(
+        /^\/api\/v1\/exports\/mounted-none\.csv\?job=.*&user=alice&org=acme&.*sig=/,
+      );
+      const path = link.replace('/api/v1/exports/', '/jobs-api/api/v1/exports/');
+      // identify is not asked (it would refuse this expired session): the signature decides;
+      // the link checks out and the job is alice's, only the file was never written
+      const before = identifyCalls;
+      const served = await fetch(`${origin}${path}`, { headers: as('expired') });
+      expect([served.status, await served.json()]).toEqual([
+        404,
+        { error: 'not_found', message: 'export mounted-none.csv is no longer available' },
+      ]);
+      expect(identifyCalls).toBe(before);
+      const forged = await fetch(`${origin}${path.replace('user=alice', 'user=bob')}`);
+      expect(forged.status).toBe(403);
+      // without a signature the application's session is needed, as before
+      const bare = await fetch(`${origin}${path.split('?')[0]}`);
+      expect(bare.status).toBe(401);
+    } finally {
+      await t.pool.query('delete from jobdeck.jobs where id = $1', [job.id]);
+    }
+  });
+
   it('answers 404 to a websocket upgrade on a path under the prefix that has none', async () => {
     const ws = base.replace(/^http/, 'ws');
     expect(await upgradeStatus(`${ws}/nowhere`, as('alice-session'))).toBe(404);

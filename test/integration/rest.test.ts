@@ -5,7 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
-import { startTestServer, tokenFor } from '../helpers/api.ts';
+import { randomUUID } from 'node:crypto';
+import { DownloadLinks } from '../../src/auth/download-links.ts';
+import type { Identity } from '../../src/auth/identity.ts';
+import { TEST_JWT_SECRET, gql, startTestServer, tokenFor } from '../helpers/api.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { runTestWorker } from '../helpers/worker.ts';
@@ -246,17 +249,152 @@ describe('the C4 contract (seed 004)', () => {
 
     // the downloadUrl serves the file to those who may see the job, and to nobody else
     const url = succeeded.body.job.result.downloadUrl as string;
-    const download = await fetch(`${server.url}${url}`, {
+    const path = url.split('?')[0]!;
+    const download = await fetch(`${server.url}${path}`, {
       headers: { authorization: `Bearer ${tokens['alice']}` },
     });
     expect(download.status).toBe(200);
     expect(download.headers.get('content-type')).toMatch(/text\/csv/);
     expect((await download.text()).split('\n')[0]).toMatch(/,/);
-    recorded.push({ method: 'GET', url, status: 200, body: null });
-    const stranger = await call('GET', url, { token: tokens['bob'] });
+    recorded.push({ method: 'GET', url: path, status: 200, body: null });
+    const stranger = await call('GET', path, { token: tokens['bob'] });
     expect(stranger).toMatchObject({ status: 404, body: { error: 'not_found' } });
     const traversal = await call('GET', '/api/v1/exports/..%2F..%2Fjwt-secret');
     expect(traversal.status).toBe(404);
+  });
+
+  describe('signed download links', () => {
+    let id: string;
+    let signed: URL;
+    const links = new DownloadLinks(TEST_JWT_SECRET, 900);
+    const alice: Identity = {
+      userId: 'alice',
+      orgId: 'acme',
+      role: 'user',
+      permissions: null,
+      expiresAt: new Date(Date.now() + 3_600_000),
+    };
+    /** A plain link: no Authorization header, as a browser's `<a href>` fetches it. */
+    const plain = (href: string) => call('GET', href, { token: null });
+    const tampered = (change: Record<string, string>) => {
+      const link = new URL(signed);
+      for (const [key, value] of Object.entries(change)) link.searchParams.set(key, value);
+      return `${link.pathname}${link.search}`;
+    };
+
+    beforeAll(async () => {
+      const created = await call('POST', '/v1/jobs', {
+        body: { jobType: 'export_report', payload: REPORT },
+      });
+      id = created.body.jobId as string;
+      const worker = await runTestWorker(t, tasks);
+      try {
+        await waitForStatus(jobdeck, id, 'succeeded');
+      } finally {
+        await worker.stop();
+      }
+      const status = await call('GET', `/v1/jobs/${id}/status`);
+      signed = new URL(status.body.job.result.downloadUrl as string, server.url);
+    });
+
+    it('are minted per caller, expire, and work without an Authorization header', async () => {
+      expect(signed.pathname).toMatch(/^\/api\/v1\/exports\/quotes_[\w.-]+\.csv$/);
+      expect(Object.fromEntries(signed.searchParams)).toEqual({
+        job: id,
+        user: 'alice',
+        org: 'acme',
+        role: 'user',
+        expires: expect.stringMatching(/^\d+$/),
+        sig: expect.stringMatching(/^[\w-]{43}$/),
+      });
+      const expires = Number(signed.searchParams.get('expires'));
+      expect(expires * 1000 - Date.now()).toBeGreaterThan(890_000);
+      expect(expires * 1000 - Date.now()).toBeLessThanOrEqual(900_000);
+      // an admin reading the same job gets a link of their own
+      const asAdmin = await call('GET', `/v1/jobs/${id}/status`, { token: tokens['admin'] });
+      const adminLink = new URL(asAdmin.body.job.result.downloadUrl as string, server.url);
+      expect(adminLink.searchParams.get('user')).toBe('root');
+      expect(adminLink.searchParams.get('role')).toBe('admin');
+
+      const response = await fetch(signed);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('cache-control')).toBe('private, no-store');
+      expect((await response.text()).split('\n')[0]).toMatch(/,/);
+      recorded.push({ method: 'GET', url: signed.pathname, status: 200, body: null });
+      // GraphQL too (the dashboard's link), minted for its caller
+      const graphql = await gql<{ job: { result: { downloadUrl: string } } }>(
+        server,
+        'query($id: UUID!) { job(id: $id) { result } }',
+        { variables: { id }, token: tokens['admin'] },
+      );
+      const viaGraphql = new URL(graphql.data!.job.result.downloadUrl, server.url);
+      expect(viaGraphql.pathname).toBe(signed.pathname);
+      expect(viaGraphql.searchParams.get('user')).toBe('root');
+      expect((await fetch(viaGraphql)).status).toBe(200);
+      // the other contracts hand out the same kind of link
+      const novus = await call('GET', `/api/v1/jobs/${id}`);
+      expect(
+        (await fetch(new URL(novus.body.result.downloadUrl as string, server.url))).status,
+      ).toBe(200);
+    });
+
+    it('refuses a tampered link with 403, whoever sends it', async () => {
+      const changes: Record<string, string>[] = [
+        { user: 'bob' },
+        { org: 'globex' },
+        { user: 'root', org: 'globex', role: 'admin' },
+        { role: 'admin' },
+        { expires: String(Number(signed.searchParams.get('expires')) + 3600) },
+        { job: randomUUID() },
+        { sig: 'A'.repeat(43) },
+      ];
+      for (const change of changes) {
+        const refused = await plain(tampered(change));
+        expect(refused, JSON.stringify(change)).toMatchObject({
+          status: 403,
+          body: { error: 'bad_signature', message: expect.stringMatching(/not valid/) },
+        });
+      }
+      // the signature covers the file too
+      const other = `/api/v1/exports/other.csv${signed.search}`;
+      expect((await plain(other)).status).toBe(403);
+      // another organisation's user changing the identity with their own token: still refused
+      const globex = await tokenFor('alice', 'globex');
+      const withToken = await call('GET', tampered({ org: 'globex' }), { token: globex });
+      expect(withToken.status).toBe(403);
+      // an incomplete link is a bad request, not a download
+      const partial = new URL(signed);
+      partial.searchParams.delete('expires');
+      expect((await plain(`${partial.pathname}${partial.search}`)).status).toBe(400);
+    });
+
+    it('refuses an expired link with 410', async () => {
+      const old = links.sign(signed.pathname, id, alice, Date.now() - 901_000) as string;
+      const expired = await plain(old);
+      expect(expired).toMatchObject({
+        status: 410,
+        body: { error: 'expired', message: expect.stringMatching(/expired at .*reload the job/) },
+      });
+    });
+
+    it('reads the job as the identity in the link, so it only works while that identity may see it', async () => {
+      // a validly signed link for bob (same organisation, not his job) gives him nothing
+      const forBob = links.sign(signed.pathname, id, { ...alice, userId: 'bob' }) as string;
+      expect(await plain(forBob)).toMatchObject({ status: 404, body: { error: 'not_found' } });
+      // an admin of another organisation: nothing either
+      const forGlobex = links.sign(signed.pathname, id, {
+        ...alice,
+        userId: 'root',
+        orgId: 'globex',
+        role: 'admin',
+      }) as string;
+      expect((await plain(forGlobex)).status).toBe(404);
+      // once the job is gone (deleted, pruned), alice's own link stops working
+      const own = `${signed.pathname}${signed.search}`;
+      expect((await fetch(new URL(own, server.url))).status).toBe(200);
+      await t.pool.query('delete from jobdeck.jobs where id = $1', [id]);
+      expect(await plain(own)).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    });
   });
 
   it('replays the failure and retry transcript', async () => {

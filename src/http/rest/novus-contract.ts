@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Job } from '../../db/types.ts';
 import type { JobStats } from '../../jobs/control.ts';
-import { JOB_STATUSES } from '../../jobs/states.ts';
+import { budgetAttempts, JOB_STATUSES } from '../../jobs/states.ts';
 import { vocabulary } from '../../jobs/vocabulary.ts';
 import { countsOf, json, snakeCaseJobFields, time } from './schemas.ts';
 
@@ -101,7 +101,7 @@ export function novusJob(job: Job): z.output<typeof NovusJob> {
     payload: job.payload,
     result: job.result,
     priority: novusPriority(job.priority),
-    attempts: job.attempts,
+    attempts: budgetAttempts(job),
     max_attempts: job.max_attempts,
     next_retry: job.status === 'retrying' ? iso(job.run_at) : null,
     error_message:

@@ -8,6 +8,7 @@ import { cancelJobOn, jobStatsOn, retryJobOn } from '../../jobs/control.ts';
 import { countJobsByStatus, countWorkers } from '../../jobs/monitoring.ts';
 import { getJob, listJobsByPage } from '../../jobs/repository.ts';
 import type { JobStatus } from '../../jobs/states.ts';
+import type { JobView } from '../job-view.ts';
 import { HttpError } from './errors.ts';
 import {
   NOVUS_STATUS,
@@ -29,6 +30,8 @@ import {
 /** What the Novus routes need besides the request's transaction. */
 export interface NovusRouteOptions {
   scoped: Scoped;
+  /** What the request's caller is shown of a job (stacks for admins, signed download links). */
+  viewOf(request: FastifyRequest): JobView;
   identityOf(request: FastifyRequest): Identity | null;
   /** The bearer secret of `GET /api/v1/cron/jobs` (JOBDECK_CRON_SECRET); unset: the route is off. */
   cronSecret: string | undefined;
@@ -98,7 +101,7 @@ export function registerNovusRoutes(app: FastifyInstance, options: NovusRouteOpt
 
   app.get('/api/v1/jobs/:id', async (request) => {
     const { id } = parse(jobIdParams, request.params, 'path');
-    return novusJob(await scoped(request, (db) => getJob(db, id)));
+    return novusJob(options.viewOf(request)(await scoped(request, (db) => getJob(db, id))));
   });
 
   app.get('/api/v1/admin/jobs', async (request) => {
@@ -115,7 +118,7 @@ export function registerNovusRoutes(app: FastifyInstance, options: NovusRouteOpt
       }),
     );
     return {
-      jobs: jobs.map(novusJob),
+      jobs: jobs.map((job) => novusJob(options.viewOf(request)(job))),
       total,
       page,
       page_size: limit,
@@ -147,6 +150,7 @@ export function registerNovusRoutes(app: FastifyInstance, options: NovusRouteOpt
     async (request: FastifyRequest) => {
       admin(request);
       const { id } = parse(jobIdParams, request.params, 'path');
+      const view = options.viewOf(request);
       return novusJob(
         await scoped(request, async (db) => {
           const status = NOVUS_STATUS[(await getJob(db, id)).status];
@@ -156,7 +160,7 @@ export function registerNovusRoutes(app: FastifyInstance, options: NovusRouteOpt
               'invalid_state',
               `job ${id} is ${status}; only ${allowed.join(' or ')} jobs can be ${verb}`,
             );
-          return fn(db, id);
+          return view(await fn(db, id));
         }),
       );
     };

@@ -21,8 +21,10 @@ import {
 } from '../../jobs/osint-model.ts';
 import { listJobsFiltered, runningUsage } from '../../jobs/osint-reads.ts';
 import { getJob, getJobEvents } from '../../jobs/repository.ts';
+import { budgetAttempts } from '../../jobs/states.ts';
 import { parse, sinceParam, wholeNumber } from './requests.ts';
 import { CancelBody, type OsintJob, type OsintJobLog, type OsintStats } from './osint-schemas.ts';
+import type { JobView } from '../job-view.ts';
 
 /** `created_by` of a job enqueued without an owner (cron, SQL, the server's own deliveries). */
 export const SYSTEM_CREATOR = 'system';
@@ -60,7 +62,7 @@ export function osintJob(job: Job): z.output<typeof OsintJob> {
         ? job.cancel_reason
         : null,
     error_traceback: erred ? (last?.stack ?? null) : null,
-    retry_count: Math.max(job.attempts - 1, 0),
+    retry_count: Math.max(budgetAttempts(job) - 1, 0),
     max_retries: job.max_attempts - 1,
     created_by: job.owner_id ?? SYSTEM_CREATOR,
     worker_id: job.worker_id,
@@ -138,6 +140,8 @@ const jobParams = z.object({
 /** What the OSINT routes need: a function running a read or write as the request's caller. */
 export interface OsintRouteOptions {
   scoped<T>(request: FastifyRequest, fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** What the request's caller is shown of a job (stacks for admins, signed download links). */
+  viewOf(request: FastifyRequest): JobView;
 }
 
 /**
@@ -147,6 +151,7 @@ export interface OsintRouteOptions {
  */
 export function registerOsintRoutes(app: FastifyInstance, options: OsintRouteOptions): void {
   const { scoped } = options;
+  const shown = (request: FastifyRequest, job: Job) => osintJob(options.viewOf(request)(job));
   const jobIdOf = (request: FastifyRequest) => parse(jobParams, request.params, 'path').job_id;
 
   app.get('/jobs', async (request) => {
@@ -165,7 +170,7 @@ export function registerOsintRoutes(app: FastifyInstance, options: OsintRouteOpt
         offset: q.offset,
       }),
     );
-    return jobs.map(osintJob);
+    return jobs.map((job) => shown(request, job));
   });
 
   app.get('/jobs/stats', async (request): Promise<z.output<typeof OsintStats>> => {
@@ -202,18 +207,18 @@ export function registerOsintRoutes(app: FastifyInstance, options: OsintRouteOpt
 
   app.get('/jobs/:job_id', async (request) => {
     const id = jobIdOf(request);
-    return osintJob(await scoped(request, (db) => getJob(db, id)));
+    return shown(request, await scoped(request, (db) => getJob(db, id)));
   });
 
   app.post('/jobs/:job_id/cancel', async (request) => {
     const id = jobIdOf(request);
     const { reason } = parse(CancelBody, request.body, 'body');
-    return osintJob(await scoped(request, (db) => cancelJobOn(db, id, reason)));
+    return shown(request, await scoped(request, (db) => cancelJobOn(db, id, reason)));
   });
 
   app.post('/jobs/:job_id/retry', async (request) => {
     const id = jobIdOf(request);
-    return osintJob(await scoped(request, (db) => retryJobOn(db, id)));
+    return shown(request, await scoped(request, (db) => retryJobOn(db, id)));
   });
 
   app.get('/jobs/:job_id/logs', async (request) => {

@@ -9,7 +9,10 @@ import type { Identity } from '../../auth/identity.ts';
 import { withIdentity } from '../../auth/scoped.ts';
 import { cancelJobOn, retryJobOn } from '../../jobs/control.ts';
 import { enqueueJobAsCaller } from '../../jobs/enqueue.ts';
-import { findJobIdByDownloadUrl, getJob, listJobsByPage } from '../../jobs/repository.ts';
+import { findJob, findJobIdByDownloadUrl, getJob, listJobsByPage } from '../../jobs/repository.ts';
+import { JOB_ID_PATTERN } from '../../jobs/ids.ts';
+import { EXPORTS_PATH, isExportFile, type DownloadLinks } from '../../auth/download-links.ts';
+import { jobViewFor } from '../job-view.ts';
 import { JOB_STATUSES } from '../../jobs/states.ts';
 import { HttpError } from './errors.ts';
 import { registerOsintRoutes } from './osint.ts';
@@ -21,6 +24,8 @@ import { registerNovusRoutes } from './novus.ts';
 
 export interface RestOptions {
   apiPool: pg.Pool;
+  /** Mints the signed `downloadUrl` of exports and checks it on the download route. */
+  links: DownloadLinks;
   /** Where export_report writes its files (`<data dir>/exports`). */
   exportsDir: string;
   /** The verified caller (null: no token); the server's auth hook has refused bad tokens. */
@@ -34,6 +39,18 @@ export interface RestOptions {
   /** A worker whose heartbeat is older is gone (JOBDECK_RESCUE_AFTER_MS). */
   workerStaleMs: number;
 }
+
+/** The query string of a signed download link ({@link DownloadLinks}). */
+const signedLinkQuery = z
+  .object({
+    job: z.string().regex(JOB_ID_PATTERN, 'job must be a job id (a UUID)'),
+    user: z.string().min(1).max(200),
+    org: z.string().min(1).max(200),
+    role: z.enum(['user', 'admin'], 'role must be "user" or "admin"'),
+    expires: wholeNumber('expires', 0, 1e11),
+    sig: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'sig must be 43 base64url characters'),
+  })
+  .strict();
 
 const listQuery = z
   .object({
@@ -67,6 +84,8 @@ const paged = (query: z.output<typeof listQuery>, total: number) => ({
 export function registerRestRoutes(app: FastifyInstance, options: RestOptions): void {
   const scoped = <T>(request: FastifyRequest, fn: (db: Kysely<Database>) => Promise<T>) =>
     withIdentity(options.apiPool, requireIdentity(options.identityOf(request)), ({ db }) => fn(db));
+  const viewOf = (request: FastifyRequest) =>
+    jobViewFor(requireIdentity(options.identityOf(request)), options.links);
 
   // --- seeds 000/001: the DataBiz widget; seed 002: Novus --------------------------------------
   registerDatabizRoutes(app, {
@@ -75,6 +94,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   });
   registerNovusRoutes(app, {
     scoped,
+    viewOf,
     identityOf: options.identityOf,
     cronSecret: options.cronSecret,
     ownerDb: options.ownerDb,
@@ -95,14 +115,15 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
 
   app.get('/v1/jobs/:id/status', async (request) => {
     const { id } = parse(jobIdParams, request.params, 'path');
-    const job = await scoped(request, (db) => getJob(db, id));
+    const job = viewOf(request)(await scoped(request, (db) => getJob(db, id)));
     return { job: c4Job(job), progress: job.progress, ...c4Permissions(job) };
   });
 
   app.get('/v1/jobs', async (request) => {
     const query = parse(listQuery, request.query, 'query string');
     const { jobs, total } = await scoped(request, (db) => listJobsByPage(db, pageQuery(query)));
-    return { jobs: jobs.map(c4Job), ...paged(query, total) };
+    const view = viewOf(request);
+    return { jobs: jobs.map((job) => c4Job(view(job))), ...paged(query, total) };
   });
 
   // The control functions decide, as for GraphQL, the CLI and the dashboard (one rule, one read
@@ -118,17 +139,32 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
   app.post('/v1/jobs/:id/retry', c4Action(retryJobOn, 'Job retry initiated successfully'));
 
   // Seed 003, the OSINT monitor: its own module.
-  registerOsintRoutes(app, { scoped });
+  registerOsintRoutes(app, { scoped, viewOf });
 
   // The `downloadUrl` of an export's result: served to whoever may see that job, nobody else.
-  const EXPORT_FILE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
+  // Either the caller's Authorization header, or a signed link (docs/rest.md, "Download links")
+  // minted for an identity: the job is then read as that identity, so the link stops working
+  // when it can no longer see the job, as well as when it expires.
   app.get('/api/v1/exports/:file', async (request, reply) => {
     const { file } = request.params as { file: string };
     const notFound = new HttpError(404, 'not_found', `export ${file} not found`);
-    if (!EXPORT_FILE.test(file) || file.includes('..')) throw notFound;
-    const owner = await scoped(request, (db) =>
-      findJobIdByDownloadUrl(db, `/api/v1/exports/${file}`),
-    );
+    if (!isExportFile(file)) throw notFound;
+    const url = `${EXPORTS_PATH}${file}`;
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    let owner: string | null;
+    if (query['sig'] !== undefined) {
+      const params = parse(signedLinkQuery, query, 'download link');
+      const checked = options.links.verify(file, params);
+      if ('kind' in checked)
+        throw new HttpError(checked.kind === 'expired' ? 410 : 403, checked.kind, checked.message);
+      owner = await withIdentity(options.apiPool, checked.identity, async ({ db }) => {
+        const job = await findJob(db, checked.jobId);
+        const result = job?.result as Record<string, unknown> | null | undefined;
+        return job && result?.['downloadUrl'] === url ? job.id : null;
+      });
+    } else {
+      owner = await scoped(request, (db) => findJobIdByDownloadUrl(db, url));
+    }
     if (!owner) throw notFound;
     let body: Buffer;
     try {
@@ -136,9 +172,13 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     } catch {
       throw new HttpError(404, 'not_found', `export ${file} is no longer available`);
     }
-    return reply
-      .type(file.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${file}"`)
-      .send(body);
+    return (
+      reply
+        .type(file.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${file}"`)
+        // a link that grants access is not for shared caches
+        .header('cache-control', 'private, no-store')
+        .send(body)
+    );
   });
 }

@@ -25,7 +25,10 @@ export const snakeCaseJobFields = {
   entity_type: z.string().nullable(),
   entity_id: z.string().nullable(),
   result: json.nullable(),
-  attempts: z.number().int(),
+  attempts: z
+    .number()
+    .int()
+    .describe('attempts of the current budget: since the last manual retry, out of max_attempts'),
   max_attempts: z.number().int(),
   error_message: z.string().nullable(),
   error_context: json.nullable(),

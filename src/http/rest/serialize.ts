@@ -1,5 +1,5 @@
 import type { Job } from '../../db/types.ts';
-import { canCancel, canRetry } from '../../jobs/states.ts';
+import { budgetAttempts, canCancel, canRetry } from '../../jobs/states.ts';
 
 const iso = (value: Date | null | undefined): string | null => (value ? value.toISOString() : null);
 
@@ -66,7 +66,7 @@ export function detailJob(job: Job) {
     payload: job.payload,
     result: job.result,
     priority: job.priority,
-    attempts: job.attempts,
+    attempts: budgetAttempts(job),
     max_attempts: job.max_attempts,
     next_retry: job.status === 'retrying' ? iso(job.run_at) : null,
     error_message:
