@@ -181,9 +181,10 @@ describe('/metrics outcome counters and queue series', () => {
       }
       await attempt(job.id, 5, 'failed');
       await scrape(server.url);
-      // a retry by hand counts as one more retry; failing again counts as one more failure
+      // a retry by hand counts as one more retry; failing again counts as one more failure (the
+      // attempt after a retry by hand is the job's 6th: attempt numbers never repeat)
       await jobdeck.retryJob(job.id);
-      await attempt(job.id, 1, 'failed');
+      await attempt(job.id, 6, 'failed');
       for (const url of [server.url, quiet.url]) {
         const after = await scrape(url);
         const from = url === server.url ? base : () => 0;
