@@ -149,6 +149,37 @@ describe('the example application, with jobdeck installed from its tarball', () 
     );
   });
 
+  it('runs one job of a limited queue at a time across the workers, holding the others', async () => {
+    const { rows } = await owner.query<{ id: string }>(
+      'select id from uploads order by id limit 1',
+    );
+    const uploadId = Number(rows[0]!.id);
+    expect(await jobdeck.setQueueConcurrency('summaries', 1)).toBe(1);
+    try {
+      const jobs = await jobdeck.enqueueJobs(
+        [1, 2, 3].map(() => ({
+          type: 'summarize_upload',
+          payload: { uploadId },
+          queue: 'summaries',
+        })),
+      );
+      const done = await waitFor(
+        async () => {
+          const all = await Promise.all(jobs.map((job) => jobdeck.getJob(job.id)));
+          return all.every((row) => row.status === 'succeeded') && all;
+        },
+        { what: 'the three summaries to finish' },
+      );
+      const spans = done
+        .map((row) => [row.started_at!.getTime(), row.finished_at!.getTime()] as const)
+        .sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < spans.length; i += 1)
+        expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+    } finally {
+      expect(await jobdeck.setQueueConcurrency('summaries', null)).toBeNull();
+    }
+  });
+
   it('leaves no job behind when the upload is refused inside the transaction', async () => {
     const count = async () =>
       Number(
