@@ -11,12 +11,12 @@ import type { CommandLine } from './command-line.ts';
 type Command<C extends CommandLine['command']> = Extract<CommandLine, { command: C }>;
 
 /**
- * Opens the database (finding a running `jobdeck start`) and a client over it. The embedded
+ * Opens the database (finding a running `jobdeck start`) and a client over it (also for pause-commands.ts). The embedded
  * database is migrated first (at once, when a `jobdeck start` is migrating it too: they take
  * turns), so a command run before or beside the first `npm start` finds jobdeck's tables; a
  * database of DATABASE_URL is migrated by `jobdeck migrate` only.
  */
-async function withClient<T>(
+export async function withClient<T>(
   config: Config,
   fn: (jobdeck: ReturnType<typeof createJobdeck>) => Promise<T>,
 ): Promise<T> {
