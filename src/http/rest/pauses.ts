@@ -12,7 +12,7 @@ import {
   resumeOn,
   type PauseTarget,
 } from '../../jobs/pauses.ts';
-import { parse } from './requests.ts';
+import { parse, requireIdentity } from './requests.ts';
 
 export interface PauseRouteOptions {
   /** The verified caller (null: no token). */
@@ -84,7 +84,7 @@ export const ResumeResultSchema = z
  */
 export function registerPauseRoutes(app: FastifyInstance, options: PauseRouteOptions): void {
   const operator = (request: FastifyRequest) =>
-    requireOperator(options.identityOf(request), options.operatorOrgs);
+    requireOperator(requireIdentity(options.identityOf(request)), options.operatorOrgs);
 
   const pause =
     (targetOf: (request: FastifyRequest) => PauseTarget) => async (request: FastifyRequest) => {

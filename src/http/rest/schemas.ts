@@ -120,12 +120,6 @@ export const DetailJob = z
     estimated_duration: z.number().int().nullable().describe('seconds'),
     memory_usage_mb: z.number().int().nullable(),
     cpu_ms: z.number().int().nullable(),
-    held_reason: z
-      .string()
-      .nullable()
-      .describe(
-        'why the waiting job is held: `paused: …` (a pause) or `held: …` (a concurrency limit); null when not held',
-      ),
   })
   .meta({ id: 'DetailJob', description: 'Seed 003: a job in snake_case' });
 

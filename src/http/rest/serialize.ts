@@ -85,6 +85,5 @@ export function detailJob(job: Job) {
     memory_usage_mb:
       job.peak_rss_bytes === null ? null : Math.round(Number(job.peak_rss_bytes) / 1048576),
     cpu_ms: job.cpu_ms === null ? null : Number(job.cpu_ms),
-    held_reason: job.held_at === null ? null : job.held_reason,
   };
 }
