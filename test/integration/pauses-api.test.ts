@@ -1,3 +1,6 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
@@ -52,8 +55,12 @@ describe('pausing through REST and GraphQL', () => {
       headers,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    return { status: response.status, body: await response.json() };
+    const answer = { status: response.status, body: await response.json() };
+    recorded.push({ method, url, ...answer });
+    return answer;
   }
+  /** Every answer of the REST routes, checked against /openapi.json at the end. */
+  const recorded: { method: string; url: string; status: number; body: unknown }[] = [];
   const pauseRows = async () =>
     (await t.pool.query('select scope, key from jobdeck_private.pauses order by scope, key')).rows;
 
@@ -105,6 +112,16 @@ describe('pausing through REST and GraphQL', () => {
     );
     expect(after.data?.job).toEqual({ heldAt: null, status: 'queued' });
     await jobdeck.cancelJob(job.id);
+
+    for (const [scope, base] of [
+      ['type', '/api/v2/admin/types/export_report'],
+      ['all', '/api/v2/admin'],
+    ] as const) {
+      const on = await call('POST', `${base}/pause`, tokens['operator'], { cancelRunning: true });
+      expect(on.body).toMatchObject({ scope, held: 0, cancelled: 0 });
+      const off = await call('POST', `${base}/resume`, tokens['operator']);
+      expect(off.body).toMatchObject({ scope, resumed: true });
+    }
   });
 
   it('refuses everyone but operators, and bad input naming the field, changing nothing', async () => {
@@ -207,17 +224,41 @@ describe('pausing through REST and GraphQL', () => {
     expect(await pauseRows()).toEqual([]);
   });
 
-  it('describes the admin routes in OpenAPI', async () => {
-    const doc = await call('GET', '/openapi.json', undefined);
-    for (const route of [
-      '/api/v2/admin/pauses',
-      '/api/v2/admin/queues/{queue}/pause',
-      '/api/v2/admin/queues/{queue}/resume',
-      '/api/v2/admin/types/{type}/pause',
-      '/api/v2/admin/types/{type}/resume',
-      '/api/v2/admin/pause',
-      '/api/v2/admin/resume',
-    ])
-      expect(Object.keys(doc.body.paths)).toContain(route);
+  it('answers as the OpenAPI description says, successes and errors', async () => {
+    const served: unknown = await (await fetch(`${server.url}/openapi.json`)).json();
+    const document = (await SwaggerParser.dereference(
+      structuredClone(served) as never,
+    )) as unknown as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { responses: Record<string, { content: Record<string, { schema: object }> }> }
+        >
+      >;
+    };
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    const templates = Object.keys(document.paths)
+      .filter((template) => template.startsWith('/api/v2/admin/'))
+      .map((template) => ({
+        template,
+        pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+      }));
+    expect(templates).toHaveLength(7);
+    const seen = new Set<string>();
+    for (const answer of recorded) {
+      const match = templates.find((t) => t.pattern.test(answer.url));
+      if (!match) continue;
+      const described =
+        document.paths[match.template]![answer.method.toLowerCase()]!.responses[
+          String(answer.status)
+        ];
+      expect(described, `${answer.method} ${answer.url} → ${answer.status}`).toBeDefined();
+      const validate = ajv.compile(described!.content['application/json']!.schema);
+      expect(validate(answer.body), `${answer.url}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+      if (answer.status === 200) seen.add(`${answer.method} ${match.template}`);
+    }
+    expect(seen.size).toBe(7);
   });
 });
