@@ -171,6 +171,24 @@ describe('pausing through REST and GraphQL', () => {
       expect(answer.body.message).toMatch(message);
     }
     expect(await pauseRows()).toEqual([]);
+
+    // In SQL, no request role may call them (PUBLIC neither: database-roles.test.ts); jobdeck_system may.
+    const { rows } = await t.pool.query<{ role: string; fn: string }>(
+      `select r.rolname as role, p.oid::regprocedure::text as fn
+         from pg_proc p cross join pg_roles r
+        where p.pronamespace = 'jobdeck'::regnamespace
+          and (p.proname like 'pause%' or p.proname like 'resume%')
+          and r.rolname in ('jobdeck_anonymous', 'jobdeck_user', 'jobdeck_admin', 'jobdeck_api')
+          and has_function_privilege(r.oid, p.oid, 'execute')`,
+    );
+    expect(rows).toEqual([]);
+    const system = await t.pool.query<{ n: number }>(
+      `select count(*)::int as n from pg_proc p
+        where p.pronamespace = 'jobdeck'::regnamespace
+          and (p.proname like 'pause%' or p.proname like 'resume%')
+          and has_function_privilege('jobdeck_system', p.oid, 'execute')`,
+    );
+    expect(system.rows[0]!.n).toBe(7);
   });
 
   it('offers the pause mutations in GraphQL to operators only', async () => {
