@@ -1988,6 +1988,15 @@ begin
   )
   select count(*) into v_held from held;
 
+  -- Jobs a concurrency limit held already now wait for the pause too: say so (release_held leaves
+  -- paused jobs alone until the resume).
+  update jobdeck.jobs j
+     set held_reason = jobdeck_private.pause_reason(j.type, j.queue)
+   where j.held_at is not null and j.status in ('queued', 'retrying')
+     and j.held_reason is distinct from jobdeck_private.pause_reason(j.type, j.queue)
+     and (pause.scope = 'all' or (pause.scope = 'type' and j.type = v_key)
+          or (pause.scope = 'queue' and j.queue = v_key));
+
   return jsonb_build_object('scope', v_row.scope, 'key', nullif(v_row.key, ''), 'reason', v_row.reason,
                             'pausedBy', v_row.paused_by, 'pausedAt', v_row.paused_at,
                             'held', v_held, 'cancelled', v_cancelled);

@@ -11,7 +11,7 @@
 --    Graphile jobs dropped), so the reason is on every row now and no worker fetches them again.
 --    A Graphile job a worker has fetched already (locked) is left to that worker: its start_jobs
 --    sees the pause and holds the job then. Jobs added later are held by the first worker that
---    fetches them (admit_jobs).
+--    fetches them (admit_jobs). Jobs a concurrency limit holds already get the pause's reason.
 -- Returns the pause with the numbers of jobs held and cancel requests made.
 
 create or replace function jobdeck_private.pause(scope text, key text, reason text, cancel_running boolean, paused_by text)
@@ -91,6 +91,15 @@ begin
     select h.id, 'control', 'info', h.held_reason, h.attempts from held h
   )
   select count(*) into v_held from held;
+
+  -- Jobs a concurrency limit held already now wait for the pause too: say so (release_held leaves
+  -- paused jobs alone until the resume).
+  update jobdeck.jobs j
+     set held_reason = jobdeck_private.pause_reason(j.type, j.queue)
+   where j.held_at is not null and j.status in ('queued', 'retrying')
+     and j.held_reason is distinct from jobdeck_private.pause_reason(j.type, j.queue)
+     and (pause.scope = 'all' or (pause.scope = 'type' and j.type = v_key)
+          or (pause.scope = 'queue' and j.queue = v_key));
 
   return jsonb_build_object('scope', v_row.scope, 'key', nullif(v_row.key, ''), 'reason', v_row.reason,
                             'pausedBy', v_row.paused_by, 'pausedAt', v_row.paused_at,

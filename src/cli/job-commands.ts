@@ -193,6 +193,7 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
     `now:      ${s.queued} queued, ${s.running} running, ${s.retrying} retrying`,
     `finished: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled} cancelled (${stats.throughput.perMinute}/min)`,
     `queue:    ${stats.queue.ready} ready, ${stats.queue.scheduled} scheduled, ${stats.queue.held} held` +
+      (stats.queue.paused > 0 ? ` (${stats.queue.paused} paused)` : '') +
       (stats.queue.oldestReadyAgeMs === null
         ? ''
         : `; oldest ready for ${(stats.queue.oldestReadyAgeMs / 1000).toFixed(1)} s`),

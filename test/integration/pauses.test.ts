@@ -192,6 +192,9 @@ describe('pausing and resuming across worker processes', () => {
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/^everything: paused .* by cli:.*, 4 job\(s\) held \(deploy\)$/m);
 
+    const stats = await runCli(['stats'], env);
+    expect(stats.stdout).toMatch(/queue: .* 4 held \(4 paused\)/);
+
     // A queue paused beside everything keeps its jobs after everything resumes.
     await jobdeck.pause({ queue: 'fast' });
     const resumed = await runCli(['resume', '--all'], env);
