@@ -8,8 +8,9 @@
 -- first. A job is skipped (not returned) when it is finished or cancelled, when this Graphile job
 -- is no longer its current one, or when a cap keeps it back (its organisation's, its type's or
 -- its queue's; admit_jobs) or a pause: then it is held, its Graphile job dropped, with a `held:` (or
--- `paused:`) event and held_reason saying why, until a slot frees (or the pause ends). With no cap or limit anywhere (capped_orgs and limit_keys both
--- null) it marks the rows at once, without a lock. The slow path of begin_jobs.
+-- `paused:`) event and held_reason saying why, until a slot frees (or the pause ends). With no cap,
+-- limit or pause anywhere (capped_orgs, limit_keys and paused_job_ids all null) it marks the rows
+-- at once, without a lock. The slow path of begin_jobs.
 --
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
 -- docs/performance.md); no plan depends on a parameter's value.
