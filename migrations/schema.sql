@@ -84,6 +84,7 @@ create table jobdeck.jobs (
   webhook_url text,
   notify_email jsonb,
   attempts_before_retry integer default 0 not null,
+  held_reason text,
   constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
@@ -136,6 +137,7 @@ What the task says it is doing now.';
 comment on column jobdeck.jobs.gw_job_id is '@behavior -*
 Graphile Worker''s job id of the current attempt.';
 comment on column jobdeck.jobs.held_at is 'Set while a queued job waits for its organisation to drop below its concurrency cap.';
+comment on column jobdeck.jobs.held_reason is 'Why the job is held (when held_at is set): "held: …" for a concurrency limit, "paused: …" for a pause.';
 comment on column jobdeck.jobs.notify_email is 'E-mail notification: {"to": [addresses], "on": ["succeeded", "failed"]}; hidden from the API.';
 comment on column jobdeck.jobs.priority is '@behavior +filterBy +orderBy
 Lower runs first (urgent -20, high -10, normal 0, low 10).';
@@ -359,7 +361,8 @@ begin
   v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
 
   with active as (
-    select j.type, j.status, j.run_at, j.created_at, j.held_at
+    select j.type, j.status, j.run_at, j.created_at, j.held_at,
+           (j.held_at is not null and j.held_reason like 'paused:%') as paused
       from jobdeck.jobs j
      where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
@@ -378,6 +381,7 @@ begin
              'queued', (select count(*) from active a where a.type = t.type and a.status = 'queued'),
              'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
              'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
+             'paused', (select count(*) from active a where a.type = t.type and a.paused),
              'succeeded', (select count(*) from done d where d.type = t.type and d.status = 'succeeded'),
              'failed', (select count(*) from done d where d.type = t.type and d.status = 'failed'),
              'cancelled', (select count(*) from done d where d.type = t.type and d.status = 'cancelled'),
@@ -417,6 +421,7 @@ begin
       'ready', (select count(*) from active a where a.status in ('queued', 'retrying') and a.run_at <= now() and a.held_at is null),
       'scheduled', (select count(*) from active a where a.status in ('queued', 'retrying') and a.run_at > now()),
       'held', (select count(*) from active a where a.held_at is not null),
+      'paused', (select count(*) from active a where a.paused),
       'oldestReadyAgeMs', (select round(extract(epoch from now() - min(greatest(a.run_at, a.created_at))) * 1000)
                              from active a where a.status in ('queued', 'retrying') and a.run_at <= now())),
     'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),
@@ -496,6 +501,66 @@ $function$;
 comment on function jobdeck.jobs_errors(job jobdeck.jobs) is 'One entry per failed attempt ({at, attempt, name, message, stack, permanent, …}); `stack` is null unless you are an admin of the job''s organisation.';
 -- privileges on function jobdeck.jobs_errors(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.pause_all(reason text DEFAULT NULL::text, cancel_running boolean DEFAULT false, paused_by text DEFAULT NULL::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return jobdeck_private.pause('all', '', reason, coalesce(cancel_running, false), paused_by);
+end;
+$function$;
+comment on function jobdeck.pause_all(reason text, cancel_running boolean, paused_by text) is 'Pause everything: every job stays queued and none starts, on any worker, until resumed. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.pause_all(reason text, cancel_running boolean, paused_by text): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.pause_queue(queue text, reason text DEFAULT NULL::text, cancel_running boolean DEFAULT false, paused_by text DEFAULT NULL::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return jobdeck_private.pause('queue', pause_queue.queue, reason, coalesce(cancel_running, false), paused_by);
+end;
+$function$;
+comment on function jobdeck.pause_queue(queue text, reason text, cancel_running boolean, paused_by text) is 'Pause a queue: its jobs stay queued and none starts, on any worker, until resumed. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.pause_queue(queue text, reason text, cancel_running boolean, paused_by text): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.pause_task_type(type text, reason text DEFAULT NULL::text, cancel_running boolean DEFAULT false, paused_by text DEFAULT NULL::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return jobdeck_private.pause('type', pause_task_type.type, reason, coalesce(cancel_running, false), paused_by);
+end;
+$function$;
+comment on function jobdeck.pause_task_type(type text, reason text, cancel_running boolean, paused_by text) is 'Pause a task type: its jobs stay queued and none starts, on any worker, until resumed. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.pause_task_type(type text, reason text, cancel_running boolean, paused_by text): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.pauses()
+ RETURNS TABLE(scope text, key text, reason text, paused_by text, paused_at timestamp with time zone, held bigint)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select p.scope, nullif(p.key, ''), p.reason, p.paused_by, p.paused_at,
+         (select count(*) from jobdeck.jobs j
+           where j.held_at is not null and j.status in ('queued', 'retrying')
+             and j.held_reason like 'paused:%'
+             and (p.scope = 'all' or (p.scope = 'type' and j.type = p.key) or (p.scope = 'queue' and j.queue = p.key))
+             and j.held_reason = (case p.scope when 'all' then 'paused: everything'
+                                                when 'type' then format('paused: task type "%s"', p.key)
+                                                else format('paused: queue "%s"', p.key) end
+                                  || coalesce(' (' || p.reason || ')', '')))
+    from jobdeck_private.pauses p
+   order by p.paused_at, p.scope, p.key
+$function$;
+comment on function jobdeck.pauses() is 'What is paused now (queues, task types, everything), with the number of jobs each holds.';
+-- privileges on function jobdeck.pauses(): jobdeck_system=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.priority(name text)
  RETURNS integer
  LANGUAGE plpgsql
@@ -510,6 +575,45 @@ end;
 $function$;
 comment on function jobdeck.priority(name text) is 'Priority by name (lower runs first): urgent -20, high -10, normal 0, low 10; null for an unknown name.';
 -- privileges on function jobdeck.priority(name text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.resume_all()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return jobdeck_private.resume('all', '');
+end;
+$function$;
+comment on function jobdeck.resume_all() is 'End the pause of everything: its held jobs are queued again at once. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.resume_all(): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.resume_queue(queue text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return jobdeck_private.resume('queue', resume_queue.queue);
+end;
+$function$;
+comment on function jobdeck.resume_queue(queue text) is 'End the pause of a queue: its held jobs are queued again at once. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.resume_queue(queue text): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.resume_task_type(type text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return jobdeck_private.resume('type', resume_task_type.type);
+end;
+$function$;
+comment on function jobdeck.resume_task_type(type text) is 'End the pause of a task type: its held jobs are queued again at once. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.resume_task_type(type text): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.retry_job(id uuid)
  RETURNS jobdeck.jobs
@@ -621,6 +725,23 @@ alter table jobdeck_private.notify_secret enable row level security;
 CREATE UNIQUE INDEX notify_secret_pkey ON jobdeck_private.notify_secret USING btree (singleton);
 comment on table jobdeck_private.notify_secret is 'The key NOTIFY channel names are hashed with (one row). Readable by the owner only: a role that can read it can listen to every tenant.';
 -- privileges on table jobdeck_private.notify_secret: owner only
+
+create table jobdeck_private.pauses (
+  scope text not null,
+  key text not null,
+  reason text,
+  paused_by text,
+  paused_at timestamp with time zone default now() not null,
+  constraint key_fits_scope CHECK ((((scope = 'all'::text) AND (key = ''::text)) OR ((scope <> 'all'::text) AND ((length(key) >= 1) AND (length(key) <= 128))))),
+  constraint paused_by_length CHECK (((length(paused_by) >= 1) AND (length(paused_by) <= 200))),
+  constraint pauses_pkey PRIMARY KEY (scope, key),
+  constraint reason_length CHECK (((length(reason) >= 1) AND (length(reason) <= 1000))),
+  constraint scope_is_known CHECK ((scope = ANY (ARRAY['queue'::text, 'type'::text, 'all'::text])))
+);
+alter table jobdeck_private.pauses enable row level security;
+CREATE UNIQUE INDEX pauses_pkey ON jobdeck_private.pauses USING btree (scope, key);
+comment on table jobdeck_private.pauses is 'Paused queues (scope queue), task types (scope type) and everything (scope all, key ''''): their jobs stay queued and none starts, on any worker, until the row is deleted (jobdeck.resume_*).';
+-- privileges on table jobdeck_private.pauses: owner only
 
 create table jobdeck_private.settings (
   name text not null,
@@ -790,7 +911,15 @@ CREATE OR REPLACE FUNCTION jobdeck_private.admit_jobs(job_ids uuid[], count_wait
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
+declare
+  v_paused uuid[] := jobdeck_private.paused_job_ids(job_ids);
 begin
+  if v_paused is not null then
+    return query
+    select j.id, false, jobdeck_private.pause_reason(j.type, j.queue)
+      from jobdeck.jobs j where j.id = any(v_paused);
+    job_ids := array(select x from unnest(job_ids) x where x <> all(v_paused));
+  end if;
   return query
   with cand as (
     select j.id, j.org_id, j.type, j.queue, j.priority, j.run_at, j.created_at,
@@ -916,7 +1045,8 @@ begin
   -- With no concurrency cap or limit anywhere (the common case) no row needs its type looked at.
   v_capped := v_cap is not null
               or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null)
-              or exists (select 1 from jobdeck_private.concurrency_limits);
+              or exists (select 1 from jobdeck_private.concurrency_limits)
+              or exists (select 1 from jobdeck_private.pauses);
   -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
   -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
   select array_agg(j order by j.id) into v_rows
@@ -931,7 +1061,8 @@ begin
                                     where t.type = j.type and t.org_concurrency is not null)))
               and not exists (select 1 from jobdeck_private.concurrency_limits l
                                where (l.scope = 'type' and l.key = j.type)
-                                  or (l.scope = 'queue' and l.key = j.queue))));
+                                  or (l.scope = 'queue' and l.key = j.queue))
+              and jobdeck_private.pause_reason(j.type, j.queue) is null));
 
   if v_rows is not null then
     return query select * from unnest(v_rows);
@@ -1020,7 +1151,7 @@ begin
   end if;
   update jobdeck.jobs j
      set status = 'cancelled', finished_at = pg_catalog.now(), cancel_requested_at = pg_catalog.now(), cancel_reason = reason,
-         held_at = null, eta_at = null, updated_at = pg_catalog.now()
+         held_at = null, held_reason = null, eta_at = null, updated_at = pg_catalog.now()
    where j.id = v_job.id returning j.* into v_job;
   if v_job.org_id is not null or v_keys is not null then
     perform jobdeck_private.release_held(array[v_job.org_id], v_keys);
@@ -1779,6 +1910,136 @@ AS $function$
 $function$;
 -- privileges on function jobdeck_private.orphaned_jobs(after_created timestamp with time zone, after_id uuid, scan integer): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.pause(scope text, key text, reason text, cancel_running boolean, paused_by text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_key       text := coalesce(pause.key, '');
+  v_row       jobdeck_private.pauses;
+  v_id        uuid;
+  v_cancelled integer := 0;
+  v_held      integer := 0;
+  v_reason    text;
+begin
+  if scope is null or scope not in ('queue', 'type', 'all') then
+    raise exception 'scope must be "queue", "type" or "all", got %', coalesce(quote_literal(scope), 'null')
+      using errcode = 'JD004';
+  end if;
+  if scope = 'all' then
+    v_key := '';
+  elsif length(v_key) < 1 or length(v_key) > 128 then
+    raise exception '% must be a name of 1 to 128 characters, got %',
+      case scope when 'queue' then 'queue' else 'task type' end, coalesce(quote_literal(pause.key), 'null')
+      using errcode = 'JD004';
+  end if;
+  if reason is not null and (length(reason) < 1 or length(reason) > 1000) then
+    raise exception 'reason must be 1 to 1000 characters (or null), got %', length(reason) using errcode = 'JD004';
+  end if;
+  if paused_by is not null and (length(paused_by) < 1 or length(paused_by) > 200) then
+    raise exception 'paused_by must be 1 to 200 characters (or null), got %', length(paused_by) using errcode = 'JD004';
+  end if;
+
+  insert into jobdeck_private.pauses as p (scope, key, reason, paused_by)
+  values (pause.scope, v_key, pause.reason, coalesce(pause.paused_by, session_user::text))
+  on conflict on constraint pauses_pkey do update set reason = excluded.reason, paused_by = excluded.paused_by
+  returning p.* into v_row;
+
+  if cancel_running then
+    for v_id in
+      select j.id from jobdeck.jobs j
+       where j.status = 'running' and j.cancel_requested_at is null
+         and (pause.scope = 'all' or (pause.scope = 'type' and j.type = v_key)
+              or (pause.scope = 'queue' and j.queue = v_key))
+       order by j.id
+    loop
+      perform jobdeck_private.cancel_job(v_id, 'cancelled by the pause of ' ||
+        case pause.scope when 'all' then 'everything' when 'type' then format('task type "%s"', v_key)
+                         else format('queue "%s"', v_key) end || coalesce(': ' || pause.reason, ''));
+      v_cancelled := v_cancelled + 1;
+    end loop;
+  end if;
+
+  -- Rows whose Graphile job no worker has fetched: locked together (SKIP LOCKED: a row another
+  -- transaction is changing is its business), and complete_jobs drops only unlocked Graphile jobs.
+  with cand as (
+    select j.id, j.gw_job_id
+      from jobdeck.jobs j
+      join graphile_worker._private_jobs g on g.id = j.gw_job_id
+     where j.status in ('queued', 'retrying') and j.held_at is null and g.locked_at is null
+       and (pause.scope = 'all' or (pause.scope = 'type' and j.type = v_key)
+            or (pause.scope = 'queue' and j.queue = v_key))
+     order by j.id
+       for update of j, g skip locked
+  ), dropped as (
+    select c.id from graphile_worker.complete_jobs(array(select c.gw_job_id from cand c)) d
+      join cand c on c.gw_job_id = d.id
+  ), held as (
+    update jobdeck.jobs j
+       set held_at = now(), gw_job_id = null, updated_at = now(),
+           held_reason = jobdeck_private.pause_reason(j.type, j.queue)
+      from dropped d
+     where j.id = d.id
+    returning j.id, j.attempts, j.held_reason
+  ), events as (
+    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+    select h.id, 'control', 'info', h.held_reason, h.attempts from held h
+  )
+  select count(*) into v_held from held;
+
+  -- Jobs a concurrency limit held already now wait for the pause too: say so (release_held leaves
+  -- paused jobs alone until the resume).
+  update jobdeck.jobs j
+     set held_reason = jobdeck_private.pause_reason(j.type, j.queue)
+   where j.held_at is not null and j.status in ('queued', 'retrying')
+     and j.held_reason is distinct from jobdeck_private.pause_reason(j.type, j.queue)
+     and (pause.scope = 'all' or (pause.scope = 'type' and j.type = v_key)
+          or (pause.scope = 'queue' and j.queue = v_key));
+
+  return jsonb_build_object('scope', v_row.scope, 'key', nullif(v_row.key, ''), 'reason', v_row.reason,
+                            'pausedBy', v_row.paused_by, 'pausedAt', v_row.paused_at,
+                            'held', v_held, 'cancelled', v_cancelled);
+end;
+$function$;
+-- privileges on function jobdeck_private.pause(scope text, key text, reason text, cancel_running boolean, paused_by text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.pause_reason(type text, queue text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select case p.scope when 'all' then 'paused: everything'
+                      when 'type' then format('paused: task type "%s"', p.key)
+                      else format('paused: queue "%s"', p.key) end
+         || coalesce(' (' || p.reason || ')', '')
+    from jobdeck_private.pauses p
+   where (p.scope = 'all' and p.key = '')
+      or (p.scope = 'type' and p.key = pause_reason.type)
+      or (p.scope = 'queue' and p.key = pause_reason.queue)
+   order by case p.scope when 'all' then 0 when 'type' then 1 else 2 end
+   limit 1
+$function$;
+-- privileges on function jobdeck_private.pause_reason(type text, queue text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.paused_job_ids(job_ids uuid[])
+ RETURNS uuid[]
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if not exists (select 1 from jobdeck_private.pauses) then
+    return null;
+  end if;
+  return (select array_agg(j.id order by j.id)
+            from jobdeck.jobs j
+           where j.id = any(job_ids) and jobdeck_private.pause_reason(j.type, j.queue) is not null);
+end;
+$function$;
+-- privileges on function jobdeck_private.paused_job_ids(job_ids uuid[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.refresh_type_stats()
  RETURNS void
  LANGUAGE sql
@@ -1830,6 +2091,7 @@ begin
            where j.held_at is not null and j.status in ('queued', 'retrying')
              and (j.org_id = any(org_ids) or ('type:' || j.type) = any(limit_keys)
                   or ('queue:' || j.queue) = any(limit_keys))
+             and jobdeck_private.pause_reason(j.type, j.queue) is null
            order by j.id
              for update skip locked) h;
   if v_ids is null then
@@ -1844,7 +2106,7 @@ begin
           join jobdeck.jobs j on j.id = a.id
          where a.admitted)) g
   )
-  update jobdeck.jobs j set held_at = null, gw_job_id = gw.gw_job_id, updated_at = now()
+  update jobdeck.jobs j set held_at = null, held_reason = null, gw_job_id = gw.gw_job_id, updated_at = now()
     from gw where j.id = gw.id;
   get diagnostics v_n = row_count;
   return v_n;
@@ -1992,6 +2254,49 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.rescue_workers(stale_after interval, rescuer text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.resume(scope text, key text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_key      text := coalesce(resume.key, '');
+  v_found    boolean;
+  v_released integer := 0;
+begin
+  if scope is null or scope not in ('queue', 'type', 'all') then
+    raise exception 'scope must be "queue", "type" or "all", got %', coalesce(quote_literal(scope), 'null')
+      using errcode = 'JD004';
+  end if;
+  if scope = 'all' then
+    v_key := '';
+  elsif length(v_key) < 1 or length(v_key) > 128 then
+    raise exception '% must be a name of 1 to 128 characters, got %',
+      case scope when 'queue' then 'queue' else 'task type' end, coalesce(quote_literal(resume.key), 'null')
+      using errcode = 'JD004';
+  end if;
+
+  delete from jobdeck_private.pauses p where p.scope = resume.scope and p.key = v_key;
+  v_found := found;
+  if v_found then
+    v_released := case resume.scope
+      when 'all' then jobdeck_private.release_all_held()
+      when 'type' then jobdeck_private.release_held(null, array['type:' || v_key])
+      else jobdeck_private.release_held(null, array['queue:' || v_key]) end;
+    -- Those still held: say what holds them now (another pause, or a concurrency limit).
+    update jobdeck.jobs j
+       set held_reason = coalesce(jobdeck_private.pause_reason(j.type, j.queue),
+                                  'held: waiting for room under a concurrency limit')
+     where j.held_at is not null and j.status in ('queued', 'retrying') and j.held_reason like 'paused:%'
+       and (resume.scope = 'all' or (resume.scope = 'type' and j.type = v_key)
+            or (resume.scope = 'queue' and j.queue = v_key));
+  end if;
+  return jsonb_build_object('scope', resume.scope, 'key', nullif(v_key, ''), 'resumed', v_found,
+                            'released', v_released);
+end;
+$function$;
+-- privileges on function jobdeck_private.resume(scope text, key text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.retry_delay(backoff jsonb, attempt integer)
  RETURNS interval
@@ -2168,7 +2473,7 @@ begin
 
   v_orgs := jobdeck_private.capped_orgs(v_ids);
   v_keys := jobdeck_private.limit_keys(v_ids);
-  if v_orgs is null and v_keys is null then
+  if v_orgs is null and v_keys is null and jobdeck_private.paused_job_ids(v_ids) is null then
     return query
     update jobdeck.jobs j
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
@@ -2196,7 +2501,7 @@ begin
   with a as materialized (
     select * from jobdeck_private.admit_jobs(v_ids, false)
   ), held as (
-    update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now()
+    update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now(), held_reason = a.reason
       from a
      where j.id = a.id and not a.admitted
     returning j.id, j.attempts, a.reason

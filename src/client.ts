@@ -24,6 +24,16 @@ import {
   type JobStatsOptions,
 } from './jobs/control.ts';
 import { setQueueConcurrencyOn } from './jobs/limits.ts';
+import {
+  listPausesOn,
+  pauseOn,
+  resumeOn,
+  type PauseListing,
+  type PauseOptions,
+  type PauseResult,
+  type PauseTarget,
+  type ResumeResult,
+} from './jobs/pauses.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
 
@@ -73,6 +83,17 @@ export interface Jobdeck {
     maxRunning: number | null,
     options?: { tx?: Executor },
   ): Promise<number | null>;
+  /**
+   * Pauses a queue (`{ queue }`), a task type (`{ type }`) or everything (`'all'`) on every
+   * worker, until {@link Jobdeck.resume}; stored in the database, so it survives restarts. Its
+   * waiting jobs stay `queued`, held with the reason `paused: …`; running ones finish unless
+   * `cancelRunning`.
+   */
+  pause(target: PauseTarget, options?: PauseOptions & { tx?: Executor }): Promise<PauseResult>;
+  /** Ends a pause; its held jobs are queued again at once. */
+  resume(target: PauseTarget, options?: { tx?: Executor }): Promise<ResumeResult>;
+  /** What is paused now, with the number of jobs each pause holds. */
+  pauses(): Promise<PauseListing[]>;
   /** Counts by status and type, queue depth, durations, failures and throughput. */
   jobStats(options?: JobStatsOptions): Promise<JobStats>;
   /**
@@ -134,6 +155,12 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     retryJob: (id, opts = {}) => retryJobOn(opts.tx ?? pool, id),
     setQueueConcurrency: (queue, maxRunning, opts = {}) =>
       setQueueConcurrencyOn(opts.tx ?? pool, queue, maxRunning),
+    pause: (target, opts = {}) => {
+      const { tx, ...rest } = opts;
+      return pauseOn(tx ?? pool, target, rest);
+    },
+    resume: (target, opts = {}) => resumeOn(opts.tx ?? pool, target),
+    pauses: () => listPausesOn(pool),
     jobStats: (opts) => jobStatsOn(pool, opts),
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),

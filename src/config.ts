@@ -101,6 +101,10 @@ const schema = z.object({
     .default('jobdeck@localhost'),
   JOBDECK_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   JOBDECK_METRICS_ORG_LABEL: z.enum(['true', 'false']).default('false'),
+  JOBDECK_OPERATOR_ORGS: z
+    .string()
+    .transform((text) => text.split(/[\s,]+/).filter((org) => org.length > 0))
+    .default([]),
   JOBDECK_CRON_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   JOBDECK_SSE_MAX_STREAMS_PER_USER: int(1, 10_000).default(20),
   NODE_ENV: z.string().trim().optional(),
@@ -218,6 +222,12 @@ export interface Config {
    * route answers 404 naming this setting.
    */
   cronSecret: string | undefined;
+  /**
+   * Organisations whose admins operate the whole deployment (JOBDECK_OPERATOR_ORGS): only their
+   * admin tokens may pause and resume through GraphQL and REST, because a pause holds every
+   * tenant's jobs. Empty (the default): pausing is for trusted callers only (TypeScript, CLI, SQL).
+   */
+  operatorOrgs: readonly string[];
   /** Event streams one user may hold open at once on one server. */
   sseMaxStreamsPerUser: number;
   testDatabaseUrl: string | undefined;
@@ -303,6 +313,7 @@ export function loadConfig(
     metricsToken: v.JOBDECK_METRICS_TOKEN,
     metricsOrgLabel: v.JOBDECK_METRICS_ORG_LABEL === 'true',
     cronSecret: v.JOBDECK_CRON_SECRET,
+    operatorOrgs: v.JOBDECK_OPERATOR_ORGS,
     sseMaxStreamsPerUser: v.JOBDECK_SSE_MAX_STREAMS_PER_USER,
     testDatabaseUrl: v.TEST_DATABASE_URL,
   };

@@ -43,6 +43,18 @@ export {
 } from './jobs/control.ts';
 export { setQueueConcurrencyOn } from './jobs/limits.ts';
 export {
+  pauseOn,
+  resumeOn,
+  listPausesOn,
+  type PauseTarget,
+  type PauseScope,
+  type PauseOptions,
+  type Pause,
+  type PauseResult,
+  type ResumeResult,
+  type PauseListing,
+} from './jobs/pauses.ts';
+export {
   isTransientError,
   parseDuration,
   Priority,

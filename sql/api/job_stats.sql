@@ -4,7 +4,8 @@
 -- throughput) over the window since `since`. Throughput is bucketed by minute, or wider for long
 -- windows so there are at most 1440 buckets. Resource usage per type (peak memory, CPU time) is
 -- over the finished jobs of the window that were measured, and `limitFailures` counts the failed
--- ones whose last attempt went over a task type's `limits` (ResourceLimitError).
+-- ones whose last attempt went over a task type's `limits` (ResourceLimitError). `paused` counts the
+-- waiting jobs a pause holds (held_reason `paused: …`; sql/pauses/), within `held`.
 --
 -- SECURITY INVOKER (since migration 000004): the caller's row-level security scopes the stats to
 -- what the caller may see; trusted callers still see every job.
@@ -27,7 +28,8 @@ begin
   v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
 
   with active as (
-    select j.type, j.status, j.run_at, j.created_at, j.held_at
+    select j.type, j.status, j.run_at, j.created_at, j.held_at,
+           (j.held_at is not null and j.held_reason like 'paused:%') as paused
       from jobdeck.jobs j
      where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
@@ -46,6 +48,7 @@ begin
              'queued', (select count(*) from active a where a.type = t.type and a.status = 'queued'),
              'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
              'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
+             'paused', (select count(*) from active a where a.type = t.type and a.paused),
              'succeeded', (select count(*) from done d where d.type = t.type and d.status = 'succeeded'),
              'failed', (select count(*) from done d where d.type = t.type and d.status = 'failed'),
              'cancelled', (select count(*) from done d where d.type = t.type and d.status = 'cancelled'),
@@ -85,6 +88,7 @@ begin
       'ready', (select count(*) from active a where a.status in ('queued', 'retrying') and a.run_at <= now() and a.held_at is null),
       'scheduled', (select count(*) from active a where a.status in ('queued', 'retrying') and a.run_at > now()),
       'held', (select count(*) from active a where a.held_at is not null),
+      'paused', (select count(*) from active a where a.paused),
       'oldestReadyAgeMs', (select round(extract(epoch from now() - min(greatest(a.run_at, a.created_at))) * 1000)
                              from active a where a.status in ('queued', 'retrying') and a.run_at <= now())),
     'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),

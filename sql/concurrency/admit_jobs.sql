@@ -1,5 +1,5 @@
 -- jobdeck_private.admit_jobs(job_ids, count_waiting): which of these jobs the concurrency caps let run.
--- requires: concurrency/org_cap.sql
+-- requires: concurrency/org_cap.sql pauses/paused_job_ids.sql pauses/pause_reason.sql
 --
 -- The one place that decides admission, for start_jobs (jobs about to run) and release_held (held
 -- jobs about to be queued again). The caller holds the locks of every cap involved (lock_orgs,
@@ -14,6 +14,9 @@
 -- never admit too many. A job refused gets the reason of the first cap that refused it, for its
 -- `held:` event.
 --
+-- A paused job (sql/pauses/) is refused before any cap, with the pause's `paused:` reason, and takes
+-- no room under the caps: it is taken out of `job_ids` before the caps are checked.
+--
 -- PL/pgSQL, so the statement is planned once per connection (plan_cache_mode, as start_jobs);
 -- every column is qualified, away from the output columns' names.
 
@@ -23,7 +26,15 @@ language plpgsql stable
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
+declare
+  v_paused uuid[] := jobdeck_private.paused_job_ids(job_ids);
 begin
+  if v_paused is not null then
+    return query
+    select j.id, false, jobdeck_private.pause_reason(j.type, j.queue)
+      from jobdeck.jobs j where j.id = any(v_paused);
+    job_ids := array(select x from unnest(job_ids) x where x <> all(v_paused));
+  end if;
   return query
   with cand as (
     select j.id, j.org_id, j.type, j.queue, j.priority, j.run_at, j.created_at,

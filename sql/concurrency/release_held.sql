@@ -1,12 +1,14 @@
 -- jobdeck_private.release_held(org_ids, limit_keys): gives held jobs a Graphile job while their caps leave room.
 -- requires: concurrency/lock_orgs.sql concurrency/lock_limits.sql concurrency/admit_jobs.sql
--- requires: concurrency/graphile_queue.sql
+-- requires: concurrency/graphile_queue.sql pauses/pause_reason.sql
 --
 -- The held jobs of these organisations, and of the task types and queues named by `limit_keys`
 -- (limit_keys' `type:x`, `queue:q`), go back in the queue as far as admit_jobs finds room for
 -- them; start_jobs decides again when they start, so a job released too early is only held again.
 -- Takes the caps' locks, then the held rows (SKIP LOCKED: a row another release holds is its
--- business, so no job gets two Graphile jobs). Returns how many jobs were released.
+-- business, so no job gets two Graphile jobs). Paused jobs are not looked at (admit_jobs would refuse
+-- them anyway): a large paused backlog costs the periodic release_all_held nothing. Returns how many
+-- jobs were released.
 --
 -- The one-argument form (org_ids only) went in 000013: callers pass the limit keys too.
 
@@ -31,6 +33,7 @@ begin
            where j.held_at is not null and j.status in ('queued', 'retrying')
              and (j.org_id = any(org_ids) or ('type:' || j.type) = any(limit_keys)
                   or ('queue:' || j.queue) = any(limit_keys))
+             and jobdeck_private.pause_reason(j.type, j.queue) is null
            order by j.id
              for update skip locked) h;
   if v_ids is null then
@@ -45,7 +48,7 @@ begin
           join jobdeck.jobs j on j.id = a.id
          where a.admitted)) g
   )
-  update jobdeck.jobs j set held_at = null, gw_job_id = gw.gw_job_id, updated_at = now()
+  update jobdeck.jobs j set held_at = null, held_reason = null, gw_job_id = gw.gw_job_id, updated_at = now()
     from gw where j.id = gw.id;
   get diagnostics v_n = row_count;
   return v_n;

@@ -58,7 +58,7 @@ begin
   end if;
   update jobdeck.jobs j
      set status = 'cancelled', finished_at = pg_catalog.now(), cancel_requested_at = pg_catalog.now(), cancel_reason = reason,
-         held_at = null, eta_at = null, updated_at = pg_catalog.now()
+         held_at = null, held_reason = null, eta_at = null, updated_at = pg_catalog.now()
    where j.id = v_job.id returning j.* into v_job;
   if v_job.org_id is not null or v_keys is not null then
     perform jobdeck_private.release_held(array[v_job.org_id], v_keys);

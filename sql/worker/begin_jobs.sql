@@ -1,8 +1,8 @@
 -- jobdeck_private.begin_jobs(items, worker_id): the rows of a batch of Graphile jobs that may run now.
--- requires: concurrency/org_cap.sql worker/start_jobs.sql
+-- requires: concurrency/org_cap.sql worker/start_jobs.sql pauses/pause_reason.sql
 --
 -- The worker's fast path (migration 000005, docs/performance.md): for the common case (a tracked
--- job under no concurrency cap or limit) it only reads the rows, once each, and the task starts at once;
+-- job under no concurrency cap or limit, and not paused) it only reads the rows, once each, and the task starts at once;
 -- rows returned `queued`/`retrying` are marked later by mark_running, or by their finish_jobs.
 -- Everything else (capped jobs, jobs added straight to Graphile Worker, rows that moved on) goes
 -- through start_jobs, which marks them `running` and decides caps under the caps' locks.
@@ -24,7 +24,8 @@ begin
   -- With no concurrency cap or limit anywhere (the common case) no row needs its type looked at.
   v_capped := v_cap is not null
               or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null)
-              or exists (select 1 from jobdeck_private.concurrency_limits);
+              or exists (select 1 from jobdeck_private.concurrency_limits)
+              or exists (select 1 from jobdeck_private.pauses);
   -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
   -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
   select array_agg(j order by j.id) into v_rows
@@ -39,7 +40,8 @@ begin
                                     where t.type = j.type and t.org_concurrency is not null)))
               and not exists (select 1 from jobdeck_private.concurrency_limits l
                                where (l.scope = 'type' and l.key = j.type)
-                                  or (l.scope = 'queue' and l.key = j.queue))));
+                                  or (l.scope = 'queue' and l.key = j.queue))
+              and jobdeck_private.pause_reason(j.type, j.queue) is null));
 
   if v_rows is not null then
     return query select * from unnest(v_rows);

@@ -2,13 +2,15 @@
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/limit_keys.sql
 -- requires: concurrency/lock_limits.sql concurrency/admit_jobs.sql
 -- requires: worker/estimate_eta.sql
+-- requires: pauses/paused_job_ids.sql
 --
 -- Returns the rows that may run. Jobs Worker runs without a row (cron, plain add_job) get one
 -- first. A job is skipped (not returned) when it is finished or cancelled, when this Graphile job
 -- is no longer its current one, or when a cap keeps it back (its organisation's, its type's or
--- its queue's; admit_jobs): then it is held, its Graphile job dropped, with a `held:` event saying
--- which cap, until a slot frees. With no cap or limit anywhere (capped_orgs and limit_keys both
--- null) it marks the rows at once, without a lock. The slow path of begin_jobs.
+-- its queue's; admit_jobs) or a pause: then it is held, its Graphile job dropped, with a `held:` (or
+-- `paused:`) event and held_reason saying why, until a slot frees (or the pause ends). With no cap,
+-- limit or pause anywhere (capped_orgs, limit_keys and paused_job_ids all null) it marks the rows
+-- at once, without a lock. The slow path of begin_jobs.
 --
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
 -- docs/performance.md); no plan depends on a parameter's value.
@@ -46,7 +48,7 @@ begin
 
   v_orgs := jobdeck_private.capped_orgs(v_ids);
   v_keys := jobdeck_private.limit_keys(v_ids);
-  if v_orgs is null and v_keys is null then
+  if v_orgs is null and v_keys is null and jobdeck_private.paused_job_ids(v_ids) is null then
     return query
     update jobdeck.jobs j
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
@@ -74,7 +76,7 @@ begin
   with a as materialized (
     select * from jobdeck_private.admit_jobs(v_ids, false)
   ), held as (
-    update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now()
+    update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now(), held_reason = a.reason
       from a
      where j.id = a.id and not a.admitted
     returning j.id, j.attempts, a.reason

@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { JOB_STATUSES, isJobStatus, type JobStatus } from '../jobs/states.ts';
 import { PERMISSIONS, type Permission, type Role } from '../auth/identity.ts';
 import type { EnqueueOptions } from '../jobs/enqueue.ts';
+import type { PauseTarget } from '../jobs/pauses.ts';
 import { Priority, parseDuration, type PriorityName } from '../jobs/policy.ts';
 import { intFlag, oneJobId, stringFlag, timeFlag, type Values } from './flags.ts';
 import { UsageError } from './usage.ts';
@@ -43,7 +44,16 @@ export type CommandLine =
   | { command: 'watch'; id: string; json: boolean }
   | { command: 'cancel'; id: string; reason: string | null; wait: boolean; json: boolean }
   | { command: 'retry'; id: string; json: boolean }
-  | { command: 'stats'; since: Date; type?: string; json: boolean };
+  | { command: 'stats'; since: Date; type?: string; json: boolean }
+  | {
+      command: 'pause';
+      target: PauseTarget;
+      reason: string | null;
+      cancelRunning: boolean;
+      json: boolean;
+    }
+  | { command: 'resume'; target: PauseTarget; json: boolean }
+  | { command: 'pauses'; json: boolean };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -76,6 +86,14 @@ const FLAGS: Record<string, Options> = {
   cancel: { ...strings('reason'), wait: { type: 'boolean' }, ...json },
   retry: { ...json },
   stats: { ...strings('since', 'type'), ...json },
+  pause: {
+    ...strings('type', 'reason'),
+    all: { type: 'boolean' },
+    'cancel-running': { type: 'boolean' },
+    ...json,
+  },
+  resume: { ...strings('type'), all: { type: 'boolean' }, ...json },
+  pauses: { ...json },
 };
 
 /** The commands `jobdeck` knows. */
@@ -144,9 +162,45 @@ export function parseCommandLine(argv: readonly string[], now = Date.now()): Com
       };
     case 'retry':
       return { command: 'retry', id: oneJobId('retry', positionals), json: jsonFlag };
+    case 'pause':
+      return {
+        command: 'pause',
+        target: pauseTarget('pause', values, positionals),
+        reason: stringFlag(values, 'reason') ?? null,
+        cancelRunning: values['cancel-running'] === true,
+        json: jsonFlag,
+      };
+    case 'resume':
+      return {
+        command: 'resume',
+        target: pauseTarget('resume', values, positionals),
+        json: jsonFlag,
+      };
+    case 'pauses':
+      if (positionals.length > 0)
+        throw new UsageError(`pauses takes no arguments, got: ${positionals.join(' ')}`);
+      return { command: 'pauses', json: jsonFlag };
     default:
       return { ...statsCommand(values, positionals, now), json: jsonFlag };
   }
+}
+
+/** `<queue>`, `--type <t>` or `--all`: exactly one. */
+function pauseTarget(name: string, values: Values, positionals: string[]): PauseTarget {
+  const type = stringFlag(values, 'type');
+  const all = values['all'] === true;
+  const given = [positionals.length > 0, type !== undefined, all].filter(Boolean).length;
+  if (given !== 1 || positionals.length > 1)
+    throw new UsageError(
+      `${name} needs exactly one of: a queue name, --type <task type>, --all (e.g. jobdeck ${name} emails)`,
+    );
+  if (all) return 'all';
+  const key = type ?? positionals[0]!;
+  if (key.length < 1 || key.length > 128)
+    throw new UsageError(
+      `${type !== undefined ? '--type' : 'queue'} must be a name of 1 to 128 characters, got "${key}"`,
+    );
+  return type !== undefined ? { type } : { queue: key };
 }
 
 function tokenCommand(values: Values, positionals: string[]) {

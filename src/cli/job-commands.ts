@@ -11,12 +11,12 @@ import type { CommandLine } from './command-line.ts';
 type Command<C extends CommandLine['command']> = Extract<CommandLine, { command: C }>;
 
 /**
- * Opens the database (finding a running `jobdeck start`) and a client over it. The embedded
+ * Opens the database (finding a running `jobdeck start`) and a client over it (also for pause-commands.ts). The embedded
  * database is migrated first (at once, when a `jobdeck start` is migrating it too: they take
  * turns), so a command run before or beside the first `npm start` finds jobdeck's tables; a
  * database of DATABASE_URL is migrated by `jobdeck migrate` only.
  */
-async function withClient<T>(
+export async function withClient<T>(
   config: Config,
   fn: (jobdeck: ReturnType<typeof createJobdeck>) => Promise<T>,
 ): Promise<T> {
@@ -193,6 +193,7 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
     `now:      ${s.queued} queued, ${s.running} running, ${s.retrying} retrying`,
     `finished: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled} cancelled (${stats.throughput.perMinute}/min)`,
     `queue:    ${stats.queue.ready} ready, ${stats.queue.scheduled} scheduled, ${stats.queue.held} held` +
+      (stats.queue.paused > 0 ? ` (${stats.queue.paused} paused)` : '') +
       (stats.queue.oldestReadyAgeMs === null
         ? ''
         : `; oldest ready for ${(stats.queue.oldestReadyAgeMs / 1000).toFixed(1)} s`),

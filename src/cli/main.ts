@@ -38,6 +38,12 @@ async function run(command: Exclude<CommandLine, { command: 'help' }>): Promise<
       const { runToken } = await import('./token-command.ts');
       return runToken(config, command);
     }
+    case 'pause':
+    case 'resume':
+    case 'pauses': {
+      const { runPauseCommand } = await import('./pause-commands.ts');
+      return runPauseCommand(config, command);
+    }
     default: {
       const { runJobCommand } = await import('./job-commands.ts');
       return runJobCommand(config, command);

@@ -49,6 +49,11 @@ Commands:
   retry <id>                Run a failed or cancelled job again with a fresh attempt budget.
   stats                     Counts by status and type, queue depth, p50/p95 run times.
       --since <30m|6h|7d|ISO time> (default 24h)  --type <t>  --json
+  pause <queue>             Pause a queue on every worker (until resume): its jobs stay queued,
+                            none starts; running ones finish unless --cancel-running.
+      --type <t> (a task type instead)  --all (everything)  --reason <text>  --cancel-running  --json
+  resume <queue>            End a pause; its held jobs start at once.  --type <t>  --all  --json
+  pauses                    List what is paused, with the jobs each pause holds.  --json
   help                      Show this text.
 
 Configuration comes from the environment (see .env.example); paths on the command line are

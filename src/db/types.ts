@@ -62,6 +62,8 @@ export interface JobsTable {
   cpu_ms: Int8 | null;
   /** Set while the job waits for its organisation to drop below a concurrency cap. */
   held_at: Timestamp | null;
+  /** Why a held job waits: `held: …` (a concurrency limit) or `paused: …` (a pause); read it while `held_at` is set. */
+  held_reason: string | null;
   manual_retries: Generated<number>;
   webhook_url: string | null;
   /** Who is mailed when the job finishes (`{to, on}`); hidden from the API. */

@@ -14,6 +14,9 @@ import { maskError } from './errors.ts';
 import { makeQueryLimitsPlugin } from './limits.ts';
 import { JobdeckExposurePlugin, JobdeckNamingPlugin } from './schema-plugins.ts';
 import { JobSubscriptionsPlugin } from './subscriptions.ts';
+import { makePausesPlugin } from './pauses.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
 
 export interface GraphqlPresetOptions {
   config: Config;
@@ -34,6 +37,11 @@ export interface GraphqlPresetOptions {
    * with 401 before GraphQL runs); undefined means "verify the token here" (websockets).
    */
   knownIdentity?: (requestContext: Partial<Grafast.RequestContext>) => Identity | null | undefined;
+  /**
+   * The owner's connection, for the operators' pause mutations (src/graphql/pauses.ts); without
+   * it GraphQL has no pause mutations.
+   */
+  ownerDb?: Kysely<Database> | undefined;
 }
 
 /** The request's `Authorization`: the HTTP header, or the websocket's connection params. */
@@ -74,6 +82,9 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
       JobdeckExposurePlugin,
       JobSubscriptionsPlugin,
       ...(options.downloadLinks ? [makeDownloadLinksPlugin(options.downloadLinks)] : []),
+      ...(options.ownerDb
+        ? [makePausesPlugin({ ownerDb: options.ownerDb, operatorOrgs: config.operatorOrgs })]
+        : []),
       makeQueryLimitsPlugin({
         maxDepth: config.graphqlMaxDepth,
         maxFields: config.graphqlMaxFields,

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { createDb } from '../db/pool.ts';
 import {
   countJobOutcomesSince,
+  countHeldJobs,
   countJobsByStatus,
   countWorkers,
   databaseNow,
@@ -215,6 +216,24 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
           byOrg ? { status: status!, type: type!, org: org! } : { status: status!, type: type! },
           counted.get(key) ?? 0,
         );
+      }
+    },
+  });
+  const seenHeldSeries = new Set<string>();
+  new Gauge({
+    name: 'jobdeck_jobs_held',
+    help: 'Waiting jobs held, by why (paused: a pause; limit: a concurrency cap or limit) and type',
+    labelNames: ['reason', 'type'],
+    registers: [registry],
+    async collect() {
+      const rows = await countHeldJobs(db);
+      // A series seen before reads 0 once its jobs are released, not "no data".
+      for (const row of rows) seenHeldSeries.add(JSON.stringify([row.reason, row.type]));
+      const counted = new Map(rows.map((row) => [JSON.stringify([row.reason, row.type]), row.n]));
+      this.reset();
+      for (const key of seenHeldSeries) {
+        const [reason, type] = JSON.parse(key) as string[];
+        this.set({ reason: reason!, type: type! }, counted.get(key) ?? 0);
       }
     },
   });

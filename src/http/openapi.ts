@@ -4,6 +4,7 @@ import { queryParam, uuidPathParam } from './openapi-params.ts';
 import { OSINT_OPERATIONS } from './rest/osint-schemas.ts';
 // The response and request schemas register themselves (`.meta({ id })`) in zod's global registry.
 import './rest/schemas.ts';
+import './rest/pauses.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
 import { NOVUS_STATUSES } from './rest/novus-contract.ts';
 
@@ -42,6 +43,34 @@ const NOVUS_LIST_PARAMS = [
 ];
 const SSE = 'SSE';
 const FILE = 'FILE';
+
+const PAUSE_AUTH =
+  'For admins of an operator organisation (JOBDECK_OPERATOR_ORGS) only: a pause holds every tenant’s jobs. Others get 403.';
+const namePathParam = (name: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string', minLength: 1, maxLength: 128 },
+});
+function pauseOperation(summary: string, param?: string): Operation {
+  return {
+    summary,
+    description: `Waiting jobs stay queued, held with the reason \`paused: …\`; running jobs finish unless \`cancelRunning\`. Pausing again updates the reason. ${PAUSE_AUTH}`,
+    tags: ['admin'],
+    ...(param ? { parameters: [namePathParam(param)] } : {}),
+    body: 'PauseBody',
+    responses: { 200: 'PauseResult', 400: 'Error', 401: 'Error', 403: 'Error' },
+  };
+}
+function resumeOperation(summary: string, param?: string): Operation {
+  return {
+    summary,
+    description: `Resuming what is not paused changes nothing (\`resumed\`: false). ${PAUSE_AUTH}`,
+    tags: ['admin'],
+    ...(param ? { parameters: [namePathParam(param)] } : {}),
+    responses: { 200: 'ResumeResult', 400: 'Error', 401: 'Error', 403: 'Error' },
+  };
+}
 
 /** Every REST route, with the component each status answers with (SSE: an event stream). */
 export const OPERATIONS: Record<string, Record<string, Operation>> = {
@@ -175,6 +204,30 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       parameters: [idParam],
       responses: { 200: 'NovusJob', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
     },
+  },
+  '/api/v2/admin/pauses': {
+    get: {
+      summary: 'What is paused now, with the jobs each pause holds (operators)',
+      description: PAUSE_AUTH,
+      tags: ['admin'],
+      responses: { 200: 'PauseList', 401: 'Error', 403: 'Error' },
+    },
+  },
+  '/api/v2/admin/queues/{queue}/pause': {
+    post: pauseOperation('Pause a queue on every worker (operators)', 'queue'),
+  },
+  '/api/v2/admin/queues/{queue}/resume': {
+    post: resumeOperation('Resume a queue: its held jobs start at once (operators)', 'queue'),
+  },
+  '/api/v2/admin/types/{type}/pause': {
+    post: pauseOperation('Pause a task type on every worker (operators)', 'type'),
+  },
+  '/api/v2/admin/types/{type}/resume': {
+    post: resumeOperation('Resume a task type: its held jobs start at once (operators)', 'type'),
+  },
+  '/api/v2/admin/pause': { post: pauseOperation('Pause everything on every worker (operators)') },
+  '/api/v2/admin/resume': {
+    post: resumeOperation('Resume everything: held jobs start at once (operators)'),
   },
   '/api/v1/cron/jobs': {
     get: {

@@ -138,6 +138,7 @@ export function makeJobdeckPlugin(
           downloadLinks: links,
           basePath: prefix,
           knownIdentity: callers.knownIdentity,
+          ownerDb: createDb(ownerPool),
         }),
       );
       await pgl.getSchema();
@@ -167,6 +168,7 @@ export function makeJobdeckPlugin(
         cronSecret: config.cronSecret,
         ownerDb: createDb(ownerPool),
         workerStaleMs: config.rescueAfterMs,
+        operatorOrgs: config.operatorOrgs,
       });
       const serv = pgl.createServ(grafserv);
       await serv.addTo(

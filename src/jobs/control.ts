@@ -57,6 +57,8 @@ export interface TypeStats {
   queued: number;
   running: number;
   retrying: number;
+  /** Waiting jobs of the type a pause holds (`held_reason` `paused: …`). */
+  paused: number;
   succeeded: number;
   failed: number;
   cancelled: number;
@@ -89,6 +91,8 @@ export interface JobStats {
     ready: number;
     scheduled: number;
     held: number;
+    /** Of the held jobs, those a pause holds (the rest wait for a concurrency limit). */
+    paused: number;
     oldestReadyAgeMs: number | null;
   };
   byType: TypeStats[];

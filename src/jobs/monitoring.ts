@@ -84,6 +84,25 @@ export async function countJobsByStatus(
     .execute();
 }
 
+/**
+ * Held jobs (waiting, `held_at` set) by why and type: `paused` (a pause holds them, `held_reason`
+ * `paused: …`) or `limit` (a concurrency cap or limit).
+ */
+export async function countHeldJobs(
+  db: Kysely<Database>,
+): Promise<{ reason: 'paused' | 'limit'; type: string; n: number }[]> {
+  const reason = sql<
+    'paused' | 'limit'
+  >`case when held_reason like 'paused:%' then 'paused' else 'limit' end`;
+  return db
+    .selectFrom('jobdeck.jobs')
+    .select([reason.as('reason'), 'type', sql<number>`count(*)::int`.as('n')])
+    .where('status', 'in', ['queued', 'retrying'])
+    .where('held_at', 'is not', null)
+    .groupBy([reason, 'type'])
+    .execute();
+}
+
 /** A finished job as the metrics observe it (durations in seconds). */
 export interface FinishedJobFigures {
   id: string;

@@ -45,9 +45,22 @@ describe('the GraphQL schema', () => {
     const schema = res.data!.__schema;
     const names = (list: { name: string }[]) => list.map((f) => f.name).sort();
     expect(names(schema.queryType.fields)).toEqual(
-      ['activeJobs', 'job', 'jobStats', 'jobs', 'query'].sort(),
+      ['activeJobs', 'job', 'jobStats', 'jobs', 'pauses', 'query'].sort(),
     );
-    expect(names(schema.mutationType.fields)).toEqual(['cancelJob', 'enqueueJob', 'retryJob']);
+    // The pause mutations are there for everyone to see, and refuse all but operators.
+    expect(names(schema.mutationType.fields)).toEqual(
+      [
+        'cancelJob',
+        'enqueueJob',
+        'retryJob',
+        'pauseQueue',
+        'resumeQueue',
+        'pauseTaskType',
+        'resumeTaskType',
+        'pauseAll',
+        'resumeAll',
+      ].sort(),
+    );
     expect(names(schema.subscriptionType.fields)).toEqual([
       'jobUpdated',
       'myJobsChanged',

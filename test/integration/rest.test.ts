@@ -708,6 +708,24 @@ describe('answers the routes do not list', () => {
   });
 });
 
+describe('the pause routes (issue 20; docs/rest.md, "Pausing")', () => {
+  it('refuse an organisation admin: pausing holds every tenant’s jobs, so it is for operators only', async () => {
+    for (const [method, url] of [
+      ['GET', '/api/v2/admin/pauses'],
+      ['POST', '/api/v2/admin/queues/emails/pause'],
+      ['POST', '/api/v2/admin/queues/emails/resume'],
+      ['POST', '/api/v2/admin/types/export_report/pause'],
+      ['POST', '/api/v2/admin/types/export_report/resume'],
+      ['POST', '/api/v2/admin/pause'],
+      ['POST', '/api/v2/admin/resume'],
+    ] as const) {
+      const res = await call(method, url, { token: tokens['admin'] });
+      expect([url, res.status, res.body.error]).toEqual([url, 403, 'forbidden']);
+    }
+    // (their successful answers are checked against this document in pauses-api.test.ts)
+  });
+});
+
 describe('the OpenAPI description', () => {
   it('is a valid OpenAPI 3.1 document, describing every response the routes above sent, errors included', async () => {
     const served: unknown = await (await fetch(`${server.url}/openapi.json`)).json();

@@ -90,6 +90,48 @@ describe('the example application, with jobdeck installed from its tarball', () 
     expect(job.progress).toBe(100);
   });
 
+  it('pauses the import task type on every worker, keeps its jobs queued with the reason, and resumes them', async () => {
+    const pause = await jobdeck.pause({ type: 'import_upload' }, { reason: 'maintenance' });
+    expect(pause).toMatchObject({ scope: 'type', key: 'import_upload', reason: 'maintenance' });
+    try {
+      const response = await upload('bob', 'paused.csv', 'name\nGrace\n');
+      expect(response.status).toBe(201);
+      const { import_job_id: id } = (await response.json()) as { import_job_id: string };
+      // The worker fetches it, sees the pause and holds it: queued, with the reason on the row.
+      const held = await waitFor(
+        async () => {
+          const row = await jobdeck.getJob(id);
+          return row.held_at !== null && row;
+        },
+        { what: 'the import job to be held by the pause' },
+      );
+      expect(held).toMatchObject({
+        status: 'queued',
+        held_reason: 'paused: task type "import_upload" (maintenance)',
+        attempts: 0,
+      });
+      expect(await jobdeck.pauses()).toMatchObject([
+        { scope: 'type', key: 'import_upload', held: 1 },
+      ]);
+      expect((await jobdeck.jobStats()).queue.paused).toBe(1);
+
+      expect(await jobdeck.resume({ type: 'import_upload' })).toMatchObject({
+        resumed: true,
+        released: 1,
+      });
+      const done = await waitFor(
+        async () => {
+          const row = await jobdeck.getJob(id);
+          return row.status === 'succeeded' && row;
+        },
+        { what: 'the resumed import job to succeed' },
+      );
+      expect(done.result).toEqual({ rows: 1, columns: 1 });
+    } finally {
+      await jobdeck.resume({ type: 'import_upload' });
+    }
+  });
+
   it('runs the job a database trigger enqueues when the import stores its rows', async () => {
     const response = await upload('alice', 'orders.csv', 'id,total,currency\n1,10,EUR\n');
     const created = (await response.json()) as { id: string };

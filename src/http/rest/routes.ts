@@ -21,6 +21,7 @@ import { CreateJobBody } from './schemas.ts';
 import { c4Job, c4Permissions } from './serialize.ts';
 import { registerDatabizRoutes } from './databiz.ts';
 import { registerNovusRoutes } from './novus.ts';
+import { registerPauseRoutes } from './pauses.ts';
 
 export interface RestOptions {
   apiPool: pg.Pool;
@@ -38,6 +39,8 @@ export interface RestOptions {
   ownerDb: Kysely<Database>;
   /** A worker whose heartbeat is older is gone (JOBDECK_RESCUE_AFTER_MS). */
   workerStaleMs: number;
+  /** Organisations whose admins may pause and resume (JOBDECK_OPERATOR_ORGS). */
+  operatorOrgs: readonly string[];
 }
 
 /** The query string of a signed download link ({@link DownloadLinks}). */
@@ -137,6 +140,13 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     };
   app.post('/v1/jobs/:id/cancel', c4Action(cancelJobOn, 'Job cancelled successfully'));
   app.post('/v1/jobs/:id/retry', c4Action(retryJobOn, 'Job retry initiated successfully'));
+
+  // Issue 20: pausing and resuming, for operators.
+  registerPauseRoutes(app, {
+    identityOf: options.identityOf,
+    operatorOrgs: options.operatorOrgs,
+    ownerDb: options.ownerDb,
+  });
 
   // Seed 003, the OSINT monitor: its own module.
   registerOsintRoutes(app, { scoped, viewOf });

@@ -1,0 +1,21 @@
+-- jobdeck.resume_task_type(type): ends the pause of a task type; its held jobs are queued again at once.
+-- requires: pauses/resume.sql
+--
+-- Deletes the pause row and releases the held jobs in the same transaction (jobs another pause or
+-- a concurrency limit still holds stay held, with that reason). Resuming what is not paused
+-- changes nothing. Returns `scope`, `key`, `resumed` (whether it was paused) and `released`
+-- (jobs queued again). Callable by jobdeck_system.
+
+create or replace function jobdeck.resume_task_type(type text)
+returns jsonb
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  return jobdeck_private.resume('type', resume_task_type.type);
+end;
+$$;
+comment on function jobdeck.resume_task_type(text) is
+  'End the pause of a task type: its held jobs are queued again at once. Errors: JD004 bad argument.';
+revoke all on function jobdeck.resume_task_type(type text) from public;
+grant execute on function jobdeck.resume_task_type(type text) to jobdeck_system;
