@@ -23,7 +23,8 @@ import {
   type JobStats,
   type JobStatsOptions,
 } from './jobs/control.ts';
-import { setQueueConcurrencyOn } from './jobs/limits.ts';
+import { setQueueConcurrencyOn, setQueueRateLimitOn } from './jobs/limits.ts';
+import type { Duration } from './jobs/policy.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
 
@@ -71,6 +72,17 @@ export interface Jobdeck {
   setQueueConcurrency(
     queue: string,
     maxRunning: number | null,
+    options?: { tx?: Executor },
+  ): Promise<number | null>;
+  /**
+   * At most `maxStarts` jobs of `queue` start per `period` (`"1s"`, `"1m"`, or ms) across every
+   * worker (`null` removes the rate limit); stored in the database, changeable at run time.
+   * Returns the limit now in force. Per task type: `defineTask({ rateLimit })`.
+   */
+  setQueueRateLimit(
+    queue: string,
+    maxStarts: number | null,
+    period?: Duration,
     options?: { tx?: Executor },
   ): Promise<number | null>;
   /** Counts by status and type, queue depth, durations, failures and throughput. */
@@ -134,6 +146,8 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     retryJob: (id, opts = {}) => retryJobOn(opts.tx ?? pool, id),
     setQueueConcurrency: (queue, maxRunning, opts = {}) =>
       setQueueConcurrencyOn(opts.tx ?? pool, queue, maxRunning),
+    setQueueRateLimit: (queue, maxStarts, period, opts = {}) =>
+      setQueueRateLimitOn(opts.tx ?? pool, queue, maxStarts, period),
     jobStats: (opts) => jobStatsOn(pool, opts),
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),

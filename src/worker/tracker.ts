@@ -42,7 +42,7 @@ export interface EventRecord {
 }
 
 /** How an attempt ended, as the wrapper saw it; `finish_jobs` decides the status. */
-export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted';
+export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted' | 'rate_limited';
 
 export interface FinishRecord {
   id: string;
@@ -58,6 +58,8 @@ export interface FinishRecord {
   /** JSON text of the result (succeeded only). */
   resultJson?: string | null;
   error?: JobAttemptError;
+  /** For `rate_limited`: how long the job waits before its next attempt, in ms. */
+  delayMs?: number;
   peakRssBytes?: number;
   cpuMs?: number;
   /** Filled in by the tracker: the job's latest progress patch. */
@@ -480,6 +482,7 @@ export class Tracker {
         step: f.latest?.step ?? null,
         completed: f.latest?.completed ?? null,
         total: f.latest?.total ?? null,
+        delay_ms: f.delayMs ?? null,
       }));
     const text = JSON.stringify(rows);
     // A statement the server refused is retried `tries` times; a lost connection (PostgreSQL
