@@ -1022,46 +1022,65 @@ declare
   v_ok     boolean;
   v_at     timestamptz;
   v_worst  integer;
+  v_want   integer;
+  v_try    integer := 0;
 begin
   if coalesce(cardinality(job_ids), 0) = 0 then
     return;
   end if;
 
-  insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
-  select m.scope, m.name, m.key, '-infinity'::timestamptz
-    from (select distinct l.scope, l.name,
-                 case when l.key_spec is null then '' else coalesce(j.rate_key, '') end as key
-            from jobdeck.jobs j
-            join jobdeck_private.rate_limits l
-              on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
-           where j.id = any(job_ids)) m
-   order by m.scope, m.name, m.key
-  on conflict do nothing;
-
-  for v_b in
-    select b.scope, b.name, b.key, b.tat, l.period / l.max_starts as step,
-           format('%s "%s"%s (%s per %s s)', case l.scope when 'type' then 'task type' else 'queue' end, l.name,
-                  case when l.key_spec is null then '' else format(' key "%s"', b.key) end, l.max_starts,
-                  rtrim(to_char(extract(epoch from l.period), 'FM999999990.999'), '.')) as label
-      from jobdeck_private.rate_buckets b
-      join jobdeck_private.rate_limits l on l.scope = b.scope and l.name = b.name
-     where (b.scope, b.name, b.key) in (
-             select l2.scope, l2.name, case when l2.key_spec is null then '' else coalesce(j.rate_key, '') end
-               from jobdeck.jobs j
-               join jobdeck_private.rate_limits l2
-                 on (l2.scope = 'type' and l2.name = j.type) or (l2.scope = 'queue' and l2.name = j.queue)
-              where j.id = any(job_ids))
-     order by b.scope, b.name, b.key
-       for update of b
+  -- Create the missing buckets, then lock them all. A bucket deleted in between (pruneJobs drops
+  -- long-idle ones) is created again: go round until every bucket is locked.
   loop
-    v_ids := v_ids || (v_b.scope || chr(31) || v_b.name || chr(31) || v_b.key);
-    v_scope := v_scope || v_b.scope;
-    v_name := v_name || v_b.name;
-    v_key := v_key || v_b.key;
-    v_tat := v_tat || v_b.tat;
-    v_next := v_next || greatest(v_b.tat, v_now);
-    v_step := v_step || v_b.step;
-    v_label := v_label || v_b.label;
+    v_try := v_try + 1;
+    v_ids := '{}'; v_scope := '{}'; v_name := '{}'; v_key := '{}'; v_tat := '{}'; v_next := '{}';
+    v_step := '{}'; v_label := '{}';
+    insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
+    select m.scope, m.name, m.key, '-infinity'::timestamptz
+      from (select distinct l.scope, l.name,
+                   case when l.key_spec is null then '' else coalesce(j.rate_key, '') end as key
+              from jobdeck.jobs j
+              join jobdeck_private.rate_limits l
+                on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
+             where j.id = any(job_ids)) m
+     order by m.scope, m.name, m.key
+    on conflict do nothing;
+
+    for v_b in
+      select b.scope, b.name, b.key, b.tat, l.period / l.max_starts as step,
+             format('%s "%s"%s (%s per %s s)', case l.scope when 'type' then 'task type' else 'queue' end, l.name,
+                    case when l.key_spec is null then '' else format(' key "%s"', b.key) end, l.max_starts,
+                    rtrim(to_char(extract(epoch from l.period), 'FM999999990.999'), '.')) as label
+        from jobdeck_private.rate_buckets b
+        join jobdeck_private.rate_limits l on l.scope = b.scope and l.name = b.name
+       where (b.scope, b.name, b.key) in (
+               select l2.scope, l2.name, case when l2.key_spec is null then '' else coalesce(j.rate_key, '') end
+                 from jobdeck.jobs j
+                 join jobdeck_private.rate_limits l2
+                   on (l2.scope = 'type' and l2.name = j.type) or (l2.scope = 'queue' and l2.name = j.queue)
+                where j.id = any(job_ids))
+       order by b.scope, b.name, b.key
+         for update of b
+    loop
+      v_ids := v_ids || (v_b.scope || chr(31) || v_b.name || chr(31) || v_b.key);
+      v_scope := v_scope || v_b.scope;
+      v_name := v_name || v_b.name;
+      v_key := v_key || v_b.key;
+      v_tat := v_tat || v_b.tat;
+      v_next := v_next || greatest(v_b.tat, v_now);
+      v_step := v_step || v_b.step;
+      v_label := v_label || v_b.label;
+    end loop;
+    select count(*) into v_want
+      from (select distinct l.scope, l.name, case when l.key_spec is null then '' else coalesce(j.rate_key, '') end
+              from jobdeck.jobs j
+              join jobdeck_private.rate_limits l
+                on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
+             where j.id = any(job_ids)) m;
+    exit when cardinality(v_ids) >= v_want;
+    if v_try >= 3 then
+      raise exception 'rate limit buckets kept disappearing while being locked' using errcode = '40001';
+    end if;
   end loop;
 
   for v_job in

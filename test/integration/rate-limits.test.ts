@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { InvalidArgumentError, InvalidPayloadError } from '../../src/errors.ts';
 import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
+import { countWaitingByReason } from '../../src/jobs/monitoring.ts';
+import { createDb } from '../../src/db/pool.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 import { ROOT, startCli } from '../helpers/cli.ts';
@@ -24,11 +26,13 @@ describe('rate limits and per-key concurrency limits across two worker processes
   let jobdeck: Jobdeck;
   let tasks: TaskRegistry;
   let dataDir: string;
+  let db: ReturnType<typeof createDb>;
   const children: Child[] = [];
 
   beforeAll(async () => {
     t = await createTestDatabase();
     jobdeck = createJobdeck({ pool: t.pool });
+    db = createDb(t.pool);
     dataDir = mkdtempSync(path.join(tmpdir(), 'jobdeck-rate-'));
     tasks = await loadTasks(TASKS_DIR);
     await registerTasks(t, tasks);
@@ -52,6 +56,7 @@ describe('rate limits and per-key concurrency limits across two worker processes
     const running = children.splice(0);
     for (const c of running) c.child.kill('SIGTERM');
     await Promise.all(running.map((c) => c.exited));
+    await db?.destroy();
     await jobdeck.close();
     await t?.drop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -172,16 +177,19 @@ describe('rate limits and per-key concurrency limits across two worker processes
       Array.from({ length: 12 }, () => ({ type: 'plain', queue: 'exports' })),
     );
     const ids = jobs.map((j) => j.id);
-    // While they wait, the row and the stats say why.
+    // While they wait, the row, jobStats and /metrics' figures say why.
     await waitFor(
       async () => {
         const { rows } = await t.pool.query<{ n: number }>(
           `select count(*)::int as n from jobdeck.jobs where id = any($1) and held_reason like 'rate limited: queue "exports" (4 per 1 s)%'`,
           [ids],
         );
-        return rows[0]!.n > 0;
+        if (rows[0]!.n === 0) return false;
+        const stats = await jobdeck.jobStats();
+        const waiting = await countWaitingByReason(db);
+        return stats.waiting.rateLimit > 0 && waiting.rate_limit > 0;
       },
-      { timeoutMs: 20_000, what: 'a job waiting for the queue rate limit' },
+      { timeoutMs: 20_000, what: 'a job waiting for the queue rate limit, counted as such' },
     );
     await waitSettled(ids, 'the queue jobs');
     expect(await summary(ids)).toEqual([
