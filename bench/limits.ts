@@ -37,6 +37,9 @@ async function attempt(
     progress: () => Promise.resolve(),
     step: () => Promise.resolve(),
     log: () => Promise.resolve(),
+    rateLimited: () => {
+      throw new Error('not used here');
+    },
   };
   const helpers = {
     job: {},

@@ -85,6 +85,9 @@ create table jobdeck.jobs (
   notify_email jsonb,
   attempts_before_retry integer default 0 not null,
   held_reason text,
+  concurrency_key text,
+  rate_key text,
+  rate_deferrals integer default 0 not null,
   constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
@@ -100,6 +103,7 @@ create table jobdeck.jobs (
   constraint priority_in_range CHECK (((priority >= '-32768'::integer) AND (priority <= 32767))),
   constraint progress_in_range CHECK (((progress >= 0) AND (progress <= 100))),
   constraint queue_is_valid CHECK (((queue IS NULL) OR ((length(queue) >= 1) AND (length(queue) <= 128)))),
+  constraint rate_deferrals_not_negative CHECK ((rate_deferrals >= 0)),
   constraint related_id_length CHECK (((length(related_id) >= 1) AND (length(related_id) <= 200))),
   constraint related_type_length CHECK (((length(related_type) >= 1) AND (length(related_type) <= 100))),
   constraint status_is_known CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text, 'retrying'::text]))),
@@ -117,6 +121,7 @@ CREATE UNIQUE INDEX jobs_key_active_idx ON jobdeck.jobs USING btree (key) WHERE 
 CREATE INDEX jobs_org_created_idx ON jobdeck.jobs USING btree (org_id, created_at DESC, id);
 CREATE INDEX jobs_owner_created_idx ON jobdeck.jobs USING btree (owner_id, created_at DESC, id);
 CREATE UNIQUE INDEX jobs_pkey ON jobdeck.jobs USING btree (id);
+CREATE INDEX jobs_running_concurrency_key_idx ON jobdeck.jobs USING btree (type, concurrency_key) WHERE ((status = 'running'::text) AND (concurrency_key IS NOT NULL));
 CREATE INDEX jobs_running_org_idx ON jobdeck.jobs USING btree (org_id, type) WHERE (status = 'running'::text);
 CREATE INDEX jobs_running_queue_idx ON jobdeck.jobs USING btree (queue) WHERE ((status = 'running'::text) AND (queue IS NOT NULL));
 CREATE INDEX jobs_running_type_idx ON jobdeck.jobs USING btree (type) WHERE (status = 'running'::text);
@@ -132,17 +137,20 @@ create policy jobs_select_system on jobdeck.jobs for select to jobdeck_system us
 comment on table jobdeck.jobs is '@behavior -insert -update -delete
 Every job jobdeck knows of, from enqueue to its end; the history.';
 comment on column jobdeck.jobs.attempts_before_retry is 'Attempts spent before the last manual retry: the current budget''s attempts are attempts - attempts_before_retry, out of max_attempts.';
+comment on column jobdeck.jobs.concurrency_key is 'The job''s key under its task type''s per-key concurrency limit (defineTask concurrency.key), computed at enqueue.';
 comment on column jobdeck.jobs.current_step is '@behavior +filterBy
 What the task says it is doing now.';
 comment on column jobdeck.jobs.gw_job_id is '@behavior -*
 Graphile Worker''s job id of the current attempt.';
 comment on column jobdeck.jobs.held_at is 'Set while a queued job waits for its organisation to drop below its concurrency cap.';
-comment on column jobdeck.jobs.held_reason is 'Why the job is held (when held_at is set): "held: …" for a concurrency limit, "paused: …" for a pause.';
+comment on column jobdeck.jobs.held_reason is 'Why a waiting job is not running: the concurrency limit that holds it, or the rate limit that put it back (and until when).';
 comment on column jobdeck.jobs.notify_email is 'E-mail notification: {"to": [addresses], "on": ["succeeded", "failed"]}; hidden from the API.';
 comment on column jobdeck.jobs.priority is '@behavior +filterBy +orderBy
 Lower runs first (urgent -20, high -10, normal 0, low 10).';
 comment on column jobdeck.jobs.progress is '@behavior +filterBy +orderBy
 Percent done, 0..100.';
+comment on column jobdeck.jobs.rate_deferrals is 'Times the job''s task said "rate limited, retry after" (RateLimitedError): not attempts; bounded.';
+comment on column jobdeck.jobs.rate_key is 'The job''s key under its task type''s per-key rate limit (defineTask rateLimit.key), computed at enqueue.';
 comment on column jobdeck.jobs.run_at is '@behavior +filterBy +orderBy';
 comment on column jobdeck.jobs.started_at is '@behavior +filterBy +orderBy';
 comment on column jobdeck.jobs.status is '@behavior +filterBy +orderBy
@@ -361,8 +369,8 @@ begin
   v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
 
   with active as (
-    select j.type, j.status, j.run_at, j.created_at, j.held_at,
-           (j.held_at is not null and j.held_reason like 'paused:%') as paused
+    select j.type, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
+           coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused
       from jobdeck.jobs j
      where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
@@ -424,6 +432,12 @@ begin
       'paused', (select count(*) from active a where a.paused),
       'oldestReadyAgeMs', (select round(extract(epoch from now() - min(greatest(a.run_at, a.created_at))) * 1000)
                              from active a where a.status in ('queued', 'retrying') and a.run_at <= now())),
+    -- waiting jobs held back by a limit, by reason (issue 20): a concurrency limit holds them
+    -- (held_at), a rate limit (or their task's "rate limited") put them back until later
+    'waiting', jsonb_build_object(
+      'concurrencyLimit', (select count(*) from active a where a.held_at is not null and not a.paused),
+      'rateLimit', (select count(*) from active a where a.status in ('queued', 'retrying') and a.held_at is null
+                      and a.held_reason like 'rate limited%')),
     'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),
     'throughput', jsonb_build_object(
       'bucketSeconds', v_bucket,
@@ -673,6 +687,41 @@ $function$;
 comment on function jobdeck.set_queue_concurrency(queue text, max_running integer) is 'At most max_running jobs of this queue run at once, across all workers; null removes the limit. Errors: JD004 bad argument.';
 -- privileges on function jobdeck.set_queue_concurrency(queue text, max_running integer): jobdeck_system=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if queue is null or pg_catalog.length(queue) < 1 or pg_catalog.length(queue) > 128 then
+    raise exception 'queue must be a name of 1 to 128 characters, got %',
+      coalesce(pg_catalog.quote_literal(queue), 'null') using errcode = 'JD004';
+  end if;
+  if max_starts is not null and (max_starts < 1 or max_starts > 1000000) then
+    raise exception 'max_starts for queue "%" must be from 1 to 1000000, or null to remove the rate limit; got %',
+      queue, max_starts using errcode = 'JD004';
+  end if;
+  if max_starts is not null and (period is null or period < interval '1 millisecond' or period > interval '31 days') then
+    raise exception 'period for queue "%" must be from 1 ms to 31 days, got %',
+      queue, coalesce(period::text, 'null') using errcode = 'JD004';
+  end if;
+  if max_starts is null then
+    delete from jobdeck_private.rate_limits l where l.scope = 'queue' and l.name = set_queue_rate_limit.queue;
+  else
+    insert into jobdeck_private.rate_limits as l (scope, name, max_starts, period)
+    values ('queue', set_queue_rate_limit.queue, set_queue_rate_limit.max_starts, set_queue_rate_limit.period)
+    on conflict (scope, name) do update
+      set max_starts = excluded.max_starts, period = excluded.period, updated_at = pg_catalog.now()
+     where (l.max_starts, l.period) is distinct from (excluded.max_starts, excluded.period);
+  end if;
+  perform jobdeck_private.reset_rate_limit('queue', queue);
+  return max_starts;
+end;
+$function$;
+comment on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval) is 'At most max_starts jobs of this queue start per period, across all workers; null removes the limit. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval): jobdeck_system=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.task_category(type text)
  RETURNS text
  LANGUAGE sql
@@ -743,6 +792,39 @@ CREATE UNIQUE INDEX pauses_pkey ON jobdeck_private.pauses USING btree (scope, ke
 comment on table jobdeck_private.pauses is 'Paused queues (scope queue), task types (scope type) and everything (scope all, key ''''): their jobs stay queued and none starts, on any worker, until the row is deleted (jobdeck.resume_*).';
 -- privileges on table jobdeck_private.pauses: owner only
 
+create table jobdeck_private.rate_buckets (
+  scope text not null,
+  name text not null,
+  key text default ''::text not null,
+  tat timestamp with time zone not null,
+  constraint rate_buckets_pkey PRIMARY KEY (scope, name, key),
+  constraint rate_buckets_scope_name_fkey FOREIGN KEY (scope, name) REFERENCES jobdeck_private.rate_limits(scope, name) ON DELETE CASCADE
+);
+alter table jobdeck_private.rate_buckets enable row level security;
+CREATE UNIQUE INDEX rate_buckets_pkey ON jobdeck_private.rate_buckets USING btree (scope, name, key);
+comment on table jobdeck_private.rate_buckets is 'GCRA state of each rate limit (and key): tat is the earliest time its next job may start.';
+-- privileges on table jobdeck_private.rate_buckets: owner only
+
+create table jobdeck_private.rate_limits (
+  scope text not null,
+  name text not null,
+  max_starts integer not null,
+  period interval not null,
+  key_spec text,
+  updated_at timestamp with time zone default now() not null,
+  constraint key_spec_for_types CHECK (((key_spec IS NULL) OR (scope = 'type'::text))),
+  constraint key_spec_is_known CHECK (((key_spec IS NULL) OR (key_spec = ANY (ARRAY['org'::text, 'owner'::text])) OR (key_spec ~ '^payload:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$'::text))),
+  constraint max_starts_in_range CHECK (((max_starts >= 1) AND (max_starts <= 1000000))),
+  constraint period_in_range CHECK (((period >= '00:00:00.001'::interval) AND (period <= '31 days'::interval))),
+  constraint rate_limits_pkey PRIMARY KEY (scope, name),
+  constraint rate_name_not_empty CHECK (((length(name) >= 1) AND (length(name) <= 128))),
+  constraint rate_scope_is_known CHECK ((scope = ANY (ARRAY['type'::text, 'queue'::text])))
+);
+alter table jobdeck_private.rate_limits enable row level security;
+CREATE UNIQUE INDEX rate_limits_pkey ON jobdeck_private.rate_limits USING btree (scope, name);
+comment on table jobdeck_private.rate_limits is 'At most max_starts jobs of a task type (scope type; defineTask rateLimit) or a queue (scope queue; jobdeck.set_queue_rate_limit) start per period, across all workers; per key when key_spec is set.';
+-- privileges on table jobdeck_private.rate_limits: owner only
+
 create table jobdeck_private.settings (
   name text not null,
   value jsonb not null,
@@ -781,7 +863,12 @@ create table jobdeck_private.task_types (
   api_enqueue boolean default true not null,
   category text,
   notify_email jsonb,
+  key_concurrency integer,
+  concurrency_key_spec text,
   constraint category_is_known CHECK ((category = ANY (ARRAY['import'::text, 'export'::text, 'validation'::text, 'processing'::text]))),
+  constraint concurrency_key_spec_is_known CHECK (((concurrency_key_spec IS NULL) OR (concurrency_key_spec = ANY (ARRAY['org'::text, 'owner'::text])) OR (concurrency_key_spec ~ '^payload:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$'::text))),
+  constraint key_concurrency_has_key CHECK (((key_concurrency IS NULL) = (concurrency_key_spec IS NULL))),
+  constraint key_concurrency_positive CHECK ((key_concurrency >= 1)),
   constraint notify_email_is_object CHECK ((jsonb_typeof(notify_email) = 'object'::text)),
   constraint org_concurrency_positive CHECK ((org_concurrency >= 1)),
   constraint task_types_pkey PRIMARY KEY (type)
@@ -870,7 +957,11 @@ begin
                run_at = coalesce(add_keyed_job.run_at, now()), max_attempts = add_keyed_job.max_attempts,
                owner_id = add_keyed_job.owner_id, org_id = add_keyed_job.org_id,
                related_type = add_keyed_job.related_type, related_id = add_keyed_job.related_id,
-               metadata = add_keyed_job.metadata, updated_at = now()
+               metadata = add_keyed_job.metadata, updated_at = now(),
+               (concurrency_key, rate_key) = (select lk.concurrency_key, lk.rate_key
+                                                from jobdeck_private.job_limit_keys(add_keyed_job.type,
+                                                       add_keyed_job.org_id, add_keyed_job.owner_id,
+                                                       add_keyed_job.payload, null) lk)
          where j.id = v_job.id returning j.* into v_job;
         if v_job.gw_job_id is not null then
           perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => v_job.run_at,
@@ -999,6 +1090,178 @@ end;
 $function$;
 -- privileges on function jobdeck_private.admit_jobs(job_ids uuid[], count_waiting boolean): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.admit_keyed(job_ids uuid[], count_waiting boolean)
+ RETURNS TABLE(id uuid, admitted boolean, reason text)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  return query
+  with cand as (
+    select j.id, j.type, j.concurrency_key, t.key_concurrency,
+           row_number() over (partition by j.type, j.concurrency_key
+                              order by j.priority, j.run_at, j.created_at, j.id) as rn
+      from jobdeck.jobs j
+      left join jobdeck_private.task_types t on t.type = j.type
+     where j.id = any(job_ids)
+  )
+  select c.id, ok.v,
+         case when not ok.v then
+           format('held: task type "%s" is at its concurrency limit for key "%s" (%s)',
+                  c.type, coalesce(c.concurrency_key, ''), c.key_concurrency)
+         end
+    from cand c
+   cross join lateral (
+     select c.key_concurrency is null
+            or (select count(*) from jobdeck.jobs x
+                 where x.type = c.type and x.concurrency_key is not distinct from c.concurrency_key
+                   and x.id <> all(job_ids)
+                   and (x.status = 'running'
+                        or (count_waiting and x.status in ('queued', 'retrying') and x.held_at is null
+                            and x.gw_job_id is not null and x.run_at <= now()))) + c.rn <= c.key_concurrency as v
+   ) ok;
+end;
+$function$;
+-- privileges on function jobdeck_private.admit_keyed(job_ids uuid[], count_waiting boolean): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.admit_rated(job_ids uuid[])
+ RETURNS TABLE(id uuid, admitted boolean, next_at timestamp with time zone, reason text, first_wait boolean)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+#variable_conflict use_column
+declare
+  v_now    timestamptz := now();
+  v_ids    text[] := '{}';
+  v_scope  text[] := '{}';
+  v_name   text[] := '{}';
+  v_key    text[] := '{}';
+  v_tat    timestamptz[] := '{}';
+  v_next   timestamptz[] := '{}';
+  v_step   interval[] := '{}';
+  v_label  text[] := '{}';
+  v_b      record;
+  v_job    record;
+  v_i      integer;
+  v_ok     boolean;
+  v_at     timestamptz;
+  v_worst  integer;
+  v_want   integer;
+  v_try    integer := 0;
+begin
+  if coalesce(cardinality(job_ids), 0) = 0 then
+    return;
+  end if;
+
+  -- Create the missing buckets, then lock them all. A bucket deleted in between (pruneJobs drops
+  -- long-idle ones) is created again: go round until every bucket is locked.
+  loop
+    v_try := v_try + 1;
+    v_ids := '{}'; v_scope := '{}'; v_name := '{}'; v_key := '{}'; v_tat := '{}'; v_next := '{}';
+    v_step := '{}'; v_label := '{}';
+    insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
+    select m.scope, m.name, m.key, '-infinity'::timestamptz
+      from (select distinct l.scope, l.name,
+                   case when l.key_spec is null then '' else coalesce(j.rate_key, '') end as key
+              from jobdeck.jobs j
+              join jobdeck_private.rate_limits l
+                on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
+             where j.id = any(job_ids)) m
+     order by m.scope, m.name, m.key
+    on conflict do nothing;
+
+    for v_b in
+      select b.scope, b.name, b.key, b.tat, l.period / l.max_starts as step,
+             format('%s "%s"%s (%s per %s s)', case l.scope when 'type' then 'task type' else 'queue' end, l.name,
+                    case when l.key_spec is null then '' else format(' key "%s"', b.key) end, l.max_starts,
+                    rtrim(to_char(extract(epoch from l.period), 'FM999999990.999'), '.')) as label
+        from jobdeck_private.rate_buckets b
+        join jobdeck_private.rate_limits l on l.scope = b.scope and l.name = b.name
+       where (b.scope, b.name, b.key) in (
+               select l2.scope, l2.name, case when l2.key_spec is null then '' else coalesce(j.rate_key, '') end
+                 from jobdeck.jobs j
+                 join jobdeck_private.rate_limits l2
+                   on (l2.scope = 'type' and l2.name = j.type) or (l2.scope = 'queue' and l2.name = j.queue)
+                where j.id = any(job_ids))
+       order by b.scope, b.name, b.key
+         for update of b
+    loop
+      v_ids := v_ids || (v_b.scope || chr(31) || v_b.name || chr(31) || v_b.key);
+      v_scope := v_scope || v_b.scope;
+      v_name := v_name || v_b.name;
+      v_key := v_key || v_b.key;
+      v_tat := v_tat || v_b.tat;
+      v_next := v_next || greatest(v_b.tat, v_now);
+      v_step := v_step || v_b.step;
+      v_label := v_label || v_b.label;
+    end loop;
+    select count(*) into v_want
+      from (select distinct l.scope, l.name, case when l.key_spec is null then '' else coalesce(j.rate_key, '') end
+              from jobdeck.jobs j
+              join jobdeck_private.rate_limits l
+                on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
+             where j.id = any(job_ids)) m;
+    exit when cardinality(v_ids) >= v_want;
+    if v_try >= 3 then
+      raise exception 'rate limit buckets kept disappearing while being locked' using errcode = '40001';
+    end if;
+  end loop;
+
+  for v_job in
+    select j.id, (j.held_reason is null or j.held_reason not like 'rate limited:%') as first_wait,
+           array(select array_position(v_ids, l.scope || chr(31) || l.name || chr(31)
+                                              || case when l.key_spec is null then '' else coalesce(j.rate_key, '') end)
+                   from jobdeck_private.rate_limits l
+                  where (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)) as buckets
+      from jobdeck.jobs j
+     where j.id = any(job_ids)
+     order by j.priority, j.run_at, j.created_at, j.id
+  loop
+    v_ok := true;
+    v_at := v_now;
+    v_worst := null;
+    foreach v_i in array v_job.buckets loop
+      if v_tat[v_i] > v_now then
+        v_ok := false;
+      end if;
+      if v_worst is null or v_next[v_i] > v_at then
+        v_at := greatest(v_at, v_next[v_i]);
+        v_worst := v_i;
+      end if;
+    end loop;
+    id := v_job.id;
+    first_wait := v_job.first_wait;
+    if v_ok then
+      foreach v_i in array v_job.buckets loop
+        v_tat[v_i] := greatest(v_tat[v_i], v_now) + v_step[v_i];
+        v_next[v_i] := v_tat[v_i];
+      end loop;
+      admitted := true;
+      next_at := null;
+      reason := null;
+    else
+      foreach v_i in array v_job.buckets loop
+        v_next[v_i] := greatest(v_next[v_i], v_at) + v_step[v_i];
+      end loop;
+      admitted := false;
+      next_at := v_at;
+      reason := format('rate limited: %s, next at %s', v_label[v_worst],
+                       to_char(v_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+    end if;
+    return next;
+  end loop;
+
+  update jobdeck_private.rate_buckets b
+     set tat = u.tat
+    from unnest(v_scope, v_name, v_key, v_tat) as u(scope, name, key, tat)
+   where b.scope = u.scope and b.name = u.name and b.key = u.key and b.tat is distinct from u.tat;
+end;
+$function$;
+-- privileges on function jobdeck_private.admit_rated(job_ids uuid[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.authorize_job(job_id uuid, permission text)
  RETURNS void
  LANGUAGE plpgsql
@@ -1046,6 +1309,8 @@ begin
   v_capped := v_cap is not null
               or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null)
               or exists (select 1 from jobdeck_private.concurrency_limits)
+              or exists (select 1 from jobdeck_private.task_types t where t.key_concurrency is not null)
+              or exists (select 1 from jobdeck_private.rate_limits)
               or exists (select 1 from jobdeck_private.pauses);
   -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
   -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
@@ -1062,6 +1327,12 @@ begin
               and not exists (select 1 from jobdeck_private.concurrency_limits l
                                where (l.scope = 'type' and l.key = j.type)
                                   or (l.scope = 'queue' and l.key = j.queue))
+              -- per-key concurrency and rate limits (issue 20)
+              and not exists (select 1 from jobdeck_private.task_types t
+                               where t.type = j.type and t.key_concurrency is not null)
+              and not exists (select 1 from jobdeck_private.rate_limits l
+                               where (l.scope = 'type' and l.name = j.type)
+                                  or (l.scope = 'queue' and l.name = j.queue))
               and jobdeck_private.pause_reason(j.type, j.queue) is null));
 
   if v_rows is not null then
@@ -1388,6 +1659,11 @@ begin
            coalesce(e.spec ->> 'relatedId', e.spec ->> 'related_id') as related_id,
            coalesce(e.spec -> 'metadata', '{}') as metadata
       from jsonb_array_elements(specs) with ordinality as e(spec, ord)
+  ), k as materialized (
+    -- keys under per-key limits, computed (and refused) before anything is written
+    select s.id, lk.concurrency_key, lk.rate_key
+      from s cross join lateral jobdeck_private.job_limit_keys(s.type, s.org_id, s.owner_id, s.payload,
+                                                              'jobs[' || (s.ord - 1) || ']') lk
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
@@ -1398,10 +1674,10 @@ begin
           from s order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, metadata, gw_job_id)
+                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key)
     select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
-           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id
-      from s join gw on gw.id = s.id
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key
+      from s join gw on gw.id = s.id join k on k.id = s.id
     returning j.*
   )
   select ins.* from ins join s on s.id = ins.id order by s.ord;
@@ -1444,7 +1720,7 @@ begin
     select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, started_at timestamptz, attempt integer,
                                                  outcome text, retryable boolean, result jsonb, error jsonb,
                                                  peak_rss_bytes bigint, cpu_ms bigint, progress integer, step text,
-                                                 completed integer, total integer)
+                                                 completed integer, total integer, delay_ms bigint)
   ), cur as materialized (
     -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
     -- now, after any cancel that committed while we waited; the update below sees the same.
@@ -1456,7 +1732,7 @@ begin
              when v.outcome = 'succeeded' then 'succeeded'
              when v.outcome = 'cancelled' then 'cancelled'
              when c.cancel_requested_at is not null then 'cancelled'
-             when v.outcome = 'interrupted' then 'queued'
+             when v.outcome in ('interrupted', 'rate_limited') then 'queued'
              when v.outcome = 'error' and v.retryable and v.attempt - c.attempts_before_retry < c.max_attempts then 'retrying'
              else 'failed'
            end as new_status
@@ -1481,8 +1757,13 @@ begin
                       when 'retrying' then now() + jobdeck_private.retry_delay(
                         (select t.backoff from jobdeck_private.task_types t where t.type = j.type),
                         d.attempt - j.attempts_before_retry)
-                      when 'queued' then now()
+                      when 'queued' then now() + coalesce(d.delay_ms, 0) * interval '1 millisecond'
                       else j.run_at end,
+           held_reason = case when d.new_status = 'queued' and d.outcome = 'rate_limited'
+                              then 'rate limited by the task, retry at '
+                                   || to_char((now() + coalesce(d.delay_ms, 0) * interval '1 millisecond') at time zone 'UTC',
+                                              'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') end,
+           rate_deferrals = j.rate_deferrals + (d.new_status = 'queued' and d.outcome = 'rate_limited')::integer,
            gw_job_id = case when d.new_status in ('retrying', 'queued') then null else j.gw_job_id end,
            cancel_requested_at = case when d.new_status = 'cancelled' then coalesce(j.cancel_requested_at, now())
                                       else j.cancel_requested_at end,
@@ -1498,7 +1779,12 @@ begin
        and (((j.status || '') = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = d.attempt)
          or ((j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = d.gw_job_id
              and j.attempts = d.attempt - 1))
-    returning j.id, j.status
+    returning j.id, j.status, j.held_reason, j.attempts
+  ), rate_events as (
+    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+    select upd.id, 'control', 'info', upd.held_reason, upd.attempts + 1
+      from upd join d on d.id = upd.id
+     where d.outcome = 'rate_limited' and upd.status = 'queued'
   )
   select coalesce(jsonb_agg(jsonb_build_object('id', upd.id, 'status', upd.status)), '[]') into v_done from upd;
 
@@ -1582,7 +1868,10 @@ declare
   v_id   uuid := gen_random_uuid();
   v_gw   bigint;
   v_job  jobdeck.jobs;
+  v_keys record;
 begin
+  v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
+                                           insert_job.payload, null);
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
     payload => json_build_object('jobdeckId', v_id),
@@ -1592,15 +1881,35 @@ begin
     priority => insert_job.priority
   )).id;
   insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                 related_type, related_id, key, metadata, gw_job_id)
+                                 related_type, related_id, key, metadata, gw_job_id,
+                                 concurrency_key, rate_key)
   values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
           coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
-          insert_job.related_id, insert_job.key, insert_job.metadata, v_gw)
+          insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key)
   returning j.* into v_job;
   return v_job;
 end;
 $function$;
 -- privileges on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, OUT concurrency_key text, OUT rate_key text)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_cspec text;
+  v_rspec text;
+begin
+  select t.concurrency_key_spec into v_cspec from jobdeck_private.task_types t where t.type = job_limit_keys.type;
+  select r.key_spec into v_rspec from jobdeck_private.rate_limits r
+   where r.scope = 'type' and r.name = job_limit_keys.type;
+  concurrency_key := jobdeck_private.limit_key(v_cspec, type, org_id, owner_id, payload, 'concurrency limit', label);
+  rate_key := jobdeck_private.limit_key(v_rspec, type, org_id, owner_id, payload, 'rate limit', label);
+end;
+$function$;
+-- privileges on function jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, OUT concurrency_key text, OUT rate_key text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.json_path(parent text, key text)
  RETURNS text
@@ -1759,6 +2068,56 @@ end;
 $function$;
 -- privileges on function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.limit_key(spec text, type text, org_id text, owner_id text, payload jsonb, what text, label text)
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_at    text := coalesce(label || ': ', '');
+  v_field text;
+  v_value jsonb;
+  v_key   text;
+begin
+  if spec is null then
+    return null;
+  end if;
+  if spec = 'org' then
+    if org_id is null then
+      raise exception '%task type "%" has a % per organisation: the job needs an orgId', v_at, type, what
+        using errcode = 'JD004';
+    end if;
+    v_key := org_id;
+  elsif spec = 'owner' then
+    if owner_id is null then
+      raise exception '%task type "%" has a % per owner: the job needs an ownerId', v_at, type, what
+        using errcode = 'JD004';
+    end if;
+    v_key := owner_id;
+  else
+    v_field := substr(spec, length('payload:') + 1);
+    v_value := payload #> string_to_array(v_field, '.');
+    if v_value is null or jsonb_typeof(v_value) not in ('string', 'number') then
+      raise exception '%task type "%" has a % per payload field "%": the payload has %', v_at, type, what, v_field,
+        case when v_value is null then 'no such field'
+             when jsonb_typeof(v_value) in ('object', 'array') then 'an ' || jsonb_typeof(v_value) || ' there'
+             else 'a ' || jsonb_typeof(v_value) || ' there' end
+             || ' (a string or number is needed)'
+        using errcode = 'JD002',
+              detail = jsonb_build_array(v_field || ': must be a string or number (the ' || what || '''s key)')::text;
+    end if;
+    v_key := v_value #>> '{}';
+  end if;
+  if length(v_key) > 200 then
+    raise exception '%task type "%": the key of its % is longer than 200 characters', v_at, type, what
+      using errcode = 'JD004';
+  end if;
+  return v_key;
+end;
+$function$;
+-- privileges on function jobdeck_private.limit_key(spec text, type text, org_id text, owner_id text, payload jsonb, what text, label text): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.limit_keys(job_ids uuid[])
  RETURNS text[]
  LANGUAGE plpgsql
@@ -1766,14 +2125,21 @@ CREATE OR REPLACE FUNCTION jobdeck_private.limit_keys(job_ids uuid[])
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  if not exists (select 1 from jobdeck_private.concurrency_limits) then
+  if not exists (select 1 from jobdeck_private.concurrency_limits)
+     and not exists (select 1 from jobdeck_private.task_types t where t.key_concurrency is not null) then
     return null;
   end if;
-  return (select array_agg(distinct l.scope || ':' || l.key order by l.scope || ':' || l.key)
-            from jobdeck.jobs j
-            join jobdeck_private.concurrency_limits l
-              on (l.scope = 'type' and l.key = j.type) or (l.scope = 'queue' and l.key = j.queue)
-           where j.id = any(job_ids));
+  return (select array_agg(distinct k.k order by k.k)
+            from (select l.scope || ':' || l.key as k
+                    from jobdeck.jobs j
+                    join jobdeck_private.concurrency_limits l
+                      on (l.scope = 'type' and l.key = j.type) or (l.scope = 'queue' and l.key = j.queue)
+                   where j.id = any(job_ids)
+                  union all
+                  select 'key:' || j.type || ':' || coalesce(j.concurrency_key, '')
+                    from jobdeck.jobs j
+                    join jobdeck_private.task_types t on t.type = j.type and t.key_concurrency is not null
+                   where j.id = any(job_ids)) k);
 end;
 $function$;
 -- privileges on function jobdeck_private.limit_keys(job_ids uuid[]): owner only
@@ -2040,6 +2406,24 @@ end;
 $function$;
 -- privileges on function jobdeck_private.paused_job_ids(job_ids uuid[]): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.rate_limited(job_ids uuid[])
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if not exists (select 1 from jobdeck_private.rate_limits) then
+    return false;
+  end if;
+  return exists (select 1 from jobdeck.jobs j
+                   join jobdeck_private.rate_limits l
+                     on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
+                  where j.id = any(job_ids));
+end;
+$function$;
+-- privileges on function jobdeck_private.rate_limited(job_ids uuid[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.refresh_type_stats()
  RETURNS void
  LANGUAGE sql
@@ -2067,7 +2451,8 @@ AS $function$
   select jobdeck_private.release_held(
     array(select distinct j.org_id from jobdeck.jobs j where j.held_at is not null and j.org_id is not null),
     array(select distinct k from jobdeck.jobs j
-                 cross join lateral (values ('type:' || j.type), ('queue:' || j.queue)) v(k)
+                 cross join lateral (values ('type:' || j.type), ('queue:' || j.queue),
+                                            ('key:' || j.type || ':' || coalesce(j.concurrency_key, ''))) v(k)
            where j.held_at is not null and k is not null))
 $function$;
 -- privileges on function jobdeck_private.release_all_held(): owner only
@@ -2090,7 +2475,8 @@ begin
     from (select j.id from jobdeck.jobs j
            where j.held_at is not null and j.status in ('queued', 'retrying')
              and (j.org_id = any(org_ids) or ('type:' || j.type) = any(limit_keys)
-                  or ('queue:' || j.queue) = any(limit_keys))
+                  or ('queue:' || j.queue) = any(limit_keys)
+                  or ('key:' || j.type || ':' || coalesce(j.concurrency_key, '')) = any(limit_keys))
              and jobdeck_private.pause_reason(j.type, j.queue) is null
            order by j.id
              for update skip locked) h;
@@ -2102,7 +2488,8 @@ begin
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
                    greatest(j.run_at, now()), 25, null, j.priority, null)::graphile_worker.job_spec
-          from jobdeck_private.admit_jobs(v_ids, true) a
+          from jobdeck_private.admit_keyed(
+                 array(select a.id from jobdeck_private.admit_jobs(v_ids, true) a where a.admitted), true) a
           join jobdeck.jobs j on j.id = a.id
          where a.admitted)) g
   )
@@ -2254,6 +2641,23 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.rescue_workers(stale_after interval, rescuer text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.reset_rate_limit(scope text, name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  delete from jobdeck_private.rate_buckets b where b.scope = reset_rate_limit.scope and b.name = reset_rate_limit.name;
+  perform graphile_worker.reschedule_jobs(array(
+    select j.gw_job_id from jobdeck.jobs j
+     where j.status in ('queued', 'retrying') and j.held_at is null and j.gw_job_id is not null
+       and j.held_reason like 'rate limited:%' and j.run_at > now()
+       and ((reset_rate_limit.scope = 'type' and j.type = reset_rate_limit.name)
+            or (reset_rate_limit.scope = 'queue' and j.queue = reset_rate_limit.name))), run_at => now());
+end;
+$function$;
+-- privileges on function jobdeck_private.reset_rate_limit(scope text, name text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.resume(scope text, key text)
  RETURNS jsonb
@@ -2450,6 +2854,7 @@ declare
   v_gws  bigint[];
   v_orgs text[];
   v_keys text[];
+  v_rate boolean;
 begin
   insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
   select v.type, v.queue, v.priority, coalesce(v.payload, '{}'), v.max_attempts, coalesce(v.run_at, now()),
@@ -2473,12 +2878,13 @@ begin
 
   v_orgs := jobdeck_private.capped_orgs(v_ids);
   v_keys := jobdeck_private.limit_keys(v_ids);
-  if v_orgs is null and v_keys is null and jobdeck_private.paused_job_ids(v_ids) is null then
+  v_rate := jobdeck_private.rate_limited(v_ids);
+  if v_orgs is null and v_keys is null and not v_rate and jobdeck_private.paused_job_ids(v_ids) is null then
     return query
     update jobdeck.jobs j
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
            heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-           held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+           held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
            eta_at = jobdeck_private.estimate_eta(now(), 0,
              (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
      where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
@@ -2498,10 +2904,16 @@ begin
     return;
   end if;
   return query
-  with a as materialized (
+  with a0 as materialized (
     select * from jobdeck_private.admit_jobs(v_ids, false)
+  ), k as materialized (
+    -- per-key concurrency limits, on the jobs the caps let through
+    select * from jobdeck_private.admit_keyed(array(select a0.id from a0 where a0.admitted), false)
+  ), a as (
+    select a0.id, a0.admitted and coalesce(k.admitted, false) as admitted, coalesce(a0.reason, k.reason) as reason
+      from a0 left join k on k.id = a0.id
   ), held as (
-    update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now(), held_reason = a.reason
+    update jobdeck.jobs j set held_at = now(), held_reason = a.reason, gw_job_id = null, updated_at = now()
       from a
      where j.id = a.id and not a.admitted
     returning j.id, j.attempts, a.reason
@@ -2509,15 +2921,36 @@ begin
     insert into jobdeck.job_events (job_id, kind, level, message, attempt)
     select h.id, 'control', 'info', h.reason, h.attempts
       from held h
+  ), r as materialized (
+    -- rate limits, on the jobs every concurrency limit let through (sql/rate/admit_rated.sql)
+    select * from jobdeck_private.admit_rated(case when v_rate then array(select a.id from a where a.admitted) end)
+  ), rate_gw as (
+    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+      from graphile_worker.add_jobs(array(
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                   r.next_at, 25, null, j.priority, null)::graphile_worker.job_spec
+          from r join jobdeck.jobs j on j.id = r.id
+         where not r.admitted)) g
+  ), deferred as (
+    update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()
+      from rate_gw g join r on r.id = g.id
+     where j.id = g.id
+    returning j.id, j.attempts, r.reason, r.first_wait
+  ), deferred_events as (
+    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+    select d.id, 'control', 'info', d.reason, d.attempts
+      from deferred d
+     where d.first_wait
   )
   update jobdeck.jobs j
      set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
          heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-         held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+         held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
          eta_at = jobdeck_private.estimate_eta(now(), 0,
            (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
     from a
    where j.id = a.id and a.admitted
+     and not exists (select 1 from r where r.id = a.id and not r.admitted)
   returning j.*;
 end;
 $function$;
@@ -2596,6 +3029,8 @@ begin
              when n.status in ('failed', 'retrying') and pg_catalog.jsonb_array_length(n.errors) > pg_catalog.jsonb_array_length(o.errors)
                then n.status || ': ' || pg_catalog.left(n.errors -> -1 ->> 'message', 500)
              when n.status = 'retrying' then 'retrying at ' || pg_catalog.to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+             when n.status = 'queued' and o.status = 'running' and n.rate_deferrals > o.rate_deferrals
+               then 'queued again: ' || n.held_reason
              when n.status = 'queued' and o.status = 'running' then 'queued again: the attempt was interrupted by a worker shutdown'
              when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || pg_catalog.left(n.cancel_reason, 500)
              when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'

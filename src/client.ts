@@ -23,7 +23,7 @@ import {
   type JobStats,
   type JobStatsOptions,
 } from './jobs/control.ts';
-import { setQueueConcurrencyOn } from './jobs/limits.ts';
+import { setQueueConcurrencyOn, setQueueRateLimitOn } from './jobs/limits.ts';
 import {
   listPausesOn,
   pauseOn,
@@ -34,6 +34,7 @@ import {
   type PauseTarget,
   type ResumeResult,
 } from './jobs/pauses.ts';
+import type { Duration } from './jobs/policy.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
 
@@ -94,6 +95,17 @@ export interface Jobdeck {
   resume(target: PauseTarget, options?: { tx?: Executor }): Promise<ResumeResult>;
   /** What is paused now, with the number of jobs each pause holds. */
   pauses(): Promise<PauseListing[]>;
+  /**
+   * At most `maxStarts` jobs of `queue` start per `period` (`"1s"`, `"1m"`, or ms) across every
+   * worker (`null` removes the rate limit); stored in the database, changeable at run time.
+   * Returns the limit now in force. Per task type: `defineTask({ rateLimit })`.
+   */
+  setQueueRateLimit(
+    queue: string,
+    maxStarts: number | null,
+    period?: Duration,
+    options?: { tx?: Executor },
+  ): Promise<number | null>;
   /** Counts by status and type, queue depth, durations, failures and throughput. */
   jobStats(options?: JobStatsOptions): Promise<JobStats>;
   /**
@@ -161,6 +173,8 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     },
     resume: (target, opts = {}) => resumeOn(opts.tx ?? pool, target),
     pauses: () => listPausesOn(pool),
+    setQueueRateLimit: (queue, maxStarts, period, opts = {}) =>
+      setQueueRateLimitOn(opts.tx ?? pool, queue, maxStarts, period),
     jobStats: (opts) => jobStatsOn(pool, opts),
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),

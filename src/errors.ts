@@ -79,6 +79,50 @@ export class PermanentJobError extends Error {
 }
 
 /**
+ * Thrown by a task (or by `ctx.rateLimited(retryAfter)`) when something it calls said "too many
+ * requests, retry after X" (an HTTP 429): the job goes back in the queue until `retryAfterMs` from
+ * now without spending an attempt, with a `rate limited by the task` event and its reason in the
+ * row. Bounded: past {@link MAX_RATE_DEFERRALS} such deferrals of one job, it counts as an ordinary
+ * retryable error (spending attempts, so the job ends after its `maxAttempts`).
+ */
+export class RateLimitedError extends Error {
+  override readonly name = 'RateLimitedError';
+  /** How long to wait before the next attempt, in ms (0 to 24 hours). */
+  readonly retryAfterMs: number;
+  /**
+   * @param options.retryAfter milliseconds or a duration string (`"30s"`, `"5m"`): at most 24 hours.
+   * @throws RangeError when retryAfter is not a duration from 0 to 24 hours.
+   */
+  constructor(
+    options: { retryAfter: number | string; message?: string },
+    errorOptions?: ErrorOptions,
+  ) {
+    const ms = retryAfterMsOf(options?.retryAfter);
+    super(options.message ?? `rate limited, retry after ${ms} ms`, errorOptions);
+    this.retryAfterMs = ms;
+  }
+}
+
+/** How many times one job may be put back by {@link RateLimitedError} without spending attempts. */
+export const MAX_RATE_DEFERRALS = 100;
+
+const RETRY_AFTER_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function retryAfterMsOf(value: unknown): number {
+  let ms = Number.NaN;
+  if (typeof value === 'number') ms = value;
+  else if (typeof value === 'string') {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value);
+    if (match) ms = Number(match[1]) * RETRY_AFTER_UNITS[match[2]!]!;
+  }
+  if (!Number.isFinite(ms) || ms < 0 || ms > 86_400_000)
+    throw new RangeError(
+      `retryAfter must be a duration from 0 to 24 hours (ms, or a string like "30s"), got ${JSON.stringify(value) ?? String(value)}`,
+    );
+  return Math.round(ms);
+}
+
+/**
  * The reason a running job's signal aborts when the job is cancelled. Tasks may throw it (or
  * anything) on abort; the attempt is recorded as cancelled either way.
  */

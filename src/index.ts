@@ -15,6 +15,9 @@ export {
   type TaskContext,
   type TaskDefinition,
   type ProgressValue,
+  type LimitKey,
+  type KeyConcurrency,
+  type RateLimit,
 } from './jobs/task.ts';
 export { TASK_CATEGORIES, DEFAULT_TASK_CATEGORY, type TaskCategory } from './jobs/categories.ts';
 export {
@@ -41,7 +44,7 @@ export {
   type JobStatsOptions,
   type TypeStats,
 } from './jobs/control.ts';
-export { setQueueConcurrencyOn } from './jobs/limits.ts';
+export { setQueueConcurrencyOn, setQueueRateLimitOn } from './jobs/limits.ts';
 export {
   pauseOn,
   resumeOn,

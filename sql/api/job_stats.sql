@@ -5,7 +5,9 @@
 -- windows so there are at most 1440 buckets. Resource usage per type (peak memory, CPU time) is
 -- over the finished jobs of the window that were measured, and `limitFailures` counts the failed
 -- ones whose last attempt went over a task type's `limits` (ResourceLimitError). `paused` counts the
--- waiting jobs a pause holds (held_reason `paused: …`; sql/pauses/), within `held`.
+-- waiting jobs a pause holds (held_reason `paused: …`; sql/pauses/), within `held`. `waiting` counts
+-- the waiting jobs a limit keeps back, by reason (concurrencyLimit, rateLimit; paused ones are not
+-- among them).
 --
 -- SECURITY INVOKER (since migration 000004): the caller's row-level security scopes the stats to
 -- what the caller may see; trusted callers still see every job.
@@ -28,8 +30,8 @@ begin
   v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
 
   with active as (
-    select j.type, j.status, j.run_at, j.created_at, j.held_at,
-           (j.held_at is not null and j.held_reason like 'paused:%') as paused
+    select j.type, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
+           coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused
       from jobdeck.jobs j
      where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
@@ -91,6 +93,12 @@ begin
       'paused', (select count(*) from active a where a.paused),
       'oldestReadyAgeMs', (select round(extract(epoch from now() - min(greatest(a.run_at, a.created_at))) * 1000)
                              from active a where a.status in ('queued', 'retrying') and a.run_at <= now())),
+    -- waiting jobs held back by a limit, by reason (issue 20): a concurrency limit holds them
+    -- (held_at), a rate limit (or their task's "rate limited") put them back until later
+    'waiting', jsonb_build_object(
+      'concurrencyLimit', (select count(*) from active a where a.held_at is not null and not a.paused),
+      'rateLimit', (select count(*) from active a where a.status in ('queued', 'retrying') and a.held_at is null
+                      and a.held_reason like 'rate limited%')),
     'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),
     'throughput', jsonb_build_object(
       'bucketSeconds', v_bucket,

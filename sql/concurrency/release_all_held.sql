@@ -11,7 +11,8 @@ as $$
   select jobdeck_private.release_held(
     array(select distinct j.org_id from jobdeck.jobs j where j.held_at is not null and j.org_id is not null),
     array(select distinct k from jobdeck.jobs j
-                 cross join lateral (values ('type:' || j.type), ('queue:' || j.queue)) v(k)
+                 cross join lateral (values ('type:' || j.type), ('queue:' || j.queue),
+                                            ('key:' || j.type || ':' || coalesce(j.concurrency_key, ''))) v(k)
            where j.held_at is not null and k is not null))
 $$;
 revoke all on function jobdeck_private.release_all_held() from public;

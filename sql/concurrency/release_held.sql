@@ -1,10 +1,10 @@
 -- jobdeck_private.release_held(org_ids, limit_keys): gives held jobs a Graphile job while their caps leave room.
 -- requires: concurrency/lock_orgs.sql concurrency/lock_limits.sql concurrency/admit_jobs.sql
--- requires: concurrency/graphile_queue.sql pauses/pause_reason.sql
+-- requires: concurrency/graphile_queue.sql concurrency/admit_keyed.sql pauses/pause_reason.sql
 --
--- The held jobs of these organisations, and of the task types and queues named by `limit_keys`
--- (limit_keys' `type:x`, `queue:q`), go back in the queue as far as admit_jobs finds room for
--- them; start_jobs decides again when they start, so a job released too early is only held again.
+-- The held jobs of these organisations, and of the task types, queues and per-key limits named by
+-- `limit_keys` (limit_keys' `type:x`, `queue:q`, `key:x:k`), go back in the queue as far as admit_jobs finds room for
+-- them (and admit_keyed after it); start_jobs decides again when they start, so a job released too early is only held again.
 -- Takes the caps' locks, then the held rows (SKIP LOCKED: a row another release holds is its
 -- business, so no job gets two Graphile jobs). Paused jobs are not looked at (admit_jobs would refuse
 -- them anyway): a large paused backlog costs the periodic release_all_held nothing. Returns how many
@@ -32,7 +32,8 @@ begin
     from (select j.id from jobdeck.jobs j
            where j.held_at is not null and j.status in ('queued', 'retrying')
              and (j.org_id = any(org_ids) or ('type:' || j.type) = any(limit_keys)
-                  or ('queue:' || j.queue) = any(limit_keys))
+                  or ('queue:' || j.queue) = any(limit_keys)
+                  or ('key:' || j.type || ':' || coalesce(j.concurrency_key, '')) = any(limit_keys))
              and jobdeck_private.pause_reason(j.type, j.queue) is null
            order by j.id
              for update skip locked) h;
@@ -44,7 +45,8 @@ begin
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
                    greatest(j.run_at, now()), 25, null, j.priority, null)::graphile_worker.job_spec
-          from jobdeck_private.admit_jobs(v_ids, true) a
+          from jobdeck_private.admit_keyed(
+                 array(select a.id from jobdeck_private.admit_jobs(v_ids, true) a where a.admitted), true) a
           join jobdeck.jobs j on j.id = a.id
          where a.admitted)) g
   )

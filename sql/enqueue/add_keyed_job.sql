@@ -1,5 +1,5 @@
 -- jobdeck_private.add_keyed_job(…): adds a job with a key, keeping or replacing the key's holder.
--- requires: enqueue/insert_job.sql concurrency/graphile_queue.sql
+-- requires: enqueue/insert_job.sql concurrency/graphile_queue.sql concurrency/job_limit_keys.sql
 --
 -- keep: an unfinished job with the key is returned as it is. replace: a waiting job with the key
 -- takes the new payload and options; a running one keeps running, loses the key, and the new job
@@ -38,7 +38,11 @@ begin
                run_at = coalesce(add_keyed_job.run_at, now()), max_attempts = add_keyed_job.max_attempts,
                owner_id = add_keyed_job.owner_id, org_id = add_keyed_job.org_id,
                related_type = add_keyed_job.related_type, related_id = add_keyed_job.related_id,
-               metadata = add_keyed_job.metadata, updated_at = now()
+               metadata = add_keyed_job.metadata, updated_at = now(),
+               (concurrency_key, rate_key) = (select lk.concurrency_key, lk.rate_key
+                                                from jobdeck_private.job_limit_keys(add_keyed_job.type,
+                                                       add_keyed_job.org_id, add_keyed_job.owner_id,
+                                                       add_keyed_job.payload, null) lk)
          where j.id = v_job.id returning j.* into v_job;
         if v_job.gw_job_id is not null then
           perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => v_job.run_at,

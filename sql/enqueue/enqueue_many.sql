@@ -1,6 +1,6 @@
 -- jobdeck_private.enqueue_many(specs): checks and adds many jobs, all or none.
 -- requires: enqueue/add_keyed_job.sql enqueue/check_job_spec.sql enqueue/insert_job.sql
--- requires: concurrency/graphile_queue.sql
+-- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql
 --
 -- `specs` is a JSON array of objects with the fields of enqueue() in camelCase or snake_case,
 -- keyMode included. All are checked before any is written. Without keys, one add_jobs() call and
@@ -88,6 +88,11 @@ begin
            coalesce(e.spec ->> 'relatedId', e.spec ->> 'related_id') as related_id,
            coalesce(e.spec -> 'metadata', '{}') as metadata
       from jsonb_array_elements(specs) with ordinality as e(spec, ord)
+  ), k as materialized (
+    -- keys under per-key limits, computed (and refused) before anything is written
+    select s.id, lk.concurrency_key, lk.rate_key
+      from s cross join lateral jobdeck_private.job_limit_keys(s.type, s.org_id, s.owner_id, s.payload,
+                                                              'jobs[' || (s.ord - 1) || ']') lk
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
@@ -98,10 +103,10 @@ begin
           from s order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, metadata, gw_job_id)
+                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key)
     select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
-           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id
-      from s join gw on gw.id = s.id
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key
+      from s join gw on gw.id = s.id join k on k.id = s.id
     returning j.*
   )
   select ins.* from ins join s on s.id = ins.id order by s.ord;

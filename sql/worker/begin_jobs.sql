@@ -25,6 +25,8 @@ begin
   v_capped := v_cap is not null
               or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null)
               or exists (select 1 from jobdeck_private.concurrency_limits)
+              or exists (select 1 from jobdeck_private.task_types t where t.key_concurrency is not null)
+              or exists (select 1 from jobdeck_private.rate_limits)
               or exists (select 1 from jobdeck_private.pauses);
   -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
   -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
@@ -41,6 +43,12 @@ begin
               and not exists (select 1 from jobdeck_private.concurrency_limits l
                                where (l.scope = 'type' and l.key = j.type)
                                   or (l.scope = 'queue' and l.key = j.queue))
+              -- per-key concurrency and rate limits (issue 20)
+              and not exists (select 1 from jobdeck_private.task_types t
+                               where t.type = j.type and t.key_concurrency is not null)
+              and not exists (select 1 from jobdeck_private.rate_limits l
+                               where (l.scope = 'type' and l.name = j.type)
+                                  or (l.scope = 'queue' and l.name = j.queue))
               and jobdeck_private.pause_reason(j.type, j.queue) is null));
 
   if v_rows is not null then

@@ -5,7 +5,10 @@
 -- `items`: [{id, gw_job_id, started_at, attempt, outcome, retryable, result, error,
 -- peak_rss_bytes, cpu_ms, progress, step, completed, total}] with outcome one of
 --   succeeded | error (retrying or failed, by `retryable` and the attempts left) | cancelled |
---   interrupted (worker shutdown: back to queued without spending the attempt).
+--   interrupted (worker shutdown: back to queued without spending the attempt) |
+--   rate_limited (the task said "rate limited, retry after delay_ms": back to queued at now +
+--   delay_ms without spending the attempt, held_reason and a `rate limited by the task` event
+--   saying so, rate_deferrals counted; the worker bounds those, src/worker/outcome.ts).
 -- Only this worker's current attempt is touched, marked `running` or still waiting unmarked
 -- (matched by its Graphile job and attempt count): a finish from a worker that was declared dead
 -- changes nothing. Each requeued job gets a new Graphile job. Locks and reads what decides the
@@ -37,7 +40,7 @@ begin
     select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, started_at timestamptz, attempt integer,
                                                  outcome text, retryable boolean, result jsonb, error jsonb,
                                                  peak_rss_bytes bigint, cpu_ms bigint, progress integer, step text,
-                                                 completed integer, total integer)
+                                                 completed integer, total integer, delay_ms bigint)
   ), cur as materialized (
     -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
     -- now, after any cancel that committed while we waited; the update below sees the same.
@@ -49,7 +52,7 @@ begin
              when v.outcome = 'succeeded' then 'succeeded'
              when v.outcome = 'cancelled' then 'cancelled'
              when c.cancel_requested_at is not null then 'cancelled'
-             when v.outcome = 'interrupted' then 'queued'
+             when v.outcome in ('interrupted', 'rate_limited') then 'queued'
              when v.outcome = 'error' and v.retryable and v.attempt - c.attempts_before_retry < c.max_attempts then 'retrying'
              else 'failed'
            end as new_status
@@ -74,8 +77,13 @@ begin
                       when 'retrying' then now() + jobdeck_private.retry_delay(
                         (select t.backoff from jobdeck_private.task_types t where t.type = j.type),
                         d.attempt - j.attempts_before_retry)
-                      when 'queued' then now()
+                      when 'queued' then now() + coalesce(d.delay_ms, 0) * interval '1 millisecond'
                       else j.run_at end,
+           held_reason = case when d.new_status = 'queued' and d.outcome = 'rate_limited'
+                              then 'rate limited by the task, retry at '
+                                   || to_char((now() + coalesce(d.delay_ms, 0) * interval '1 millisecond') at time zone 'UTC',
+                                              'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') end,
+           rate_deferrals = j.rate_deferrals + (d.new_status = 'queued' and d.outcome = 'rate_limited')::integer,
            gw_job_id = case when d.new_status in ('retrying', 'queued') then null else j.gw_job_id end,
            cancel_requested_at = case when d.new_status = 'cancelled' then coalesce(j.cancel_requested_at, now())
                                       else j.cancel_requested_at end,
@@ -91,7 +99,12 @@ begin
        and (((j.status || '') = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = d.attempt)
          or ((j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = d.gw_job_id
              and j.attempts = d.attempt - 1))
-    returning j.id, j.status
+    returning j.id, j.status, j.held_reason, j.attempts
+  ), rate_events as (
+    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+    select upd.id, 'control', 'info', upd.held_reason, upd.attempts + 1
+      from upd join d on d.id = upd.id
+     where d.outcome = 'rate_limited' and upd.status = 'queued'
   )
   select coalesce(jsonb_agg(jsonb_build_object('id', upd.id, 'status', upd.status)), '[]') into v_done from upd;
 

@@ -2,14 +2,18 @@
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/limit_keys.sql
 -- requires: concurrency/lock_limits.sql concurrency/admit_jobs.sql
 -- requires: worker/estimate_eta.sql
+-- requires: concurrency/admit_keyed.sql concurrency/graphile_queue.sql rate/rate_limited.sql rate/admit_rated.sql
 -- requires: pauses/paused_job_ids.sql
 --
 -- Returns the rows that may run. Jobs Worker runs without a row (cron, plain add_job) get one
 -- first. A job is skipped (not returned) when it is finished or cancelled, when this Graphile job
 -- is no longer its current one, or when a cap keeps it back (its organisation's, its type's or
 -- its queue's; admit_jobs) or a pause: then it is held, its Graphile job dropped, with a `held:` (or
--- `paused:`) event and held_reason saying why, until a slot frees (or the pause ends). With no cap,
--- limit or pause anywhere (capped_orgs, limit_keys and paused_job_ids all null) it marks the rows
+-- `paused:`) event and held_reason saying why, until a slot frees (or the pause ends). Then the
+-- per-key limits (admit_keyed) hold jobs the same way. A job a rate limit refuses (admit_rated) is
+-- not held: it gets a Graphile job at the time its turn comes, keeps its status and attempts, and
+-- says why in held_reason (a `rate limited:` event the first time). With no cap, limit or pause
+-- anywhere (capped_orgs, limit_keys and paused_job_ids null, rate_limited false) it marks the rows
 -- at once, without a lock. The slow path of begin_jobs.
 --
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
@@ -25,6 +29,7 @@ declare
   v_gws  bigint[];
   v_orgs text[];
   v_keys text[];
+  v_rate boolean;
 begin
   insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
   select v.type, v.queue, v.priority, coalesce(v.payload, '{}'), v.max_attempts, coalesce(v.run_at, now()),
@@ -48,12 +53,13 @@ begin
 
   v_orgs := jobdeck_private.capped_orgs(v_ids);
   v_keys := jobdeck_private.limit_keys(v_ids);
-  if v_orgs is null and v_keys is null and jobdeck_private.paused_job_ids(v_ids) is null then
+  v_rate := jobdeck_private.rate_limited(v_ids);
+  if v_orgs is null and v_keys is null and not v_rate and jobdeck_private.paused_job_ids(v_ids) is null then
     return query
     update jobdeck.jobs j
        set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
            heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-           held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+           held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
            eta_at = jobdeck_private.estimate_eta(now(), 0,
              (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
      where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
@@ -73,10 +79,16 @@ begin
     return;
   end if;
   return query
-  with a as materialized (
+  with a0 as materialized (
     select * from jobdeck_private.admit_jobs(v_ids, false)
+  ), k as materialized (
+    -- per-key concurrency limits, on the jobs the caps let through
+    select * from jobdeck_private.admit_keyed(array(select a0.id from a0 where a0.admitted), false)
+  ), a as (
+    select a0.id, a0.admitted and coalesce(k.admitted, false) as admitted, coalesce(a0.reason, k.reason) as reason
+      from a0 left join k on k.id = a0.id
   ), held as (
-    update jobdeck.jobs j set held_at = now(), gw_job_id = null, updated_at = now(), held_reason = a.reason
+    update jobdeck.jobs j set held_at = now(), held_reason = a.reason, gw_job_id = null, updated_at = now()
       from a
      where j.id = a.id and not a.admitted
     returning j.id, j.attempts, a.reason
@@ -84,15 +96,36 @@ begin
     insert into jobdeck.job_events (job_id, kind, level, message, attempt)
     select h.id, 'control', 'info', h.reason, h.attempts
       from held h
+  ), r as materialized (
+    -- rate limits, on the jobs every concurrency limit let through (sql/rate/admit_rated.sql)
+    select * from jobdeck_private.admit_rated(case when v_rate then array(select a.id from a where a.admitted) end)
+  ), rate_gw as (
+    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+      from graphile_worker.add_jobs(array(
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                   r.next_at, 25, null, j.priority, null)::graphile_worker.job_spec
+          from r join jobdeck.jobs j on j.id = r.id
+         where not r.admitted)) g
+  ), deferred as (
+    update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()
+      from rate_gw g join r on r.id = g.id
+     where j.id = g.id
+    returning j.id, j.attempts, r.reason, r.first_wait
+  ), deferred_events as (
+    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+    select d.id, 'control', 'info', d.reason, d.attempts
+      from deferred d
+     where d.first_wait
   )
   update jobdeck.jobs j
      set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
          heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-         held_at = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+         held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
          eta_at = jobdeck_private.estimate_eta(now(), 0,
            (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
     from a
    where j.id = a.id and a.admitted
+     and not exists (select 1 from r where r.id = a.id and not r.admitted)
   returning j.*;
 end;
 $$;

@@ -197,6 +197,7 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
       (stats.queue.oldestReadyAgeMs === null
         ? ''
         : `; oldest ready for ${(stats.queue.oldestReadyAgeMs / 1000).toFixed(1)} s`),
+    `waiting:  ${stats.waiting.concurrencyLimit} held by a concurrency limit, ${stats.waiting.rateLimit} rate limited`,
   ];
   if (stats.byType.length > 0) {
     lines.push(

@@ -62,8 +62,17 @@ export interface JobsTable {
   cpu_ms: Int8 | null;
   /** Set while the job waits for its organisation to drop below a concurrency cap. */
   held_at: Timestamp | null;
-  /** Why a held job waits: `held: …` (a concurrency limit) or `paused: …` (a pause); read it while `held_at` is set. */
+  /**
+   * Why a waiting job is not running (migration 000016): the concurrency limit holding it
+   * (`held: …`), a pause (`paused: …`, migration 000015), or the rate limit that put it back (`rate limited: …, next at …`).
+   */
   held_reason: string | null;
+  /** The job's key under its type's per-key concurrency limit (computed at enqueue). */
+  concurrency_key: string | null;
+  /** The job's key under its type's per-key rate limit (computed at enqueue). */
+  rate_key: string | null;
+  /** Times its task said "rate limited, retry after" (RateLimitedError); not attempts. */
+  rate_deferrals: Generated<number>;
   manual_retries: Generated<number>;
   webhook_url: string | null;
   /** Who is mailed when the job finishes (`{to, on}`); hidden from the API. */
@@ -98,6 +107,10 @@ export interface TaskTypesTable {
   timeout_ms: number | null;
   cancel_grace_ms: number | null;
   org_concurrency: number | null;
+  /** `concurrency.limit`: most running per key (migration 000016). */
+  key_concurrency: number | null;
+  /** `concurrency.key`: `org`, `owner` or `payload:<path>`. */
+  concurrency_key_spec: string | null;
   api_enqueue: Generated<boolean>;
   webhook_url: string | null;
   /** import, export, validation or processing; null: the task declares none (src/jobs/categories.ts). */
@@ -133,6 +146,21 @@ export interface ConcurrencyLimitsTable {
   updated_at: DefaultedTimestamp;
 }
 
+/**
+ * Rate limits shared by every worker (migration 000016): at most `max_starts` jobs of a task type
+ * (`defineTask({ rateLimit })`) or a queue (`jobdeck.set_queue_rate_limit`) start per `period`,
+ * per key when `key_spec` is set.
+ */
+export interface RateLimitsTable {
+  scope: 'type' | 'queue';
+  name: string;
+  max_starts: number;
+  /** An interval: node-postgres reads it as an object, write it as text (`'1000 milliseconds'`). */
+  period: ColumnType<unknown, string, string>;
+  key_spec: string | null;
+  updated_at: DefaultedTimestamp;
+}
+
 /** The numbered migrations applied (src/db/migrate.ts creates and fills it). */
 export interface MigrationsTable {
   id: number;
@@ -148,6 +176,7 @@ export interface Database {
   'jobdeck_private.task_types': TaskTypesTable;
   'jobdeck_private.workers': WorkersTable;
   'jobdeck_private.concurrency_limits': ConcurrencyLimitsTable;
+  'jobdeck_private.rate_limits': RateLimitsTable;
   'jobdeck_private.migrations': MigrationsTable;
 }
 

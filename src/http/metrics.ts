@@ -7,6 +7,7 @@ import {
   countJobOutcomesSince,
   countHeldJobs,
   countJobsByStatus,
+  countWaitingByReason,
   countWorkers,
   databaseNow,
   finishedJobsSince,
@@ -58,6 +59,7 @@ const MISNAMED_DEFAULTS = [
  * - `jobdeck_jobs_failed_total`, `_retried_total`, `_cancelled_total{type}` counters: the
  *   transitions the database recorded since this process started (N retries count N, however
  *   often or seldom it is scraped);
+ * - `jobdeck_jobs_waiting{reason}`: waiting jobs a limit keeps back (concurrency_limit, rate_limit);
  * - `jobdeck_workers{state}` (alive by heartbeat), `jobdeck_subscriptions` (live streams here);
  * - `jobdeck_http_request_duration_seconds{method,route,status}` for this process's requests;
  * - Node's process metrics with the `jobdeck_` prefix.
@@ -235,6 +237,16 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
         const [reason, type] = JSON.parse(key) as string[];
         this.set({ reason: reason!, type: type! }, counted.get(key) ?? 0);
       }
+    },
+  });
+  new Gauge({
+    name: 'jobdeck_jobs_waiting',
+    help: 'Waiting jobs a limit keeps back, by reason: concurrency_limit (held) or rate_limit (put back until their turn)',
+    labelNames: ['reason'],
+    registers: [registry],
+    async collect() {
+      const counts = await countWaitingByReason(db);
+      for (const [reason, n] of Object.entries(counts)) this.set({ reason }, n);
     },
   });
   new Gauge({

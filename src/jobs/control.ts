@@ -95,6 +95,11 @@ export interface JobStats {
     paused: number;
     oldestReadyAgeMs: number | null;
   };
+  /**
+   * Waiting jobs a limit keeps back, by reason: held by a concurrency limit, or put back by a
+   * rate limit (or by their task's RateLimitedError) until their turn.
+   */
+  waiting: { concurrencyLimit: number; rateLimit: number };
   byType: TypeStats[];
   throughput: {
     bucketSeconds: number;

@@ -1,6 +1,8 @@
 import { queryRows, type Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { translateDatabaseError } from './db-errors.ts';
+import type { Duration } from './policy.ts';
+import { rateOf } from './registry.ts';
 
 /** Largest concurrency limit accepted (the same bound as `orgConcurrency`). */
 export const MAX_CONCURRENCY_LIMIT = 100_000;
@@ -37,6 +39,45 @@ export async function setQueueConcurrencyOn(
       executor,
       'select jobdeck.set_queue_concurrency($1, $2) as "limit"',
       [queue, maxRunning],
+    );
+    return rows[0]?.limit ?? null;
+  } catch (error) {
+    throw translateDatabaseError(error) ?? error;
+  }
+}
+
+/**
+ * Sets how many jobs of a queue may start per period across every worker process (`maxStarts`
+ * null removes the queue's rate limit). Stored in the database (`jobdeck.set_queue_rate_limit`),
+ * so it holds across processes and restarts and changes without one; jobs over it wait, status
+ * and attempts unchanged, and start when their turn comes (starts at least `period / maxStarts`
+ * apart: GCRA, docs/recipes.md). Returns the limit now in force.
+ *
+ * @throws InvalidArgumentError naming what is wrong with the queue, the limit or the period.
+ */
+export async function setQueueRateLimitOn(
+  executor: Executor,
+  queue: string,
+  maxStarts: number | null,
+  period?: Duration,
+): Promise<number | null> {
+  if (typeof queue !== 'string' || queue.length < 1 || queue.length > 128)
+    throw new InvalidArgumentError(
+      `queue must be a name of 1 to 128 characters, got ${JSON.stringify(queue) ?? String(queue)}`,
+    );
+  let periodMs: number | null = null;
+  if (maxStarts !== null) {
+    try {
+      periodMs = rateOf(maxStarts, period, `the rate limit of queue "${queue}": `).periodMs;
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message, { cause: error });
+    }
+  }
+  try {
+    const rows = await queryRows<{ limit: number | null }>(
+      executor,
+      `select jobdeck.set_queue_rate_limit($1, $2, $3::bigint * interval '1 millisecond') as "limit"`,
+      [queue, maxStarts, periodMs],
     );
     return rows[0]?.limit ?? null;
   } catch (error) {

@@ -103,6 +103,32 @@ export async function countHeldJobs(
     .execute();
 }
 
+/** Why a waiting job is kept back, as `/metrics` labels it. */
+export type WaitingReason = 'concurrency_limit' | 'rate_limit';
+
+/**
+ * Waiting jobs a limit keeps back, by reason: held by a concurrency limit (`held_at`, not a pause), or put
+ * back by a rate limit or their task's RateLimitedError (`held_reason` `rate limited…`).
+ */
+export async function countWaitingByReason(
+  db: Kysely<Database>,
+): Promise<Record<WaitingReason, number>> {
+  const row = await db
+    .selectFrom('jobdeck.jobs')
+    .select([
+      sql<number>`count(*) filter (where held_at is not null and coalesce(held_reason, '') not like 'paused:%')::int`.as(
+        'concurrency_limit',
+      ),
+      sql<number>`count(*) filter (where held_at is null and held_reason like 'rate limited%')::int`.as(
+        'rate_limit',
+      ),
+    ])
+    .where('status', 'in', ['queued', 'retrying'])
+    .where((eb) => eb.or([eb('held_at', 'is not', null), eb('held_reason', 'is not', null)]))
+    .executeTakeFirstOrThrow();
+  return { concurrency_limit: row.concurrency_limit, rate_limit: row.rate_limit };
+}
+
 /** A finished job as the metrics observe it (durations in seconds). */
 export interface FinishedJobFigures {
   id: string;

@@ -47,6 +47,14 @@ export async function pruneJobs(
     ]);
     const n = row?.n ?? 0;
     deleted += n;
-    if (n < batchSize) return { deleted };
+    if (n < batchSize) break;
   }
+  // Rate limit buckets idle for a day mean what no bucket means (their time has long passed);
+  // per-key limits would otherwise keep a row for every key ever seen.
+  await queryRows(
+    executor,
+    `delete from jobdeck_private.rate_buckets where tat < now() - interval '1 day'`,
+    [],
+  );
+  return { deleted };
 }

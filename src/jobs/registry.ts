@@ -165,6 +165,10 @@ export interface TaskSettings {
   cancelGraceMs: number;
   orgConcurrency: number | null;
   maxConcurrent: number | null;
+  /** `concurrency`: at most `limit` running per key (`keySpec` as the database stores it). */
+  keyConcurrency: { limit: number; keySpec: string } | null;
+  /** `rateLimit`: at most `maxStarts` starts per `periodMs`, per key when `keySpec` is set. */
+  rateLimit: { maxStarts: number; periodMs: number; keySpec: string | null } | null;
   isRetryable: ((error: unknown) => boolean) | null;
   /** Resource limits; non-null means every attempt runs in its own child process. */
   limits: ResourceLimits | null;
@@ -228,6 +232,72 @@ function wholeNumber(value: unknown, what: string, min: number, max: number): nu
   return value;
 }
 
+/** A limit's `key` as the database stores it (`org`, `owner`, `payload:<path>`); throws naming it. */
+export function keySpecOf(key: unknown, what: string): string {
+  if (key === 'org' || key === 'owner') return key;
+  if (key && typeof key === 'object' && !Array.isArray(key)) {
+    const { payload } = key as { payload?: unknown };
+    if (
+      Object.keys(key).length === 1 &&
+      typeof payload === 'string' &&
+      payload.length <= 200 &&
+      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(payload)
+    )
+      return `payload:${payload}`;
+  }
+  throw new TypeError(
+    `${what} must be 'org', 'owner' or { payload: 'field' } (a dotted path of letters, digits, _ and -), got ${JSON.stringify(key) ?? String(key)}`,
+  );
+}
+
+/** Checks `concurrency`; throws naming the bad field. */
+function keyConcurrencyOf(def: AnyTaskDefinition): TaskSettings['keyConcurrency'] {
+  const c: unknown = def.concurrency;
+  if (c === undefined) return null;
+  if (!c || typeof c !== 'object' || Array.isArray(c))
+    throw new TypeError(`concurrency must be an object { limit, key }, got ${JSON.stringify(c)}`);
+  const { limit, key } = c as { limit?: unknown; key?: unknown };
+  return {
+    limit: wholeNumber(limit, 'concurrency.limit', 1, 100_000),
+    keySpec: keySpecOf(key, 'concurrency.key'),
+  };
+}
+
+/** The longest rate limit period (the database's bound too). */
+export const MAX_RATE_PERIOD_MS = 31 * 86_400_000;
+
+/** Checks a rate limit's `limit` and `period`; throws naming the bad one (`what` prefixes them). */
+export function rateOf(
+  limit: unknown,
+  period: unknown,
+  what: string,
+): { maxStarts: number; periodMs: number } {
+  const maxStarts = wholeNumber(limit, `${what}limit`, 1, 1_000_000);
+  if (typeof period !== 'number' && typeof period !== 'string')
+    throw new TypeError(
+      `${what}period must be a duration (ms, or a string like "1s", "1m"), got ${JSON.stringify(period) ?? String(period)}`,
+    );
+  const periodMs = parseDuration(period, `${what}period`);
+  if (periodMs < 1 || periodMs > MAX_RATE_PERIOD_MS)
+    throw new RangeError(`${what}period must be from 1 ms to 31 days, got ${String(period)}`);
+  return { maxStarts, periodMs };
+}
+
+/** Checks `rateLimit`; throws naming the bad field. */
+function rateLimitOf(def: AnyTaskDefinition): TaskSettings['rateLimit'] {
+  const r: unknown = def.rateLimit;
+  if (r === undefined) return null;
+  if (!r || typeof r !== 'object' || Array.isArray(r))
+    throw new TypeError(
+      `rateLimit must be an object { limit, period, key? }, got ${JSON.stringify(r)}`,
+    );
+  const { limit, period, key } = r as { limit?: unknown; period?: unknown; key?: unknown };
+  return {
+    ...rateOf(limit, period, 'rateLimit.'),
+    keySpec: key === undefined ? null : keySpecOf(key, 'rateLimit.key'),
+  };
+}
+
 /** Checks a task definition's policy fields; throws naming the first bad one. */
 export function taskSettings(
   def: AnyTaskDefinition,
@@ -265,6 +335,8 @@ export function taskSettings(
       def.maxConcurrent === undefined
         ? null
         : wholeNumber(def.maxConcurrent, 'maxConcurrent', 1, 100_000),
+    keyConcurrency: keyConcurrencyOf(def),
+    rateLimit: rateLimitOf(def),
     isRetryable: def.isRetryable ?? null,
     limits: limitsOf(def),
   };
@@ -325,6 +397,14 @@ export async function syncTaskTypes(
   if (registry.size === 0) return;
   const limits: { scope: 'type'; key: string; max_running: number }[] = [];
   const unlimited: string[] = [];
+  const rates: {
+    scope: 'type';
+    name: string;
+    max_starts: number;
+    period: string;
+    key_spec: string | null;
+  }[] = [];
+  const unrated: string[] = [];
   const rows = [...registry].map(([type, def]) => {
     const schema = payloadJsonSchema(def, type);
     let settings: TaskSettings;
@@ -335,6 +415,15 @@ export async function syncTaskTypes(
     }
     if (settings.maxConcurrent === null) unlimited.push(type);
     else limits.push({ scope: 'type', key: type, max_running: settings.maxConcurrent });
+    if (settings.rateLimit === null) unrated.push(type);
+    else
+      rates.push({
+        scope: 'type',
+        name: type,
+        max_starts: settings.rateLimit.maxStarts,
+        period: `${settings.rateLimit.periodMs} milliseconds`,
+        key_spec: settings.rateLimit.keySpec,
+      });
     return {
       type,
       payload_schema: schema ? JSON.stringify(schema) : null,
@@ -345,6 +434,8 @@ export async function syncTaskTypes(
       timeout_ms: settings.timeoutMs,
       cancel_grace_ms: def.cancelGrace === undefined ? null : settings.cancelGraceMs,
       org_concurrency: settings.orgConcurrency,
+      key_concurrency: settings.keyConcurrency?.limit ?? null,
+      concurrency_key_spec: settings.keyConcurrency?.keySpec ?? null,
       api_enqueue: def.enqueueFromApi !== false,
       webhook_url: webhookOf(def, type),
       category: categoryOf(def, type),
@@ -388,4 +479,57 @@ export async function syncTaskTypes(
           ),
       )
       .execute();
+  await syncRateLimits(db, rates, unrated);
+}
+
+/**
+ * Writes the task types' `rateLimit`s (a type registered without one loses the one it had); a
+ * limit that changed starts afresh (jobdeck_private.reset_rate_limit: its buckets dropped, its
+ * waiting jobs tried again under the new rate).
+ */
+async function syncRateLimits(
+  db: Kysely<Database>,
+  rates: {
+    scope: 'type';
+    name: string;
+    max_starts: number;
+    period: string;
+    key_spec: string | null;
+  }[],
+  unrated: string[],
+): Promise<void> {
+  const changed: string[] = [];
+  if (unrated.length > 0) {
+    const removed = await db
+      .deleteFrom('jobdeck_private.rate_limits')
+      .where('scope', '=', 'type')
+      .where('name', 'in', unrated)
+      .returning('name')
+      .execute();
+    changed.push(...removed.map((r) => r.name));
+  }
+  if (rates.length > 0) {
+    const written = await db
+      .insertInto('jobdeck_private.rate_limits')
+      .values(rates)
+      .onConflict((oc) =>
+        oc
+          .columns(['scope', 'name'])
+          .doUpdateSet({
+            max_starts: (eb) => eb.ref('excluded.max_starts'),
+            period: (eb) => eb.ref('excluded.period'),
+            key_spec: (eb) => eb.ref('excluded.key_spec'),
+            updated_at: sql`now()`,
+          })
+          // Only a changed limit: an unchanged redeploy keeps its buckets.
+          .where(
+            sql<boolean>`(jobdeck_private.rate_limits.max_starts, jobdeck_private.rate_limits.period, jobdeck_private.rate_limits.key_spec) is distinct from (excluded.max_starts, excluded.period, excluded.key_spec)`,
+          ),
+      )
+      .returning('name')
+      .execute();
+    changed.push(...written.map((r) => r.name));
+  }
+  for (const name of changed)
+    await sql`select jobdeck_private.reset_rate_limit('type', ${name})`.execute(db);
 }

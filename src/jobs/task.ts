@@ -33,6 +33,36 @@ export interface TaskContext<P = unknown> {
   log(level: JobEventLevel, message: string, data?: unknown): Promise<void>;
   /** Graphile Worker's helpers (withPgClient, logger, …) for anything else. */
   helpers: JobHelpers;
+  /**
+   * Ends the attempt as "rate limited, retry after `retryAfter`" (an external API answered 429):
+   * throws a RateLimitedError, so the job waits and runs again later without spending an attempt.
+   */
+  rateLimited(retryAfter: Duration): never;
+}
+
+/**
+ * What a per-key limit counts by: the job's `orgId`, its `ownerId`, or a field of its payload
+ * (`{ payload: 'accountId' }`, a dotted path for nested fields; the value must be a string or a
+ * number). Computed when the job is enqueued; a job it fails on is refused, naming the field.
+ */
+export type LimitKey = 'org' | 'owner' | { payload: string };
+
+/** `defineTask({ concurrency })`: at most `limit` jobs of this type with one key run at once. */
+export interface KeyConcurrency {
+  limit: number;
+  key: LimitKey;
+}
+
+/**
+ * `defineTask({ rateLimit })`: at most `limit` jobs of this type start per `period`, across every
+ * worker; with `key`, per key (each key has a budget of its own). Starts are spaced at least
+ * `period / limit` apart (GCRA without burst, docs/recipes.md).
+ */
+export interface RateLimit {
+  limit: number;
+  /** Milliseconds or a duration string (`"1s"`, `"1m"`): from 1 ms to 31 days. */
+  period: Duration;
+  key?: LimitKey;
 }
 
 /** Per-attempt resource limits of a task type (see {@link TaskDefinition.limits}). */
@@ -79,6 +109,18 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    * soon as a slot frees. Per queue: `jobdeck.setQueueConcurrency()` or JOBDECK_QUEUE_CONCURRENCY.
    */
   maxConcurrent?: number;
+  /**
+   * At most `limit` jobs of this type run at once per key (`'org'`, `'owner'` or
+   * `{ payload: 'accountId' }`), across all workers: `orgConcurrency` for any key. Jobs over it
+   * are held (`held: task type "x" is at its concurrency limit for key "k" (n)`) until a slot frees.
+   */
+  concurrency?: KeyConcurrency;
+  /**
+   * At most `limit` starts per `period` (optionally per key), across all workers. A job over the
+   * rate waits (status and attempts unchanged; `held_reason` says until when) and starts when its
+   * turn comes. Per queue: `jobdeck.setQueueRateLimit()`.
+   */
+  rateLimit?: RateLimit;
   /**
    * Resource limits for each attempt: `memoryMb` (resident memory of the attempt's process, in MB)
    * and `cpuSeconds` (CPU time, user + system). A type with limits runs every attempt in its own

@@ -2,7 +2,9 @@ import type { JobAttemptError } from '../db/types.ts';
 import {
   JobCancelledError,
   JobTimeoutError,
+  MAX_RATE_DEFERRALS,
   PermanentJobError,
+  RateLimitedError,
   WorkerShutdownError,
 } from '../errors.ts';
 import type { TaskSettings } from '../jobs/registry.ts';
@@ -87,6 +89,22 @@ export function returnedOutcome(value: unknown, signal: AbortSignal): Outcome {
   return { outcome: 'succeeded', resultJson };
 }
 
+/**
+ * The wait a RateLimitedError asks for, in ms, or null for any other error. Duck-typed as well: an
+ * attempt with `limits` runs in its own process, and its errors come back rebuilt by name.
+ */
+function retryAfterOf(error: unknown): number | null {
+  if (error instanceof RateLimitedError) return error.retryAfterMs;
+  if (typeof error !== 'object' || error === null) return null;
+  const { name, retryAfterMs } = error as { name?: unknown; retryAfterMs?: unknown };
+  return name === 'RateLimitedError' &&
+    typeof retryAfterMs === 'number' &&
+    Number.isFinite(retryAfterMs) &&
+    retryAfterMs >= 0
+    ? Math.min(Math.round(retryAfterMs), 86_400_000)
+    : null;
+}
+
 /** The outcome of a task that threw (or was abandoned after its grace). */
 export function thrownOutcome(error: unknown, state: AttemptState, policy: OutcomePolicy): Outcome {
   const { signal } = state.controller;
@@ -94,6 +112,26 @@ export function thrownOutcome(error: unknown, state: AttemptState, policy: Outco
     policy.logger.warn(`${policy.type} job ${state.row.id}: ${error.message}`);
   if (error instanceof JobCancelledError && !signal.aborted) return { outcome: 'cancelled' };
   if (signal.aborted) return abortedOutcome(error, state, policy);
+  const retryAfterMs = retryAfterOf(error);
+  // "Rate limited, retry after": no attempt spent, up to MAX_RATE_DEFERRALS times per job; past
+  // that it is an ordinary retryable error, so a task that says it forever still ends.
+  if (retryAfterMs !== null && (state.row.rate_deferrals ?? 0) < MAX_RATE_DEFERRALS)
+    return { outcome: 'rate_limited', delayMs: retryAfterMs };
+  if (retryAfterMs !== null)
+    return {
+      outcome: 'error',
+      retryable: true,
+      error: attemptError(
+        Object.assign(
+          new Error(
+            `${(error as Error).message} (rate limited ${MAX_RATE_DEFERRALS} times: now counted as a failed attempt)`,
+          ),
+          { name: 'RateLimitedError' },
+        ),
+        state.attempt,
+        false,
+      ),
+    };
   const { retryable, permanent } = classify(error, policy);
   return { outcome: 'error', retryable, error: attemptError(error, state.attempt, permanent) };
 }
@@ -143,6 +181,8 @@ export function reportFinish(
     logger.warn(`${type} job ${id} failed on attempt ${attempt}: ${error?.message ?? 'error'}`);
   } else if (status === 'retrying') {
     logger.info(`${type} job ${id} attempt ${attempt} failed, will retry: ${error?.message}`);
+  } else if (status === 'queued' && outcome === 'rate_limited') {
+    logger.info(`${type} job ${id} rate limited by the task; back in the queue for later`);
   } else if (status === 'queued') {
     logger.info(`${type} job ${id} interrupted by shutdown; back in the queue`);
   } else if (status === 'cancelled') {

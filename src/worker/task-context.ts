@@ -1,5 +1,7 @@
 import type { JobHelpers } from 'graphile-worker';
 import { JOB_EVENT_LEVELS, type Job, type JobEventLevel } from '../db/types.ts';
+import { RateLimitedError } from '../errors.ts';
+import type { Duration } from '../jobs/policy.ts';
 import type { ProgressValue, TaskContext } from '../jobs/task.ts';
 import type { Tracker } from './tracker.ts';
 
@@ -94,6 +96,9 @@ export function makeTaskContext(
       state.currentStep = checkStep(name);
       if (state.settled) return Promise.resolve();
       return tracker.progress({ id: row.id, attempt, step: state.currentStep });
+    },
+    rateLimited(retryAfter: Duration): never {
+      throw new RateLimitedError({ retryAfter });
     },
     log(level, message, data) {
       checkLogLine(level, message);

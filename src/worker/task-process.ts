@@ -12,9 +12,11 @@ import {
   JobCancelledError,
   JobTimeoutError,
   PermanentJobError,
+  RateLimitedError,
   WorkerShutdownError,
 } from '../errors.ts';
 import type { JobEventLevel } from '../db/types.ts';
+import type { Duration } from '../jobs/policy.ts';
 import type { AnyTaskDefinition, ProgressValue, TaskContext } from '../jobs/task.ts';
 import type { ChildMessage, ParentMessage, RemoteError } from './isolated-attempt.ts';
 import { checkLogLine, checkStep, progressPatch } from './task-context.ts';
@@ -146,6 +148,9 @@ async function runAttempt(message: Extract<ParentMessage, { kind: 'run' }>): Pro
     async step(name: string) {
       currentStep = checkStep(name);
       await call('step', [currentStep]);
+    },
+    rateLimited(retryAfter: Duration): never {
+      throw new RateLimitedError({ retryAfter });
     },
     async log(level: JobEventLevel, text: string, data?: unknown) {
       checkLogLine(level, text);

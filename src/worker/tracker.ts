@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Job, JobAttemptError } from '../db/types.ts';
 import type { JobStatus } from '../jobs/states.ts';
 import type { Logger } from '../logger.ts';
+import { RateWake } from './rate-wake.ts';
 import { Lane } from './lane.ts';
 
 /**
@@ -42,7 +43,7 @@ export interface EventRecord {
 }
 
 /** How an attempt ended, as the wrapper saw it; `finish_jobs` decides the status. */
-export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted';
+export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted' | 'rate_limited';
 
 export interface FinishRecord {
   id: string;
@@ -58,6 +59,8 @@ export interface FinishRecord {
   /** JSON text of the result (succeeded only). */
   resultJson?: string | null;
   error?: JobAttemptError;
+  /** For `rate_limited`: how long the job waits before its next attempt, in ms. */
+  delayMs?: number;
   peakRssBytes?: number;
   cpuMs?: number;
   /** Filled in by the tracker: the job's latest progress patch. */
@@ -161,10 +164,13 @@ export class Tracker {
   /** Attempts started without a running mark, until they finish. */
   readonly #unmarked = new Map<string, Tracked>();
   #finishesPending = 0;
+  /** Wake-ups for jobs a rate limit put back (rate-wake.ts). */
+  readonly #rateWake: RateWake;
 
   constructor(pool: pg.Pool, options: TrackerOptions) {
     this.#pool = pool;
     this.#options = options;
+    this.#rateWake = new RateWake(pool, options.logger);
     const warn = (what: string) => (error: Error, items: unknown[]) =>
       options.logger.warn(`could not write ${items.length} ${what}: ${error.message}`);
     // A start holds a task slot until it returns: it goes out at once (what arrives while one is
@@ -311,6 +317,7 @@ export class Tracker {
 
   /** Writes everything queued (finishes included) and waits for it. */
   async close(): Promise<void> {
+    this.#rateWake.close();
     await Promise.all([
       this.#starts.drain(),
       this.#marks.drain(),
@@ -405,6 +412,9 @@ export class Tracker {
     }
     const byGwId = new Map<string, Job>();
     for (const row of result.rows) byGwId.set(String(row.gw_job_id), row);
+    const notStarted = items.filter((item) => item.id && !byGwId.has(item.gwJobId));
+    // Some may wait for a rate limit's next turn: wake the workers then, not at their next poll.
+    if (notStarted.length > 0) void this.#rateWake.schedule(notStarted.map((item) => item.id!));
     return items.map((item) => byGwId.get(item.gwJobId) ?? null);
   }
 
@@ -480,6 +490,7 @@ export class Tracker {
         step: f.latest?.step ?? null,
         completed: f.latest?.completed ?? null,
         total: f.latest?.total ?? null,
+        delay_ms: f.delayMs ?? null,
       }));
     const text = JSON.stringify(rows);
     // A statement the server refused is retried `tries` times; a lost connection (PostgreSQL

@@ -30,6 +30,9 @@ function attempt(payload: unknown, limits: ResourceLimits, extra: Partial<Isolat
     progress: () => Promise.resolve(),
     step: () => Promise.resolve(),
     log: () => Promise.resolve(),
+    rateLimited: () => {
+      throw new Error('not used here');
+    },
   };
   const usage = { peakRssBytes: 0, cpuMs: 0 };
   const run = runIsolatedAttempt({

@@ -297,6 +297,52 @@ describe('the example application, with jobdeck installed from its tarball', () 
     expect((await as('alice', '/uploads/999999')).status).toBe(404);
   });
 
+  it('keeps a task to its rate limit per owner, across the worker, without spending attempts', async () => {
+    const jobs = await jobdeck.enqueueJobs([
+      ...Array.from({ length: 8 }, (_, i) => ({
+        type: 'notify_partner',
+        payload: { uploadId: i + 1, simulate429: i === 0 },
+        ownerId: 'alice',
+      })),
+      ...Array.from({ length: 4 }, (_, i) => ({
+        type: 'notify_partner',
+        payload: { uploadId: i + 1 },
+        ownerId: 'bob',
+      })),
+    ]);
+    const ids = jobs.map((job) => job.id);
+    await waitFor(
+      async () =>
+        (
+          await owner.query<{ n: number }>(
+            `select count(*)::int as n from jobdeck.jobs where id = any($1) and status = 'succeeded'`,
+            [ids],
+          )
+        ).rows[0]!.n === ids.length,
+      { timeoutMs: 30_000, what: 'the rate-limited notifications' },
+    );
+    const { rows } = await owner.query<{ attempts: number; deferred: number; n: number }>(
+      `select attempts, rate_deferrals as deferred, count(*)::int as n from jobdeck.jobs
+        where id = any($1) group by 1, 2 order by 2`,
+      [ids],
+    );
+    // every job on its first attempt; the one the partner turned away once was put back, not failed
+    expect(rows).toEqual([
+      { attempts: 1, deferred: 0, n: 11 },
+      { attempts: 1, deferred: 1, n: 1 },
+    ]);
+    // no owner got more than 4 starts in any one-second window
+    const { rows: peaks } = await owner.query<{ owner_id: string; peak: number }>(
+      `select owner_id, max(n)::int as peak from (
+         select owner_id, count(*) over (partition by owner_id order by started_at
+                  range between current row and interval '999999 microseconds' following) as n
+           from jobdeck.jobs where id = any($1)) w group by 1 order by 1`,
+      [ids],
+    );
+    expect(peaks.map((p) => p.owner_id)).toEqual(['alice', 'bob']);
+    for (const p of peaks) expect(p.peak).toBeLessThanOrEqual(4);
+  });
+
   it('runs the crontab schedule of the application', { timeout: 90_000 }, async () => {
     // Cron has minute resolution: this waits for the next minute boundary (at most ~60 s).
     const run = await waitFor(
