@@ -37,6 +37,8 @@ async function attempt(
     progress: () => Promise.resolve(),
     step: () => Promise.resolve(),
     log: () => Promise.resolve(),
+    sleep: () => Promise.resolve(),
+    waitFor: () => Promise.reject(new Error('no durable steps here')),
   };
   const helpers = {
     job: {},

@@ -143,6 +143,8 @@ export function reportFinish(
     logger.warn(`${type} job ${id} failed on attempt ${attempt}: ${error?.message ?? 'error'}`);
   } else if (status === 'retrying') {
     logger.info(`${type} job ${id} attempt ${attempt} failed, will retry: ${error?.message}`);
+  } else if (status === 'queued' && outcome === 'parked') {
+    logger.debug(`${type} job ${id} parked (sleep or waitFor); back in the queue until it wakes`);
   } else if (status === 'queued') {
     logger.info(`${type} job ${id} interrupted by shutdown; back in the queue`);
   } else if (status === 'cancelled') {

@@ -42,7 +42,7 @@ export interface EventRecord {
 }
 
 /** How an attempt ended, as the wrapper saw it; `finish_jobs` decides the status. */
-export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted';
+export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted' | 'parked';
 
 export interface FinishRecord {
   id: string;
@@ -58,6 +58,8 @@ export interface FinishRecord {
   /** JSON text of the result (succeeded only). */
   resultJson?: string | null;
   error?: JobAttemptError;
+  /** For `parked` (ctx.sleep, ctx.waitFor): when the job runs again. */
+  wakeAt?: Date;
   peakRssBytes?: number;
   cpuMs?: number;
   /** Filled in by the tracker: the job's latest progress patch. */
@@ -480,6 +482,7 @@ export class Tracker {
         step: f.latest?.step ?? null,
         completed: f.latest?.completed ?? null,
         total: f.latest?.total ?? null,
+        wake_at: f.wakeAt ? f.wakeAt.toISOString() : null,
       }));
     const text = JSON.stringify(rows);
     // A statement the server refused is retried `tries` times; a lost connection (PostgreSQL

@@ -30,6 +30,8 @@ function attempt(payload: unknown, limits: ResourceLimits, extra: Partial<Isolat
     progress: () => Promise.resolve(),
     step: () => Promise.resolve(),
     log: () => Promise.resolve(),
+    sleep: () => Promise.resolve(),
+    waitFor: () => Promise.reject(new Error('no durable steps here')),
   };
   const usage = { peakRssBytes: 0, cpuMs: 0 };
   const run = runIsolatedAttempt({
