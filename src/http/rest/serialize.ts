@@ -1,4 +1,6 @@
+import type { z } from 'zod';
 import type { Job, JobStep } from '../../db/types.ts';
+import type { JobStepView } from './novus-contract.ts';
 import { budgetAttempts, canCancel, canRetry } from '../../jobs/states.ts';
 
 const iso = (value: Date | null | undefined): string | null => (value ? value.toISOString() : null);
@@ -93,7 +95,7 @@ export function detailJob(job: Job) {
  * step stored (its function's JSON, a wait's signal data); a step with no `completed_at` is the
  * sleep or wait the job is parked on.
  */
-export function stepView(step: JobStep) {
+export function stepView(step: JobStep): z.output<typeof JobStepView> {
   return {
     name: step.name,
     position: step.position,
