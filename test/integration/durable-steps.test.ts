@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import { countJobOutcomesSince } from '../../src/jobs/monitoring.ts';
 import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
 import { defineTask, type AnyTaskDefinition } from '../../src/jobs/task.ts';
 import { ROOT } from '../helpers/cli.ts';
@@ -235,6 +236,14 @@ describe('durable steps', () => {
       expect(runs.get(`${job.id}:after`)).toBe(1);
       const events = await jobdeck.getJobEvents(job.id);
       expect(events.some((e) => e.message.startsWith('parked: sleeping until'))).toBe(true);
+      expect(events.some((e) => e.message.startsWith('queued again: parked'))).toBe(true);
+      // Not a failure or a retry in the metrics' counts (jobdeck_jobs_*_total)
+      const [outcomes] = await countJobOutcomesSince(jobdeck.db, '0').then((rows) =>
+        rows.filter((r) => r.type === 'napper'),
+      );
+      expect([outcomes!.failed, outcomes!.retried, outcomes!.cancelled].map(Number)).toEqual([
+        0, 0, 0,
+      ]);
       const steps = await jobdeck.getJobSteps(job.id);
       expect(steps.map((s) => [s.name, s.kind])).toEqual([
         ['before', 'run'],
