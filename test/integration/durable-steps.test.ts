@@ -236,7 +236,9 @@ describe('durable steps', () => {
       expect(runs.get(`${job.id}:after`)).toBe(1);
       const events = await jobdeck.getJobEvents(job.id);
       expect(events.some((e) => e.message.startsWith('parked: sleeping until'))).toBe(true);
-      expect(events.some((e) => e.message.startsWith('queued again: parked'))).toBe(true);
+      // (A 'queued again: parked …' transition too, unless the attempt parked before its running
+      // mark was written: then the row went from queued to queued, no transition.)
+      expect(events.filter((e) => /^(retrying|failed)/.test(e.message))).toEqual([]);
       // Not a failure or a retry in the metrics' counts (jobdeck_jobs_*_total)
       const [outcomes] = await countJobOutcomesSince(jobdeck.db, '0').then((rows) =>
         rows.filter((r) => r.type === 'napper'),
