@@ -40,6 +40,8 @@ async function attempt(
     rateLimited: () => {
       throw new Error('not used here');
     },
+    sleep: () => Promise.resolve(),
+    waitFor: () => Promise.reject(new Error('no durable steps here')),
   };
   const helpers = {
     job: {},

@@ -372,7 +372,7 @@ function History({ token, onOpen, version }) {
 }
 
 const DETAIL_QUERY = `query($id: UUID!) { job(id: $id) {
-  ${JOB_FIELDS} payload result errors priority peakRssBytes cpuMs cancelReason
+  ${JOB_FIELDS} payload result errors priority peakRssBytes cpuMs cancelReason steps
   attemptHistory { nodes { attempt startedAt finishedAt outcome message error } }
   events(first: 200, orderBy: ID_ASC) { nodes { id at kind level message step } } } }`;
 
@@ -431,6 +431,40 @@ function JobDetail({ token, socket, id, onClose }) {
         <h3>Result</h3>
         ${url ? html`<p><a href=${api(url)} download=${fileName}>Download ${fileName}</a></p>` : ''}
         <pre>${JSON.stringify(job.result, null, 2)}</pre>
+        ${
+          job.steps?.length
+            ? html`<h3>Steps</h3>
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Step</th>
+                      <th>Kind</th>
+                      <th>Attempt</th>
+                      <th>Completed</th>
+                      <th>Result</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${job.steps.map(
+                      (s) =>
+                        html`<tr>
+                          <td>${s.name}</td>
+                          <td>${s.kind}${s.waitEvent ? ` (${s.waitEvent})` : ''}</td>
+                          <td>${s.attempt}</td>
+                          <td>
+                            ${
+                              s.completedAt
+                                ? fmtTime(s.completedAt)
+                                : `parked until ${fmtTime(s.wakeAt)}`
+                            }${s.timedOut ? ' (timed out)' : ''}
+                          </td>
+                          <td><pre>${JSON.stringify(s.result)}</pre></td>
+                        </tr>`,
+                    )}
+                  </tbody>
+                </table>`
+            : ''
+        }
         <h3>Attempts</h3>
         <table>
           <thead>

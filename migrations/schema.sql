@@ -45,6 +45,38 @@ comment on table jobdeck.job_events is '@behavior -insert -update -delete -query
 Log lines written by tasks and the status transitions of each job.';
 -- privileges on table jobdeck.job_events: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_system=SELECT jobdeck_user=SELECT
 
+create table jobdeck.job_steps (
+  job_id uuid not null,
+  name text not null,
+  "position" integer not null,
+  kind text default 'run'::text not null,
+  result jsonb,
+  attempt integer not null,
+  started_at timestamp with time zone default now() not null,
+  completed_at timestamp with time zone,
+  wake_at timestamp with time zone,
+  wait_event text,
+  timed_out boolean default false not null,
+  constraint job_steps_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobdeck.jobs(id) ON DELETE CASCADE,
+  constraint job_steps_pkey PRIMARY KEY (job_id, name),
+  constraint kind_known CHECK ((kind = ANY (ARRAY['run'::text, 'sleep'::text, 'wait'::text]))),
+  constraint name_length CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+  constraint position_in_range CHECK (("position" >= 0)),
+  constraint wait_has_event CHECK (((kind = 'wait'::text) = (wait_event IS NOT NULL)))
+);
+alter table jobdeck.job_steps enable row level security;
+CREATE UNIQUE INDEX job_steps_pkey ON jobdeck.job_steps USING btree (job_id, name);
+create policy job_steps_select on jobdeck.job_steps for select to jobdeck_admin, jobdeck_user using ((EXISTS ( SELECT 1
+   FROM jobdeck.jobs j
+  WHERE (j.id = job_steps.job_id))));
+create policy job_steps_select_system on jobdeck.job_steps for select to jobdeck_system using (true);
+comment on table jobdeck.job_steps is '@behavior -insert -update -delete -query:resource:list -query:resource:connection -single
+The durable steps of each job: a completed step''s stored result is returned instead of running it again.';
+comment on column jobdeck.job_steps.result is 'The JSON the step''s function returned (run), the signal''s data (wait); null for sleep.';
+comment on column jobdeck.job_steps.wake_at is 'sleep: when it ends; wait: when it times out. Set while the job is parked on it.';
+comment on constraint job_steps_job_id_fkey on jobdeck.job_steps is '@behavior -*';
+-- privileges on table jobdeck.job_steps: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_system=SELECT jobdeck_user=SELECT
+
 create table jobdeck.jobs (
   id uuid default gen_random_uuid() not null,
   type text not null,
@@ -515,6 +547,23 @@ $function$;
 comment on function jobdeck.jobs_errors(job jobdeck.jobs) is 'One entry per failed attempt ({at, attempt, name, message, stack, permanent, …}); `stack` is null unless you are an admin of the job''s organisation.';
 -- privileges on function jobdeck.jobs_errors(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.jobs_steps(job jobdeck.jobs)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'name', s.name, 'position', s.position, 'kind', s.kind, 'result', s.result,
+           'attempt', s.attempt, 'startedAt', s.started_at, 'completedAt', s.completed_at,
+           'wakeAt', s.wake_at, 'waitEvent', s.wait_event, 'timedOut', s.timed_out)
+           order by s.position, s.started_at), '[]'::jsonb)
+    from jobdeck.job_steps s
+   where s.job_id = job.id
+$function$;
+comment on function jobdeck.jobs_steps(job jobdeck.jobs) is 'The job''s durable steps in order ({name, position, kind, result, attempt, startedAt, completedAt, wakeAt, waitEvent, timedOut}).';
+-- privileges on function jobdeck.jobs_steps(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.pause_all(reason text DEFAULT NULL::text, cancel_running boolean DEFAULT false, paused_by text DEFAULT NULL::text)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -629,7 +678,7 @@ $function$;
 comment on function jobdeck.resume_task_type(type text) is 'End the pause of a task type: its held jobs are queued again at once. Errors: JD004 bad argument.';
 -- privileges on function jobdeck.resume_task_type(type text): jobdeck_system=EXECUTE
 
-CREATE OR REPLACE FUNCTION jobdeck.retry_job(id uuid)
+CREATE OR REPLACE FUNCTION jobdeck.retry_job(id uuid, keep_steps boolean DEFAULT true)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -642,7 +691,7 @@ begin
   end if;
   perform jobdeck_private.authorize_job(retry_job.id, 'jobs.retry_jobs');
   begin
-    return jobdeck_private.retry_job(retry_job.id);
+    return jobdeck_private.retry_job(retry_job.id, retry_job.keep_steps);
   exception when sqlstate 'JD011' then
     -- the message may name another job that holds the key; API callers must not learn of it
     if jobdeck_private.caller_scope() <> 'all' and sqlerrm like '%key%' then
@@ -653,9 +702,9 @@ begin
   end;
 end;
 $function$;
-comment on function jobdeck.retry_job(id uuid) is '@resultFieldName job
-Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011, 42501.';
--- privileges on function jobdeck.retry_job(id uuid): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+comment on function jobdeck.retry_job(id uuid, keep_steps boolean) is '@resultFieldName job
+Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept; completed steps are kept unless keepSteps is false. Errors: JD010, JD011, 42501.';
+-- privileges on function jobdeck.retry_job(id uuid, keep_steps boolean): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.set_queue_concurrency(queue text, max_running integer)
  RETURNS integer
@@ -722,6 +771,52 @@ $function$;
 comment on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval) is 'At most max_starts jobs of this queue start per period, across all workers; null removes the limit. Errors: JD004 bad argument.';
 -- privileges on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval): jobdeck_system=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.signal(target text, event text, data jsonb DEFAULT NULL::jsonb)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_job jobdeck.jobs;
+begin
+  if target is null or target = '' then
+    raise exception 'a job id or key is required' using errcode = 'JD004';
+  end if;
+  if event is null or length(event) not between 1 and 200 then
+    raise exception 'event must be a non-empty string of at most 200 characters' using errcode = 'JD004';
+  end if;
+  if target ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    select * into v_job from jobdeck.jobs j where j.id = target::uuid for update;
+  end if;
+  if v_job.id is null then
+    select * into v_job from jobdeck.jobs j
+     where j.key = target and j.status in ('queued', 'running', 'retrying') for update;
+  end if;
+  if v_job.id is null then
+    raise exception 'no job with id or unfinished job with key "%"', target using errcode = 'JD010';
+  end if;
+  if v_job.status in ('succeeded', 'failed', 'cancelled') then
+    raise exception 'job % is % and waits for no signal', v_job.id, v_job.status
+      using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
+  end if;
+  insert into jobdeck_private.job_signals (job_id, event, data) values (v_job.id, signal.event, signal.data);
+  if v_job.status in ('queued', 'retrying') and v_job.run_at > now()
+     and exists (select 1 from jobdeck.job_steps s
+                  where s.job_id = v_job.id and s.kind = 'wait' and s.completed_at is null
+                    and s.wait_event = signal.event) then
+    update jobdeck.jobs j set run_at = now(), updated_at = now() where j.id = v_job.id;
+    if v_job.gw_job_id is not null then
+      perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => now());
+    end if;
+  end if;
+  return v_job.id;
+end;
+$function$;
+comment on function jobdeck.signal(target text, event text, data jsonb) is 'Send a signal (event, data) to a job by id or key; a job parked in waitFor(event) is woken at once. Errors: JD004, JD010, JD011.';
+-- privileges on function jobdeck.signal(target text, event text, data jsonb): jobdeck_system=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.task_category(type text)
  RETURNS text
  LANGUAGE sql
@@ -751,6 +846,24 @@ alter table jobdeck_private.concurrency_limits enable row level security;
 CREATE UNIQUE INDEX concurrency_limits_pkey ON jobdeck_private.concurrency_limits USING btree (scope, key);
 comment on table jobdeck_private.concurrency_limits is 'At most max_running jobs of a task type (scope type; defineTask maxConcurrent) or a queue (scope queue; jobdeck.set_queue_concurrency) run at once, across all workers.';
 -- privileges on table jobdeck_private.concurrency_limits: owner only
+
+create table jobdeck_private.job_signals (
+  id bigint generated always as identity not null,
+  job_id uuid not null,
+  event text not null,
+  data jsonb,
+  at timestamp with time zone default now() not null,
+  consumed_at timestamp with time zone,
+  consumed_by text,
+  constraint event_length CHECK (((length(event) >= 1) AND (length(event) <= 200))),
+  constraint job_signals_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobdeck.jobs(id) ON DELETE CASCADE,
+  constraint job_signals_pkey PRIMARY KEY (id)
+);
+alter table jobdeck_private.job_signals enable row level security;
+CREATE UNIQUE INDEX job_signals_pkey ON jobdeck_private.job_signals USING btree (id);
+CREATE INDEX job_signals_waiting_idx ON jobdeck_private.job_signals USING btree (job_id, event, id) WHERE (consumed_at IS NULL);
+comment on table jobdeck_private.job_signals is 'Signals sent to jobs (jobdeck.signal), kept until a waitFor of the same event consumes them.';
+-- privileges on table jobdeck_private.job_signals: owner only
 
 create table jobdeck_private.migrations (
   id integer not null,
@@ -896,6 +1009,10 @@ create table jobdeck_private.workers (
 alter table jobdeck_private.workers enable row level security;
 CREATE UNIQUE INDEX workers_pkey ON jobdeck_private.workers USING btree (id);
 -- privileges on table jobdeck_private.workers: owner only
+
+create sequence jobdeck_private.job_signals_id_seq as bigint increment 1 minvalue 1 maxvalue 9223372036854775807 start 1 cache 1;
+-- owned by jobdeck_private.job_signals.id (identity)
+-- privileges on sequence jobdeck_private.job_signals_id_seq: owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.add_checked_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb)
  RETURNS jobdeck.jobs
@@ -1720,7 +1837,8 @@ begin
     select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, started_at timestamptz, attempt integer,
                                                  outcome text, retryable boolean, result jsonb, error jsonb,
                                                  peak_rss_bytes bigint, cpu_ms bigint, progress integer, step text,
-                                                 completed integer, total integer, delay_ms bigint)
+                                                 completed integer, total integer, delay_ms bigint,
+                                                 wake_at timestamptz)
   ), cur as materialized (
     -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
     -- now, after any cancel that committed while we waited; the update below sees the same.
@@ -1732,7 +1850,7 @@ begin
              when v.outcome = 'succeeded' then 'succeeded'
              when v.outcome = 'cancelled' then 'cancelled'
              when c.cancel_requested_at is not null then 'cancelled'
-             when v.outcome in ('interrupted', 'rate_limited') then 'queued'
+             when v.outcome in ('interrupted', 'rate_limited', 'parked') then 'queued'
              when v.outcome = 'error' and v.retryable and v.attempt - c.attempts_before_retry < c.max_attempts then 'retrying'
              else 'failed'
            end as new_status
@@ -1757,7 +1875,8 @@ begin
                       when 'retrying' then now() + jobdeck_private.retry_delay(
                         (select t.backoff from jobdeck_private.task_types t where t.type = j.type),
                         d.attempt - j.attempts_before_retry)
-                      when 'queued' then now() + coalesce(d.delay_ms, 0) * interval '1 millisecond'
+                      when 'queued' then case when d.outcome = 'parked' then coalesce(d.wake_at, now())
+                                              else now() + coalesce(d.delay_ms, 0) * interval '1 millisecond' end
                       else j.run_at end,
            held_reason = case when d.new_status = 'queued' and d.outcome = 'rate_limited'
                               then 'rate limited by the task, retry at '
@@ -1787,6 +1906,19 @@ begin
      where d.outcome = 'rate_limited' and upd.status = 'queued'
   )
   select coalesce(jsonb_agg(jsonb_build_object('id', upd.id, 'status', upd.status)), '[]') into v_done from upd;
+
+  -- A job parked on a wait whose signal committed while it ran (jobdeck.signal found it running)
+  -- runs again at once. A statement of its own: it sees signals committed while this one waited
+  -- for the row locks.
+  if exists (select 1 from jsonb_to_recordset(items) as v(outcome text) where v.outcome = 'parked') then
+    update jobdeck.jobs j set run_at = now()
+      from jsonb_to_recordset(v_done) as f(id uuid, status text)
+     where f.id = j.id and f.status = 'queued' and j.run_at > now()
+       and exists (select 1 from jobdeck.job_steps s
+                     join jobdeck_private.job_signals g
+                       on g.job_id = s.job_id and g.event = s.wait_event and g.consumed_at is null
+                    where s.job_id = j.id and s.kind = 'wait' and s.completed_at is null);
+  end if;
 
   -- The next attempt of each requeued job gets a Graphile job of its own.
   if exists (select 1 from jsonb_to_recordset(v_done) as f(id uuid, status text) where f.status in ('retrying', 'queued')) then
@@ -2728,7 +2860,7 @@ end;
 $function$;
 -- privileges on function jobdeck_private.retry_delay(backoff jsonb, attempt integer): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.retry_job(job_id uuid)
+CREATE OR REPLACE FUNCTION jobdeck_private.retry_job(job_id uuid, keep_steps boolean DEFAULT true)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -2777,13 +2909,19 @@ begin
     raise exception 'job % cannot be retried: another unfinished job took its key "%"', job_id, v_job.key
       using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
   end;
+  delete from jobdeck.job_steps s
+   where s.job_id = v_job.id and (not coalesce(retry_job.keep_steps, true) or s.completed_at is null);
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', v_job.attempts);
+  values (v_job.id, 'control', 'info',
+          case when coalesce(retry_job.keep_steps, true)
+               then 'retried by hand with a fresh attempt budget'
+               else 'retried by hand with a fresh attempt budget, its step results dropped' end,
+          v_job.attempts);
   return v_job;
 end;
 $function$;
-comment on function jobdeck_private.retry_job(job_id uuid) is 'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011.';
--- privileges on function jobdeck_private.retry_job(job_id uuid): owner only
+comment on function jobdeck_private.retry_job(job_id uuid, keep_steps boolean) is 'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept; completed steps are kept unless keep_steps is false. Errors: JD010, JD011.';
+-- privileges on function jobdeck_private.retry_job(job_id uuid, keep_steps boolean): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.set_email_notification(job_id uuid, recipients text[], events text[])
  RETURNS jobdeck.jobs
@@ -3031,6 +3169,9 @@ begin
              when n.status = 'retrying' then 'retrying at ' || pg_catalog.to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
              when n.status = 'queued' and o.status = 'running' and n.rate_deferrals > o.rate_deferrals
                then 'queued again: ' || n.held_reason
+             -- a sleep or waitFor parks the job until a later run_at (finish_jobs); a shutdown requeues it for now
+             when n.status = 'queued' and o.status = 'running' and n.run_at > pg_catalog.now()
+               then 'queued again: parked (sleep or waitFor) until ' || pg_catalog.to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
              when n.status = 'queued' and o.status = 'running' then 'queued again: the attempt was interrupted by a worker shutdown'
              when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || pg_catalog.left(n.cancel_reason, 500)
              when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import { openConnections } from './db/connections.ts';
 import { createDb } from './db/pool.ts';
-import type { Database, Job, JobEvent } from './db/types.ts';
+import type { Database, Job, JobEvent, JobStep } from './db/types.ts';
 import type { Executor } from './db/executor.ts';
 import { enqueueJobOn, enqueueJobsOn } from './jobs/enqueue.ts';
 import type { EnqueueOptions, EnqueueSettings, JobSpec } from './jobs/enqueue.ts';
@@ -11,6 +11,7 @@ import {
   activeJobs,
   getJob,
   getJobEvents,
+  getJobSteps,
   listJobs,
   type ActiveJobsOptions,
   type JobPage,
@@ -20,6 +21,8 @@ import {
   cancelJobOn,
   jobStatsOn,
   retryJobOn,
+  signalJobOn,
+  type RetryJobOptions,
   type JobStats,
   type JobStatsOptions,
 } from './jobs/control.ts';
@@ -67,13 +70,28 @@ export interface Jobdeck {
   listJobs(options?: ListJobsOptions): Promise<JobPage>;
   activeJobs(options?: ActiveJobsOptions): Promise<Job[]>;
   getJobEvents(id: string, options?: { afterId?: string; limit?: number }): Promise<JobEvent[]>;
+  /** The job's durable steps in order, with their stored results. */
+  getJobSteps(id: string): Promise<JobStep[]>;
   /**
    * Cancels a job: queued/retrying at once; running through its worker (its signal aborts, the
    * row turns `cancelled` once the task stops). Pass `tx` to cancel inside your transaction.
    */
   cancelJob(id: string, reason?: string | null, options?: { tx?: Executor }): Promise<Job>;
-  /** Runs a failed or cancelled job again with a fresh attempt budget. */
-  retryJob(id: string, options?: { tx?: Executor }): Promise<Job>;
+  /**
+   * Runs a failed or cancelled job again with a fresh attempt budget. Its completed durable steps
+   * are kept (their stored results returned, not run again) unless `keepSteps: false`.
+   */
+  retryJob(id: string, options?: RetryJobOptions & { tx?: Executor }): Promise<Job>;
+  /**
+   * Sends a signal to a job (by id, or by the key of an unfinished job): its `ctx.waitFor(event)`
+   * returns `data`, and a job parked waiting for it runs again at once. Returns the job's id.
+   */
+  signal(
+    jobIdOrKey: string,
+    event: string,
+    data?: unknown,
+    options?: { tx?: Executor },
+  ): Promise<string>;
   /**
    * At most `maxRunning` jobs of `queue` run at once across every worker (`null` removes the
    * limit); stored in the database, so it holds across processes and restarts. Returns the limit
@@ -164,7 +182,11 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     enqueueJobs: (specs, opts = {}) => enqueueJobsOn(opts.tx ?? pool, specs, settings),
     getJob: (id) => getJob(db, id),
     cancelJob: (id, reason, opts = {}) => cancelJobOn(opts.tx ?? pool, id, reason),
-    retryJob: (id, opts = {}) => retryJobOn(opts.tx ?? pool, id),
+    retryJob: (id, opts = {}) => {
+      const { tx, ...rest } = opts;
+      return retryJobOn(tx ?? pool, id, rest);
+    },
+    signal: (target, event, data, opts = {}) => signalJobOn(opts.tx ?? pool, target, event, data),
     setQueueConcurrency: (queue, maxRunning, opts = {}) =>
       setQueueConcurrencyOn(opts.tx ?? pool, queue, maxRunning),
     pause: (target, opts = {}) => {
@@ -179,6 +201,7 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),
     getJobEvents: (id, opts) => getJobEvents(db, id, opts),
+    getJobSteps: (id) => getJobSteps(db, id),
     async *watchJob(id, opts = {}) {
       const listener = getListener();
       yield* watchJob(db, listener, id, { ...opts, channels: await getChannels() });

@@ -37,6 +37,7 @@ const schema = z.object({
   JOBDECK_FLUSH_INTERVAL_MS: int(0, 10_000).default(2),
   JOBDECK_MARK_DELAY_MS: int(0, 60_000).default(10),
   JOBDECK_MAX_PAYLOAD_BYTES: int(2, 100 * 1024 * 1024).default(1024 * 1024),
+  JOBDECK_MAX_STEP_RESULT_BYTES: int(4, 100 * 1024 * 1024).default(1024 * 1024),
   JOBDECK_DEFAULT_MAX_ATTEMPTS: int(1, 32_767).default(3),
   JOBDECK_RETENTION_SUCCEEDED_DAYS: int(0, 36_500).default(7),
   JOBDECK_RETENTION_FAILED_DAYS: int(0, 36_500).default(30),
@@ -138,6 +139,8 @@ export interface Config {
   flushIntervalMs: number;
   markDelayMs: number;
   maxPayloadBytes: number;
+  /** Largest result of one durable step, in bytes of JSON (JOBDECK_MAX_STEP_RESULT_BYTES). */
+  maxStepResultBytes: number;
   defaultMaxAttempts: number;
   retentionSucceededDays: number;
   retentionFailedDays: number;
@@ -277,6 +280,7 @@ export function loadConfig(
     flushIntervalMs: v.JOBDECK_FLUSH_INTERVAL_MS,
     markDelayMs: v.JOBDECK_MARK_DELAY_MS,
     maxPayloadBytes: v.JOBDECK_MAX_PAYLOAD_BYTES,
+    maxStepResultBytes: v.JOBDECK_MAX_STEP_RESULT_BYTES,
     defaultMaxAttempts: v.JOBDECK_DEFAULT_MAX_ATTEMPTS,
     retentionSucceededDays: v.JOBDECK_RETENTION_SUCCEEDED_DAYS,
     retentionFailedDays: v.JOBDECK_RETENTION_FAILED_DAYS,

@@ -188,6 +188,67 @@ export class WorkerShutdownError extends Error {
   }
 }
 
+/**
+ * A durable step's result is over JOBDECK_MAX_STEP_RESULT_BYTES (or is not JSON). Permanent: the
+ * same step would return the same result again. Store large data elsewhere and return its key.
+ */
+export class StepResultError extends Error {
+  override readonly name = 'StepResultError';
+  readonly permanent = true;
+  readonly step: string;
+  constructor(step: string, message: string) {
+    super(`step "${step}": ${message}`);
+    this.step = step;
+  }
+}
+
+/**
+ * A task ran two steps (or sleeps, or waits) of one name in one run: a durable step is found by its
+ * name, so names must be unique within a job. Permanent: the task's code must change.
+ */
+export class DuplicateStepError extends Error {
+  override readonly name = 'DuplicateStepError';
+  readonly permanent = true;
+  readonly step: string;
+  constructor(step: string) {
+    super(
+      `step "${step}" ran twice in one run of the job: durable steps are found by name, so each needs a name of its own (add an index: "fetch-1", "fetch-2")`,
+    );
+    this.step = step;
+  }
+}
+
+/**
+ * `ctx.waitFor(event, { timeout })` timed out before a signal came. Permanent when not caught:
+ * the timeout is recorded with the step, so running the job again would time out again (a manual
+ * retry with `keepSteps: false` waits afresh).
+ */
+export class WaitTimeoutError extends Error {
+  override readonly name = 'WaitTimeoutError';
+  readonly permanent = true;
+  readonly event: string;
+  readonly step: string;
+  constructor(event: string, step: string) {
+    super(`no "${event}" signal came before the wait's timeout (step "${step}")`);
+    this.event = event;
+    this.step = step;
+  }
+}
+
+/**
+ * Thrown by `ctx.sleep` and `ctx.waitFor` to park the job: the attempt ends without being spent,
+ * and the job runs again at `wakeAt` (or when its signal comes). Do not catch it; if a task does,
+ * the job is parked all the same.
+ */
+export class JobParkedError extends Error {
+  override readonly name = 'JobParkedError';
+  readonly wakeAt: Date;
+  constructor(wakeAt: Date, why: string) {
+    super(`job parked: ${why}`);
+    this.wakeAt = wakeAt;
+  }
+}
+
 /** Configuration from the environment that cannot be used. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

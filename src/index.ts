@@ -32,6 +32,7 @@ export {
   listJobs,
   activeJobs,
   getJobEvents,
+  getJobSteps,
   type ListJobsOptions,
   type ActiveJobsOptions,
   type JobPage,
@@ -39,7 +40,9 @@ export {
 export {
   cancelJobOn,
   retryJobOn,
+  signalJobOn,
   jobStatsOn,
+  type RetryJobOptions,
   type JobStats,
   type JobStatsOptions,
   type TypeStats,
@@ -123,7 +126,15 @@ export { loadJwtSecret, loadWebhookSecret } from './auth/secrets.ts';
 export { PERMISSIONS, type Identity, type Permission, type Role } from './auth/identity.ts';
 export { loadConfig, resolveConfig, type Config } from './config.ts';
 export * from './errors.ts';
-export type { Job, NewJob, JobUpdate, JobEvent, JobAttemptError, Database } from './db/types.ts';
+export type {
+  Job,
+  NewJob,
+  JobUpdate,
+  JobEvent,
+  JobStep,
+  JobAttemptError,
+  Database,
+} from './db/types.ts';
 // The statuses and what each allows, as every surface of jobdeck uses them.
 export {
   JOB_STATUSES,

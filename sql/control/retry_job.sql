@@ -1,4 +1,4 @@
--- jobdeck_private.retry_job(job_id): runs a failed or cancelled job again, without checking the caller.
+-- jobdeck_private.retry_job(job_id, keep_steps): runs a failed or cancelled job again, without checking the caller.
 -- requires: concurrency/graphile_queue.sql
 --
 -- A fresh attempt budget (attempts_before_retry = attempts, manual_retries + 1); `attempts` keeps
@@ -8,10 +8,15 @@
 -- 000003 and moved here in 000004; jobdeck.retry_job is now the wrapper that checks the caller
 -- first (api/retry_job.sql).
 --
+-- keep_steps (default true; migration 000017): the job's completed durable steps (job_steps) are
+-- kept, so the retry returns their stored results instead of running them again; false deletes
+-- them and the job starts from scratch. Steps that never completed (a sleep or wait it was parked
+-- on) are deleted either way, so they start afresh.
+--
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
 -- docs/performance.md); no plan depends on a parameter's value.
 
-create or replace function jobdeck_private.retry_job(job_id uuid) returns jobdeck.jobs
+create or replace function jobdeck_private.retry_job(job_id uuid, keep_steps boolean default true) returns jobdeck.jobs
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
@@ -58,11 +63,17 @@ begin
     raise exception 'job % cannot be retried: another unfinished job took its key "%"', job_id, v_job.key
       using errcode = 'JD011', detail = json_build_object('status', v_job.status)::text;
   end;
+  delete from jobdeck.job_steps s
+   where s.job_id = v_job.id and (not coalesce(retry_job.keep_steps, true) or s.completed_at is null);
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-  values (v_job.id, 'control', 'info', 'retried by hand with a fresh attempt budget', v_job.attempts);
+  values (v_job.id, 'control', 'info',
+          case when coalesce(retry_job.keep_steps, true)
+               then 'retried by hand with a fresh attempt budget'
+               else 'retried by hand with a fresh attempt budget, its step results dropped' end,
+          v_job.attempts);
   return v_job;
 end;
 $$;
 comment on function jobdeck_private.retry_job is
-  'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept. Errors: JD010, JD011.';
-revoke all on function jobdeck_private.retry_job(job_id uuid) from public;
+  'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept; completed steps are kept unless keep_steps is false. Errors: JD010, JD011.';
+revoke all on function jobdeck_private.retry_job(job_id uuid, keep_steps boolean) from public;

@@ -49,6 +49,9 @@ begin
              when n.status = 'retrying' then 'retrying at ' || pg_catalog.to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
              when n.status = 'queued' and o.status = 'running' and n.rate_deferrals > o.rate_deferrals
                then 'queued again: ' || n.held_reason
+             -- a sleep or waitFor parks the job until a later run_at (finish_jobs); a shutdown requeues it for now
+             when n.status = 'queued' and o.status = 'running' and n.run_at > pg_catalog.now()
+               then 'queued again: parked (sleep or waitFor) until ' || pg_catalog.to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
              when n.status = 'queued' and o.status = 'running' then 'queued again: the attempt was interrupted by a worker shutdown'
              when n.status = 'cancelled' and n.cancel_reason is not null then 'cancelled: ' || pg_catalog.left(n.cancel_reason, 500)
              when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'

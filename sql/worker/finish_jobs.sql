@@ -3,12 +3,14 @@
 -- requires: concurrency/limit_keys.sql concurrency/lock_limits.sql concurrency/graphile_queue.sql
 --
 -- `items`: [{id, gw_job_id, started_at, attempt, outcome, retryable, result, error,
--- peak_rss_bytes, cpu_ms, progress, step, completed, total}] with outcome one of
+-- peak_rss_bytes, cpu_ms, progress, step, completed, total, wake_at}] with outcome one of
 --   succeeded | error (retrying or failed, by `retryable` and the attempts left) | cancelled |
 --   interrupted (worker shutdown: back to queued without spending the attempt) |
 --   rate_limited (the task said "rate limited, retry after delay_ms": back to queued at now +
 --   delay_ms without spending the attempt, held_reason and a `rate limited by the task` event
---   saying so, rate_deferrals counted; the worker bounds those, src/worker/outcome.ts).
+--   saying so, rate_deferrals counted; the worker bounds those, src/worker/outcome.ts) |
+--   parked (ctx.sleep / ctx.waitFor, migration 000017: back to queued without spending the
+--   attempt, to run at `wake_at`; at once when a signal its wait consumes was already sent).
 -- Only this worker's current attempt is touched, marked `running` or still waiting unmarked
 -- (matched by its Graphile job and attempt count): a finish from a worker that was declared dead
 -- changes nothing. Each requeued job gets a new Graphile job. Locks and reads what decides the
@@ -40,7 +42,8 @@ begin
     select * from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, started_at timestamptz, attempt integer,
                                                  outcome text, retryable boolean, result jsonb, error jsonb,
                                                  peak_rss_bytes bigint, cpu_ms bigint, progress integer, step text,
-                                                 completed integer, total integer, delay_ms bigint)
+                                                 completed integer, total integer, delay_ms bigint,
+                                                 wake_at timestamptz)
   ), cur as materialized (
     -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
     -- now, after any cancel that committed while we waited; the update below sees the same.
@@ -52,7 +55,7 @@ begin
              when v.outcome = 'succeeded' then 'succeeded'
              when v.outcome = 'cancelled' then 'cancelled'
              when c.cancel_requested_at is not null then 'cancelled'
-             when v.outcome in ('interrupted', 'rate_limited') then 'queued'
+             when v.outcome in ('interrupted', 'rate_limited', 'parked') then 'queued'
              when v.outcome = 'error' and v.retryable and v.attempt - c.attempts_before_retry < c.max_attempts then 'retrying'
              else 'failed'
            end as new_status
@@ -77,7 +80,8 @@ begin
                       when 'retrying' then now() + jobdeck_private.retry_delay(
                         (select t.backoff from jobdeck_private.task_types t where t.type = j.type),
                         d.attempt - j.attempts_before_retry)
-                      when 'queued' then now() + coalesce(d.delay_ms, 0) * interval '1 millisecond'
+                      when 'queued' then case when d.outcome = 'parked' then coalesce(d.wake_at, now())
+                                              else now() + coalesce(d.delay_ms, 0) * interval '1 millisecond' end
                       else j.run_at end,
            held_reason = case when d.new_status = 'queued' and d.outcome = 'rate_limited'
                               then 'rate limited by the task, retry at '
@@ -107,6 +111,19 @@ begin
      where d.outcome = 'rate_limited' and upd.status = 'queued'
   )
   select coalesce(jsonb_agg(jsonb_build_object('id', upd.id, 'status', upd.status)), '[]') into v_done from upd;
+
+  -- A job parked on a wait whose signal committed while it ran (jobdeck.signal found it running)
+  -- runs again at once. A statement of its own: it sees signals committed while this one waited
+  -- for the row locks.
+  if exists (select 1 from jsonb_to_recordset(items) as v(outcome text) where v.outcome = 'parked') then
+    update jobdeck.jobs j set run_at = now()
+      from jsonb_to_recordset(v_done) as f(id uuid, status text)
+     where f.id = j.id and f.status = 'queued' and j.run_at > now()
+       and exists (select 1 from jobdeck.job_steps s
+                     join jobdeck_private.job_signals g
+                       on g.job_id = s.job_id and g.event = s.wait_event and g.consumed_at is null
+                    where s.job_id = j.id and s.kind = 'wait' and s.completed_at is null);
+  end if;
 
   -- The next attempt of each requeued job gets a Graphile job of its own.
   if exists (select 1 from jsonb_to_recordset(v_done) as f(id uuid, status text) where f.status in ('retrying', 'queued')) then

@@ -96,6 +96,21 @@ export interface JobEventsTable {
   attempt: number | null;
 }
 
+/** A durable step of a job (migration 000017): its stored result, or the sleep/wait it parks on. */
+export interface JobStepsTable {
+  job_id: string;
+  name: string;
+  position: number;
+  kind: Generated<'run' | 'sleep' | 'wait'>;
+  result: ColumnType<unknown, string | null, string | null>;
+  attempt: number;
+  started_at: DefaultedTimestamp;
+  completed_at: Date | null;
+  wake_at: Date | null;
+  wait_event: string | null;
+  timed_out: Generated<boolean>;
+}
+
 export interface TaskTypesTable {
   type: string;
   payload_schema: ColumnType<unknown, string | null, string | null>;
@@ -173,6 +188,7 @@ export interface MigrationsTable {
 export interface Database {
   'jobdeck.jobs': JobsTable;
   'jobdeck.job_events': JobEventsTable;
+  'jobdeck.job_steps': JobStepsTable;
   'jobdeck_private.task_types': TaskTypesTable;
   'jobdeck_private.workers': WorkersTable;
   'jobdeck_private.concurrency_limits': ConcurrencyLimitsTable;
@@ -185,3 +201,4 @@ export type Job = Selectable<JobsTable>;
 export type NewJob = Insertable<JobsTable>;
 export type JobUpdate = Updateable<JobsTable>;
 export type JobEvent = Selectable<JobEventsTable>;
+export type JobStep = Selectable<JobStepsTable>;

@@ -10,6 +10,7 @@ const EXPOSED_FUNCTIONS = new Set([
   'job_stats',
   'jobs_attempt_history',
   'jobs_errors',
+  'jobs_steps',
   'enqueue_job',
   'cancel_job',
   'retry_job',

@@ -142,6 +142,14 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       responses: { 200: 'NovusJob', 400: 'Error', 401: 'Error', 404: 'Error' },
     },
   },
+  '/api/v1/jobs/{id}/steps': {
+    get: {
+      summary: "A job's durable steps and their stored results (jobdeck)",
+      tags: ['novus'],
+      parameters: [idParam],
+      responses: { 200: 'JobStepList', 400: 'Error', 401: 'Error', 404: 'Error' },
+    },
+  },
   ...OSINT_OPERATIONS,
   '/api/v1/exports/{file}': {
     get: {

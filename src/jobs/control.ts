@@ -33,18 +33,37 @@ export async function cancelJobOn(
   }
 }
 
+/** Options of {@link retryJobOn}. */
+export interface RetryJobOptions {
+  /**
+   * Keep the job's completed durable steps (default true): the retry returns their stored results
+   * instead of running them again. `false` drops them, and every step runs again.
+   */
+  keepSteps?: boolean;
+}
+
 /**
  * Runs a failed or cancelled job again with a fresh attempt budget; its earlier errors stay in
- * `errors`.
+ * `errors`, its completed durable steps too unless `keepSteps` is false.
  *
  * @throws JobNotFoundError, InvalidJobStateError for a job that is not failed or cancelled (or
  * whose key another unfinished job holds), or ForbiddenError when the connection's API caller
  * lacks the permission.
  */
-export async function retryJobOn(executor: Executor, id: string): Promise<Job> {
+export async function retryJobOn(
+  executor: Executor,
+  id: string,
+  options: RetryJobOptions = {},
+): Promise<Job> {
   if (!isJobId(id)) throw new JobNotFoundError(String(id));
+  const keepSteps = options.keepSteps ?? true;
+  if (typeof keepSteps !== 'boolean') throw new InvalidArgumentError('keepSteps must be a boolean');
   try {
-    const rows = await queryRows<Job>(executor, 'select * from jobdeck.retry_job($1::uuid)', [id]);
+    const rows = await queryRows<Job>(
+      executor,
+      'select * from jobdeck.retry_job($1::uuid, keep_steps => $2::boolean)',
+      [id, keepSteps],
+    );
     return rows[0]!;
   } catch (error) {
     throw translateDatabaseError(error, { jobId: id }) ?? error;
@@ -138,5 +157,41 @@ export async function jobStatsOn(
     return rows[0]!.stats;
   } catch (error) {
     throw translateDatabaseError(error) ?? error;
+  }
+}
+
+/**
+ * Sends a signal to a job, by id or by the key of an unfinished job: a `ctx.waitFor(event)` of the
+ * job returns `data`; a job parked waiting for `event` runs again at once. A signal sent before
+ * the job waits is kept for it. Returns the job's id.
+ *
+ * @throws JobNotFoundError when no job has that id (or unfinished job that key),
+ * InvalidJobStateError for a finished job, InvalidArgumentError for a bad event name.
+ */
+export async function signalJobOn(
+  executor: Executor,
+  target: string,
+  event: string,
+  data?: unknown,
+): Promise<string> {
+  if (typeof target !== 'string' || target === '')
+    throw new InvalidArgumentError('signal needs a job id or key');
+  if (typeof event !== 'string' || event.length === 0 || event.length > 200)
+    throw new InvalidArgumentError('signal needs an event name of 1 to 200 characters');
+  let json: string | null;
+  try {
+    json = data === undefined ? null : (JSON.stringify(data) ?? null);
+  } catch (error) {
+    throw new InvalidArgumentError(`signal data must be JSON: ${(error as Error).message}`);
+  }
+  try {
+    const rows = await queryRows<{ id: string }>(
+      executor,
+      'select jobdeck.signal($1::text, $2::text, $3::jsonb) as id',
+      [target, event, json],
+    );
+    return rows[0]!.id;
+  } catch (error) {
+    throw translateDatabaseError(error, { jobId: target }) ?? error;
   }
 }

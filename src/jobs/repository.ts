@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, Job, JobEvent, JobEventLevel } from '../db/types.ts';
+import type { Database, Job, JobEvent, JobEventLevel, JobStep } from '../db/types.ts';
 import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
 import { isJobId } from './ids.ts';
 import { ACTIVE_STATUSES, JOB_STATUSES, isJobStatus, type JobStatus } from './states.ts';
@@ -188,6 +188,21 @@ export async function getJobEvents(
   if (options.offset) query = query.offset(options.offset);
   if (options.level !== undefined) query = query.where('level', '=', options.level);
   return query.execute();
+}
+
+/**
+ * A job's durable steps in order (ctx.step with a function, sleeps, waits), as the caller may see
+ * them (row-level security: the steps of jobs they may see).
+ */
+export async function getJobSteps(db: Kysely<Database>, jobId: string): Promise<JobStep[]> {
+  if (!isJobId(jobId)) throw new JobNotFoundError(String(jobId));
+  return db
+    .selectFrom('jobdeck.job_steps')
+    .selectAll()
+    .where('job_id', '=', jobId)
+    .orderBy('position')
+    .orderBy('started_at')
+    .execute();
 }
 
 /** Filters and page of {@link listJobsByPage}. */

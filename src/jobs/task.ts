@@ -29,6 +29,32 @@ export interface TaskContext<P = unknown> {
   progress(value: ProgressValue, step?: string): Promise<void>;
   /** Names the current step without changing the percentage. */
   step(name: string): Promise<void>;
+  /**
+   * A durable step: runs `run` once and stores its JSON result with the job before returning it;
+   * when the job runs again (a retry, a crash rescue, a manual retry keeping its steps) a step
+   * that completed returns its stored result without running. Names must be unique within a job.
+   * Progress and `current_step` follow the steps (of the task's `totalSteps`, or as counted).
+   * The value returned is the result as stored (JSON), on the first run and on replays alike. A
+   * step that was interrupted mid-way (crash, error) runs again: make its side effects idempotent.
+   *
+   * @throws StepResultError (permanent) for a result over JOBDECK_MAX_STEP_RESULT_BYTES or not
+   * JSON; DuplicateStepError (permanent) for a name used twice in one run.
+   */
+  step<T>(name: string, run: () => Promise<T> | T): Promise<T>;
+  /**
+   * Parks the job for `duration` (`'1h'`, ms) without holding a worker slot: the attempt ends
+   * unspent, the job goes back to `queued` to run at the wake time, and resumes after its
+   * completed steps. A durable step named `name` (default `sleep-1`, `sleep-2`, … in call order).
+   */
+  sleep(duration: Duration, options?: { name?: string }): Promise<void>;
+  /**
+   * Waits for a signal `event` (`jobdeck.signal(jobId or key, event, data)` from TypeScript or
+   * SQL) and returns its data, parking the job meanwhile like {@link sleep}. A signal sent before
+   * the wait is kept for it. A durable step named `name` (default `wait-<event>-1`, …).
+   *
+   * @throws WaitTimeoutError (permanent unless caught) when `timeout` (default 7 days) passes first.
+   */
+  waitFor<T = unknown>(event: string, options?: { timeout?: Duration; name?: string }): Promise<T>;
   /** Appends a log line to the job's events (shown in `jobdeck watch` and the API). */
   log(level: JobEventLevel, message: string, data?: unknown): Promise<void>;
   /** Graphile Worker's helpers (withPgClient, logger, …) for anything else. */
@@ -146,6 +172,11 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    * `deliver_email` job sent through JOBDECK_SMTP_URL, retried with backoff.
    */
   notify?: EmailNotification;
+  /**
+   * How many durable steps (`ctx.step(name, fn)`, sleeps and waits) a run has, for progress
+   * (`completed_steps` / `total_steps`). Without it the total is counted from the steps seen.
+   */
+  totalSteps?: number;
   /** One line for `jobdeck tasks` and the docs. */
   description?: string;
   /**

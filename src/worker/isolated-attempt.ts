@@ -7,6 +7,8 @@ import { ResourceLimitError } from '../errors.ts';
 import type { ResourceLimits } from '../jobs/registry.ts';
 import type { ProgressValue, TaskContext } from '../jobs/task.ts';
 import { FROM_SOURCES } from '../paths.ts';
+import type { Duration } from '../jobs/policy.ts';
+import type { DurableSteps } from './steps.ts';
 
 /** An error crossing the process boundary, as data. */
 export interface RemoteError {
@@ -80,6 +82,8 @@ export interface IsolatedAttemptOptions {
   payload: unknown;
   /** The in-process context the child's calls are replayed on (it writes through the tracker). */
   ctx: TaskContext<unknown>;
+  /** The attempt's durable steps: the child's steps, sleeps and waits are decided here. */
+  steps?: DurableSteps;
   helpers: JobHelpers;
   /** Filled in as the attempt's process is measured. */
   usage: AttemptUsage;
@@ -164,7 +168,7 @@ function isHeapOom(stderrTail: string): boolean {
  * counts as going over the memory limit; any other exit before an outcome is a TaskProcessError.
  */
 export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAttempt {
-  const { type, limits, ctx, helpers, usage } = options;
+  const { type, limits, ctx, helpers, usage, steps } = options;
   let child: ChildProcess | undefined;
   let stderrTail = '';
   let heapOom = false;
@@ -278,7 +282,7 @@ export function runIsolatedAttempt(options: IsolatedAttemptOptions): IsolatedAtt
         record(message.rss, message.cpuUs / 1000);
         break;
       case 'call':
-        void answer(message, ctx, helpers).then((reply) => {
+        void answer(message, ctx, helpers, steps).then((reply) => {
           if (!child.connected || settled) return;
           try {
             child.send(reply);
@@ -335,6 +339,7 @@ async function answer(
   message: Extract<ChildMessage, { kind: 'call' }>,
   ctx: TaskContext<unknown>,
   helpers: JobHelpers,
+  steps: DurableSteps | undefined,
 ): Promise<ParentMessage> {
   const { id, method, args } = message;
   try {
@@ -358,6 +363,24 @@ async function answer(
         value = { rows: res.rows, rowCount: res.rowCount };
         break;
       }
+      // A durable step's function runs in the child, between its begin and its end.
+      case 'stepBegin':
+        if (!steps) throw new Error('durable steps are not available here');
+        value = await steps.begin(args[0] as string);
+        break;
+      case 'stepEnd':
+        if (!steps) throw new Error('durable steps are not available here');
+        await steps.complete(args[0] as string, args[1] as string | null);
+        break;
+      case 'sleep':
+        await ctx.sleep(args[0] as Duration, { name: args[1] as string | undefined });
+        break;
+      case 'waitFor':
+        value = await ctx.waitFor(
+          args[0] as string,
+          args[1] as { timeout?: Duration; name?: string },
+        );
+        break;
       case 'getQueueName':
         value = (await helpers.getQueueName()) ?? null;
         break;
@@ -372,6 +395,15 @@ async function answer(
     return { kind: 'reply', id, ok: true, value };
   } catch (error) {
     const err = error as Error;
-    return { kind: 'reply', id, ok: false, error: { name: err.name, message: err.message } };
+    // Plain fields too, so the child rebuilds jobdeck's errors (WaitTimeoutError's event, …).
+    const props: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(err))
+      if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) props[key] = v;
+    return {
+      kind: 'reply',
+      id,
+      ok: false,
+      error: { name: err.name, message: err.message, props },
+    };
   }
 }

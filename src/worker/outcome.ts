@@ -183,6 +183,8 @@ export function reportFinish(
     logger.info(`${type} job ${id} attempt ${attempt} failed, will retry: ${error?.message}`);
   } else if (status === 'queued' && outcome === 'rate_limited') {
     logger.info(`${type} job ${id} rate limited by the task; back in the queue for later`);
+  } else if (status === 'queued' && outcome === 'parked') {
+    logger.debug(`${type} job ${id} parked (sleep or waitFor); back in the queue until it wakes`);
   } else if (status === 'queued') {
     logger.info(`${type} job ${id} interrupted by shutdown; back in the queue`);
   } else if (status === 'cancelled') {

@@ -37,7 +37,7 @@ export interface WorkerOptions {
       | 'rescueAfterMs'
       | 'orgConcurrency'
     > &
-    Partial<Pick<Config, 'queueConcurrency'>>;
+    Partial<Pick<Config, 'queueConcurrency' | 'maxStepResultBytes'>>;
   /** Crontab text (Graphile Worker's format). Takes precedence over `crontabFile`. */
   crontab?: string;
   /** Path of a crontab file; a missing file means no schedules. */
@@ -207,6 +207,7 @@ function wrapTasks(
       active,
       settings: taskSettings(def, defaults),
       finishBacklogLimit: Math.max(100, config.concurrency * 4),
+      maxStepResultBytes: config.maxStepResultBytes,
     });
   }
   return taskList;

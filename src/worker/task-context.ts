@@ -3,6 +3,7 @@ import { JOB_EVENT_LEVELS, type Job, type JobEventLevel } from '../db/types.ts';
 import { RateLimitedError } from '../errors.ts';
 import type { Duration } from '../jobs/policy.ts';
 import type { ProgressValue, TaskContext } from '../jobs/task.ts';
+import { stepResultJson, stepValue, type DurableSteps } from './steps.ts';
 import type { Tracker } from './tracker.ts';
 
 /** One attempt running in this process, as the task wrapper and the task's context share it. */
@@ -14,6 +15,8 @@ export interface AttemptState {
   currentStep: string | null;
   /** Once the attempt's outcome is settled (or it was abandoned), late calls write nothing. */
   settled: boolean;
+  /** The attempt's durable steps (ctx.step with a function, sleep, waitFor). */
+  readonly steps: DurableSteps;
 }
 
 /** Checks a progress value and turns it into the columns to write. */
@@ -92,14 +95,28 @@ export function makeTaskContext(
         ...(step !== undefined ? { step: state.currentStep! } : {}),
       });
     },
-    step(name) {
-      state.currentStep = checkStep(name);
-      if (state.settled) return Promise.resolve();
-      return tracker.progress({ id: row.id, attempt, step: state.currentStep });
+    step: (async (name: string, run?: () => unknown) => {
+      if (run === undefined) {
+        state.currentStep = checkStep(name);
+        if (state.settled) return;
+        return tracker.progress({ id: row.id, attempt, step: state.currentStep });
+      }
+      if (typeof run !== 'function')
+        throw new TypeError(`step "${String(name)}": the second argument must be a function`);
+      const begun = await state.steps.begin(name);
+      if (begun.done) return begun.result;
+      const json = stepResultJson(name, await run());
+      await state.steps.complete(name, json);
+      return stepValue(json);
+    }) as TaskContext<unknown>['step'],
+    sleep(duration, options) {
+      return state.steps.sleep(duration, options?.name);
     },
     rateLimited(retryAfter: Duration): never {
       throw new RateLimitedError({ retryAfter });
     },
+    waitFor: ((event: string, options?: { timeout?: Duration; name?: string }) =>
+      state.steps.waitFor(event, options)) as TaskContext<unknown>['waitFor'],
     log(level, message, data) {
       checkLogLine(level, message);
       if (state.settled) return Promise.resolve();

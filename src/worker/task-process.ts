@@ -9,14 +9,19 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { JobHelpers } from 'graphile-worker';
 import {
+  DuplicateStepError,
   JobCancelledError,
+  JobParkedError,
   JobTimeoutError,
   PermanentJobError,
   RateLimitedError,
+  StepResultError,
+  WaitTimeoutError,
   WorkerShutdownError,
 } from '../errors.ts';
-import type { JobEventLevel } from '../db/types.ts';
 import type { Duration } from '../jobs/policy.ts';
+import { stepResultJson, stepValue, type StepBegin } from './steps.ts';
+import type { JobEventLevel } from '../db/types.ts';
 import type { AnyTaskDefinition, ProgressValue, TaskContext } from '../jobs/task.ts';
 import type { ChildMessage, ParentMessage, RemoteError } from './isolated-attempt.ts';
 import { checkLogLine, checkStep, progressPatch } from './task-context.ts';
@@ -70,6 +75,24 @@ function toRemote(error: unknown): RemoteError {
     permanent: err instanceof PermanentJobError || props.permanent === true,
     props,
   };
+}
+
+/** An error the worker answered a call with, as the class the task would see in-process. */
+function replyError(remote: RemoteError): Error {
+  const props = remote.props ?? {};
+  const text = (key: string) => String(props[key] ?? '');
+  switch (remote.name) {
+    case 'WaitTimeoutError':
+      return new WaitTimeoutError(text('event'), text('step'));
+    case 'DuplicateStepError':
+      return new DuplicateStepError(text('step'));
+    case 'StepResultError':
+      return Object.assign(new StepResultError(text('step'), ''), { message: remote.message });
+    case 'JobParkedError':
+      return Object.assign(new JobParkedError(new Date(), ''), { message: remote.message });
+    default:
+      return Object.assign(new Error(remote.message), { name: remote.name });
+  }
 }
 
 function unavailable(name: string): never {
@@ -145,13 +168,30 @@ async function runAttempt(message: Extract<ParentMessage, { kind: 'run' }>): Pro
       if (step !== undefined) currentStep = checkStep(step);
       await call('progress', step === undefined ? [value] : [value, step]);
     },
-    async step(name: string) {
-      currentStep = checkStep(name);
-      await call('step', [currentStep]);
+    step: (async (name: string, run?: () => unknown) => {
+      if (run === undefined) {
+        currentStep = checkStep(name);
+        await call('step', [currentStep]);
+        return;
+      }
+      if (typeof run !== 'function')
+        throw new TypeError(`step "${String(name)}": the second argument must be a function`);
+      // The worker decides (stored result, duplicate name) and stores; the function runs here.
+      const begun = (await call('stepBegin', [name])) as StepBegin;
+      currentStep = name;
+      if (begun.done) return begun.result;
+      const json = stepResultJson(name, await run());
+      await call('stepEnd', [name, json]);
+      return stepValue(json);
+    }) as TaskContext<unknown>['step'],
+    async sleep(duration: Duration, options?: { name?: string }) {
+      await call('sleep', [duration, options?.name]);
     },
     rateLimited(retryAfter: Duration): never {
       throw new RateLimitedError({ retryAfter });
     },
+    waitFor: ((event: string, options?: { timeout?: Duration; name?: string }) =>
+      call('waitFor', [event, options ?? {}])) as TaskContext<unknown>['waitFor'],
     async log(level: JobEventLevel, text: string, data?: unknown) {
       checkLogLine(level, text);
       // As JSON, like the in-process log stores it: whatever cannot be cloned is dropped here.
@@ -183,8 +223,7 @@ process.on('message', (message: ParentMessage) => {
     pending.delete(message.id);
     if (!waiter) return;
     if (message.ok) waiter.resolve(message.value);
-    else
-      waiter.reject(Object.assign(new Error(message.error.message), { name: message.error.name }));
+    else waiter.reject(replyError(message.error));
   }
 });
 // The worker is gone (it crashed or was killed): nobody will record this attempt, so stop.

@@ -43,7 +43,8 @@ export interface EventRecord {
 }
 
 /** How an attempt ended, as the wrapper saw it; `finish_jobs` decides the status. */
-export type FinishOutcome = 'succeeded' | 'error' | 'cancelled' | 'interrupted' | 'rate_limited';
+export type FinishOutcome =
+  'succeeded' | 'error' | 'cancelled' | 'interrupted' | 'rate_limited' | 'parked';
 
 export interface FinishRecord {
   id: string;
@@ -61,6 +62,8 @@ export interface FinishRecord {
   error?: JobAttemptError;
   /** For `rate_limited`: how long the job waits before its next attempt, in ms. */
   delayMs?: number;
+  /** For `parked` (ctx.sleep, ctx.waitFor): when the job runs again. */
+  wakeAt?: Date;
   peakRssBytes?: number;
   cpuMs?: number;
   /** Filled in by the tracker: the job's latest progress patch. */
@@ -491,6 +494,7 @@ export class Tracker {
         completed: f.latest?.completed ?? null,
         total: f.latest?.total ?? null,
         delay_ms: f.delayMs ?? null,
+        wake_at: f.wakeAt ? f.wakeAt.toISOString() : null,
       }));
     const text = JSON.stringify(rows);
     // A statement the server refused is retried `tries` times; a lost connection (PostgreSQL

@@ -20,7 +20,8 @@ import {
   type Outcome,
   type OutcomePolicy,
 } from './outcome.ts';
-import { makeTaskContext, type AttemptState } from './task-context.ts';
+import { DurableSteps } from './steps.ts';
+import { makeTaskContext, progressPatch, type AttemptState } from './task-context.ts';
 import type { Begun, StartItem, Tracker } from './tracker.ts';
 
 /** What {@link wrapTask} needs of the worker around it. */
@@ -31,6 +32,8 @@ export interface WrapDeps {
   logger: Logger;
   active: ActiveJobs;
   settings: TaskSettings;
+  /** JOBDECK_MAX_STEP_RESULT_BYTES (default 1 MiB). */
+  maxStepResultBytes?: number;
 }
 
 /** An attempt from its start here to its outcome. */
@@ -73,7 +76,7 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
       logger.debug(`not running ${type} job ${id ?? `gw:${helpers.job.id}`} now`);
       return;
     }
-    const state = beginAttempt(type, begun, helpers, deps);
+    const state = beginAttempt(type, begun, helpers, deps, def.totalSteps ?? null);
     let outcome: Outcome;
     try {
       if (state.row.cancel_requested_at) throw new JobCancelledError(state.row.cancel_reason);
@@ -81,9 +84,11 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
         ? runIsolated(def, type, file, state, helpers, deps)
         : runTask(def, type, state, helpers, tracker);
       const value = await withGrace(work, state.controller.signal, settings.cancelGraceMs);
-      outcome = returnedOutcome(value, state.controller.signal);
+      outcome = state.steps.parked
+        ? parkedOutcome(state)
+        : returnedOutcome(value, state.controller.signal);
     } catch (error) {
-      outcome = thrownOutcome(error, state, policy);
+      outcome = state.steps.parked ? parkedOutcome(state) : thrownOutcome(error, state, policy);
     } finally {
       endAttempt(state, helpers, deps.active);
     }
@@ -138,6 +143,7 @@ function beginAttempt(
   begun: Begun,
   helpers: JobHelpers,
   deps: WrapDeps,
+  totalSteps: number | null,
 ): RunningAttempt {
   const { row, attempt } = begun;
   const { tracker, active, settings } = deps;
@@ -173,7 +179,27 @@ function beginAttempt(
           if (!controller.signal.aborted) controller.abort(new JobTimeoutError(timeoutMs));
         }, timeoutMs);
   const currentStep = row.current_step;
-  return {
+  const steps = new DurableSteps({
+    jobId: row.id,
+    attempt,
+    query: (text, values) => helpers.query(text, values),
+    maxResultBytes: deps.maxStepResultBytes ?? 1024 * 1024,
+    totalSteps,
+    report: (step, completed, total) => {
+      // Called only while the task runs, after attemptState exists.
+      attemptState.currentStep = step;
+      if (attemptState.settled) return;
+      void tracker.progress({
+        id: row.id,
+        attempt,
+        ...progressPatch({ completed, total }),
+        step,
+      });
+    },
+    log: (message, data) =>
+      void tracker.log({ jobId: row.id, level: 'info', message, data, attempt, at: new Date() }),
+  });
+  const attemptState: RunningAttempt = {
     row,
     attempt,
     controller,
@@ -184,7 +210,18 @@ function beginAttempt(
     currentStep,
     settled: false,
     isolated: null,
+    steps,
   };
+  return attemptState;
+}
+
+/**
+ * The outcome of an attempt a sleep or wait parked: back to `queued` to run at its wake time,
+ * the attempt unspent (finish_jobs) — not a failure, not a retry. A cancel still wins.
+ */
+function parkedOutcome(state: RunningAttempt): Outcome {
+  if (state.controller.signal.reason instanceof JobCancelledError) return { outcome: 'cancelled' };
+  return { outcome: 'parked', wakeAt: state.steps.parked!.wakeAt };
 }
 
 /** Checks the payload against the type's schema, then runs the task with its context. */
@@ -219,6 +256,7 @@ async function runIsolated(
     limits: deps.settings.limits!,
     payload,
     ctx: makeTaskContext(state, payload, helpers, deps.tracker),
+    steps: state.steps,
     helpers,
     usage,
   });

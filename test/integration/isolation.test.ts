@@ -289,6 +289,10 @@ const PROBES: Probe[] = [
   // REST
   { name: 'GET /v1/jobs/:id/status', run: (token, id) => observe(`/v1/jobs/${id}/status`, token) },
   { name: 'GET /api/v1/jobs/:id', run: (token, id) => observe(`/api/v1/jobs/${id}`, token) },
+  {
+    name: 'GET /api/v1/jobs/:id/steps',
+    run: (token, id) => observe(`/api/v1/jobs/${id}/steps`, token),
+  },
   { name: 'GET /jobs/:id', run: (token, id) => observe(`/jobs/${id}`, token) },
   {
     name: 'GET /jobs/:id/logs',

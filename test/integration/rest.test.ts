@@ -588,6 +588,17 @@ describe('Novus routes (seed 002; seed 003: test/contracts/osint.test.ts)', () =
     // Novus's answer in its own words (test/contracts/novus.test.ts has the contract)
     const novus = await call('GET', `/api/v1/jobs/${job.id}`);
     expect(novus.body).toMatchObject({ id: job.id, job_type: 'import_file', status: 'completed' });
+    // jobdeck's addition beside it: the job's durable steps (one stored here by hand)
+    await t.pool.query(
+      `insert into jobdeck.job_steps (job_id, name, position, result, attempt, completed_at)
+       values ($1, 'parse', 0, '{"rows": 10}', 1, now())`,
+      [job.id],
+    );
+    const steps = await call('GET', `/api/v1/jobs/${job.id}/steps`);
+    expect(steps.body).toMatchObject({
+      job_id: job.id,
+      steps: [{ name: 'parse', kind: 'run', result: { rows: 10 }, timed_out: false }],
+    });
     expect((await call('GET', '/api/v1/cron/jobs', { token: null })).status).toBe(404);
     // seed 003's routes (checked against /openapi.json below)
     expect((await call('GET', `/jobs/${job.id}`)).body).toMatchObject({ status: 'COMPLETED' });

@@ -4,6 +4,7 @@ import { MAX_RATE_DEFERRALS, RateLimitedError } from '../../src/errors.ts';
 import { createLogger } from '../../src/logger.ts';
 import { taskSettings } from '../../src/jobs/registry.ts';
 import { thrownOutcome } from '../../src/worker/outcome.ts';
+import type { DurableSteps } from '../../src/worker/steps.ts';
 import type { AttemptState } from '../../src/worker/task-context.ts';
 
 const policy = {
@@ -22,6 +23,7 @@ function state(rateDeferrals: number): AttemptState {
     controller: new AbortController(),
     currentStep: null,
     settled: false,
+    steps: {} as DurableSteps, // not used by thrownOutcome
   };
 }
 

@@ -33,6 +33,8 @@ function attempt(payload: unknown, limits: ResourceLimits, extra: Partial<Isolat
     rateLimited: () => {
       throw new Error('not used here');
     },
+    sleep: () => Promise.resolve(),
+    waitFor: () => Promise.reject(new Error('no durable steps here')),
   };
   const usage = { peakRssBytes: 0, cpuMs: 0 };
   const run = runIsolatedAttempt({

@@ -222,6 +222,40 @@ describe('the example application, with jobdeck installed from its tarball', () 
     }
   });
 
+  it('resumes a durable review after its completed steps and wakes it with a signal', async () => {
+    const { rows } = await owner.query<{ id: string }>(
+      'select id from uploads order by id limit 1',
+    );
+    const job = await jobdeck.enqueueJob('review_upload', { uploadId: Number(rows[0]!.id) });
+    // Failed once in step "count", retried without reading again, then parked on its wait
+    const parked = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(job.id);
+        return row.status === 'queued' && row.current_step === 'wait-approve-1' && row;
+      },
+      { what: 'the review to wait for its approval' },
+    );
+    // One attempt spent by the failure; the parked one is not counted
+    expect(parked.attempts).toBe(1);
+    expect(parked.errors).toHaveLength(1);
+    expect(await jobdeck.signal(job.id, 'approve', { by: 'alice' })).toBe(job.id);
+    const done = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(job.id);
+        return row.status === 'succeeded' && row;
+      },
+      { what: 'the review to finish' },
+    );
+    expect(done.result).toMatchObject({ readOnAttempt: 1, approvedBy: 'alice' });
+    expect(done.attempts).toBe(2); // parking spent no attempt
+    const steps = await jobdeck.getJobSteps(job.id);
+    expect(steps.map((s) => [s.name, s.attempt])).toEqual([
+      ['read', 1],
+      ['count', 2],
+      ['wait-approve-1', 2],
+    ]);
+  });
+
   it('leaves no job behind when the upload is refused inside the transaction', async () => {
     const count = async () =>
       Number(

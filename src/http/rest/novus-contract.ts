@@ -49,6 +49,26 @@ export const NovusJob = z
   })
   .meta({ id: 'NovusJob', description: "Seed 002: a job, fields as Novus's Job model names them" });
 
+/** jobdeck's addition beside the Novus job: a durable step (see stepView in serialize.ts). */
+export const JobStepView = z
+  .object({
+    name: z.string(),
+    position: z.number().int(),
+    kind: z.enum(['run', 'sleep', 'wait']),
+    result: json.nullable().describe("the step's stored JSON result; a wait's signal data"),
+    attempt: z.number().int(),
+    started_at: time.nullable(),
+    completed_at: time.nullable().describe('null: the sleep or wait the job is parked on'),
+    wake_at: time.nullable(),
+    wait_event: z.string().nullable(),
+    timed_out: z.boolean(),
+  })
+  .meta({ id: 'JobStep', description: 'A durable step of a job (ctx.step, sleep, waitFor)' });
+
+export const JobStepList = z
+  .object({ job_id: z.string(), steps: z.array(JobStepView) })
+  .meta({ id: 'JobStepList', description: "A job's durable steps, in order" });
+
 export const NovusJobList = z
   .object({
     jobs: z.array(NovusJob),

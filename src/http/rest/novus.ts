@@ -6,10 +6,11 @@ import type { Identity } from '../../auth/identity.ts';
 import type { Database, Job } from '../../db/types.ts';
 import { cancelJobOn, jobStatsOn, retryJobOn } from '../../jobs/control.ts';
 import { countJobsByStatus, countWorkers } from '../../jobs/monitoring.ts';
-import { getJob, listJobsByPage } from '../../jobs/repository.ts';
+import { getJob, getJobSteps, listJobsByPage } from '../../jobs/repository.ts';
 import type { JobStatus } from '../../jobs/states.ts';
 import type { JobView } from '../job-view.ts';
 import { HttpError } from './errors.ts';
+import { stepView } from './serialize.ts';
 import {
   NOVUS_STATUS,
   NOVUS_STATUSES,
@@ -102,6 +103,16 @@ export function registerNovusRoutes(app: FastifyInstance, options: NovusRouteOpt
   app.get('/api/v1/jobs/:id', async (request) => {
     const { id } = parse(jobIdParams, request.params, 'path');
     return novusJob(options.viewOf(request)(await scoped(request, (db) => getJob(db, id))));
+  });
+
+  // jobdeck's addition to the contract: the job's durable steps and their stored results.
+  app.get('/api/v1/jobs/:id/steps', async (request) => {
+    const { id } = parse(jobIdParams, request.params, 'path');
+    return scoped(request, async (db) => {
+      await getJob(db, id); // 404 for a job the caller may not see, rather than no steps
+      const steps = await getJobSteps(db, id);
+      return { job_id: id, steps: steps.map(stepView) };
+    });
   });
 
   app.get('/api/v1/admin/jobs', async (request) => {

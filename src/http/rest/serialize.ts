@@ -1,4 +1,6 @@
-import type { Job } from '../../db/types.ts';
+import type { z } from 'zod';
+import type { Job, JobStep } from '../../db/types.ts';
+import type { JobStepView } from './novus-contract.ts';
 import { budgetAttempts, canCancel, canRetry } from '../../jobs/states.ts';
 
 const iso = (value: Date | null | undefined): string | null => (value ? value.toISOString() : null);
@@ -85,5 +87,25 @@ export function detailJob(job: Job) {
     memory_usage_mb:
       job.peak_rss_bytes === null ? null : Math.round(Number(job.peak_rss_bytes) / 1048576),
     cpu_ms: job.cpu_ms === null ? null : Number(job.cpu_ms),
+  };
+}
+
+/**
+ * A durable step in snake_case, as `GET /api/v1/jobs/:id/steps` answers it: `result` is what the
+ * step stored (its function's JSON, a wait's signal data); a step with no `completed_at` is the
+ * sleep or wait the job is parked on.
+ */
+export function stepView(step: JobStep): z.output<typeof JobStepView> {
+  return {
+    name: step.name,
+    position: step.position,
+    kind: step.kind,
+    result: step.result ?? null,
+    attempt: step.attempt,
+    started_at: iso(step.started_at),
+    completed_at: iso(step.completed_at),
+    wake_at: iso(step.wake_at),
+    wait_event: step.wait_event,
+    timed_out: step.timed_out,
   };
 }
