@@ -24,6 +24,7 @@ import {
   type JobStatsOptions,
 } from './jobs/control.ts';
 import { setQueueConcurrencyOn } from './jobs/limits.ts';
+import { setOrgWeightOn, setQueueFairnessOn, type Fairness } from './jobs/fairness.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
 
@@ -73,6 +74,17 @@ export interface Jobdeck {
     maxRunning: number | null,
     options?: { tx?: Executor },
   ): Promise<number | null>;
+  /**
+   * Whether new jobs of `queue` take turns by organisation (`'org'`, the default) or run first-in
+   * first-out (`'off'`); `null` removes the queue's setting. Wins over `defineTask({ fairness })`.
+   */
+  setQueueFairness(
+    queue: string,
+    fairness: Fairness | null,
+    options?: { tx?: Executor },
+  ): Promise<Fairness | null>;
+  /** Weighted fair turns: `weight` (1 to 10) turns for this organisation per turn of a weight-1 one. */
+  setOrgWeight(orgId: string, weight: number | null, options?: { tx?: Executor }): Promise<number>;
   /** Counts by status and type, queue depth, durations, failures and throughput. */
   jobStats(options?: JobStatsOptions): Promise<JobStats>;
   /**
@@ -134,6 +146,9 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     retryJob: (id, opts = {}) => retryJobOn(opts.tx ?? pool, id),
     setQueueConcurrency: (queue, maxRunning, opts = {}) =>
       setQueueConcurrencyOn(opts.tx ?? pool, queue, maxRunning),
+    setQueueFairness: (queue, fairness, opts = {}) =>
+      setQueueFairnessOn(opts.tx ?? pool, queue, fairness),
+    setOrgWeight: (orgId, weight, opts = {}) => setOrgWeightOn(opts.tx ?? pool, orgId, weight),
     jobStats: (opts) => jobStatsOn(pool, opts),
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),

@@ -43,6 +43,12 @@ export {
 } from './jobs/control.ts';
 export { setQueueConcurrencyOn } from './jobs/limits.ts';
 export {
+  setOrgWeightOn,
+  setQueueFairnessOn,
+  MAX_ORG_WEIGHT,
+  type Fairness,
+} from './jobs/fairness.ts';
+export {
   isTransientError,
   parseDuration,
   Priority,

@@ -6,7 +6,9 @@
 -- (limit_keys' `type:x`, `queue:q`), go back in the queue as far as admit_jobs finds room for
 -- them; start_jobs decides again when they start, so a job released too early is only held again.
 -- Takes the caps' locks, then the held rows (SKIP LOCKED: a row another release holds is its
--- business, so no job gets two Graphile jobs). Returns how many jobs were released.
+-- business, so no job gets two Graphile jobs). A job that was given a turn between tenants
+-- (fair_at, fairness/fair_turns.sql) goes back at that turn, the place it had already reached;
+-- the others at their run time. Returns how many jobs were released.
 --
 -- The one-argument form (org_ids only) went in 000013: callers pass the limit keys too.
 
@@ -40,7 +42,8 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   greatest(j.run_at, now()), 25, null, j.priority, null)::graphile_worker.job_spec
+                   case when j.run_at > now() then j.run_at else coalesce(j.fair_at, now()) end, 25, null,
+                   j.priority, null)::graphile_worker.job_spec
           from jobdeck_private.admit_jobs(v_ids, true) a
           join jobdeck.jobs j on j.id = a.id
          where a.admitted)) g

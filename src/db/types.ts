@@ -62,6 +62,8 @@ export interface JobsTable {
   cpu_ms: Int8 | null;
   /** Set while the job waits for its organisation to drop below a concurrency cap. */
   held_at: Timestamp | null;
+  /** The turn a fair job was given (its Graphile job's run_at); null when it was not given one. */
+  fair_at: Timestamp | null;
   manual_retries: Generated<number>;
   webhook_url: string | null;
   /** Who is mailed when the job finishes (`{to, on}`); hidden from the API. */
@@ -96,6 +98,8 @@ export interface TaskTypesTable {
   timeout_ms: number | null;
   cancel_grace_ms: number | null;
   org_concurrency: number | null;
+  /** Fair turns between tenants: 'org', 'off', or null for the default ('org'). */
+  fairness: 'org' | 'off' | null;
   api_enqueue: Generated<boolean>;
   webhook_url: string | null;
   /** import, export, validation or processing; null: the task declares none (src/jobs/categories.ts). */

@@ -165,6 +165,8 @@ export interface TaskSettings {
   cancelGraceMs: number;
   orgConcurrency: number | null;
   maxConcurrent: number | null;
+  /** Fair turns between tenants: `'org'` (the default) or `'off'`. */
+  fairness: 'org' | 'off';
   isRetryable: ((error: unknown) => boolean) | null;
   /** Resource limits; non-null means every attempt runs in its own child process. */
   limits: ResourceLimits | null;
@@ -228,6 +230,14 @@ function wholeNumber(value: unknown, what: string, min: number, max: number): nu
   return value;
 }
 
+function fairnessOf(value: unknown): 'org' | 'off' {
+  if (value === undefined || value === 'org') return 'org';
+  if (value === false) return 'off';
+  throw new TypeError(
+    `fairness must be 'org' or false, got ${JSON.stringify(value) ?? String(value)}`,
+  );
+}
+
 /** Checks a task definition's policy fields; throws naming the first bad one. */
 export function taskSettings(
   def: AnyTaskDefinition,
@@ -265,6 +275,7 @@ export function taskSettings(
       def.maxConcurrent === undefined
         ? null
         : wholeNumber(def.maxConcurrent, 'maxConcurrent', 1, 100_000),
+    fairness: fairnessOf(def.fairness),
     isRetryable: def.isRetryable ?? null,
     limits: limitsOf(def),
   };
@@ -345,6 +356,7 @@ export async function syncTaskTypes(
       timeout_ms: settings.timeoutMs,
       cancel_grace_ms: def.cancelGrace === undefined ? null : settings.cancelGraceMs,
       org_concurrency: settings.orgConcurrency,
+      fairness: def.fairness === undefined ? null : settings.fairness,
       api_enqueue: def.enqueueFromApi !== false,
       webhook_url: webhookOf(def, type),
       category: categoryOf(def, type),
