@@ -14,7 +14,10 @@
 -- one (fairness off, a delay, a retry). A tenant's next turn follows its latest.
 alter table jobdeck.jobs add column fair_at timestamptz;
 comment on column jobdeck.jobs.fair_at is E'@behavior -*\nThe turn a fair job was given: its Graphile job''s run_at. Null when it was not given one.';
-create index jobs_fair_turn_idx on jobdeck.jobs (org_id, priority, fair_at) where fair_at is not null;
+-- By coalesce(org_id, ''), not org_id: `org_id is null` is no equality to the planner, so it would
+-- not read max(fair_at) of the jobs without an organisation from the index's end (a scan of all
+-- of them instead). Jobs without an organisation and those of an organisation '' share a tenant.
+create index jobs_fair_turn_idx on jobdeck.jobs ((coalesce(org_id, '')), priority, fair_at) where fair_at is not null;
 
 -- Per task type (defineTask({ fairness })): 'org' takes turns by organisation, 'off' is plain
 -- first-in first-out; null is the default ('org').

@@ -110,7 +110,7 @@ create table jobdeck.jobs (
 alter table jobdeck.jobs enable row level security;
 CREATE INDEX jobs_active_idx ON jobdeck.jobs USING btree (created_at DESC, id) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text]));
 CREATE INDEX jobs_created_idx ON jobdeck.jobs USING btree (created_at DESC, id);
-CREATE INDEX jobs_fair_turn_idx ON jobdeck.jobs USING btree (org_id, priority, fair_at) WHERE (fair_at IS NOT NULL);
+CREATE INDEX jobs_fair_turn_idx ON jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE (fair_at IS NOT NULL);
 CREATE INDEX jobs_finished_idx ON jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
 CREATE UNIQUE INDEX jobs_gw_job_id_idx ON jobdeck.jobs USING btree (gw_job_id) WHERE (gw_job_id IS NOT NULL);
 CREATE INDEX jobs_held_idx ON jobdeck.jobs USING btree (org_id, priority, run_at, created_at) WHERE (held_at IS NOT NULL);
@@ -1390,9 +1390,32 @@ $function$;
 
 CREATE OR REPLACE FUNCTION jobdeck_private.fair_turns(types text[], queues text[], org_ids text[], priorities integer[], run_ats timestamp with time zone[])
  RETURNS timestamp with time zone[]
- LANGUAGE sql
+ LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
+declare
+  v_q    interval;
+  v_last timestamptz;
+  v_head timestamptz;
+begin
+  if cardinality(types) = 1 then
+    if (run_ats[1] is not null and run_ats[1] > now())
+       or coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = queues[1]),
+                   (select tt.fairness from jobdeck_private.task_types tt where tt.type = types[1]),
+                   'org') <> 'org' then
+      return array[null::timestamptz];
+    end if;
+    v_q := interval '10 microseconds'
+           / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
+    select max(j.fair_at) into v_last from jobdeck.jobs j
+     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null;
+    select gj.run_at into v_head from graphile_worker._private_jobs gj
+     where gj.is_available and gj.priority = priorities[1]
+     order by gj.run_at limit 1;
+    return array[greatest(v_last + v_q, least(coalesce(v_head, now()), now()), now() - interval '1 hour')];
+  end if;
+  return (
   with s as materialized (
     select t.ord, t.org_id, t.priority,
            coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = t.queue),
@@ -1410,12 +1433,9 @@ AS $function$
     select d.org_id, d.priority,
            interval '10 microseconds'
              / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
-           case when d.org_id is null
-                then (select max(j.fair_at) from jobdeck.jobs j
-                       where j.org_id is null and j.priority = d.priority and j.fair_at is not null)
-                else (select max(j.fair_at) from jobdeck.jobs j
-                       where j.org_id = d.org_id and j.priority = d.priority and j.fair_at is not null)
-           end as last_at,
+           (select max(j.fair_at) from jobdeck.jobs j
+             where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
+               and j.fair_at is not null) as last_at,
            (select gj.run_at from graphile_worker._private_jobs gj
              where gj.is_available and gj.priority = d.priority
              order by gj.run_at limit 1) as head_at
@@ -1428,6 +1448,8 @@ AS $function$
     from s
     left join f on f.ord = s.ord
     left join g on g.org_id is not distinct from f.org_id and g.priority = f.priority
+  );
+end;
 $function$;
 comment on function jobdeck_private.fair_turns(types text[], queues text[], org_ids text[], priorities integer[], run_ats timestamp with time zone[]) is 'The Graphile run_at (turn) of each new job that takes turns between tenants, null for the others.';
 -- privileges on function jobdeck_private.fair_turns(types text[], queues text[], org_ids text[], priorities integer[], run_ats timestamp with time zone[]): owner only

@@ -8,7 +8,7 @@
 --
 -- Start-time fair queuing through Graphile Worker's claim order (priority, run_at): each tenant
 -- (organisation; jobs without one form one tenant) has, per priority, a clock: its latest turn
--- (jobdeck.jobs.fair_at, read from jobs_fair_turn_idx, so no counter row is locked on the enqueue
+-- (jobdeck.jobs.fair_at, read from the end of jobs_fair_turn_idx, so no counter row is locked on the enqueue
 -- path and concurrent enqueues never wait for each other; two of one tenant may share a turn,
 -- which only costs a little precision). The k-th new job of a tenant in the batch gets
 --
@@ -21,13 +21,41 @@
 -- (delays come due, retries, fairness off) sort among them by their real time. The hour bounds
 -- how far fair jobs may overtake those, and the credit a stuck job at the head could give.
 -- Priority still comes first: Graphile orders by priority before run_at.
+--
+-- PL/pgSQL with generic plans, not `language sql`: its statements are then planned once per
+-- connection instead of at every call (planning was most of the cost of a single enqueue's turn),
+-- and a single job (insert_job) takes four index probes without the batch query's window and
+-- joins (docs/performance.md).
 
 create or replace function jobdeck_private.fair_turns(
   types text[], queues text[], org_ids text[], priorities integer[], run_ats timestamptz[]
 ) returns timestamptz[]
-language sql volatile
+language plpgsql volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
+declare
+  v_q    interval;
+  v_last timestamptz;
+  v_head timestamptz;
+begin
+  if cardinality(types) = 1 then
+    if (run_ats[1] is not null and run_ats[1] > now())
+       or coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = queues[1]),
+                   (select tt.fairness from jobdeck_private.task_types tt where tt.type = types[1]),
+                   'org') <> 'org' then
+      return array[null::timestamptz];
+    end if;
+    v_q := interval '10 microseconds'
+           / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
+    select max(j.fair_at) into v_last from jobdeck.jobs j
+     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null;
+    select gj.run_at into v_head from graphile_worker._private_jobs gj
+     where gj.is_available and gj.priority = priorities[1]
+     order by gj.run_at limit 1;
+    return array[greatest(v_last + v_q, least(coalesce(v_head, now()), now()), now() - interval '1 hour')];
+  end if;
+  return (
   with s as materialized (
     select t.ord, t.org_id, t.priority,
            coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = t.queue),
@@ -45,12 +73,9 @@ as $$
     select d.org_id, d.priority,
            interval '10 microseconds'
              / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
-           case when d.org_id is null
-                then (select max(j.fair_at) from jobdeck.jobs j
-                       where j.org_id is null and j.priority = d.priority and j.fair_at is not null)
-                else (select max(j.fair_at) from jobdeck.jobs j
-                       where j.org_id = d.org_id and j.priority = d.priority and j.fair_at is not null)
-           end as last_at,
+           (select max(j.fair_at) from jobdeck.jobs j
+             where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
+               and j.fair_at is not null) as last_at,
            (select gj.run_at from graphile_worker._private_jobs gj
              where gj.is_available and gj.priority = d.priority
              order by gj.run_at limit 1) as head_at
@@ -63,6 +88,8 @@ as $$
     from s
     left join f on f.ord = s.ord
     left join g on g.org_id is not distinct from f.org_id and g.priority = f.priority
+  );
+end;
 $$;
 comment on function jobdeck_private.fair_turns(text[], text[], text[], integer[], timestamptz[]) is
   'The Graphile run_at (turn) of each new job that takes turns between tenants, null for the others.';
