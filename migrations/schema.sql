@@ -1395,7 +1395,7 @@ CREATE OR REPLACE FUNCTION jobdeck_private.fair_turns(types text[], queues text[
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
-  v_q    interval;
+  v_q    double precision;
   v_last timestamptz;
   v_head timestamptz;
 begin
@@ -1406,14 +1406,14 @@ begin
                    'org') <> 'org' then
       return array[null::timestamptz];
     end if;
-    v_q := interval '10 microseconds'
-           / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
+    v_q := 20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
     select max(j.fair_at) into v_last from jobdeck.jobs j
      where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null;
     select gj.run_at into v_head from graphile_worker._private_jobs gj
      where gj.is_available and gj.priority = priorities[1]
      order by gj.run_at limit 1;
-    return array[greatest(v_last + v_q, least(coalesce(v_head, now()), now()), now() - interval '1 hour')];
+    return array[greatest(v_last + interval '1 microsecond' * v_q, least(coalesce(v_head, now()), now()),
+                          now() - interval '1 hour')];
   end if;
   return (
   with s as materialized (
@@ -1431,8 +1431,7 @@ begin
      where s.fair
   ), g as (
     select d.org_id, d.priority,
-           interval '10 microseconds'
-             / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
+           20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
            (select max(j.fair_at) from jobdeck.jobs j
              where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
                and j.fair_at is not null) as last_at,
@@ -1442,8 +1441,9 @@ begin
       from (select distinct f.org_id, f.priority from f) d
   )
   select array_agg(
-           greatest(g.last_at + g.q, least(coalesce(g.head_at, now()), now()), now() - interval '1 hour')
-             + g.q * f.k
+           greatest(g.last_at + interval '1 microsecond' * g.q, least(coalesce(g.head_at, now()), now()),
+                    now() - interval '1 hour')
+             + interval '1 microsecond' * (g.q * f.k)
            order by s.ord)
     from s
     left join f on f.ord = s.ord
@@ -2060,7 +2060,7 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   greatest(j.run_at, now()), 25, null,
+                   case when j.run_at > now() then j.run_at else coalesce(j.fair_at, now()) end, 25, null,
                    j.priority, null)::graphile_worker.job_spec
           from jobdeck.jobs j where j.id = any(v_ids))) g
   ), upd as (

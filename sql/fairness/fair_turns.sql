@@ -12,15 +12,17 @@
 -- path and concurrent enqueues never wait for each other; two of one tenant may share a turn,
 -- which only costs a little precision). The k-th new job of a tenant in the batch gets
 --
---   greatest(last + q, head, now() - 1 hour) + k * q,   q = 10 µs / the tenant's weight
+--   greatest(last + q, head, now() - 1 hour) + k * q,   q = 20 µs / the tenant's weight
 --
 -- where head is the run_at of the oldest runnable Graphile job of that priority (least now()):
--- the service's virtual time. A tenant with 100,000 jobs waiting has turns head … head + 1 s; a
+-- the service's virtual time. A tenant with 100,000 jobs waiting has turns head … head + 2 s; a
 -- tenant arriving later starts at the head and interleaves at the front. Turns are real times,
 -- mostly in the past, so an idle queue behaves like first-in first-out and jobs without turns
 -- (delays come due, retries, fairness off) sort among them by their real time. The hour bounds
 -- how far fair jobs may overtake those, and the credit a stuck job at the head could give.
--- Priority still comes first: Graphile orders by priority before run_at.
+-- Priority still comes first: Graphile orders by priority before run_at. Turns are whole
+-- microseconds: within a batch k * q is rounded once, so weights hold exactly on average; one
+-- job at a time rounds q itself (weight 3: 7 µs, 2.86 turns for one).
 --
 -- PL/pgSQL with generic plans, not `language sql`: its statements are then planned once per
 -- connection instead of at every call (planning was most of the cost of a single enqueue's turn),
@@ -35,7 +37,7 @@ set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
-  v_q    interval;
+  v_q    double precision;
   v_last timestamptz;
   v_head timestamptz;
 begin
@@ -46,14 +48,14 @@ begin
                    'org') <> 'org' then
       return array[null::timestamptz];
     end if;
-    v_q := interval '10 microseconds'
-           / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
+    v_q := 20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
     select max(j.fair_at) into v_last from jobdeck.jobs j
      where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null;
     select gj.run_at into v_head from graphile_worker._private_jobs gj
      where gj.is_available and gj.priority = priorities[1]
      order by gj.run_at limit 1;
-    return array[greatest(v_last + v_q, least(coalesce(v_head, now()), now()), now() - interval '1 hour')];
+    return array[greatest(v_last + interval '1 microsecond' * v_q, least(coalesce(v_head, now()), now()),
+                          now() - interval '1 hour')];
   end if;
   return (
   with s as materialized (
@@ -71,8 +73,7 @@ begin
      where s.fair
   ), g as (
     select d.org_id, d.priority,
-           interval '10 microseconds'
-             / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
+           20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
            (select max(j.fair_at) from jobdeck.jobs j
              where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
                and j.fair_at is not null) as last_at,
@@ -82,8 +83,9 @@ begin
       from (select distinct f.org_id, f.priority from f) d
   )
   select array_agg(
-           greatest(g.last_at + g.q, least(coalesce(g.head_at, now()), now()), now() - interval '1 hour')
-             + g.q * f.k
+           greatest(g.last_at + interval '1 microsecond' * g.q, least(coalesce(g.head_at, now()), now()),
+                    now() - interval '1 hour')
+             + interval '1 microsecond' * (g.q * f.k)
            order by s.ord)
     from s
     left join f on f.ord = s.ord

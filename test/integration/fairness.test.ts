@@ -118,7 +118,7 @@ describe('fair turns between tenants', () => {
     // Each organisation's own jobs still start in the order they were enqueued.
     expect(aStarts).toEqual(Array.from({ length: 500 }, (_, i) => `A${i}`));
     // The jobs' own run_at stays the real one (their enqueue); the turn is only their Graphile
-    // job's, within a few ms of it here (10 µs a turn).
+    // job's, within a few ms of it here (20 µs a turn).
     const { rows } = await t.pool.query<{ n: number }>(
       `select count(*)::int as n from jobdeck.jobs
         where id = any($1) and fair_at between run_at - interval '1 second' and run_at + interval '1 second'`,
@@ -269,6 +269,26 @@ describe('fair turns between tenants', () => {
     await worker.stop();
     // At its turn (a tie with A0's, which came after it), not behind A's 20.
     expect(starts.indexOf('H')).toBeLessThanOrEqual(1);
+  });
+
+  it('gives a waiting job whose Graphile job went missing its turn back', async () => {
+    const orphan = await jobdeck.enqueueJob('work', { tag: 'O' }, { orgId: 'org-o' });
+    await t.pool.query('delete from graphile_worker._private_jobs where id = $1', [
+      orphan.gw_job_id,
+    ]);
+    const { rows: requeued } = await t.pool.query<{ id: string }>(
+      'select jobdeck_private.requeue_orphans($1::jsonb) as id',
+      [JSON.stringify([{ id: orphan.id, gw_job_id: orphan.gw_job_id }])],
+    );
+    expect(requeued.map((r) => r.id)).toEqual([orphan.id]);
+    const { rows } = await t.pool.query<{ run_at: Date; fair_at: Date }>(
+      `select g.run_at, j.fair_at from jobdeck.jobs j join graphile_worker.jobs g on g.id = j.gw_job_id
+        where j.id = $1`,
+      [orphan.id],
+    );
+    expect(rows[0]!.run_at).toEqual(rows[0]!.fair_at);
+    await t.pool.query('delete from graphile_worker._private_jobs');
+    await t.pool.query('delete from jobdeck.jobs where id = $1', [orphan.id]);
   });
 
   it('refuses bad settings with errors naming the field, changing nothing', async () => {
