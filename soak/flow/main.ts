@@ -71,9 +71,12 @@ export async function runFlow(run: FlowRun): Promise<number> {
     capped_jobs: SETTINGS.quick ? 150 : 300,
     cap: 3,
     small_tenant_wait_limit_s: 10,
+    fairness: SETTINGS.fifo ? 'off' : 'org',
     enqueue_batch: 1000,
   };
   const phases: FlowPhase[] = [concurrencyCapPhase, fairTurnsPhase()];
+  // Read by soak/flow/tasks/flow_tenant.ts, here and in the workers (they inherit it).
+  process.env.SOAK_FLOW_FIFO = SETTINGS.fifo ? '1' : '0';
 
   await mkdir(run.logsDir, { recursive: true });
   say('flow: starting embedded PostgreSQL');
