@@ -120,6 +120,7 @@ create table jobdeck.jobs (
   concurrency_key text,
   rate_key text,
   rate_deferrals integer default 0 not null,
+  fair_at timestamp with time zone,
   constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
@@ -146,6 +147,7 @@ create table jobdeck.jobs (
 alter table jobdeck.jobs enable row level security;
 CREATE INDEX jobs_active_idx ON jobdeck.jobs USING btree (created_at DESC, id) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text]));
 CREATE INDEX jobs_created_idx ON jobdeck.jobs USING btree (created_at DESC, id);
+CREATE INDEX jobs_fair_turn_idx ON jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE (fair_at IS NOT NULL);
 CREATE INDEX jobs_finished_idx ON jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
 CREATE UNIQUE INDEX jobs_gw_job_id_idx ON jobdeck.jobs USING btree (gw_job_id) WHERE (gw_job_id IS NOT NULL);
 CREATE INDEX jobs_held_idx ON jobdeck.jobs USING btree (org_id, priority, run_at, created_at) WHERE (held_at IS NOT NULL);
@@ -172,6 +174,8 @@ comment on column jobdeck.jobs.attempts_before_retry is 'Attempts spent before t
 comment on column jobdeck.jobs.concurrency_key is 'The job''s key under its task type''s per-key concurrency limit (defineTask concurrency.key), computed at enqueue.';
 comment on column jobdeck.jobs.current_step is '@behavior +filterBy
 What the task says it is doing now.';
+comment on column jobdeck.jobs.fair_at is '@behavior -*
+The turn a fair job was given: its Graphile job''s run_at. Null when it was not given one.';
 comment on column jobdeck.jobs.gw_job_id is '@behavior -*
 Graphile Worker''s job id of the current attempt.';
 comment on column jobdeck.jobs.held_at is 'Set while a queued job waits for its organisation to drop below its concurrency cap.';
@@ -706,6 +710,35 @@ comment on function jobdeck.retry_job(id uuid, keep_steps boolean) is '@resultFi
 Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept; completed steps are kept unless keepSteps is false. Errors: JD010, JD011, 42501.';
 -- privileges on function jobdeck.retry_job(id uuid, keep_steps boolean): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.set_org_weight(org_id text, weight integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if org_id is null or pg_catalog.length(org_id) < 1 or pg_catalog.length(org_id) > 256 then
+    raise exception 'org_id must be an organisation id of 1 to 256 characters, got %',
+      coalesce(pg_catalog.quote_literal(org_id), 'null') using errcode = 'JD004';
+  end if;
+  if weight is not null and (weight < 1 or weight > 10) then
+    raise exception 'weight for organisation "%" must be from 1 to 10, or null to remove it; got %',
+      org_id, weight using errcode = 'JD004';
+  end if;
+  if weight is null then
+    delete from jobdeck_private.org_weights w where w.org_id = set_org_weight.org_id;
+  else
+    insert into jobdeck_private.org_weights as w (org_id, weight)
+    values (set_org_weight.org_id, set_org_weight.weight)
+    on conflict on constraint org_weights_pkey do update set weight = excluded.weight, updated_at = pg_catalog.now()
+     where w.weight is distinct from excluded.weight;
+  end if;
+  return coalesce(weight, 1);
+end;
+$function$;
+comment on function jobdeck.set_org_weight(org_id text, weight integer) is 'Weighted fair turns: this organisation gets weight (1 to 10) turns for each turn of a weight-1 organisation; null removes it. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.set_org_weight(org_id text, weight integer): jobdeck_system=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.set_queue_concurrency(queue text, max_running integer)
  RETURNS integer
  LANGUAGE plpgsql
@@ -735,6 +768,35 @@ end;
 $function$;
 comment on function jobdeck.set_queue_concurrency(queue text, max_running integer) is 'At most max_running jobs of this queue run at once, across all workers; null removes the limit. Errors: JD004 bad argument.';
 -- privileges on function jobdeck.set_queue_concurrency(queue text, max_running integer): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.set_queue_fairness(queue text, fairness text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if queue is null or pg_catalog.length(queue) < 1 or pg_catalog.length(queue) > 128 then
+    raise exception 'queue must be a name of 1 to 128 characters, got %',
+      coalesce(pg_catalog.quote_literal(queue), 'null') using errcode = 'JD004';
+  end if;
+  if fairness is not null and fairness not in ('org', 'off') then
+    raise exception 'fairness for queue "%" must be ''org'', ''off'' or null to remove the setting; got %',
+      queue, pg_catalog.quote_literal(fairness) using errcode = 'JD004';
+  end if;
+  if fairness is null then
+    delete from jobdeck_private.queue_fairness f where f.queue = set_queue_fairness.queue;
+  else
+    insert into jobdeck_private.queue_fairness as f (queue, fairness)
+    values (set_queue_fairness.queue, set_queue_fairness.fairness)
+    on conflict on constraint queue_fairness_pkey do update set fairness = excluded.fairness, updated_at = pg_catalog.now()
+     where f.fairness is distinct from excluded.fairness;
+  end if;
+  return fairness;
+end;
+$function$;
+comment on function jobdeck.set_queue_fairness(queue text, fairness text) is 'Whether new jobs of this queue take turns by organisation (org) or run first-in first-out (off); null removes the setting. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.set_queue_fairness(queue text, fairness text): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval)
  RETURNS integer
@@ -888,6 +950,19 @@ CREATE UNIQUE INDEX notify_secret_pkey ON jobdeck_private.notify_secret USING bt
 comment on table jobdeck_private.notify_secret is 'The key NOTIFY channel names are hashed with (one row). Readable by the owner only: a role that can read it can listen to every tenant.';
 -- privileges on table jobdeck_private.notify_secret: owner only
 
+create table jobdeck_private.org_weights (
+  org_id text not null,
+  weight integer not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint org_id_not_empty CHECK (((length(org_id) >= 1) AND (length(org_id) <= 256))),
+  constraint org_weights_pkey PRIMARY KEY (org_id),
+  constraint weight_in_range CHECK (((weight >= 1) AND (weight <= 10)))
+);
+alter table jobdeck_private.org_weights enable row level security;
+CREATE UNIQUE INDEX org_weights_pkey ON jobdeck_private.org_weights USING btree (org_id);
+comment on table jobdeck_private.org_weights is 'Weighted fair turns: an organisation of weight w (1 to 10) gets w turns for each turn of an organisation of weight 1.';
+-- privileges on table jobdeck_private.org_weights: owner only
+
 create table jobdeck_private.pauses (
   scope text not null,
   key text not null,
@@ -904,6 +979,19 @@ alter table jobdeck_private.pauses enable row level security;
 CREATE UNIQUE INDEX pauses_pkey ON jobdeck_private.pauses USING btree (scope, key);
 comment on table jobdeck_private.pauses is 'Paused queues (scope queue), task types (scope type) and everything (scope all, key ''''): their jobs stay queued and none starts, on any worker, until the row is deleted (jobdeck.resume_*).';
 -- privileges on table jobdeck_private.pauses: owner only
+
+create table jobdeck_private.queue_fairness (
+  queue text not null,
+  fairness text not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint fairness_is_known CHECK ((fairness = ANY (ARRAY['org'::text, 'off'::text]))),
+  constraint queue_fairness_pkey PRIMARY KEY (queue),
+  constraint queue_not_empty CHECK (((length(queue) >= 1) AND (length(queue) <= 128)))
+);
+alter table jobdeck_private.queue_fairness enable row level security;
+CREATE UNIQUE INDEX queue_fairness_pkey ON jobdeck_private.queue_fairness USING btree (queue);
+comment on table jobdeck_private.queue_fairness is 'Whether jobs of a queue take turns by organisation (org) or run first-in first-out (off); wins over the task type''s defineTask fairness.';
+-- privileges on table jobdeck_private.queue_fairness: owner only
 
 create table jobdeck_private.rate_buckets (
   scope text not null,
@@ -978,8 +1066,10 @@ create table jobdeck_private.task_types (
   notify_email jsonb,
   key_concurrency integer,
   concurrency_key_spec text,
+  fairness text,
   constraint category_is_known CHECK ((category = ANY (ARRAY['import'::text, 'export'::text, 'validation'::text, 'processing'::text]))),
   constraint concurrency_key_spec_is_known CHECK (((concurrency_key_spec IS NULL) OR (concurrency_key_spec = ANY (ARRAY['org'::text, 'owner'::text])) OR (concurrency_key_spec ~ '^payload:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$'::text))),
+  constraint fairness_is_known CHECK ((fairness = ANY (ARRAY['org'::text, 'off'::text]))),
   constraint key_concurrency_has_key CHECK (((key_concurrency IS NULL) = (concurrency_key_spec IS NULL))),
   constraint key_concurrency_positive CHECK ((key_concurrency >= 1)),
   constraint notify_email_is_object CHECK ((jsonb_typeof(notify_email) = 'object'::text)),
@@ -1078,10 +1168,11 @@ begin
                (concurrency_key, rate_key) = (select lk.concurrency_key, lk.rate_key
                                                 from jobdeck_private.job_limit_keys(add_keyed_job.type,
                                                        add_keyed_job.org_id, add_keyed_job.owner_id,
-                                                       add_keyed_job.payload, null) lk)
+                                                       add_keyed_job.payload, null) lk),
+               fair_at = case when add_keyed_job.run_at > now() then null else j.fair_at end
          where j.id = v_job.id returning j.* into v_job;
         if v_job.gw_job_id is not null then
-          perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => v_job.run_at,
+          perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => coalesce(v_job.fair_at, v_job.run_at),
                                                   priority => v_job.priority);
         elsif v_job.held_at is not null then
           -- Held by a cap: with its new organisation and options it goes through admission again.
@@ -1090,7 +1181,8 @@ begin
                  gw_job_id = (graphile_worker.add_job(identifier => v_job.type,
                                 payload => json_build_object('jobdeckId', v_job.id),
                                 queue_name => jobdeck_private.graphile_queue(v_job.queue),
-                                run_at => v_job.run_at, max_attempts => 25, priority => v_job.priority)).id
+                                run_at => coalesce(v_job.fair_at, v_job.run_at), max_attempts => 25,
+                                priority => v_job.priority)).id
            where j.id = v_job.id returning j.* into v_job;
         end if;
         insert into jobdeck.job_events (job_id, kind, level, message, attempt)
@@ -1781,20 +1873,27 @@ begin
     select s.id, lk.concurrency_key, lk.rate_key
       from s cross join lateral jobdeck_private.job_limit_keys(s.type, s.org_id, s.owner_id, s.payload,
                                                               'jobs[' || (s.ord - 1) || ']') lk
+  ), t as materialized (
+    select jobdeck_private.fair_turns(array_agg(s.type order by s.ord), array_agg(s.queue order by s.ord),
+                                      array_agg(s.org_id order by s.ord), array_agg(s.priority order by s.ord),
+                                      array_agg(s.run_at order by s.ord)) as turns
+      from s
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         -- (the CASE spares the common job without a queue the call)
         select row(s.type, json_build_object('jobdeckId', s.id),
-                   case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end, s.run_at, 25, null,
-                   s.priority, null)::graphile_worker.job_spec
-          from s order by s.ord)) as g
+                   case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end,
+                   coalesce(t.turns[s.ord], s.run_at), 25, null, s.priority, null)::graphile_worker.job_spec
+          from s, t order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key)
+                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key,
+                                   fair_at)
     select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
-           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key
-      from s join gw on gw.id = s.id join k on k.id = s.id
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key,
+           t.turns[s.ord]
+      from s join gw on gw.id = s.id join k on k.id = s.id cross join t
     returning j.*
   )
   select ins.* from ins join s on s.id = ins.id order by s.ord;
@@ -1814,6 +1913,72 @@ AS $function$
   end
 $function$;
 -- privileges on function jobdeck_private.estimate_eta(started_at timestamp with time zone, progress integer, median_ms bigint): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.fair_turns(types text[], queues text[], org_ids text[], priorities integer[], run_ats timestamp with time zone[])
+ RETURNS timestamp with time zone[]
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_q    double precision;
+  v_last timestamptz;
+  v_head timestamptz;
+begin
+  if cardinality(types) = 1 then
+    if (run_ats[1] is not null and run_ats[1] > now())
+       or coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = queues[1]),
+                   (select tt.fairness from jobdeck_private.task_types tt where tt.type = types[1]),
+                   'org') <> 'org' then
+      return array[null::timestamptz];
+    end if;
+    v_q := 20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
+    select max(j.fair_at) into v_last from jobdeck.jobs j
+     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null;
+    select gj.run_at into v_head from graphile_worker._private_jobs gj
+     where gj.is_available and gj.priority = priorities[1]
+     order by gj.run_at limit 1;
+    return array[greatest(v_last + interval '1 microsecond' * v_q, least(coalesce(v_head, now()), now()),
+                          now() - interval '1 hour')];
+  end if;
+  return (
+  with s as materialized (
+    select t.ord, t.org_id, t.priority,
+           coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = t.queue),
+                    (select tt.fairness from jobdeck_private.task_types tt where tt.type = t.type),
+                    'org') = 'org'
+             and (t.run_at is null or t.run_at <= now()) as fair
+      from unnest(types, queues, org_ids, priorities, run_ats)
+           with ordinality as t(type, queue, org_id, priority, run_at, ord)
+  ), f as (
+    select s.ord, s.org_id, s.priority,
+           row_number() over (partition by s.org_id, s.priority order by s.ord) - 1 as k
+      from s
+     where s.fair
+  ), g as (
+    select d.org_id, d.priority,
+           20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
+           (select max(j.fair_at) from jobdeck.jobs j
+             where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
+               and j.fair_at is not null) as last_at,
+           (select gj.run_at from graphile_worker._private_jobs gj
+             where gj.is_available and gj.priority = d.priority
+             order by gj.run_at limit 1) as head_at
+      from (select distinct f.org_id, f.priority from f) d
+  )
+  select array_agg(
+           greatest(g.last_at + interval '1 microsecond' * g.q, least(coalesce(g.head_at, now()), now()),
+                    now() - interval '1 hour')
+             + interval '1 microsecond' * (g.q * f.k)
+           order by s.ord)
+    from s
+    left join f on f.ord = s.ord
+    left join g on g.org_id is not distinct from f.org_id and g.priority = f.priority
+  );
+end;
+$function$;
+comment on function jobdeck_private.fair_turns(types text[], queues text[], org_ids text[], priorities integer[], run_ats timestamp with time zone[]) is 'The Graphile run_at (turn) of each new job that takes turns between tenants, null for the others.';
+-- privileges on function jobdeck_private.fair_turns(types text[], queues text[], org_ids text[], priorities integer[], run_ats timestamp with time zone[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.finish_jobs(items jsonb, worker_id text)
  RETURNS TABLE(id uuid, status text)
@@ -2001,23 +2166,27 @@ declare
   v_gw   bigint;
   v_job  jobdeck.jobs;
   v_keys record;
+  v_turn timestamptz;
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
                                            insert_job.payload, null);
+  v_turn := (jobdeck_private.fair_turns(array[insert_job.type], array[insert_job.queue],
+               array[insert_job.org_id], array[insert_job.priority], array[insert_job.run_at]))[1];
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
     payload => json_build_object('jobdeckId', v_id),
     queue_name => case when insert_job.queue is not null then jobdeck_private.graphile_queue(insert_job.queue) end,
-    run_at => insert_job.run_at,
+    run_at => coalesce(v_turn, insert_job.run_at),
     max_attempts => 25,
     priority => insert_job.priority
   )).id;
   insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                  related_type, related_id, key, metadata, gw_job_id,
-                                 concurrency_key, rate_key)
+                                 concurrency_key, rate_key, fair_at)
   values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
           coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
-          insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key)
+          insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key,
+          v_turn)
   returning j.* into v_job;
   return v_job;
 end;
@@ -2619,7 +2788,8 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   greatest(j.run_at, now()), 25, null, j.priority, null)::graphile_worker.job_spec
+                   case when j.run_at > now() then j.run_at else coalesce(j.fair_at, now()) end, 25, null,
+                   j.priority, null)::graphile_worker.job_spec
           from jobdeck_private.admit_keyed(
                  array(select a.id from jobdeck_private.admit_jobs(v_ids, true) a where a.admitted), true) a
           join jobdeck.jobs j on j.id = a.id
@@ -2675,7 +2845,7 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   greatest(j.run_at, now()), 25, null,
+                   case when j.run_at > now() then j.run_at else coalesce(j.fair_at, now()) end, 25, null,
                    j.priority, null)::graphile_worker.job_spec
           from jobdeck.jobs j where j.id = any(v_ids))) g
   ), upd as (

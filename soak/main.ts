@@ -26,6 +26,9 @@
  *   npm run soak                 # 100k jobs
  *   npm run soak -- --quick      # 10k jobs, under 3 minutes
  *   npm run soak -- --jobs 2000  # any count
+ *
+ * `-- --flow` runs the flow-control scenario instead (soak/flow/main.ts: a concurrency cap and a
+ * two-tenant backlog of `--jobs` / 10 jobs on 3 workers), writing soak/results/flow-latest.json.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -62,6 +65,7 @@ import {
 } from './report.ts';
 import { SETTINGS } from './settings.ts';
 import { openGraphqlSubscription, openSseStream, type Stream } from './streams.ts';
+import { runFlow } from './flow/main.ts';
 
 const JOBS = SETTINGS.jobs;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -317,7 +321,19 @@ async function run(): Promise<number> {
 
 let code = 1;
 try {
-  code = await run();
+  code = SETTINGS.flow
+    ? await runFlow({
+        say,
+        logsDir: LOGS_DIR,
+        resultsDir: RESULTS_DIR,
+        own(resources) {
+          cluster = resources.cluster ?? cluster;
+          pool = resources.pool ?? pool;
+          fleet = resources.fleet ?? fleet;
+        },
+        stopping: () => stopping,
+      })
+    : await run();
 } catch (error) {
   // After Ctrl-C the cleanup pulls the database away from under the run: not worth a stack.
   if (!stopping) say(`failed: ${(error as Error).stack ?? String(error)}`);

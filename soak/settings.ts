@@ -1,7 +1,12 @@
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, jobs: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean' },
+    jobs: { type: 'string' },
+    flow: { type: 'boolean' },
+    fifo: { type: 'boolean' },
+  },
   strict: true,
 });
 const quick = values.quick ?? false;
@@ -14,6 +19,10 @@ if (!Number.isInteger(jobs) || jobs < 100) {
 /** The soak's settings (`-- --quick`, `-- --jobs N`), written into the results as they are. */
 export const SETTINGS = {
   quick,
+  /** `-- --flow`: the flow-control scenario (soak/flow/main.ts) instead of the fault soak. */
+  flow: values.flow ?? false,
+  /** With `--flow`: the tenants' jobs first-in first-out, for comparison (no wait limit then). */
+  fifo: values.fifo ?? false,
   jobs,
   workers: 3,
   servers: 2,

@@ -38,6 +38,7 @@ import {
   type ResumeResult,
 } from './jobs/pauses.ts';
 import type { Duration } from './jobs/policy.ts';
+import { setOrgWeightOn, setQueueFairnessOn, type Fairness } from './jobs/fairness.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
 
@@ -124,6 +125,17 @@ export interface Jobdeck {
     period?: Duration,
     options?: { tx?: Executor },
   ): Promise<number | null>;
+  /**
+   * Whether new jobs of `queue` take turns by organisation (`'org'`, the default) or run first-in
+   * first-out (`'off'`); `null` removes the queue's setting. Wins over `defineTask({ fairness })`.
+   */
+  setQueueFairness(
+    queue: string,
+    fairness: Fairness | null,
+    options?: { tx?: Executor },
+  ): Promise<Fairness | null>;
+  /** Weighted fair turns: `weight` (1 to 10) turns for this organisation per turn of a weight-1 one. */
+  setOrgWeight(orgId: string, weight: number | null, options?: { tx?: Executor }): Promise<number>;
   /** Counts by status and type, queue depth, durations, failures and throughput. */
   jobStats(options?: JobStatsOptions): Promise<JobStats>;
   /**
@@ -197,6 +209,9 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     pauses: () => listPausesOn(pool),
     setQueueRateLimit: (queue, maxStarts, period, opts = {}) =>
       setQueueRateLimitOn(opts.tx ?? pool, queue, maxStarts, period),
+    setQueueFairness: (queue, fairness, opts = {}) =>
+      setQueueFairnessOn(opts.tx ?? pool, queue, fairness),
+    setOrgWeight: (orgId, weight, opts = {}) => setOrgWeightOn(opts.tx ?? pool, orgId, weight),
     jobStats: (opts) => jobStatsOn(pool, opts),
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),

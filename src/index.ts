@@ -61,6 +61,12 @@ export {
   type PauseListing,
 } from './jobs/pauses.ts';
 export {
+  setOrgWeightOn,
+  setQueueFairnessOn,
+  MAX_ORG_WEIGHT,
+  type Fairness,
+} from './jobs/fairness.ts';
+export {
   isTransientError,
   parseDuration,
   Priority,

@@ -7,8 +7,9 @@
 -- them (and admit_keyed after it); start_jobs decides again when they start, so a job released too early is only held again.
 -- Takes the caps' locks, then the held rows (SKIP LOCKED: a row another release holds is its
 -- business, so no job gets two Graphile jobs). Paused jobs are not looked at (admit_jobs would refuse
--- them anyway): a large paused backlog costs the periodic release_all_held nothing. Returns how many
--- jobs were released.
+-- them anyway): a large paused backlog costs the periodic release_all_held nothing. A job that was
+-- given a turn between tenants (fair_at, fairness/fair_turns.sql) goes back at that turn, the place
+-- it had already reached; the others at their run time. Returns how many jobs were released.
 --
 -- The one-argument form (org_ids only) went in 000013: callers pass the limit keys too.
 
@@ -44,7 +45,8 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   greatest(j.run_at, now()), 25, null, j.priority, null)::graphile_worker.job_spec
+                   case when j.run_at > now() then j.run_at else coalesce(j.fair_at, now()) end, 25, null,
+                   j.priority, null)::graphile_worker.job_spec
           from jobdeck_private.admit_keyed(
                  array(select a.id from jobdeck_private.admit_jobs(v_ids, true) a where a.admitted), true) a
           join jobdeck.jobs j on j.id = a.id

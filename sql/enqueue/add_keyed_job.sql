@@ -4,6 +4,7 @@
 -- keep: an unfinished job with the key is returned as it is. replace: a waiting job with the key
 -- takes the new payload and options; a running one keeps running, loses the key, and the new job
 -- is added behind it. A concurrent enqueue of the same key makes it look again (three tries).
+-- A replaced waiting job keeps its turn between tenants (fair_at) unless it now has a delay.
 
 create or replace function jobdeck_private.add_keyed_job(
   type text, payload jsonb, priority integer, run_at timestamptz, max_attempts integer, key text, key_mode text,
@@ -42,10 +43,11 @@ begin
                (concurrency_key, rate_key) = (select lk.concurrency_key, lk.rate_key
                                                 from jobdeck_private.job_limit_keys(add_keyed_job.type,
                                                        add_keyed_job.org_id, add_keyed_job.owner_id,
-                                                       add_keyed_job.payload, null) lk)
+                                                       add_keyed_job.payload, null) lk),
+               fair_at = case when add_keyed_job.run_at > now() then null else j.fair_at end
          where j.id = v_job.id returning j.* into v_job;
         if v_job.gw_job_id is not null then
-          perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => v_job.run_at,
+          perform graphile_worker.reschedule_jobs(array[v_job.gw_job_id], run_at => coalesce(v_job.fair_at, v_job.run_at),
                                                   priority => v_job.priority);
         elsif v_job.held_at is not null then
           -- Held by a cap: with its new organisation and options it goes through admission again.
@@ -54,7 +56,8 @@ begin
                  gw_job_id = (graphile_worker.add_job(identifier => v_job.type,
                                 payload => json_build_object('jobdeckId', v_job.id),
                                 queue_name => jobdeck_private.graphile_queue(v_job.queue),
-                                run_at => v_job.run_at, max_attempts => 25, priority => v_job.priority)).id
+                                run_at => coalesce(v_job.fair_at, v_job.run_at), max_attempts => 25,
+                                priority => v_job.priority)).id
            where j.id = v_job.id returning j.* into v_job;
         end if;
         insert into jobdeck.job_events (job_id, kind, level, message, attempt)

@@ -1,10 +1,11 @@
 -- jobdeck_private.enqueue_many(specs): checks and adds many jobs, all or none.
 -- requires: enqueue/add_keyed_job.sql enqueue/check_job_spec.sql enqueue/insert_job.sql
--- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql
+-- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql fairness/fair_turns.sql
 --
 -- `specs` is a JSON array of objects with the fields of enqueue() in camelCase or snake_case,
 -- keyMode included. All are checked before any is written. Without keys, one add_jobs() call and
--- one INSERT serve the whole batch; with keys, each job goes in on its own. Written as
+-- one INSERT serve the whole batch, and one fair_turns call gives the batch its turns between
+-- tenants; with keys, each job goes in on its own. Written as
 -- jobdeck.enqueue_many (migrations 000002, 000003) and moved here in 000004.
 --
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
@@ -93,20 +94,27 @@ begin
     select s.id, lk.concurrency_key, lk.rate_key
       from s cross join lateral jobdeck_private.job_limit_keys(s.type, s.org_id, s.owner_id, s.payload,
                                                               'jobs[' || (s.ord - 1) || ']') lk
+  ), t as materialized (
+    select jobdeck_private.fair_turns(array_agg(s.type order by s.ord), array_agg(s.queue order by s.ord),
+                                      array_agg(s.org_id order by s.ord), array_agg(s.priority order by s.ord),
+                                      array_agg(s.run_at order by s.ord)) as turns
+      from s
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         -- (the CASE spares the common job without a queue the call)
         select row(s.type, json_build_object('jobdeckId', s.id),
-                   case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end, s.run_at, 25, null,
-                   s.priority, null)::graphile_worker.job_spec
-          from s order by s.ord)) as g
+                   case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end,
+                   coalesce(t.turns[s.ord], s.run_at), 25, null, s.priority, null)::graphile_worker.job_spec
+          from s, t order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key)
+                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key,
+                                   fair_at)
     select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
-           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key
-      from s join gw on gw.id = s.id join k on k.id = s.id
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key,
+           t.turns[s.ord]
+      from s join gw on gw.id = s.id join k on k.id = s.id cross join t
     returning j.*
   )
   select ins.* from ins join s on s.id = ins.id order by s.ord;

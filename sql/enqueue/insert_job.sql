@@ -1,11 +1,13 @@
 -- jobdeck_private.insert_job(…): inserts a checked job and hands it to Graphile Worker.
--- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql
+-- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql fairness/fair_turns.sql
 --
 -- Graphile Worker gets the payload `{jobdeckId}`; the payload itself lives only in jobdeck.jobs.
 -- Its Graphile job gets max_attempts 25 whatever the job's own budget: jobdeck counts attempts
 -- itself, and Worker's count only matters when jobdeck could not record an outcome (the wrapper
 -- then throws and Worker runs the job again), which must not strand a job with attempts left.
 -- The job's keys under per-key limits are computed first: a key spec that fails refuses the job.
+-- A job that takes turns between tenants gives its Graphile job its turn as run_at
+-- (fairness/fair_turns.sql) and records it in fair_at; its own run_at stays the real one.
 
 create or replace function jobdeck_private.insert_job(
   type text, payload jsonb, priority integer, run_at timestamptz, max_attempts integer, key text,
@@ -19,23 +21,27 @@ declare
   v_gw   bigint;
   v_job  jobdeck.jobs;
   v_keys record;
+  v_turn timestamptz;
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
                                            insert_job.payload, null);
+  v_turn := (jobdeck_private.fair_turns(array[insert_job.type], array[insert_job.queue],
+               array[insert_job.org_id], array[insert_job.priority], array[insert_job.run_at]))[1];
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
     payload => json_build_object('jobdeckId', v_id),
     queue_name => case when insert_job.queue is not null then jobdeck_private.graphile_queue(insert_job.queue) end,
-    run_at => insert_job.run_at,
+    run_at => coalesce(v_turn, insert_job.run_at),
     max_attempts => 25,
     priority => insert_job.priority
   )).id;
   insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                  related_type, related_id, key, metadata, gw_job_id,
-                                 concurrency_key, rate_key)
+                                 concurrency_key, rate_key, fair_at)
   values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
           coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
-          insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key)
+          insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key,
+          v_turn)
   returning j.* into v_job;
   return v_job;
 end;

@@ -2,7 +2,8 @@
 -- requires: concurrency/graphile_queue.sql
 --
 -- Each candidate ([{id, gw_job_id}] from orphaned_jobs) still waiting on the same missing Graphile
--- job gets a new one, with a control event saying why. Returns the requeued ids.
+-- job gets a new one, with a control event saying why; a job given a turn between tenants
+-- (fair_at) gets it back at that turn, as release_held does. Returns the requeued ids.
 --
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
 -- docs/performance.md); no plan depends on a parameter's value.
@@ -30,7 +31,7 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   greatest(j.run_at, now()), 25, null,
+                   case when j.run_at > now() then j.run_at else coalesce(j.fair_at, now()) end, 25, null,
                    j.priority, null)::graphile_worker.job_spec
           from jobdeck.jobs j where j.id = any(v_ids))) g
   ), upd as (

@@ -73,6 +73,8 @@ export interface JobsTable {
   rate_key: string | null;
   /** Times its task said "rate limited, retry after" (RateLimitedError); not attempts. */
   rate_deferrals: Generated<number>;
+  /** The turn a fair job was given (its Graphile job's run_at); null when it was not given one. */
+  fair_at: Timestamp | null;
   manual_retries: Generated<number>;
   webhook_url: string | null;
   /** Who is mailed when the job finishes (`{to, on}`); hidden from the API. */
@@ -126,6 +128,8 @@ export interface TaskTypesTable {
   key_concurrency: number | null;
   /** `concurrency.key`: `org`, `owner` or `payload:<path>`. */
   concurrency_key_spec: string | null;
+  /** Fair turns between tenants: 'org', 'off', or null for the default ('org'). */
+  fairness: 'org' | 'off' | null;
   api_enqueue: Generated<boolean>;
   webhook_url: string | null;
   /** import, export, validation or processing; null: the task declares none (src/jobs/categories.ts). */

@@ -169,6 +169,8 @@ export interface TaskSettings {
   keyConcurrency: { limit: number; keySpec: string } | null;
   /** `rateLimit`: at most `maxStarts` starts per `periodMs`, per key when `keySpec` is set. */
   rateLimit: { maxStarts: number; periodMs: number; keySpec: string | null } | null;
+  /** Fair turns between tenants: `'org'` (the default) or `'off'`. */
+  fairness: 'org' | 'off';
   isRetryable: ((error: unknown) => boolean) | null;
   /** Resource limits; non-null means every attempt runs in its own child process. */
   limits: ResourceLimits | null;
@@ -298,6 +300,14 @@ function rateLimitOf(def: AnyTaskDefinition): TaskSettings['rateLimit'] {
   };
 }
 
+function fairnessOf(value: unknown): 'org' | 'off' {
+  if (value === undefined || value === 'org') return 'org';
+  if (value === false) return 'off';
+  throw new TypeError(
+    `fairness must be 'org' or false, got ${JSON.stringify(value) ?? String(value)}`,
+  );
+}
+
 /** Checks a task definition's policy fields; throws naming the first bad one. */
 export function taskSettings(
   def: AnyTaskDefinition,
@@ -337,6 +347,7 @@ export function taskSettings(
         : wholeNumber(def.maxConcurrent, 'maxConcurrent', 1, 100_000),
     keyConcurrency: keyConcurrencyOf(def),
     rateLimit: rateLimitOf(def),
+    fairness: fairnessOf(def.fairness),
     isRetryable: def.isRetryable ?? null,
     limits: limitsOf(def),
   };
@@ -436,6 +447,7 @@ export async function syncTaskTypes(
       org_concurrency: settings.orgConcurrency,
       key_concurrency: settings.keyConcurrency?.limit ?? null,
       concurrency_key_spec: settings.keyConcurrency?.keySpec ?? null,
+      fairness: def.fairness === undefined ? null : settings.fairness,
       api_enqueue: def.enqueueFromApi !== false,
       webhook_url: webhookOf(def, type),
       category: categoryOf(def, type),

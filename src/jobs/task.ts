@@ -148,6 +148,13 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
    */
   rateLimit?: RateLimit;
   /**
+   * Fair turns between tenants (default `'org'`): jobs of this type take turns by organisation
+   * (`orgId`; jobs without one form one tenant), so an organisation with 10 jobs is not stuck
+   * behind another's 100,000. `false`: first-in first-out. Priority still comes first. A queue's
+   * setting (`jobdeck.setQueueFairness()`) wins over this one. See docs/recipes.md.
+   */
+  fairness?: 'org' | false;
+  /**
    * Resource limits for each attempt: `memoryMb` (resident memory of the attempt's process, in MB)
    * and `cpuSeconds` (CPU time, user + system). A type with limits runs every attempt in its own
    * child process, sampled every 100 ms and killed when it goes over; the job then fails at once

@@ -1,0 +1,190 @@
+import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type pg from 'pg';
+import { migrate } from '../../src/db/migrate.ts';
+import { createDb } from '../../src/db/pool.ts';
+import { loadTasks, syncTaskTypes } from '../../src/jobs/registry.ts';
+import { startSoakCluster, type SoakCluster } from '../cluster.ts';
+import { round } from '../faults.ts';
+import { Fleet } from '../fleet.ts';
+import { createSoakPool } from '../queries.ts';
+import { machineInfo } from '../report.ts';
+import { SETTINGS } from '../settings.ts';
+import {
+  concurrencyCapPhase,
+  fairTurnsPhase,
+  type FlowContext,
+  type FlowPhase,
+  type FlowSettings,
+} from './phases.ts';
+
+/** What the soak's entry point lends the flow scenario: its logger, folders and cleanup. */
+export interface FlowRun {
+  say: (line: string) => void;
+  logsDir: string;
+  resultsDir: string;
+  /** Hands a resource to the entry point, which stops it whatever happens (also on Ctrl-C). */
+  own(resources: { cluster?: SoakCluster; pool?: pg.Pool; fleet?: Fleet }): void;
+  stopping(): boolean;
+}
+
+const TASKS_DIR = path.join(import.meta.dirname, 'tasks');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The machine's 1-minute load average every second while the flow runs. */
+function watchLoad() {
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(os.loadavg()[0]!), 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      const sorted = [...samples].sort((a, b) => a - b);
+      return {
+        load_1m_max: round(sorted.at(-1) ?? os.loadavg()[0]!),
+        load_1m_median: round(sorted[Math.floor(sorted.length / 2)] ?? os.loadavg()[0]!),
+        load_at_end: os.loadavg().map((l) => round(l)),
+      };
+    },
+  };
+}
+
+async function unfinished(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `select count(*)::int as n from jobdeck.jobs where status in ('queued', 'running', 'retrying')`,
+  );
+  return rows[0]!.n;
+}
+
+/**
+ * `npm run soak -- --flow`: flow control across 3 worker processes on one PostgreSQL. Runs the
+ * phases (soak/flow/phases.ts: a concurrency cap of 3 on one task type, a 100,000 / 10
+ * two-tenant backlog) together: their backlogs first, then the workers and the live part; waits for every job to finish, prints each phase's figures,
+ * writes soak/results/flow-latest.json and returns 1 when a limit was broken or jobs were left.
+ */
+export async function runFlow(run: FlowRun): Promise<number> {
+  const { say } = run;
+  const started = Date.now();
+  const settings: FlowSettings = {
+    big_tenant_jobs: SETTINGS.jobs,
+    small_tenant_jobs: 10,
+    capped_jobs: SETTINGS.quick ? 150 : 300,
+    cap: 3,
+    small_tenant_wait_limit_s: 10,
+    fairness: SETTINGS.fifo ? 'off' : 'org',
+    enqueue_batch: 1000,
+  };
+  const phases: FlowPhase[] = [concurrencyCapPhase, fairTurnsPhase()];
+  // Read by soak/flow/tasks/flow_tenant.ts, here and in the workers (they inherit it).
+  process.env.SOAK_FLOW_FIFO = SETTINGS.fifo ? '1' : '0';
+
+  await mkdir(run.logsDir, { recursive: true });
+  say('flow: starting embedded PostgreSQL');
+  const cluster = await startSoakCluster();
+  run.own({ cluster });
+  const pool = createSoakPool(cluster.url);
+  run.own({ pool });
+  await migrate(pool);
+  await syncTaskTypes(createDb(pool), await loadTasks(TASKS_DIR), {
+    maxAttempts: 3,
+    maxPayloadBytes: 1 << 20,
+  });
+  const pgVersion = (
+    await pool.query<{ v: string }>("select current_setting('server_version') as v")
+  ).rows[0]!.v;
+  const machine = machineInfo(pgVersion);
+
+  const fleet = new Fleet({
+    logsDir: run.logsDir,
+    say,
+    env: Fleet.environment({
+      DATABASE_URL: cluster.url,
+      JOBDECK_TASKS_DIR: TASKS_DIR,
+      JOBDECK_DATA_DIR: path.join(cluster.dataDir, 'state'),
+      JOBDECK_CRONTAB: path.join(cluster.dataDir, 'no-crontab'),
+      JOBDECK_CONCURRENCY: String(SETTINGS.concurrency),
+      JOBDECK_POLL_INTERVAL_MS: String(SETTINGS.poll_interval_ms),
+      JOBDECK_SHUTDOWN_TIMEOUT_MS: String(SETTINGS.shutdown_timeout_ms),
+      JOBDECK_LOG_LEVEL: 'info',
+      GRAPHILE_ENV: 'production',
+    }),
+  });
+  run.own({ fleet });
+  const ctx: FlowContext = { pool, settings, say };
+  const prepareStarted = Date.now();
+  for (const phase of phases) await phase.prepare(ctx);
+  const prepared = Date.now();
+  say(`flow: starting ${SETTINGS.workers} workers`);
+  await Promise.all(
+    Array.from({ length: SETTINGS.workers }, (_, i) =>
+      fleet.start(`flow-worker-${i + 1}`, 'worker'),
+    ),
+  );
+
+  const load = watchLoad();
+  const runStarted = Date.now();
+  for (const phase of phases) await phase.start(ctx);
+  const enqueued = Date.now();
+  say(`flow: all enqueued after ${round((enqueued - runStarted) / 1000)} s; waiting for the jobs`);
+  const deadline = enqueued + (SETTINGS.quick ? 120_000 : 900_000);
+  let left = await unfinished(pool);
+  while (left > 0 && Date.now() < deadline && !run.stopping()) {
+    await sleep(500);
+    left = await unfinished(pool);
+  }
+  const finished = Date.now();
+  const loadFigures = load.stop();
+
+  const reports: Record<string, unknown> = {};
+  const problems: string[] = [];
+  if (left > 0) problems.push(`${left} jobs still unfinished at the deadline`);
+  for (const phase of phases) {
+    const report = await phase.check(ctx);
+    reports[phase.name] = report.figures;
+    problems.push(...report.problems);
+  }
+  const jobs = settings.big_tenant_jobs + settings.small_tenant_jobs + settings.capped_jobs;
+  const results = {
+    scenario: 'flow',
+    ok: problems.length === 0,
+    problems,
+    phases: reports,
+    jobs,
+    throughput_jobs_per_sec: Math.round(jobs / ((finished - runStarted) / 1000)),
+    durations_s: {
+      setup: round((runStarted - started) / 1000),
+      backlog_enqueue: round((prepared - prepareStarted) / 1000),
+      live_enqueue: round((enqueued - runStarted) / 1000),
+      run: round((finished - runStarted) / 1000),
+    },
+    settings: {
+      ...settings,
+      workers: SETTINGS.workers,
+      concurrency: SETTINGS.concurrency,
+      run_at: new Date(started).toISOString(),
+      database: 'embedded',
+    },
+    machine: { ...machine, ...loadFigures },
+  };
+  console.log(JSON.stringify(results.phases, null, 2));
+  console.table({
+    'most running at once (flow_capped)': {
+      value: (reports.concurrency_cap as { most_running_at_once: number }).most_running_at_once,
+      limit: `≤ ${settings.cap}`,
+    },
+    "small tenant's wait (s)": {
+      value: (reports.fair_turns as { small_tenant_wait_s: number | null }).small_tenant_wait_s,
+      limit: `≤ ${settings.small_tenant_wait_limit_s}`,
+    },
+    'throughput (jobs/s)': { value: results.throughput_jobs_per_sec, limit: '' },
+    'load average, 1 min (max)': { value: loadFigures.load_1m_max, limit: '' },
+  });
+  for (const problem of problems) say(`PROBLEM: ${problem}`);
+  await mkdir(run.resultsDir, { recursive: true });
+  await writeFile(
+    path.join(run.resultsDir, 'flow-latest.json'),
+    `${JSON.stringify(results, null, 2)}\n`,
+  );
+  say(`flow: ${results.ok ? 'passed' : 'FAILED'}; wrote soak/results/flow-latest.json`);
+  return results.ok ? 0 : 1;
+}
