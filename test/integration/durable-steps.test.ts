@@ -149,8 +149,20 @@ describe('durable steps', () => {
       expect(await stepRuns(job.id)).toEqual({ 1: 2, 2: 2, 3: 2, 4: 2, 5: 2 });
       // From SQL too, keep_steps named
       await t.pool.query(`update jobdeck.jobs set status = 'failed' where id = $1`, [job.id]);
-      await t.pool.query('select jobdeck.retry_job($1::uuid, keep_steps => false)', [job.id]);
-      expect(await jobdeck.getJobSteps(job.id)).toEqual([]);
+      // (read in the retry's own transaction: once it commits, a worker may store step 1 at once)
+      const client = await t.pool.connect();
+      try {
+        await client.query('begin');
+        await client.query('select jobdeck.retry_job($1::uuid, keep_steps => false)', [job.id]);
+        const { rows } = await client.query<{ n: number }>(
+          'select count(*)::int as n from jobdeck.job_steps where job_id = $1',
+          [job.id],
+        );
+        expect(rows[0]!.n).toBe(0);
+        await client.query('commit');
+      } finally {
+        client.release();
+      }
       await waitForStatus(jobdeck, job.id, 'succeeded', { timeoutMs: 30_000 });
     } finally {
       await worker.stop();
