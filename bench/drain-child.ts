@@ -4,7 +4,7 @@
  * drain took and its own peak RSS. Each worker runs alone in its process, so the peak RSS is the
  * worker's, not the bench's.
  *
- *   node bench/drain-child.ts <raw|jobdeck|pgboss> <database url> <jobs> <concurrency> <local queue>
+ *   node bench/drain-child.ts <raw|jobdeck|jobdeck_limited|pgboss> <database url> <jobs> <concurrency> <local queue>
  */
 import { run } from 'graphile-worker';
 import { loadConfig } from '../src/config.ts';
@@ -14,7 +14,13 @@ import type { TaskRegistry } from '../src/jobs/registry.ts';
 import { createLogger, makeWorkerLogger } from '../src/logger.ts';
 import { startWorker } from '../src/worker/runner.ts';
 import { postgresCpuSeconds, postgresIsLocal, postmasterOf } from './cpu.ts';
-import { PGBOSS_QUEUE, PGBOSS_WORK_OPTIONS, type DrainKind, type DrainReport } from './drain.ts';
+import {
+  DRAIN_LIMIT,
+  PGBOSS_QUEUE,
+  PGBOSS_WORK_OPTIONS,
+  type DrainKind,
+  type DrainReport,
+} from './drain.ts';
 
 const [kind, url, jobsArg, concurrencyArg, localQueueArg] = process.argv.slice(2) as [
   DrainKind,
@@ -27,7 +33,9 @@ const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);
 const localQueue = Number(localQueueArg);
 if (!url || !(jobs >= 1) || !(concurrency >= 1) || !(localQueue >= 0))
-  throw new Error('usage: drain-child.ts <raw|jobdeck|pgboss> <url> <jobs> <concurrency> <queue>');
+  throw new Error(
+    'usage: drain-child.ts <raw|jobdeck|jobdeck_limited|pgboss> <url> <jobs> <concurrency> <queue>',
+  );
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -94,12 +102,14 @@ async function raw(): Promise<Window> {
   return window;
 }
 
-async function jobdeck(): Promise<Window> {
+/** `limited`: the task type carries DRAIN_LIMIT (a cap that never binds: the slow path's cost). */
+async function jobdeck(limited = false): Promise<Window> {
   // Full tracking: queued → running → one progress update → succeeded.
   const tasks: TaskRegistry = new Map([
     [
       'noop',
       defineTask({
+        ...(limited ? DRAIN_LIMIT : {}),
         run: async ({ progress }) => {
           ran++;
           await progress(50);
@@ -145,7 +155,12 @@ async function pgBoss(): Promise<Window> {
   return window;
 }
 
-const drains: Record<DrainKind, () => Promise<Window>> = { raw, jobdeck, pgboss: pgBoss };
+const drains: Record<DrainKind, () => Promise<Window>> = {
+  raw,
+  jobdeck: () => jobdeck(),
+  jobdeck_limited: () => jobdeck(true),
+  pgboss: pgBoss,
+};
 const drain = drains[kind];
 if (!drain) throw new Error(`unknown drain kind ${String(kind)}`);
 const window = await drain();

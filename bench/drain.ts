@@ -15,7 +15,17 @@ import { syncTaskTypes, type TaskRegistry } from '../src/jobs/registry.ts';
 import { defineTask } from '../src/jobs/task.ts';
 import type { WorkerSettings } from './latency.ts';
 
-export type DrainKind = 'raw' | 'jobdeck' | 'pgboss';
+export type DrainKind = 'raw' | 'jobdeck' | 'jobdeck_limited' | 'pgboss';
+
+/**
+ * The limit of the `jobdeck_limited` drain: a concurrency cap on the no-op task type far above
+ * the worker's concurrency (50), so it never binds; it only sends every start through the slow
+ * path (start_jobs, deciding the cap under its advisory lock) instead of the fast path
+ * (begin_jobs reading the rows), which is what the drain then measures. A rate limit is not used:
+ * GCRA without burst admits one start per bucket per start transaction (docs/recipes.md, "Rate
+ * limits"), so any rate limit binds a batch-fetching worker.
+ */
+export const DRAIN_LIMIT = { maxConcurrent: 100_000 } as const;
 
 /** What a drain child sends back. */
 export interface DrainReport {
@@ -71,12 +81,17 @@ export async function queueRaw(url: string, jobs: number): Promise<void> {
   }
 }
 
-/** Queues `jobs` tracked jobdeck jobs with enqueueJobs (1,000 per call); returns jobs/s. */
-export async function queueJobdeck(url: string, jobs: number): Promise<number> {
+/**
+ * Queues `jobs` tracked jobdeck jobs with enqueueJobs (1,000 per call); returns jobs/s. `limited`:
+ * the task type is registered with DRAIN_LIMIT (the drain child registers it likewise).
+ */
+export async function queueJobdeck(url: string, jobs: number, limited = false): Promise<number> {
   const pool = createPool(url, { max: 2 });
   try {
     await migrate(pool);
-    const tasks: TaskRegistry = new Map([['noop', defineTask({ run: () => undefined })]]);
+    const tasks: TaskRegistry = new Map([
+      ['noop', defineTask({ ...(limited ? DRAIN_LIMIT : {}), run: () => undefined })],
+    ]);
     await syncTaskTypes(createDb(pool), tasks, { maxAttempts: 3, maxPayloadBytes: 1 << 20 });
     const started = performance.now();
     for (let i = 0; i < jobs; i += 1000) {

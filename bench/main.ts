@@ -7,7 +7,9 @@
  *   raw Graphile Worker, jobdeck with full tracking (queued → running → one progress update →
  *   succeeded) and pg-boss (batches of 100, 4 fetch loops, burst fetching); each worker runs alone
  *   in a child process (bench/drain-child.ts), timed from its start until every job is stored as
- *   done. jobs/s and the ratios jobdeck/raw and jobdeck/pg-boss;
+ *   done. jobs/s and the ratios jobdeck/raw and jobdeck/pg-boss; and jobdeck again with a limit
+ *   configured that never binds (a concurrency cap of 100,000 on the task type, bench/drain.ts
+ *   DRAIN_LIMIT), so every start takes the slow path: the cost of having a limit, side by side;
  * - enqueue rate: single `enqueueJob` calls and bulk `enqueueJobs` (1,000 per call);
  * - add → start latency with an idle worker, jobdeck and raw Graphile Worker (p50/p99);
  * - progress → GraphQL subscription client latency (p50/p99): 100 jobs reporting progress 10×/s
@@ -37,6 +39,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import {
+  DRAIN_LIMIT,
   drainInChild,
   PGBOSS_WORK_OPTIONS,
   queueJobdeck,
@@ -127,6 +130,7 @@ try {
   const rounds: {
     raw: DrainResult;
     tracked: DrainResult;
+    limited: DrainResult;
     pgBoss: DrainResult;
     enqueueBulk: number;
   }[] = [];
@@ -142,11 +146,18 @@ try {
     const enqueueBulk = await queueJobdeck(jobdeckUrl, N);
     const tracked = await drain('jobdeck', jobdeckUrl);
 
+    step(
+      `jobdeck drain of ${N} jobs with a limit that never binds (maxConcurrent ${DRAIN_LIMIT.maxConcurrent})${of}`,
+    );
+    const limitedUrl = await freshDatabase('bench_jobdeck_limited');
+    await queueJobdeck(limitedUrl, N, true);
+    const limited = await drain('jobdeck_limited', limitedUrl);
+
     step(`pg-boss drain of ${N} jobs${of}`);
     const pgBossUrl = await freshDatabase('bench_pgboss');
     await queuePgBoss(pgBossUrl, N);
     const pgBoss = await drain('pgboss', pgBossUrl);
-    rounds.push({ raw, tracked, pgBoss, enqueueBulk });
+    rounds.push({ raw, tracked, limited, pgBoss, enqueueBulk });
   }
   // Each figure is its median over the rounds; the peak RSS is the highest of them.
   const summary = (pick: (r: (typeof rounds)[number]) => DrainResult) => {
@@ -169,6 +180,7 @@ try {
   };
   const raw = summary((r) => r.raw);
   const tracked = summary((r) => r.tracked);
+  const limited = summary((r) => r.limited);
   const pgBoss = summary((r) => r.pgBoss);
   const enqueueBulk = median(rounds.map((r) => r.enqueueBulk));
 
@@ -213,6 +225,10 @@ try {
   ) as { version: string };
   const results = buildResults({
     drain: { raw: raw.jobsPerSec, jobdeck: tracked.jobsPerSec, pgBoss: pgBoss.jobsPerSec },
+    drainLimited: {
+      jobsPerSec: limited.jobsPerSec,
+      limit: `maxConcurrent ${DRAIN_LIMIT.maxConcurrent} on the task type (never binds)`,
+    },
     enqueue: { single, bulk: enqueueBulk },
     addToStart: latency,
     addToStartSplit: latency.split,
@@ -236,6 +252,7 @@ try {
       drain_summary: 'median jobs/s of the rounds; peak RSS: the highest of the rounds',
       drain_raw_rounds_jobs_per_sec: raw.all,
       drain_jobdeck_rounds_jobs_per_sec: tracked.all,
+      drain_jobdeck_with_limit_rounds_jobs_per_sec: limited.all,
       drain_pgboss_rounds_jobs_per_sec: pgBoss.all,
       cpu_per_job:
         "median over the rounds, per job, of the CPU time the worker's process and (where PostgreSQL runs on this machine) the server's processes used while the drain was timed",
@@ -301,6 +318,14 @@ try {
       tracked,
       cpu.jobdeck,
     ),
+    [`jobdeck, with a limit (maxConcurrent ${DRAIN_LIMIT.maxConcurrent}, never binds)`]: drainRow(
+      throughput.jobdeck_with_limit!.jobs_per_sec,
+      limited,
+      {
+        worker: limited.cpu.worker,
+        postgres: limited.cpu.postgres,
+      },
+    ),
     [`pg-boss ${pgBossPackage.version} (drain)`]: drainRow(
       throughput.pg_boss.jobs_per_sec,
       pgBoss,
@@ -311,6 +336,9 @@ try {
   });
   console.log(
     `jobdeck / raw = ${throughput.ratio_jobdeck_vs_raw}, jobdeck / pg-boss = ${throughput.ratio_jobdeck_vs_pgboss} (${N} jobs, concurrency ${WORKER.concurrency})`,
+  );
+  console.log(
+    `jobdeck drain: ${throughput.jobdeck.jobs_per_sec} jobs/s with no limit, ${throughput.jobdeck_with_limit!.jobs_per_sec} jobs/s with a limit configured (× ${throughput.jobdeck_with_limit!.ratio_vs_no_limit})`,
   );
   if (cpu.jobdeck.total !== null)
     console.log(

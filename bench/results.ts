@@ -31,6 +31,8 @@ export interface AddToStartSplit {
 export interface BenchMeasurements {
   /** Drain rates, jobs/s. */
   drain: { raw: number; jobdeck: number; pgBoss: number };
+  /** Optional: jobdeck's drain with a limit configured that never binds (its slow path). */
+  drainLimited?: { jobsPerSec: number; limit: string };
   /** Enqueue rates, jobs/s. */
   enqueue: { single: number; bulk: number };
   addToStart: { jobdeck: P50P99; raw: P50P99 };
@@ -71,6 +73,11 @@ export interface BenchResults {
     pg_boss: { jobs_per_sec: number };
     ratio_jobdeck_vs_raw: number;
     ratio_jobdeck_vs_pgboss: number;
+    /**
+     * Reference only: jobdeck's drain with a limit configured that never binds (every start takes
+     * the slow path), and its ratio to the drain with no limit.
+     */
+    jobdeck_with_limit?: { jobs_per_sec: number; limit: string; ratio_vs_no_limit: number };
   };
   enqueue: { single: { jobs_per_sec: number }; bulk: { jobs_per_sec: number } };
   latency_add_to_start_ms: { jobdeck: P50P99; raw_graphile_worker: P50P99 };
@@ -230,6 +237,13 @@ export function buildResults(m: BenchMeasurements): BenchResults {
       pg_boss: { jobs_per_sec: Math.round(m.drain.pgBoss) },
       ratio_jobdeck_vs_raw: ratio(m.drain.jobdeck, m.drain.raw),
       ratio_jobdeck_vs_pgboss: ratio(m.drain.jobdeck, m.drain.pgBoss),
+      ...(m.drainLimited && {
+        jobdeck_with_limit: {
+          jobs_per_sec: Math.round(m.drainLimited.jobsPerSec),
+          limit: m.drainLimited.limit,
+          ratio_vs_no_limit: ratio(m.drainLimited.jobsPerSec, m.drain.jobdeck),
+        },
+      }),
     },
     enqueue: {
       single: { jobs_per_sec: Math.round(m.enqueue.single) },

@@ -14,6 +14,8 @@ import { SETTINGS } from '../settings.ts';
 import {
   concurrencyCapPhase,
   fairTurnsPhase,
+  pauseResumePhase,
+  rateLimitPhase,
   type FlowContext,
   type FlowPhase,
   type FlowSettings,
@@ -59,7 +61,8 @@ async function unfinished(pool: pg.Pool): Promise<number> {
 /**
  * `npm run soak -- --flow`: flow control across 3 worker processes on one PostgreSQL. Runs the
  * phases (soak/flow/phases.ts: a concurrency cap of 3 on one task type, a 100,000 / 10
- * two-tenant backlog) together: their backlogs first, then the workers and the live part; waits for every job to finish, prints each phase's figures,
+ * two-tenant backlog, a rate limit of 50 starts/s on another, a pause and resume of a third
+ * mid-run) together: their backlogs first, then the workers and the live part; waits for every job to finish, prints each phase's figures,
  * writes soak/results/flow-latest.json and returns 1 when a limit was broken or jobs were left.
  */
 export async function runFlow(run: FlowRun): Promise<number> {
@@ -73,8 +76,18 @@ export async function runFlow(run: FlowRun): Promise<number> {
     small_tenant_wait_limit_s: 10,
     fairness: SETTINGS.fifo ? 'off' : 'org',
     enqueue_batch: 1000,
+    rated_jobs: SETTINGS.quick ? 200 : 500,
+    rate_limit: 50,
+    rate_period_ms: 1000,
+    pause_ms: 3000,
+    pause_limit_ms: 1000,
   };
-  const phases: FlowPhase[] = [concurrencyCapPhase, fairTurnsPhase()];
+  const phases: FlowPhase[] = [
+    concurrencyCapPhase,
+    fairTurnsPhase(),
+    rateLimitPhase,
+    pauseResumePhase(),
+  ];
   // Read by soak/flow/tasks/flow_tenant.ts, here and in the workers (they inherit it).
   process.env.SOAK_FLOW_FIFO = SETTINGS.fifo ? '1' : '0';
 
@@ -143,7 +156,8 @@ export async function runFlow(run: FlowRun): Promise<number> {
     reports[phase.name] = report.figures;
     problems.push(...report.problems);
   }
-  const jobs = settings.big_tenant_jobs + settings.small_tenant_jobs + settings.capped_jobs;
+  const jobs = (await pool.query<{ n: number }>('select count(*)::int as n from jobdeck.jobs'))
+    .rows[0]!.n;
   const results = {
     scenario: 'flow',
     ok: problems.length === 0,
@@ -175,6 +189,26 @@ export async function runFlow(run: FlowRun): Promise<number> {
     "small tenant's wait (s)": {
       value: (reports.fair_turns as { small_tenant_wait_s: number | null }).small_tenant_wait_s,
       limit: `≤ ${settings.small_tenant_wait_limit_s}`,
+    },
+    'most starts in any 1 s (flow_rated)': {
+      value: (reports.rate_limit as { most_starts_in_any_window: number })
+        .most_starts_in_any_window,
+      limit: `≤ ${settings.rate_limit}`,
+    },
+    '  achieved rate (starts/s)': {
+      value: (reports.rate_limit as { achieved_starts_per_sec: number | null })
+        .achieved_starts_per_sec,
+      limit: '',
+    },
+    'pause → last start (ms)': {
+      value: (reports.pause_resume as { pause_to_last_start_ms?: number | null })
+        .pause_to_last_start_ms,
+      limit: `≤ ${settings.pause_limit_ms}`,
+    },
+    'resume → next start (ms)': {
+      value: (reports.pause_resume as { resume_to_next_start_ms?: number | null })
+        .resume_to_next_start_ms,
+      limit: `≤ ${settings.pause_limit_ms}`,
     },
     'throughput (jobs/s)': { value: results.throughput_jobs_per_sec, limit: '' },
     'load average, 1 min (max)': { value: loadFigures.load_1m_max, limit: '' },
