@@ -322,8 +322,8 @@ try {
       throughput.jobdeck_with_limit!.jobs_per_sec,
       limited,
       {
-        worker: limited.cpu.worker,
-        postgres: limited.cpu.postgres,
+        worker: Math.round(limited.cpu.worker),
+        postgres: limited.cpu.postgres === null ? null : Math.round(limited.cpu.postgres),
       },
     ),
     [`pg-boss ${pgBossPackage.version} (drain)`]: drainRow(
