@@ -282,6 +282,14 @@ export const rateLimitPhase: FlowPhase = {
       `select count(distinct worker_id)::int as n from jobdeck.jobs where type = 'flow_rated'`,
     );
     const moreThanOne = rows.filter((r) => r.attempts !== 1).length;
+    // The other phases' backlog (flow-a's fair turns, in the past) runs beside these jobs: how
+    // many started while it lasted, and the rate achieved once it was gone.
+    const backlog = await pool.query<{ last: number | null }>(
+      `select extract(epoch from max(started_at)) * 1000 as last
+         from jobdeck.jobs where type = 'flow_tenant'`,
+    );
+    const backlogEnd = backlog.rows[0]!.last === null ? null : Number(backlog.rows[0]!.last);
+    const after = backlogEnd === null ? [] : sorted.filter((s) => s > backlogEnd);
     const limit = settings.rate_limit;
     return {
       figures: {
@@ -298,6 +306,10 @@ export const rateLimitPhase: FlowPhase = {
           p90: gapAt(0.9),
           max: gaps.length > 0 ? ms(gaps.at(-1)!) : null,
         },
+        starts_before_the_tenant_backlog_drained:
+          backlogEnd === null ? null : sorted.filter((s) => s <= backlogEnd).length,
+        achieved_starts_per_sec_after_it:
+          after.length > 1 ? ms((after.length - 1) / ((after.at(-1)! - after[0]!) / 1000)) : null,
         jobs_that_waited_for_the_rate: waited.rows[0]!.n,
         jobs_on_more_than_one_attempt: moreThanOne,
         worker_processes_that_started_some: workers.rows[0]!.n,
