@@ -79,6 +79,18 @@ function valueAt(object: unknown, dotted: string): unknown {
 }
 
 describe('buildResults()', () => {
+  it('puts the drain with a limit configured beside the one without, with their ratio', () => {
+    const results = buildResults(
+      measurements({ drainLimited: { jobsPerSec: 6500.4, limit: 'maxConcurrent 100000' } }),
+    );
+    expect(results.throughput.jobdeck_with_limit).toEqual({
+      jobs_per_sec: 6500,
+      limit: 'maxConcurrent 100000',
+      ratio_vs_no_limit: 0.5,
+    });
+    expect(buildResults(measurements()).throughput.jobdeck_with_limit).toBeUndefined();
+  });
+
   it('has every key of bench/results/latest.json, with numbers where numbers are due', () => {
     const results = buildResults(measurements());
     for (const key of REQUIRED_KEYS) {
