@@ -3236,7 +3236,10 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   r.next_at, 25, null, j.priority, null)::graphile_worker.job_spec
+                   -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
+                   -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
+                   -- the past, instead of waiting behind a whole backlog for its step
+                   r.next_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
           from r join jobdeck.jobs j on j.id = r.id
          where not r.admitted)) g
   ), deferred as (
