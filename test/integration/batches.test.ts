@@ -15,6 +15,8 @@ import { loadTasks } from '../../src/jobs/registry.ts';
 import { ROOT, startCli } from '../helpers/cli.ts';
 import { createTestDatabase, openApiPool, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
+import { startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
+import { openStream } from '../helpers/sse.ts';
 
 /**
  * Batches (issue 21, item 4 and the batch test of item 6): a 1,000-job batch run by three
@@ -77,6 +79,7 @@ afterEach(async () => {
   await stopWorkers();
 });
 afterAll(async () => {
+  await stopServers();
   await stopWorkers();
   await jobdeck.close();
   await t.drop();
@@ -278,16 +281,21 @@ describe('cancelBatch()', () => {
     const specs = Array.from({ length: 20 }, (_, n) => ({
       type: 'batch_item',
       payload: { n, sleepMs: n < 2 ? 0 : 60_000 },
+      // the two quick ones first
+      priority: n < 2 ? -10 : 0,
     }));
     const batch = await jobdeck.enqueueBatch(specs, {
       onComplete: 'batch_done',
       payload: { label: 'cancelled' },
     });
     await startWorkers(1); // concurrency 8: 2 quick jobs, then 8 running, 10 queued
-    await waitFor(async () => (await statusCounts(batch.id)).running === 8, {
-      timeoutMs: 30_000,
-      what: 'eight running jobs',
-    });
+    await waitFor(
+      async () => {
+        const counts = await statusCounts(batch.id);
+        return counts.succeeded === 2 && counts.running === 8;
+      },
+      { timeoutMs: 30_000, what: 'two succeeded and eight running jobs' },
+    );
     const cancelled = await jobdeck.cancelBatch(batch.id, 'not needed');
     expect(cancelled.succeeded).toBe(2);
     expect(cancelled.cancelled).toBe(10);
@@ -379,5 +387,41 @@ describe('row-level security on batches', () => {
       await api.close();
     }
     expect(await statusCounts(batch.id)).toEqual({ queued: 1 });
+  });
+});
+
+describe('GET /api/v2/batches/:id/events', () => {
+  it('streams the batch’s counts as its jobs finish, never going back, then the end', async () => {
+    const server = await startTestServer(t);
+    const batch = await jobdeck.enqueueBatch(
+      Array.from({ length: 30 }, (_, n) => ({ type: 'batch_item', payload: { n, fail: n < 3 } })),
+      { ownerId: 'alice', orgId: 'acme' },
+    );
+    const url = `${server.url}/api/v2/batches/${batch.id}/events`;
+    const bob = await openStream(url, await tokenFor('bob', 'acme'));
+    expect(bob.response.status).toBe(404);
+    await bob.close();
+    const stream = await openStream(url, await tokenFor('alice', 'acme'));
+    expect(stream.response.status).toBe(200);
+    await waitFor(() => stream.events.length > 0, { what: 'the first event' });
+    await startWorkers(2);
+    await waitFor(() => stream.ended(), { timeoutMs: 60_000, what: 'the stream to end' });
+    const states = stream.events.filter((e) => e.event === 'batch').map((e) => e.data);
+    expect(states[0]).toMatchObject({ id: batch.id, total: 30 });
+    expect(states.at(-1)).toMatchObject({
+      succeeded: 27,
+      failed: 3,
+      finished: 30,
+      percent: 100,
+      status: 'completed',
+    });
+    for (let i = 1; i < states.length; i++)
+      expect(states[i]!['finished'] as number).toBeGreaterThan(
+        states[i - 1]!['finished'] as number,
+      );
+    expect(stream.events.at(-1)).toEqual({
+      event: 'end',
+      data: { id: batch.id, status: 'completed' },
+    });
   });
 });
