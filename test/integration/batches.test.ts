@@ -12,7 +12,7 @@ import {
   UnknownJobTypeError,
 } from '../../src/errors.ts';
 import { loadTasks } from '../../src/jobs/registry.ts';
-import { ROOT, startCli } from '../helpers/cli.ts';
+import { ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { createTestDatabase, openApiPool, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 import { startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
@@ -423,5 +423,43 @@ describe('GET /api/v2/batches/:id/events', () => {
       event: 'end',
       data: { id: batch.id, status: 'completed' },
     });
+  });
+});
+
+describe('jobdeck watch <batch-id> and jobdeck batch <id>', () => {
+  it('follows a batch live until it finishes, and shows and cancels one', async () => {
+    const batch = await jobdeck.enqueueBatch(
+      Array.from({ length: 5 }, (_, n) => ({ type: 'batch_item', payload: { n, fail: n === 0 } })),
+    );
+    const watching = runCli(['watch', batch.id], env, { timeoutMs: 60_000 });
+    await startWorkers(1);
+    const watched = await watching;
+    expect(watched.stderr).not.toMatch(/not found/);
+    expect(watched.code).toBe(1); // one job failed
+    expect(watched.stdout).toContain(
+      'batch completed 100% (5/5: 4 succeeded, 1 failed, 0 cancelled)',
+    );
+
+    const shown = await runCli(['batch', batch.id, '--json'], env);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: batch.id, finished: 5, percent: 100 });
+
+    await stopWorkers();
+    const later = await jobdeck.enqueueBatch([
+      { type: 'batch_item', payload: { n: 1 } },
+      { type: 'batch_item', payload: { n: 2 } },
+    ]);
+    const cancelled = await runCli(['batch', later.id, '--cancel', '--reason', 'test'], env);
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stdout).toContain(
+      `batch ${later.id}: completed 100% (2/2: 0 succeeded, 0 failed, 2 cancelled)`,
+    );
+
+    const missing = await runCli(['watch', '00000000-0000-4000-8000-000000000000'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/not found/);
+    const usage = await runCli(['batch'], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/batch needs exactly one batch id/);
   });
 });
