@@ -257,6 +257,30 @@ comment on function jobdeck.active_jobs() is '@behavior +filter +order
 Jobs that are queued, running or waiting to retry, newest first.';
 -- privileges on function jobdeck.active_jobs(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.batches_finished(batch jobdeck.batches)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select batch.succeeded + batch.failed + batch.cancelled
+$function$;
+comment on function jobdeck.batches_finished(batch jobdeck.batches) is '@fieldName finished
+Jobs of the batch that finished: succeeded + failed + cancelled.';
+-- privileges on function jobdeck.batches_finished(batch jobdeck.batches): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.batches_percent(batch jobdeck.batches)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select (100 * (batch.succeeded + batch.failed + batch.cancelled)) / batch.total
+$function$;
+comment on function jobdeck.batches_percent(batch jobdeck.batches) is '@fieldName percent
+Whole percent of the batch''s jobs finished (any outcome).';
+-- privileges on function jobdeck.batches_percent(batch jobdeck.batches): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.cancel_batch(id uuid, reason text DEFAULT NULL::text)
  RETURNS jobdeck.batches
  LANGUAGE plpgsql

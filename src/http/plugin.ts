@@ -25,6 +25,7 @@ import { installErrorHandler } from './rest/errors.ts';
 import { registerRestRoutes } from './rest/routes.ts';
 import { registerSseRoutes } from './sse.ts';
 import { registerBatchRoutes } from './rest/batches.ts';
+import { BatchChangeHub } from '../live/batch-changes.ts';
 import { registerWebsocket } from './websocket.ts';
 
 /**
@@ -137,6 +138,7 @@ export function makeJobdeckPlugin(
           apiPool,
           jwtSecret,
           changes,
+          batchChanges: new BatchChangeHub(listener, channels, createDb(ownerPool)),
           downloadLinks: links,
           basePath: prefix,
           knownIdentity: callers.knownIdentity,

@@ -15,7 +15,9 @@ import { loadTasks } from '../../src/jobs/registry.ts';
 import { ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { createTestDatabase, openApiPool, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
-import { startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
+import { gql, startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { openStream } from '../helpers/sse.ts';
 
 /**
@@ -461,5 +463,124 @@ describe('jobdeck watch <batch-id> and jobdeck batch <id>', () => {
     const usage = await runCli(['batch'], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/batch needs exactly one batch id/);
+  });
+});
+
+describe('GraphQL: batch(id), cancelBatch and the batchUpdated subscription', () => {
+  interface Change {
+    batchUpdated: {
+      kind: string;
+      finished: number | null;
+      total: number | null;
+      batch: { finished: number; percent: number } | null;
+    };
+  }
+  const SUBSCRIPTION = `subscription ($id: UUID!) { batchUpdated(id: $id) {
+    kind finished total batch { finished percent } } }`;
+
+  /** Subscribes over graphql-ws; `events` fill as they arrive. */
+  function subscribeTo(url: string, token: string, id: string) {
+    const client = createClient({
+      url: `${url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${token}` },
+    });
+    const events: Change[] = [];
+    const errors: unknown[] = [];
+    const stop = client.subscribe<Change>(
+      { query: SUBSCRIPTION, variables: { id } },
+      {
+        next: (value) => {
+          if (value.errors) errors.push(...value.errors);
+          if (value.data) events.push(value.data as Change);
+        },
+        error: (error) => errors.push(error),
+        complete: () => {},
+      },
+    );
+    return {
+      events,
+      errors,
+      close: async () => {
+        stop();
+        await client.dispose();
+      },
+    };
+  }
+
+  it('shows a batch to its owner, pushes its counts as jobs finish, and cancels it', async () => {
+    const server = await startTestServer(t);
+    const alice = await tokenFor('alice', 'acme');
+    const bob = await tokenFor('bob', 'acme');
+    const batch = await jobdeck.enqueueBatch(
+      Array.from({ length: 40 }, (_, n) => ({ type: 'batch_item', payload: { n, fail: n < 4 } })),
+      { ownerId: 'alice', orgId: 'acme' },
+    );
+    const query = `query ($id: UUID!) { batch(id: $id) { id total succeeded failed cancelled finished percent onCompleteJobId } }`;
+    const shown = await gql(server, query, { variables: { id: batch.id }, token: alice });
+    expect(shown.errors).toBeUndefined();
+    expect(shown.data).toEqual({
+      batch: {
+        id: batch.id,
+        total: 40,
+        succeeded: 0,
+        failed: 0,
+        cancelled: 0,
+        finished: 0,
+        percent: 0,
+        onCompleteJobId: null,
+      },
+    });
+    expect((await gql(server, query, { variables: { id: batch.id }, token: bob })).data).toEqual({
+      batch: null,
+    });
+
+    const mine = subscribeTo(server.url, alice, batch.id);
+    const theirs = subscribeTo(server.url, bob, batch.id);
+    try {
+      // Hints until the subscriptions are listening (a NOTIFY makes the hub re-read the batch).
+      await waitFor(
+        async () => {
+          await t.pool.query('select jobdeck_private.notify_batches(array[$1::uuid])', [batch.id]);
+          return mine.events.length > 0;
+        },
+        { intervalMs: 100, what: 'the subscription to listen' },
+      );
+      await startWorkers(2);
+      await waitFor(() => mine.events.some((e) => e.batchUpdated.finished === 40), {
+        timeoutMs: 60_000,
+        what: 'the last change',
+      });
+      expect(mine.errors).toEqual([]);
+      const finished = mine.events.map((e) => e.batchUpdated.finished ?? -1);
+      expect([...finished].sort((a, b) => a - b)).toEqual(finished);
+      expect(mine.events.at(-1)!.batchUpdated).toEqual({
+        kind: 'CHANGED',
+        finished: 40,
+        total: 40,
+        batch: { finished: 40, percent: 100 },
+      });
+      // another user of the organisation hears nothing of alice's batch
+      expect(theirs.events).toEqual([]);
+    } finally {
+      await mine.close();
+      await theirs.close();
+    }
+
+    const later = await jobdeck.enqueueBatch(
+      [{ type: 'batch_item', payload: { n: 1, sleepMs: 60_000 } }],
+      {
+        ownerId: 'alice',
+        orgId: 'acme',
+      },
+    );
+    await stopWorkers();
+    const mutation = `mutation ($id: UUID!) { cancelBatch(input: { id: $id }) { batch { cancelled percent } } }`;
+    const refused = await gql(server, mutation, { variables: { id: later.id }, token: bob });
+    expect(refused.errors?.[0]?.message).toMatch(/not found/);
+    const done = await gql(server, mutation, { variables: { id: later.id }, token: alice });
+    expect(done.errors).toBeUndefined();
+    expect(done.data).toEqual({ cancelBatch: { batch: { cancelled: 1, percent: 100 } } });
   });
 });
