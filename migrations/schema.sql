@@ -1927,14 +1927,21 @@ begin
   loop
     if v_batch.finished_at is not null and v_batch.on_complete_type is not null
        and v_batch.on_complete_job_id is null then
-      v_job := jobdeck_private.enqueue(
-        v_batch.on_complete_type,
-        v_batch.on_complete_payload || pg_catalog.jsonb_build_object('batch', pg_catalog.jsonb_build_object(
-          'id', v_batch.id, 'total', v_batch.total, 'succeeded', v_batch.succeeded,
-          'failed', v_batch.failed, 'cancelled', v_batch.cancelled)),
-        owner_id => v_batch.owner_id, org_id => v_batch.org_id,
-        related_type => 'batch', related_id => v_batch.id::pg_catalog.text);
-      update jobdeck.batches b set on_complete_job_id = v_job.id where b.id = v_batch.id;
+      -- A refused on-complete job (its task type removed since the batch was enqueued, its
+      -- schema changed) must not fail the finish of the last job: a warning, and no job.
+      begin
+        v_job := jobdeck_private.enqueue(
+          v_batch.on_complete_type,
+          v_batch.on_complete_payload || pg_catalog.jsonb_build_object('batch', pg_catalog.jsonb_build_object(
+            'id', v_batch.id, 'total', v_batch.total, 'succeeded', v_batch.succeeded,
+            'failed', v_batch.failed, 'cancelled', v_batch.cancelled)),
+          owner_id => v_batch.owner_id, org_id => v_batch.org_id,
+          related_type => 'batch', related_id => v_batch.id::pg_catalog.text);
+        update jobdeck.batches b set on_complete_job_id = v_job.id where b.id = v_batch.id;
+      exception when others then
+        raise warning 'batch %: its on-complete job (%) was refused: %', v_batch.id,
+          v_batch.on_complete_type, sqlerrm;
+      end;
     end if;
   end loop;
   perform jobdeck_private.notify_batches(ids);
@@ -2011,6 +2018,17 @@ begin
   if v_bad is not null then
     raise exception 'jobs[%]: a job of a batch cannot have a dedupe key', v_bad using errcode = 'JD004';
   end if;
+  -- enqueue_many adds no webhooks or e-mail notifications: refuse them rather than drop them
+  select e.ord - 1 into v_bad
+    from pg_catalog.jsonb_array_elements(specs) with ordinality as e(spec, ord)
+   where pg_catalog.jsonb_typeof(e.spec) = 'object'
+     and coalesce(e.spec ->> 'webhookUrl', e.spec ->> 'webhook_url', e.spec ->> 'notifyEmail',
+                  e.spec ->> 'notify_email') is not null
+   limit 1;
+  if v_bad is not null then
+    raise exception 'jobs[%]: a job of a batch cannot have webhookUrl or notifyEmail (use on_complete)', v_bad
+      using errcode = 'JD004';
+  end if;
   if payload is null or pg_catalog.jsonb_typeof(payload) <> 'object' then
     raise exception 'the on-complete payload must be a JSON object' using errcode = 'JD004';
   end if;
@@ -2027,7 +2045,7 @@ begin
                        case when pg_catalog.jsonb_typeof(e.spec) <> 'object' then e.spec
                             else pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                                    'ownerId', enqueue_batch.owner_id, 'orgId', enqueue_batch.org_id))
-                                 || (e.spec - 'owner_id' - 'org_id')
+                                 || (e.spec - 'owner_id' - 'org_id' - 'ownerId' - 'orgId')
                                  || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                                    'ownerId', coalesce(e.spec -> 'ownerId', e.spec -> 'owner_id'),
                                    'orgId', coalesce(e.spec -> 'orgId', e.spec -> 'org_id'))) end

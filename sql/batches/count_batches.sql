@@ -7,7 +7,8 @@
 -- counts reach its total for the first time, its on-complete job is enqueued here, in the same
 -- transaction, with the outcome added to its payload: exactly one, since the row lock
 -- serialises the finishes and on_complete_job_id is set once. A retried job that finishes again
--- moves the counters again but enqueues no second on-complete job.
+-- moves the counters again but enqueues no second on-complete job. An on-complete job the
+-- enqueue refuses (its type removed meanwhile) is a warning, never a failed finish.
 
 create or replace function jobdeck_private.count_batches(ids uuid[], succeeded integer[], failed integer[],
                                                          cancelled integer[])
@@ -37,14 +38,21 @@ begin
   loop
     if v_batch.finished_at is not null and v_batch.on_complete_type is not null
        and v_batch.on_complete_job_id is null then
-      v_job := jobdeck_private.enqueue(
-        v_batch.on_complete_type,
-        v_batch.on_complete_payload || pg_catalog.jsonb_build_object('batch', pg_catalog.jsonb_build_object(
-          'id', v_batch.id, 'total', v_batch.total, 'succeeded', v_batch.succeeded,
-          'failed', v_batch.failed, 'cancelled', v_batch.cancelled)),
-        owner_id => v_batch.owner_id, org_id => v_batch.org_id,
-        related_type => 'batch', related_id => v_batch.id::pg_catalog.text);
-      update jobdeck.batches b set on_complete_job_id = v_job.id where b.id = v_batch.id;
+      -- A refused on-complete job (its task type removed since the batch was enqueued, its
+      -- schema changed) must not fail the finish of the last job: a warning, and no job.
+      begin
+        v_job := jobdeck_private.enqueue(
+          v_batch.on_complete_type,
+          v_batch.on_complete_payload || pg_catalog.jsonb_build_object('batch', pg_catalog.jsonb_build_object(
+            'id', v_batch.id, 'total', v_batch.total, 'succeeded', v_batch.succeeded,
+            'failed', v_batch.failed, 'cancelled', v_batch.cancelled)),
+          owner_id => v_batch.owner_id, org_id => v_batch.org_id,
+          related_type => 'batch', related_id => v_batch.id::pg_catalog.text);
+        update jobdeck.batches b set on_complete_job_id = v_job.id where b.id = v_batch.id;
+      exception when others then
+        raise warning 'batch %: its on-complete job (%) was refused: %', v_batch.id,
+          v_batch.on_complete_type, sqlerrm;
+      end;
     end if;
   end loop;
   perform jobdeck_private.notify_batches(ids);

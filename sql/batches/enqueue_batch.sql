@@ -40,6 +40,17 @@ begin
   if v_bad is not null then
     raise exception 'jobs[%]: a job of a batch cannot have a dedupe key', v_bad using errcode = 'JD004';
   end if;
+  -- enqueue_many adds no webhooks or e-mail notifications: refuse them rather than drop them
+  select e.ord - 1 into v_bad
+    from pg_catalog.jsonb_array_elements(specs) with ordinality as e(spec, ord)
+   where pg_catalog.jsonb_typeof(e.spec) = 'object'
+     and coalesce(e.spec ->> 'webhookUrl', e.spec ->> 'webhook_url', e.spec ->> 'notifyEmail',
+                  e.spec ->> 'notify_email') is not null
+   limit 1;
+  if v_bad is not null then
+    raise exception 'jobs[%]: a job of a batch cannot have webhookUrl or notifyEmail (use on_complete)', v_bad
+      using errcode = 'JD004';
+  end if;
   if payload is null or pg_catalog.jsonb_typeof(payload) <> 'object' then
     raise exception 'the on-complete payload must be a JSON object' using errcode = 'JD004';
   end if;
@@ -56,7 +67,7 @@ begin
                        case when pg_catalog.jsonb_typeof(e.spec) <> 'object' then e.spec
                             else pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                                    'ownerId', enqueue_batch.owner_id, 'orgId', enqueue_batch.org_id))
-                                 || (e.spec - 'owner_id' - 'org_id')
+                                 || (e.spec - 'owner_id' - 'org_id' - 'ownerId' - 'orgId')
                                  || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                                    'ownerId', coalesce(e.spec -> 'ownerId', e.spec -> 'owner_id'),
                                    'orgId', coalesce(e.spec -> 'orgId', e.spec -> 'org_id'))) end

@@ -156,6 +156,12 @@ describe('enqueueBatch()', () => {
       },
     ]);
     const onComplete = await jobdeck.getJob(final.onCompleteJobId!);
+    // the jobs took the batch's owner and organisation
+    const owners = await t.pool.query<{ owner_id: string; org_id: string; n: number }>(
+      'select owner_id, org_id, count(*)::int as n from jobdeck.jobs where batch_id = $1 group by 1, 2',
+      [batch.id],
+    );
+    expect(owners.rows).toEqual([{ owner_id: 'alice', org_id: 'acme', n: 1000 }]);
     expect(onComplete).toMatchObject({
       type: 'batch_done',
       owner_id: 'alice',
