@@ -18,6 +18,45 @@ create type jobdeck.job_attempt as (
 -- privileges on type jobdeck.job_attempt: public=USAGE
 comment on type jobdeck.job_attempt is 'One attempt of a job. outcome: running, succeeded, failed, retrying (failed, will retry), cancelled, interrupted (the worker stopped or was lost).';
 
+create table jobdeck.batches (
+  id uuid default gen_random_uuid() not null,
+  owner_id text,
+  org_id text,
+  total integer not null,
+  succeeded integer default 0 not null,
+  failed integer default 0 not null,
+  cancelled integer default 0 not null,
+  on_complete_type text,
+  on_complete_payload jsonb default '{}'::jsonb not null,
+  on_complete_job_id uuid,
+  cancel_requested_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  constraint batches_pkey PRIMARY KEY (id),
+  constraint counts_in_range CHECK (((succeeded >= 0) AND (failed >= 0) AND (cancelled >= 0) AND (((succeeded + failed) + cancelled) <= total))),
+  constraint on_complete_payload_is_object CHECK ((jsonb_typeof(on_complete_payload) = 'object'::text)),
+  constraint org_id_length CHECK (((length(org_id) >= 1) AND (length(org_id) <= 200))),
+  constraint owner_id_length CHECK (((length(owner_id) >= 1) AND (length(owner_id) <= 200))),
+  constraint total_positive CHECK ((total > 0))
+);
+alter table jobdeck.batches enable row level security;
+CREATE UNIQUE INDEX batches_pkey ON jobdeck.batches USING btree (id);
+create policy batches_select_org on jobdeck.batches for select to jobdeck_admin using (((org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
+create policy batches_select_own on jobdeck.batches for select to jobdeck_user using (((owner_id = jobdeck.current_user_id()) AND (org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
+create policy batches_select_system on jobdeck.batches for select to jobdeck_system using (true);
+comment on table jobdeck.batches is '@behavior -insert -update -delete
+Jobs enqueued together (enqueueBatch): aggregate progress, cancellable as a whole, an optional on-complete job.';
+comment on column jobdeck.batches.cancelled is 'Jobs of the batch that were cancelled.';
+comment on column jobdeck.batches.failed is 'Jobs of the batch that failed (no attempts left).';
+comment on column jobdeck.batches.finished_at is 'When the last job of the batch finished.';
+comment on column jobdeck.batches.on_complete_job_id is 'The job enqueued when the last job of the batch finished.';
+comment on column jobdeck.batches.on_complete_payload is '@behavior -*
+The on-complete job''s payload before the outcome is added.';
+comment on column jobdeck.batches.succeeded is 'Jobs of the batch that succeeded.';
+comment on column jobdeck.batches.total is 'Number of jobs in the batch.';
+-- privileges on table jobdeck.batches: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_system=SELECT jobdeck_user=SELECT
+
 create table jobdeck.job_events (
   id bigint generated always as identity not null,
   job_id uuid not null,
@@ -121,6 +160,7 @@ create table jobdeck.jobs (
   rate_key text,
   rate_deferrals integer default 0 not null,
   fair_at timestamp with time zone,
+  batch_id uuid,
   constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
@@ -146,6 +186,7 @@ create table jobdeck.jobs (
 ) with (fillfactor=80);
 alter table jobdeck.jobs enable row level security;
 CREATE INDEX jobs_active_idx ON jobdeck.jobs USING btree (created_at DESC, id) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text]));
+CREATE INDEX jobs_batch_idx ON jobdeck.jobs USING btree (batch_id, status) WHERE (batch_id IS NOT NULL);
 CREATE INDEX jobs_created_idx ON jobdeck.jobs USING btree (created_at DESC, id);
 CREATE INDEX jobs_fair_turn_idx ON jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE (fair_at IS NOT NULL);
 CREATE INDEX jobs_finished_idx ON jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
@@ -164,6 +205,7 @@ CREATE INDEX jobs_waiting_run_at_idx ON jobdeck.jobs USING btree (run_at) WHERE 
 CREATE TRIGGER _500_delete_events AFTER DELETE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_delete();
 CREATE TRIGGER _500_notify_insert AFTER INSERT ON jobdeck.jobs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_insert();
 CREATE TRIGGER _500_notify_update AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_update();
+CREATE TRIGGER _600_count_batch AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__count_batch();
 CREATE TRIGGER _600_deliveries AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__deliveries();
 create policy jobs_select_org on jobdeck.jobs for select to jobdeck_admin using (((org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
 create policy jobs_select_own on jobdeck.jobs for select to jobdeck_user using (((owner_id = jobdeck.current_user_id()) AND (org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
@@ -171,6 +213,7 @@ create policy jobs_select_system on jobdeck.jobs for select to jobdeck_system us
 comment on table jobdeck.jobs is '@behavior -insert -update -delete
 Every job jobdeck knows of, from enqueue to its end; the history.';
 comment on column jobdeck.jobs.attempts_before_retry is 'Attempts spent before the last manual retry: the current budget''s attempts are attempts - attempts_before_retry, out of max_attempts.';
+comment on column jobdeck.jobs.batch_id is 'The batch this job belongs to (enqueueBatch), if any.';
 comment on column jobdeck.jobs.concurrency_key is 'The job''s key under its task type''s per-key concurrency limit (defineTask concurrency.key), computed at enqueue.';
 comment on column jobdeck.jobs.current_step is '@behavior +filterBy
 What the task says it is doing now.';
@@ -213,6 +256,58 @@ $function$;
 comment on function jobdeck.active_jobs() is '@behavior +filter +order
 Jobs that are queued, running or waiting to retry, newest first.';
 -- privileges on function jobdeck.active_jobs(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.batches_finished(batch jobdeck.batches)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select batch.succeeded + batch.failed + batch.cancelled
+$function$;
+comment on function jobdeck.batches_finished(batch jobdeck.batches) is '@fieldName finished
+Jobs of the batch that finished: succeeded + failed + cancelled.';
+-- privileges on function jobdeck.batches_finished(batch jobdeck.batches): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.batches_percent(batch jobdeck.batches)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select (100 * (batch.succeeded + batch.failed + batch.cancelled)) / batch.total
+$function$;
+comment on function jobdeck.batches_percent(batch jobdeck.batches) is '@fieldName percent
+Whole percent of the batch''s jobs finished (any outcome).';
+-- privileges on function jobdeck.batches_percent(batch jobdeck.batches): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.cancel_batch(id uuid, reason text DEFAULT NULL::text)
+ RETURNS jobdeck.batches
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_scope text;
+begin
+  if cancel_batch.id is null then
+    raise exception 'batch id is required' using errcode = 'JD004';
+  end if;
+  perform jobdeck_private.authorize_job(null, 'jobs.cancel_jobs');
+  v_scope := jobdeck_private.caller_scope();
+  if v_scope <> 'all' and not exists (
+    select 1 from jobdeck.batches b
+     where b.id = cancel_batch.id and b.org_id = jobdeck.current_org_id()
+       and (v_scope = 'org' or b.owner_id = jobdeck.current_user_id())) then
+    raise exception 'batch % not found', cancel_batch.id using errcode = 'JD010';
+  end if;
+  return jobdeck_private.cancel_batch(cancel_batch.id, reason);
+end;
+$function$;
+comment on function jobdeck.cancel_batch(id uuid, reason text) is '@resultFieldName batch
+Cancel every unfinished job of a batch (running ones through their worker). Errors: JD010 not found, 42501 not allowed.';
+-- privileges on function jobdeck.cancel_batch(id uuid, reason text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.cancel_job(id uuid, reason text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
@@ -293,6 +388,22 @@ end;
 $function$;
 comment on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
 -- privileges on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.enqueue_batch(specs jsonb, on_complete text DEFAULT NULL::text, payload jsonb DEFAULT '{}'::jsonb, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text)
+ RETURNS jobdeck.batches
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  perform jobdeck_private.deny_api_caller('jobdeck.enqueue_batch()');
+  return jobdeck_private.enqueue_batch(specs, on_complete, payload, owner_id, org_id);
+end;
+$function$;
+comment on function jobdeck.enqueue_batch(specs jsonb, on_complete text, payload jsonb, owner_id text, org_id text) is '@behavior -*
+Enqueue jobs as one batch (aggregate progress, cancellable as a whole, an optional on-complete job): all or none.';
+-- privileges on function jobdeck.enqueue_batch(specs jsonb, on_complete text, payload jsonb, owner_id text, org_id text): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.enqueue_job(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
@@ -1583,6 +1694,59 @@ end;
 $function$;
 -- privileges on function jobdeck_private.caller_scope(): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.cancel_batch(batch_id uuid, reason text DEFAULT NULL::text)
+ RETURNS jobdeck.batches
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_batch jobdeck.batches;
+  v_id    uuid;
+  v_old   text := pg_catalog.current_setting('jobdeck.counting_batch', true);
+  v_s     integer;
+  v_f     integer;
+  v_c     integer;
+begin
+  if batch_id is null then
+    raise exception 'batch id is required' using errcode = 'JD004';
+  end if;
+  if not exists (select 1 from jobdeck.batches b where b.id = cancel_batch.batch_id) then
+    raise exception 'batch % not found', batch_id using errcode = 'JD010';
+  end if;
+  perform pg_catalog.set_config('jobdeck.counting_batch', batch_id::pg_catalog.text, true);
+  for v_id in
+    select j.id from jobdeck.jobs j
+     where j.batch_id = cancel_batch.batch_id and j.status in ('queued', 'retrying', 'running')
+     order by j.id
+  loop
+    begin
+      perform jobdeck_private.cancel_job(v_id, coalesce(reason, 'batch cancelled'));
+    exception when sqlstate 'JD011' then
+      null; -- finished meanwhile
+    end;
+  end loop;
+  perform pg_catalog.set_config('jobdeck.counting_batch', coalesce(v_old, ''), true);
+
+  select * into v_batch from jobdeck.batches b where b.id = cancel_batch.batch_id for update;
+  select (pg_catalog.count(*) filter (where j.status = 'succeeded'))::integer,
+         (pg_catalog.count(*) filter (where j.status = 'failed'))::integer,
+         (pg_catalog.count(*) filter (where j.status = 'cancelled'))::integer
+    into v_s, v_f, v_c
+    from jobdeck.jobs j where j.batch_id = cancel_batch.batch_id;
+  update jobdeck.batches b set cancel_requested_at = coalesce(b.cancel_requested_at, pg_catalog.now())
+   where b.id = cancel_batch.batch_id;
+  -- the difference goes through count_batches, which finishes the batch if it is now complete
+  perform jobdeck_private.count_batches(array[batch_id], array[v_s - v_batch.succeeded],
+                                        array[v_f - v_batch.failed], array[v_c - v_batch.cancelled]);
+  select * into v_batch from jobdeck.batches b where b.id = cancel_batch.batch_id;
+  return v_batch;
+end;
+$function$;
+comment on function jobdeck_private.cancel_batch(batch_id uuid, reason text) is 'Cancel every unfinished job of a batch (running ones through their worker). Errors: JD010 not found.';
+-- privileges on function jobdeck_private.cancel_batch(batch_id uuid, reason text): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.cancel_job(job_id uuid, reason text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
@@ -1735,6 +1899,57 @@ end;
 $function$;
 -- privileges on function jobdeck_private.check_job_spec(label text, type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, metadata jsonb): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.count_batches(ids uuid[], succeeded integer[], failed integer[], cancelled integer[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_batch jobdeck.batches;
+  v_job   jobdeck.jobs;
+begin
+  for v_batch in
+    update jobdeck.batches b
+       set succeeded = b.succeeded + d.succeeded, failed = b.failed + d.failed,
+           cancelled = b.cancelled + d.cancelled, updated_at = pg_catalog.now(),
+           finished_at = case when b.succeeded + d.succeeded + b.failed + d.failed + b.cancelled + d.cancelled
+                                   = b.total then coalesce(b.finished_at, pg_catalog.now()) end
+      from (select l.id, l.succeeded, l.failed, l.cancelled
+              from rows from (pg_catalog.unnest(ids), pg_catalog.unnest(succeeded), pg_catalog.unnest(failed),
+                              pg_catalog.unnest(cancelled)) as l(id, succeeded, failed, cancelled)
+              join jobdeck.batches lb on lb.id = l.id
+             order by l.id
+               for update of lb) as d
+     where b.id = d.id
+    returning b.*
+  loop
+    if v_batch.finished_at is not null and v_batch.on_complete_type is not null
+       and v_batch.on_complete_job_id is null then
+      -- A refused on-complete job (its task type removed since the batch was enqueued, its
+      -- schema changed) must not fail the finish of the last job: a warning, and no job.
+      begin
+        v_job := jobdeck_private.enqueue(
+          v_batch.on_complete_type,
+          v_batch.on_complete_payload || pg_catalog.jsonb_build_object('batch', pg_catalog.jsonb_build_object(
+            'id', v_batch.id, 'total', v_batch.total, 'succeeded', v_batch.succeeded,
+            'failed', v_batch.failed, 'cancelled', v_batch.cancelled)),
+          owner_id => v_batch.owner_id, org_id => v_batch.org_id,
+          related_type => 'batch', related_id => v_batch.id::pg_catalog.text);
+        update jobdeck.batches b set on_complete_job_id = v_job.id where b.id = v_batch.id;
+      exception when others then
+        raise warning 'batch %: its on-complete job (%) was refused: %', v_batch.id,
+          v_batch.on_complete_type, sqlerrm;
+      end;
+    end if;
+  end loop;
+  perform jobdeck_private.notify_batches(ids);
+end;
+$function$;
+comment on function jobdeck_private.count_batches(ids uuid[], succeeded integer[], failed integer[], cancelled integer[]) is 'Add finished jobs to their batches'' counters; enqueue a batch''s on-complete job when its last job finishes.';
+-- privileges on function jobdeck_private.count_batches(ids uuid[], succeeded integer[], failed integer[], cancelled integer[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.deny_api_caller(what text)
  RETURNS void
  LANGUAGE plpgsql
@@ -1773,6 +1988,82 @@ end;
 $function$;
 comment on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
 -- privileges on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_batch(specs jsonb, on_complete text DEFAULT NULL::text, payload jsonb DEFAULT '{}'::jsonb, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text)
+ RETURNS jobdeck.batches
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_batch jobdeck.batches;
+  v_n     integer;
+  v_ids   uuid[];
+  v_bad   integer;
+begin
+  if specs is null or pg_catalog.jsonb_typeof(specs) <> 'array' then
+    raise exception 'a batch must be a JSON array of job specs' using errcode = 'JD004';
+  end if;
+  v_n := pg_catalog.jsonb_array_length(specs);
+  if v_n = 0 then
+    raise exception 'a batch needs at least one job' using errcode = 'JD004';
+  elsif v_n > 10000 then
+    raise exception 'a batch holds at most 10000 jobs, got %', v_n using errcode = 'JD004';
+  end if;
+  select e.ord - 1 into v_bad
+    from pg_catalog.jsonb_array_elements(specs) with ordinality as e(spec, ord)
+   where pg_catalog.jsonb_typeof(e.spec) = 'object' and e.spec ->> 'key' is not null
+   limit 1;
+  if v_bad is not null then
+    raise exception 'jobs[%]: a job of a batch cannot have a dedupe key', v_bad using errcode = 'JD004';
+  end if;
+  -- enqueue_many adds no webhooks or e-mail notifications: refuse them rather than drop them
+  select e.ord - 1 into v_bad
+    from pg_catalog.jsonb_array_elements(specs) with ordinality as e(spec, ord)
+   where pg_catalog.jsonb_typeof(e.spec) = 'object'
+     and coalesce(e.spec ->> 'webhookUrl', e.spec ->> 'webhook_url', e.spec ->> 'notifyEmail',
+                  e.spec ->> 'notify_email') is not null
+   limit 1;
+  if v_bad is not null then
+    raise exception 'jobs[%]: a job of a batch cannot have webhookUrl or notifyEmail (use on_complete)', v_bad
+      using errcode = 'JD004';
+  end if;
+  if payload is null or pg_catalog.jsonb_typeof(payload) <> 'object' then
+    raise exception 'the on-complete payload must be a JSON object' using errcode = 'JD004';
+  end if;
+  if on_complete is not null then
+    -- as the on-complete job will be checked, with an outcome of the right shape
+    perform jobdeck_private.check_job_spec('onComplete: ', on_complete,
+      payload || pg_catalog.jsonb_build_object('batch', pg_catalog.jsonb_build_object(
+        'id', pg_catalog.gen_random_uuid(), 'total', v_n, 'succeeded', 0, 'failed', 0, 'cancelled', 0)),
+      0, null, null, null, null, '{}');
+  end if;
+
+  if owner_id is not null or org_id is not null then
+    specs := (select pg_catalog.jsonb_agg(
+                       case when pg_catalog.jsonb_typeof(e.spec) <> 'object' then e.spec
+                            else pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                   'ownerId', enqueue_batch.owner_id, 'orgId', enqueue_batch.org_id))
+                                 || (e.spec - 'owner_id' - 'org_id' - 'ownerId' - 'orgId')
+                                 || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                   'ownerId', coalesce(e.spec -> 'ownerId', e.spec -> 'owner_id'),
+                                   'orgId', coalesce(e.spec -> 'orgId', e.spec -> 'org_id'))) end
+                       order by e.ord)
+                from pg_catalog.jsonb_array_elements(specs) with ordinality as e(spec, ord));
+  end if;
+  select pg_catalog.array_agg(j.id) into v_ids from jobdeck_private.enqueue_many(specs) j;
+
+  insert into jobdeck.batches (owner_id, org_id, total, on_complete_type, on_complete_payload)
+  values (owner_id, org_id, v_n, on_complete, payload)
+  returning * into v_batch;
+  update jobdeck.jobs j set batch_id = v_batch.id where j.id = any(v_ids);
+  perform jobdeck_private.notify_batches(array[v_batch.id]);
+  return v_batch;
+end;
+$function$;
+comment on function jobdeck_private.enqueue_batch(specs jsonb, on_complete text, payload jsonb, owner_id text, org_id text) is 'Enqueue jobs as one batch with aggregate progress and an optional on-complete job: all or none.';
+-- privileges on function jobdeck_private.enqueue_batch(specs jsonb, on_complete text, payload jsonb, owner_id text, org_id text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_delivery(type text, job_id uuid, payload jsonb)
  RETURNS void
@@ -2505,6 +2796,26 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.mark_running(items jsonb, worker_id text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.notify_batches(ids uuid[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  perform pg_catalog.pg_notify(
+            'jobdeck:batch:' ||
+              pg_catalog.left(pg_catalog.encode(pg_catalog.sha256(
+                s.secret || pg_catalog.convert_to('batch:' || b.id::pg_catalog.text, 'UTF8')), 'hex'), 48),
+            pg_catalog.json_build_object('id', b.id)::pg_catalog.text)
+     from jobdeck_private.notify_secret s
+    cross join pg_catalog.unnest(ids) as b(id);
+end;
+$function$;
+comment on function jobdeck_private.notify_batches(ids uuid[]) is 'NOTIFY {"id"} for each batch on its secret-derived channel (kind batch).';
+-- privileges on function jobdeck_private.notify_batches(ids uuid[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.notify_jobs(kind text, ids uuid[], owner_ids text[] DEFAULT NULL::text[], org_ids text[] DEFAULT NULL::text[])
  RETURNS void
@@ -3367,6 +3678,39 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.tg_jobs__after_update(): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__count_batch()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_skip text := pg_catalog.current_setting('jobdeck.counting_batch', true);
+begin
+  if not exists (select 1 from new_rows n where n.batch_id is not null) then
+    return null;
+  end if;
+  perform jobdeck_private.count_batches(pg_catalog.array_agg(d.batch_id order by d.batch_id),
+                                        pg_catalog.array_agg(d.succeeded order by d.batch_id),
+                                        pg_catalog.array_agg(d.failed order by d.batch_id),
+                                        pg_catalog.array_agg(d.cancelled order by d.batch_id))
+     from (select n.batch_id,
+                  (pg_catalog.count(*) filter (where n.status = 'succeeded')
+                     - pg_catalog.count(*) filter (where o.status = 'succeeded'))::integer as succeeded,
+                  (pg_catalog.count(*) filter (where n.status = 'failed')
+                     - pg_catalog.count(*) filter (where o.status = 'failed'))::integer as failed,
+                  (pg_catalog.count(*) filter (where n.status = 'cancelled')
+                     - pg_catalog.count(*) filter (where o.status = 'cancelled'))::integer as cancelled
+             from new_rows n join old_rows o on o.id = n.id
+            where n.batch_id is not null and n.status is distinct from o.status
+              and (n.status in ('succeeded', 'failed', 'cancelled') or o.status in ('succeeded', 'failed', 'cancelled'))
+              and n.batch_id::pg_catalog.text is distinct from v_skip
+            group by n.batch_id) d
+   having pg_catalog.count(*) > 0;
+  return null;
+end;
+$function$;
+-- privileges on function jobdeck_private.tg_jobs__count_batch(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__deliveries()
  RETURNS trigger

@@ -41,6 +41,14 @@ import type { Duration } from './jobs/policy.ts';
 import { setOrgWeightOn, setQueueFairnessOn, type Fairness } from './jobs/fairness.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
+import { watchBatch } from './live/watch-batch.ts';
+import {
+  cancelBatchOn,
+  enqueueBatchOn,
+  getBatch,
+  type Batch,
+  type EnqueueBatchOptions,
+} from './batches/batches.ts';
 
 export interface JobdeckOptions {
   /** Connection string; or pass `pool`. */
@@ -67,6 +75,25 @@ export interface EnqueueCallOptions extends EnqueueOptions {
 export interface Jobdeck {
   enqueueJob(type: string, payload?: unknown, options?: EnqueueCallOptions): Promise<Job>;
   enqueueJobs(specs: readonly JobSpec[], options?: { tx?: Executor }): Promise<Job[]>;
+  /**
+   * Enqueues `specs` as one batch, all or none: one id with aggregate progress, cancellable as a
+   * whole, and an optional `onComplete` job enqueued when the last job finishes, whose payload is
+   * `payload` plus `{ batch: { id, total, succeeded, failed, cancelled } }`. Pass `tx` to enqueue
+   * inside your transaction.
+   */
+  enqueueBatch(
+    specs: readonly JobSpec[],
+    options?: EnqueueBatchOptions & { tx?: Executor },
+  ): Promise<Batch>;
+  /** A batch with its aggregate progress. */
+  getBatch(id: string): Promise<Batch>;
+  /** Cancels every unfinished job of a batch (running ones through their worker). */
+  cancelBatch(id: string, reason?: string | null, options?: { tx?: Executor }): Promise<Batch>;
+  /** Yields the batch now and after each change of its counts; ends once it has finished. */
+  watchBatch(
+    id: string,
+    options?: { signal?: AbortSignal },
+  ): AsyncGenerator<Batch, void, undefined>;
   getJob(id: string): Promise<Job>;
   listJobs(options?: ListJobsOptions): Promise<JobPage>;
   activeJobs(options?: ActiveJobsOptions): Promise<Job[]>;
@@ -192,6 +219,16 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
       return enqueueJobOn(tx ?? pool, type, payload, rest, settings);
     },
     enqueueJobs: (specs, opts = {}) => enqueueJobsOn(opts.tx ?? pool, specs, settings),
+    enqueueBatch: (specs, opts = {}) => {
+      const { tx, ...rest } = opts;
+      return enqueueBatchOn(tx ?? pool, specs, rest, settings);
+    },
+    getBatch: (id) => getBatch(db, id),
+    cancelBatch: (id, reason, opts = {}) => cancelBatchOn(opts.tx ?? pool, id, reason),
+    async *watchBatch(id, opts = {}) {
+      const listener = getListener();
+      yield* watchBatch(db, listener, id, { ...opts, channels: await getChannels() });
+    },
     getJob: (id) => getJob(db, id),
     cancelJob: (id, reason, opts = {}) => cancelJobOn(opts.tx ?? pool, id, reason),
     retryJob: (id, opts = {}) => {

@@ -13,6 +13,16 @@ export class JobNotFoundError extends Error {
   }
 }
 
+/** No batch with this id, or not one the caller may see. */
+export class BatchNotFoundError extends Error {
+  override readonly name = 'BatchNotFoundError';
+  readonly batchId: string;
+  constructor(batchId: string, options?: ErrorOptions) {
+    super(`batch ${batchId} not found`, options);
+    this.batchId = batchId;
+  }
+}
+
 /** Enqueue named a job type that no task module defines. */
 export class UnknownJobTypeError extends Error {
   override readonly name = 'UnknownJobTypeError';

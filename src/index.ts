@@ -88,6 +88,18 @@ export {
   type EmbeddedPostgres,
 } from './db/embedded.ts';
 export { watchJob } from './live/watch.ts';
+export { watchBatch, type WatchBatchOptions } from './live/watch-batch.ts';
+export {
+  enqueueBatchOn,
+  getBatch,
+  cancelBatchOn,
+  batchPercent,
+  MAX_BATCH_JOBS,
+  type Batch,
+  type BatchOutcome,
+  type BatchStatus,
+  type EnqueueBatchOptions,
+} from './batches/batches.ts';
 export { PgListener } from './live/listener.ts';
 export {
   JobChannels,

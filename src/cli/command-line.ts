@@ -44,6 +44,7 @@ export type CommandLine =
   | { command: 'watch'; id: string; json: boolean }
   | { command: 'cancel'; id: string; reason: string | null; wait: boolean; json: boolean }
   | { command: 'retry'; id: string; json: boolean }
+  | { command: 'batch'; id: string; cancel: boolean; reason: string | null; json: boolean }
   | { command: 'stats'; since: Date; type?: string; json: boolean }
   | {
       command: 'pause';
@@ -85,6 +86,7 @@ const FLAGS: Record<string, Options> = {
   watch: { ...json },
   cancel: { ...strings('reason'), wait: { type: 'boolean' }, ...json },
   retry: { ...json },
+  batch: { ...strings('reason'), cancel: { type: 'boolean' }, ...json },
   stats: { ...strings('since', 'type'), ...json },
   pause: {
     ...strings('type', 'reason'),
@@ -149,7 +151,8 @@ export function parseCommandLine(argv: readonly string[], now = Date.now()): Com
       return { ...jobsCommand(values, positionals), json: jsonFlag };
     case 'watch': {
       const [id, ...extra] = positionals;
-      if (!id || extra.length > 0) throw new UsageError('watch needs exactly one job id');
+      if (!id || extra.length > 0)
+        throw new UsageError('watch needs exactly one job id (or batch id)');
       return { command: 'watch', id, json: jsonFlag };
     }
     case 'cancel':
@@ -162,6 +165,14 @@ export function parseCommandLine(argv: readonly string[], now = Date.now()): Com
       };
     case 'retry':
       return { command: 'retry', id: oneJobId('retry', positionals), json: jsonFlag };
+    case 'batch': {
+      const [id, ...extra] = positionals;
+      if (!id || extra.length > 0) throw new UsageError('batch needs exactly one batch id');
+      const reason = stringFlag(values, 'reason') ?? null;
+      if (reason !== null && values['cancel'] !== true)
+        throw new UsageError('--reason goes with --cancel');
+      return { command: 'batch', id, cancel: values['cancel'] === true, reason, json: jsonFlag };
+    }
     case 'pause':
       return {
         command: 'pause',

@@ -6,6 +6,7 @@ import type { Job } from '../db/types.ts';
 import { createJobdeck } from '../client.ts';
 import { ACTIVE_STATUSES } from '../jobs/states.ts';
 import type { CommandLine } from './command-line.ts';
+import { BatchNotFoundError, JobNotFoundError } from '../errors.ts';
 
 /** The parsed command line of one command. */
 type Command<C extends CommandLine['command']> = Extract<CommandLine, { command: C }>;
@@ -98,10 +99,32 @@ function describe(job: Job): string {
   return `${job.status} ${job.progress}%${job.current_step ? ` ${job.current_step}` : ''}${steps}`;
 }
 
+/** Whether `id` names a batch rather than a job. */
+async function isBatchId(jobdeck: ReturnType<typeof createJobdeck>, id: string): Promise<boolean> {
+  try {
+    await jobdeck.getJob(id);
+    return false;
+  } catch (error) {
+    if (!(error instanceof JobNotFoundError)) throw error;
+  }
+  return jobdeck.getBatch(id).then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof BatchNotFoundError) return false;
+      throw error;
+    },
+  );
+}
+
 /** `jobdeck watch <id>`: a live bar until the job finishes; the exit code tells how it ended. */
 export async function runWatch(config: Config, command: Command<'watch'>): Promise<number> {
   const { id, json } = command;
   return withClient(config, async (jobdeck) => {
+    // A batch's id is no job's: watch the batch when there is no such job but such a batch.
+    if (await isBatchId(jobdeck, id)) {
+      const { watchBatchLive } = await import('./batch-commands.ts');
+      return watchBatchLive(jobdeck, id, json);
+    }
     const interactive = !json && process.stderr.isTTY;
     // Loaded only for a terminal: the other commands in this file start faster without it.
     const cliProgress = interactive ? (await import('cli-progress')).default : null;

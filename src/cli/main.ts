@@ -38,6 +38,10 @@ async function run(command: Exclude<CommandLine, { command: 'help' }>): Promise<
       const { runToken } = await import('./token-command.ts');
       return runToken(config, command);
     }
+    case 'batch': {
+      const { runBatch } = await import('./batch-commands.ts');
+      return runBatch(config, command);
+    }
     case 'pause':
     case 'resume':
     case 'pauses': {

@@ -42,8 +42,10 @@ Commands:
       --key <k>  --key-mode <keep|replace>  --queue <q>  --owner <id>  --org <id>  --json
   jobs                      List jobs, newest first.
       --active  --status <s>  --type <t>  --owner <id>  --org <id>  --limit <n>  --json
-  watch <id>                Show a job's progress live until it finishes. Exit 0 when it
-                            succeeds, 1 when it fails or is cancelled.  --json: one line per change
+  watch <id>                Show a job's (or a batch's) progress live until it finishes. Exit 0
+                            when it (every job) succeeds, 1 otherwise.  --json: one line per change
+  batch <id>                Show a batch's progress: finished of total, succeeded, failed, cancelled.
+      --cancel (every unfinished job)  --reason <text>  --json
   cancel <id>               Cancel a job: queued/retrying at once, running via its worker.
       --reason <text>  --wait (until it has stopped)  --json
   retry <id>                Run a failed or cancelled job again with a fresh attempt budget.

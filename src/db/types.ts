@@ -75,6 +75,8 @@ export interface JobsTable {
   rate_deferrals: Generated<number>;
   /** The turn a fair job was given (its Graphile job's run_at); null when it was not given one. */
   fair_at: Timestamp | null;
+  /** The batch this job belongs to (enqueueBatch, migration 000019), if any. */
+  batch_id: string | null;
   manual_retries: Generated<number>;
   webhook_url: string | null;
   /** Who is mailed when the job finishes (`{to, on}`); hidden from the API. */
@@ -188,11 +190,32 @@ export interface MigrationsTable {
   applied_at: DefaultedTimestamp;
 }
 
+/** A batch of jobs (enqueueBatch, migration 000019): counters kept exact as its jobs finish. */
+export interface BatchesTable {
+  id: Generated<string>;
+  owner_id: string | null;
+  org_id: string | null;
+  total: number;
+  succeeded: Generated<number>;
+  failed: Generated<number>;
+  cancelled: Generated<number>;
+  on_complete_type: string | null;
+  on_complete_payload: ColumnType<Record<string, unknown>, string, string>;
+  /** The job enqueued when the last job of the batch finished. */
+  on_complete_job_id: string | null;
+  cancel_requested_at: Timestamp | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+  /** When the last job of the batch finished; null while any is unfinished. */
+  finished_at: Timestamp | null;
+}
+
 /** The database as Kysely sees it. */
 export interface Database {
   'jobdeck.jobs': JobsTable;
   'jobdeck.job_events': JobEventsTable;
   'jobdeck.job_steps': JobStepsTable;
+  'jobdeck.batches': BatchesTable;
   'jobdeck_private.task_types': TaskTypesTable;
   'jobdeck_private.workers': WorkersTable;
   'jobdeck_private.concurrency_limits': ConcurrencyLimitsTable;
@@ -206,3 +229,5 @@ export type NewJob = Insertable<JobsTable>;
 export type JobUpdate = Updateable<JobsTable>;
 export type JobEvent = Selectable<JobEventsTable>;
 export type JobStep = Selectable<JobStepsTable>;
+/** A batch as read from the database (see `BatchProgress` for its aggregate progress). */
+export type BatchRow = Selectable<BatchesTable>;

@@ -5,6 +5,7 @@ import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connecti
 import { PgAggregatesPreset } from '@graphile/pg-aggregates';
 import type { Config } from '../config.ts';
 import type { JobChangeHub } from '../live/job-changes.ts';
+import type { BatchChangeHub } from '../live/batch-changes.ts';
 import { UnauthorizedError } from '../errors.ts';
 import { bearerToken, verifyToken } from '../auth/tokens.ts';
 import { pgSettingsFor, type Identity } from '../auth/identity.ts';
@@ -14,6 +15,7 @@ import { maskError } from './errors.ts';
 import { makeQueryLimitsPlugin } from './limits.ts';
 import { JobdeckExposurePlugin, JobdeckNamingPlugin } from './schema-plugins.ts';
 import { JobSubscriptionsPlugin } from './subscriptions.ts';
+import { BatchSubscriptionsPlugin } from './batches.ts';
 import { makePausesPlugin } from './pauses.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
@@ -25,6 +27,8 @@ export interface GraphqlPresetOptions {
   /** Verifies bearer tokens; null when callers are identified otherwise (`knownIdentity`). */
   jwtSecret: string | null;
   changes: JobChangeHub;
+  /** Where `batchUpdated` subscriptions get batch changes from. */
+  batchChanges: BatchChangeHub;
   /** Signs exports' download links in `Job.result` for the caller; none: results as stored. */
   downloadLinks?: DownloadLinks | undefined;
   /**
@@ -81,6 +85,7 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
       JobdeckNamingPlugin,
       JobdeckExposurePlugin,
       JobSubscriptionsPlugin,
+      BatchSubscriptionsPlugin,
       ...(options.downloadLinks ? [makeDownloadLinksPlugin(options.downloadLinks)] : []),
       ...(options.ownerDb
         ? [makePausesPlugin({ ownerDb: options.ownerDb, operatorOrgs: config.operatorOrgs })]
@@ -110,6 +115,7 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
           pgSettings: pgSettingsFor(identity),
           jobdeckIdentity: identity,
           jobdeckChanges: options.changes,
+          jobdeckBatchChanges: options.batchChanges,
         };
       },
     },

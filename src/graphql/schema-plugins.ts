@@ -14,6 +14,9 @@ const EXPOSED_FUNCTIONS = new Set([
   'enqueue_job',
   'cancel_job',
   'retry_job',
+  'cancel_batch',
+  'batches_finished',
+  'batches_percent',
 ]);
 
 /**

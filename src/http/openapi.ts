@@ -5,6 +5,7 @@ import { OSINT_OPERATIONS } from './rest/osint-schemas.ts';
 // The response and request schemas register themselves (`.meta({ id })`) in zod's global registry.
 import './rest/schemas.ts';
 import './rest/pauses.ts';
+import './rest/batches.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
 import { NOVUS_STATUSES } from './rest/novus-contract.ts';
 
@@ -211,6 +212,30 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
       tags: ['novus'],
       parameters: [idParam],
       responses: { 200: 'NovusJob', 401: 'Error', 403: 'Error', 404: 'Error', 409: 'Error' },
+    },
+  },
+  '/api/v2/batches/{id}': {
+    get: {
+      summary: 'A batch with its aggregate progress (done, failed, cancelled of total, percent)',
+      tags: ['batches'],
+      parameters: [idParam],
+      responses: { 200: 'Batch', 401: 'Error', 404: 'Error' },
+    },
+  },
+  '/api/v2/batches/{id}/cancel': {
+    post: {
+      summary: 'Cancel every unfinished job of a batch (running ones through their worker)',
+      tags: ['batches'],
+      parameters: [idParam],
+      responses: { 200: 'Batch', 401: 'Error', 403: 'Error', 404: 'Error' },
+    },
+  },
+  '/api/v2/batches/{id}/events': {
+    get: {
+      summary: 'Server-sent events: `batch` (a Batch) now and on each change, then `end`',
+      tags: ['live'],
+      parameters: [idParam],
+      responses: { 200: SSE, 401: 'Error', 404: 'Error' },
     },
   },
   '/api/v2/admin/pauses': {

@@ -24,6 +24,8 @@ import { registerOpenApi } from './openapi.ts';
 import { installErrorHandler } from './rest/errors.ts';
 import { registerRestRoutes } from './rest/routes.ts';
 import { registerSseRoutes } from './sse.ts';
+import { registerBatchRoutes } from './rest/batches.ts';
+import { BatchChangeHub } from '../live/batch-changes.ts';
 import { registerWebsocket } from './websocket.ts';
 
 /**
@@ -101,7 +103,8 @@ export function makeJobdeckPlugin(
     let changes: JobChangeHub;
     try {
       // The channels' names need the database's secret, which only the owner's pool may read.
-      changes = new JobChangeHub(listener, await loadJobChannels(ownerPool), createDb(ownerPool));
+      const channels = await loadJobChannels(ownerPool);
+      changes = new JobChangeHub(listener, channels, createDb(ownerPool));
       // Download links are keyed by the token secret; with the application's own authentication
       // there is none, so by the database's secret (readable by the owner only), which every
       // server on the database shares without configuration.
@@ -135,6 +138,7 @@ export function makeJobdeckPlugin(
           apiPool,
           jwtSecret,
           changes,
+          batchChanges: new BatchChangeHub(listener, channels, createDb(ownerPool)),
           downloadLinks: links,
           basePath: prefix,
           knownIdentity: callers.knownIdentity,
@@ -149,6 +153,13 @@ export function makeJobdeckPlugin(
         identityOf: callers.signedInOf,
         heartbeatMs: config.sseHeartbeatMs,
         maxStreamsPerUser: config.sseMaxStreamsPerUser,
+      });
+      registerBatchRoutes(app, {
+        apiPool,
+        identityOf: callers.signedInOf,
+        listener,
+        channels,
+        heartbeatMs: config.sseHeartbeatMs,
       });
       registerJobSocket(app, {
         apiPool,

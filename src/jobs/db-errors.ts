@@ -3,6 +3,7 @@ import {
   InvalidArgumentError,
   InvalidJobStateError,
   InvalidPayloadError,
+  BatchNotFoundError,
   JobNotFoundError,
   PayloadTooLargeError,
   UnknownJobTypeError,
@@ -133,6 +134,7 @@ export type ClientErrorKind =
 const KINDS: [new (...args: never[]) => Error, ClientErrorKind][] = [
   [ForbiddenError, 'forbidden'],
   [JobNotFoundError, 'not_found'],
+  [BatchNotFoundError, 'not_found'],
   [InvalidJobStateError, 'invalid_state'],
   [UnknownJobTypeError, 'unknown_job_type'],
   [InvalidPayloadError, 'invalid_payload'],

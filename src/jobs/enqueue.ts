@@ -277,6 +277,21 @@ export async function enqueueJobsOn(
   if (!Array.isArray(specs))
     throw new InvalidArgumentError('enqueueJobs expects an array of job specs');
   if (specs.length === 0) return [];
+  const body = enqueueSpecsJson(specs, settings);
+  try {
+    return await queryRows<Job>(executor, 'select * from jobdeck.enqueue_many($1::jsonb)', [body]);
+  } catch (error) {
+    const index = /^jobs\[(\d+)\]/.exec((error as Error).message ?? '')?.[1];
+    const type = specs[Number(index ?? 0)]?.type ?? '';
+    throw translateDatabaseError(error, { type, hint: true }) ?? error;
+  }
+}
+
+/**
+ * Checks each spec as `enqueueJobs` does and returns them as the JSON array
+ * `jobdeck.enqueue_many` (and `enqueue_batch`) takes; errors name the spec (`jobs[3]: …`).
+ */
+export function enqueueSpecsJson(specs: readonly JobSpec[], settings: EnqueueSettings): string {
   const body = specs.map((spec, index) => {
     try {
       const [
@@ -303,15 +318,7 @@ export async function enqueueJobsOn(
       throw error;
     }
   });
-  try {
-    return await queryRows<Job>(executor, 'select * from jobdeck.enqueue_many($1::jsonb)', [
-      `[${body.join(',')}]`,
-    ]);
-  } catch (error) {
-    const index = /^jobs\[(\d+)\]/.exec((error as Error).message ?? '')?.[1];
-    const type = specs[Number(index ?? 0)]?.type ?? '';
-    throw translateDatabaseError(error, { type, hint: true }) ?? error;
-  }
+  return `[${body.join(',')}]`;
 }
 
 /** Options of {@link enqueueJobAsCaller}: what `jobdeck.enqueue_job` lets an API caller choose. */

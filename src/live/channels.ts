@@ -3,7 +3,7 @@ import { queryRows, type Executor } from '../db/executor.ts';
 import { isJobId } from '../jobs/ids.ts';
 
 /** The kinds of channel jobdeck NOTIFYs on (see sql/events/notify_jobs.sql). */
-export type ChannelKind = 'job' | 'owner' | 'org' | 'cancel';
+export type ChannelKind = 'job' | 'owner' | 'org' | 'cancel' | 'batch';
 
 /** Hex digits of the keyed hash a channel name ends in: 192 bits, and names stay within 63 bytes. */
 const HASH_HEX_DIGITS = 48;
@@ -39,6 +39,11 @@ export class JobChannels {
   /** Changes of every job of one organisation. */
   org(orgId: string): string {
     return this.#name('org', orgId);
+  }
+
+  /** Changes of one batch's counters (sql/batches/notify_batches.sql). */
+  batch(id: string): string {
+    return this.#name('batch', id.toLowerCase());
   }
 
   /** Where workers hear of cancel requests (hints: they re-read the job before aborting it). */

@@ -45,11 +45,12 @@ describe('the GraphQL schema', () => {
     const schema = res.data!.__schema;
     const names = (list: { name: string }[]) => list.map((f) => f.name).sort();
     expect(names(schema.queryType.fields)).toEqual(
-      ['activeJobs', 'job', 'jobStats', 'jobs', 'pauses', 'query'].sort(),
+      ['activeJobs', 'batch', 'batches', 'job', 'jobStats', 'jobs', 'pauses', 'query'].sort(),
     );
     // The pause mutations are there for everyone to see, and refuse all but operators.
     expect(names(schema.mutationType.fields)).toEqual(
       [
+        'cancelBatch',
         'cancelJob',
         'enqueueJob',
         'retryJob',
@@ -62,6 +63,7 @@ describe('the GraphQL schema', () => {
       ].sort(),
     );
     expect(names(schema.subscriptionType.fields)).toEqual([
+      'batchUpdated',
       'jobUpdated',
       'myJobsChanged',
       'orgJobsChanged',

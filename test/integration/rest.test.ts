@@ -737,6 +737,42 @@ describe('the pause routes (issue 20; docs/rest.md, "Pausing")', () => {
   });
 });
 
+describe('batches (GET /api/v2/batches/:id, POST …/cancel)', () => {
+  it('shows a batch’s progress to its owner only, and cancels it as a whole', async () => {
+    const batch = await jobdeck.enqueueBatch(
+      [
+        { type: 'export_report', payload: REPORT, runAt: LATER() },
+        { type: 'export_report', payload: REPORT, runAt: LATER() },
+      ],
+      { ownerId: 'alice', orgId: 'acme' },
+    );
+    const shown = await call('GET', `/api/v2/batches/${batch.id}`);
+    expect(shown).toMatchObject({
+      status: 200,
+      body: { id: batch.id, total: 2, succeeded: 0, finished: 0, percent: 0, status: 'running' },
+    });
+    expect(shown.body).not.toHaveProperty('ownerId');
+    expect(
+      await call('GET', `/api/v2/batches/${batch.id}`, { token: tokens['bob'] }),
+    ).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    expect(await call('GET', `/api/v2/batches/${batch.id}`, { token: null })).toMatchObject({
+      status: 401,
+    });
+    expect(await call('GET', '/api/v2/batches/not-a-uuid')).toMatchObject({ status: 400 });
+    expect(
+      await call('POST', `/api/v2/batches/${batch.id}/cancel`, { token: tokens['bob'] }),
+    ).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    const noCancel = await tokenFor('alice', 'acme', { permissions: ['jobs.view_jobs'] });
+    expect(
+      await call('POST', `/api/v2/batches/${batch.id}/cancel`, { token: noCancel }),
+    ).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    expect(await call('POST', `/api/v2/batches/${batch.id}/cancel`)).toMatchObject({
+      status: 200,
+      body: { id: batch.id, cancelled: 2, finished: 2, percent: 100, status: 'completed' },
+    });
+  });
+});
+
 describe('the OpenAPI description', () => {
   it('is a valid OpenAPI 3.1 document, describing every response the routes above sent, errors included', async () => {
     const served: unknown = await (await fetch(`${server.url}/openapi.json`)).json();

@@ -191,6 +191,45 @@ describe('the example application, with jobdeck installed from its tarball', () 
     );
   });
 
+  it('runs a batch with one progress bar and reports its outcome in an on-complete job', async () => {
+    const { rows } = await owner.query<{ id: string }>(
+      'select id from uploads order by id limit 1',
+    );
+    const uploadId = Number(rows[0]!.id);
+    const batch = await jobdeck.enqueueBatch(
+      [
+        { type: 'checksum_upload', payload: { uploadId } },
+        { type: 'checksum_upload', payload: { uploadId, copies: 2 } },
+        { type: 'checksum_upload', payload: { uploadId: 999_999_999 } }, // no such upload: fails
+      ],
+      { onComplete: 'report_batch', payload: { label: 'nightly checksums' } },
+    );
+    expect(batch).toMatchObject({ total: 3, finished: 0, percent: 0, status: 'running' });
+    const done = await waitFor(
+      async () => {
+        const now = await jobdeck.getBatch(batch.id);
+        return now.onCompleteJobId !== null && now;
+      },
+      { what: 'the batch to finish' },
+    );
+    expect(done).toMatchObject({ succeeded: 2, failed: 1, percent: 100, status: 'completed' });
+    const report = await waitFor(
+      async () => {
+        const job = await jobdeck.getJob(done.onCompleteJobId!);
+        return job.status === 'succeeded' && job;
+      },
+      { what: 'the on-complete job' },
+    );
+    expect(report.result).toEqual({
+      label: 'nightly checksums',
+      id: batch.id,
+      total: 3,
+      succeeded: 2,
+      failed: 1,
+      cancelled: 0,
+    });
+  });
+
   it('runs one job of a limited queue at a time across the workers, holding the others', async () => {
     const { rows } = await owner.query<{ id: string }>(
       'select id from uploads order by id limit 1',

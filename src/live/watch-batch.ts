@@ -1,0 +1,62 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
+import { getBatch, type Batch } from '../batches/batches.ts';
+import { isJobId } from '../jobs/ids.ts';
+import { BatchNotFoundError } from '../errors.ts';
+import { loadJobChannels, type JobChannels } from './channels.ts';
+import type { PgListener } from './listener.ts';
+
+/** Options of {@link watchBatch}. */
+export interface WatchBatchOptions {
+  /** Stops the watch (the generator then returns). */
+  signal?: AbortSignal | undefined;
+  /** The database's channels (`loadJobChannels()`); without them read through `db` (owner's rights). */
+  channels?: JobChannels | undefined;
+}
+
+/**
+ * Yields the batch now, then again after every change of its counters, and ends after yielding
+ * it finished (every job finished and, if it has one, its on-complete job enqueued). As
+ * `watchJob`: subscribes before the first read, re-reads on each notification and after a lost
+ * LISTEN connection, and yields the row as read, each visible change once.
+ */
+export async function* watchBatch(
+  db: Kysely<Database>,
+  listener: PgListener,
+  id: string,
+  options: WatchBatchOptions = {},
+): AsyncGenerator<Batch, void, undefined> {
+  if (!isJobId(id)) throw new BatchNotFoundError(String(id));
+  const channels = options.channels ?? (await loadJobChannels(db));
+  let dirty = true;
+  let wake: (() => void) | null = null;
+  const poke = () => {
+    dirty = true;
+    wake?.();
+  };
+  const unsubscribe = await listener.subscribe(channels.batch(id), poke);
+  const removeReconnect = listener.onReconnect(poke);
+  options.signal?.addEventListener('abort', poke);
+  try {
+    let last: string | null = null;
+    while (!options.signal?.aborted) {
+      if (!dirty) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        continue;
+      }
+      dirty = false;
+      const batch = await getBatch(db, id);
+      const fingerprint = `${batch.succeeded}|${batch.failed}|${batch.cancelled}|${batch.onCompleteJobId}|${batch.cancelRequestedAt?.getTime()}`;
+      if (fingerprint !== last) {
+        last = fingerprint;
+        yield batch;
+      }
+      if (batch.status !== 'running') return;
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', poke);
+    removeReconnect();
+    await unsubscribe();
+  }
+}
