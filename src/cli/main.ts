@@ -38,6 +38,10 @@ async function run(command: Exclude<CommandLine, { command: 'help' }>): Promise<
       const { runToken } = await import('./token-command.ts');
       return runToken(config, command);
     }
+    case 'template': {
+      const { runTemplateCommand } = await import('./template-commands.ts');
+      return runTemplateCommand(config, command);
+    }
     case 'pause':
     case 'resume':
     case 'pauses': {

@@ -113,6 +113,25 @@ export interface JobStepsTable {
   timed_out: Generated<boolean>;
 }
 
+/** A job template (migration 000020): a named preset of an enqueue. */
+export interface JobTemplatesTable {
+  name: string;
+  type: string;
+  payload_defaults: ColumnType<unknown, string, string>;
+  priority: number | null;
+  queue: string | null;
+  max_attempts: number | null;
+  /** Not readable by the API's request roles. */
+  webhook_url: string | null;
+  /** Not readable by the API's request roles. */
+  notify_email: string[] | null;
+  notify_on: string[] | null;
+  description: string | null;
+  org_id: string | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
 export interface TaskTypesTable {
   type: string;
   payload_schema: ColumnType<unknown, string | null, string | null>;
@@ -193,6 +212,7 @@ export interface Database {
   'jobdeck.jobs': JobsTable;
   'jobdeck.job_events': JobEventsTable;
   'jobdeck.job_steps': JobStepsTable;
+  'jobdeck.job_templates': JobTemplatesTable;
   'jobdeck_private.task_types': TaskTypesTable;
   'jobdeck_private.workers': WorkersTable;
   'jobdeck_private.concurrency_limits': ConcurrencyLimitsTable;
@@ -206,3 +226,4 @@ export type NewJob = Insertable<JobsTable>;
 export type JobUpdate = Updateable<JobsTable>;
 export type JobEvent = Selectable<JobEventsTable>;
 export type JobStep = Selectable<JobStepsTable>;
+export type JobTemplateRow = Selectable<JobTemplatesTable>;
