@@ -45,13 +45,23 @@ describe('the GraphQL schema', () => {
     const schema = res.data!.__schema;
     const names = (list: { name: string }[]) => list.map((f) => f.name).sort();
     expect(names(schema.queryType.fields)).toEqual(
-      ['activeJobs', 'job', 'jobStats', 'jobs', 'pauses', 'query'].sort(),
+      [
+        'activeJobs',
+        'job',
+        'jobStats',
+        'jobs',
+        'pauses',
+        'query',
+        'jobTemplate',
+        'jobTemplates',
+      ].sort(),
     );
     // The pause mutations are there for everyone to see, and refuse all but operators.
     expect(names(schema.mutationType.fields)).toEqual(
       [
         'cancelJob',
         'enqueueJob',
+        'enqueueFromTemplate',
         'retryJob',
         'pauseQueue',
         'resumeQueue',
