@@ -285,6 +285,13 @@ function enqueueCommand(values: Values, positionals: string[]) {
     } catch (error) {
       throw new UsageError(`payload is not valid JSON: ${(error as Error).message}`);
     }
+    // JSON.parse takes nesting JSON.stringify cannot write back (it recurses): refuse it here,
+    // with the other bad command lines, rather than as an exception from the enqueue.
+    try {
+      JSON.stringify(payload);
+    } catch {
+      throw new UsageError('payload is nested too deeply');
+    }
   }
   const runAt = stringFlag(values, 'run-at');
   const priority = priorityFlag(values);
