@@ -116,6 +116,43 @@ comment on column jobdeck.job_steps.wake_at is 'sleep: when it ends; wait: when 
 comment on constraint job_steps_job_id_fkey on jobdeck.job_steps is '@behavior -*';
 -- privileges on table jobdeck.job_steps: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_system=SELECT jobdeck_user=SELECT
 
+create table jobdeck.job_templates (
+  name text not null,
+  type text not null,
+  payload_defaults jsonb default '{}'::jsonb not null,
+  priority integer,
+  queue text,
+  max_attempts integer,
+  webhook_url text,
+  notify_email text[],
+  notify_on text[],
+  description text,
+  org_id text,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint description_length CHECK (((length(description) >= 1) AND (length(description) <= 1000))),
+  constraint job_templates_pkey PRIMARY KEY (name),
+  constraint max_attempts_in_range CHECK (((max_attempts >= 1) AND (max_attempts <= 32767))),
+  constraint name_format CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$'::text)),
+  constraint notify_email_count CHECK (((cardinality(notify_email) >= 1) AND (cardinality(notify_email) <= 10))),
+  constraint notify_on_known CHECK (((notify_on <@ ARRAY['succeeded'::text, 'failed'::text]) AND (cardinality(notify_on) >= 1))),
+  constraint notify_on_needs_email CHECK (((notify_on IS NULL) OR (notify_email IS NOT NULL))),
+  constraint org_id_length CHECK (((length(org_id) >= 1) AND (length(org_id) <= 200))),
+  constraint payload_defaults_is_object CHECK ((jsonb_typeof(payload_defaults) = 'object'::text)),
+  constraint priority_in_range CHECK (((priority >= '-32768'::integer) AND (priority <= 32767))),
+  constraint queue_length CHECK (((length(queue) >= 1) AND (length(queue) <= 128))),
+  constraint type_length CHECK (((length(type) >= 1) AND (length(type) <= 128))),
+  constraint webhook_url_format CHECK (((webhook_url ~ '^https?://[^\s]+$'::text) AND (length(webhook_url) <= 2000)))
+);
+alter table jobdeck.job_templates enable row level security;
+CREATE INDEX job_templates_org_idx ON jobdeck.job_templates USING btree (org_id);
+CREATE UNIQUE INDEX job_templates_pkey ON jobdeck.job_templates USING btree (name);
+create policy job_templates_select on jobdeck.job_templates for select to jobdeck_admin, jobdeck_user using ((((org_id IS NULL) OR (org_id = jobdeck.current_org_id())) AND jobdeck.current_user_can('jobs.create_jobs'::text)));
+create policy job_templates_select_system on jobdeck.job_templates for select to jobdeck_system using (true);
+comment on table jobdeck.job_templates is 'Job templates: named presets of an enqueue (type, payload defaults, priority, queue, max_attempts, notifications). org_id null: usable by every organisation.';
+comment on column jobdeck.job_templates.payload_defaults is 'Merged under the payload given at enqueue (objects deep-merged, anything else replaced), then validated by the task''s payload schema.';
+-- privileges on table jobdeck.job_templates: jobdeck_system=SELECT
+
 create table jobdeck.jobs (
   id uuid default gen_random_uuid() not null,
   type text not null,
@@ -362,6 +399,21 @@ $function$;
 comment on function jobdeck.current_user_id() is 'The signed-in user (JWT `sub`), or null.';
 -- privileges on function jobdeck.current_user_id(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.delete_job_template(name text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  perform jobdeck_private.deny_api_caller('jobdeck.delete_job_template()');
+  delete from jobdeck.job_templates t where t.name = delete_job_template.name;
+  return found;
+end;
+$function$;
+comment on function jobdeck.delete_job_template(name text) is 'Remove a job template (trusted callers); true when it existed.';
+-- privileges on function jobdeck.delete_job_template(name text): jobdeck_system=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, webhook_url text DEFAULT NULL::text, notify_email text[] DEFAULT NULL::text[], notify_on text[] DEFAULT NULL::text[])
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
@@ -404,6 +456,58 @@ $function$;
 comment on function jobdeck.enqueue_batch(specs jsonb, on_complete text, payload jsonb, owner_id text, org_id text) is '@behavior -*
 Enqueue jobs as one batch (aggregate progress, cancellable as a whole, an optional on-complete job): all or none.';
 -- privileges on function jobdeck.enqueue_batch(specs jsonb, on_complete text, payload jsonb, owner_id text, org_id text): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.enqueue_from_template(name text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT NULL::integer, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text)
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_owner    text := jobdeck.current_user_id();
+  v_org      text := jobdeck.current_org_id();
+  v_template jobdeck.job_templates;
+  v_job      jobdeck.jobs;
+begin
+  perform jobdeck_private.authorize_job(null, 'jobs.create_jobs');
+  if v_owner is null or v_org is null then
+    raise exception 'enqueue_from_template needs a signed-in user: the token must carry sub and org' using errcode = '42501';
+  end if;
+  select * into v_template from jobdeck.job_templates t
+   where t.name = enqueue_from_template.name and (t.org_id is null or t.org_id = v_org);
+  if not found then
+    raise exception 'job template "%" not found', left(coalesce(name, 'null'), 200) using errcode = 'JD010';
+  end if;
+  if key is not null and (length(key) < 1 or length(key) > 400) then
+    raise exception 'key must be 1 to 400 characters, got %', length(key) using errcode = 'JD004';
+  end if;
+  if jobdeck_private.caller_scope() <> 'all' then
+    if priority is not null and priority not between -20 and 10 then
+      raise exception 'priority must be from -20 (urgent) to 10 (low), got %', priority using errcode = 'JD004';
+    end if;
+    if max_attempts is not null and max_attempts not between 1 and 25 then
+      raise exception 'max_attempts must be from 1 to 25, got %', max_attempts using errcode = 'JD004';
+    end if;
+    if exists (select 1 from jobdeck_private.task_types t where t.type = v_template.type and not t.api_enqueue) then
+      raise exception 'job type "%" of template "%" cannot be enqueued through the API', v_template.type, name
+        using errcode = '42501';
+    end if;
+  end if;
+  v_job := jobdeck_private.enqueue_from_template(
+    v_template, coalesce(payload, '{}'::jsonb), priority, null, max_attempts,
+    -- the same per-user key space as enqueue_job
+    case when key is null then null else 'u:' || md5(json_build_array(v_org, v_owner)::text) || ':' || key end,
+    null, v_owner, v_org, null, null, '{}'::jsonb, 'keep', null, null, null);
+  if v_job.owner_id is distinct from v_owner or v_job.org_id is distinct from v_org then
+    raise exception 'key "%" is taken by a job that is not yours', key using errcode = 'JD004';
+  end if;
+  return v_job;
+end;
+$function$;
+comment on function jobdeck.enqueue_from_template(name text, payload jsonb, priority integer, max_attempts integer, key text) is '@resultFieldName job
+Enqueue a job from a job template as the signed-in user (owner and organisation from the token). Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option, JD010 unknown template, 42501 not allowed.';
+-- privileges on function jobdeck.enqueue_from_template(name text, payload jsonb, priority integer, max_attempts integer, key text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.enqueue_job(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
@@ -496,6 +600,32 @@ end;
 $function$;
 comment on function jobdeck.enqueue_many(specs jsonb) is 'Enqueue many tracked jobs at once (a JSON array of enqueue() specs): all or none.';
 -- privileges on function jobdeck.enqueue_many(specs jsonb): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.enqueue_template(name text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT NULL::integer, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, webhook_url text DEFAULT NULL::text, notify_email text[] DEFAULT NULL::text[], notify_on text[] DEFAULT NULL::text[])
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_template jobdeck.job_templates;
+begin
+  perform jobdeck_private.deny_api_caller('jobdeck.enqueue_template()');
+  select * into v_template from jobdeck.job_templates t where t.name = enqueue_template.name;
+  if not found then
+    raise exception 'job template "%" not found', left(coalesce(name, 'null'), 200) using errcode = 'JD010';
+  end if;
+  if v_template.org_id is not null and org_id is not null and org_id <> v_template.org_id then
+    raise exception 'job template "%" belongs to another organisation than "%"', name, org_id using errcode = 'JD004';
+  end if;
+  return jobdeck_private.enqueue_from_template(
+    v_template, payload, priority, run_at, max_attempts, key, queue, owner_id, coalesce(org_id, v_template.org_id),
+    related_type, related_id, metadata, key_mode, webhook_url, notify_email, notify_on);
+end;
+$function$;
+comment on function jobdeck.enqueue_template(name text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]) is 'Enqueue a tracked job from a job template in the current transaction (trusted callers). Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option, JD010 unknown template.';
+-- privileges on function jobdeck.enqueue_template(name text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.job_stats(since timestamp with time zone DEFAULT (now() - '24:00:00'::interval), type text DEFAULT NULL::text)
  RETURNS jsonb
@@ -820,6 +950,53 @@ $function$;
 comment on function jobdeck.retry_job(id uuid, keep_steps boolean) is '@resultFieldName job
 Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept; completed steps are kept unless keepSteps is false. Errors: JD010, JD011, 42501.';
 -- privileges on function jobdeck.retry_job(id uuid, keep_steps boolean): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.set_job_template(name text, type text, payload_defaults jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT NULL::integer, queue text DEFAULT NULL::text, max_attempts integer DEFAULT NULL::integer, webhook_url text DEFAULT NULL::text, notify_email text[] DEFAULT NULL::text[], notify_on text[] DEFAULT NULL::text[], description text DEFAULT NULL::text, org_id text DEFAULT NULL::text)
+ RETURNS jobdeck.job_templates
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_type     jobdeck_private.task_types;
+  v_template jobdeck.job_templates;
+begin
+  perform jobdeck_private.deny_api_caller('jobdeck.set_job_template()');
+  if name is null or name !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' then
+    raise exception 'template name must be 1 to 128 letters, digits, _ . : or - (starting with a letter or digit), got "%"',
+      left(coalesce(name, 'null'), 200) using errcode = 'JD004';
+  end if;
+  select * into v_type from jobdeck_private.task_types t where t.type = set_job_template.type;
+  if not found then
+    raise exception 'template "%": unknown job type "%"', name, left(coalesce(type, 'null'), 200) using errcode = 'JD001',
+      hint = coalesce('known types: ' || (select string_agg(t.type, ', ' order by t.type) from jobdeck_private.task_types t),
+                      'no task types are registered yet: run `jobdeck migrate` or start a worker');
+  end if;
+  if payload_defaults is null or jsonb_typeof(payload_defaults) <> 'object' then
+    raise exception 'template "%": payload defaults must be a JSON object', name using errcode = 'JD002';
+  end if;
+  if octet_length(payload_defaults::text) > v_type.max_payload_bytes then
+    raise exception 'template "%": payload defaults of % bytes are over the % byte limit for job type "%"',
+      name, octet_length(payload_defaults::text), v_type.max_payload_bytes, type using errcode = 'JD003';
+  end if;
+  if notify_on is not null and notify_email is null then
+    raise exception 'template "%": notify_on needs notify_email (the addresses to notify)', name using errcode = 'JD004';
+  end if;
+  insert into jobdeck.job_templates as t (name, type, payload_defaults, priority, queue, max_attempts, webhook_url,
+                                          notify_email, notify_on, description, org_id)
+  values (name, type, payload_defaults, priority, queue, max_attempts, webhook_url, notify_email, notify_on,
+          description, org_id)
+  on conflict on constraint job_templates_pkey do update
+     set type = excluded.type, payload_defaults = excluded.payload_defaults, priority = excluded.priority,
+         queue = excluded.queue, max_attempts = excluded.max_attempts, webhook_url = excluded.webhook_url,
+         notify_email = excluded.notify_email, notify_on = excluded.notify_on, description = excluded.description,
+         org_id = excluded.org_id, updated_at = now()
+  returning t.* into v_template;
+  return v_template;
+end;
+$function$;
+comment on function jobdeck.set_job_template(name text, type text, payload_defaults jsonb, priority integer, queue text, max_attempts integer, webhook_url text, notify_email text[], notify_on text[], description text, org_id text) is 'Create or replace a job template (trusted callers). Errors: JD001 unknown type, JD002 bad payload defaults, JD003 defaults too large, JD004 bad option, 23514 a value out of range.';
+-- privileges on function jobdeck.set_job_template(name text, type text, payload_defaults jsonb, priority integer, queue text, max_attempts integer, webhook_url text, notify_email text[], notify_on text[], description text, org_id text): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.set_org_weight(org_id text, weight integer)
  RETURNS integer
@@ -2079,6 +2256,37 @@ end;
 $function$;
 -- privileges on function jobdeck_private.enqueue_delivery(type text, job_id uuid, payload jsonb): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_from_template(template jobdeck.job_templates, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[])
+ RETURNS jobdeck.jobs
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_job   jobdeck.jobs;
+  v_email text[] := coalesce(notify_email, template.notify_email);
+  v_on    text[] := coalesce(notify_on, template.notify_on);
+  v_url   text := coalesce(webhook_url, template.webhook_url);
+begin
+  if metadata is not null and jsonb_typeof(metadata) = 'object' then
+    metadata := metadata || jsonb_build_object('template', template.name);
+  end if;
+  v_job := jobdeck_private.enqueue(
+    template.type, jobdeck_private.merge_payload(template.payload_defaults, coalesce(payload, '{}'::jsonb)),
+    coalesce(priority, template.priority, 0), run_at, coalesce(max_attempts, template.max_attempts), key,
+    coalesce(queue, template.queue), owner_id, org_id, related_type, related_id, metadata, coalesce(key_mode, 'keep'));
+  if v_url is not null then
+    v_job := jobdeck_private.set_webhook(v_job.id, v_url);
+  end if;
+  if v_email is not null then
+    v_job := jobdeck_private.set_email_notification(v_job.id, v_email, v_on);
+  elsif notify_on is not null then
+    raise exception 'notify_on needs notify_email (the addresses to notify)' using errcode = 'JD004';
+  end if;
+  return v_job;
+end;
+$function$;
+-- privileges on function jobdeck_private.enqueue_from_template(template jobdeck.job_templates, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_many(specs jsonb)
  RETURNS SETOF jobdeck.jobs
  LANGUAGE plpgsql
@@ -2796,6 +3004,39 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.mark_running(items jsonb, worker_id text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.merge_payload(defaults jsonb, payload jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_result jsonb := defaults;
+  v_key    text;
+  v_value  jsonb;
+begin
+  if payload is null then
+    return defaults;
+  end if;
+  if jsonb_typeof(payload) <> 'object' then
+    if defaults = '{}'::jsonb then
+      return payload;
+    end if;
+    raise exception 'payload must be a JSON object to merge with the template''s payload defaults, got %',
+      jsonb_typeof(payload) using errcode = 'JD002';
+  end if;
+  for v_key, v_value in select e.key, e.value from pg_catalog.jsonb_each(payload) e loop
+    if jsonb_typeof(v_value) = 'object' and jsonb_typeof(v_result -> v_key) = 'object' then
+      v_result := v_result || jsonb_build_object(v_key, jobdeck_private.merge_payload(v_result -> v_key, v_value));
+    else
+      v_result := v_result || jsonb_build_object(v_key, v_value);
+    end if;
+  end loop;
+  return v_result;
+end;
+$function$;
+-- privileges on function jobdeck_private.merge_payload(defaults jsonb, payload jsonb): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.notify_batches(ids uuid[])
  RETURNS void

@@ -39,6 +39,14 @@ import {
 } from './jobs/pauses.ts';
 import type { Duration } from './jobs/policy.ts';
 import { setOrgWeightOn, setQueueFairnessOn, type Fairness } from './jobs/fairness.ts';
+import {
+  deleteTemplateOn,
+  enqueueFromTemplateOn,
+  listTemplatesOn,
+  setTemplateOn,
+  type JobTemplate,
+  type TemplateDefinition,
+} from './jobs/templates.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
 import { watchJob } from './live/watch.ts';
 import { watchBatch } from './live/watch-batch.ts';
@@ -163,6 +171,25 @@ export interface Jobdeck {
   ): Promise<Fairness | null>;
   /** Weighted fair turns: `weight` (1 to 10) turns for this organisation per turn of a weight-1 one. */
   setOrgWeight(orgId: string, weight: number | null, options?: { tx?: Executor }): Promise<number>;
+  /**
+   * Creates or replaces the job template `name`: a named preset of type, payload defaults,
+   * priority, queue, max attempts and notifications, stored in the database (issue 21). Per-type
+   * limits stay on `defineTask`.
+   */
+  defineTemplate(
+    name: string,
+    definition: TemplateDefinition,
+    options?: { tx?: Executor },
+  ): Promise<JobTemplate>;
+  /** Removes a job template; true when it existed. */
+  deleteTemplate(name: string, options?: { tx?: Executor }): Promise<boolean>;
+  /** The job templates, by name; `orgId`: only the global ones and that organisation's. */
+  templates(options?: { orgId?: string }): Promise<JobTemplate[]>;
+  /**
+   * Enqueues a job from a template: `payload` deep-merged over its defaults (then validated by the
+   * task's schema), each option given winning over the template's; `metadata.template` names it.
+   */
+  enqueueFromTemplate(name: string, payload?: unknown, options?: EnqueueCallOptions): Promise<Job>;
   /** Counts by status and type, queue depth, durations, failures and throughput. */
   jobStats(options?: JobStatsOptions): Promise<JobStats>;
   /**
@@ -249,6 +276,14 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     setQueueFairness: (queue, fairness, opts = {}) =>
       setQueueFairnessOn(opts.tx ?? pool, queue, fairness),
     setOrgWeight: (orgId, weight, opts = {}) => setOrgWeightOn(opts.tx ?? pool, orgId, weight),
+    defineTemplate: (name, definition, opts = {}) =>
+      setTemplateOn(opts.tx ?? pool, name, definition, settings),
+    deleteTemplate: (name, opts = {}) => deleteTemplateOn(opts.tx ?? pool, name),
+    templates: (opts) => listTemplatesOn(pool, opts),
+    enqueueFromTemplate: (name, payload, opts = {}) => {
+      const { tx, ...rest } = opts;
+      return enqueueFromTemplateOn(tx ?? pool, name, payload, rest, settings);
+    },
     jobStats: (opts) => jobStatsOn(pool, opts),
     listJobs: (opts) => listJobs(db, opts),
     activeJobs: (opts) => activeJobs(db, opts),

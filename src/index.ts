@@ -49,6 +49,15 @@ export {
 } from './jobs/control.ts';
 export { setQueueConcurrencyOn, setQueueRateLimitOn } from './jobs/limits.ts';
 export {
+  setTemplateOn,
+  deleteTemplateOn,
+  listTemplatesOn,
+  enqueueFromTemplateOn,
+  type TemplateDefinition,
+  type JobTemplate,
+  type PublicJobTemplate,
+} from './jobs/templates.ts';
+export {
   pauseOn,
   resumeOn,
   listPausesOn,

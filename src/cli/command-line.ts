@@ -3,9 +3,10 @@ import { JOB_STATUSES, isJobStatus, type JobStatus } from '../jobs/states.ts';
 import { PERMISSIONS, type Permission, type Role } from '../auth/identity.ts';
 import type { EnqueueOptions } from '../jobs/enqueue.ts';
 import type { PauseTarget } from '../jobs/pauses.ts';
-import { Priority, parseDuration, type PriorityName } from '../jobs/policy.ts';
-import { intFlag, oneJobId, stringFlag, timeFlag, type Values } from './flags.ts';
+import { parseDuration } from '../jobs/policy.ts';
+import { intFlag, oneJobId, priorityFlag, stringFlag, timeFlag, type Values } from './flags.ts';
 import { UsageError } from './usage.ts';
+import { TEMPLATE_FLAGS, templateCommand, type TemplateCommandLine } from './template-line.ts';
 
 /**
  * A command line, parsed and checked: everything `jobdeck` can tell is wrong without a database
@@ -30,7 +31,16 @@ export type CommandLine =
       permissions?: Permission[];
       json: boolean;
     }
-  | { command: 'enqueue'; type: string; payload: unknown; options: EnqueueOptions; json: boolean }
+  | {
+      command: 'enqueue';
+      /** The job type; '' with `template`. */
+      type: string;
+      /** `--template <name>`: enqueue from this job template instead of a type. */
+      template?: string;
+      payload: unknown;
+      options: EnqueueOptions;
+      json: boolean;
+    }
   | {
       command: 'jobs';
       status?: JobStatus;
@@ -54,7 +64,8 @@ export type CommandLine =
       json: boolean;
     }
   | { command: 'resume'; target: PauseTarget; json: boolean }
-  | { command: 'pauses'; json: boolean };
+  | { command: 'pauses'; json: boolean }
+  | TemplateCommandLine;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -75,7 +86,17 @@ const FLAGS: Record<string, Options> = {
   init: strings('dir'),
   token: { ...strings('user', 'org', 'role', 'ttl', 'permissions'), ...json },
   enqueue: {
-    ...strings('priority', 'run-at', 'max-attempts', 'key', 'key-mode', 'queue', 'owner', 'org'),
+    ...strings(
+      'priority',
+      'run-at',
+      'max-attempts',
+      'key',
+      'key-mode',
+      'queue',
+      'owner',
+      'org',
+      'template',
+    ),
     ...json,
   },
   jobs: {
@@ -96,6 +117,7 @@ const FLAGS: Record<string, Options> = {
   },
   resume: { ...strings('type'), all: { type: 'boolean' }, ...json },
   pauses: { ...json },
+  template: { ...TEMPLATE_FLAGS, ...json },
 };
 
 /** The commands `jobdeck` knows. */
@@ -187,6 +209,8 @@ export function parseCommandLine(argv: readonly string[], now = Date.now()): Com
         target: pauseTarget('resume', values, positionals),
         json: jsonFlag,
       };
+    case 'template':
+      return templateCommand(values, positionals, jsonFlag);
     case 'pauses':
       if (positionals.length > 0)
         throw new UsageError(`pauses takes no arguments, got: ${positionals.join(' ')}`);
@@ -254,8 +278,10 @@ function tokenCommand(values: Values, positionals: string[]) {
 }
 
 function enqueueCommand(values: Values, positionals: string[]) {
-  const [type, payloadText, ...extra] = positionals;
-  if (!type)
+  const template = stringFlag(values, 'template');
+  // With --template, the only argument is the payload.
+  const [type, payloadText, ...extra] = template === undefined ? positionals : ['', ...positionals];
+  if (!type && template === undefined)
     throw new UsageError(
       'enqueue needs a job type, e.g. jobdeck enqueue export_report \'{"reportType":"quotes","format":"csv"}\'',
     );
@@ -270,20 +296,16 @@ function enqueueCommand(values: Values, positionals: string[]) {
     } catch (error) {
       throw new UsageError(`payload is not valid JSON: ${(error as Error).message}`);
     }
+    // JSON.parse takes nesting JSON.stringify cannot write back (it recurses): refuse it here,
+    // with the other bad command lines, rather than as an exception from the enqueue.
+    try {
+      JSON.stringify(payload);
+    } catch {
+      throw new UsageError('payload is nested too deeply');
+    }
   }
   const runAt = stringFlag(values, 'run-at');
-  const priorityText = stringFlag(values, 'priority');
-  let priority: number | undefined;
-  if (priorityText !== undefined) {
-    const name = priorityText.toLowerCase();
-    if (/^-?\d+$/.test(priorityText)) priority = intFlag(values, 'priority', -32768, 32767);
-    // own names only: "constructor" is in every object
-    else if (Object.hasOwn(Priority, name)) priority = Priority[name as PriorityName];
-    else
-      throw new UsageError(
-        `--priority must be a whole number or one of ${Object.keys(Priority).join(', ')}, got "${priorityText}"`,
-      );
-  }
+  const priority = priorityFlag(values);
   const keyMode = stringFlag(values, 'key-mode');
   if (keyMode !== undefined && keyMode !== 'keep' && keyMode !== 'replace')
     throw new UsageError(`--key-mode must be keep or replace, got "${keyMode}"`);
@@ -301,7 +323,8 @@ function enqueueCommand(values: Values, positionals: string[]) {
   };
   return {
     command: 'enqueue' as const,
-    type,
+    type: type ?? '',
+    ...(template !== undefined ? { template } : {}),
     payload,
     options: Object.fromEntries(
       Object.entries(options).filter(([, v]) => v !== undefined),

@@ -1,3 +1,4 @@
+import { Priority, type PriorityName } from '../jobs/policy.ts';
 import { UsageError } from './usage.ts';
 
 /** Flag values as node:util parseArgs returns them. */
@@ -43,4 +44,17 @@ export function oneJobId(command: string, positionals: string[]): string {
   if (!id) throw new UsageError(`${command} needs a job id, e.g. jobdeck ${command} <id>`);
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   return id;
+}
+
+/** `--priority <n|urgent|high|normal|low>`, as a number. */
+export function priorityFlag(values: Values): number | undefined {
+  const priorityText = stringFlag(values, 'priority');
+  if (priorityText === undefined) return undefined;
+  const name = priorityText.toLowerCase();
+  if (/^-?\d+$/.test(priorityText)) return intFlag(values, 'priority', -32768, 32767);
+  // own names only: "constructor" is in every object
+  if (Object.hasOwn(Priority, name)) return Priority[name as PriorityName];
+  throw new UsageError(
+    `--priority must be a whole number or one of ${Object.keys(Priority).join(', ')}, got "${priorityText}"`,
+  );
 }

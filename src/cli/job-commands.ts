@@ -42,10 +42,12 @@ export async function withClient<T>(
   }
 }
 
-/** `jobdeck enqueue <type> [json]`: prints the new job's id (or the job as JSON with --json). */
+/** `jobdeck enqueue <type> [json]` (or `--template <name> [json]`): prints the new job's id (or the job as JSON with --json). */
 export async function runEnqueue(config: Config, command: Command<'enqueue'>): Promise<number> {
   const job = await withClient(config, (jobdeck) =>
-    jobdeck.enqueueJob(command.type, command.payload, command.options),
+    command.template !== undefined
+      ? jobdeck.enqueueFromTemplate(command.template, command.payload, command.options)
+      : jobdeck.enqueueJob(command.type, command.payload, command.options),
   );
   process.stdout.write(command.json ? `${JSON.stringify(job)}\n` : `${job.id}\n`);
   return 0;

@@ -42,6 +42,10 @@ async function run(command: Exclude<CommandLine, { command: 'help' }>): Promise<
       const { runBatch } = await import('./batch-commands.ts');
       return runBatch(config, command);
     }
+    case 'template': {
+      const { runTemplateCommand } = await import('./template-commands.ts');
+      return runTemplateCommand(config, command);
+    }
     case 'pause':
     case 'resume':
     case 'pauses': {

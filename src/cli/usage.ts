@@ -40,6 +40,8 @@ Commands:
   enqueue <type> [payload]  Enqueue a job (payload is JSON, default {}); prints the job id.
       --priority <n|urgent|high|normal|low>  --run-at <ISO time>  --max-attempts <n>
       --key <k>  --key-mode <keep|replace>  --queue <q>  --owner <id>  --org <id>  --json
+      --template <name> (enqueue from a job template: then the only argument is the payload,
+                        merged over the template's defaults; flags override the template's)
   jobs                      List jobs, newest first.
       --active  --status <s>  --type <t>  --owner <id>  --org <id>  --limit <n>  --json
   watch <id>                Show a job's (or a batch's) progress live until it finishes. Exit 0
@@ -56,6 +58,12 @@ Commands:
       --type <t> (a task type instead)  --all (everything)  --reason <text>  --cancel-running  --json
   resume <queue>            End a pause; its held jobs start at once.  --type <t>  --all  --json
   pauses                    List what is paused, with the jobs each pause holds.  --json
+  template set <name>       Create or replace a job template (a named preset of an enqueue).
+      --type <t> (required)  --payload <json defaults>  --priority <n|name>  --queue <q>
+      --max-attempts <n>  --description <text>  --org <id> (only this organisation's)
+      --webhook-url <url>  --notify-email <a@x,b@y>  --notify-on <succeeded,failed>  --json
+  template list              List job templates.  --org <id> (global ones and this org's)  --json
+  template delete <name>     Remove a job template (jobs made from it are untouched).
   help                      Show this text.
 
 Configuration comes from the environment (see .env.example); paths on the command line are

@@ -115,6 +115,25 @@ export interface JobStepsTable {
   timed_out: Generated<boolean>;
 }
 
+/** A job template (migration 000020): a named preset of an enqueue. */
+export interface JobTemplatesTable {
+  name: string;
+  type: string;
+  payload_defaults: ColumnType<unknown, string, string>;
+  priority: number | null;
+  queue: string | null;
+  max_attempts: number | null;
+  /** Not readable by the API's request roles. */
+  webhook_url: string | null;
+  /** Not readable by the API's request roles. */
+  notify_email: string[] | null;
+  notify_on: string[] | null;
+  description: string | null;
+  org_id: string | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
 export interface TaskTypesTable {
   type: string;
   payload_schema: ColumnType<unknown, string | null, string | null>;
@@ -216,6 +235,7 @@ export interface Database {
   'jobdeck.job_events': JobEventsTable;
   'jobdeck.job_steps': JobStepsTable;
   'jobdeck.batches': BatchesTable;
+  'jobdeck.job_templates': JobTemplatesTable;
   'jobdeck_private.task_types': TaskTypesTable;
   'jobdeck_private.workers': WorkersTable;
   'jobdeck_private.concurrency_limits': ConcurrencyLimitsTable;
@@ -231,3 +251,4 @@ export type JobEvent = Selectable<JobEventsTable>;
 export type JobStep = Selectable<JobStepsTable>;
 /** A batch as read from the database (see `BatchProgress` for its aggregate progress). */
 export type BatchRow = Selectable<BatchesTable>;
+export type JobTemplateRow = Selectable<JobTemplatesTable>;

@@ -12,6 +12,7 @@ const EXPOSED_FUNCTIONS = new Set([
   'jobs_errors',
   'jobs_steps',
   'enqueue_job',
+  'enqueue_from_template',
   'cancel_job',
   'retry_job',
   'cancel_batch',
@@ -30,6 +31,8 @@ const EXPOSED_FUNCTIONS = new Set([
  */
 const HIDDEN_COLUMNS: Record<string, ReadonlySet<string>> = {
   jobs: new Set(['webhook_url', 'notify_email', 'errors']),
+  // Not granted to the request roles either (migration 000020).
+  job_templates: new Set(['webhook_url', 'notify_email']),
 };
 
 export const JobdeckNamingPlugin: GraphileConfig.Plugin = {

@@ -6,6 +6,7 @@ import { OSINT_OPERATIONS } from './rest/osint-schemas.ts';
 import './rest/schemas.ts';
 import './rest/pauses.ts';
 import './rest/batches.ts';
+import './rest/templates.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
 import { NOVUS_STATUSES } from './rest/novus-contract.ts';
 
@@ -261,6 +262,38 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
   '/api/v2/admin/pause': { post: pauseOperation('Pause everything on every worker (operators)') },
   '/api/v2/admin/resume': {
     post: resumeOperation('Resume everything: held jobs start at once (operators)'),
+  },
+  '/api/v2/templates': {
+    get: {
+      summary: 'The job templates you may enqueue from: the global ones and your organisation’s',
+      tags: ['templates'],
+      responses: { 200: 'TemplateList', 401: 'Error' },
+    },
+  },
+  '/api/v2/templates/{name}/jobs': {
+    post: {
+      summary: 'Enqueue a job from a template',
+      description:
+        'The payload is deep-merged over the template’s payload defaults, then validated by the task’s payload schema; priority and maxAttempts override the template’s. Needs jobs.create_jobs; a template of another organisation is 404, as an unknown one.',
+      tags: ['templates'],
+      parameters: [
+        {
+          name: 'name',
+          in: 'path',
+          required: true,
+          schema: { type: 'string', minLength: 1, maxLength: 128 },
+        },
+      ],
+      body: 'TemplateJobBody',
+      responses: {
+        201: 'TemplateJobCreated',
+        400: 'Error',
+        401: 'Error',
+        403: 'Error',
+        404: 'Error',
+        413: 'Error',
+      },
+    },
   },
   '/api/v1/cron/jobs': {
     get: {

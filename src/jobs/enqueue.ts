@@ -158,7 +158,12 @@ function checkNoNul(json: string, what: string, type: string): string {
   return json;
 }
 
-function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] {
+/**
+ * The checked SQL parameters of one job spec, in jobdeck.enqueue's order (type, payload, priority,
+ * run_at, max_attempts, key, queue, owner_id, org_id, related_type, related_id, metadata,
+ * key_mode, webhook_url, notify_email, notify_on).
+ */
+export function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] {
   if (typeof spec.type !== 'string' || spec.type === '')
     throw new UnknownJobTypeError(String(spec.type), 'job type is required');
   let priority: number | undefined;

@@ -157,7 +157,7 @@ function checkShape(parsed: CommandLine, what: string): void {
       expect(Number.isInteger(parsed.ttlSeconds) && parsed.ttlSeconds >= 1, what).toBe(true);
       break;
     case 'enqueue': {
-      expect(parsed.type.length, what).toBeGreaterThan(0);
+      expect((parsed.template ?? parsed.type).length, what).toBeGreaterThan(0);
       const { priority, maxAttempts, runAt, keyMode } = parsed.options;
       if (priority !== undefined) expect(Number.isInteger(priority), what).toBe(true);
       if (maxAttempts !== undefined) expect(maxAttempts, what).toBeGreaterThanOrEqual(1);

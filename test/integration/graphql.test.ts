@@ -45,7 +45,18 @@ describe('the GraphQL schema', () => {
     const schema = res.data!.__schema;
     const names = (list: { name: string }[]) => list.map((f) => f.name).sort();
     expect(names(schema.queryType.fields)).toEqual(
-      ['activeJobs', 'batch', 'batches', 'job', 'jobStats', 'jobs', 'pauses', 'query'].sort(),
+      [
+        'activeJobs',
+        'batch',
+        'batches',
+        'job',
+        'jobStats',
+        'jobs',
+        'pauses',
+        'query',
+        'jobTemplate',
+        'jobTemplates',
+      ].sort(),
     );
     // The pause mutations are there for everyone to see, and refuse all but operators.
     expect(names(schema.mutationType.fields)).toEqual(
@@ -53,6 +64,7 @@ describe('the GraphQL schema', () => {
         'cancelBatch',
         'cancelJob',
         'enqueueJob',
+        'enqueueFromTemplate',
         'retryJob',
         'pauseQueue',
         'resumeQueue',

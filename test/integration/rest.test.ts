@@ -737,6 +737,35 @@ describe('the pause routes (issue 20; docs/rest.md, "Pausing")', () => {
   });
 });
 
+describe('the template routes (issue 21; docs/rest.md, "Job templates")', () => {
+  it('list the caller’s templates and enqueue from one, the payload merged over its defaults', async () => {
+    await jobdeck.defineTemplate('quotes-report', {
+      type: 'export_report',
+      payload: { reportType: 'quotes' },
+      priority: 3,
+    });
+    const listed = await call('GET', '/api/v2/templates');
+    expect(listed.status).toBe(200);
+    expect(listed.body.templates.map((tpl: { name: string }) => tpl.name)).toContain(
+      'quotes-report',
+    );
+    const made = await call('POST', '/api/v2/templates/quotes-report/jobs', {
+      body: { payload: { format: 'csv' } },
+    });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ type: 'export_report', priority: 3, payload: REPORT });
+    const before = await countJobs();
+    const unknown = await call('POST', '/api/v2/templates/no-such/jobs', { body: {} });
+    expect(unknown).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    const invalid = await call('POST', '/api/v2/templates/quotes-report/jobs', {
+      body: { payload: { format: 'pdf-ish' } },
+    });
+    expect(invalid).toMatchObject({ status: 400, body: { error: 'invalid_payload' } });
+    expect(await countJobs()).toBe(before);
+    await jobdeck.deleteTemplate('quotes-report');
+  });
+});
+
 describe('batches (GET /api/v2/batches/:id, POST …/cancel)', () => {
   it('shows a batch’s progress to its owner only, and cancels it as a whole', async () => {
     const batch = await jobdeck.enqueueBatch(

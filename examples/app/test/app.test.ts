@@ -230,6 +230,37 @@ describe('the example application, with jobdeck installed from its tarball', () 
     });
   });
 
+  it('enqueues from a job template stored in the database, its defaults merged under the payload', async () => {
+    const { rows } = await owner.query<{ id: string }>(
+      'select id from uploads order by id limit 1',
+    );
+    const template = await jobdeck.defineTemplate('double-checksum', {
+      type: 'checksum_upload',
+      payload: { copies: 2 },
+      priority: 'high',
+      description: 'Checksum an upload twice over',
+    });
+    expect(template).toMatchObject({ name: 'double-checksum', priority: -10 });
+    const job = await jobdeck.enqueueFromTemplate('double-checksum', {
+      uploadId: Number(rows[0]!.id),
+    });
+    expect(job).toMatchObject({ type: 'checksum_upload', priority: -10 });
+    expect(job.metadata).toEqual({ template: 'double-checksum' });
+    const done = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(job.id);
+        return row.status !== 'queued' && row.status !== 'running' && row;
+      },
+      { what: 'the templated checksum job to finish' },
+    );
+    expect(done.status).toBe('succeeded');
+    expect(done.result).toMatchObject({ copies: 2 });
+    await expect(jobdeck.enqueueFromTemplate('no-such-template', {})).rejects.toThrow(
+      'job template "no-such-template" not found',
+    );
+    expect(await jobdeck.deleteTemplate('double-checksum')).toBe(true);
+  });
+
   it('runs one job of a limited queue at a time across the workers, holding the others', async () => {
     const { rows } = await owner.query<{ id: string }>(
       'select id from uploads order by id limit 1',

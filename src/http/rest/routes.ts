@@ -22,6 +22,7 @@ import { c4Job, c4Permissions } from './serialize.ts';
 import { registerDatabizRoutes } from './databiz.ts';
 import { registerNovusRoutes } from './novus.ts';
 import { registerPauseRoutes } from './pauses.ts';
+import { registerTemplateRoutes } from './templates.ts';
 
 export interface RestOptions {
   apiPool: pg.Pool;
@@ -147,6 +148,9 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     operatorOrgs: options.operatorOrgs,
     ownerDb: options.ownerDb,
   });
+
+  // Issue 21: job templates, listed and enqueued from as the caller.
+  registerTemplateRoutes(app, { scoped });
 
   // Seed 003, the OSINT monitor: its own module.
   registerOsintRoutes(app, { scoped, viewOf });
