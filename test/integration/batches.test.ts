@@ -89,97 +89,101 @@ afterAll(async () => {
 });
 
 describe('enqueueBatch()', () => {
-  it('runs a 1,000-job batch on three worker processes with exact counts, live, and one on-complete job', async () => {
-    const specs = Array.from({ length: 1000 }, (_, n) => ({
-      type: 'batch_item',
-      payload: { n, fail: n % 50 === 7 },
-    }));
-    const batch = await jobdeck.enqueueBatch(specs, {
-      onComplete: 'batch_done',
-      payload: { label: 'import-42' },
-      ownerId: 'alice',
-      orgId: 'acme',
-    });
-    expect(batch).toMatchObject({ total: 1000, succeeded: 0, failed: 0, cancelled: 0 });
-    expect(batch).toMatchObject({ percent: 0, status: 'running', onCompleteJobId: null });
+  it(
+    'runs a 1,000-job batch on three worker processes with exact counts, live, and one on-complete job',
+    { timeout: 240_000 },
+    async () => {
+      const specs = Array.from({ length: 1000 }, (_, n) => ({
+        type: 'batch_item',
+        payload: { n, fail: n % 50 === 7 },
+      }));
+      const batch = await jobdeck.enqueueBatch(specs, {
+        onComplete: 'batch_done',
+        payload: { label: 'import-42' },
+        ownerId: 'alice',
+        orgId: 'acme',
+      });
+      expect(batch).toMatchObject({ total: 1000, succeeded: 0, failed: 0, cancelled: 0 });
+      expect(batch).toMatchObject({ percent: 0, status: 'running', onCompleteJobId: null });
 
-    // A live watcher sees every change in order, counts never going back.
-    const seen: Batch[] = [];
-    const watching = (async () => {
-      for await (const b of jobdeck.watchBatch(batch.id)) seen.push(b);
-    })();
-    await waitFor(() => seen.length > 0, { what: 'the first batch state' });
+      // A live watcher sees every change in order, counts never going back.
+      const seen: Batch[] = [];
+      const watching = (async () => {
+        for await (const b of jobdeck.watchBatch(batch.id)) seen.push(b);
+      })();
+      await waitFor(() => seen.length > 0, { what: 'the first batch state' });
 
-    await startWorkers(3);
-    const final = await waitFor(
-      async () => {
-        const b = await jobdeck.getBatch(batch.id);
-        return b.status !== 'running' && b.onCompleteJobId !== null && b;
-      },
-      { timeoutMs: 120_000, intervalMs: 200, what: 'the batch to finish' },
-    );
-    const counts = await statusCounts(batch.id);
-    expect(counts).toEqual({ succeeded: 980, failed: 20 });
-    expect(final).toMatchObject({
-      total: 1000,
-      succeeded: 980,
-      failed: 20,
-      cancelled: 0,
-      finished: 1000,
-      percent: 100,
-      status: 'completed',
-    });
-    expect(final.finishedAt).toBeInstanceOf(Date);
-
-    // Every job ran once, and more than one worker process took part.
-    const runs = await t.pool.query<{ n: number; workers: number }>(
-      `select count(distinct r.job_id)::int as n, count(distinct r.worker_id)::int as workers
-         from batch_runs r join jobdeck.jobs j on j.id = r.job_id where j.batch_id = $1`,
-      [batch.id],
-    );
-    expect(runs.rows[0]!.n).toBe(1000);
-    expect(runs.rows[0]!.workers).toBeGreaterThan(1);
-
-    // The on-complete job ran once, with the summary, as the batch's owner.
-    await waitFor(async () => (await doneRuns(batch.id)).length > 0, {
-      timeoutMs: 30_000,
-      what: 'the on-complete job',
-    });
-    const done = await doneRuns(batch.id);
-    expect(done).toEqual([
-      {
-        job_id: final.onCompleteJobId,
-        payload: {
-          label: 'import-42',
-          batch: { id: batch.id, total: 1000, succeeded: 980, failed: 20, cancelled: 0 },
+      await startWorkers(3);
+      const final = await waitFor(
+        async () => {
+          const b = await jobdeck.getBatch(batch.id);
+          return b.status !== 'running' && b.onCompleteJobId !== null && b;
         },
-      },
-    ]);
-    const onComplete = await jobdeck.getJob(final.onCompleteJobId!);
-    // the jobs took the batch's owner and organisation
-    const owners = await t.pool.query<{ owner_id: string; org_id: string; n: number }>(
-      'select owner_id, org_id, count(*)::int as n from jobdeck.jobs where batch_id = $1 group by 1, 2',
-      [batch.id],
-    );
-    expect(owners.rows).toEqual([{ owner_id: 'alice', org_id: 'acme', n: 1000 }]);
-    expect(onComplete).toMatchObject({
-      type: 'batch_done',
-      owner_id: 'alice',
-      org_id: 'acme',
-      related_type: 'batch',
-      related_id: batch.id,
-      batch_id: null,
-    });
+        { timeoutMs: 120_000, intervalMs: 200, what: 'the batch to finish' },
+      );
+      const counts = await statusCounts(batch.id);
+      expect(counts).toEqual({ succeeded: 980, failed: 20 });
+      expect(final).toMatchObject({
+        total: 1000,
+        succeeded: 980,
+        failed: 20,
+        cancelled: 0,
+        finished: 1000,
+        percent: 100,
+        status: 'completed',
+      });
+      expect(final.finishedAt).toBeInstanceOf(Date);
 
-    await watching;
-    expect(seen.at(-1)).toMatchObject({ finished: 1000, percent: 100 });
-    for (let i = 1; i < seen.length; i++) {
-      expect(seen[i]!.succeeded).toBeGreaterThanOrEqual(seen[i - 1]!.succeeded);
-      expect(seen[i]!.failed).toBeGreaterThanOrEqual(seen[i - 1]!.failed);
-      expect(seen[i]!.percent).toBeGreaterThanOrEqual(seen[i - 1]!.percent);
-    }
-    expect(seen.length).toBeGreaterThan(2);
-  });
+      // Every job ran once, and more than one worker process took part.
+      const runs = await t.pool.query<{ n: number; workers: number }>(
+        `select count(distinct r.job_id)::int as n, count(distinct r.worker_id)::int as workers
+         from batch_runs r join jobdeck.jobs j on j.id = r.job_id where j.batch_id = $1`,
+        [batch.id],
+      );
+      expect(runs.rows[0]!.n).toBe(1000);
+      expect(runs.rows[0]!.workers).toBeGreaterThan(1);
+
+      // The on-complete job ran once, with the summary, as the batch's owner.
+      await waitFor(async () => (await doneRuns(batch.id)).length > 0, {
+        timeoutMs: 30_000,
+        what: 'the on-complete job',
+      });
+      const done = await doneRuns(batch.id);
+      expect(done).toEqual([
+        {
+          job_id: final.onCompleteJobId,
+          payload: {
+            label: 'import-42',
+            batch: { id: batch.id, total: 1000, succeeded: 980, failed: 20, cancelled: 0 },
+          },
+        },
+      ]);
+      const onComplete = await jobdeck.getJob(final.onCompleteJobId!);
+      // the jobs took the batch's owner and organisation
+      const owners = await t.pool.query<{ owner_id: string; org_id: string; n: number }>(
+        'select owner_id, org_id, count(*)::int as n from jobdeck.jobs where batch_id = $1 group by 1, 2',
+        [batch.id],
+      );
+      expect(owners.rows).toEqual([{ owner_id: 'alice', org_id: 'acme', n: 1000 }]);
+      expect(onComplete).toMatchObject({
+        type: 'batch_done',
+        owner_id: 'alice',
+        org_id: 'acme',
+        related_type: 'batch',
+        related_id: batch.id,
+        batch_id: null,
+      });
+
+      await watching;
+      expect(seen.at(-1)).toMatchObject({ finished: 1000, percent: 100 });
+      for (let i = 1; i < seen.length; i++) {
+        expect(seen[i]!.succeeded).toBeGreaterThanOrEqual(seen[i - 1]!.succeeded);
+        expect(seen[i]!.failed).toBeGreaterThanOrEqual(seen[i - 1]!.failed);
+        expect(seen[i]!.percent).toBeGreaterThanOrEqual(seen[i - 1]!.percent);
+      }
+      expect(seen.length).toBeGreaterThan(2);
+    },
+  );
 
   it('moves the counts back when a failed job is retried, and enqueues no second on-complete job', async () => {
     const batch = await jobdeck.enqueueBatch(
