@@ -55,18 +55,40 @@ import { buildResults, targetRows } from './results.ts';
 import { cliStartTimes, ensureBuilt } from './cli.ts';
 import { median } from './stats.ts';
 
-const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, jobs: { type: 'string' }, rounds: { type: 'string' } },
-  strict: true,
-});
+const USAGE = 'usage: npm run bench -- [--quick] [--jobs N] [--rounds N]';
+/** A bad flag: the message and the usage line, exit code 2, no stack trace. */
+function usageError(message: string): never {
+  console.error(`bench: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      jobs: { type: 'string' },
+      rounds: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+} catch (error) {
+  usageError((error as Error).message);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const quick = values.quick ?? false;
 const N = values.jobs ? Number(values.jobs) : quick ? 5000 : 50_000;
-if (!Number.isInteger(N) || N < 1) throw new Error('--jobs must be a whole number >= 1');
+if (!Number.isInteger(N) || N < 1)
+  usageError(`--jobs must be a whole number >= 1, got ${values.jobs}`);
 // The drains run in rounds (raw, jobdeck, pg-boss, then again), and each figure is the median of
 // its rounds: a VM's speed drifts within minutes, and interleaving spreads the drift evenly.
 const ROUNDS = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
-  throw new Error('--rounds must be a whole number >= 1');
+  usageError(`--rounds must be a whole number >= 1, got ${values.rounds}`);
 const WORKER: WorkerSettings = { concurrency: 50, localQueue: 500 };
 const LATENCY_SAMPLES = quick ? 50 : 200;
 const HISTORY_ROWS = quick ? 100_000 : 1_000_000;
