@@ -5,6 +5,7 @@ import { isJobId } from '../jobs/ids.ts';
 import { BatchNotFoundError } from '../errors.ts';
 import { loadJobChannels, type JobChannels } from './channels.ts';
 import type { PgListener } from './listener.ts';
+import { watchRow } from './watch-row.ts';
 
 /** Options of {@link watchBatch}. */
 export interface WatchBatchOptions {
@@ -28,35 +29,13 @@ export async function* watchBatch(
 ): AsyncGenerator<Batch, void, undefined> {
   if (!isJobId(id)) throw new BatchNotFoundError(String(id));
   const channels = options.channels ?? (await loadJobChannels(db));
-  let dirty = true;
-  let wake: (() => void) | null = null;
-  const poke = () => {
-    dirty = true;
-    wake?.();
-  };
-  const unsubscribe = await listener.subscribe(channels.batch(id), poke);
-  const removeReconnect = listener.onReconnect(poke);
-  options.signal?.addEventListener('abort', poke);
-  try {
-    let last: string | null = null;
-    while (!options.signal?.aborted) {
-      if (!dirty) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-        continue;
-      }
-      dirty = false;
-      const batch = await getBatch(db, id);
-      const fingerprint = `${batch.succeeded}|${batch.failed}|${batch.cancelled}|${batch.onCompleteJobId}|${batch.cancelRequestedAt?.getTime()}`;
-      if (fingerprint !== last) {
-        last = fingerprint;
-        yield batch;
-      }
-      if (batch.status !== 'running') return;
-    }
-  } finally {
-    options.signal?.removeEventListener('abort', poke);
-    removeReconnect();
-    await unsubscribe();
-  }
+  yield* watchRow({
+    listener,
+    channel: channels.batch(id),
+    read: () => getBatch(db, id),
+    fingerprint: (batch) =>
+      `${batch.succeeded}|${batch.failed}|${batch.cancelled}|${batch.onCompleteJobId}|${batch.cancelRequestedAt?.getTime()}`,
+    done: (batch) => batch.status !== 'running',
+    signal: options.signal,
+  });
 }

@@ -6,6 +6,7 @@ import { isFinished } from '../jobs/states.ts';
 import { JobNotFoundError } from '../errors.ts';
 import { loadJobChannels, type JobChannels } from './channels.ts';
 import type { PgListener } from './listener.ts';
+import { watchRow } from './watch-row.ts';
 
 /** Options of {@link watchJob}. */
 export interface WatchJobOptions {
@@ -32,36 +33,13 @@ export async function* watchJob(
 ): AsyncGenerator<Job, void, undefined> {
   if (!isJobId(id)) throw new JobNotFoundError(String(id));
   const channels = options.channels ?? (await loadJobChannels(db));
-  let dirty = true;
-  let wake: (() => void) | null = null;
-  const poke = () => {
-    dirty = true;
-    wake?.();
-  };
-  const unsubscribe = await listener.subscribe(channels.job(id), poke);
-  const removeReconnect = listener.onReconnect(poke);
-  options.signal?.addEventListener('abort', poke);
-  try {
-    let last: string | null = null;
-    while (!options.signal?.aborted) {
-      if (!dirty) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-        continue;
-      }
-      dirty = false;
-      const job = await getJob(db, id);
-      // One yield per visible change: coalesced notifications re-read once.
-      const fingerprint = `${job.status}|${job.progress}|${job.current_step}|${job.completed_steps}|${job.attempts}|${job.updated_at.getTime()}`;
-      if (fingerprint !== last) {
-        last = fingerprint;
-        yield job;
-      }
-      if (isFinished(job)) return;
-    }
-  } finally {
-    options.signal?.removeEventListener('abort', poke);
-    removeReconnect();
-    await unsubscribe();
-  }
+  yield* watchRow<Job>({
+    listener,
+    channel: channels.job(id),
+    read: () => getJob(db, id),
+    fingerprint: (job) =>
+      `${job.status}|${job.progress}|${job.current_step}|${job.completed_steps}|${job.attempts}|${job.updated_at.getTime()}`,
+    done: (job) => isFinished(job),
+    signal: options.signal,
+  });
 }
