@@ -8,6 +8,7 @@ import {
   PayloadTooLargeError,
   UnknownJobTypeError,
 } from '../errors.ts';
+import { queryRows, type Executor } from '../db/executor.ts';
 
 /**
  * The one translation of database errors into jobdeck's errors. The SQL functions raise jobdeck's
@@ -71,6 +72,23 @@ function detailJson(error: DatabaseError): unknown {
  * and its message; null for anything else (a lost connection, a deadlock, a bug), which callers
  * rethrow as it is.
  */
+/**
+ * Runs one statement of jobdeck's SQL API and returns its rows, a refusal turned into jobdeck's
+ * error (translateDatabaseError) and anything else rethrown as it is.
+ */
+export async function callSql<T>(
+  executor: Executor,
+  text: string,
+  values: unknown[],
+  context: DatabaseErrorContext = {},
+): Promise<T[]> {
+  try {
+    return await queryRows<T>(executor, text, values);
+  } catch (error) {
+    throw translateDatabaseError(error, context) ?? error;
+  }
+}
+
 export function translateDatabaseError(
   error: unknown,
   context: DatabaseErrorContext = {},

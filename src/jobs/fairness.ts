@@ -1,6 +1,7 @@
-import { queryRows, type Executor } from '../db/executor.ts';
+import type { Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { translateDatabaseError } from './db-errors.ts';
+import { callSql } from './db-errors.ts';
+import { checkQueueName } from './limits.ts';
 
 /** How a queue's jobs are ordered: fair turns by organisation, or first-in first-out. */
 export type Fairness = 'org' | 'off';
@@ -22,24 +23,17 @@ export async function setQueueFairnessOn(
   queue: string,
   fairness: Fairness | null,
 ): Promise<Fairness | null> {
-  if (typeof queue !== 'string' || queue.length < 1 || queue.length > 128)
-    throw new InvalidArgumentError(
-      `queue must be a name of 1 to 128 characters, got ${JSON.stringify(queue) ?? String(queue)}`,
-    );
+  checkQueueName(queue);
   if (fairness !== null && fairness !== 'org' && fairness !== 'off')
     throw new InvalidArgumentError(
       `fairness for queue "${queue}" must be 'org', 'off' or null to remove the setting; got ${JSON.stringify(fairness) ?? String(fairness)}`,
     );
-  try {
-    const rows = await queryRows<{ fairness: Fairness | null }>(
-      executor,
-      'select jobdeck.set_queue_fairness($1, $2) as fairness',
-      [queue, fairness],
-    );
-    return rows[0]?.fairness ?? null;
-  } catch (error) {
-    throw translateDatabaseError(error) ?? error;
-  }
+  const rows = await callSql<{ fairness: Fairness | null }>(
+    executor,
+    'select jobdeck.set_queue_fairness($1, $2) as fairness',
+    [queue, fairness],
+  );
+  return rows[0]?.fairness ?? null;
 }
 
 /**
@@ -68,14 +62,10 @@ export async function setOrgWeightOn(
     throw new InvalidArgumentError(
       `weight for organisation "${orgId}" must be a whole number from 1 to ${MAX_ORG_WEIGHT}, or null to remove it; got ${String(weight)}`,
     );
-  try {
-    const rows = await queryRows<{ weight: number }>(
-      executor,
-      'select jobdeck.set_org_weight($1, $2) as weight',
-      [orgId, weight],
-    );
-    return rows[0]?.weight ?? 1;
-  } catch (error) {
-    throw translateDatabaseError(error) ?? error;
-  }
+  const rows = await callSql<{ weight: number }>(
+    executor,
+    'select jobdeck.set_org_weight($1, $2) as weight',
+    [orgId, weight],
+  );
+  return rows[0]?.weight ?? 1;
 }

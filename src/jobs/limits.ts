@@ -1,8 +1,16 @@
-import { queryRows, type Executor } from '../db/executor.ts';
+import type { Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { translateDatabaseError } from './db-errors.ts';
+import { callSql } from './db-errors.ts';
 import type { Duration } from './policy.ts';
 import { rateOf } from './registry.ts';
+
+/** A queue name as the run-time settings take it (1 to 128 characters); throws naming it. */
+export function checkQueueName(queue: unknown): asserts queue is string {
+  if (typeof queue !== 'string' || queue.length < 1 || queue.length > 128)
+    throw new InvalidArgumentError(
+      `queue must be a name of 1 to 128 characters, got ${JSON.stringify(queue) ?? String(queue)}`,
+    );
+}
 
 /** Largest concurrency limit accepted (the same bound as `orgConcurrency`). */
 export const MAX_CONCURRENCY_LIMIT = 100_000;
@@ -20,10 +28,7 @@ export async function setQueueConcurrencyOn(
   queue: string,
   maxRunning: number | null,
 ): Promise<number | null> {
-  if (typeof queue !== 'string' || queue.length < 1 || queue.length > 128)
-    throw new InvalidArgumentError(
-      `queue must be a name of 1 to 128 characters, got ${JSON.stringify(queue) ?? String(queue)}`,
-    );
+  checkQueueName(queue);
   if (
     maxRunning !== null &&
     (typeof maxRunning !== 'number' ||
@@ -34,16 +39,12 @@ export async function setQueueConcurrencyOn(
     throw new InvalidArgumentError(
       `the concurrency limit of queue "${queue}" must be a whole number from 1 to ${MAX_CONCURRENCY_LIMIT}, or null to remove it; got ${String(maxRunning)}`,
     );
-  try {
-    const rows = await queryRows<{ limit: number | null }>(
-      executor,
-      'select jobdeck.set_queue_concurrency($1, $2) as "limit"',
-      [queue, maxRunning],
-    );
-    return rows[0]?.limit ?? null;
-  } catch (error) {
-    throw translateDatabaseError(error) ?? error;
-  }
+  const rows = await callSql<{ limit: number | null }>(
+    executor,
+    'select jobdeck.set_queue_concurrency($1, $2) as "limit"',
+    [queue, maxRunning],
+  );
+  return rows[0]?.limit ?? null;
 }
 
 /**
@@ -61,10 +62,7 @@ export async function setQueueRateLimitOn(
   maxStarts: number | null,
   period?: Duration,
 ): Promise<number | null> {
-  if (typeof queue !== 'string' || queue.length < 1 || queue.length > 128)
-    throw new InvalidArgumentError(
-      `queue must be a name of 1 to 128 characters, got ${JSON.stringify(queue) ?? String(queue)}`,
-    );
+  checkQueueName(queue);
   let periodMs: number | null = null;
   if (maxStarts !== null) {
     try {
@@ -73,14 +71,10 @@ export async function setQueueRateLimitOn(
       throw new InvalidArgumentError((error as Error).message, { cause: error });
     }
   }
-  try {
-    const rows = await queryRows<{ limit: number | null }>(
-      executor,
-      `select jobdeck.set_queue_rate_limit($1, $2, $3::bigint * interval '1 millisecond') as "limit"`,
-      [queue, maxStarts, periodMs],
-    );
-    return rows[0]?.limit ?? null;
-  } catch (error) {
-    throw translateDatabaseError(error) ?? error;
-  }
+  const rows = await callSql<{ limit: number | null }>(
+    executor,
+    `select jobdeck.set_queue_rate_limit($1, $2, $3::bigint * interval '1 millisecond') as "limit"`,
+    [queue, maxStarts, periodMs],
+  );
+  return rows[0]?.limit ?? null;
 }

@@ -1,6 +1,6 @@
-import { queryRows, type Executor } from '../db/executor.ts';
+import type { Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { translateDatabaseError } from './db-errors.ts';
+import { callSql } from './db-errors.ts';
 
 /** What a pause covers: one queue, one task type, or everything. */
 export type PauseTarget = { queue: string } | { type: string } | 'all';
@@ -103,13 +103,8 @@ function checkOptions(options: PauseOptions): void {
     );
 }
 
-async function call<T>(executor: Executor, text: string, values: unknown[]): Promise<T[]> {
-  try {
-    return await queryRows<T>(executor, text, values);
-  } catch (error) {
-    throw translateDatabaseError(error) ?? error;
-  }
-}
+const call = <T>(executor: Executor, text: string, values: unknown[]) =>
+  callSql<T>(executor, text, values);
 
 interface PauseJson {
   scope: PauseScope;

@@ -2,7 +2,7 @@ import type { Job, JobTemplateRow } from '../db/types.ts';
 import { queryRows, type Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { resolvePriority, type PriorityName } from './policy.ts';
-import { translateDatabaseError } from './db-errors.ts';
+import { callSql, translateDatabaseError } from './db-errors.ts';
 import { specParams, type EnqueueOptions, type EnqueueSettings } from './enqueue.ts';
 import type { NotifyEvent } from './email-notification.ts';
 
@@ -85,13 +85,8 @@ export function checkTemplateName(name: unknown): string {
   return name;
 }
 
-async function call<T>(executor: Executor, text: string, values: unknown[], type = '') {
-  try {
-    return await queryRows<T>(executor, text, values);
-  } catch (error) {
-    throw translateDatabaseError(error, { type, hint: true }) ?? error;
-  }
-}
+const call = <T>(executor: Executor, text: string, values: unknown[], type = '') =>
+  callSql<T>(executor, text, values, { type, hint: true });
 
 /**
  * Creates or replaces the template `name` (trusted callers: `jobdeck.set_job_template`). Its
