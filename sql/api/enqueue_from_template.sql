@@ -1,5 +1,5 @@
 -- jobdeck.enqueue_from_template(name, payload, …): enqueue from a job template as the signed-in user.
--- requires: api/current_org_id.sql api/current_user_id.sql auth/authorize_job.sql auth/caller_scope.sql
+-- requires: api/current_org_id.sql api/current_user_id.sql auth/authorize_job.sql enqueue/api_enqueue_key.sql
 -- requires: templates/enqueue_from_template.sql
 --
 -- GraphQL's `enqueueFromTemplate`, REST's POST /api/v2/templates/:name/jobs. As enqueue_job:
@@ -36,25 +36,10 @@ begin
   if not found then
     raise exception 'job template "%" not found', left(coalesce(name, 'null'), 200) using errcode = 'JD010';
   end if;
-  if key is not null and (length(key) < 1 or length(key) > 400) then
-    raise exception 'key must be 1 to 400 characters, got %', length(key) using errcode = 'JD004';
-  end if;
-  if jobdeck_private.caller_scope() <> 'all' then
-    if priority is not null and priority not between -20 and 10 then
-      raise exception 'priority must be from -20 (urgent) to 10 (low), got %', priority using errcode = 'JD004';
-    end if;
-    if max_attempts is not null and max_attempts not between 1 and 25 then
-      raise exception 'max_attempts must be from 1 to 25, got %', max_attempts using errcode = 'JD004';
-    end if;
-    if exists (select 1 from jobdeck_private.task_types t where t.type = v_template.type and not t.api_enqueue) then
-      raise exception 'job type "%" of template "%" cannot be enqueued through the API', v_template.type, name
-        using errcode = '42501';
-    end if;
-  end if;
   v_job := jobdeck_private.enqueue_from_template(
     v_template, coalesce(payload, '{}'::jsonb), priority, null, max_attempts,
-    -- the same per-user key space as enqueue_job
-    case when key is null then null else 'u:' || md5(json_build_array(v_org, v_owner)::text) || ':' || key end,
+    jobdeck_private.api_enqueue_key(v_template.type, priority, max_attempts, key,
+      format('job type "%s" of template "%s" cannot be enqueued through the API', v_template.type, name)),
     null, v_owner, v_org, null, null, '{}'::jsonb, 'keep', null, null, null);
   if v_job.owner_id is distinct from v_owner or v_job.org_id is distinct from v_org then
     raise exception 'key "%" is taken by a job that is not yours', key using errcode = 'JD004';

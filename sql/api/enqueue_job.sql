@@ -1,5 +1,5 @@
 -- jobdeck.enqueue_job(type, payload, …): enqueue as the signed-in user (GraphQL's mutation).
--- requires: api/current_org_id.sql api/current_user_id.sql auth/authorize_job.sql auth/caller_scope.sql enqueue/enqueue.sql
+-- requires: api/current_org_id.sql api/current_user_id.sql auth/authorize_job.sql enqueue/api_enqueue_key.sql enqueue/enqueue.sql
 --
 -- Owner and organisation come from the token, never from the arguments. Keys deduplicate within
 -- the user's own jobs only (they are stored with a per-user prefix), so one user's key never
@@ -30,25 +30,10 @@ begin
   if v_owner is null or v_org is null then
     raise exception 'enqueue_job needs a signed-in user: the token must carry sub and org' using errcode = '42501';
   end if;
-  if key is not null and (length(key) < 1 or length(key) > 400) then
-    raise exception 'key must be 1 to 400 characters, got %', length(key) using errcode = 'JD004';
-  end if;
-  if jobdeck_private.caller_scope() <> 'all' then
-    -- One tenant must not jump ahead of every other: API priorities stay in the named range.
-    if priority is not null and priority not between -20 and 10 then
-      raise exception 'priority must be from -20 (urgent) to 10 (low), got %', priority using errcode = 'JD004';
-    end if;
-    if max_attempts is not null and max_attempts not between 1 and 25 then
-      raise exception 'max_attempts must be from 1 to 25, got %', max_attempts using errcode = 'JD004';
-    end if;
-    if exists (select 1 from jobdeck_private.task_types t where t.type = enqueue_job.type and not t.api_enqueue) then
-      raise exception 'job type "%" cannot be enqueued through the API', type using errcode = '42501';
-    end if;
-  end if;
   v_job := jobdeck_private.enqueue(
     type, coalesce(payload, '{}'::jsonb), coalesce(priority, 0), run_at, max_attempts,
-    -- the prefix encodes (org, owner) unambiguously, so no two callers share a key space
-    case when key is null then null else 'u:' || md5(json_build_array(v_org, v_owner)::text) || ':' || key end,
+    jobdeck_private.api_enqueue_key(type, priority, max_attempts, key,
+      format('job type "%s" cannot be enqueued through the API', type)),
     null, v_owner, v_org, null, null, '{}'::jsonb, 'keep');
   if v_job.owner_id is distinct from v_owner or v_job.org_id is distinct from v_org then
     raise exception 'key "%" is taken by a job that is not yours', key using errcode = 'JD004';
