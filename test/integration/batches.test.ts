@@ -34,7 +34,11 @@ let dataDir: string;
 const workers: Awaited<ReturnType<typeof startCli>>[] = [];
 
 async function startWorkers(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) workers.push(await startCli(['worker'], env, { timeoutMs: 60_000 }));
+  // Started together, so that no one process drains the queue before the others are up.
+  const started = await Promise.all(
+    Array.from({ length: n }, () => startCli(['worker'], env, { timeoutMs: 60_000 })),
+  );
+  workers.push(...started);
 }
 
 async function stopWorkers(): Promise<void> {
@@ -95,7 +99,9 @@ describe('enqueueBatch()', () => {
     async () => {
       const specs = Array.from({ length: 1000 }, (_, n) => ({
         type: 'batch_item',
-        payload: { n, fail: n % 50 === 7 },
+        // 20 ms of work each: 1,000 jobs take one 8-slot process at least 2.5 s, long enough for
+        // all three processes to take part however fast the machine starts them.
+        payload: { n, fail: n % 50 === 7, sleepMs: 20 },
       }));
       const batch = await jobdeck.enqueueBatch(specs, {
         onComplete: 'batch_done',
