@@ -48,8 +48,8 @@ import {
   type TemplateDefinition,
 } from './jobs/templates.ts';
 import { loadJobChannels, type JobChannels } from './live/channels.ts';
-import { watchJob } from './live/watch.ts';
-import { watchBatch } from './live/watch-batch.ts';
+import { watchBatch, watchJob } from './live/watch.ts';
+
 import {
   cancelBatchOn,
   enqueueBatchOn,

@@ -3,24 +3,30 @@
  * the underlying error as `cause`.
  */
 
+/**
+ * The base of the "not found" errors: `${noun} ${id} not found`, the id as given in `field`.
+ * Not exported: callers test for the classes below.
+ */
+function notFoundError<F extends string>(
+  noun: string,
+  field: F,
+): new (id: string, options?: ErrorOptions) => Error & Readonly<Record<F, string>> {
+  return class extends Error {
+    constructor(id: string, options?: ErrorOptions) {
+      super(`${noun} ${id} not found`, options);
+      Object.defineProperty(this, field, { value: id, enumerable: true });
+    }
+  } as never;
+}
+
 /** A job id that does not exist (or that the caller may not see). */
-export class JobNotFoundError extends Error {
+export class JobNotFoundError extends notFoundError('job', 'jobId') {
   override readonly name = 'JobNotFoundError';
-  readonly jobId: string;
-  constructor(jobId: string, options?: ErrorOptions) {
-    super(`job ${jobId} not found`, options);
-    this.jobId = jobId;
-  }
 }
 
 /** No batch with this id, or not one the caller may see. */
-export class BatchNotFoundError extends Error {
+export class BatchNotFoundError extends notFoundError('batch', 'batchId') {
   override readonly name = 'BatchNotFoundError';
-  readonly batchId: string;
-  constructor(batchId: string, options?: ErrorOptions) {
-    super(`batch ${batchId} not found`, options);
-    this.batchId = batchId;
-  }
 }
 
 /** Enqueue named a job type that no task module defines. */
@@ -45,14 +51,26 @@ export class InvalidPayloadError extends Error {
   }
 }
 
+/**
+ * The base of errors that carry fields besides their message: `new X(details, message, options)`
+ * sets `details`' fields on the error. Not exported: callers test for the classes below.
+ */
+function errorWith<D extends object>(): new (
+  details: D,
+  message: string,
+  options?: ErrorOptions,
+) => Error & Readonly<D> {
+  return class extends Error {
+    constructor(details: D, message: string, options?: ErrorOptions) {
+      super(message, options);
+      Object.assign(this, details);
+    }
+  } as never;
+}
+
 /** A payload over the configured size limit. */
-export class PayloadTooLargeError extends Error {
+export class PayloadTooLargeError extends errorWith<{ type: string }>() {
   override readonly name = 'PayloadTooLargeError';
-  readonly type: string;
-  constructor(type: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.type = type;
-  }
 }
 
 /** An argument outside its allowed range: an enqueue option, a list filter, a page size. */
@@ -61,15 +79,8 @@ export class InvalidArgumentError extends Error {
 }
 
 /** A job is in a state that does not allow the requested operation. */
-export class InvalidJobStateError extends Error {
+export class InvalidJobStateError extends errorWith<{ jobId: string; status: string }>() {
   override readonly name = 'InvalidJobStateError';
-  readonly jobId: string;
-  readonly status: string;
-  constructor(jobId: string, status: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.jobId = jobId;
-    this.status = status;
-  }
 }
 
 /**
@@ -281,12 +292,9 @@ export class UnauthorizedError extends Error {
 }
 
 /** A webhook target the guard refuses; the message says which address and why. */
-export class WebhookTargetError extends Error {
-  override readonly name = 'WebhookTargetError';
+export class WebhookTargetError extends errorWith<{
   /** The URL without credentials, path or query (`redactWebhookUrl`). */
-  readonly target: string;
-  constructor(target: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.target = target;
-  }
+  target: string;
+}>() {
+  override readonly name = 'WebhookTargetError';
 }

@@ -96,8 +96,12 @@ export {
   findEmbeddedPostgres,
   type EmbeddedPostgres,
 } from './db/embedded.ts';
-export { watchJob } from './live/watch.ts';
-export { watchBatch, type WatchBatchOptions } from './live/watch-batch.ts';
+export {
+  watchBatch,
+  watchJob,
+  type WatchBatchOptions,
+  type WatchJobOptions,
+} from './live/watch.ts';
 export {
   enqueueBatchOn,
   getBatch,

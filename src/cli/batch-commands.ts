@@ -3,6 +3,7 @@ import type { Batch } from '../batches/batches.ts';
 import type { Jobdeck } from '../client.ts';
 import { withClient } from './job-commands.ts';
 import type { CommandLine } from './command-line.ts';
+import { follow } from './follow.ts';
 
 type BatchCommand = Extract<CommandLine, { command: 'batch' }>;
 
@@ -32,40 +33,23 @@ export async function runBatch(config: Config, command: BatchCommand): Promise<n
  * Exit 0 when every job succeeded, 1 otherwise (some failed or were cancelled, or interrupted).
  */
 export async function watchBatchLive(jobdeck: Jobdeck, id: string, json: boolean): Promise<number> {
-  const interactive = !json && process.stderr.isTTY;
-  const cliProgress = interactive ? (await import('cli-progress')).default : null;
-  const bar = cliProgress
-    ? new cliProgress.SingleBar(
-        {
-          format:
-            'batch [{bar}] {percentage}% | {value}/{total} | {failed} failed {cancelled} cancelled',
-          hideCursor: true,
-          stream: process.stderr,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
-  let last: Batch | null = null;
-  const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once('SIGINT', onSignal);
-  try {
-    for await (const batch of jobdeck.watchBatch(id, { signal: abort.signal })) {
-      last = batch;
-      if (json) process.stdout.write(`${JSON.stringify(batch)}\n`);
-      else if (bar) {
-        const payload = { failed: batch.failed, cancelled: batch.cancelled };
-        if (!bar.isActive) bar.start(batch.total, batch.finished, payload);
-        else bar.update(batch.finished, payload);
-      } else process.stderr.write(`batch ${describeBatch(batch)}\n`);
-    }
-  } finally {
-    bar?.stop();
-    process.off('SIGINT', onSignal);
-  }
+  const { last, interrupted } = await follow(
+    (signal) => jobdeck.watchBatch(id, { signal }),
+    {
+      format:
+        'batch [{bar}] {percentage}% | {value}/{total} | {failed} failed {cancelled} cancelled',
+      bar: (batch) => ({
+        total: batch.total,
+        value: batch.finished,
+        payload: { failed: batch.failed, cancelled: batch.cancelled },
+      }),
+      line: (batch) => `batch ${describeBatch(batch)}`,
+    },
+    json,
+  );
   if (!last) return 1;
   if (!json) {
-    if (abort.signal.aborted && last.status === 'running')
+    if (interrupted && last.status === 'running')
       process.stderr.write(`stopped watching; the batch is ${describeBatch(last)}\n`);
     else process.stdout.write(`batch ${describeBatch(last)}\n`);
   }

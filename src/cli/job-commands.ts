@@ -6,6 +6,7 @@ import type { Job } from '../db/types.ts';
 import { createJobdeck } from '../client.ts';
 import { ACTIVE_STATUSES } from '../jobs/states.ts';
 import type { CommandLine } from './command-line.ts';
+import { follow } from './follow.ts';
 import { BatchNotFoundError, JobNotFoundError } from '../errors.ts';
 
 /** The parsed command line of one command. */
@@ -127,37 +128,19 @@ export async function runWatch(config: Config, command: Command<'watch'>): Promi
       const { watchBatchLive } = await import('./batch-commands.ts');
       return watchBatchLive(jobdeck, id, json);
     }
-    const interactive = !json && process.stderr.isTTY;
-    // Loaded only for a terminal: the other commands in this file start faster without it.
-    const cliProgress = interactive ? (await import('cli-progress')).default : null;
-    const bar = cliProgress
-      ? new cliProgress.SingleBar(
-          {
-            format: '{type} [{bar}] {percentage}% | {status} {step}',
-            hideCursor: true,
-            stream: process.stderr,
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : null;
-    let last: Job | null = null;
-    const abort = new AbortController();
-    const onSignal = () => abort.abort();
-    process.once('SIGINT', onSignal);
-    try {
-      for await (const job of jobdeck.watchJob(id, { signal: abort.signal })) {
-        last = job;
-        if (json) process.stdout.write(`${JSON.stringify(job)}\n`);
-        else if (bar) {
-          const payload = { type: job.type, status: job.status, step: job.current_step ?? '' };
-          if (!bar.isActive) bar.start(100, job.progress, payload);
-          else bar.update(job.progress, payload);
-        } else process.stderr.write(`${job.type} ${describe(job)}\n`);
-      }
-    } finally {
-      bar?.stop();
-      process.off('SIGINT', onSignal);
-    }
+    const { last, interrupted } = await follow(
+      (signal) => jobdeck.watchJob(id, { signal }),
+      {
+        format: '{type} [{bar}] {percentage}% | {status} {step}',
+        bar: (job) => ({
+          total: 100,
+          value: job.progress,
+          payload: { type: job.type, status: job.status, step: job.current_step ?? '' },
+        }),
+        line: (job) => `${job.type} ${describe(job)}`,
+      },
+      json,
+    );
     if (!last) return 1;
     if (!json) {
       if (last.status === 'succeeded')
@@ -165,8 +148,7 @@ export async function runWatch(config: Config, command: Command<'watch'>): Promi
       else if (last.status === 'failed') {
         const error = last.errors[last.errors.length - 1];
         process.stderr.write(`job failed: ${error?.message ?? 'unknown error'}\n`);
-      } else if (abort.signal.aborted)
-        process.stderr.write(`stopped watching; the job is ${last.status}\n`);
+      } else if (interrupted) process.stderr.write(`stopped watching; the job is ${last.status}\n`);
       else process.stderr.write(`job ${last.status}\n`);
     }
     return last.status === 'succeeded' ? 0 : 1;

@@ -302,11 +302,19 @@ async function sequences(db: Queryable, schema: number): Promise<string[]> {
       order by c.relname collate "C"`,
     [schema],
   );
+  return eachRow(rows, async (row) => [
+    row.line,
+    ...(await grants(db, 's', `sequence ${row.name}`, row.oid)),
+  ]);
+}
+
+/** Each row's lines, a blank line before each; one row at a time (`lines` may query). */
+async function eachRow<R>(
+  rows: readonly R[],
+  lines: (row: R) => Promise<string[]>,
+): Promise<string[]> {
   const out: string[] = [];
-  for (const row of rows) {
-    out.push('', row.line);
-    out.push(...(await grants(db, 's', `sequence ${row.name}`, row.oid)));
-  }
+  for (const row of rows) out.push('', ...(await lines(row)));
   return out;
 }
 
@@ -325,17 +333,14 @@ async function views(db: Queryable, schema: number): Promise<string[]> {
       order by c.relname collate "C"`,
     [schema],
   );
-  const out: string[] = [];
-  for (const view of rows) {
+  return eachRow(rows, async (view) => {
     const kind = view.materialized ? 'materialized view' : 'view';
-    out.push(
-      '',
+    return [
       `create ${kind} ${view.name}${view.options ? ` with (${view.options})` : ''} as`,
       view.definition,
-    );
-    out.push(...(await relationDetails(db, view.oid, view.name, kind)));
-  }
-  return out;
+      ...(await relationDetails(db, view.oid, view.name, kind)),
+    ];
+  });
 }
 
 async function functions(db: Queryable, schema: number): Promise<string[]> {
@@ -355,12 +360,12 @@ async function functions(db: Queryable, schema: number): Promise<string[]> {
       order by p.proname collate "C", pg_get_function_identity_arguments(p.oid) collate "C"`,
     [schema],
   );
-  const out: string[] = [];
-  for (const fn of rows) {
+  return eachRow(rows, async (fn) => {
     const what = `${fn.kind === 'p' ? 'procedure' : fn.kind === 'a' ? 'aggregate' : 'function'} ${fn.signature}`;
-    out.push('', fn.definition === null ? `-- ${what}` : `${fn.definition.trimEnd()};`);
-    if (fn.comment !== null) out.push(commentOn(what, fn.comment));
-    out.push(...(await grants(db, 'f', what, fn.oid)));
-  }
-  return out;
+    return [
+      fn.definition === null ? `-- ${what}` : `${fn.definition.trimEnd()};`,
+      ...(fn.comment !== null ? [commentOn(what, fn.comment)] : []),
+      ...(await grants(db, 'f', what, fn.oid)),
+    ];
+  });
 }

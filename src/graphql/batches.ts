@@ -1,8 +1,9 @@
-import { SafeError, access, context, lambda, listen } from 'postgraphile/grafast';
+import { context, lambda, listen } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { Identity } from '../auth/identity.ts';
 import type { BatchChangeHub, BatchChangeTopic } from '../live/batch-changes.ts';
 import { normalizeUuid } from '../live/job-changes.ts';
+import { changePlans, checkMaySubscribe } from './subscriptions.ts';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- Grafast's context is a global namespace
@@ -16,10 +17,7 @@ declare global {
 
 /** The topic of `batchUpdated(id)`, from the verified identity only. */
 export function batchTopicFor(identity: Identity | null, batchId: string): string {
-  const forbidden = { code: 'FORBIDDEN' };
-  if (!identity) throw new SafeError('sign in first: subscriptions need a bearer token', forbidden);
-  if (identity.permissions && !identity.permissions.includes('jobs.view_jobs'))
-    throw new SafeError('permission denied: your token lacks jobs.view_jobs', forbidden);
+  checkMaySubscribe(identity);
   const topic: BatchChangeTopic = {
     batchId: normalizeUuid(batchId),
     orgId: identity.orgId,
@@ -74,25 +72,7 @@ export const BatchSubscriptionsPlugin = extendSchema((build) => {
           },
         },
       },
-      BatchChange: {
-        plans: {
-          kind($event) {
-            return lambda(access($event, 'kind'), (kind) => String(kind).toUpperCase());
-          },
-          id($event) {
-            return access($event, 'id');
-          },
-          finished($event) {
-            return access($event, 'finished');
-          },
-          total($event) {
-            return access($event, 'total');
-          },
-          batch($event) {
-            return batches.get({ id: access($event, 'id') });
-          },
-        },
-      },
+      BatchChange: { plans: changePlans(batches, ['finished', 'total'], 'batch') },
     },
   };
 });

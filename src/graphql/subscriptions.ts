@@ -1,4 +1,4 @@
-import { SafeError, access, context, lambda, listen } from 'postgraphile/grafast';
+import { SafeError, access, context, lambda, listen, type Step } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { Identity } from '../auth/identity.ts';
 import { JobChangeHub, normalizeUuid, type JobChangeTopic } from '../live/job-changes.ts';
@@ -18,17 +18,42 @@ declare global {
 
 type Scope = 'job' | 'mine' | 'org';
 
+const FORBIDDEN = { code: 'FORBIDDEN' };
+
+/** Throws a FORBIDDEN GraphQL error unless `identity` is signed in and may view jobs. */
+export function checkMaySubscribe(identity: Identity | null): asserts identity is Identity {
+  if (!identity) throw new SafeError('sign in first: subscriptions need a bearer token', FORBIDDEN);
+  if (identity.permissions && !identity.permissions.includes('jobs.view_jobs'))
+    throw new SafeError('permission denied: your token lacks jobs.view_jobs', FORBIDDEN);
+}
+
+/**
+ * The plans of a change type (JobChange, BatchChange): `kind` upper-cased, `id` and each of
+ * `fields` as the event has them, and `row` (`job`, `batch`) re-read from `resource` by id with
+ * the subscriber's rights.
+ */
+export function changePlans(
+  resource: { get(spec: { id: Step }): Step },
+  fields: readonly string[],
+  row: string,
+): Record<string, ($event: Step) => Step> {
+  return {
+    kind: ($event) => lambda(access($event, 'kind'), (kind) => String(kind).toUpperCase()),
+    ...Object.fromEntries(
+      ['id', ...fields].map((field) => [field, ($event: Step) => access($event, field)]),
+    ),
+    [row]: ($event) => resource.get({ id: access($event, 'id') }),
+  };
+}
+
 /**
  * The topic for a subscription, derived only from the verified identity: a user listens on their
  * own channel (filtered to their organisation), an admin on their organisation's.
  */
 export function topicFor(identity: Identity | null, scope: Scope, jobId?: string): string {
-  const forbidden = { code: 'FORBIDDEN' };
-  if (!identity) throw new SafeError('sign in first: subscriptions need a bearer token', forbidden);
-  if (identity.permissions && !identity.permissions.includes('jobs.view_jobs'))
-    throw new SafeError('permission denied: your token lacks jobs.view_jobs', forbidden);
+  checkMaySubscribe(identity);
   if (scope === 'org' && identity.role !== 'admin')
-    throw new SafeError('orgJobsChanged is for organisation admins (role "admin")', forbidden);
+    throw new SafeError('orgJobsChanged is for organisation admins (role "admin")', FORBIDDEN);
   const topic: JobChangeTopic =
     scope === 'org' || (scope === 'job' && identity.role === 'admin')
       ? { kind: 'org', orgId: identity.orgId }
@@ -109,25 +134,7 @@ export const JobSubscriptionsPlugin = extendSchema((build) => {
           orgJobsChanged: subscription('org'),
         },
       },
-      JobChange: {
-        plans: {
-          kind($event) {
-            return lambda(access($event, 'kind'), (kind) => String(kind).toUpperCase());
-          },
-          id($event) {
-            return access($event, 'id');
-          },
-          status($event) {
-            return access($event, 'status');
-          },
-          progress($event) {
-            return access($event, 'progress');
-          },
-          job($event) {
-            return jobs.get({ id: access($event, 'id') });
-          },
-        },
-      },
+      JobChange: { plans: changePlans(jobs, ['status', 'progress'], 'job') },
     },
   };
 });

@@ -116,7 +116,7 @@ export function translateDatabaseError(
       return translated;
     }
     case 'JD003':
-      return new PayloadTooLargeError(type, e.message, cause);
+      return new PayloadTooLargeError({ type }, e.message, cause);
     case 'JD010': {
       const translated = new JobNotFoundError(context.jobId ?? '', cause);
       if (context.jobId === undefined) translated.message = e.message;
@@ -125,8 +125,7 @@ export function translateDatabaseError(
     case 'JD011': {
       const status = (detailJson(e) as { status?: unknown } | null)?.status;
       return new InvalidJobStateError(
-        context.jobId ?? '',
-        typeof status === 'string' ? status : 'unknown',
+        { jobId: context.jobId ?? '', status: typeof status === 'string' ? status : 'unknown' },
         e.message,
         cause,
       );

@@ -16,65 +16,80 @@ export function checkQueueName(queue: unknown): asserts queue is string {
 export const MAX_CONCURRENCY_LIMIT = 100_000;
 
 /**
- * Sets how many jobs of a queue may run at once across every worker process, or removes the
- * queue's limit (`null`). Stored in the database (`jobdeck.set_queue_concurrency`), so it holds
- * across processes and restarts; jobs over it are held and start as slots free. Held jobs the new
- * limit makes room for are released at once. Returns the limit now in force.
+ * `value` when it is null (remove the setting) or a whole number from 1 to `max`.
  *
- * @throws InvalidArgumentError naming what is wrong with the queue or the limit.
+ * @throws InvalidArgumentError `<what> must be a whole number from 1 to <max>, …; got <value>`.
  */
-export async function setQueueConcurrencyOn(
-  executor: Executor,
-  queue: string,
-  maxRunning: number | null,
-): Promise<number | null> {
-  checkQueueName(queue);
-  if (
-    maxRunning !== null &&
-    (typeof maxRunning !== 'number' ||
-      !Number.isInteger(maxRunning) ||
-      maxRunning < 1 ||
-      maxRunning > MAX_CONCURRENCY_LIMIT)
-  )
-    throw new InvalidArgumentError(
-      `the concurrency limit of queue "${queue}" must be a whole number from 1 to ${MAX_CONCURRENCY_LIMIT}, or null to remove it; got ${String(maxRunning)}`,
-    );
-  const rows = await callSql<{ limit: number | null }>(
-    executor,
-    'select jobdeck.set_queue_concurrency($1, $2) as "limit"',
-    [queue, maxRunning],
+export function checkWholeOrNull(value: unknown, max: number, what: string): number | null {
+  if (value === null) return null;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= max)
+    return value;
+  throw new InvalidArgumentError(
+    `${what} must be a whole number from 1 to ${max}, or null to remove it; got ${String(value)}`,
   );
-  return rows[0]?.limit ?? null;
 }
 
 /**
- * Sets how many jobs of a queue may start per period across every worker process (`maxStarts`
- * null removes the queue's rate limit). Stored in the database (`jobdeck.set_queue_rate_limit`),
- * so it holds across processes and restarts and changes without one; jobs over it wait, status
- * and attempts unchanged, and start when their turn comes (starts at least `period / maxStarts`
- * apart: GCRA, docs/recipes.md). Returns the limit now in force.
+ * A run-time setting's function, `(executor, ...args) => value now in force`: `check` validates
+ * the arguments (throwing InvalidArgumentError naming the field) and returns the SQL call's
+ * values; then `select <call>` runs on `executor`, its errors translated (callSql), and the
+ * one value it returns is returned.
+ */
+export function setting<A extends unknown[], R>(
+  call: string,
+  check: (...args: A) => unknown[],
+): (executor: Executor, ...args: A) => Promise<R> {
+  return async (executor, ...args) => {
+    const values = check(...args);
+    const rows = await callSql<{ value: R }>(executor, `select ${call} as value`, values);
+    return rows[0]!.value;
+  };
+}
+
+/**
+ * `setQueueConcurrencyOn(executor, queue, maxRunning)` sets how many jobs of a queue may run at
+ * once across every worker process, or removes the queue's limit (`null`). Stored in the database
+ * (`jobdeck.set_queue_concurrency`), so it holds across processes and restarts; jobs over it are
+ * held and start as slots free. Held jobs the new limit makes room for are released at once.
+ * Returns the limit now in force.
+ *
+ * @throws InvalidArgumentError naming what is wrong with the queue or the limit.
+ */
+export const setQueueConcurrencyOn = setting<
+  [queue: string, maxRunning: number | null],
+  number | null
+>('jobdeck.set_queue_concurrency($1, $2)', (queue, maxRunning) => {
+  checkQueueName(queue);
+  const what = `the concurrency limit of queue "${queue}"`;
+  return [queue, checkWholeOrNull(maxRunning, MAX_CONCURRENCY_LIMIT, what)];
+});
+
+/**
+ * `setQueueRateLimitOn(executor, queue, maxStarts, period?)` sets how many jobs of a queue may
+ * start per period across every worker process (`maxStarts` null removes the queue's rate limit).
+ * Stored in the database (`jobdeck.set_queue_rate_limit`), so it holds across processes and
+ * restarts and changes without one; jobs over it wait, status and attempts unchanged, and start
+ * when their turn comes (starts at least `period / maxStarts` apart: GCRA, docs/recipes.md).
+ * Returns the limit now in force.
  *
  * @throws InvalidArgumentError naming what is wrong with the queue, the limit or the period.
  */
-export async function setQueueRateLimitOn(
-  executor: Executor,
-  queue: string,
-  maxStarts: number | null,
-  period?: Duration,
-): Promise<number | null> {
-  checkQueueName(queue);
-  let periodMs: number | null = null;
-  if (maxStarts !== null) {
+export const setQueueRateLimitOn = setting<
+  [queue: string, maxStarts: number | null, period?: Duration],
+  number | null
+>(
+  `jobdeck.set_queue_rate_limit($1, $2, $3::bigint * interval '1 millisecond')`,
+  (queue, maxStarts, period) => {
+    checkQueueName(queue);
+    if (maxStarts === null) return [queue, null, null];
     try {
-      periodMs = rateOf(maxStarts, period, `the rate limit of queue "${queue}": `).periodMs;
+      return [
+        queue,
+        maxStarts,
+        rateOf(maxStarts, period, `the rate limit of queue "${queue}": `).periodMs,
+      ];
     } catch (error) {
       throw new InvalidArgumentError((error as Error).message, { cause: error });
     }
-  }
-  const rows = await callSql<{ limit: number | null }>(
-    executor,
-    `select jobdeck.set_queue_rate_limit($1, $2, $3::bigint * interval '1 millisecond') as "limit"`,
-    [queue, maxStarts, periodMs],
-  );
-  return rows[0]?.limit ?? null;
-}
+  },
+);

@@ -469,79 +469,63 @@ export async function syncTaskTypes(
       }),
     )
     .execute();
-  if (unlimited.length > 0)
-    await db
-      .deleteFrom('jobdeck_private.concurrency_limits')
-      .where('scope', '=', 'type')
-      .where('key', 'in', unlimited)
-      .execute();
-  if (limits.length > 0)
-    await db
-      .insertInto('jobdeck_private.concurrency_limits')
-      .values(limits)
-      .onConflict((oc) =>
-        oc
-          .columns(['scope', 'key'])
-          .doUpdateSet({
-            max_running: (eb) => eb.ref('excluded.max_running'),
-            updated_at: sql`now()`,
-          })
-          .where('jobdeck_private.concurrency_limits.max_running', '<>', (eb) =>
-            eb.ref('excluded.max_running'),
-          ),
-      )
-      .execute();
-  await syncRateLimits(db, rates, unrated);
-}
-
-/**
- * Writes the task types' `rateLimit`s (a type registered without one loses the one it had); a
- * limit that changed starts afresh (jobdeck_private.reset_rate_limit: its buckets dropped, its
- * waiting jobs tried again under the new rate).
- */
-async function syncRateLimits(
-  db: Kysely<Database>,
-  rates: {
-    scope: 'type';
-    name: string;
-    max_starts: number;
-    period: string;
-    key_spec: string | null;
-  }[],
-  unrated: string[],
-): Promise<void> {
-  const changed: string[] = [];
-  if (unrated.length > 0) {
-    const removed = await db
-      .deleteFrom('jobdeck_private.rate_limits')
-      .where('scope', '=', 'type')
-      .where('name', 'in', unrated)
-      .returning('name')
-      .execute();
-    changed.push(...removed.map((r) => r.name));
-  }
-  if (rates.length > 0) {
-    const written = await db
-      .insertInto('jobdeck_private.rate_limits')
-      .values(rates)
-      .onConflict((oc) =>
-        oc
-          .columns(['scope', 'name'])
-          .doUpdateSet({
-            max_starts: (eb) => eb.ref('excluded.max_starts'),
-            period: (eb) => eb.ref('excluded.period'),
-            key_spec: (eb) => eb.ref('excluded.key_spec'),
-            updated_at: sql`now()`,
-          })
-          // Only a changed limit: an unchanged redeploy keeps its buckets.
-          .where(
-            sql<boolean>`(jobdeck_private.rate_limits.max_starts, jobdeck_private.rate_limits.period, jobdeck_private.rate_limits.key_spec) is distinct from (excluded.max_starts, excluded.period, excluded.key_spec)`,
-          ),
-      )
-      .returning('name')
-      .execute();
-    changed.push(...written.map((r) => r.name));
-  }
+  await syncTypeRows(db, CONCURRENCY_ROWS, limits, unlimited);
+  // A rate limit that changed starts afresh (jobdeck_private.reset_rate_limit: its buckets
+  // dropped, its waiting jobs tried again under the new rate); an unchanged one keeps its buckets.
+  const changed = await syncTypeRows(db, RATE_ROWS, rates, unrated);
   for (const name of changed)
     await sql`select jobdeck_private.reset_rate_limit('type', ${name})`.execute(db);
+}
+
+/** Where one per-type setting is stored: its table, its key column, and the columns it sets. */
+interface TypeRows {
+  table: 'jobdeck_private.concurrency_limits' | 'jobdeck_private.rate_limits';
+  key: 'key' | 'name';
+  columns: readonly string[];
+}
+
+const CONCURRENCY_ROWS: TypeRows = {
+  table: 'jobdeck_private.concurrency_limits',
+  key: 'key',
+  columns: ['max_running'],
+};
+const RATE_ROWS: TypeRows = {
+  table: 'jobdeck_private.rate_limits',
+  key: 'name',
+  columns: ['max_starts', 'period', 'key_spec'],
+};
+
+/**
+ * Makes a per-type setting's rows (scope `type`) match the task types: deletes the rows of
+ * `removed` (types registered without the setting) and upserts `rows`, rewriting a row only where
+ * one of its columns changed. Returns the names deleted or rewritten.
+ */
+async function syncTypeRows(
+  db: Kysely<Database>,
+  target: TypeRows,
+  rows: readonly object[],
+  removed: readonly string[],
+): Promise<string[]> {
+  const { table, key, columns } = target;
+  const changed: string[] = [];
+  if (removed.length > 0) {
+    const gone = await sql<{ name: string }>`
+      delete from ${sql.table(table)} where scope = 'type' and ${sql.ref(key)} in (${sql.join(removed)})
+      returning ${sql.ref(key)} as name`.execute(db);
+    changed.push(...gone.rows.map((r) => r.name));
+  }
+  if (rows.length > 0) {
+    const own = (column: string) => sql.ref(`${table}.${column}`);
+    const offered = (column: string) => sql.ref(`excluded.${column}`);
+    const names = sql.join(Object.keys(rows[0]!).map((column) => sql.ref(column)));
+    const written = await sql<{ name: string }>`
+      insert into ${sql.table(table)} (${names})
+      select ${names} from jsonb_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::jsonb)
+      on conflict (scope, ${sql.ref(key)}) do update
+        set ${sql.join(columns.map((c) => sql`${sql.ref(c)} = ${offered(c)}`))}, updated_at = now()
+        where (${sql.join(columns.map(own))}) is distinct from (${sql.join(columns.map(offered))})
+      returning ${sql.ref(key)} as name`.execute(db);
+    changed.push(...written.rows.map((r) => r.name));
+  }
+  return changed;
 }

@@ -61,11 +61,11 @@ function parseHttpUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new WebhookTargetError('(not a URL)', 'the webhook URL is not a valid URL');
+    throw new WebhookTargetError({ target: '(not a URL)' }, 'the webhook URL is not a valid URL');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
     throw new WebhookTargetError(
-      redactWebhookUrl(url),
+      { target: redactWebhookUrl(url) },
       `the webhook URL must be http(s), got ${parsed.protocol}`,
     );
   return parsed;
@@ -86,7 +86,7 @@ export function checkWebhookUrl(url: string, allow: AllowList): void {
     if (allowsHost(allow, host)) return;
     if (isLocalhostName(host))
       throw new WebhookTargetError(
-        redactWebhookUrl(url),
+        { target: redactWebhookUrl(url) },
         `webhook host ${host} is this machine; ${ALLOW_HINT}`,
       );
     if (isIP(host) !== 0) refuseAddress(redactWebhookUrl(url), host, host, allow);
@@ -105,7 +105,7 @@ function refuseAddress(target: string, host: string, address: string, allow: All
     host === address
       ? `webhook address ${address}`
       : `webhook host ${host} resolves to ${address}, which`;
-  throw new WebhookTargetError(target, `${what} is not public (${range}); ${ALLOW_HINT}`);
+  throw new WebhookTargetError({ target }, `${what} is not public (${range}); ${ALLOW_HINT}`);
 }
 
 /** One resolved address of a webhook target. */

@@ -1,3 +1,7 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
+import { isJobId } from '../jobs/ids.ts';
+import { loadJobChannels, type JobChannels } from './channels.ts';
 import type { PgListener } from './listener.ts';
 
 /** What {@link watchRow} watches: one row, read again on each notification of its channel. */
@@ -54,4 +58,48 @@ export async function* watchRow<T>(watch: RowWatch<T>): AsyncGenerator<T, void, 
     removeReconnect();
     await unsubscribe();
   }
+}
+
+/** Options of `watchJob` and `watchBatch`. */
+export interface WatchOptions {
+  /** Stops the watch (the generator then returns). */
+  signal?: AbortSignal | undefined;
+  /**
+   * The database's channels (`loadJobChannels()`), when the caller keeps them; without them the
+   * watch reads the NOTIFY secret through `db` first, which needs the owner's rights.
+   */
+  channels?: JobChannels | undefined;
+}
+
+/** What a kind of row (a job, a batch) gives {@link watcher}. */
+export interface RowKind<T> {
+  /** The error for an id that is not one. */
+  notFound(id: string): Error;
+  channel(channels: JobChannels, id: string): string;
+  read(db: Kysely<Database>, id: string): Promise<T>;
+  fingerprint(row: T): string;
+  done(row: T): boolean;
+}
+
+/** A `watch…(db, listener, id, options)` function for one kind of row, by id, on {@link watchRow}. */
+export function watcher<T>(
+  kind: RowKind<T>,
+): (
+  db: Kysely<Database>,
+  listener: PgListener,
+  id: string,
+  options?: WatchOptions,
+) => AsyncGenerator<T, void, undefined> {
+  return async function* (db, listener, id, options = {}) {
+    if (!isJobId(id)) throw kind.notFound(String(id));
+    const channels = options.channels ?? (await loadJobChannels(db));
+    yield* watchRow({
+      listener,
+      channel: kind.channel(channels, id),
+      read: () => kind.read(db, id),
+      fingerprint: kind.fingerprint,
+      done: kind.done,
+      signal: options.signal,
+    });
+  };
 }

@@ -1,45 +1,42 @@
-import type { Kysely } from 'kysely';
-import type { Database, Job } from '../db/types.ts';
-import { isJobId } from '../jobs/ids.ts';
+import { getBatch, type Batch } from '../batches/batches.ts';
+import type { Job } from '../db/types.ts';
+import { BatchNotFoundError, JobNotFoundError } from '../errors.ts';
 import { getJob } from '../jobs/repository.ts';
 import { isFinished } from '../jobs/states.ts';
-import { JobNotFoundError } from '../errors.ts';
-import { loadJobChannels, type JobChannels } from './channels.ts';
-import type { PgListener } from './listener.ts';
-import { watchRow } from './watch-row.ts';
+import { watcher, type WatchOptions } from './watch-row.ts';
 
 /** Options of {@link watchJob}. */
-export interface WatchJobOptions {
-  /** Stops the watch (the generator then returns). */
-  signal?: AbortSignal | undefined;
-  /**
-   * The database's channels (`loadJobChannels()`), when the caller keeps them; without them
-   * watchJob reads the NOTIFY secret through `db` first, which needs the owner's rights.
-   */
-  channels?: JobChannels | undefined;
-}
+export type WatchJobOptions = WatchOptions;
+/** Options of {@link watchBatch}. */
+export type WatchBatchOptions = WatchOptions;
 
 /**
- * Yields the job now, then again after every change, and ends after yielding it finished. What it
- * yields is always the row as read: a notification only makes it read again. Subscribes before
- * the first read, so no change between the two is missed; after a lost LISTEN connection it
- * re-reads, so a change sent while disconnected is not missed either.
+ * `watchJob(db, listener, id, options)` yields the job now, then again after every change, and
+ * ends after yielding it finished. What it yields is always the row as read: a notification only
+ * makes it read again. Subscribes before the first read, so no change between the two is missed;
+ * after a lost LISTEN connection it re-reads, so a change sent while disconnected is not missed
+ * either.
  */
-export async function* watchJob(
-  db: Kysely<Database>,
-  listener: PgListener,
-  id: string,
-  options: WatchJobOptions = {},
-): AsyncGenerator<Job, void, undefined> {
-  if (!isJobId(id)) throw new JobNotFoundError(String(id));
-  const channels = options.channels ?? (await loadJobChannels(db));
-  yield* watchRow<Job>({
-    listener,
-    channel: channels.job(id),
-    read: () => getJob(db, id),
-    fingerprint: (job) =>
-      `${job.status}|${job.progress}|${job.current_step}|${job.completed_steps}|${job.attempts}|${job.updated_at.getTime()}`,
-    done: (job) => isFinished(job),
-    signal: options.signal,
-  });
-}
+export const watchJob = watcher<Job>({
+  notFound: (id) => new JobNotFoundError(id),
+  channel: (channels, id) => channels.job(id),
+  read: getJob,
+  fingerprint: (job) =>
+    `${job.status}|${job.progress}|${job.current_step}|${job.completed_steps}|${job.attempts}|${job.updated_at.getTime()}`,
+  done: (job) => isFinished(job),
+});
+
+/**
+ * `watchBatch(db, listener, id, options)` yields the batch now, then again after every change of
+ * its counters, and ends after yielding it finished (every job finished and, if it has one, its
+ * on-complete job enqueued). As `watchJob`: subscribes before the first read, re-reads on each
+ * notification and after a lost LISTEN connection, and yields each visible change once.
+ */
+export const watchBatch = watcher<Batch>({
+  notFound: (id) => new BatchNotFoundError(id),
+  channel: (channels, id) => channels.batch(id),
+  read: getBatch,
+  fingerprint: (batch) =>
+    `${batch.succeeded}|${batch.failed}|${batch.cancelled}|${batch.onCompleteJobId}|${batch.cancelRequestedAt?.getTime()}`,
+  done: (batch) => batch.status !== 'running',
+});

@@ -97,7 +97,7 @@ describe('clientErrorOf()', () => {
     const kinds = [
       [new JobNotFoundError(ID), 'not_found'],
       [pgError('JD010', 'job not found'), 'not_found'],
-      [new InvalidJobStateError(ID, 'queued', 'no'), 'invalid_state'],
+      [new InvalidJobStateError({ jobId: ID, status: 'queued' }, 'no'), 'invalid_state'],
       [pgError('42501', 'permission denied'), 'forbidden'],
       [new UnknownJobTypeError('x'), 'unknown_job_type'],
       [new InvalidPayloadError('x', ['payload: bad']), 'invalid_payload'],
