@@ -25,7 +25,7 @@ export interface StepsEvidence {
     timed_out: boolean;
   }[];
   /** `soak.step_runs`: one row per run of a step's function, in the order they began. */
-  runs: { id: number; job_id: string; step: string; attempt: number; nonce: string }[];
+  runs: { id: number; job_id: string; step: string; attempt: number; pid: number; nonce: string }[];
   /** `soak.step_effects`: the side-effect counter per (job, step). */
   effects: { job_id: string; step: string; runs: number }[];
   /** `jobdeck_private.job_signals`. */
@@ -38,6 +38,8 @@ export interface StepsEvidence {
   }[];
   /** The signals the driver sent and jobdeck acknowledged. */
   sent: { job_id: string; data: unknown }[];
+  /** Worker processes that died mid-run (killed by the soak, or exited on their own). */
+  crashed_pids: number[];
 }
 
 /** A sample of the job table while the scenario runs. */
@@ -98,12 +100,15 @@ export function judgeSteps(e: StepsEvidence, stepNames: readonly string[]) {
   }
   const effects = new Map(e.effects.map((x) => [`${x.job_id}/${x.step}`, x.runs]));
   const sentTo = new Map(e.sent.map((s) => [s.job_id, s.data]));
+  const crashed = new Set(e.crashed_pids);
 
   const byStatus: Record<string, number> = {};
   let wrongOutcome = 0;
   let missingSteps = 0;
   let resultMismatches = 0;
   let rerunAfterCrash = 0;
+  let rerunUntraced = 0;
+  let rerunAfterFailure = 0;
   let completedRerun = 0;
   let unexplainedRerun = 0;
   let counterMismatches = 0;
@@ -150,13 +155,20 @@ export function judgeSteps(e: StepsEvidence, stepNames: readonly string[]) {
       // Runs after the one whose result was stored: a completed step ran again.
       completedRerun += ran.length - storedAt - 1;
       if (ran.length - storedAt - 1 > 0) note(`job ${job.id} ${name}: ran again after completing`);
-      // Runs before it: interrupted runs, which must belong to an earlier attempt that failed.
+      // Runs before it were interrupted: by the death of their process, or by a failed attempt
+      // (a live worker rescued after missing heartbeats). A process that died before it wrote
+      // the attempt `running` leaves no failed attempt: the same attempt number runs again.
       for (const r of ran.slice(0, storedAt)) {
-        if (r.attempt < ran[storedAt]!.attempt && job.failed_attempts.includes(r.attempt))
+        const failed = job.failed_attempts.includes(r.attempt);
+        if (crashed.has(r.pid)) {
           rerunAfterCrash++;
+          if (!failed) rerunUntraced++;
+        } else if (failed && r.attempt < ran[storedAt]!.attempt) rerunAfterFailure++;
         else {
           unexplainedRerun++;
-          note(`job ${job.id} ${name}: re-run of attempt ${r.attempt} with no failed attempt`);
+          note(
+            `job ${job.id} ${name}: re-run of attempt ${r.attempt} (pid ${r.pid}, alive, no failure)`,
+          );
         }
       }
     }
@@ -200,6 +212,9 @@ export function judgeSteps(e: StepsEvidence, stepNames: readonly string[]) {
     final_result_mismatches: resultMismatches,
     step_runs: e.runs.length,
     steps_rerun_after_crash: rerunAfterCrash,
+    /** Of those, runs whose attempt left no trace (killed before its `running` mark). */
+    steps_rerun_after_crash_untraced: rerunUntraced,
+    steps_rerun_after_failed_attempt: rerunAfterFailure,
     completed_steps_rerun: completedRerun,
     unexplained_reruns: unexplainedRerun,
     stored_results_without_run: storedWithoutRun,
@@ -229,7 +244,7 @@ export function judgeSteps(e: StepsEvidence, stepNames: readonly string[]) {
   );
   must(
     unexplainedRerun === 0,
-    `${unexplainedRerun} step re-runs without a failed attempt to explain them`,
+    `${unexplainedRerun} step re-runs with neither a crash nor a failed attempt to explain them`,
   );
   must(storedWithoutRun === 0, `${storedWithoutRun} stored step results match no recorded run`);
   must(

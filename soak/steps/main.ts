@@ -191,7 +191,15 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
   const left = await countUnfinished(pool);
 
   say('steps: checking every job and step');
-  const evidence = await readStepsEvidence(pool, sent);
+  // Killed by the soak, or died on their own (then replaced, and a problem below).
+  const crashed = fleet.processes.filter(
+    (p) => p.exit?.signal === 'SIGKILL' || (p.exit && !p.expectedExit),
+  );
+  const evidence = await readStepsEvidence(
+    pool,
+    sent,
+    crashed.map((p) => p.pid),
+  );
   const { figures, problems, notes } = judgeSteps(evidence, STEP_NAMES);
   const parking = parkingFigures(samples, settings.workers * settings.concurrency);
   if (left > 0) problems.push(`${left} jobs unfinished when the soak stopped waiting`);
@@ -199,6 +207,10 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
   if (sendFailures.length > 0)
     problems.push(`${sendFailures.length} signals refused, e.g. ${sendFailures[0]}`);
   if (kills.length === 0) problems.push('no worker was killed mid-step');
+  for (const r of fleet.replacements)
+    problems.push(
+      `${r.name} exited on its own (${r.exit}) at ${r.at}; replaced by ${r.replaced_by}`,
+    );
   if (parking.most_parked_at_once <= parking.slots)
     problems.push(
       `never more jobs parked (${parking.most_parked_at_once}) than worker slots (${parking.slots}): the slot check did not run`,
@@ -231,7 +243,10 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
     },
     'steps stored': { value: figures.steps_stored, limit: `${figures.jobs * STEP_NAMES.length}` },
     'kill -9 of a worker': { value: kills.length, limit: '' },
-    'steps re-run after a crash': { value: figures.steps_rerun_after_crash, limit: '' },
+    'steps re-run after a crash': {
+      value: `${figures.steps_rerun_after_crash} (${figures.steps_rerun_after_crash_untraced} untraced)`,
+      limit: '',
+    },
     'completed steps re-run': { value: figures.completed_steps_rerun, limit: '0' },
     'final result ≠ stored steps': { value: figures.final_result_mismatches, limit: '0' },
     'signals sent / delivered': {

@@ -45,6 +45,7 @@ const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
 export async function readStepsEvidence(
   pool: pg.Pool,
   sent: StepsEvidence['sent'],
+  crashedPids: number[],
 ): Promise<StepsEvidence> {
   const jobs = await pool.query<StepsEvidence['jobs'][number]>(
     `select id, status, payload ->> 'expect' as expect, result,
@@ -58,7 +59,7 @@ export async function readStepsEvidence(
        from jobdeck.job_steps`,
   );
   const runs = await pool.query<StepsEvidence['runs'][number]>(
-    'select id::int, job_id, step, attempt, nonce from soak.step_runs order by id',
+    'select id::int, job_id, step, attempt, pid, nonce from soak.step_runs order by id',
   );
   const effects = await pool.query<StepsEvidence['effects'][number]>(
     'select job_id, step, runs from soak.step_effects',
@@ -74,5 +75,6 @@ export async function readStepsEvidence(
     effects: effects.rows,
     signals: signals.rows,
     sent,
+    crashed_pids: crashedPids,
   };
 }
