@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { percentile } from '../../bench/stats.ts';
+import { median, percentile } from '../../bench/stats.ts';
 import { round } from '../faults.ts';
 
 /** What the durable-steps soak reads back, as plain rows (soak/steps/queries.ts). */
@@ -48,6 +48,8 @@ export interface ParkingSample {
   running: number;
   /** Jobs queued on a sleep or wait that has not ended yet. */
   parked: number;
+  /** Jobs due to run (queued, `run_at` passed) but not started: waiting for a free slot. */
+  ready: number;
   /** Run steps completed so far (all jobs). */
   steps_done: number;
 }
@@ -80,6 +82,9 @@ export function parkingFigures(samples: ParkingSample[], slots: number) {
     slots,
     most_parked_at_once: Math.max(0, ...samples.map((s) => s.parked)),
     most_running_at_once: Math.max(0, ...samples.map((s) => s.running)),
+    /** Resumed jobs queue behind these: the resume delays include that wait. */
+    most_ready_waiting: Math.max(0, ...samples.map((s) => s.ready)),
+    median_ready_waiting: samples.length ? median(samples.map((s) => s.ready)) : 0,
     samples: samples.length,
     samples_over_slots: overSlots,
     steps_done_while_over_slots: stepsWhileOver,

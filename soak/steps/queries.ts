@@ -13,7 +13,7 @@ export async function createStepsSchema(pool: pg.Pool): Promise<void> {
       job_id uuid not null, step text not null, runs int not null, primary key (job_id, step));`);
 }
 
-/** Running jobs, jobs parked on a sleep or wait that has not ended, and run steps completed. */
+/** Running jobs, parked jobs (on a sleep or wait not ended yet), jobs due, run steps completed. */
 export async function sampleParking(pool: pg.Pool): Promise<ParkingSample> {
   const { rows } = await pool.query<Omit<ParkingSample, 'at'>>(
     `select
@@ -22,6 +22,8 @@ export async function sampleParking(pool: pg.Pool): Promise<ParkingSample> {
          where j.status = 'queued' and exists (
            select 1 from jobdeck.job_steps s where s.job_id = j.id and s.kind <> 'run'
               and s.completed_at is null and s.wake_at > now())) as parked,
+       (select count(*)::int from jobdeck.jobs
+         where status in ('queued', 'retrying') and run_at <= now()) as ready,
        (select count(*)::int from jobdeck.job_steps
          where kind = 'run' and completed_at is not null) as steps_done`,
   );
