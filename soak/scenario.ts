@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import { migrate } from '../src/db/migrate.ts';
@@ -62,6 +62,23 @@ export async function startScenario(
   });
   run.own({ fleet });
   return { cluster, pool, fleet, machine: machineInfo(pgVersion) };
+}
+
+/**
+ * Prints a scenario's problems, writes its results to soak/results/`<name>`-latest.json and
+ * returns the exit code (1 when it found a problem).
+ */
+export async function finishScenario(
+  run: ScenarioRun,
+  name: string,
+  results: { ok: boolean; problems: string[] },
+): Promise<number> {
+  for (const problem of results.problems) run.say(`PROBLEM: ${problem}`);
+  await mkdir(run.resultsDir, { recursive: true });
+  const file = `${name}-latest.json`;
+  await writeFile(path.join(run.resultsDir, file), `${JSON.stringify(results, null, 2)}\n`);
+  run.say(`${name}: ${results.ok ? 'passed' : 'FAILED'}; wrote soak/results/${file}`);
+  return results.ok ? 0 : 1;
 }
 
 /** The machine's 1-minute load average every second while a scenario runs. */

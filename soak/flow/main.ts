@@ -1,8 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { round } from '../faults.ts';
 import { countUnfinished } from '../queries.ts';
-import { startScenario, watchLoad, type ScenarioRun } from '../scenario.ts';
+import { finishScenario, startScenario, watchLoad, type ScenarioRun } from '../scenario.ts';
 import { SETTINGS } from '../settings.ts';
 import {
   concurrencyCapPhase,
@@ -148,12 +147,5 @@ export async function runFlow(run: FlowRun): Promise<number> {
     'throughput (jobs/s)': { value: results.throughput_jobs_per_sec, limit: '' },
     'load average, 1 min (max)': { value: loadFigures.load_1m_max, limit: '' },
   });
-  for (const problem of problems) say(`PROBLEM: ${problem}`);
-  await mkdir(run.resultsDir, { recursive: true });
-  await writeFile(
-    path.join(run.resultsDir, 'flow-latest.json'),
-    `${JSON.stringify(results, null, 2)}\n`,
-  );
-  say(`flow: ${results.ok ? 'passed' : 'FAILED'}; wrote soak/results/flow-latest.json`);
-  return results.ok ? 0 : 1;
+  return finishScenario(run, 'flow', results);
 }

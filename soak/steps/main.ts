@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createJobdeck } from '../../src/client.ts';
 import { drain } from '../backlog.ts';
 import { round } from '../faults.ts';
 import { killHard } from '../processes.ts';
 import { countUnfinished, workersWithRunning } from '../queries.ts';
-import { startScenario, watchLoad, type ScenarioRun } from '../scenario.ts';
+import { finishScenario, startScenario, watchLoad, type ScenarioRun } from '../scenario.ts';
 import { SETTINGS } from '../settings.ts';
 import { judgeSteps, parkingFigures, type ParkingSample, type StepsEvidence } from './checks.ts';
 import {
@@ -270,13 +269,6 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
     },
     'load average, 1 min (max)': { value: loadFigures.load_1m_max, limit: '' },
   });
-  for (const problem of problems) say(`PROBLEM: ${problem}`);
-  for (const line of notes) say(`  e.g. ${line}`);
-  await mkdir(run.resultsDir, { recursive: true });
-  await writeFile(
-    path.join(run.resultsDir, 'steps-latest.json'),
-    `${JSON.stringify(results, null, 2)}\n`,
-  );
-  say(`steps: ${results.ok ? 'passed' : 'FAILED'}; wrote soak/results/steps-latest.json`);
-  return results.ok ? 0 : 1;
+  for (const line of notes) say(`e.g. ${line}`);
+  return finishScenario(run, 'steps', results);
 }
