@@ -28,6 +28,11 @@ function stepsSettings() {
     workers: SETTINGS.workers,
     /** Few slots per worker, so that far more jobs are parked at once than there are slots. */
     concurrency: 4,
+    /**
+     * Jobs enqueued per second, one batch a second: below what the 12 slots can run (about 10
+     * jobs/s), so resumed jobs find a slot.
+     */
+    arrivals_per_sec: 5,
     heartbeat_interval_ms: SETTINGS.heartbeat_interval_ms,
     rescue_after_ms: SETTINGS.rescue_after_ms,
     /** Each step's function works this long after recording its run: the window for a kill. */
@@ -43,8 +48,8 @@ function stepsSettings() {
     early_signal_ms: [0, 8000],
     /** Delay of the other signals after the driver sees the job parked on its wait. */
     signal_after_parked_ms: [0, 3000],
-    kill_every_ms: [2000, 5000],
-    max_kills: quick ? 5 : 15,
+    kill_every_ms: [3000, 8000],
+    max_kills: quick ? 5 : 20,
     drain_deadline_ms: quick ? 120_000 : 600_000,
   };
 }
@@ -58,8 +63,8 @@ interface Kill {
 
 /**
  * `npm run soak -- --steps`: durable steps under kill -9. `jobs` five-step jobs
- * (soak/steps/tasks/steps_chain.ts), each sleeping after step 2 and waiting for a signal after
- * step 3, on 3 workers of 4 slots; the driver sends the signals at random times (a quarter of the
+ * (soak/steps/tasks/steps_chain.ts), 5 a second, each sleeping after step 2 and waiting for a
+ * signal after step 3, on 3 workers of 4 slots; the driver sends the signals at random times (a quarter of the
  * waits are left to time out) and kill -9s the busiest worker every few seconds, starting a fresh
  * one in its place. Then checks every job and step (soak/steps/checks.ts), writes
  * soak/results/steps-latest.json and returns 1 when a guarantee was broken.
@@ -95,29 +100,6 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
     }
   })();
 
-  // The jobs, all at once: far more than the slots, so most of them are parked at a time.
-  const runStarted = Date.now();
-  const plans = Array.from({ length: settings.jobs }, (_, seq) => {
-    const timeout = Math.random() < settings.timeout_share;
-    return {
-      seq,
-      stepMs: STEP_NAMES.map(() => between(settings.step_ms[0]!, settings.step_ms[1]!)),
-      sleepMs: between(settings.sleep_ms[0]!, settings.sleep_ms[1]!),
-      waitTimeoutMs: timeout
-        ? between(settings.timeout_ms[0]!, settings.timeout_ms[1]!)
-        : settings.signalled_wait_timeout_ms,
-      expect: timeout ? ('timeout' as const) : ('signal' as const),
-    };
-  });
-  const ids: string[] = [];
-  for (let i = 0; i < plans.length; i += 200) {
-    const jobs = await jobdeck.enqueueJobs(
-      plans.slice(i, i + 200).map((payload) => ({ type: 'steps_chain', payload })),
-    );
-    ids.push(...jobs.map((j) => j.id));
-  }
-  say(`steps: ${ids.length} jobs enqueued`);
-
   // The signals: some early (before the job waits, or while it sleeps), the rest once it waits.
   const sent: StepsEvidence['sent'] = [];
   const sendFailures: string[] = [];
@@ -135,20 +117,51 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
       }),
     );
   let pending: string[] = [];
-  for (const [i, id] of ids.entries()) {
-    if (plans[i]!.expect === 'timeout') continue;
-    if (Math.random() < settings.early_signal_share)
-      send(id, between(settings.early_signal_ms[0]!, settings.early_signal_ms[1]!));
-    else pending.push(id);
-  }
+  let enqueued = false;
   const signaller = (async () => {
-    while (pending.length > 0 && !run.stopping()) {
+    while ((!enqueued || pending.length > 0) && !run.stopping()) {
       const waiting = new Set(await waitingForSignal(pool, pending));
       for (const id of waiting)
         send(id, between(settings.signal_after_parked_ms[0]!, settings.signal_after_parked_ms[1]!));
       pending = pending.filter((id) => !waiting.has(id));
       await sleep(200);
     }
+  })();
+
+  // The jobs arrive at a pace the slots keep up with, so that a resumed job finds a free slot
+  // (the resume delays then measure the wake-up, not a queue), yet, each parked for seconds, far
+  // more of them are parked at a time than there are slots.
+  const runStarted = Date.now();
+  const plan = (seq: number) => {
+    const timeout = Math.random() < settings.timeout_share;
+    return {
+      seq,
+      stepMs: STEP_NAMES.map(() => between(settings.step_ms[0]!, settings.step_ms[1]!)),
+      sleepMs: between(settings.sleep_ms[0]!, settings.sleep_ms[1]!),
+      waitTimeoutMs: timeout
+        ? between(settings.timeout_ms[0]!, settings.timeout_ms[1]!)
+        : settings.signalled_wait_timeout_ms,
+      expect: timeout ? ('timeout' as const) : ('signal' as const),
+    };
+  };
+  const enqueue = (async () => {
+    for (let seq = 0; seq < settings.jobs && !run.stopping();) {
+      const batch = Array.from(
+        { length: Math.min(settings.arrivals_per_sec, settings.jobs - seq) },
+        () => plan(seq++),
+      );
+      const jobs = await jobdeck.enqueueJobs(
+        batch.map((payload) => ({ type: 'steps_chain', payload })),
+      );
+      for (const [i, job] of jobs.entries()) {
+        if (batch[i]!.expect === 'timeout') continue;
+        if (Math.random() < settings.early_signal_share)
+          send(job.id, between(settings.early_signal_ms[0]!, settings.early_signal_ms[1]!));
+        else pending.push(job.id);
+      }
+      await sleep(Math.max(0, runStarted + (seq / settings.arrivals_per_sec) * 1000 - Date.now()));
+    }
+    enqueued = true;
   })();
 
   // The faults: kill -9 of the worker with the most jobs running (in a step), then a fresh one.
@@ -177,6 +190,8 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
     }
   })();
 
+  await enqueue;
+  say(`steps: ${settings.jobs} jobs enqueued; waiting for them to finish`);
   const gaveUpAfterMs = await drain(pool, {
     deadline: Date.now() + settings.drain_deadline_ms,
     stallMs: SETTINGS.stall_ms,
@@ -261,6 +276,10 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
       limit: '> slots',
     },
     'steps done while parked > slots': { value: parking.steps_done_while_over_slots, limit: '> 0' },
+    'jobs due, waiting for a slot (median / most)': {
+      value: `${parking.median_ready_waiting} / ${parking.most_ready_waiting}`,
+      limit: '',
+    },
     'resume after sleep p50 / p95 (ms)': { value: delay(figures.resume_after_sleep), limit: '' },
     'resume after signal p50 / p95 (ms)': { value: delay(figures.resume_after_signal), limit: '' },
     'resume after timeout p50 / p95 (ms)': {
