@@ -119,7 +119,7 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
   let pending: string[] = [];
   let enqueued = false;
   const signaller = (async () => {
-    while ((!enqueued || pending.length > 0) && !run.stopping()) {
+    while ((!enqueued || pending.length > 0) && !done && !run.stopping()) {
       const waiting = new Set(await waitingForSignal(pool, pending));
       for (const id of waiting)
         send(id, between(settings.signal_after_parked_ms[0]!, settings.signal_after_parked_ms[1]!));
@@ -220,7 +220,10 @@ export async function runSteps(run: ScenarioRun): Promise<number> {
   if (gaveUpAfterMs !== null) problems.push(`nothing finished for ${gaveUpAfterMs} ms`);
   if (sendFailures.length > 0)
     problems.push(`${sendFailures.length} signals refused, e.g. ${sendFailures[0]}`);
-  if (kills.length === 0) problems.push('no worker was killed mid-step');
+  if (kills.length === 0 || figures.steps_rerun_after_crash === 0)
+    problems.push(
+      `no kill interrupted a step (${kills.length} kills): the crash checks did not run`,
+    );
   for (const r of fleet.replacements)
     problems.push(
       `${r.name} exited on its own (${r.exit}) at ${r.at}; replaced by ${r.replaced_by}`,
