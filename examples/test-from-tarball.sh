@@ -26,7 +26,7 @@ tarball="$(ls "$work"/jobdeck-*.tgz)"
 echo "packed $(basename "$tarball"): $(du -k "$tarball" | cut -f1) kB, $(tar tzf "$tarball" | wc -l) files"
 
 mkdir "$work/$example"
-tar -C "$repo/examples/$example" --exclude node_modules --exclude package-lock.json -cf - . | tar -C "$work/$example" -xf -
+tar -C "$repo/examples/$example" --exclude node_modules --exclude package-lock.json --exclude dist --exclude uploads -cf - . | tar -C "$work/$example" -xf -
 cd "$work/$example"
 start=$(date +%s)
 npm install --no-audit --no-fund --loglevel=error "$tarball"
