@@ -90,6 +90,33 @@ function clientKey(client: LiveClient): number {
   return id;
 }
 
+/**
+ * One job or batch, followed: its feed for `id` (none for null) and a cancel that re-reads after.
+ * `follow` and `cancelOn` are module-level functions, so they never change between renders.
+ */
+function useFollowed<T>(
+  id: string | null,
+  options: LiveClientOptions | undefined,
+  follow: (client: LiveClient, id: string) => LiveFeed<T | null>,
+  cancelOn: (client: LiveClient, id: string) => Promise<unknown>,
+) {
+  const client = useClient(options);
+  const key = id === null ? null : `${clientKey(client)} ${id}`;
+  const state = useFeed(key, () => follow(client, id!), null);
+  const { refresh } = state;
+  const cancel = useCallback(async () => {
+    if (id === null) return;
+    await cancelOn(client, id);
+    await refresh();
+  }, [client, id, refresh, cancelOn]);
+  return { data: state.data, status: state.status, error: state.error, cancel, refresh };
+}
+
+const followJob = (client: LiveClient, id: string) => client.followJob(id);
+const cancelJob = (client: LiveClient, id: string) => client.cancelJob(id);
+const followBatch = (client: LiveClient, id: string) => client.followBatch(id);
+const cancelBatch = (client: LiveClient, id: string) => client.cancelBatch(id);
+
 /** What {@link useJob} returns. */
 export interface UseJobResult {
   /** The job as last received; null until the first state arrives. */
@@ -107,16 +134,8 @@ export interface UseJobResult {
  * `done` once the job has finished. Pass null to follow nothing.
  */
 export function useJob(id: string | null, options?: LiveClientOptions): UseJobResult {
-  const client = useClient(options);
-  const key = id === null ? null : `${clientKey(client)} ${id}`;
-  const state = useFeed(key, () => client.followJob(id!), null);
-  const { refresh } = state;
-  const cancel = useCallback(async () => {
-    if (id === null) return;
-    await client.cancelJob(id);
-    await refresh();
-  }, [client, id, refresh]);
-  return { job: state.data, status: state.status, error: state.error, cancel, refresh };
+  const { data, ...rest } = useFollowed(id, options, followJob, cancelJob);
+  return { job: data, ...rest };
 }
 
 /** What {@link useBatch} returns. */
@@ -131,16 +150,8 @@ export interface UseBatchResult {
 
 /** Follows one batch's aggregate progress live; `status` is `done` once every job finished. */
 export function useBatch(id: string | null, options?: LiveClientOptions): UseBatchResult {
-  const client = useClient(options);
-  const key = id === null ? null : `${clientKey(client)} ${id}`;
-  const state = useFeed(key, () => client.followBatch(id!), null);
-  const { refresh } = state;
-  const cancel = useCallback(async () => {
-    if (id === null) return;
-    await client.cancelBatch(id);
-    await refresh();
-  }, [client, id, refresh]);
-  return { batch: state.data, status: state.status, error: state.error, cancel, refresh };
+  const { data, ...rest } = useFollowed(id, options, followBatch, cancelBatch);
+  return { batch: data, ...rest };
 }
 
 /** What {@link useActiveJobs} returns. */

@@ -232,7 +232,9 @@ export function openFeed<T>(options: LiveClientOptions, spec: FeedSpec<T>): Live
       stale = setTimeout(() => attempt.abort(), staleAfter);
     };
     let refresher: ReturnType<typeof setInterval> | undefined;
-    let wasLive = false;
+    // A stream that opens and drops before telling anything counts as a failure, so a server
+    // that keeps doing that sends the feed to polling instead of reconnecting forever.
+    let delivered = false;
     try {
       traffic();
       const response = await (options.fetch ?? fetch)(
@@ -254,9 +256,11 @@ export function openFeed<T>(options: LiveClientOptions, spec: FeedSpec<T>): Live
         set({ error });
         return 'failed';
       }
-      wasLive = true;
       set({ status: 'live', error: null });
-      if (spec.readOnOpen) await reread();
+      if (spec.readOnOpen) {
+        await reread();
+        delivered = true;
+      }
       if (spec.refreshEveryMs)
         refresher = setInterval(() => void reread().catch(() => {}), spec.refreshEveryMs);
       for await (const event of readServerSentEvents(response.body, traffic)) {
@@ -265,12 +269,13 @@ export function openFeed<T>(options: LiveClientOptions, spec: FeedSpec<T>): Live
           set({ status: 'done' });
           return 'done';
         }
-        if (event.event === 'expired') return 'dropped';
+        if (event.event === 'expired') return delivered ? 'dropped' : 'failed';
         if (event.event === 'reconnected') {
           await reread();
           continue;
         }
-        if (event.event === 'error') return 'dropped';
+        if (event.event === 'error') return delivered ? 'dropped' : 'failed';
+        delivered = true;
         const next = spec.apply(event, state.data);
         if (next === 'reread') await reread();
         else
@@ -281,7 +286,8 @@ export function openFeed<T>(options: LiveClientOptions, spec: FeedSpec<T>): Live
           });
         if (state.status === 'done') return 'done';
       }
-      return stop.signal.aborted ? 'closed' : 'dropped';
+      if (stop.signal.aborted) return 'closed';
+      return delivered ? 'dropped' : 'failed';
     } catch (error) {
       if (stop.signal.aborted) return 'closed';
       if (error instanceof LiveError && error.status !== null && REFUSED.has(error.status)) {
@@ -296,7 +302,7 @@ export function openFeed<T>(options: LiveClientOptions, spec: FeedSpec<T>): Live
                 cause: error,
               }),
       });
-      return wasLive ? 'dropped' : 'failed';
+      return delivered ? 'dropped' : 'failed';
     } finally {
       clearTimeout(stale);
       clearInterval(refresher);

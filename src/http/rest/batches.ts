@@ -10,6 +10,7 @@ import { HttpError } from './errors.ts';
 import { parse, requireIdentity } from './requests.ts';
 import { JOB_ID_PATTERN } from '../../jobs/ids.ts';
 import { BatchSchema } from './schemas.ts';
+import { callAt } from '../../util/timers.ts';
 
 const batchIdParams = z.object({
   id: z.string().regex(JOB_ID_PATTERN, 'must be a batch id (a UUID)'),
@@ -112,13 +113,11 @@ export function registerBatchRoutes(app: FastifyInstance, options: BatchRouteOpt
     if (!res.socket || res.socket.destroyed) gone = true;
     open.add(end);
     reply.hijack();
-    const expiry = setTimeout(
-      () => {
-        if (!gone) write('expired', { message: 'your token expired; reconnect with a new one' });
-        end();
-      },
-      Math.max(0, identity.expiresAt.getTime() - Date.now()),
-    );
+    // A session without an end (the application's `identify`) expires at the end of time.
+    const cancelExpiry = callAt(identity.expiresAt.getTime(), () => {
+      if (!gone) write('expired', { message: 'your token expired; reconnect with a new one' });
+      end();
+    });
     const heartbeat = setInterval(() => {
       if (!gone) res.write(': ping\n\n');
     }, heartbeatMs);
@@ -166,7 +165,7 @@ export function registerBatchRoutes(app: FastifyInstance, options: BatchRouteOpt
         }
       }
     } finally {
-      clearTimeout(expiry);
+      cancelExpiry();
       clearInterval(heartbeat);
       removeReconnect();
       open.delete(end);
