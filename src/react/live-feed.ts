@@ -270,20 +270,21 @@ export function openFeed<T>(options: LiveClientOptions, spec: FeedSpec<T>): Live
           return 'done';
         }
         if (event.event === 'expired') return delivered ? 'dropped' : 'failed';
-        if (event.event === 'reconnected') {
-          await reread();
-          continue;
-        }
         if (event.event === 'error') return delivered ? 'dropped' : 'failed';
-        delivered = true;
-        const next = spec.apply(event, state.data);
-        if (next === 'reread') await reread();
-        else
-          set({
-            data: next,
-            receivedAt: Date.now(),
-            ...(finished(next) ? { status: 'done' } : {}),
-          });
+        if (event.event === 'reconnected') {
+          // the server's listener reconnected: changes may have been missed
+          await reread();
+        } else {
+          delivered = true;
+          const next = spec.apply(event, state.data);
+          if (next === 'reread') await reread();
+          else
+            set({
+              data: next,
+              receivedAt: Date.now(),
+              ...(finished(next) ? { status: 'done' } : {}),
+            });
+        }
         if (state.status === 'done') return 'done';
       }
       if (stop.signal.aborted) return 'closed';
@@ -320,7 +321,16 @@ export function openFeed<T>(options: LiveClientOptions, spec: FeedSpec<T>): Live
         if (state.status === 'done') return false;
         set({ status: 'polling', error: null });
       } catch (error) {
-        const live = error as LiveError;
+        const live =
+          error instanceof LiveError
+            ? error
+            : new LiveError(
+                null,
+                `jobdeck's answer could not be read: ${(error as Error).message}`,
+                {
+                  cause: error,
+                },
+              );
         if (live.status !== null && REFUSED.has(live.status)) {
           refuse(live);
           return false;

@@ -172,6 +172,38 @@ describe('createLiveClient().followJob()', () => {
     expect(second.now().data).toMatchObject({ status: 'succeeded', progress: 100 });
   });
 
+  it('asks the token function again after a 401, and reopens a stream gone silent', async () => {
+    const job = await bed.jobdeck.enqueueJob(
+      'import_file',
+      { filename: 'quiet.csv', rows: 20, stepDelayMs: 0 },
+      { ownerId: 'lia', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
+    );
+    const tokens = [
+      await tokenFor('lia', 'acme', { ttlSeconds: 1 }),
+      await tokenFor('lia', 'acme'),
+    ];
+    // the first token is expired by the time the feed opens
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    let asked = 0;
+    const client = createLiveClient({
+      baseUrl: bed.server.url,
+      token: () => tokens[Math.min(asked++, 1)]!,
+      staleAfterMs: 300,
+      reconnect: { initialDelayMs: 50, maxDelayMs: 100 },
+    });
+    const feed = record(client.followJob(job.id));
+    await waitFor(() => feed.now().status === 'live', { what: 'live with the renewed token' });
+    expect(asked).toBe(2);
+    // nothing changes and the server pings every 15 s: after 300 ms the stream is taken for dead
+    await waitFor(() => feed.statuses.filter((s) => s === 'live').length >= 2, {
+      what: 'a stale stream reopened',
+    });
+    expect(feed.statuses.slice(0, 3)).toEqual(['connecting', 'live', 'reconnecting']);
+    expect(feed.now().error).toBeNull();
+    await bed.jobdeck.cancelJob(job.id);
+    await waitFor(() => feed.now().status === 'done', { what: 'the cancel' });
+  });
+
   it('stops with the server’s reason when refused', async () => {
     const job = await importJob(0, 'lia');
     const client = createLiveClient({
