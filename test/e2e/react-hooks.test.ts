@@ -1,19 +1,14 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build, defaultClientConditions, type Rollup } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from 'jobdeck';
-import { jobdeckFastify } from 'jobdeck/server';
 import { loadTasks, type TaskRegistry } from '../../src/jobs/registry.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
-
-/** Debian's Chromium (`.ci/run` installs it when missing); CHROMIUM_PATH overrides. */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
+import { haveChromium, launchChromium, mountWithCookieSignIn } from '../helpers/browser.ts';
 
 let t: TestDatabase;
 let tasks: TaskRegistry;
@@ -56,12 +51,6 @@ beforeAll(async () => {
   // An application with its own sign-in (a cookie names the user) and jobdeck mounted under it:
   // the hooks send no token, the page's cookie identifies the user.
   host = Fastify();
-  host.get('/login', async (request, reply) => {
-    const { user } = request.query as { user: string };
-    return reply
-      .header('set-cookie', `app_user=${encodeURIComponent(user)}; Path=/; HttpOnly`)
-      .send('signed in');
-  });
   host.get('/', async (_request, reply) =>
     reply
       .type('text/html')
@@ -71,19 +60,9 @@ beforeAll(async () => {
   );
   host.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
   host.get('/page.js', async (_request, reply) => reply.type('text/javascript').send(script));
-  await host.register(jobdeckFastify, {
-    prefix: '/jobs-api',
-    connectionString: t.url,
-    identify: (request) => {
-      const user = /(?:^|;\s*)app_user=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
-      return user ? { userId: decodeURIComponent(user), orgId: 'acme', role: 'user' } : null;
-    },
-  });
+  await mountWithCookieSignIn(host, t.url);
   origin = await host.listen({ port: 0, host: '127.0.0.1' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
