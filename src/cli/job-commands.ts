@@ -202,6 +202,21 @@ export async function runRetry(config: Config, command: Command<'retry'>): Promi
   return 0;
 }
 
+/**
+ * `jobdeck signal <job-id|key> <event> [json-data]`: sends a signal to a job; its
+ * `ctx.waitFor(event)` returns the data (the job runs again at once when it is parked on it).
+ */
+export async function runSignal(config: Config, command: Command<'signal'>): Promise<number> {
+  const { target, event, data } = command;
+  const id = await withClient(config, (jobdeck) => jobdeck.signal(target, event, data));
+  process.stdout.write(
+    command.json
+      ? `${JSON.stringify({ jobId: id, event })}\n`
+      : `signal ${event} sent to job ${id}\n`,
+  );
+  return 0;
+}
+
 /** `jobdeck stats [--since 1h|ISO] [--type t] [--json]`: queue and job statistics. */
 export async function runStats(config: Config, command: Command<'stats'>): Promise<number> {
   const { since, type } = command;
@@ -240,7 +255,9 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
 }
 
 /** The commands that work on jobs through a client. */
-export type JobCommand = Command<'enqueue' | 'jobs' | 'watch' | 'cancel' | 'retry' | 'stats'>;
+export type JobCommand = Command<
+  'enqueue' | 'jobs' | 'watch' | 'cancel' | 'retry' | 'signal' | 'stats'
+>;
 
 const RUNNERS: {
   [C in JobCommand['command']]: (config: Config, command: Command<C>) => Promise<number>;
@@ -250,6 +267,7 @@ const RUNNERS: {
   watch: runWatch,
   cancel: runCancel,
   retry: runRetry,
+  signal: runSignal,
   stats: runStats,
 };
 
