@@ -230,14 +230,14 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
   const s = stats.byStatus;
   const lines = [
     `since ${new Date(stats.since).toISOString()}${stats.type ? ` (type ${stats.type})` : ''}`,
-    `now:      ${s.queued} queued, ${s.running} running, ${s.retrying} retrying`,
+    `now:      ${s.waiting} waiting, ${s.queued} queued, ${s.running} running, ${s.retrying} retrying`,
     `finished: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled} cancelled (${stats.throughput.perMinute}/min)`,
     `queue:    ${stats.queue.ready} ready, ${stats.queue.scheduled} scheduled, ${stats.queue.held} held` +
       (stats.queue.paused > 0 ? ` (${stats.queue.paused} paused)` : '') +
       (stats.queue.oldestReadyAgeMs === null
         ? ''
         : `; oldest ready for ${(stats.queue.oldestReadyAgeMs / 1000).toFixed(1)} s`),
-    `waiting:  ${stats.waiting.concurrencyLimit} held by a concurrency limit, ${stats.waiting.rateLimit} rate limited`,
+    `waiting:  ${stats.waiting.dependencies} for dependencies, ${stats.waiting.concurrencyLimit} held by a concurrency limit, ${stats.waiting.rateLimit} rate limited`,
   ];
   if (stats.byType.length > 0) {
     lines.push(
