@@ -231,20 +231,22 @@ export function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] 
   ];
 }
 
-/** The checked `dependsOn` of a spec (null when it has none) and its `onDependencyFailure`. */
-export function checkDependsOn(spec: JobSpec): string[] | null {
-  const policy = spec.onDependencyFailure;
-  if (
-    policy !== undefined &&
-    policy !== null &&
-    !(DEPENDENCY_FAILURE_POLICIES as readonly unknown[]).includes(policy)
-  )
+/** The checked `onDependencyFailure` of a spec: one of the policies, or undefined. */
+export function checkDependencyPolicy(policy: unknown): DependencyFailurePolicy | undefined {
+  if (policy === undefined || policy === null) return undefined;
+  if (!(DEPENDENCY_FAILURE_POLICIES as readonly unknown[]).includes(policy))
     throw new InvalidArgumentError(
       `onDependencyFailure must be ${DEPENDENCY_FAILURE_POLICIES.join(' or ')}, got ${show(policy)}`,
     );
+  return policy as DependencyFailurePolicy;
+}
+
+/** The checked `dependsOn` of a spec (null when it has none) and its `onDependencyFailure`. */
+export function checkDependsOn(spec: JobSpec): string[] | null {
+  const policy = checkDependencyPolicy(spec.onDependencyFailure);
   const ids = spec.dependsOn;
   if (ids === undefined || ids === null) {
-    if (policy !== undefined && policy !== null)
+    if (policy !== undefined)
       throw new InvalidArgumentError('onDependencyFailure needs dependsOn (the jobs to wait for)');
     return null;
   }

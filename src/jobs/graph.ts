@@ -2,8 +2,7 @@ import type { Job } from '../db/types.ts';
 import { queryRows, type Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { translateDatabaseError } from './db-errors.ts';
-import { specJson, type EnqueueSettings, type JobSpec } from './enqueue.ts';
-import { DEPENDENCY_FAILURE_POLICIES } from './states.ts';
+import { checkDependencyPolicy, specJson, type EnqueueSettings, type JobSpec } from './enqueue.ts';
 
 /** One job of {@link JobGraph}: a job spec whose `dependsOn` names refs of the graph or job ids. */
 export interface GraphJobSpec extends JobSpec {
@@ -92,15 +91,8 @@ export async function enqueueGraphOn(
 
 /** The checked `dependsOn` of a graph job: strings, each a ref or (checked by SQL) a job id. */
 function checkRefs(spec: GraphJobSpec, jobs: JobGraph['jobs']): string[] | null {
-  const { dependsOn, onDependencyFailure: policy } = spec;
-  if (
-    policy !== undefined &&
-    policy !== null &&
-    !(DEPENDENCY_FAILURE_POLICIES as readonly unknown[]).includes(policy)
-  )
-    throw new InvalidArgumentError(
-      `onDependencyFailure must be ${DEPENDENCY_FAILURE_POLICIES.join(' or ')}, got ${String(policy)}`,
-    );
+  const { dependsOn } = spec;
+  checkDependencyPolicy(spec.onDependencyFailure);
   if (dependsOn === undefined || dependsOn === null) return null;
   if (!Array.isArray(dependsOn))
     throw new InvalidArgumentError('dependsOn must be an array of refs or job ids');

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import type { GraphJobSpec } from '../../src/jobs/graph.ts';
 import { loadTasks } from '../../src/jobs/registry.ts';
-import { ROOT, runCli, startCli } from '../helpers/cli.ts';
+import { ROOT, runCli, workerProcesses } from '../helpers/cli.ts';
 import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 
@@ -20,20 +20,9 @@ let t: TestDatabase;
 let jobdeck: Jobdeck;
 let env: Record<string, string>;
 let dataDir: string;
-const workers: Awaited<ReturnType<typeof startCli>>[] = [];
-
-async function startWorkers(n: number): Promise<void> {
-  const started = await Promise.all(
-    Array.from({ length: n }, () => startCli(['worker'], env, { timeoutMs: 60_000 })),
-  );
-  workers.push(...started);
-}
-
-async function stopWorkers(): Promise<void> {
-  const left = workers.splice(0);
-  for (const worker of left) worker.child.kill('SIGTERM');
-  await Promise.all(left.map((worker) => worker.exited.catch(() => null)));
-}
+const workers = workerProcesses(() => env);
+const startWorkers = (n: number) => workers.start(n);
+const stopWorkers = () => workers.stop();
 
 /** A small seeded PRNG (mulberry32), so the graph is the same on every run. */
 function random(seed: number): () => number {
