@@ -3992,21 +3992,28 @@ begin
            where j.id = any(v_ids)
            group by j.id, j.on_dependency_failure) s;
 
-  with recursive c(id, reason) as (
-    select l.id, l.reason from rows from (pg_catalog.unnest(v_cancel), pg_catalog.unnest(v_reasons)) as l(id, reason)
-    union
-    select j.id, c.reason
-      from c join jobdeck.jobs j on j.depends_on && array[c.id]
-     where j.depends_on is not null and j.status = 'waiting' and j.on_dependency_failure = 'cancel'
-  ), one as (
-    select distinct on (c.id) c.id, c.reason from c order by c.id, c.reason
-  )
-  update jobdeck.jobs j
-     set status = 'cancelled', finished_at = pg_catalog.now(), cancel_reason = pg_catalog.left(one.reason, 1000),
-         eta_at = null, updated_at = pg_catalog.now()
-    from one
-   where j.id = one.id and j.status = 'waiting';
-  get diagnostics v_n = row_count;
+  if v_cancel is not null then
+    -- The closure first, then its rows locked in id order (as every other locker of jobs rows
+    -- does), then the update: two settles cancelling overlapping descendants cannot deadlock.
+    with recursive c(id, reason) as (
+      select l.id, l.reason from rows from (pg_catalog.unnest(v_cancel), pg_catalog.unnest(v_reasons)) as l(id, reason)
+      union
+      select j.id, c.reason
+        from c join jobdeck.jobs j on j.depends_on && array[c.id]
+       where j.depends_on is not null and j.status = 'waiting' and j.on_dependency_failure = 'cancel'
+    ), one as (
+      select distinct on (c.id) c.id, c.reason from c order by c.id, c.reason
+    )
+    select array_agg(one.id order by one.id), array_agg(one.reason order by one.id)
+      into v_cancel, v_reasons from one;
+    perform 1 from (select j.id from jobdeck.jobs j where j.id = any(v_cancel) order by j.id for update) l;
+    update jobdeck.jobs j
+       set status = 'cancelled', finished_at = pg_catalog.now(), cancel_reason = pg_catalog.left(l.reason, 1000),
+           eta_at = null, updated_at = pg_catalog.now()
+      from rows from (pg_catalog.unnest(v_cancel), pg_catalog.unnest(v_reasons)) as l(id, reason)
+     where j.id = l.id and j.status = 'waiting';
+    get diagnostics v_n = row_count;
+  end if;
 
   if v_release is not null then
     with gw as (

@@ -235,6 +235,34 @@ describe('a dependency that fails', () => {
   });
 });
 
+describe('a long chain', () => {
+  it('is cancelled, and revived by a retry, in one statement each, however deep', async () => {
+    const jobs: Record<string, { type: string; payload: unknown; dependsOn?: string[] }> = {
+      c0: { type: 'dep_step', payload: step(0, { fail: true }) },
+    };
+    for (let i = 1; i < 300; i++)
+      jobs[`c${i}`] = { type: 'dep_step', payload: step(i), dependsOn: [`c${i - 1}`] };
+    const g = await jobdeck.enqueueGraph({ jobs });
+    const ids = Object.values(g).map((job) => job.id);
+    const root = g['c0']!.id;
+    const count = async (status: string) => {
+      const { rows } = await t.pool.query<{ n: number }>(
+        'select count(*)::int as n from jobdeck.jobs where id = any($1::uuid[]) and status = $2',
+        [ids, status],
+      );
+      return rows[0]!.n;
+    };
+    expect(await count('waiting')).toBe(299);
+    await jobdeck.cancelJob(root);
+    expect(await count('cancelled')).toBe(300);
+    await jobdeck.retryJob(root);
+    expect(await count('waiting')).toBe(299);
+    expect((await jobdeck.getJob(g['c299']!.id)).cancel_reason).toBeNull();
+    await jobdeck.cancelJob(root); // nothing of it left for the next tests' workers
+    expect(await count('cancelled')).toBe(300);
+  });
+});
+
 describe('enqueueGraph()', () => {
   it('enqueues a fan-out / fan-in graph in one call and runs it in order', async () => {
     const g = await jobdeck.enqueueGraph({
