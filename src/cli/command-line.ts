@@ -324,6 +324,8 @@ function enqueueCommand(values: Values, positionals: string[]) {
     throw new UsageError(`--key-mode must be keep or replace, got "${keyMode}"`);
   if (keyMode !== undefined && values['key'] === undefined)
     throw new UsageError('--key-mode needs --key');
+  if (template !== undefined && values['depends-on'] !== undefined)
+    throw new UsageError('--depends-on cannot be combined with --template');
   const options: EnqueueOptions = {
     ...dependencyFlags(values),
     priority,

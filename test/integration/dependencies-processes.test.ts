@@ -198,6 +198,9 @@ describe('the CLI', () => {
     );
     expect(policy.code).toBe(2);
     expect(policy.stderr).toContain('--on-dependency-failure must be cancel or run, got "later"');
+    const template = await runCli(['enqueue', '--template', 't', '--depends-on', parentId], env);
+    expect(template.code).toBe(2);
+    expect(template.stderr).toContain('--depends-on cannot be combined with --template');
     const alone = await runCli(['enqueue', 'dep_step', '--on-dependency-failure', 'run'], env);
     expect(alone.code).toBe(2);
     expect(alone.stderr).toContain('--on-dependency-failure needs --depends-on');

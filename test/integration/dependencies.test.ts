@@ -146,6 +146,9 @@ describe('enqueueJob() with dependsOn', () => {
     await expect(
       jobdeck.enqueueJobs([{ type: 'dep_step', payload: step(2), dependsOn: [parent.id] }]),
     ).rejects.toThrow(/jobs\[0\]: dependsOn is not taken here/);
+    await expect(
+      jobdeck.enqueueFromTemplate('any', {}, { dependsOn: [parent.id] }),
+    ).rejects.toThrow(/dependsOn is not taken by enqueueFromTemplate/);
     expect(await jobCount()).toBe(before + 1);
   });
 
