@@ -94,6 +94,16 @@ describe('enqueueJob() with dependsOn', () => {
     expect(done.result).toEqual({ n: 2 });
   });
 
+  it('gives a task with limits (its own process) its parents too', async () => {
+    const parent = await jobdeck.enqueueJob('dep_step', step(1));
+    const child = await jobdeck.enqueueJob('dep_isolated', {}, { dependsOn: [parent.id] });
+    await runTestWorker(t, tasks);
+    const done = await waitForStatus(jobdeck, child.id, 'succeeded', { timeoutMs: 30_000 });
+    expect(done.result).toEqual({
+      parents: [{ id: parent.id, type: 'dep_step', status: 'succeeded', result: { n: 1 } }],
+    });
+  });
+
   it('runs at once when its dependencies already succeeded', async () => {
     await runTestWorker(t, tasks);
     const parent = await jobdeck.enqueueJob('dep_step', step(1));
