@@ -42,6 +42,7 @@ async function attempt(
     },
     sleep: () => Promise.resolve(),
     waitFor: () => Promise.reject(new Error('no durable steps here')),
+    parents: () => Promise.resolve([]),
   };
   const helpers = {
     job: {},

@@ -198,16 +198,21 @@ create table jobdeck.jobs (
   rate_deferrals integer default 0 not null,
   fair_at timestamp with time zone,
   batch_id uuid,
+  depends_on uuid[],
+  on_dependency_failure text,
+  has_dependants boolean default false not null,
   constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
   constraint current_step_length CHECK ((length(current_step) <= 200)),
+  constraint depends_on_size CHECK (((depends_on IS NULL) OR ((cardinality(depends_on) >= 1) AND (cardinality(depends_on) <= 1000)))),
   constraint errors_is_array CHECK ((jsonb_typeof(errors) = 'array'::text)),
   constraint finished_has_time CHECK (((status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])) = (finished_at IS NOT NULL))),
   constraint jobs_pkey PRIMARY KEY (id),
   constraint key_length CHECK (((length(key) >= 1) AND (length(key) <= 512))),
   constraint max_attempts_in_range CHECK (((max_attempts >= 1) AND (max_attempts <= 32767))),
   constraint notify_email_is_object CHECK ((jsonb_typeof(notify_email) = 'object'::text)),
+  constraint on_dependency_failure_is_known CHECK ((((depends_on IS NULL) AND (on_dependency_failure IS NULL)) OR ((depends_on IS NOT NULL) AND (on_dependency_failure = ANY (ARRAY['cancel'::text, 'run'::text]))))),
   constraint org_id_length CHECK (((length(org_id) >= 1) AND (length(org_id) <= 200))),
   constraint owner_id_length CHECK (((length(owner_id) >= 1) AND (length(owner_id) <= 200))),
   constraint priority_in_range CHECK (((priority >= '-32768'::integer) AND (priority <= 32767))),
@@ -216,15 +221,16 @@ create table jobdeck.jobs (
   constraint rate_deferrals_not_negative CHECK ((rate_deferrals >= 0)),
   constraint related_id_length CHECK (((length(related_id) >= 1) AND (length(related_id) <= 200))),
   constraint related_type_length CHECK (((length(related_type) >= 1) AND (length(related_type) <= 100))),
-  constraint status_is_known CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text, 'retrying'::text]))),
+  constraint status_is_known CHECK ((status = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text, 'retrying'::text]))),
   constraint total_steps_not_negative CHECK ((total_steps >= 0)),
   constraint type_is_valid CHECK ((type ~ '^[A-Za-z0-9_.:-]{1,128}$'::text)),
   constraint webhook_url_is_http CHECK (((webhook_url ~ '^https?://[^\s]+$'::text) AND (length(webhook_url) <= 2000)))
 ) with (fillfactor=80);
 alter table jobdeck.jobs enable row level security;
-CREATE INDEX jobs_active_idx ON jobdeck.jobs USING btree (created_at DESC, id) WHERE (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text]));
+CREATE INDEX jobs_active_idx ON jobdeck.jobs USING btree (created_at DESC, id) WHERE (status = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'retrying'::text]));
 CREATE INDEX jobs_batch_idx ON jobdeck.jobs USING btree (batch_id, status) WHERE (batch_id IS NOT NULL);
 CREATE INDEX jobs_created_idx ON jobdeck.jobs USING btree (created_at DESC, id);
+CREATE INDEX jobs_depends_on_idx ON jobdeck.jobs USING gin (depends_on) WHERE (depends_on IS NOT NULL);
 CREATE INDEX jobs_fair_turn_idx ON jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE (fair_at IS NOT NULL);
 CREATE INDEX jobs_finished_idx ON jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
 CREATE UNIQUE INDEX jobs_gw_job_id_idx ON jobdeck.jobs USING btree (gw_job_id) WHERE (gw_job_id IS NOT NULL);
@@ -244,6 +250,7 @@ CREATE TRIGGER _500_notify_insert AFTER INSERT ON jobdeck.jobs REFERENCING NEW T
 CREATE TRIGGER _500_notify_update AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_update();
 CREATE TRIGGER _600_count_batch AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__count_batch();
 CREATE TRIGGER _600_deliveries AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__deliveries();
+CREATE TRIGGER _700_settle_dependants AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__settle_dependants();
 create policy jobs_select_org on jobdeck.jobs for select to jobdeck_admin using (((org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
 create policy jobs_select_own on jobdeck.jobs for select to jobdeck_user using (((owner_id = jobdeck.current_user_id()) AND (org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
 create policy jobs_select_system on jobdeck.jobs for select to jobdeck_system using (true);
@@ -254,13 +261,16 @@ comment on column jobdeck.jobs.batch_id is 'The batch this job belongs to (enque
 comment on column jobdeck.jobs.concurrency_key is 'The job''s key under its task type''s per-key concurrency limit (defineTask concurrency.key), computed at enqueue.';
 comment on column jobdeck.jobs.current_step is '@behavior +filterBy
 What the task says it is doing now.';
+comment on column jobdeck.jobs.depends_on is 'The jobs this job waits for (enqueued with dependsOn): it runs once all of them have succeeded.';
 comment on column jobdeck.jobs.fair_at is '@behavior -*
 The turn a fair job was given: its Graphile job''s run_at. Null when it was not given one.';
 comment on column jobdeck.jobs.gw_job_id is '@behavior -*
 Graphile Worker''s job id of the current attempt.';
+comment on column jobdeck.jobs.has_dependants is 'Whether some job depends on this one.';
 comment on column jobdeck.jobs.held_at is 'Set while a queued job waits for its organisation to drop below its concurrency cap.';
 comment on column jobdeck.jobs.held_reason is 'Why a waiting job is not running: the concurrency limit that holds it, or the rate limit that put it back (and until when).';
 comment on column jobdeck.jobs.notify_email is 'E-mail notification: {"to": [addresses], "on": ["succeeded", "failed"]}; hidden from the API.';
+comment on column jobdeck.jobs.on_dependency_failure is 'What happens when a dependency fails or is cancelled: cancel (this job is cancelled too) or run (it runs once every dependency has finished).';
 comment on column jobdeck.jobs.priority is '@behavior +filterBy +orderBy
 Lower runs first (urgent -20, high -10, normal 0, low 10).';
 comment on column jobdeck.jobs.progress is '@behavior +filterBy +orderBy
@@ -287,11 +297,11 @@ CREATE OR REPLACE FUNCTION jobdeck.active_jobs()
  STABLE
 AS $function$
   select j.* from jobdeck.jobs j
-   where j.status in ('queued', 'running', 'retrying')
+   where j.status in ('waiting', 'queued', 'running', 'retrying')
    order by j.created_at desc, j.id desc
 $function$;
 comment on function jobdeck.active_jobs() is '@behavior +filter +order
-Jobs that are queued, running or waiting to retry, newest first.';
+Jobs that are waiting for their dependencies, queued, running or waiting to retry, newest first.';
 -- privileges on function jobdeck.active_jobs(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.batches_finished(batch jobdeck.batches)
@@ -414,7 +424,7 @@ $function$;
 comment on function jobdeck.delete_job_template(name text) is 'Remove a job template (trusted callers); true when it existed.';
 -- privileges on function jobdeck.delete_job_template(name text): jobdeck_system=EXECUTE
 
-CREATE OR REPLACE FUNCTION jobdeck.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, webhook_url text DEFAULT NULL::text, notify_email text[] DEFAULT NULL::text[], notify_on text[] DEFAULT NULL::text[])
+CREATE OR REPLACE FUNCTION jobdeck.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, webhook_url text DEFAULT NULL::text, notify_email text[] DEFAULT NULL::text[], notify_on text[] DEFAULT NULL::text[], depends_on uuid[] DEFAULT NULL::uuid[], on_dependency_failure text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -426,7 +436,8 @@ declare
 begin
   perform jobdeck_private.deny_api_caller('jobdeck.enqueue()');
   v_job := jobdeck_private.enqueue(type, payload, priority, run_at, max_attempts, key, queue, owner_id, org_id,
-                                   related_type, related_id, metadata, key_mode);
+                                   related_type, related_id, metadata, key_mode, depends_on,
+                                   on_dependency_failure);
   if webhook_url is not null then
     v_job := jobdeck_private.set_webhook(v_job.id, webhook_url);
   end if;
@@ -438,8 +449,8 @@ begin
   return v_job;
 end;
 $function$;
-comment on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
--- privileges on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]): jobdeck_system=EXECUTE
+comment on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[], depends_on uuid[], on_dependency_failure text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
+-- privileges on function jobdeck.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[], depends_on uuid[], on_dependency_failure text): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.enqueue_batch(specs jsonb, on_complete text DEFAULT NULL::text, payload jsonb DEFAULT '{}'::jsonb, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text)
  RETURNS jobdeck.batches
@@ -494,7 +505,120 @@ comment on function jobdeck.enqueue_from_template(name text, payload jsonb, prio
 Enqueue a job from a job template as the signed-in user (owner and organisation from the token). Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option, JD010 unknown template, 42501 not allowed.';
 -- privileges on function jobdeck.enqueue_from_template(name text, payload jsonb, priority integer, max_attempts integer, key text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
-CREATE OR REPLACE FUNCTION jobdeck.enqueue_job(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text)
+CREATE OR REPLACE FUNCTION jobdeck.enqueue_graph(jobs jsonb)
+ RETURNS TABLE(ref text, id uuid)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_ids    jsonb := '{}';
+  v_left   jsonb;
+  v_spec   jsonb;
+  v_ref    text;
+  v_dep    text;
+  v_deps   uuid[];
+  v_job    jobdeck.jobs;
+  v_moved  boolean;
+  v_state  text;
+  v_detail text;
+  v_msg    text;
+begin
+  perform jobdeck_private.deny_api_caller('jobdeck.enqueue_graph()');
+  if jobs is null or pg_catalog.jsonb_typeof(jobs) <> 'array' or pg_catalog.jsonb_array_length(jobs) = 0 then
+    raise exception 'jobs must be a non-empty array of job specs' using errcode = 'JD004';
+  end if;
+  if pg_catalog.jsonb_array_length(jobs) > 1000 then
+    raise exception 'jobs may hold at most 1000 jobs, got %', pg_catalog.jsonb_array_length(jobs) using errcode = 'JD004';
+  end if;
+  for v_spec in select e.value from pg_catalog.jsonb_array_elements(jobs) e loop
+    if pg_catalog.jsonb_typeof(v_spec) <> 'object' or pg_catalog.jsonb_typeof(v_spec -> 'ref') <> 'string'
+       or pg_catalog.length(v_spec ->> 'ref') not between 1 and 200 then
+      raise exception 'jobs: every job needs a ref, a name of 1 to 200 characters' using errcode = 'JD004';
+    end if;
+    if v_spec ? 'dependsOn' and pg_catalog.jsonb_typeof(v_spec -> 'dependsOn') not in ('array', 'null') then
+      raise exception 'jobs.%: dependsOn must be an array of refs or job ids', v_spec ->> 'ref' using errcode = 'JD004';
+    end if;
+    select d.value into v_dep
+      from pg_catalog.jsonb_array_elements_text(coalesce(nullif(v_spec -> 'dependsOn', 'null'), '[]')) d
+     where not exists (select 1 from pg_catalog.jsonb_array_elements(jobs) o where o.value ->> 'ref' = d.value)
+       and d.value !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+     limit 1;
+    if found then
+      raise exception 'jobs.%: dependsOn "%" is neither a ref of this call nor a job id', v_spec ->> 'ref', v_dep
+        using errcode = 'JD004';
+    end if;
+  end loop;
+  select e.value ->> 'ref' into v_ref from pg_catalog.jsonb_array_elements(jobs) e
+   group by e.value ->> 'ref' having pg_catalog.count(*) > 1 limit 1;
+  if v_ref is not null then
+    raise exception 'jobs: ref "%" names two jobs', v_ref using errcode = 'JD004';
+  end if;
+
+  v_left := jobs;
+  while pg_catalog.jsonb_array_length(v_left) > 0 loop
+    v_moved := false;
+    for v_spec in select e.value from pg_catalog.jsonb_array_elements(v_left) e loop
+      v_ref := v_spec ->> 'ref';
+      -- next when each dependency is enqueued already or is not a ref of this graph
+      continue when exists (
+        select 1 from pg_catalog.jsonb_array_elements_text(coalesce(nullif(v_spec -> 'dependsOn', 'null'), '[]')) d
+         where not v_ids ? d.value
+           and exists (select 1 from pg_catalog.jsonb_array_elements(jobs) o where o.value ->> 'ref' = d.value));
+      begin
+        v_deps := array(
+          select case when v_ids ? d.value then (v_ids ->> d.value)::uuid
+                      else d.value::uuid end
+            from pg_catalog.jsonb_array_elements_text(coalesce(nullif(v_spec -> 'dependsOn', 'null'), '[]')) d);
+        v_job := jobdeck.enqueue(
+          type => v_spec ->> 'type',
+          payload => coalesce(v_spec -> 'payload', '{}'),
+          priority => coalesce((v_spec ->> 'priority')::integer, 0),
+          run_at => (v_spec ->> 'runAt')::timestamptz,
+          max_attempts => (v_spec ->> 'maxAttempts')::integer,
+          key => v_spec ->> 'key',
+          queue => v_spec ->> 'queue',
+          owner_id => v_spec ->> 'ownerId',
+          org_id => v_spec ->> 'orgId',
+          related_type => v_spec ->> 'relatedType',
+          related_id => v_spec ->> 'relatedId',
+          metadata => coalesce(nullif(v_spec -> 'metadata', 'null'), '{}'),
+          key_mode => coalesce(v_spec ->> 'keyMode', 'keep'),
+          webhook_url => v_spec ->> 'webhookUrl',
+          notify_email => case when pg_catalog.jsonb_typeof(v_spec -> 'notifyEmail') = 'array'
+                               then array(select pg_catalog.jsonb_array_elements_text(v_spec -> 'notifyEmail'))
+                               when pg_catalog.jsonb_typeof(v_spec -> 'notifyEmail') = 'string'
+                               then array[v_spec ->> 'notifyEmail'] end,
+          notify_on => case when pg_catalog.jsonb_typeof(v_spec -> 'notifyOn') = 'array'
+                            then array(select pg_catalog.jsonb_array_elements_text(v_spec -> 'notifyOn')) end,
+          depends_on => nullif(v_deps, '{}'),
+          on_dependency_failure => v_spec ->> 'onDependencyFailure');
+      exception when others then
+        get stacked diagnostics v_state = returned_sqlstate, v_detail = pg_exception_detail, v_msg = message_text;
+        raise exception using message = 'jobs.' || v_ref || ': ' || v_msg, errcode = v_state,
+                              detail = coalesce(v_detail, '');
+      end;
+      v_ids := v_ids || pg_catalog.jsonb_build_object(v_ref, v_job.id);
+      v_moved := true;
+    end loop;
+    v_left := coalesce((select pg_catalog.jsonb_agg(e.value) from pg_catalog.jsonb_array_elements(v_left) e
+                         where not v_ids ? (e.value ->> 'ref')), '[]');
+    if not v_moved then
+      raise exception 'jobs: the dependencies of % form a cycle',
+        (select pg_catalog.string_agg('"' || (e.value ->> 'ref') || '"', ', ' order by e.value ->> 'ref')
+           from pg_catalog.jsonb_array_elements(v_left) e)
+        using errcode = 'JD004';
+    end if;
+  end loop;
+  return query select e.value ->> 'ref', (v_ids ->> (e.value ->> 'ref'))::uuid
+                 from pg_catalog.jsonb_array_elements(jobs) with ordinality e order by e.ordinality;
+end;
+$function$;
+comment on function jobdeck.enqueue_graph(jobs jsonb) is 'Enqueue jobs that depend on each other (refs) in one call, all or none; cycles are refused. Returns each ref with its job id. Errors as enqueue, prefixed with the ref.';
+-- privileges on function jobdeck.enqueue_graph(jobs jsonb): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.enqueue_job(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, depends_on uuid[] DEFAULT NULL::uuid[], on_dependency_failure text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -514,16 +638,16 @@ begin
     type, coalesce(payload, '{}'::jsonb), coalesce(priority, 0), run_at, max_attempts,
     jobdeck_private.api_enqueue_key(type, priority, max_attempts, key,
       format('job type "%s" cannot be enqueued through the API', type)),
-    null, v_owner, v_org, null, null, '{}'::jsonb, 'keep');
+    null, v_owner, v_org, null, null, '{}'::jsonb, 'keep', depends_on, on_dependency_failure);
   if v_job.owner_id is distinct from v_owner or v_job.org_id is distinct from v_org then
     raise exception 'key "%" is taken by a job that is not yours', key using errcode = 'JD004';
   end if;
   return v_job;
 end;
 $function$;
-comment on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text) is '@resultFieldName job
+comment on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, depends_on uuid[], on_dependency_failure text) is '@resultFieldName job
 Enqueue a job as the signed-in user (owner and organisation from the token). Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option, 42501 not allowed.';
--- privileges on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+-- privileges on function jobdeck.enqueue_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, depends_on uuid[], on_dependency_failure text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.enqueue_many(specs jsonb)
  RETURNS SETOF jobdeck.jobs
@@ -619,7 +743,7 @@ begin
     select j.type, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
            coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused
       from jobdeck.jobs j
-     where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
+     where j.status in ('waiting', 'queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
     select j.type, j.status, j.started_at, j.finished_at,
            extract(epoch from (j.finished_at - j.started_at)) * 1000 as ms,
@@ -633,6 +757,7 @@ begin
     select t.type,
            jsonb_build_object(
              'type', t.type,
+             'waiting', (select count(*) from active a where a.type = t.type and a.status = 'waiting'),
              'queued', (select count(*) from active a where a.type = t.type and a.status = 'queued'),
              'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
              'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
@@ -665,6 +790,7 @@ begin
     'at', now(),
     'type', job_stats.type,
     'byStatus', jsonb_build_object(
+      'waiting', (select count(*) from active a where a.status = 'waiting'),
       'queued', (select count(*) from active a where a.status = 'queued'),
       'running', (select count(*) from active a where a.status = 'running'),
       'retrying', (select count(*) from active a where a.status = 'retrying'),
@@ -680,8 +806,10 @@ begin
       'oldestReadyAgeMs', (select round(extract(epoch from now() - min(greatest(a.run_at, a.created_at))) * 1000)
                              from active a where a.status in ('queued', 'retrying') and a.run_at <= now())),
     -- waiting jobs held back by a limit, by reason (issue 20): a concurrency limit holds them
-    -- (held_at), a rate limit (or their task's "rate limited") put them back until later
+    -- (held_at), a rate limit (or their task's "rate limited") put them back until later; and
+    -- the jobs waiting for their dependencies (issue 21)
     'waiting', jsonb_build_object(
+      'dependencies', (select count(*) from active a where a.status = 'waiting'),
       'concurrencyLimit', (select count(*) from active a where a.held_at is not null and not a.paused),
       'rateLimit', (select count(*) from active a where a.status in ('queued', 'retrying') and a.held_at is null
                       and a.held_reason like 'rate limited%')),
@@ -778,6 +906,22 @@ AS $function$
 $function$;
 comment on function jobdeck.jobs_steps(job jobdeck.jobs) is 'The job''s durable steps in order ({name, position, kind, result, attempt, startedAt, completedAt, wakeAt, waitEvent, timedOut}).';
 -- privileges on function jobdeck.jobs_steps(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.jobs_waiting_for(job jobdeck.jobs)
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select case when job.status = 'waiting' then
+    coalesce((select pg_catalog.array_agg(d.id order by d.id)
+                from pg_catalog.unnest(job.depends_on) d(id)
+                join jobdeck.jobs p on p.id = d.id
+               where p.status <> 'succeeded'), '{}')
+  else '{}' end
+$function$;
+comment on function jobdeck.jobs_waiting_for(job jobdeck.jobs) is 'The jobs this waiting job still waits for (its dependencies that have not succeeded yet).';
+-- privileges on function jobdeck.jobs_waiting_for(job jobdeck.jobs): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.pause_all(reason text DEFAULT NULL::text, cancel_running boolean DEFAULT false, paused_by text DEFAULT NULL::text)
  RETURNS jsonb
@@ -2015,6 +2159,48 @@ end;
 $function$;
 -- privileges on function jobdeck_private.capped_orgs(job_ids uuid[]): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.check_dependencies(depends_on uuid[], on_dependency_failure text)
+ RETURNS uuid[]
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_scope text := jobdeck_private.caller_scope();
+  v_org   text := jobdeck.current_org_id();
+  v_user  text := jobdeck.current_user_id();
+  v_deps  uuid[];
+  v_found uuid[];
+  v_miss  uuid;
+begin
+  if on_dependency_failure is not null and on_dependency_failure not in ('cancel', 'run') then
+    raise exception 'on_dependency_failure must be cancel or run, got %', on_dependency_failure using errcode = 'JD004';
+  end if;
+  if pg_catalog.array_position(depends_on, null) is not null then
+    raise exception 'depends_on must not contain null' using errcode = 'JD004';
+  end if;
+  v_deps := array(select distinct d from pg_catalog.unnest(depends_on) d order by d);
+  if pg_catalog.cardinality(v_deps) > 1000 then
+    raise exception 'depends_on may list at most 1000 jobs, got %', pg_catalog.cardinality(v_deps) using errcode = 'JD004';
+  end if;
+  select array_agg(l.id) into v_found
+    from (select j.id from jobdeck.jobs j
+           where j.id = any(v_deps)
+             and (v_scope = 'all'
+                  or (v_scope in ('own', 'org') and j.org_id = v_org and (v_scope = 'org' or j.owner_id = v_user)))
+           order by j.id
+             for no key update) l;
+  select d into v_miss from pg_catalog.unnest(v_deps) d where d <> all(coalesce(v_found, '{}')) order by d limit 1;
+  if v_miss is not null then
+    raise exception 'depends_on: job % not found', v_miss using errcode = 'JD004';
+  end if;
+  update jobdeck.jobs j set has_dependants = true where j.id = any(v_deps) and not j.has_dependants;
+  return v_deps;
+end;
+$function$;
+comment on function jobdeck_private.check_dependencies(depends_on uuid[], on_dependency_failure text) is 'Check the jobs a new job depends on (they exist, the caller may see them), lock them and mark them as having dependants. Errors: JD004.';
+-- privileges on function jobdeck_private.check_dependencies(depends_on uuid[], on_dependency_failure text): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.check_job_spec(label text, type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, metadata jsonb)
  RETURNS integer
  LANGUAGE plpgsql
@@ -2138,7 +2324,7 @@ end;
 $function$;
 -- privileges on function jobdeck_private.deny_api_caller(what text): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text)
+CREATE OR REPLACE FUNCTION jobdeck_private.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, depends_on uuid[] DEFAULT NULL::uuid[], on_dependency_failure text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -2146,9 +2332,25 @@ CREATE OR REPLACE FUNCTION jobdeck_private.enqueue(type text, payload jsonb DEFA
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 declare
-  v_max integer;
+  v_max  integer;
+  v_deps uuid[];
+  v_job  jobdeck.jobs;
 begin
   v_max := jobdeck_private.check_job_spec(null, type, payload, priority, run_at, max_attempts, key, queue, metadata);
+  if coalesce(cardinality(depends_on), 0) > 0 then
+    if key is not null then
+      raise exception 'key cannot be combined with depends_on: a waiting job does not hold a key' using errcode = 'JD004';
+    end if;
+    v_deps := jobdeck_private.check_dependencies(depends_on, on_dependency_failure);
+    v_job := jobdeck_private.insert_job(type, payload, priority, run_at, v_max, null, queue, owner_id, org_id,
+                                        related_type, related_id, metadata, v_deps,
+                                        coalesce(on_dependency_failure, 'cancel'));
+    perform jobdeck_private.settle_waiting(array[v_job.id]);
+    select * into v_job from jobdeck.jobs j where j.id = v_job.id;
+    return v_job;
+  elsif on_dependency_failure is not null then
+    raise exception 'on_dependency_failure needs depends_on (the jobs to wait for)' using errcode = 'JD004';
+  end if;
   if key is null then
     return jobdeck_private.insert_job(type, payload, priority, run_at, v_max, null, queue, owner_id, org_id,
                                       related_type, related_id, metadata);
@@ -2160,8 +2362,8 @@ begin
                                        org_id, related_type, related_id, metadata);
 end;
 $function$;
-comment on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option.';
--- privileges on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text): owner only
+comment on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, depends_on uuid[], on_dependency_failure text) is 'Enqueue a tracked job in the current transaction. key_mode keep|replace. Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option (an unknown or invisible dependency too).';
+-- privileges on function jobdeck_private.enqueue(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, depends_on uuid[], on_dependency_failure text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.enqueue_batch(specs jsonb, on_complete text DEFAULT NULL::text, payload jsonb DEFAULT '{}'::jsonb, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text)
  RETURNS jobdeck.batches
@@ -2652,7 +2854,7 @@ end;
 $function$;
 -- privileges on function jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb)
+CREATE OR REPLACE FUNCTION jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, depends_on uuid[] DEFAULT NULL::uuid[], on_dependency_failure text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -2666,6 +2868,17 @@ declare
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
                                            insert_job.payload, null);
+  if insert_job.depends_on is not null then
+    insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
+                                   related_type, related_id, key, metadata, concurrency_key, rate_key, status,
+                                   depends_on, on_dependency_failure)
+    values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
+            coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
+            insert_job.related_id, insert_job.key, insert_job.metadata, v_keys.concurrency_key, v_keys.rate_key,
+            'waiting', insert_job.depends_on, insert_job.on_dependency_failure)
+    returning j.* into v_job;
+    return v_job;
+  end if;
   v_turn := (jobdeck_private.fair_turns(array[insert_job.type], array[insert_job.queue],
                array[insert_job.org_id], array[insert_job.priority], array[insert_job.run_at]))[1];
   v_gw := (graphile_worker.add_job(
@@ -2687,7 +2900,7 @@ begin
   return v_job;
 end;
 $function$;
--- privileges on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): owner only
+-- privileges on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, depends_on uuid[], on_dependency_failure text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, OUT concurrency_key text, OUT rate_key text)
  RETURNS record
@@ -3642,6 +3855,42 @@ $function$;
 comment on function jobdeck_private.retry_job(job_id uuid, keep_steps boolean) is 'Run a failed or cancelled job again with a fresh attempt budget; earlier errors are kept; completed steps are kept unless keep_steps is false. Errors: JD010, JD011.';
 -- privileges on function jobdeck_private.retry_job(job_id uuid, keep_steps boolean): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.revive_dependants(job_ids uuid[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_ids uuid[];
+begin
+  if coalesce(pg_catalog.cardinality(job_ids), 0) = 0 then
+    return 0;
+  end if;
+  with recursive c(id) as (
+    select j.id from jobdeck.jobs j
+     where j.depends_on && job_ids and j.depends_on is not null and j.status = 'cancelled'
+       and j.cancel_requested_at is null and j.cancel_reason like 'dependency %'
+    union
+    select j.id
+      from c join jobdeck.jobs j on j.depends_on && array[c.id]
+     where j.depends_on is not null and j.status = 'cancelled'
+       and j.cancel_requested_at is null and j.cancel_reason like 'dependency %'
+  ), revived as (
+    update jobdeck.jobs j
+       set status = 'waiting', finished_at = null, cancel_reason = null, updated_at = pg_catalog.now()
+      from (select c.id from c order by c.id) c
+     where j.id = c.id and j.status = 'cancelled'
+    returning j.id
+  )
+  select array_agg(r.id) into v_ids from revived r;
+  perform jobdeck_private.settle_waiting(v_ids);
+  return coalesce(pg_catalog.cardinality(v_ids), 0);
+end;
+$function$;
+comment on function jobdeck_private.revive_dependants(job_ids uuid[]) is 'Put the dependants a failure cancelled back to waiting (transitively) when the failed job is retried.';
+-- privileges on function jobdeck_private.revive_dependants(job_ids uuid[]): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.set_email_notification(job_id uuid, recipients text[], events text[])
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
@@ -3699,6 +3948,92 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.set_webhook(job_id uuid, url text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.settle_waiting(job_ids uuid[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_ids     uuid[];
+  v_cancel  uuid[];
+  v_reasons text[];
+  v_release uuid[];
+  v_n       integer := 0;
+  v_m       integer;
+begin
+  if coalesce(pg_catalog.cardinality(job_ids), 0) = 0 then
+    return 0;
+  end if;
+  select array_agg(w.id) into v_ids
+    from (select j.id from jobdeck.jobs j
+           where j.id = any(job_ids) and j.status = 'waiting'
+           order by j.id
+             for update) w;
+  if v_ids is null then
+    return 0;
+  end if;
+
+  -- Decided into arrays before anything changes: the cancel below fires the settle trigger again
+  -- (for the cancelled jobs' own dependants), which calls this function re-entrantly.
+  select array_agg(s.id order by s.id) filter (where s.bad_id is not null and s.policy = 'cancel'),
+         array_agg('dependency ' || s.bad_id || case s.bad_status when 'failed' then ' failed' else ' was cancelled' end
+                   order by s.id) filter (where s.bad_id is not null and s.policy = 'cancel'),
+         array_agg(s.id order by s.id) filter (where s.all_done and (s.bad_id is null or s.policy = 'run'))
+    into v_cancel, v_reasons, v_release
+    from (select j.id, j.on_dependency_failure as policy,
+                 bool_and(coalesce(p.status, 'succeeded') in ('succeeded', 'failed', 'cancelled')) as all_done,
+                 (array_agg(p.id order by p.id) filter (where p.status in ('failed', 'cancelled')))[1] as bad_id,
+                 (array_agg(p.status order by p.id) filter (where p.status in ('failed', 'cancelled')))[1] as bad_status
+            from jobdeck.jobs j
+            cross join lateral pg_catalog.unnest(j.depends_on) d(id)
+            left join jobdeck.jobs p on p.id = d.id
+           where j.id = any(v_ids)
+           group by j.id, j.on_dependency_failure) s;
+
+  if v_cancel is not null then
+    -- The closure first, then its rows locked in id order (as every other locker of jobs rows
+    -- does), then the update: two settles cancelling overlapping descendants cannot deadlock.
+    with recursive c(id, reason) as (
+      select l.id, l.reason from rows from (pg_catalog.unnest(v_cancel), pg_catalog.unnest(v_reasons)) as l(id, reason)
+      union
+      select j.id, c.reason
+        from c join jobdeck.jobs j on j.depends_on && array[c.id]
+       where j.depends_on is not null and j.status = 'waiting' and j.on_dependency_failure = 'cancel'
+    ), one as (
+      select distinct on (c.id) c.id, c.reason from c order by c.id, c.reason
+    )
+    select array_agg(one.id order by one.id), array_agg(one.reason order by one.id)
+      into v_cancel, v_reasons from one;
+    perform 1 from (select j.id from jobdeck.jobs j where j.id = any(v_cancel) order by j.id for update) l;
+    update jobdeck.jobs j
+       set status = 'cancelled', finished_at = pg_catalog.now(), cancel_reason = pg_catalog.left(l.reason, 1000),
+           eta_at = null, updated_at = pg_catalog.now()
+      from rows from (pg_catalog.unnest(v_cancel), pg_catalog.unnest(v_reasons)) as l(id, reason)
+     where j.id = l.id and j.status = 'waiting';
+    get diagnostics v_n = row_count;
+  end if;
+
+  if v_release is not null then
+    with gw as (
+      select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+        from graphile_worker.add_jobs(array(
+          select row(j.type, pg_catalog.json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                     greatest(j.run_at, pg_catalog.now()), 25, null, j.priority, null)::graphile_worker.job_spec
+            from jobdeck.jobs j
+           where j.id = any(v_release) and j.status = 'waiting')) g
+    )
+    update jobdeck.jobs j set status = 'queued', gw_job_id = gw.gw_job_id, updated_at = pg_catalog.now()
+      from gw where j.id = gw.id;
+    get diagnostics v_m = row_count;
+    v_n := v_n + v_m;
+  end if;
+  return v_n;
+end;
+$function$;
+comment on function jobdeck_private.settle_waiting(job_ids uuid[]) is 'Queue waiting jobs whose dependencies all succeeded; cancel (transitively) or queue those one of whose dependencies failed, by their on_dependency_failure.';
+-- privileges on function jobdeck_private.settle_waiting(job_ids uuid[]): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.start_jobs(items jsonb, worker_id text)
  RETURNS SETOF jobdeck.jobs
@@ -3989,3 +4324,34 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.tg_jobs__deliveries(): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__settle_dependants()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_ended   uuid[];
+  v_retried uuid[];
+begin
+  if not exists (select 1 from new_rows n where n.has_dependants) then
+    return null;
+  end if;
+  select array_agg(n.id) filter (where n.status in ('succeeded', 'failed', 'cancelled')),
+         array_agg(n.id) filter (where o.status in ('failed', 'cancelled')
+                                   and n.status not in ('succeeded', 'failed', 'cancelled'))
+    into v_ended, v_retried
+    from new_rows n join old_rows o on o.id = n.id
+   where n.has_dependants and n.status is distinct from o.status;
+  if v_retried is not null then
+    perform jobdeck_private.revive_dependants(v_retried);
+  end if;
+  if v_ended is not null then
+    perform jobdeck_private.settle_waiting(array(
+      select j.id from jobdeck.jobs j
+       where j.depends_on && v_ended and j.depends_on is not null and j.status = 'waiting'));
+  end if;
+  return null;
+end;
+$function$;
+-- privileges on function jobdeck_private.tg_jobs__settle_dependants(): owner only

@@ -5,6 +5,7 @@ import { createDb } from './db/pool.ts';
 import type { Database, Job, JobEvent, JobStep } from './db/types.ts';
 import type { Executor } from './db/executor.ts';
 import { enqueueJobOn, enqueueJobsOn } from './jobs/enqueue.ts';
+import { enqueueGraphOn, type JobGraph } from './jobs/graph.ts';
 import type { EnqueueOptions, EnqueueSettings, JobSpec } from './jobs/enqueue.ts';
 import { webhookAllowList } from './jobs/webhook-targets.ts';
 import {
@@ -83,6 +84,13 @@ export interface EnqueueCallOptions extends EnqueueOptions {
 export interface Jobdeck {
   enqueueJob(type: string, payload?: unknown, options?: EnqueueCallOptions): Promise<Job>;
   enqueueJobs(specs: readonly JobSpec[], options?: { tx?: Executor }): Promise<Job[]>;
+  /**
+   * Enqueues jobs that depend on each other in one call, all or none: each job by a ref, its
+   * `dependsOn` naming refs of the graph (or ids of existing jobs). A job is `waiting` until its
+   * dependencies have succeeded; cycles are refused. Returns each ref's job. Pass `tx` to
+   * enqueue in your transaction.
+   */
+  enqueueGraph(graph: JobGraph, options?: { tx?: Executor }): Promise<Record<string, Job>>;
   /**
    * Enqueues `specs` as one batch, all or none: one id with aggregate progress, cancellable as a
    * whole, and an optional `onComplete` job enqueued when the last job finishes, whose payload is
@@ -246,6 +254,7 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
       return enqueueJobOn(tx ?? pool, type, payload, rest, settings);
     },
     enqueueJobs: (specs, opts = {}) => enqueueJobsOn(opts.tx ?? pool, specs, settings),
+    enqueueGraph: (graph, opts = {}) => enqueueGraphOn(opts.tx ?? pool, graph, settings),
     enqueueBatch: (specs, opts = {}) => {
       const { tx, ...rest } = opts;
       return enqueueBatchOn(tx ?? pool, specs, rest, settings);

@@ -28,6 +28,12 @@ export {
   type JobSpec,
 } from './jobs/enqueue.ts';
 export {
+  enqueueGraphOn,
+  type GraphJobSpec,
+  type JobGraph,
+  type ParentResult,
+} from './jobs/graph.ts';
+export {
   getJob,
   listJobs,
   activeJobs,
@@ -177,6 +183,8 @@ export type {
 export {
   JOB_STATUSES,
   ACTIVE_STATUSES,
+  DEPENDENCY_FAILURE_POLICIES,
+  type DependencyFailurePolicy,
   FINISHED_STATUSES,
   isFinished,
   canCancel,

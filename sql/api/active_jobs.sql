@@ -11,10 +11,10 @@ create or replace function jobdeck.active_jobs() returns setof jobdeck.jobs
 language sql stable
 as $$
   select j.* from jobdeck.jobs j
-   where j.status in ('queued', 'running', 'retrying')
+   where j.status in ('waiting', 'queued', 'running', 'retrying')
    order by j.created_at desc, j.id desc
 $$;
 comment on function jobdeck.active_jobs() is
-  E'@behavior +filter +order\nJobs that are queued, running or waiting to retry, newest first.';
+  E'@behavior +filter +order\nJobs that are waiting for their dependencies, queued, running or waiting to retry, newest first.';
 revoke all on function jobdeck.active_jobs() from public;
 grant execute on function jobdeck.active_jobs() to jobdeck_anonymous, jobdeck_user, jobdeck_admin, jobdeck_system;

@@ -33,7 +33,7 @@ begin
     select j.type, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
            coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused
       from jobdeck.jobs j
-     where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
+     where j.status in ('waiting', 'queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
     select j.type, j.status, j.started_at, j.finished_at,
            extract(epoch from (j.finished_at - j.started_at)) * 1000 as ms,
@@ -47,6 +47,7 @@ begin
     select t.type,
            jsonb_build_object(
              'type', t.type,
+             'waiting', (select count(*) from active a where a.type = t.type and a.status = 'waiting'),
              'queued', (select count(*) from active a where a.type = t.type and a.status = 'queued'),
              'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
              'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
@@ -79,6 +80,7 @@ begin
     'at', now(),
     'type', job_stats.type,
     'byStatus', jsonb_build_object(
+      'waiting', (select count(*) from active a where a.status = 'waiting'),
       'queued', (select count(*) from active a where a.status = 'queued'),
       'running', (select count(*) from active a where a.status = 'running'),
       'retrying', (select count(*) from active a where a.status = 'retrying'),
@@ -94,8 +96,10 @@ begin
       'oldestReadyAgeMs', (select round(extract(epoch from now() - min(greatest(a.run_at, a.created_at))) * 1000)
                              from active a where a.status in ('queued', 'retrying') and a.run_at <= now())),
     -- waiting jobs held back by a limit, by reason (issue 20): a concurrency limit holds them
-    -- (held_at), a rate limit (or their task's "rate limited") put them back until later
+    -- (held_at), a rate limit (or their task's "rate limited") put them back until later; and
+    -- the jobs waiting for their dependencies (issue 21)
     'waiting', jsonb_build_object(
+      'dependencies', (select count(*) from active a where a.status = 'waiting'),
       'concurrencyLimit', (select count(*) from active a where a.held_at is not null and not a.paused),
       'rateLimit', (select count(*) from active a where a.status in ('queued', 'retrying') and a.held_at is null
                       and a.held_reason like 'rate limited%')),

@@ -8,10 +8,17 @@
 -- The job's keys under per-key limits are computed first: a key spec that fails refuses the job.
 -- A job that takes turns between tenants gives its Graphile job its turn as run_at
 -- (fairness/fair_turns.sql) and records it in fair_at; its own run_at stays the real one.
+-- A job with `depends_on` (checked by dependencies/check_dependencies.sql) is inserted `waiting`,
+-- without a Graphile job or a turn: dependencies/settle_waiting.sql queues it when its
+-- dependencies allow (migration 000021).
+
+-- depends_on and on_dependency_failure were added by issue 21 (dependencies): the old signature goes.
+drop function if exists jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb);
 
 create or replace function jobdeck_private.insert_job(
   type text, payload jsonb, priority integer, run_at timestamptz, max_attempts integer, key text,
-  queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb
+  queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb,
+  depends_on uuid[] default null, on_dependency_failure text default null
 ) returns jobdeck.jobs
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
@@ -25,6 +32,17 @@ declare
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
                                            insert_job.payload, null);
+  if insert_job.depends_on is not null then
+    insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
+                                   related_type, related_id, key, metadata, concurrency_key, rate_key, status,
+                                   depends_on, on_dependency_failure)
+    values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
+            coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
+            insert_job.related_id, insert_job.key, insert_job.metadata, v_keys.concurrency_key, v_keys.rate_key,
+            'waiting', insert_job.depends_on, insert_job.on_dependency_failure)
+    returning j.* into v_job;
+    return v_job;
+  end if;
   v_turn := (jobdeck_private.fair_turns(array[insert_job.type], array[insert_job.queue],
                array[insert_job.org_id], array[insert_job.priority], array[insert_job.run_at]))[1];
   v_gw := (graphile_worker.add_job(
@@ -46,4 +64,4 @@ begin
   return v_job;
 end;
 $$;
-revoke all on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb) from public;
+revoke all on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, depends_on uuid[], on_dependency_failure text) from public;

@@ -1,5 +1,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { JOB_STATUSES, isJobStatus, type JobStatus } from '../jobs/states.ts';
+import {
+  DEPENDENCY_FAILURE_POLICIES,
+  JOB_STATUSES,
+  isJobStatus,
+  type DependencyFailurePolicy,
+  type JobStatus,
+} from '../jobs/states.ts';
+import { JOB_ID_PATTERN } from '../jobs/ids.ts';
 import { PERMISSIONS, type Permission, type Role } from '../auth/identity.ts';
 import type { EnqueueOptions } from '../jobs/enqueue.ts';
 import type { PauseTarget } from '../jobs/pauses.ts';
@@ -54,6 +61,7 @@ export type CommandLine =
   | { command: 'watch'; id: string; json: boolean }
   | { command: 'cancel'; id: string; reason: string | null; wait: boolean; json: boolean }
   | { command: 'retry'; id: string; json: boolean }
+  | { command: 'signal'; target: string; event: string; data?: unknown; json: boolean }
   | { command: 'batch'; id: string; cancel: boolean; reason: string | null; json: boolean }
   | { command: 'stats'; since: Date; type?: string; json: boolean }
   | {
@@ -96,6 +104,8 @@ const FLAGS: Record<string, Options> = {
       'owner',
       'org',
       'template',
+      'depends-on',
+      'on-dependency-failure',
     ),
     ...json,
   },
@@ -107,6 +117,7 @@ const FLAGS: Record<string, Options> = {
   watch: { ...json },
   cancel: { ...strings('reason'), wait: { type: 'boolean' }, ...json },
   retry: { ...json },
+  signal: { ...json },
   batch: { ...strings('reason'), cancel: { type: 'boolean' }, ...json },
   stats: { ...strings('since', 'type'), ...json },
   pause: {
@@ -187,6 +198,8 @@ export function parseCommandLine(argv: readonly string[], now = Date.now()): Com
       };
     case 'retry':
       return { command: 'retry', id: oneJobId('retry', positionals), json: jsonFlag };
+    case 'signal':
+      return { ...signalCommand(positionals), json: jsonFlag };
     case 'batch': {
       const [id, ...extra] = positionals;
       if (!id || extra.length > 0) throw new UsageError('batch needs exactly one batch id');
@@ -311,7 +324,10 @@ function enqueueCommand(values: Values, positionals: string[]) {
     throw new UsageError(`--key-mode must be keep or replace, got "${keyMode}"`);
   if (keyMode !== undefined && values['key'] === undefined)
     throw new UsageError('--key-mode needs --key');
+  if (template !== undefined && values['depends-on'] !== undefined)
+    throw new UsageError('--depends-on cannot be combined with --template');
   const options: EnqueueOptions = {
+    ...dependencyFlags(values),
     priority,
     keyMode,
     maxAttempts: intFlag(values, 'max-attempts', 1, 32767),
@@ -330,6 +346,54 @@ function enqueueCommand(values: Values, positionals: string[]) {
       Object.entries(options).filter(([, v]) => v !== undefined),
     ) as EnqueueOptions,
   };
+}
+
+/** `--depends-on <id>[,<id>…]` and `--on-dependency-failure <cancel|run>`. */
+function dependencyFlags(
+  values: Values,
+): Pick<EnqueueOptions, 'dependsOn' | 'onDependencyFailure'> {
+  const list = stringFlag(values, 'depends-on');
+  const policy = stringFlag(values, 'on-dependency-failure');
+  if (policy !== undefined && !(DEPENDENCY_FAILURE_POLICIES as readonly string[]).includes(policy))
+    throw new UsageError(`--on-dependency-failure must be cancel or run, got "${policy}"`);
+  if (list === undefined) {
+    if (policy !== undefined) throw new UsageError('--on-dependency-failure needs --depends-on');
+    return {};
+  }
+  const ids = list.split(',').map((id) => id.trim());
+  const bad = ids.find((id) => !JOB_ID_PATTERN.test(id));
+  if (bad !== undefined)
+    throw new UsageError(
+      `--depends-on must list job ids (UUIDs) separated by commas, got "${bad.slice(0, 100)}"`,
+    );
+  if (values['key'] !== undefined)
+    throw new UsageError('--key cannot be combined with --depends-on');
+  return {
+    dependsOn: ids,
+    ...(policy !== undefined ? { onDependencyFailure: policy as DependencyFailurePolicy } : {}),
+  };
+}
+
+/** `signal <job-id|key> <event> [json-data]`. */
+function signalCommand(positionals: string[]) {
+  const [target, event, dataText, ...extra] = positionals;
+  if (!target || !event)
+    throw new UsageError(
+      'signal needs a job id (or key) and an event, e.g. jobdeck signal 3f2c… approved \'{"by":"ann"}\'',
+    );
+  if (extra.length > 0)
+    throw new UsageError(
+      `unexpected arguments: ${extra.join(' ')} (quote the JSON data as one argument)`,
+    );
+  if (event.length > 200) throw new UsageError('the event name must be at most 200 characters');
+  if (dataText === undefined) return { command: 'signal' as const, target, event };
+  let data: unknown;
+  try {
+    data = JSON.parse(dataText);
+  } catch (error) {
+    throw new UsageError(`signal data is not valid JSON: ${(error as Error).message}`);
+  }
+  return { command: 'signal' as const, target, event, data };
 }
 
 function jobsCommand(values: Values, positionals: string[]) {

@@ -184,6 +184,21 @@ export async function runRetry(config: Config, command: Command<'retry'>): Promi
   return 0;
 }
 
+/**
+ * `jobdeck signal <job-id|key> <event> [json-data]`: sends a signal to a job; its
+ * `ctx.waitFor(event)` returns the data (the job runs again at once when it is parked on it).
+ */
+export async function runSignal(config: Config, command: Command<'signal'>): Promise<number> {
+  const { target, event, data } = command;
+  const id = await withClient(config, (jobdeck) => jobdeck.signal(target, event, data));
+  process.stdout.write(
+    command.json
+      ? `${JSON.stringify({ jobId: id, event })}\n`
+      : `signal ${event} sent to job ${id}\n`,
+  );
+  return 0;
+}
+
 /** `jobdeck stats [--since 1h|ISO] [--type t] [--json]`: queue and job statistics. */
 export async function runStats(config: Config, command: Command<'stats'>): Promise<number> {
   const { since, type } = command;
@@ -197,14 +212,14 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
   const s = stats.byStatus;
   const lines = [
     `since ${new Date(stats.since).toISOString()}${stats.type ? ` (type ${stats.type})` : ''}`,
-    `now:      ${s.queued} queued, ${s.running} running, ${s.retrying} retrying`,
+    `now:      ${s.waiting} waiting, ${s.queued} queued, ${s.running} running, ${s.retrying} retrying`,
     `finished: ${s.succeeded} succeeded, ${s.failed} failed, ${s.cancelled} cancelled (${stats.throughput.perMinute}/min)`,
     `queue:    ${stats.queue.ready} ready, ${stats.queue.scheduled} scheduled, ${stats.queue.held} held` +
       (stats.queue.paused > 0 ? ` (${stats.queue.paused} paused)` : '') +
       (stats.queue.oldestReadyAgeMs === null
         ? ''
         : `; oldest ready for ${(stats.queue.oldestReadyAgeMs / 1000).toFixed(1)} s`),
-    `waiting:  ${stats.waiting.concurrencyLimit} held by a concurrency limit, ${stats.waiting.rateLimit} rate limited`,
+    `waiting:  ${stats.waiting.dependencies} for dependencies, ${stats.waiting.concurrencyLimit} held by a concurrency limit, ${stats.waiting.rateLimit} rate limited`,
   ];
   if (stats.byType.length > 0) {
     lines.push(
@@ -222,7 +237,9 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
 }
 
 /** The commands that work on jobs through a client. */
-export type JobCommand = Command<'enqueue' | 'jobs' | 'watch' | 'cancel' | 'retry' | 'stats'>;
+export type JobCommand = Command<
+  'enqueue' | 'jobs' | 'watch' | 'cancel' | 'retry' | 'signal' | 'stats'
+>;
 
 const RUNNERS: {
   [C in JobCommand['command']]: (config: Config, command: Command<C>) => Promise<number>;
@@ -232,6 +249,7 @@ const RUNNERS: {
   watch: runWatch,
   cancel: runCancel,
   retry: runRetry,
+  signal: runSignal,
   stats: runStats,
 };
 

@@ -40,6 +40,8 @@ Commands:
   enqueue <type> [payload]  Enqueue a job (payload is JSON, default {}); prints the job id.
       --priority <n|urgent|high|normal|low>  --run-at <ISO time>  --max-attempts <n>
       --key <k>  --key-mode <keep|replace>  --queue <q>  --owner <id>  --org <id>  --json
+      --depends-on <id>[,<id>…] (wait until these jobs succeed)
+      --on-dependency-failure <cancel|run> (when one fails: cancel this job, default, or run it)
       --template <name> (enqueue from a job template: then the only argument is the payload,
                         merged over the template's defaults; flags override the template's)
   jobs                      List jobs, newest first.
@@ -51,6 +53,9 @@ Commands:
   cancel <id>               Cancel a job: queued/retrying at once, running via its worker.
       --reason <text>  --wait (until it has stopped)  --json
   retry <id>                Run a failed or cancelled job again with a fresh attempt budget.
+  signal <id|key> <event> [data]
+                            Send a signal to a job (by id, or the key of an unfinished job): its
+                            ctx.waitFor(event) returns the JSON data.  --json
   stats                     Counts by status and type, queue depth, p50/p95 run times.
       --since <30m|6h|7d|ISO time> (default 24h)  --type <t>  --json
   pause <queue>             Pause a queue on every worker (until resume): its jobs stay queued,

@@ -1,6 +1,6 @@
 import type { StoredEmailNotification } from '../jobs/email-notification.ts';
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { JobStatus } from '../jobs/states.ts';
+import type { DependencyFailurePolicy, JobStatus } from '../jobs/states.ts';
 
 /** One failed attempt, as stored in `jobs.errors`. */
 export interface JobAttemptError {
@@ -77,6 +77,12 @@ export interface JobsTable {
   fair_at: Timestamp | null;
   /** The batch this job belongs to (enqueueBatch, migration 000019), if any. */
   batch_id: string | null;
+  /** The jobs this one waits for (enqueued with `dependsOn`); null when it has none. */
+  depends_on: string[] | null;
+  /** What a failed or cancelled dependency does to this job: `cancel` or `run`; null without dependencies. */
+  on_dependency_failure: DependencyFailurePolicy | null;
+  /** Whether some job depends on this one. */
+  has_dependants: Generated<boolean>;
   manual_retries: Generated<number>;
   webhook_url: string | null;
   /** Who is mailed when the job finishes (`{to, on}`); hidden from the API. */

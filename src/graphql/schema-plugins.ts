@@ -11,6 +11,7 @@ const EXPOSED_FUNCTIONS = new Set([
   'jobs_attempt_history',
   'jobs_errors',
   'jobs_steps',
+  'jobs_waiting_for',
   'enqueue_job',
   'enqueue_from_template',
   'cancel_job',

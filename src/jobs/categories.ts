@@ -35,6 +35,7 @@ export type WidgetStatus = 'running' | 'completed' | 'failed';
  * `running`, a success `completed`, a failure or a cancel `failed`.
  */
 export const WIDGET_STATUS: Readonly<Record<JobStatus, WidgetStatus>> = {
+  waiting: 'running',
   queued: 'running',
   running: 'running',
   retrying: 'running',

@@ -73,6 +73,7 @@ export async function retryJobOn(
 /** Per-type figures of {@link JobStats}. */
 export interface TypeStats {
   type: string;
+  waiting: number;
   queued: number;
   running: number;
   retrying: number;
@@ -116,9 +117,10 @@ export interface JobStats {
   };
   /**
    * Waiting jobs a limit keeps back, by reason: held by a concurrency limit, or put back by a
-   * rate limit (or by their task's RateLimitedError) until their turn.
+   * rate limit (or by their task's RateLimitedError) until their turn; and the jobs waiting for
+   * their dependencies (status `waiting`).
    */
-  waiting: { concurrencyLimit: number; rateLimit: number };
+  waiting: { concurrencyLimit: number; rateLimit: number; dependencies: number };
   byType: TypeStats[];
   throughput: {
     bucketSeconds: number;

@@ -8,6 +8,8 @@ import { checkEmailNotification, type NotifyEvent } from './email-notification.t
 import type { AllowList } from '../util/addresses.ts';
 import { checkWebhookUrl, webhookAllowList } from './webhook-targets.ts';
 import { tracedEnqueue, withTraceparent } from '../telemetry/tracing.ts';
+import { DEPENDENCY_FAILURE_POLICIES, type DependencyFailurePolicy } from './states.ts';
+import { isJobId } from './ids.ts';
 
 /** Options of one enqueue. Every field is optional. */
 export interface EnqueueOptions {
@@ -52,6 +54,18 @@ export interface EnqueueOptions {
   notifyEmail?: string | readonly string[];
   /** Which outcomes `notifyEmail` is told of; default both. */
   notifyOn?: readonly NotifyEvent[];
+  /**
+   * Ids of existing jobs (up to 1000) this job waits for: it is `waiting`, held out of the queue,
+   * until every one of them has succeeded. An unknown id (or a job the caller may not see) is
+   * refused, naming it. Cannot be combined with `key`.
+   */
+  dependsOn?: readonly string[];
+  /**
+   * What happens when a dependency fails for good or is cancelled: `cancel` (default; this job
+   * is cancelled, and its own waiting dependants with the same policy) or `run` (it runs once
+   * every dependency has finished). Also applies at enqueue to a dependency that already failed.
+   */
+  onDependencyFailure?: DependencyFailurePolicy;
 }
 
 /** What an enqueue checks against besides the job itself. */
@@ -78,7 +92,7 @@ const ENQUEUE_SQL = `select * from jobdeck.enqueue(
   type => $1, payload => $2::jsonb, priority => $3, run_at => $4::timestamptz, max_attempts => $5,
   key => $6, queue => $7, owner_id => $8, org_id => $9, related_type => $10, related_id => $11,
   metadata => $12::jsonb, key_mode => $13, webhook_url => $14, notify_email => $15::text[],
-  notify_on => $16::text[])`;
+  notify_on => $16::text[], depends_on => $17::uuid[], on_dependency_failure => $18)`;
 
 function toJson(value: unknown, what: string, type: string): string {
   let text: string | undefined;
@@ -162,7 +176,7 @@ function checkNoNul(json: string, what: string, type: string): string {
 /**
  * The checked SQL parameters of one job spec, in jobdeck.enqueue's order (type, payload, priority,
  * run_at, max_attempts, key, queue, owner_id, org_id, related_type, related_id, metadata,
- * key_mode, webhook_url, notify_email, notify_on).
+ * key_mode, webhook_url, notify_email, notify_on, depends_on, on_dependency_failure).
  */
 export function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] {
   if (typeof spec.type !== 'string' || spec.type === '')
@@ -195,6 +209,7 @@ export function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] 
     );
   }
   const notify = emailNotificationOf(spec, settings);
+  const dependsOn = checkDependsOn(spec);
   return [
     spec.type,
     checkNoNul(toJson(spec.payload, 'payload', spec.type), 'payload', spec.type),
@@ -212,7 +227,39 @@ export function specParams(spec: JobSpec, settings: EnqueueSettings): unknown[] 
     spec.webhookUrl ?? null,
     notify?.to ?? null,
     notify?.on ?? null,
+    dependsOn,
+    dependsOn === null ? null : (spec.onDependencyFailure ?? 'cancel'),
   ];
+}
+
+/** The checked `onDependencyFailure` of a spec: one of the policies, or undefined. */
+export function checkDependencyPolicy(policy: unknown): DependencyFailurePolicy | undefined {
+  if (policy === undefined || policy === null) return undefined;
+  if (!(DEPENDENCY_FAILURE_POLICIES as readonly unknown[]).includes(policy))
+    throw new InvalidArgumentError(
+      `onDependencyFailure must be ${DEPENDENCY_FAILURE_POLICIES.join(' or ')}, got ${show(policy)}`,
+    );
+  return policy as DependencyFailurePolicy;
+}
+
+/** The checked `dependsOn` of a spec (null when it has none) and its `onDependencyFailure`. */
+export function checkDependsOn(spec: JobSpec): string[] | null {
+  const policy = checkDependencyPolicy(spec.onDependencyFailure);
+  const ids = spec.dependsOn;
+  if (ids === undefined || ids === null) {
+    if (policy !== undefined)
+      throw new InvalidArgumentError('onDependencyFailure needs dependsOn (the jobs to wait for)');
+    return null;
+  }
+  if (!Array.isArray(ids)) throw new InvalidArgumentError('dependsOn must be an array of job ids');
+  if (ids.length > 1000)
+    throw new InvalidArgumentError(`dependsOn may list at most 1000 jobs, got ${ids.length}`);
+  for (const id of ids as unknown[])
+    if (!isJobId(id))
+      throw new InvalidArgumentError(`dependsOn must list job ids (UUIDs), got ${show(id)}`);
+  if (ids.length > 0 && spec.key !== undefined && spec.key !== null)
+    throw new InvalidArgumentError('key cannot be combined with dependsOn');
+  return ids.length === 0 ? null : [...ids];
 }
 
 /** The checked `notifyEmail`/`notifyOn` of a spec, or undefined when it has none. */
@@ -317,25 +364,11 @@ export async function enqueueJobsOn(
 export function enqueueSpecsJson(specs: readonly JobSpec[], settings: EnqueueSettings): string {
   const body = specs.map((spec, index) => {
     try {
-      const [
-        type,
-        payload,
-        priority,
-        runAt,
-        maxAttempts,
-        key,
-        queue,
-        ownerId,
-        orgId,
-        relatedType,
-        relatedId,
-        metadata,
-        keyMode,
-        webhookUrl,
-        notifyEmail,
-        notifyOn,
-      ] = specParams(spec, settings);
-      return `{"keyMode":${JSON.stringify(keyMode)},"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string},"webhookUrl":${JSON.stringify(webhookUrl)},"notifyEmail":${JSON.stringify(notifyEmail)},"notifyOn":${JSON.stringify(notifyOn)}}`;
+      if (spec.dependsOn !== undefined && spec.dependsOn !== null)
+        throw new InvalidArgumentError(
+          'dependsOn is not taken here: enqueue dependent jobs with enqueueGraph (or enqueueJob)',
+        );
+      return specJson(spec, settings);
     } catch (error) {
       (error as Error).message = `jobs[${index}]: ${(error as Error).message}`;
       throw error;
@@ -344,12 +377,42 @@ export function enqueueSpecsJson(specs: readonly JobSpec[], settings: EnqueueSet
   return `[${body.join(',')}]`;
 }
 
+/**
+ * One checked spec as the JSON object `jobdeck.enqueue_many` (and `enqueue_batch`,
+ * `enqueue_graph`) reads; its `dependsOn` is left to the caller.
+ */
+export function specJson(spec: JobSpec, settings: EnqueueSettings): string {
+  const [
+    type,
+    payload,
+    priority,
+    runAt,
+    maxAttempts,
+    key,
+    queue,
+    ownerId,
+    orgId,
+    relatedType,
+    relatedId,
+    metadata,
+    keyMode,
+    webhookUrl,
+    notifyEmail,
+    notifyOn,
+  ] = specParams({ ...spec, dependsOn: undefined, onDependencyFailure: undefined }, settings);
+  return `{"keyMode":${JSON.stringify(keyMode)},"type":${JSON.stringify(type)},"payload":${payload as string},"priority":${JSON.stringify(priority)},"runAt":${JSON.stringify(runAt)},"maxAttempts":${JSON.stringify(maxAttempts)},"key":${JSON.stringify(key)},"queue":${JSON.stringify(queue)},"ownerId":${JSON.stringify(ownerId)},"orgId":${JSON.stringify(orgId)},"relatedType":${JSON.stringify(relatedType)},"relatedId":${JSON.stringify(relatedId)},"metadata":${metadata as string},"webhookUrl":${JSON.stringify(webhookUrl)},"notifyEmail":${JSON.stringify(notifyEmail)},"notifyOn":${JSON.stringify(notifyOn)}}`;
+}
+
 /** Options of {@link enqueueJobAsCaller}: what `jobdeck.enqueue_job` lets an API caller choose. */
 export interface CallerEnqueueOptions {
   /** -20 (urgent) to 10 (low); default 0. */
   priority?: number;
   /** 1 to 25; default from the task definition. */
   maxAttempts?: number;
+  /** Ids of the caller's jobs this one waits for (see {@link EnqueueOptions.dependsOn}). */
+  dependsOn?: readonly string[];
+  /** See {@link EnqueueOptions.onDependencyFailure}. */
+  onDependencyFailure?: DependencyFailurePolicy;
 }
 
 /**
@@ -367,8 +430,15 @@ export async function enqueueJobAsCaller(
   try {
     const rows = await queryRows<Job>(
       executor,
-      'select * from jobdeck.enqueue_job($1, $2::jsonb, $3::integer, null, $4::integer, null)',
-      [type, JSON.stringify(payload), options.priority ?? 0, options.maxAttempts ?? null],
+      'select * from jobdeck.enqueue_job($1, $2::jsonb, $3::integer, null, $4::integer, null, $5::uuid[], $6)',
+      [
+        type,
+        JSON.stringify(payload),
+        options.priority ?? 0,
+        options.maxAttempts ?? null,
+        options.dependsOn?.length ? options.dependsOn : null,
+        options.onDependencyFailure ?? null,
+      ],
     );
     return rows[0]!;
   } catch (error) {

@@ -15,7 +15,7 @@ import { JOB_STATUSES } from './states.ts';
  * `retry_count` saying why.
  */
 const status = vocabulary(JOB_STATUSES, {
-  PENDING: ['queued', 'retrying'],
+  PENDING: ['waiting', 'queued', 'retrying'],
   RUNNING: ['running'],
   COMPLETED: ['succeeded'],
   FAILED: ['failed'],

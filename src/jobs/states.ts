@@ -5,10 +5,12 @@
  */
 
 /** Every status a tracked job can have (the `status_is_known` CHECK constraint allows these). */
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'retrying';
+export type JobStatus =
+  'waiting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'retrying';
 
 /** Every status, in the order of a job's life. */
 export const JOB_STATUSES = [
+  'waiting',
   'queued',
   'running',
   'succeeded',
@@ -17,8 +19,16 @@ export const JOB_STATUSES = [
   'retrying',
 ] as const satisfies readonly JobStatus[];
 
-/** Statuses of a job that is not finished yet. */
-export const ACTIVE_STATUSES = ['queued', 'running', 'retrying'] as const satisfies JobStatus[];
+/**
+ * Statuses of a job that is not finished yet. `waiting`: enqueued with dependencies that have not
+ * all succeeded; it holds no Graphile job until they have (docs/job-states.md).
+ */
+export const ACTIVE_STATUSES = [
+  'waiting',
+  'queued',
+  'running',
+  'retrying',
+] as const satisfies JobStatus[];
 /** Statuses a job never leaves (until a retry). */
 export const FINISHED_STATUSES = [
   'succeeded',
@@ -38,17 +48,34 @@ export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
  * failed attempt before the job was marked running).
  */
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  // a waiting job is queued when its dependencies have succeeded, cancelled when one failed
+  // (policy `cancel`) or by hand
+  waiting: ['queued', 'cancelled'],
   queued: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'],
   running: ['queued', 'succeeded', 'failed', 'cancelled', 'retrying'],
   retrying: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'retrying'],
   succeeded: [],
   failed: ['queued'],
-  cancelled: ['queued'],
+  // back to waiting: a job cancelled because a dependency failed, when that dependency is retried
+  cancelled: ['queued', 'waiting'],
 };
 
 /**
+ * What a dependant does when one of its dependencies fails for good or is cancelled: `cancel`
+ * (the default) cancels it, and its own waiting dependants with the same policy; `run` runs it
+ * once every dependency has finished, whatever their outcome.
+ */
+export type DependencyFailurePolicy = 'cancel' | 'run';
+
+/** Every {@link DependencyFailurePolicy}. */
+export const DEPENDENCY_FAILURE_POLICIES = [
+  'cancel',
+  'run',
+] as const satisfies readonly DependencyFailurePolicy[];
+
+/**
  * Statuses `jobdeck.cancel_job` acts on (sql/control/cancel_job.sql decides; this reports it).
- * Queued and retrying jobs are cancelled at once, running ones through their worker. A cancelled
+ * Waiting, queued and retrying jobs are cancelled at once, running ones through their worker. A cancelled
  * job is returned unchanged, so it does not count as one that can be cancelled.
  */
 export const CANCELLABLE_STATUSES = ACTIVE_STATUSES;
@@ -64,7 +91,7 @@ export function isJobStatus(value: unknown): value is JobStatus {
   return (JOB_STATUSES as readonly unknown[]).includes(value);
 }
 
-/** True while a job is queued, running or retrying. */
+/** True while a job is waiting, queued, running or retrying. */
 export function isActive(job: { status: string }): boolean {
   return (ACTIVE_STATUSES as readonly string[]).includes(job.status);
 }

@@ -4,6 +4,7 @@ import type { Job, JobEventLevel } from '../db/types.ts';
 import type { Backoff, Duration } from './policy.ts';
 import type { TaskCategory } from './categories.ts';
 import type { EmailNotification } from './email-notification.ts';
+import type { ParentResult } from './graph.ts';
 
 /** Progress as a percentage, or as steps done out of a total (the percentage is derived). */
 export type ProgressValue = number | { completed: number; total: number };
@@ -55,6 +56,13 @@ export interface TaskContext<P = unknown> {
    * @throws WaitTimeoutError (permanent unless caught) when `timeout` (default 7 days) passes first.
    */
   waitFor<T = unknown>(event: string, options?: { timeout?: Duration; name?: string }): Promise<T>;
+  /**
+   * The jobs this one depended on (`dependsOn`), each with its id, type, status and result, in
+   * the order they were given: how a child reads its parents' results. Empty without
+   * dependencies. A parent is `succeeded` unless the job was enqueued with
+   * `onDependencyFailure: 'run'`.
+   */
+  parents(): Promise<ParentResult[]>;
   /** Appends a log line to the job's events (shown in `jobdeck watch` and the API). */
   log(level: JobEventLevel, message: string, data?: unknown): Promise<void>;
   /** Graphile Worker's helpers (withPgClient, logger, …) for anything else. */

@@ -206,6 +206,10 @@ export async function enqueueFromTemplateOn(
   settings: EnqueueSettings = {},
 ): Promise<Job> {
   checkTemplateName(name);
+  if (options.dependsOn !== undefined || options.onDependencyFailure !== undefined)
+    throw new InvalidArgumentError(
+      'dependsOn is not taken by enqueueFromTemplate: enqueue the job with enqueueJob to give it dependencies',
+    );
   // Checked as any enqueue's options; the type is the template's, named here for the messages.
   const params = specParams({ ...options, type: `template "${name}"`, payload }, settings);
   const rows = await call<Job>(
@@ -219,7 +223,8 @@ export async function enqueueFromTemplateOn(
       name,
       ...params.slice(1, 2),
       options.priority === undefined ? null : params[2],
-      ...params.slice(3),
+      // up to notify_on: no dependencies here (refused above)
+      ...params.slice(3, 16),
     ],
   );
   return rows[0]!;

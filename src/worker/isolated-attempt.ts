@@ -381,6 +381,9 @@ async function answer(
           args[1] as { timeout?: Duration; name?: string },
         );
         break;
+      case 'parents':
+        value = await ctx.parents();
+        break;
       case 'getQueueName':
         value = (await helpers.getQueueName()) ?? null;
         break;

@@ -6,6 +6,7 @@ import type { ProgressValue, TaskContext } from '../jobs/task.ts';
 import { stepResultJson, stepValue, type DurableSteps } from './steps.ts';
 import { noteStepReplayed, tracedStep } from '../telemetry/tracing.ts';
 import type { Tracker } from './tracker.ts';
+import { readParents } from '../jobs/graph.ts';
 
 /** One attempt running in this process, as the task wrapper and the task's context share it. */
 export interface AttemptState {
@@ -123,6 +124,7 @@ export function makeTaskContext(
     },
     waitFor: ((event: string, options?: { timeout?: Duration; name?: string }) =>
       state.steps.waitFor(event, options)) as TaskContext<unknown>['waitFor'],
+    parents: () => helpers.withPgClient((client) => readParents(client, row.id)),
     log(level, message, data) {
       checkLogLine(level, message);
       if (state.settled) return Promise.resolve();

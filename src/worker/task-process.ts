@@ -20,6 +20,7 @@ import {
   WorkerShutdownError,
 } from '../errors.ts';
 import type { Duration } from '../jobs/policy.ts';
+import type { ParentResult } from '../jobs/graph.ts';
 import { stepResultJson, stepValue, type StepBegin } from './steps.ts';
 import type { JobEventLevel } from '../db/types.ts';
 import type { AnyTaskDefinition, ProgressValue, TaskContext } from '../jobs/task.ts';
@@ -187,6 +188,7 @@ async function runAttempt(message: Extract<ParentMessage, { kind: 'run' }>): Pro
     async sleep(duration: Duration, options?: { name?: string }) {
       await call('sleep', [duration, options?.name]);
     },
+    parents: () => call('parents', []) as Promise<ParentResult[]>,
     rateLimited(retryAfter: Duration): never {
       throw new RateLimitedError({ retryAfter });
     },

@@ -75,3 +75,27 @@ export function startCli(
     });
   });
 }
+
+/**
+ * `jobdeck worker` processes for a test: `start(n)` starts n together (so that no one process
+ * drains the queue before the others are up), `stop()` stops every one started (afterEach).
+ */
+export function workerProcesses(env: () => Record<string, string>): {
+  start(n: number): Promise<void>;
+  stop(): Promise<void>;
+} {
+  const workers: Awaited<ReturnType<typeof startCli>>[] = [];
+  return {
+    async start(n) {
+      const started = await Promise.all(
+        Array.from({ length: n }, () => startCli(['worker'], env(), { timeoutMs: 60_000 })),
+      );
+      workers.push(...started);
+    },
+    async stop() {
+      const left = workers.splice(0);
+      for (const worker of left) worker.child.kill('SIGTERM');
+      await Promise.all(left.map((worker) => worker.exited.catch(() => null)));
+    },
+  };
+}

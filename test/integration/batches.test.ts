@@ -12,7 +12,7 @@ import {
   UnknownJobTypeError,
 } from '../../src/errors.ts';
 import { loadTasks } from '../../src/jobs/registry.ts';
-import { ROOT, runCli, startCli } from '../helpers/cli.ts';
+import { ROOT, runCli, workerProcesses } from '../helpers/cli.ts';
 import { createTestDatabase, openApiPool, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 import { gql, startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
@@ -31,21 +31,9 @@ let t: TestDatabase;
 let jobdeck: Jobdeck;
 let env: Record<string, string>;
 let dataDir: string;
-const workers: Awaited<ReturnType<typeof startCli>>[] = [];
-
-async function startWorkers(n: number): Promise<void> {
-  // Started together, so that no one process drains the queue before the others are up.
-  const started = await Promise.all(
-    Array.from({ length: n }, () => startCli(['worker'], env, { timeoutMs: 60_000 })),
-  );
-  workers.push(...started);
-}
-
-async function stopWorkers(): Promise<void> {
-  const left = workers.splice(0);
-  for (const worker of left) worker.child.kill('SIGTERM');
-  await Promise.all(left.map((worker) => worker.exited.catch(() => null)));
-}
+const workers = workerProcesses(() => env);
+const startWorkers = (n: number) => workers.start(n);
+const stopWorkers = () => workers.stop();
 
 /** The batch's jobs counted by status, as the jobs table has them. */
 async function statusCounts(batchId: string): Promise<Record<string, number>> {

@@ -16,6 +16,7 @@ import { JOB_STATUSES } from '../../src/jobs/states.ts';
 describe("seed 003's vocabulary", () => {
   it('maps every jobdeck status onto one seed status, and each seed status back', () => {
     expect(OSINT_STATUS_OF).toEqual({
+      waiting: 'PENDING',
       queued: 'PENDING',
       retrying: 'PENDING',
       running: 'RUNNING',
@@ -24,7 +25,7 @@ describe("seed 003's vocabulary", () => {
       cancelled: 'CANCELLED',
     });
     expect(OSINT_STATUSES.flatMap(jobStatusesOf).sort()).toEqual([...JOB_STATUSES].sort());
-    expect(jobStatusesOf('PENDING')).toEqual(['queued', 'retrying']);
+    expect(jobStatusesOf('PENDING')).toEqual(['waiting', 'queued', 'retrying']);
   });
 
   it("puts jobdeck's named priorities in the seed's bands, and every number in one", () => {

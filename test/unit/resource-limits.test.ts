@@ -35,6 +35,7 @@ function attempt(payload: unknown, limits: ResourceLimits, extra: Partial<Isolat
     },
     sleep: () => Promise.resolve(),
     waitFor: () => Promise.reject(new Error('no durable steps here')),
+    parents: () => Promise.resolve([]),
   };
   const usage = { peakRssBytes: 0, cpuMs: 0 };
   const run = runIsolatedAttempt({

@@ -50,14 +50,19 @@ describe('TRANSITIONS', () => {
     }
   });
 
-  it('lets a finished job move only by a retry, back to queued', () => {
+  it('lets a finished job move only by a retry, back to queued (or waiting, cancelled by a dependency)', () => {
     expect(TRANSITIONS.succeeded).toEqual([]);
     expect(TRANSITIONS.failed).toEqual(['queued']);
-    expect(TRANSITIONS.cancelled).toEqual(['queued']);
+    expect(TRANSITIONS.cancelled).toEqual(['queued', 'waiting']);
   });
 
-  it('lets every unfinished job end in each way, and only a started one run', () => {
-    for (const from of ACTIVE_STATUSES) {
+  it('lets a waiting job only be queued (its dependencies succeeded) or cancelled', () => {
+    expect(TRANSITIONS.waiting).toEqual(['queued', 'cancelled']);
+    expect(canTransition('waiting', 'running')).toBe(false);
+  });
+
+  it('lets every unfinished job that holds a place in the queue end in each way, and only a started one run', () => {
+    for (const from of ACTIVE_STATUSES.filter((status) => status !== 'waiting')) {
       for (const to of FINISHED_STATUSES)
         expect(canTransition(from, to), `${from} → ${to}`).toBe(true);
     }

@@ -17,7 +17,7 @@ import { countsOf, json, snakeCaseJobFields, time } from './schemas.ts';
  * `error_message` "cancelled" (Novus has no cancelled status).
  */
 const status = vocabulary(JOB_STATUSES, {
-  pending: ['queued', 'retrying'],
+  pending: ['waiting', 'queued', 'retrying'],
   in_progress: ['running'],
   completed: ['succeeded'],
   failed: ['failed', 'cancelled'],

@@ -112,6 +112,8 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
       enqueueJobAsCaller(db, body.jobType, body.payload, {
         priority: body.priority,
         maxAttempts: body.maxRetries === undefined ? undefined : body.maxRetries + 1,
+        dependsOn: body.dependsOn,
+        onDependencyFailure: body.onDependencyFailure,
       }),
     );
     return reply.code(201).send({ jobId: job.id, message: 'Job created successfully' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { JOB_STATUSES } from '../../jobs/states.ts';
+import { DEPENDENCY_FAILURE_POLICIES, JOB_STATUSES } from '../../jobs/states.ts';
+import { JOB_ID_PATTERN } from '../../jobs/ids.ts';
 import { TASK_CATEGORIES } from '../../jobs/categories.ts';
 
 /**
@@ -75,6 +76,8 @@ export const C4Job = z
     scheduledAt: time.nullable(),
     createdAt: time,
     updatedAt: time,
+    dependsOn: z.array(z.uuid()).nullable().describe('the jobs this one waits for (dependsOn)'),
+    onDependencyFailure: z.enum(DEPENDENCY_FAILURE_POLICIES).nullable(),
   })
   .meta({ id: 'C4Job', description: 'Seed 004: a job, field names as the C4 frontend reads them' });
 
@@ -174,6 +177,18 @@ export const CreateJobBody = z
     payload: z.record(z.string(), z.unknown(), 'payload must be a JSON object').default({}),
     priority: z.number().int('priority must be a whole number').optional(),
     maxRetries: z.number().int('maxRetries must be a whole number').min(0).max(24).optional(),
+    dependsOn: z
+      .array(
+        z.string().regex(JOB_ID_PATTERN, 'dependsOn must list job ids (UUIDs)'),
+        'dependsOn must be an array of job ids',
+      )
+      .max(1000, 'dependsOn may list at most 1000 jobs')
+      .optional()
+      .describe('ids of your jobs this one waits for: it is `waiting` until they all succeed'),
+    onDependencyFailure: z
+      .enum(DEPENDENCY_FAILURE_POLICIES, 'onDependencyFailure must be "cancel" or "run"')
+      .optional()
+      .describe('when a dependency fails or is cancelled: cancel this job too (default) or run it'),
   })
   .strict()
   .meta({ id: 'CreateJob' });

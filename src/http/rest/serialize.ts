@@ -47,6 +47,8 @@ export function c4Job(job: Job) {
     scheduledAt: job.run_at.getTime() > job.created_at.getTime() + 1000 ? iso(job.run_at) : null,
     createdAt: iso(job.created_at),
     updatedAt: iso(job.updated_at),
+    dependsOn: job.depends_on,
+    onDependencyFailure: job.on_dependency_failure,
   };
 }
 
