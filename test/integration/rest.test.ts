@@ -43,9 +43,6 @@ const C4_JOB_KEYS = [
   'scheduledAt',
   'createdAt',
   'updatedAt',
-  // issue 21: job dependencies (null without)
-  'dependsOn',
-  'onDependencyFailure',
 ].sort();
 
 async function call(

@@ -76,8 +76,15 @@ export const C4Job = z
     scheduledAt: time.nullable(),
     createdAt: time,
     updatedAt: time,
-    dependsOn: z.array(z.uuid()).nullable().describe('the jobs this one waits for (dependsOn)'),
-    onDependencyFailure: z.enum(DEPENDENCY_FAILURE_POLICIES).nullable(),
+    dependsOn: z
+      .array(z.uuid())
+      .optional()
+      .describe('only on a job enqueued with dependencies: the jobs it waits for'),
+    onDependencyFailure: z
+      .enum(DEPENDENCY_FAILURE_POLICIES)
+      .nullable()
+      .optional()
+      .describe('only on a job enqueued with dependencies'),
   })
   .meta({ id: 'C4Job', description: 'Seed 004: a job, field names as the C4 frontend reads them' });
 

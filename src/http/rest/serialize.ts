@@ -47,8 +47,10 @@ export function c4Job(job: Job) {
     scheduledAt: job.run_at.getTime() > job.created_at.getTime() + 1000 ? iso(job.run_at) : null,
     createdAt: iso(job.created_at),
     updatedAt: iso(job.updated_at),
-    dependsOn: job.depends_on,
-    onDependencyFailure: job.on_dependency_failure,
+    // Only on a job enqueued with dependencies (an extension): the seed's job has neither field.
+    ...(job.depends_on
+      ? { dependsOn: job.depends_on, onDependencyFailure: job.on_dependency_failure }
+      : {}),
   };
 }
 
