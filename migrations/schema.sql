@@ -1256,12 +1256,14 @@ create table jobdeck_private.rate_buckets (
   name text not null,
   key text default ''::text not null,
   tat timestamp with time zone not null,
+  reserved_to timestamp with time zone default '-infinity'::timestamp with time zone not null,
   constraint rate_buckets_pkey PRIMARY KEY (scope, name, key),
   constraint rate_buckets_scope_name_fkey FOREIGN KEY (scope, name) REFERENCES jobdeck_private.rate_limits(scope, name) ON DELETE CASCADE
 );
 alter table jobdeck_private.rate_buckets enable row level security;
 CREATE UNIQUE INDEX rate_buckets_pkey ON jobdeck_private.rate_buckets USING btree (scope, name, key);
 comment on table jobdeck_private.rate_buckets is 'GCRA state of each rate limit (and key): tat is the earliest time its next job may start.';
+comment on column jobdeck_private.rate_buckets.reserved_to is 'The slot the next job this limit puts back is given (its run_at); at least tat.';
 -- privileges on table jobdeck_private.rate_buckets: owner only
 
 create table jobdeck_private.rate_limits (
@@ -1607,14 +1609,15 @@ declare
   v_name   text[] := '{}';
   v_key    text[] := '{}';
   v_tat    timestamptz[] := '{}';
-  v_next   timestamptz[] := '{}';
+  v_res    timestamptz[] := '{}';
   v_step   interval[] := '{}';
+  v_grace  interval[] := '{}';
   v_label  text[] := '{}';
   v_b      record;
   v_job    record;
   v_i      integer;
   v_ok     boolean;
-  v_at     timestamptz;
+  v_slot   timestamptz;
   v_worst  integer;
   v_want   integer;
   v_try    integer := 0;
@@ -1627,8 +1630,8 @@ begin
   -- long-idle ones) is created again: go round until every bucket is locked.
   loop
     v_try := v_try + 1;
-    v_ids := '{}'; v_scope := '{}'; v_name := '{}'; v_key := '{}'; v_tat := '{}'; v_next := '{}';
-    v_step := '{}'; v_label := '{}';
+    v_ids := '{}'; v_scope := '{}'; v_name := '{}'; v_key := '{}'; v_tat := '{}'; v_res := '{}';
+    v_step := '{}'; v_grace := '{}'; v_label := '{}';
     insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
     select m.scope, m.name, m.key, '-infinity'::timestamptz
       from (select distinct l.scope, l.name,
@@ -1641,12 +1644,17 @@ begin
     on conflict do nothing;
 
     for v_b in
-      select b.scope, b.name, b.key, b.tat, l.period / l.max_starts as step,
+      select b.scope, b.name, b.key, b.tat, b.reserved_to, g.grace,
+             -- rounded up to the microsecond, so slots are never closer than the bound needs
+             make_interval(secs => ceil(extract(epoch from l.period + g.grace) * 1000000 / l.max_starts) / 1000000)
+               as step,
              format('%s "%s"%s (%s per %s s)', case l.scope when 'type' then 'task type' else 'queue' end, l.name,
                     case when l.key_spec is null then '' else format(' key "%s"', b.key) end, l.max_starts,
                     rtrim(to_char(extract(epoch from l.period), 'FM999999990.999'), '.')) as label
         from jobdeck_private.rate_buckets b
         join jobdeck_private.rate_limits l on l.scope = b.scope and l.name = b.name
+        cross join lateral (
+          select least(greatest(l.period / 20, interval '50 milliseconds'), l.period / 2) as grace) g
        where (b.scope, b.name, b.key) in (
                select l2.scope, l2.name, case when l2.key_spec is null then '' else coalesce(j.rate_key, '') end
                  from jobdeck.jobs j
@@ -1661,8 +1669,9 @@ begin
       v_name := v_name || v_b.name;
       v_key := v_key || v_b.key;
       v_tat := v_tat || v_b.tat;
-      v_next := v_next || greatest(v_b.tat, v_now);
+      v_res := v_res || v_b.reserved_to;
       v_step := v_step || v_b.step;
+      v_grace := v_grace || v_b.grace;
       v_label := v_label || v_b.label;
     end loop;
     select count(*) into v_want
@@ -1677,6 +1686,11 @@ begin
     end if;
   end loop;
 
+  for v_i in 1 .. cardinality(v_tat) loop
+    v_tat[v_i] := greatest(v_tat[v_i], v_now - v_grace[v_i]);
+    v_res[v_i] := greatest(v_res[v_i], v_tat[v_i]);
+  end loop;
+
   for v_job in
     select j.id, (j.held_reason is null or j.held_reason not like 'rate limited:%') as first_wait,
            array(select array_position(v_ids, l.scope || chr(31) || l.name || chr(31)
@@ -1685,46 +1699,50 @@ begin
                   where (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)) as buckets
       from jobdeck.jobs j
      where j.id = any(job_ids)
-     order by j.priority, j.run_at, j.created_at, j.id
+     order by coalesce(j.held_reason like 'rate limited:%', false) desc, j.priority, j.run_at, j.created_at, j.id
   loop
-    v_ok := true;
-    v_at := v_now;
-    v_worst := null;
-    foreach v_i in array v_job.buckets loop
-      if v_tat[v_i] > v_now then
-        v_ok := false;
-      end if;
-      if v_worst is null or v_next[v_i] > v_at then
-        v_at := greatest(v_at, v_next[v_i]);
-        v_worst := v_i;
-      end if;
-    end loop;
     id := v_job.id;
     first_wait := v_job.first_wait;
+    v_ok := true;
+    foreach v_i in array v_job.buckets loop
+      if v_tat[v_i] > v_now or (v_job.first_wait and v_tat[v_i] < v_res[v_i]) then
+        v_ok := false;
+      end if;
+    end loop;
     if v_ok then
       foreach v_i in array v_job.buckets loop
-        v_tat[v_i] := greatest(v_tat[v_i], v_now) + v_step[v_i];
-        v_next[v_i] := v_tat[v_i];
+        v_tat[v_i] := v_tat[v_i] + v_step[v_i];
+        v_res[v_i] := greatest(v_res[v_i], v_tat[v_i]);
       end loop;
       admitted := true;
       next_at := null;
       reason := null;
     else
+      v_slot := null;
       foreach v_i in array v_job.buckets loop
-        v_next[v_i] := greatest(v_next[v_i], v_at) + v_step[v_i];
+        if v_slot is null or v_res[v_i] > v_slot then
+          v_slot := v_res[v_i];
+          v_worst := v_i;
+        end if;
       end loop;
+      foreach v_i in array v_job.buckets loop
+        v_res[v_i] := greatest(v_res[v_i], v_slot) + v_step[v_i];
+      end loop;
+      -- never before now: the slot may already be due (held by another job put back)
+      v_slot := greatest(v_slot, v_now);
       admitted := false;
-      next_at := v_at;
+      next_at := v_slot;
       reason := format('rate limited: %s, next at %s', v_label[v_worst],
-                       to_char(v_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+                       to_char(v_slot at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
     end if;
     return next;
   end loop;
 
   update jobdeck_private.rate_buckets b
-     set tat = u.tat
-    from unnest(v_scope, v_name, v_key, v_tat) as u(scope, name, key, tat)
-   where b.scope = u.scope and b.name = u.name and b.key = u.key and b.tat is distinct from u.tat;
+     set tat = u.tat, reserved_to = u.reserved_to
+    from unnest(v_scope, v_name, v_key, v_tat, v_res) as u(scope, name, key, tat, reserved_to)
+   where b.scope = u.scope and b.name = u.name and b.key = u.key
+     and (b.tat, b.reserved_to) is distinct from (u.tat, u.reserved_to);
 end;
 $function$;
 -- privileges on function jobdeck_private.admit_rated(job_ids uuid[]): owner only
@@ -3498,14 +3516,22 @@ CREATE OR REPLACE FUNCTION jobdeck_private.reset_rate_limit(scope text, name tex
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
+declare
+  v_gw_ids bigint[];
 begin
   delete from jobdeck_private.rate_buckets b where b.scope = reset_rate_limit.scope and b.name = reset_rate_limit.name;
-  perform graphile_worker.reschedule_jobs(array(
-    select j.gw_job_id from jobdeck.jobs j
+  with waiting as (
+    update jobdeck.jobs j set run_at = now(), held_reason = null, updated_at = now()
      where j.status in ('queued', 'retrying') and j.held_at is null and j.gw_job_id is not null
-       and j.held_reason like 'rate limited:%' and j.run_at > now()
+       and j.held_reason like 'rate limited:%'
        and ((reset_rate_limit.scope = 'type' and j.type = reset_rate_limit.name)
-            or (reset_rate_limit.scope = 'queue' and j.queue = reset_rate_limit.name))), run_at => now());
+            or (reset_rate_limit.scope = 'queue' and j.queue = reset_rate_limit.name))
+    returning j.gw_job_id
+  )
+  select array_agg(w.gw_job_id) into v_gw_ids from waiting w;
+  if v_gw_ids is not null then
+    perform graphile_worker.reschedule_jobs(v_gw_ids, run_at => now());
+  end if;
 end;
 $function$;
 -- privileges on function jobdeck_private.reset_rate_limit(scope text, name text): owner only

@@ -44,8 +44,9 @@ export class RateWake {
     }
     for (const row of rows) {
       const inMs = Number(row.in_ms);
-      // One timer per 10 ms: jobs due together need one wake-up.
-      const at = Math.ceil((Date.now() + inMs) / 10) * 10;
+      // One timer per 5 ms: jobs due together need one wake-up. Not coarser: a turn is reserved
+      // for a short grace only (sql/rate/admit_rated.sql), and a late wake-up eats into it.
+      const at = Math.ceil((Date.now() + inMs) / 5) * 5;
       if (this.#closed || this.#timers.has(at) || this.#timers.size >= MAX_PENDING) continue;
       const timer = setTimeout(
         () => {
@@ -55,7 +56,7 @@ export class RateWake {
             .query(`select pg_notify('jobs:insert', '{"count":1}')`)
             .catch((error: Error) => this.#logger.debug(`rate wake-up failed: ${error.message}`));
         },
-        at - Date.now() + 5,
+        at - Date.now() + 1,
       );
       timer.unref();
       this.#timers.set(at, timer);
