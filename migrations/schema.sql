@@ -616,8 +616,9 @@ begin
   v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
 
   with active as (
-    select j.type, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
-           coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused
+    select j.type, j.queue, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
+           coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused,
+           case when j.status in ('queued', 'retrying') then jobdeck.wait_reason(j.held_at, j.held_reason) end as wait
       from jobdeck.jobs j
      where j.status in ('queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
@@ -629,6 +630,14 @@ begin
        and (job_stats.type is null or j.type = job_stats.type)
   ), types as (
     select t.type from active t union select d.type from done d
+  ), waits as (
+    -- waiting jobs kept back, by reason (jobdeck.wait_reason), type and queue
+    select a.type, a.queue, a.wait, count(*) as n from active a where a.wait is not null group by 1, 2, 3
+  ), queues as (
+    select a.queue, count(*) filter (where a.status = 'queued') as queued,
+           count(*) filter (where a.status = 'running') as running,
+           count(*) filter (where a.status = 'retrying') as retrying
+      from active a group by 1
   ), per_type as (
     select t.type,
            jsonb_build_object(
@@ -637,6 +646,8 @@ begin
              'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
              'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
              'paused', (select count(*) from active a where a.type = t.type and a.paused),
+             'waiting', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                           from (select w.wait, sum(w.n) as n from waits w where w.type = t.type group by 1) w),
              'succeeded', (select count(*) from done d where d.type = t.type and d.status = 'succeeded'),
              'failed', (select count(*) from done d where d.type = t.type and d.status = 'failed'),
              'cancelled', (select count(*) from done d where d.type = t.type and d.status = 'cancelled'),
@@ -684,7 +695,21 @@ begin
     'waiting', jsonb_build_object(
       'concurrencyLimit', (select count(*) from active a where a.held_at is not null and not a.paused),
       'rateLimit', (select count(*) from active a where a.status in ('queued', 'retrying') and a.held_at is null
-                      and a.held_reason like 'rate limited%')),
+                      and a.held_reason like 'rate limited%'),
+      'byReason', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                     from (select w.wait, sum(w.n) as n from waits w group by 1) w)),
+    -- per queue (null: the default queue): its jobs, why its waiting ones wait, and its settings
+    'byQueue', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'queue', q.queue, 'queued', q.queued, 'running', q.running, 'retrying', q.retrying,
+               'waiting', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                             from (select w.wait, sum(w.n) as n from waits w
+                                    where w.queue is not distinct from q.queue group by 1) w))
+               || coalesce(f.flow -> q.queue,
+                           '{"concurrencyLimit": null, "rateLimit": null, "fairness": null, "paused": null}')
+               order by q.queue nulls first)
+        from queues q
+       cross join (select jobdeck.queue_flow(array_agg(q2.queue)) as flow from queues q2) f), '[]'),
     'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),
     'throughput', jsonb_build_object(
       'bucketSeconds', v_bucket,
@@ -853,6 +878,27 @@ end;
 $function$;
 comment on function jobdeck.priority(name text) is 'Priority by name (lower runs first): urgent -20, high -10, normal 0, low 10; null for an unknown name.';
 -- privileges on function jobdeck.priority(name text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.queue_flow(queues text[])
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select coalesce(jsonb_object_agg(q.name, jsonb_build_object(
+           'concurrencyLimit', (select c.max_running from jobdeck_private.concurrency_limits c
+                                 where c.scope = 'queue' and c.key = q.name),
+           'rateLimit', (select jsonb_build_object('maxStarts', r.max_starts,
+                                                   'periodMs', round(extract(epoch from r.period) * 1000))
+                           from jobdeck_private.rate_limits r where r.scope = 'queue' and r.name = q.name),
+           'fairness', (select f.fairness from jobdeck_private.queue_fairness f where f.queue = q.name),
+           'paused', (select p.reason from jobdeck_private.pause_reason(null, q.name) p(reason)
+                       where p.reason like 'paused: queue %' or p.reason like 'paused: everything%'))),
+         '{}')
+    from (select distinct x as name from unnest(queues) x where x is not null) q
+$function$;
+comment on function jobdeck.queue_flow(queues text[]) is 'Flow-control settings (concurrency limit, rate limit, fairness, pause) of the queues named.';
+-- privileges on function jobdeck.queue_flow(queues text[]): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.resume_all()
  RETURNS jsonb
@@ -1147,6 +1193,23 @@ AS $function$
 $function$;
 comment on function jobdeck.task_category(type text) is 'The category a task type declares (import, export, validation, processing), or null.';
 -- privileges on function jobdeck.task_category(type text): jobdeck_admin=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.wait_reason(held_at timestamp with time zone, held_reason text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case
+           when held_at is not null and held_reason like 'paused:%' then 'paused'
+           when held_at is not null and held_reason like 'held: organisation %' then 'org_limit'
+           when held_at is not null and held_reason like 'held: task type % concurrency limit for key %' then 'key_limit'
+           when held_at is not null then 'concurrency_limit'
+           when held_reason like 'rate limited:%' then 'rate_limit'
+           when held_reason like 'rate limited by the task%' then 'task_rate_limit'
+         end
+$function$;
+comment on function jobdeck.wait_reason(held_at timestamp with time zone, held_reason text) is 'Why a waiting job is kept back: paused, org_limit, key_limit, concurrency_limit, rate_limit, task_rate_limit, or null.';
+-- privileges on function jobdeck.wait_reason(held_at timestamp with time zone, held_reason text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 -- ================================================================================================
 create schema jobdeck_private;

@@ -70,6 +70,33 @@ export async function retryJobOn(
   }
 }
 
+/**
+ * Why a waiting job is kept back (`jobdeck.wait_reason`, sql/api/wait_reason.sql): a pause, an
+ * organisation's concurrency cap, a per-key concurrency limit, a task type's or queue's
+ * concurrency limit, a rate limit (put back until its slot), or its task's RateLimitedError.
+ */
+export type WaitReason =
+  'paused' | 'org_limit' | 'key_limit' | 'concurrency_limit' | 'rate_limit' | 'task_rate_limit';
+
+/** Per-queue figures of {@link JobStats}, with the queue's flow-control settings. */
+export interface QueueStats {
+  /** null: the default queue (no name), which takes no queue settings. */
+  queue: string | null;
+  queued: number;
+  running: number;
+  retrying: number;
+  /** Its waiting jobs kept back, by reason (reasons with none left out). */
+  waiting: Partial<Record<WaitReason, number>>;
+  /** `setQueueConcurrency`'s limit, or null. */
+  concurrencyLimit: number | null;
+  /** `setQueueRateLimit`'s limit, or null. */
+  rateLimit: { maxStarts: number; periodMs: number } | null;
+  /** `setQueueFairness`'s setting, or null (the task types' own setting applies). */
+  fairness: 'org' | 'off' | null;
+  /** The reason text of a pause that covers the queue (its own or everything's), or null. */
+  paused: string | null;
+}
+
 /** Per-type figures of {@link JobStats}. */
 export interface TypeStats {
   type: string;
@@ -78,6 +105,8 @@ export interface TypeStats {
   retrying: number;
   /** Waiting jobs of the type a pause holds (`held_reason` `paused: …`). */
   paused: number;
+  /** Its waiting jobs kept back, by reason (reasons with none left out). */
+  waiting: Partial<Record<WaitReason, number>>;
   succeeded: number;
   failed: number;
   cancelled: number;
@@ -118,8 +147,15 @@ export interface JobStats {
    * Waiting jobs a limit keeps back, by reason: held by a concurrency limit, or put back by a
    * rate limit (or by their task's RateLimitedError) until their turn.
    */
-  waiting: { concurrencyLimit: number; rateLimit: number };
+  waiting: {
+    concurrencyLimit: number;
+    rateLimit: number;
+    /** All waiting jobs kept back, by the finer reason (reasons with none left out). */
+    byReason: Partial<Record<WaitReason, number>>;
+  };
   byType: TypeStats[];
+  /** Per queue of the unfinished jobs, with its configured limits, fairness and pause. */
+  byQueue: QueueStats[];
   throughput: {
     bucketSeconds: number;
     perMinute: number;
