@@ -1659,7 +1659,7 @@ $function$;
 -- privileges on function jobdeck_private.admit_keyed(job_ids uuid[], count_waiting boolean): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.admit_rated(job_ids uuid[])
- RETURNS TABLE(id uuid, admitted boolean, next_at timestamp with time zone, reason text, first_wait boolean)
+ RETURNS TABLE(id uuid, admitted boolean, start_at timestamp with time zone, next_at timestamp with time zone, wake_at timestamp with time zone, reason text, first_wait boolean)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
@@ -1675,6 +1675,8 @@ declare
   v_res    timestamptz[] := '{}';
   v_step   interval[] := '{}';
   v_grace  interval[] := '{}';
+  v_lead   interval[] := '{}';
+  v_wake   interval;
   v_label  text[] := '{}';
   v_b      record;
   v_job    record;
@@ -1694,7 +1696,7 @@ begin
   loop
     v_try := v_try + 1;
     v_ids := '{}'; v_scope := '{}'; v_name := '{}'; v_key := '{}'; v_tat := '{}'; v_res := '{}';
-    v_step := '{}'; v_grace := '{}'; v_label := '{}';
+    v_step := '{}'; v_grace := '{}'; v_lead := '{}'; v_label := '{}';
     insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
     select m.scope, m.name, m.key, '-infinity'::timestamptz
       from (select distinct l.scope, l.name,
@@ -1735,6 +1737,7 @@ begin
       v_res := v_res || v_b.reserved_to;
       v_step := v_step || v_b.step;
       v_grace := v_grace || v_b.grace;
+      v_lead := v_lead || least(v_b.grace * 4, interval '250 milliseconds');
       v_label := v_label || v_b.label;
     end loop;
     select count(*) into v_want
@@ -1767,26 +1770,45 @@ begin
     id := v_job.id;
     first_wait := v_job.first_wait;
     v_ok := true;
+    start_at := v_now;
     foreach v_i in array v_job.buckets loop
-      if v_tat[v_i] > v_now or (v_job.first_wait and v_tat[v_i] < v_res[v_i]) then
+      if v_job.first_wait then
+        -- a newcomer: a slot due now, and none a job put back waits for
+        if v_tat[v_i] > v_now or v_tat[v_i] < v_res[v_i] then
+          v_ok := false;
+        end if;
+      elsif v_tat[v_i] > v_now + v_lead[v_i] then
         v_ok := false;
+      else
+        start_at := greatest(start_at, v_tat[v_i]);
       end if;
     end loop;
+    if v_ok then
+      foreach v_i in array v_job.buckets loop
+        if start_at > v_tat[v_i] + v_grace[v_i] then
+          v_ok := false;  -- its buckets' slots lie too far apart to start within each one's grace
+        end if;
+      end loop;
+    end if;
     if v_ok then
       foreach v_i in array v_job.buckets loop
         v_tat[v_i] := v_tat[v_i] + v_step[v_i];
         v_res[v_i] := greatest(v_res[v_i], v_tat[v_i]);
       end loop;
       admitted := true;
+      start_at := case when start_at > v_now then start_at end;
       next_at := null;
+      wake_at := null;
       reason := null;
     else
       v_slot := null;
+      v_wake := interval '0';
       foreach v_i in array v_job.buckets loop
         if v_slot is null or v_res[v_i] > v_slot then
           v_slot := v_res[v_i];
           v_worst := v_i;
         end if;
+        v_wake := greatest(v_wake, v_lead[v_i]);
       end loop;
       foreach v_i in array v_job.buckets loop
         v_res[v_i] := greatest(v_res[v_i], v_slot) + v_step[v_i];
@@ -1794,7 +1816,9 @@ begin
       -- never before now: the slot may already be due (held by another job put back)
       v_slot := greatest(v_slot, v_now);
       admitted := false;
+      start_at := null;
       next_at := v_slot;
+      wake_at := greatest(v_slot - v_wake, v_now);
       reason := format('rate limited: %s, next at %s', v_label[v_worst],
                        to_char(v_slot at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
     end if;
@@ -3809,6 +3833,9 @@ declare
   v_reasons text[];
   v_def     uuid[];
   v_def_at  timestamptz[];
+  v_wake_at timestamptz[];
+  v_ahead   uuid[];
+  v_ahead_at timestamptz[];
   v_first   boolean[];
 begin
   insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
@@ -3887,14 +3914,17 @@ begin
 
   if v_rate and v_ok is not null then
     -- rate limits, on the jobs every concurrency limit let through (sql/rate/admit_rated.sql)
-    select array_agg(r.id) filter (where r.admitted), array_agg(r.id) filter (where not r.admitted),
-           array_agg(r.next_at) filter (where not r.admitted), array_agg(r.reason) filter (where not r.admitted),
-           array_agg(r.first_wait) filter (where not r.admitted)
-      into v_ok, v_def, v_def_at, v_reasons, v_first
+    select array_agg(r.id) filter (where r.admitted),
+           array_agg(r.id) filter (where r.admitted and r.start_at is not null),
+           array_agg(r.start_at) filter (where r.admitted and r.start_at is not null),
+           array_agg(r.id) filter (where not r.admitted),
+           array_agg(r.next_at) filter (where not r.admitted), array_agg(r.wake_at) filter (where not r.admitted),
+           array_agg(r.reason) filter (where not r.admitted), array_agg(r.first_wait) filter (where not r.admitted)
+      into v_ok, v_ahead, v_ahead_at, v_def, v_def_at, v_wake_at, v_reasons, v_first
       from jobdeck_private.admit_rated(v_ok) r;
     if v_def is not null then
       with r as (
-        select * from unnest(v_def, v_def_at, v_reasons, v_first) as u(id, next_at, reason, first_wait)
+        select * from unnest(v_def, v_def_at, v_wake_at, v_reasons, v_first) as u(id, next_at, wake_at, reason, first_wait)
       ), rate_gw as (
         select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
           from graphile_worker.add_jobs(array(
@@ -3902,7 +3932,7 @@ begin
                        -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
                        -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
                        -- the past, instead of waiting behind a whole backlog for its slot
-                       r.next_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
+                       r.wake_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
               from r join jobdeck.jobs j on j.id = r.id)) g
       ), deferred as (
         update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()
@@ -3920,7 +3950,10 @@ begin
   if v_ok is not null then
     return query
     update jobdeck.jobs j
-       set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
+       set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id,
+           -- a job a rate limit admitted ahead of its slot starts at the slot (the worker waits
+           -- for it: started_at - updated_at, src/worker/wrap-task.ts)
+           started_at = coalesce((select a.at from unnest(v_ahead, v_ahead_at) as a(id, at) where a.id = j.id), now()),
            heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
            held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
            eta_at = jobdeck_private.estimate_eta(now(), 0,

@@ -11,15 +11,22 @@
 -- without burst moves tat to now + step, adding each start's latency); the price is the ceiling
 -- of the rate, max_starts / (period + grace): 47.6 per second for 50 per second.
 --
+-- A job that was put back is woken `lead` before its slot (least(4 × grace, 250 ms)): the time a
+-- worker takes to fetch it, which under load is often more than the grace. It may be admitted
+-- to a slot up to `lead` ahead; its `start_at` (the row's started_at) is then the slot, and the
+-- worker runs it from then (src/worker/wrap-task.ts), so admission, not the fetch, decides when.
+--
 -- In one call (a worker's start batch, at the transaction's `now`), per bucket: slots more than
 -- `grace` old are let go (tat := greatest(tat, now - grace)); then
 --   * a job that a limit put back before (`rate limited:` held_reason) takes the slot tat when it
---     is not after now, for any bucket it is under; jobs put back go first, best first;
+--     is not after now + lead, for every bucket it is under, and starts at greatest(now, slot)
+--     (which must be within each bucket's grace); jobs put back go first, best first;
 --   * a new job takes it only when no job put back is waiting for it (tat >= reserved_to), so
 --     newcomers do not overtake the backlog; a batch may start several (the slots let go within
 --     the grace: 3 at once for 50 per second);
 --   * any other job is put back: told to come back at reserved_to (its run_at; start_jobs re-adds
---     its Graphile job for then and rate-wake.ts wakes the workers), which then moves one step. So
+--     its Graphile job for `wake_at`, lead earlier, and rate-wake.ts wakes the workers then), which
+--     then moves one step. So
 --     a backlog's jobs are given successive slots whichever worker saw them, and come back one by
 --     one in time for them. A slot is not bound to the job told about it: whichever job put back
 --     comes first uses it, so one late job does not lose its turn, and a job that finds every due
@@ -30,8 +37,10 @@
 -- here in key order (scope, name, key), so two workers never deadlock on them and one bucket's
 -- starts are decided one transaction at a time. Jobs without a rate limit are admitted.
 
+drop function if exists jobdeck_private.admit_rated(uuid[]);
 create or replace function jobdeck_private.admit_rated(job_ids uuid[])
-returns table (id uuid, admitted boolean, next_at timestamptz, reason text, first_wait boolean)
+returns table (id uuid, admitted boolean, start_at timestamptz, next_at timestamptz, wake_at timestamptz,
+               reason text, first_wait boolean)
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
@@ -47,6 +56,8 @@ declare
   v_res    timestamptz[] := '{}';
   v_step   interval[] := '{}';
   v_grace  interval[] := '{}';
+  v_lead   interval[] := '{}';
+  v_wake   interval;
   v_label  text[] := '{}';
   v_b      record;
   v_job    record;
@@ -66,7 +77,7 @@ begin
   loop
     v_try := v_try + 1;
     v_ids := '{}'; v_scope := '{}'; v_name := '{}'; v_key := '{}'; v_tat := '{}'; v_res := '{}';
-    v_step := '{}'; v_grace := '{}'; v_label := '{}';
+    v_step := '{}'; v_grace := '{}'; v_lead := '{}'; v_label := '{}';
     insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
     select m.scope, m.name, m.key, '-infinity'::timestamptz
       from (select distinct l.scope, l.name,
@@ -107,6 +118,7 @@ begin
       v_res := v_res || v_b.reserved_to;
       v_step := v_step || v_b.step;
       v_grace := v_grace || v_b.grace;
+      v_lead := v_lead || least(v_b.grace * 4, interval '250 milliseconds');
       v_label := v_label || v_b.label;
     end loop;
     select count(*) into v_want
@@ -139,26 +151,45 @@ begin
     id := v_job.id;
     first_wait := v_job.first_wait;
     v_ok := true;
+    start_at := v_now;
     foreach v_i in array v_job.buckets loop
-      if v_tat[v_i] > v_now or (v_job.first_wait and v_tat[v_i] < v_res[v_i]) then
+      if v_job.first_wait then
+        -- a newcomer: a slot due now, and none a job put back waits for
+        if v_tat[v_i] > v_now or v_tat[v_i] < v_res[v_i] then
+          v_ok := false;
+        end if;
+      elsif v_tat[v_i] > v_now + v_lead[v_i] then
         v_ok := false;
+      else
+        start_at := greatest(start_at, v_tat[v_i]);
       end if;
     end loop;
+    if v_ok then
+      foreach v_i in array v_job.buckets loop
+        if start_at > v_tat[v_i] + v_grace[v_i] then
+          v_ok := false;  -- its buckets' slots lie too far apart to start within each one's grace
+        end if;
+      end loop;
+    end if;
     if v_ok then
       foreach v_i in array v_job.buckets loop
         v_tat[v_i] := v_tat[v_i] + v_step[v_i];
         v_res[v_i] := greatest(v_res[v_i], v_tat[v_i]);
       end loop;
       admitted := true;
+      start_at := case when start_at > v_now then start_at end;
       next_at := null;
+      wake_at := null;
       reason := null;
     else
       v_slot := null;
+      v_wake := interval '0';
       foreach v_i in array v_job.buckets loop
         if v_slot is null or v_res[v_i] > v_slot then
           v_slot := v_res[v_i];
           v_worst := v_i;
         end if;
+        v_wake := greatest(v_wake, v_lead[v_i]);
       end loop;
       foreach v_i in array v_job.buckets loop
         v_res[v_i] := greatest(v_res[v_i], v_slot) + v_step[v_i];
@@ -166,7 +197,9 @@ begin
       -- never before now: the slot may already be due (held by another job put back)
       v_slot := greatest(v_slot, v_now);
       admitted := false;
+      start_at := null;
       next_at := v_slot;
+      wake_at := greatest(v_slot - v_wake, v_now);
       reason := format('rate limited: %s, next at %s', v_label[v_worst],
                        to_char(v_slot at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
     end if;

@@ -35,6 +35,9 @@ declare
   v_reasons text[];
   v_def     uuid[];
   v_def_at  timestamptz[];
+  v_wake_at timestamptz[];
+  v_ahead   uuid[];
+  v_ahead_at timestamptz[];
   v_first   boolean[];
 begin
   insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
@@ -113,14 +116,17 @@ begin
 
   if v_rate and v_ok is not null then
     -- rate limits, on the jobs every concurrency limit let through (sql/rate/admit_rated.sql)
-    select array_agg(r.id) filter (where r.admitted), array_agg(r.id) filter (where not r.admitted),
-           array_agg(r.next_at) filter (where not r.admitted), array_agg(r.reason) filter (where not r.admitted),
-           array_agg(r.first_wait) filter (where not r.admitted)
-      into v_ok, v_def, v_def_at, v_reasons, v_first
+    select array_agg(r.id) filter (where r.admitted),
+           array_agg(r.id) filter (where r.admitted and r.start_at is not null),
+           array_agg(r.start_at) filter (where r.admitted and r.start_at is not null),
+           array_agg(r.id) filter (where not r.admitted),
+           array_agg(r.next_at) filter (where not r.admitted), array_agg(r.wake_at) filter (where not r.admitted),
+           array_agg(r.reason) filter (where not r.admitted), array_agg(r.first_wait) filter (where not r.admitted)
+      into v_ok, v_ahead, v_ahead_at, v_def, v_def_at, v_wake_at, v_reasons, v_first
       from jobdeck_private.admit_rated(v_ok) r;
     if v_def is not null then
       with r as (
-        select * from unnest(v_def, v_def_at, v_reasons, v_first) as u(id, next_at, reason, first_wait)
+        select * from unnest(v_def, v_def_at, v_wake_at, v_reasons, v_first) as u(id, next_at, wake_at, reason, first_wait)
       ), rate_gw as (
         select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
           from graphile_worker.add_jobs(array(
@@ -128,7 +134,7 @@ begin
                        -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
                        -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
                        -- the past, instead of waiting behind a whole backlog for its slot
-                       r.next_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
+                       r.wake_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
               from r join jobdeck.jobs j on j.id = r.id)) g
       ), deferred as (
         update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()
@@ -146,7 +152,10 @@ begin
   if v_ok is not null then
     return query
     update jobdeck.jobs j
-       set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
+       set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id,
+           -- a job a rate limit admitted ahead of its slot starts at the slot (the worker waits
+           -- for it: started_at - updated_at, src/worker/wrap-task.ts)
+           started_at = coalesce((select a.at from unnest(v_ahead, v_ahead_at) as a(id, at) where a.id = j.id), now()),
            heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
            held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
            eta_at = jobdeck_private.estimate_eta(now(), 0,

@@ -23,6 +23,10 @@ import {
 import { DurableSteps } from './steps.ts';
 import { makeTaskContext, progressPatch, type AttemptState } from './task-context.ts';
 import type { Begun, StartItem, Tracker } from './tracker.ts';
+import { sleep } from '../util/sleep.ts';
+
+/** The most a rate limit admits a job ahead of its slot (sql/rate/admit_rated.sql's lead). */
+const MAX_AHEAD_MS = 250;
 
 /** What {@link wrapTask} needs of the worker around it. */
 export interface WrapDeps {
@@ -76,6 +80,12 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
       logger.debug(`not running ${type} job ${id ?? `gw:${helpers.job.id}`} now`);
       return;
     }
+    // A job a rate limit admitted ahead of its slot starts at the slot (sql/rate/admit_rated.sql):
+    // its started_at, that long after the start transaction's time (updated_at, same clock).
+    const ahead = begun.row.started_at
+      ? begun.row.started_at.getTime() - new Date(begun.row.updated_at).getTime()
+      : 0;
+    if (ahead > 0) await sleep(Math.min(ahead, MAX_AHEAD_MS));
     const state = beginAttempt(type, begun, helpers, deps, def.totalSteps ?? null);
     let outcome: Outcome;
     try {
