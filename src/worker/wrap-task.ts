@@ -81,10 +81,13 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
       return;
     }
     // A job a rate limit admitted ahead of its slot starts at the slot (sql/rate/admit_rated.sql):
-    // its started_at, that long after the start transaction's time (updated_at, same clock).
-    const ahead = begun.row.started_at
-      ? begun.row.started_at.getTime() - new Date(begun.row.updated_at).getTime()
-      : 0;
+    // its started_at, that long after the start transaction's time (updated_at, same clock). Only
+    // a row the start marked (start_jobs) says so: on the fast path the tracker fills started_at
+    // in with this process's clock.
+    const ahead =
+      begun.marked && begun.row.started_at
+        ? begun.row.started_at.getTime() - new Date(begun.row.updated_at).getTime()
+        : 0;
     if (ahead > 0) await sleep(Math.min(ahead, MAX_AHEAD_MS));
     const state = beginAttempt(type, begun, helpers, deps, def.totalSteps ?? null);
     let outcome: Outcome;
