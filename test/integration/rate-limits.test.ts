@@ -297,8 +297,9 @@ describe('rate limits and per-key concurrency limits across two worker processes
     expect(new Set(jobs.map((j) => j.concurrency_key))).toEqual(new Set(['acme', 'globex']));
     const heldRow = await waitFor(
       async () => {
-        const { rows } = await t.pool.query<{ held_reason: string }>(
-          `select held_reason from jobdeck.jobs where id = any($1) and held_at is not null limit 1`,
+        const { rows } = await t.pool.query<{ held_reason: string; reason: string }>(
+          `select held_reason, jobdeck.wait_reason(held_at, held_reason) as reason
+             from jobdeck.jobs where id = any($1) and held_at is not null limit 1`,
           [ids],
         );
         return rows[0];
@@ -308,6 +309,7 @@ describe('rate limits and per-key concurrency limits across two worker processes
     expect(heldRow.held_reason).toMatch(
       /^held: task type "keyed_span" is at its concurrency limit for key "(acme|globex)" \(2\)$/,
     );
+    expect(heldRow.reason).toBe('key_limit');
     await waitSettled(ids, 'the per-key jobs');
     expect(await summary(ids)).toEqual([
       { status: 'succeeded', attempts: 1, held_reason: null, n: 16 },
@@ -330,6 +332,79 @@ describe('rate limits and per-key concurrency limits across two worker processes
       [ids],
     );
     expect(overall.rows[0]!.peak).toBeGreaterThan(2);
+  });
+
+  it("shows each queue's limits, fairness and pause, and why its jobs wait, in jobStats", async () => {
+    await jobdeck.setQueueConcurrency('flowq', 3);
+    await jobdeck.setQueueRateLimit('flowq', 7, '2s');
+    await jobdeck.setQueueFairness('flowq', 'off');
+    await jobdeck.pause({ queue: 'flowq' }, { reason: 'maintenance' });
+    try {
+      const [job] = await jobdeck.enqueueJobs([{ type: 'plain', queue: 'flowq' }]);
+      await waitFor(
+        async () => {
+          const stats = await jobdeck.jobStats();
+          return (stats.byQueue.find((q) => q.queue === 'flowq')?.waiting.paused ?? 0) > 0;
+        },
+        { timeoutMs: 20_000, what: 'the paused queue job counted as paused' },
+      );
+      const stats = await jobdeck.jobStats();
+      expect(stats.byQueue.find((q) => q.queue === 'flowq')).toEqual({
+        queue: 'flowq',
+        queued: 1,
+        running: 0,
+        retrying: 0,
+        waiting: { paused: 1 },
+        concurrencyLimit: 3,
+        rateLimit: { maxStarts: 7, periodMs: 2000 },
+        fairness: 'off',
+        paused: 'paused: queue "flowq" (maintenance)',
+      });
+      expect(stats.waiting.byReason.paused).toBeGreaterThanOrEqual(1);
+      const held = await countHeldJobs(db);
+      expect(held).toContainEqual({ reason: 'paused', type: 'plain', queue: 'flowq', n: 1 });
+      await jobdeck.resume({ queue: 'flowq' });
+      await waitSettled([job!.id], 'the queue job after the resume');
+    } finally {
+      await jobdeck.resume({ queue: 'flowq' });
+      await jobdeck.setQueueConcurrency('flowq', null);
+      await jobdeck.setQueueRateLimit('flowq', null);
+      await jobdeck.setQueueFairness('flowq', null);
+    }
+  });
+
+  it('classifies every reason a waiting job is kept back (jobdeck.wait_reason)', async () => {
+    const cases: [string | null, boolean, string | null][] = [
+      ['paused: queue "emails" (SMTP down)', true, 'paused'],
+      ['paused: everything', true, 'paused'],
+      [
+        'held: organisation "acme" is at its concurrency limit for task type "sync" (5)',
+        true,
+        'org_limit',
+      ],
+      ['held: organisation "acme" is at its concurrency limit (5)', true, 'org_limit'],
+      [
+        'held: task type "sync_account" is at its concurrency limit for key "a-17" (2)',
+        true,
+        'key_limit',
+      ],
+      ['held: task type "resize_image" is at its concurrency limit (3)', true, 'concurrency_limit'],
+      ['held: queue "reports" is at its concurrency limit (3)', true, 'concurrency_limit'],
+      [
+        'rate limited: task type "rated" (5 per 1 s), next at 2026-12-06T15:04:05.200Z',
+        false,
+        'rate_limit',
+      ],
+      ['rate limited by the task, retry at 2026-12-06T15:04:05Z', false, 'task_rate_limit'],
+      [null, false, null],
+    ];
+    for (const [reason, held, expected] of cases) {
+      const { rows } = await t.pool.query<{ r: string | null }>(
+        `select jobdeck.wait_reason(case when $2 then now() end, $1) as r`,
+        [reason, held],
+      );
+      expect([reason, rows[0]!.r]).toEqual([reason, expected]);
+    }
   });
 
   describe('bad input', () => {
