@@ -198,6 +198,7 @@ create table jobdeck.jobs (
   rate_deferrals integer default 0 not null,
   fair_at timestamp with time zone,
   batch_id uuid,
+  queue_rate_key text,
   constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
@@ -265,6 +266,7 @@ comment on column jobdeck.jobs.priority is '@behavior +filterBy +orderBy
 Lower runs first (urgent -20, high -10, normal 0, low 10).';
 comment on column jobdeck.jobs.progress is '@behavior +filterBy +orderBy
 Percent done, 0..100.';
+comment on column jobdeck.jobs.queue_rate_key is 'The job''s key under its queue''s per-key rate limit (set_queue_rate_limit key_spec), computed at enqueue.';
 comment on column jobdeck.jobs.rate_deferrals is 'Times the job''s task said "rate limited, retry after" (RateLimitedError): not attempts; bounded.';
 comment on column jobdeck.jobs.rate_key is 'The job''s key under its task type''s per-key rate limit (defineTask rateLimit.key), computed at enqueue.';
 comment on column jobdeck.jobs.run_at is '@behavior +filterBy +orderBy';
@@ -889,7 +891,8 @@ AS $function$
            'concurrencyLimit', (select c.max_running from jobdeck_private.concurrency_limits c
                                  where c.scope = 'queue' and c.key = q.name),
            'rateLimit', (select jsonb_build_object('maxStarts', r.max_starts,
-                                                   'periodMs', round(extract(epoch from r.period) * 1000))
+                                                   'periodMs', round(extract(epoch from r.period) * 1000),
+                                                   'key', r.key_spec)
                            from jobdeck_private.rate_limits r where r.scope = 'queue' and r.name = q.name),
            'fairness', (select f.fairness from jobdeck_private.queue_fairness f where f.queue = q.name),
            'paused', (select p.reason from jobdeck_private.pause_reason(null, q.name) p(reason)
@@ -1102,7 +1105,7 @@ $function$;
 comment on function jobdeck.set_queue_fairness(queue text, fairness text) is 'Whether new jobs of this queue take turns by organisation (org) or run first-in first-out (off); null removes the setting. Errors: JD004 bad argument.';
 -- privileges on function jobdeck.set_queue_fairness(queue text, fairness text): jobdeck_system=EXECUTE
 
-CREATE OR REPLACE FUNCTION jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval)
+CREATE OR REPLACE FUNCTION jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval, key_spec text DEFAULT NULL::text)
  RETURNS integer
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -1121,21 +1124,28 @@ begin
     raise exception 'period for queue "%" must be from 1 ms to 31 days, got %',
       queue, coalesce(period::text, 'null') using errcode = 'JD004';
   end if;
+  if max_starts is not null and key_spec is not null and not (key_spec in ('org', 'owner')
+       or (key_spec ~ '^payload:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$' and pg_catalog.length(key_spec) <= 208)) then
+    raise exception 'key_spec for queue "%" must be ''org'', ''owner'', ''payload:<dotted path>'' or null, got %',
+      queue, pg_catalog.quote_literal(key_spec) using errcode = 'JD004';
+  end if;
   if max_starts is null then
     delete from jobdeck_private.rate_limits l where l.scope = 'queue' and l.name = set_queue_rate_limit.queue;
   else
-    insert into jobdeck_private.rate_limits as l (scope, name, max_starts, period)
-    values ('queue', set_queue_rate_limit.queue, set_queue_rate_limit.max_starts, set_queue_rate_limit.period)
+    insert into jobdeck_private.rate_limits as l (scope, name, max_starts, period, key_spec)
+    values ('queue', set_queue_rate_limit.queue, set_queue_rate_limit.max_starts, set_queue_rate_limit.period,
+            set_queue_rate_limit.key_spec)
     on conflict (scope, name) do update
-      set max_starts = excluded.max_starts, period = excluded.period, updated_at = pg_catalog.now()
-     where (l.max_starts, l.period) is distinct from (excluded.max_starts, excluded.period);
+      set max_starts = excluded.max_starts, period = excluded.period, key_spec = excluded.key_spec,
+          updated_at = pg_catalog.now()
+     where (l.max_starts, l.period, l.key_spec) is distinct from (excluded.max_starts, excluded.period, excluded.key_spec);
   end if;
   perform jobdeck_private.reset_rate_limit('queue', queue);
   return max_starts;
 end;
 $function$;
-comment on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval) is 'At most max_starts jobs of this queue start per period, across all workers; null removes the limit. Errors: JD004 bad argument.';
--- privileges on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval): jobdeck_system=EXECUTE
+comment on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval, key_spec text) is 'At most max_starts jobs of this queue start per period, across all workers, per key when key_spec is set; null removes the limit. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval, key_spec text): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.signal(target text, event text, data jsonb DEFAULT NULL::jsonb)
  RETURNS uuid
@@ -1336,7 +1346,6 @@ create table jobdeck_private.rate_limits (
   period interval not null,
   key_spec text,
   updated_at timestamp with time zone default now() not null,
-  constraint key_spec_for_types CHECK (((key_spec IS NULL) OR (scope = 'type'::text))),
   constraint key_spec_is_known CHECK (((key_spec IS NULL) OR (key_spec = ANY (ARRAY['org'::text, 'owner'::text])) OR (key_spec ~ '^payload:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$'::text))),
   constraint max_starts_in_range CHECK (((max_starts >= 1) AND (max_starts <= 1000000))),
   constraint period_in_range CHECK (((period >= '00:00:00.001'::interval) AND (period <= '31 days'::interval))),
@@ -1488,10 +1497,10 @@ begin
                owner_id = add_keyed_job.owner_id, org_id = add_keyed_job.org_id,
                related_type = add_keyed_job.related_type, related_id = add_keyed_job.related_id,
                metadata = add_keyed_job.metadata, updated_at = now(),
-               (concurrency_key, rate_key) = (select lk.concurrency_key, lk.rate_key
-                                                from jobdeck_private.job_limit_keys(add_keyed_job.type,
-                                                       add_keyed_job.org_id, add_keyed_job.owner_id,
-                                                       add_keyed_job.payload, null) lk),
+               (concurrency_key, rate_key, queue_rate_key) = (
+                 select lk.concurrency_key, lk.rate_key, lk.queue_rate_key
+                   from jobdeck_private.job_limit_keys(add_keyed_job.type, add_keyed_job.org_id,
+                          add_keyed_job.owner_id, add_keyed_job.payload, null, j.queue) lk),
                fair_at = case when add_keyed_job.run_at > now() then null else j.fair_at end
          where j.id = v_job.id returning j.* into v_job;
         if v_job.gw_job_id is not null then
@@ -1700,7 +1709,8 @@ begin
     insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
     select m.scope, m.name, m.key, '-infinity'::timestamptz
       from (select distinct l.scope, l.name,
-                   case when l.key_spec is null then '' else coalesce(j.rate_key, '') end as key
+                   case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end as key
               from jobdeck.jobs j
               join jobdeck_private.rate_limits l
                 on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
@@ -1721,7 +1731,8 @@ begin
         cross join lateral (
           select least(greatest(l.period / 20, interval '50 milliseconds'), l.period / 2) as grace) g
        where (b.scope, b.name, b.key) in (
-               select l2.scope, l2.name, case when l2.key_spec is null then '' else coalesce(j.rate_key, '') end
+               select l2.scope, l2.name, case when l2.key_spec is null then '' when l2.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end
                  from jobdeck.jobs j
                  join jobdeck_private.rate_limits l2
                    on (l2.scope = 'type' and l2.name = j.type) or (l2.scope = 'queue' and l2.name = j.queue)
@@ -1741,7 +1752,8 @@ begin
       v_label := v_label || v_b.label;
     end loop;
     select count(*) into v_want
-      from (select distinct l.scope, l.name, case when l.key_spec is null then '' else coalesce(j.rate_key, '') end
+      from (select distinct l.scope, l.name, case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end
               from jobdeck.jobs j
               join jobdeck_private.rate_limits l
                 on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
@@ -1760,7 +1772,8 @@ begin
   for v_job in
     select j.id, (j.held_reason is null or j.held_reason not like 'rate limited:%') as first_wait,
            array(select array_position(v_ids, l.scope || chr(31) || l.name || chr(31)
-                                              || case when l.key_spec is null then '' else coalesce(j.rate_key, '') end)
+                                              || case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end)
                    from jobdeck_private.rate_limits l
                   where (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)) as buckets
       from jobdeck.jobs j
@@ -2474,9 +2487,9 @@ begin
       from jsonb_array_elements(specs) with ordinality as e(spec, ord)
   ), k as materialized (
     -- keys under per-key limits, computed (and refused) before anything is written
-    select s.id, lk.concurrency_key, lk.rate_key
+    select s.id, lk.concurrency_key, lk.rate_key, lk.queue_rate_key
       from s cross join lateral jobdeck_private.job_limit_keys(s.type, s.org_id, s.owner_id, s.payload,
-                                                              'jobs[' || (s.ord - 1) || ']') lk
+                                                              'jobs[' || (s.ord - 1) || ']', s.queue) lk
   ), t as materialized (
     select jobdeck_private.fair_turns(array_agg(s.type order by s.ord), array_agg(s.queue order by s.ord),
                                       array_agg(s.org_id order by s.ord), array_agg(s.priority order by s.ord),
@@ -2492,10 +2505,10 @@ begin
           from s, t order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key,
+                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key, queue_rate_key,
                                    fair_at)
     select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
-           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key,
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key, k.queue_rate_key,
            t.turns[s.ord]
       from s join gw on gw.id = s.id join k on k.id = s.id cross join t
     returning j.*
@@ -2773,7 +2786,7 @@ declare
   v_turn timestamptz;
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
-                                           insert_job.payload, null);
+                                           insert_job.payload, null, insert_job.queue);
   v_turn := (jobdeck_private.fair_turns(array[insert_job.type], array[insert_job.queue],
                array[insert_job.org_id], array[insert_job.priority], array[insert_job.run_at]))[1];
   v_gw := (graphile_worker.add_job(
@@ -2786,10 +2799,11 @@ begin
   )).id;
   insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                  related_type, related_id, key, metadata, gw_job_id,
-                                 concurrency_key, rate_key, fair_at)
+                                 concurrency_key, rate_key, queue_rate_key, fair_at)
   values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
           coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
           insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key,
+          v_keys.queue_rate_key,
           v_turn)
   returning j.* into v_job;
   return v_job;
@@ -2797,7 +2811,7 @@ end;
 $function$;
 -- privileges on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, OUT concurrency_key text, OUT rate_key text)
+CREATE OR REPLACE FUNCTION jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, queue text, OUT concurrency_key text, OUT rate_key text, OUT queue_rate_key text)
  RETURNS record
  LANGUAGE plpgsql
  STABLE
@@ -2806,15 +2820,23 @@ AS $function$
 declare
   v_cspec text;
   v_rspec text;
+  v_qspec text;
+  v_type  text := format('task type "%s"', type);
 begin
   select t.concurrency_key_spec into v_cspec from jobdeck_private.task_types t where t.type = job_limit_keys.type;
   select r.key_spec into v_rspec from jobdeck_private.rate_limits r
    where r.scope = 'type' and r.name = job_limit_keys.type;
-  concurrency_key := jobdeck_private.limit_key(v_cspec, type, org_id, owner_id, payload, 'concurrency limit', label);
-  rate_key := jobdeck_private.limit_key(v_rspec, type, org_id, owner_id, payload, 'rate limit', label);
+  concurrency_key := jobdeck_private.limit_key(v_cspec, v_type, org_id, owner_id, payload, 'concurrency limit', label);
+  rate_key := jobdeck_private.limit_key(v_rspec, v_type, org_id, owner_id, payload, 'rate limit', label);
+  if queue is not null then
+    select r.key_spec into v_qspec from jobdeck_private.rate_limits r
+     where r.scope = 'queue' and r.name = job_limit_keys.queue;
+    queue_rate_key := jobdeck_private.limit_key(v_qspec, format('queue "%s"', queue), org_id, owner_id, payload,
+                                                'rate limit', label);
+  end if;
 end;
 $function$;
--- privileges on function jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, OUT concurrency_key text, OUT rate_key text): owner only
+-- privileges on function jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, queue text, OUT concurrency_key text, OUT rate_key text, OUT queue_rate_key text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.json_path(parent text, key text)
  RETURNS text
@@ -2973,7 +2995,7 @@ end;
 $function$;
 -- privileges on function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.limit_key(spec text, type text, org_id text, owner_id text, payload jsonb, what text, label text)
+CREATE OR REPLACE FUNCTION jobdeck_private.limit_key(spec text, subject text, org_id text, owner_id text, payload jsonb, what text, label text)
  RETURNS text
  LANGUAGE plpgsql
  STABLE
@@ -2990,13 +3012,13 @@ begin
   end if;
   if spec = 'org' then
     if org_id is null then
-      raise exception '%task type "%" has a % per organisation: the job needs an orgId', v_at, type, what
+      raise exception '% has a % per organisation: the job needs an orgId', v_at || subject, what
         using errcode = 'JD004';
     end if;
     v_key := org_id;
   elsif spec = 'owner' then
     if owner_id is null then
-      raise exception '%task type "%" has a % per owner: the job needs an ownerId', v_at, type, what
+      raise exception '% has a % per owner: the job needs an ownerId', v_at || subject, what
         using errcode = 'JD004';
     end if;
     v_key := owner_id;
@@ -3004,7 +3026,7 @@ begin
     v_field := substr(spec, length('payload:') + 1);
     v_value := payload #> string_to_array(v_field, '.');
     if v_value is null or jsonb_typeof(v_value) not in ('string', 'number') then
-      raise exception '%task type "%" has a % per payload field "%": the payload has %', v_at, type, what, v_field,
+      raise exception '% has a % per payload field "%": the payload has %', v_at || subject, what, v_field,
         case when v_value is null then 'no such field'
              when jsonb_typeof(v_value) in ('object', 'array') then 'an ' || jsonb_typeof(v_value) || ' there'
              else 'a ' || jsonb_typeof(v_value) || ' there' end
@@ -3015,13 +3037,13 @@ begin
     v_key := v_value #>> '{}';
   end if;
   if length(v_key) > 200 then
-    raise exception '%task type "%": the key of its % is longer than 200 characters', v_at, type, what
+    raise exception '%: the key of its % is longer than 200 characters', v_at || subject, what
       using errcode = 'JD004';
   end if;
   return v_key;
 end;
 $function$;
--- privileges on function jobdeck_private.limit_key(spec text, type text, org_id text, owner_id text, payload jsonb, what text, label text): owner only
+-- privileges on function jobdeck_private.limit_key(spec text, subject text, org_id text, owner_id text, payload jsonb, what text, label text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.limit_keys(job_ids uuid[])
  RETURNS text[]

@@ -1,7 +1,7 @@
 -- jobdeck.queue_flow(queues): the flow-control settings of these queues, for jobStats.
 --
 -- Per queue name given: `concurrencyLimit` (set_queue_concurrency), `rateLimit` ({maxStarts,
--- periodMs}, set_queue_rate_limit), `fairness` ('org' or 'off' when set_queue_fairness set one,
+-- periodMs, key}: key the key spec of a per-key limit, or null; set_queue_rate_limit), `fairness` ('org' or 'off' when set_queue_fairness set one,
 -- else null: the task types' setting applies) and `paused` (the pause's reason text, or null).
 -- SECURITY DEFINER because the settings live in jobdeck_private, which the request roles cannot
 -- read; it answers only for the queues it is asked about, and job_stats asks only about the
@@ -16,7 +16,8 @@ as $$
            'concurrencyLimit', (select c.max_running from jobdeck_private.concurrency_limits c
                                  where c.scope = 'queue' and c.key = q.name),
            'rateLimit', (select jsonb_build_object('maxStarts', r.max_starts,
-                                                   'periodMs', round(extract(epoch from r.period) * 1000))
+                                                   'periodMs', round(extract(epoch from r.period) * 1000),
+                                                   'key', r.key_spec)
                            from jobdeck_private.rate_limits r where r.scope = 'queue' and r.name = q.name),
            'fairness', (select f.fairness from jobdeck_private.queue_fairness f where f.queue = q.name),
            'paused', (select p.reason from jobdeck_private.pause_reason(null, q.name) p(reason)

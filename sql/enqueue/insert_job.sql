@@ -24,7 +24,7 @@ declare
   v_turn timestamptz;
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
-                                           insert_job.payload, null);
+                                           insert_job.payload, null, insert_job.queue);
   v_turn := (jobdeck_private.fair_turns(array[insert_job.type], array[insert_job.queue],
                array[insert_job.org_id], array[insert_job.priority], array[insert_job.run_at]))[1];
   v_gw := (graphile_worker.add_job(
@@ -37,10 +37,11 @@ begin
   )).id;
   insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                  related_type, related_id, key, metadata, gw_job_id,
-                                 concurrency_key, rate_key, fair_at)
+                                 concurrency_key, rate_key, queue_rate_key, fair_at)
   values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
           coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
           insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key,
+          v_keys.queue_rate_key,
           v_turn)
   returning j.* into v_job;
   return v_job;

@@ -31,7 +31,8 @@
 --     one in time for them. A slot is not bound to the job told about it: whichever job put back
 --     comes first uses it, so one late job does not lose its turn, and a job that finds every due
 --     slot used (one was let go) is put back at the end once more.
--- A job under several limits (its type's, its queue's) starts only when all allow it.
+-- A job under several limits (its type's, its queue's) starts only when all allow it. A per-key
+-- limit's bucket is the job's key: rate_key for its type's limit, queue_rate_key for its queue's.
 --
 -- The caller (start_jobs) holds the jobs' rows. Bucket rows are created when missing and locked
 -- here in key order (scope, name, key), so two workers never deadlock on them and one bucket's
@@ -81,7 +82,8 @@ begin
     insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
     select m.scope, m.name, m.key, '-infinity'::timestamptz
       from (select distinct l.scope, l.name,
-                   case when l.key_spec is null then '' else coalesce(j.rate_key, '') end as key
+                   case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end as key
               from jobdeck.jobs j
               join jobdeck_private.rate_limits l
                 on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
@@ -102,7 +104,8 @@ begin
         cross join lateral (
           select least(greatest(l.period / 20, interval '50 milliseconds'), l.period / 2) as grace) g
        where (b.scope, b.name, b.key) in (
-               select l2.scope, l2.name, case when l2.key_spec is null then '' else coalesce(j.rate_key, '') end
+               select l2.scope, l2.name, case when l2.key_spec is null then '' when l2.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end
                  from jobdeck.jobs j
                  join jobdeck_private.rate_limits l2
                    on (l2.scope = 'type' and l2.name = j.type) or (l2.scope = 'queue' and l2.name = j.queue)
@@ -122,7 +125,8 @@ begin
       v_label := v_label || v_b.label;
     end loop;
     select count(*) into v_want
-      from (select distinct l.scope, l.name, case when l.key_spec is null then '' else coalesce(j.rate_key, '') end
+      from (select distinct l.scope, l.name, case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end
               from jobdeck.jobs j
               join jobdeck_private.rate_limits l
                 on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
@@ -141,7 +145,8 @@ begin
   for v_job in
     select j.id, (j.held_reason is null or j.held_reason not like 'rate limited:%') as first_wait,
            array(select array_position(v_ids, l.scope || chr(31) || l.name || chr(31)
-                                              || case when l.key_spec is null then '' else coalesce(j.rate_key, '') end)
+                                              || case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end)
                    from jobdeck_private.rate_limits l
                   where (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)) as buckets
       from jobdeck.jobs j

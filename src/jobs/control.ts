@@ -89,8 +89,8 @@ export interface QueueStats {
   waiting: Partial<Record<WaitReason, number>>;
   /** `setQueueConcurrency`'s limit, or null. */
   concurrencyLimit: number | null;
-  /** `setQueueRateLimit`'s limit, or null. */
-  rateLimit: { maxStarts: number; periodMs: number } | null;
+  /** `setQueueRateLimit`'s limit (`key`: its key spec, `org`, `owner`, `payload:<path>`), or null. */
+  rateLimit: { maxStarts: number; periodMs: number; key: string | null } | null;
   /** `setQueueFairness`'s setting, or null (the task types' own setting applies). */
   fairness: 'org' | 'off' | null;
   /** The reason text of a pause that covers the queue (its own or everything's), or null. */

@@ -245,6 +245,47 @@ describe('rate limits and per-key concurrency limits across two worker processes
     expect(left).toEqual([]);
   });
 
+  it('gives each key of a per-key queue rate limit a budget of its own, refusing jobs without one', async () => {
+    expect(
+      await jobdeck.setQueueRateLimit('perkey', 2, '1s', { key: { payload: 'account' } }),
+    ).toBe(2);
+    try {
+      const jobs = await jobdeck.enqueueJobs([
+        ...Array.from({ length: 5 }, () => ({
+          type: 'plain',
+          queue: 'perkey',
+          payload: { account: 'a' },
+        })),
+        ...Array.from({ length: 5 }, () => ({
+          type: 'plain',
+          queue: 'perkey',
+          payload: { account: 'b' },
+        })),
+      ]);
+      expect(new Set(jobs.map((j) => j.queue_rate_key))).toEqual(new Set(['a', 'b']));
+      const ids = jobs.map((j) => j.id);
+      await waitSettled(ids, 'the per-key queue jobs');
+      expect(await summary(ids)).toEqual([
+        { status: 'succeeded', attempts: 1, held_reason: null, n: 10 },
+      ]);
+      expect(await peakStarts(ids, 1000, 'queue_rate_key')).toBeLessThanOrEqual(2);
+      expect(await peakStarts(ids, 1000)).toBeGreaterThan(2);
+      const waits = await eventsLike(ids, 'rate limited:%');
+      expect(waits.some((m) => m.includes('queue "perkey" key "a" (2 per 1 s)'))).toBe(true);
+
+      const before = await t.pool.query(`select count(*)::int as n from jobdeck.jobs`);
+      await expect(
+        jobdeck.enqueueJobs([{ type: 'plain', queue: 'perkey', payload: { other: 1 } }]),
+      ).rejects.toThrow(
+        /queue "perkey" has a rate limit per payload field "account": the payload has no such field/,
+      );
+      const after = await t.pool.query(`select count(*)::int as n from jobdeck.jobs`);
+      expect(after.rows).toEqual(before.rows);
+    } finally {
+      await jobdeck.setQueueRateLimit('perkey', null);
+    }
+  });
+
   it('puts a job back without spending an attempt when its task says it is rate limited', async () => {
     const [thrown, viaContext, forever] = await jobdeck.enqueueJobs([
       { type: 'busy_api', payload: { times: 2 } },
@@ -356,7 +397,7 @@ describe('rate limits and per-key concurrency limits across two worker processes
         retrying: 0,
         waiting: { paused: 1 },
         concurrencyLimit: 3,
-        rateLimit: { maxStarts: 7, periodMs: 2000 },
+        rateLimit: { maxStarts: 7, periodMs: 2000, key: null },
         fairness: 'off',
         paused: 'paused: queue "flowq" (maintenance)',
       });
@@ -442,6 +483,25 @@ describe('rate limits and per-key concurrency limits across two worker processes
         t.pool.query(`select jobdeck.enqueue('keyed_span', '{"sleepMs": 1}')`),
       ).rejects.toMatchObject({ code: 'JD002' });
       expect(await jobCount()).toBe(before);
+    });
+
+    it('refuses a bad queue rate limit key, naming it, changing nothing', async () => {
+      await expect(
+        jobdeck.setQueueRateLimit('keyed', 5, '1s', { key: 'tenant' as never }),
+      ).rejects.toThrow(InvalidArgumentError);
+      await expect(
+        jobdeck.setQueueRateLimit('keyed', 5, '1s', { key: 'tenant' as never }),
+      ).rejects.toThrow(/the rate limit key of queue "keyed" must be 'org', 'owner' or \{ payload/);
+      await expect(
+        t.pool.query(`select jobdeck.set_queue_rate_limit('keyed', 5, '1 second', 'payload:a b')`),
+      ).rejects.toMatchObject({
+        code: 'JD004',
+        message: expect.stringMatching(/^key_spec for queue "keyed"/),
+      });
+      const { rows } = await t.pool.query(
+        `select 1 from jobdeck_private.rate_limits where scope = 'queue' and name = 'keyed'`,
+      );
+      expect(rows).toEqual([]);
     });
 
     it('refuses zero, negative and oversized limits and bad periods, changing nothing', async () => {
