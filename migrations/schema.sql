@@ -201,6 +201,7 @@ create table jobdeck.jobs (
   depends_on uuid[],
   on_dependency_failure text,
   has_dependants boolean default false not null,
+  queue_rate_key text,
   constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
@@ -275,6 +276,7 @@ comment on column jobdeck.jobs.priority is '@behavior +filterBy +orderBy
 Lower runs first (urgent -20, high -10, normal 0, low 10).';
 comment on column jobdeck.jobs.progress is '@behavior +filterBy +orderBy
 Percent done, 0..100.';
+comment on column jobdeck.jobs.queue_rate_key is 'The job''s key under its queue''s per-key rate limit (set_queue_rate_limit key_spec), computed at enqueue.';
 comment on column jobdeck.jobs.rate_deferrals is 'Times the job''s task said "rate limited, retry after" (RateLimitedError): not attempts; bounded.';
 comment on column jobdeck.jobs.rate_key is 'The job''s key under its task type''s per-key rate limit (defineTask rateLimit.key), computed at enqueue.';
 comment on column jobdeck.jobs.run_at is '@behavior +filterBy +orderBy';
@@ -740,8 +742,9 @@ begin
   v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
 
   with active as (
-    select j.type, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
-           coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused
+    select j.type, j.queue, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
+           coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused,
+           case when j.status in ('queued', 'retrying') then jobdeck.wait_reason(j.held_at, j.held_reason) end as wait
       from jobdeck.jobs j
      where j.status in ('waiting', 'queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
@@ -753,6 +756,14 @@ begin
        and (job_stats.type is null or j.type = job_stats.type)
   ), types as (
     select t.type from active t union select d.type from done d
+  ), waits as (
+    -- waiting jobs kept back, by reason (jobdeck.wait_reason), type and queue
+    select a.type, a.queue, a.wait, count(*) as n from active a where a.wait is not null group by 1, 2, 3
+  ), queues as (
+    select a.queue, count(*) filter (where a.status = 'queued') as queued,
+           count(*) filter (where a.status = 'running') as running,
+           count(*) filter (where a.status = 'retrying') as retrying
+      from active a group by 1
   ), per_type as (
     select t.type,
            jsonb_build_object(
@@ -762,6 +773,8 @@ begin
              'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
              'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
              'paused', (select count(*) from active a where a.type = t.type and a.paused),
+             'heldBy', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                          from (select w.wait, sum(w.n) as n from waits w where w.type = t.type group by 1) w),
              'succeeded', (select count(*) from done d where d.type = t.type and d.status = 'succeeded'),
              'failed', (select count(*) from done d where d.type = t.type and d.status = 'failed'),
              'cancelled', (select count(*) from done d where d.type = t.type and d.status = 'cancelled'),
@@ -812,7 +825,21 @@ begin
       'dependencies', (select count(*) from active a where a.status = 'waiting'),
       'concurrencyLimit', (select count(*) from active a where a.held_at is not null and not a.paused),
       'rateLimit', (select count(*) from active a where a.status in ('queued', 'retrying') and a.held_at is null
-                      and a.held_reason like 'rate limited%')),
+                      and a.held_reason like 'rate limited%'),
+      'byReason', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                     from (select w.wait, sum(w.n) as n from waits w group by 1) w)),
+    -- per queue (null: the default queue): its jobs, why its waiting ones wait, and its settings
+    'byQueue', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'queue', q.queue, 'queued', q.queued, 'running', q.running, 'retrying', q.retrying,
+               'heldBy', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                            from (select w.wait, sum(w.n) as n from waits w
+                                   where w.queue is not distinct from q.queue group by 1) w))
+               || coalesce(f.flow -> q.queue,
+                           '{"concurrencyLimit": null, "rateLimit": null, "fairness": null, "paused": null}')
+               order by q.queue nulls first)
+        from queues q
+       cross join (select jobdeck.queue_flow(array_agg(q2.queue)) as flow from queues q2) f), '[]'),
     'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),
     'throughput', jsonb_build_object(
       'bucketSeconds', v_bucket,
@@ -997,6 +1024,28 @@ end;
 $function$;
 comment on function jobdeck.priority(name text) is 'Priority by name (lower runs first): urgent -20, high -10, normal 0, low 10; null for an unknown name.';
 -- privileges on function jobdeck.priority(name text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.queue_flow(queues text[])
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select coalesce(jsonb_object_agg(q.name, jsonb_build_object(
+           'concurrencyLimit', (select c.max_running from jobdeck_private.concurrency_limits c
+                                 where c.scope = 'queue' and c.key = q.name),
+           'rateLimit', (select jsonb_build_object('maxStarts', r.max_starts,
+                                                   'periodMs', round(extract(epoch from r.period) * 1000),
+                                                   'key', r.key_spec)
+                           from jobdeck_private.rate_limits r where r.scope = 'queue' and r.name = q.name),
+           'fairness', (select f.fairness from jobdeck_private.queue_fairness f where f.queue = q.name),
+           'paused', (select p.reason from jobdeck_private.pause_reason(null, q.name) p(reason)
+                       where p.reason like 'paused: queue %' or p.reason like 'paused: everything%'))),
+         '{}')
+    from (select distinct x as name from unnest(queues) x where x is not null) q
+$function$;
+comment on function jobdeck.queue_flow(queues text[]) is 'Flow-control settings (concurrency limit, rate limit, fairness, pause) of the queues named.';
+-- privileges on function jobdeck.queue_flow(queues text[]): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.resume_all()
  RETURNS jsonb
@@ -1200,7 +1249,7 @@ $function$;
 comment on function jobdeck.set_queue_fairness(queue text, fairness text) is 'Whether new jobs of this queue take turns by organisation (org) or run first-in first-out (off); null removes the setting. Errors: JD004 bad argument.';
 -- privileges on function jobdeck.set_queue_fairness(queue text, fairness text): jobdeck_system=EXECUTE
 
-CREATE OR REPLACE FUNCTION jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval)
+CREATE OR REPLACE FUNCTION jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval, key_spec text DEFAULT NULL::text)
  RETURNS integer
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -1219,21 +1268,28 @@ begin
     raise exception 'period for queue "%" must be from 1 ms to 31 days, got %',
       queue, coalesce(period::text, 'null') using errcode = 'JD004';
   end if;
+  if max_starts is not null and key_spec is not null and not (key_spec in ('org', 'owner')
+       or (key_spec ~ '^payload:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$' and pg_catalog.length(key_spec) <= 208)) then
+    raise exception 'key_spec for queue "%" must be ''org'', ''owner'', ''payload:<dotted path>'' or null, got %',
+      queue, pg_catalog.quote_literal(key_spec) using errcode = 'JD004';
+  end if;
   if max_starts is null then
     delete from jobdeck_private.rate_limits l where l.scope = 'queue' and l.name = set_queue_rate_limit.queue;
   else
-    insert into jobdeck_private.rate_limits as l (scope, name, max_starts, period)
-    values ('queue', set_queue_rate_limit.queue, set_queue_rate_limit.max_starts, set_queue_rate_limit.period)
+    insert into jobdeck_private.rate_limits as l (scope, name, max_starts, period, key_spec)
+    values ('queue', set_queue_rate_limit.queue, set_queue_rate_limit.max_starts, set_queue_rate_limit.period,
+            set_queue_rate_limit.key_spec)
     on conflict (scope, name) do update
-      set max_starts = excluded.max_starts, period = excluded.period, updated_at = pg_catalog.now()
-     where (l.max_starts, l.period) is distinct from (excluded.max_starts, excluded.period);
+      set max_starts = excluded.max_starts, period = excluded.period, key_spec = excluded.key_spec,
+          updated_at = pg_catalog.now()
+     where (l.max_starts, l.period, l.key_spec) is distinct from (excluded.max_starts, excluded.period, excluded.key_spec);
   end if;
   perform jobdeck_private.reset_rate_limit('queue', queue);
   return max_starts;
 end;
 $function$;
-comment on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval) is 'At most max_starts jobs of this queue start per period, across all workers; null removes the limit. Errors: JD004 bad argument.';
--- privileges on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval): jobdeck_system=EXECUTE
+comment on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval, key_spec text) is 'At most max_starts jobs of this queue start per period, across all workers, per key when key_spec is set; null removes the limit. Errors: JD004 bad argument.';
+-- privileges on function jobdeck.set_queue_rate_limit(queue text, max_starts integer, period interval, key_spec text): jobdeck_system=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.signal(target text, event text, data jsonb DEFAULT NULL::jsonb)
  RETURNS uuid
@@ -1291,6 +1347,23 @@ AS $function$
 $function$;
 comment on function jobdeck.task_category(type text) is 'The category a task type declares (import, export, validation, processing), or null.';
 -- privileges on function jobdeck.task_category(type text): jobdeck_admin=EXECUTE jobdeck_user=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.wait_reason(held_at timestamp with time zone, held_reason text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case
+           when held_at is not null and held_reason like 'paused:%' then 'paused'
+           when held_at is not null and held_reason like 'held: organisation %' then 'org_limit'
+           when held_at is not null and held_reason like 'held: task type % concurrency limit for key %' then 'key_limit'
+           when held_at is not null then 'concurrency_limit'
+           when held_reason like 'rate limited:%' then 'rate_limit'
+           when held_reason like 'rate limited by the task%' then 'task_rate_limit'
+         end
+$function$;
+comment on function jobdeck.wait_reason(held_at timestamp with time zone, held_reason text) is 'Why a waiting job is kept back: paused, org_limit, key_limit, concurrency_limit, rate_limit, task_rate_limit, or null.';
+-- privileges on function jobdeck.wait_reason(held_at timestamp with time zone, held_reason text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 -- ================================================================================================
 create schema jobdeck_private;
@@ -1400,12 +1473,14 @@ create table jobdeck_private.rate_buckets (
   name text not null,
   key text default ''::text not null,
   tat timestamp with time zone not null,
+  reserved_to timestamp with time zone default '-infinity'::timestamp with time zone not null,
   constraint rate_buckets_pkey PRIMARY KEY (scope, name, key),
   constraint rate_buckets_scope_name_fkey FOREIGN KEY (scope, name) REFERENCES jobdeck_private.rate_limits(scope, name) ON DELETE CASCADE
 );
 alter table jobdeck_private.rate_buckets enable row level security;
 CREATE UNIQUE INDEX rate_buckets_pkey ON jobdeck_private.rate_buckets USING btree (scope, name, key);
 comment on table jobdeck_private.rate_buckets is 'GCRA state of each rate limit (and key): tat is the earliest time its next job may start.';
+comment on column jobdeck_private.rate_buckets.reserved_to is 'The slot the next job this limit puts back is given (its run_at); at least tat.';
 -- privileges on table jobdeck_private.rate_buckets: owner only
 
 create table jobdeck_private.rate_limits (
@@ -1415,7 +1490,6 @@ create table jobdeck_private.rate_limits (
   period interval not null,
   key_spec text,
   updated_at timestamp with time zone default now() not null,
-  constraint key_spec_for_types CHECK (((key_spec IS NULL) OR (scope = 'type'::text))),
   constraint key_spec_is_known CHECK (((key_spec IS NULL) OR (key_spec = ANY (ARRAY['org'::text, 'owner'::text])) OR (key_spec ~ '^payload:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$'::text))),
   constraint max_starts_in_range CHECK (((max_starts >= 1) AND (max_starts <= 1000000))),
   constraint period_in_range CHECK (((period >= '00:00:00.001'::interval) AND (period <= '31 days'::interval))),
@@ -1567,10 +1641,10 @@ begin
                owner_id = add_keyed_job.owner_id, org_id = add_keyed_job.org_id,
                related_type = add_keyed_job.related_type, related_id = add_keyed_job.related_id,
                metadata = add_keyed_job.metadata, updated_at = now(),
-               (concurrency_key, rate_key) = (select lk.concurrency_key, lk.rate_key
-                                                from jobdeck_private.job_limit_keys(add_keyed_job.type,
-                                                       add_keyed_job.org_id, add_keyed_job.owner_id,
-                                                       add_keyed_job.payload, null) lk),
+               (concurrency_key, rate_key, queue_rate_key) = (
+                 select lk.concurrency_key, lk.rate_key, lk.queue_rate_key
+                   from jobdeck_private.job_limit_keys(add_keyed_job.type, add_keyed_job.org_id,
+                          add_keyed_job.owner_id, add_keyed_job.payload, null, j.queue) lk),
                fair_at = case when add_keyed_job.run_at > now() then null else j.fair_at end
          where j.id = v_job.id returning j.* into v_job;
         if v_job.gw_job_id is not null then
@@ -1738,7 +1812,7 @@ $function$;
 -- privileges on function jobdeck_private.admit_keyed(job_ids uuid[], count_waiting boolean): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.admit_rated(job_ids uuid[])
- RETURNS TABLE(id uuid, admitted boolean, next_at timestamp with time zone, reason text, first_wait boolean)
+ RETURNS TABLE(id uuid, admitted boolean, start_at timestamp with time zone, next_at timestamp with time zone, wake_at timestamp with time zone, reason text, first_wait boolean)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
@@ -1751,14 +1825,17 @@ declare
   v_name   text[] := '{}';
   v_key    text[] := '{}';
   v_tat    timestamptz[] := '{}';
-  v_next   timestamptz[] := '{}';
+  v_res    timestamptz[] := '{}';
   v_step   interval[] := '{}';
+  v_grace  interval[] := '{}';
+  v_lead   interval[] := '{}';
+  v_wake   interval;
   v_label  text[] := '{}';
   v_b      record;
   v_job    record;
   v_i      integer;
   v_ok     boolean;
-  v_at     timestamptz;
+  v_slot   timestamptz;
   v_worst  integer;
   v_want   integer;
   v_try    integer := 0;
@@ -1771,12 +1848,13 @@ begin
   -- long-idle ones) is created again: go round until every bucket is locked.
   loop
     v_try := v_try + 1;
-    v_ids := '{}'; v_scope := '{}'; v_name := '{}'; v_key := '{}'; v_tat := '{}'; v_next := '{}';
-    v_step := '{}'; v_label := '{}';
+    v_ids := '{}'; v_scope := '{}'; v_name := '{}'; v_key := '{}'; v_tat := '{}'; v_res := '{}';
+    v_step := '{}'; v_grace := '{}'; v_lead := '{}'; v_label := '{}';
     insert into jobdeck_private.rate_buckets as b (scope, name, key, tat)
     select m.scope, m.name, m.key, '-infinity'::timestamptz
       from (select distinct l.scope, l.name,
-                   case when l.key_spec is null then '' else coalesce(j.rate_key, '') end as key
+                   case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end as key
               from jobdeck.jobs j
               join jobdeck_private.rate_limits l
                 on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
@@ -1785,14 +1863,20 @@ begin
     on conflict do nothing;
 
     for v_b in
-      select b.scope, b.name, b.key, b.tat, l.period / l.max_starts as step,
+      select b.scope, b.name, b.key, b.tat, b.reserved_to, g.grace,
+             -- rounded up to the microsecond, so slots are never closer than the bound needs
+             make_interval(secs => ceil(extract(epoch from l.period + g.grace) * 1000000 / l.max_starts) / 1000000)
+               as step,
              format('%s "%s"%s (%s per %s s)', case l.scope when 'type' then 'task type' else 'queue' end, l.name,
                     case when l.key_spec is null then '' else format(' key "%s"', b.key) end, l.max_starts,
                     rtrim(to_char(extract(epoch from l.period), 'FM999999990.999'), '.')) as label
         from jobdeck_private.rate_buckets b
         join jobdeck_private.rate_limits l on l.scope = b.scope and l.name = b.name
+        cross join lateral (
+          select least(greatest(l.period / 20, interval '50 milliseconds'), l.period / 2) as grace) g
        where (b.scope, b.name, b.key) in (
-               select l2.scope, l2.name, case when l2.key_spec is null then '' else coalesce(j.rate_key, '') end
+               select l2.scope, l2.name, case when l2.key_spec is null then '' when l2.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end
                  from jobdeck.jobs j
                  join jobdeck_private.rate_limits l2
                    on (l2.scope = 'type' and l2.name = j.type) or (l2.scope = 'queue' and l2.name = j.queue)
@@ -1805,12 +1889,15 @@ begin
       v_name := v_name || v_b.name;
       v_key := v_key || v_b.key;
       v_tat := v_tat || v_b.tat;
-      v_next := v_next || greatest(v_b.tat, v_now);
+      v_res := v_res || v_b.reserved_to;
       v_step := v_step || v_b.step;
+      v_grace := v_grace || v_b.grace;
+      v_lead := v_lead || least(v_b.grace * 4, interval '250 milliseconds');
       v_label := v_label || v_b.label;
     end loop;
     select count(*) into v_want
-      from (select distinct l.scope, l.name, case when l.key_spec is null then '' else coalesce(j.rate_key, '') end
+      from (select distinct l.scope, l.name, case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end
               from jobdeck.jobs j
               join jobdeck_private.rate_limits l
                 on (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)
@@ -1821,54 +1908,85 @@ begin
     end if;
   end loop;
 
+  for v_i in 1 .. cardinality(v_tat) loop
+    v_tat[v_i] := greatest(v_tat[v_i], v_now - v_grace[v_i]);
+    v_res[v_i] := greatest(v_res[v_i], v_tat[v_i]);
+  end loop;
+
   for v_job in
     select j.id, (j.held_reason is null or j.held_reason not like 'rate limited:%') as first_wait,
            array(select array_position(v_ids, l.scope || chr(31) || l.name || chr(31)
-                                              || case when l.key_spec is null then '' else coalesce(j.rate_key, '') end)
+                                              || case when l.key_spec is null then '' when l.scope = 'queue' then coalesce(j.queue_rate_key, '')
+                        else coalesce(j.rate_key, '') end)
                    from jobdeck_private.rate_limits l
                   where (l.scope = 'type' and l.name = j.type) or (l.scope = 'queue' and l.name = j.queue)) as buckets
       from jobdeck.jobs j
      where j.id = any(job_ids)
-     order by j.priority, j.run_at, j.created_at, j.id
+     order by coalesce(j.held_reason like 'rate limited:%', false) desc, j.priority, j.run_at, j.created_at, j.id
   loop
-    v_ok := true;
-    v_at := v_now;
-    v_worst := null;
-    foreach v_i in array v_job.buckets loop
-      if v_tat[v_i] > v_now then
-        v_ok := false;
-      end if;
-      if v_worst is null or v_next[v_i] > v_at then
-        v_at := greatest(v_at, v_next[v_i]);
-        v_worst := v_i;
-      end if;
-    end loop;
     id := v_job.id;
     first_wait := v_job.first_wait;
+    v_ok := true;
+    start_at := v_now;
+    foreach v_i in array v_job.buckets loop
+      if v_job.first_wait then
+        -- a newcomer: a slot due now, and none a job put back waits for
+        if v_tat[v_i] > v_now or v_tat[v_i] < v_res[v_i] then
+          v_ok := false;
+        end if;
+      elsif v_tat[v_i] > v_now + v_lead[v_i] then
+        v_ok := false;
+      else
+        start_at := greatest(start_at, v_tat[v_i]);
+      end if;
+    end loop;
     if v_ok then
       foreach v_i in array v_job.buckets loop
-        v_tat[v_i] := greatest(v_tat[v_i], v_now) + v_step[v_i];
-        v_next[v_i] := v_tat[v_i];
+        if start_at > v_tat[v_i] + v_grace[v_i] then
+          v_ok := false;  -- its buckets' slots lie too far apart to start within each one's grace
+        end if;
+      end loop;
+    end if;
+    if v_ok then
+      foreach v_i in array v_job.buckets loop
+        v_tat[v_i] := v_tat[v_i] + v_step[v_i];
+        v_res[v_i] := greatest(v_res[v_i], v_tat[v_i]);
       end loop;
       admitted := true;
+      start_at := case when start_at > v_now then start_at end;
       next_at := null;
+      wake_at := null;
       reason := null;
     else
+      v_slot := null;
+      v_wake := interval '0';
       foreach v_i in array v_job.buckets loop
-        v_next[v_i] := greatest(v_next[v_i], v_at) + v_step[v_i];
+        if v_slot is null or v_res[v_i] > v_slot then
+          v_slot := v_res[v_i];
+          v_worst := v_i;
+        end if;
+        v_wake := greatest(v_wake, v_lead[v_i]);
       end loop;
+      foreach v_i in array v_job.buckets loop
+        v_res[v_i] := greatest(v_res[v_i], v_slot) + v_step[v_i];
+      end loop;
+      -- never before now: the slot may already be due (held by another job put back)
+      v_slot := greatest(v_slot, v_now);
       admitted := false;
-      next_at := v_at;
+      start_at := null;
+      next_at := v_slot;
+      wake_at := greatest(v_slot - v_wake, v_now);
       reason := format('rate limited: %s, next at %s', v_label[v_worst],
-                       to_char(v_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+                       to_char(v_slot at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
     end if;
     return next;
   end loop;
 
   update jobdeck_private.rate_buckets b
-     set tat = u.tat
-    from unnest(v_scope, v_name, v_key, v_tat) as u(scope, name, key, tat)
-   where b.scope = u.scope and b.name = u.name and b.key = u.key and b.tat is distinct from u.tat;
+     set tat = u.tat, reserved_to = u.reserved_to
+    from unnest(v_scope, v_name, v_key, v_tat, v_res) as u(scope, name, key, tat, reserved_to)
+   where b.scope = u.scope and b.name = u.name and b.key = u.key
+     and (b.tat, b.reserved_to) is distinct from (u.tat, u.reserved_to);
 end;
 $function$;
 -- privileges on function jobdeck_private.admit_rated(job_ids uuid[]): owner only
@@ -1943,13 +2061,16 @@ declare
   v_cap    integer := jobdeck_private.org_cap();
   v_capped boolean;
 begin
-  -- With no concurrency cap or limit anywhere (the common case) no row needs its type looked at.
-  v_capped := v_cap is not null
-              or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null)
-              or exists (select 1 from jobdeck_private.concurrency_limits)
-              or exists (select 1 from jobdeck_private.task_types t where t.key_concurrency is not null)
-              or exists (select 1 from jobdeck_private.rate_limits)
-              or exists (select 1 from jobdeck_private.pauses);
+  -- With no concurrency cap, limit or pause anywhere (the common case) no row needs its type
+  -- looked at. One statement for all the checks: each statement of a PL/pgSQL function is a
+  -- round of the executor, and this runs for every start batch.
+  select v_cap is not null
+         or exists (select 1 from jobdeck_private.task_types t
+                     where t.org_concurrency is not null or t.key_concurrency is not null)
+         or exists (select 1 from jobdeck_private.concurrency_limits)
+         or exists (select 1 from jobdeck_private.rate_limits)
+         or exists (select 1 from jobdeck_private.pauses)
+    into v_capped;
   -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
   -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
   select array_agg(j order by j.id) into v_rows
@@ -2568,9 +2689,9 @@ begin
       from jsonb_array_elements(specs) with ordinality as e(spec, ord)
   ), k as materialized (
     -- keys under per-key limits, computed (and refused) before anything is written
-    select s.id, lk.concurrency_key, lk.rate_key
+    select s.id, lk.concurrency_key, lk.rate_key, lk.queue_rate_key
       from s cross join lateral jobdeck_private.job_limit_keys(s.type, s.org_id, s.owner_id, s.payload,
-                                                              'jobs[' || (s.ord - 1) || ']') lk
+                                                              'jobs[' || (s.ord - 1) || ']', s.queue) lk
   ), t as materialized (
     select jobdeck_private.fair_turns(array_agg(s.type order by s.ord), array_agg(s.queue order by s.ord),
                                       array_agg(s.org_id order by s.ord), array_agg(s.priority order by s.ord),
@@ -2586,10 +2707,10 @@ begin
           from s, t order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key,
+                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key, queue_rate_key,
                                    fair_at)
     select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
-           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key,
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key, k.queue_rate_key,
            t.turns[s.ord]
       from s join gw on gw.id = s.id join k on k.id = s.id cross join t
     returning j.*
@@ -2867,15 +2988,15 @@ declare
   v_turn timestamptz;
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
-                                           insert_job.payload, null);
+                                           insert_job.payload, null, insert_job.queue);
   if insert_job.depends_on is not null then
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, key, metadata, concurrency_key, rate_key, status,
+                                   related_type, related_id, key, metadata, concurrency_key, rate_key, queue_rate_key, status,
                                    depends_on, on_dependency_failure)
     values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
             coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
             insert_job.related_id, insert_job.key, insert_job.metadata, v_keys.concurrency_key, v_keys.rate_key,
-            'waiting', insert_job.depends_on, insert_job.on_dependency_failure)
+            v_keys.queue_rate_key, 'waiting', insert_job.depends_on, insert_job.on_dependency_failure)
     returning j.* into v_job;
     return v_job;
   end if;
@@ -2891,10 +3012,11 @@ begin
   )).id;
   insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                  related_type, related_id, key, metadata, gw_job_id,
-                                 concurrency_key, rate_key, fair_at)
+                                 concurrency_key, rate_key, queue_rate_key, fair_at)
   values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
           coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
           insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key,
+          v_keys.queue_rate_key,
           v_turn)
   returning j.* into v_job;
   return v_job;
@@ -2902,7 +3024,7 @@ end;
 $function$;
 -- privileges on function jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, depends_on uuid[], on_dependency_failure text): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, OUT concurrency_key text, OUT rate_key text)
+CREATE OR REPLACE FUNCTION jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, queue text, OUT concurrency_key text, OUT rate_key text, OUT queue_rate_key text)
  RETURNS record
  LANGUAGE plpgsql
  STABLE
@@ -2911,15 +3033,23 @@ AS $function$
 declare
   v_cspec text;
   v_rspec text;
+  v_qspec text;
+  v_type  text := format('task type "%s"', type);
 begin
   select t.concurrency_key_spec into v_cspec from jobdeck_private.task_types t where t.type = job_limit_keys.type;
   select r.key_spec into v_rspec from jobdeck_private.rate_limits r
    where r.scope = 'type' and r.name = job_limit_keys.type;
-  concurrency_key := jobdeck_private.limit_key(v_cspec, type, org_id, owner_id, payload, 'concurrency limit', label);
-  rate_key := jobdeck_private.limit_key(v_rspec, type, org_id, owner_id, payload, 'rate limit', label);
+  concurrency_key := jobdeck_private.limit_key(v_cspec, v_type, org_id, owner_id, payload, 'concurrency limit', label);
+  rate_key := jobdeck_private.limit_key(v_rspec, v_type, org_id, owner_id, payload, 'rate limit', label);
+  if queue is not null then
+    select r.key_spec into v_qspec from jobdeck_private.rate_limits r
+     where r.scope = 'queue' and r.name = job_limit_keys.queue;
+    queue_rate_key := jobdeck_private.limit_key(v_qspec, format('queue "%s"', queue), org_id, owner_id, payload,
+                                                'rate limit', label);
+  end if;
 end;
 $function$;
--- privileges on function jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, OUT concurrency_key text, OUT rate_key text): owner only
+-- privileges on function jobdeck_private.job_limit_keys(type text, org_id text, owner_id text, payload jsonb, label text, queue text, OUT concurrency_key text, OUT rate_key text, OUT queue_rate_key text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.json_path(parent text, key text)
  RETURNS text
@@ -3078,7 +3208,7 @@ end;
 $function$;
 -- privileges on function jobdeck_private.json_schema_errors(schema jsonb, doc jsonb, path text): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.limit_key(spec text, type text, org_id text, owner_id text, payload jsonb, what text, label text)
+CREATE OR REPLACE FUNCTION jobdeck_private.limit_key(spec text, subject text, org_id text, owner_id text, payload jsonb, what text, label text)
  RETURNS text
  LANGUAGE plpgsql
  STABLE
@@ -3095,13 +3225,13 @@ begin
   end if;
   if spec = 'org' then
     if org_id is null then
-      raise exception '%task type "%" has a % per organisation: the job needs an orgId', v_at, type, what
+      raise exception '% has a % per organisation: the job needs an orgId', v_at || subject, what
         using errcode = 'JD004';
     end if;
     v_key := org_id;
   elsif spec = 'owner' then
     if owner_id is null then
-      raise exception '%task type "%" has a % per owner: the job needs an ownerId', v_at, type, what
+      raise exception '% has a % per owner: the job needs an ownerId', v_at || subject, what
         using errcode = 'JD004';
     end if;
     v_key := owner_id;
@@ -3109,7 +3239,7 @@ begin
     v_field := substr(spec, length('payload:') + 1);
     v_value := payload #> string_to_array(v_field, '.');
     if v_value is null or jsonb_typeof(v_value) not in ('string', 'number') then
-      raise exception '%task type "%" has a % per payload field "%": the payload has %', v_at, type, what, v_field,
+      raise exception '% has a % per payload field "%": the payload has %', v_at || subject, what, v_field,
         case when v_value is null then 'no such field'
              when jsonb_typeof(v_value) in ('object', 'array') then 'an ' || jsonb_typeof(v_value) || ' there'
              else 'a ' || jsonb_typeof(v_value) || ' there' end
@@ -3120,13 +3250,13 @@ begin
     v_key := v_value #>> '{}';
   end if;
   if length(v_key) > 200 then
-    raise exception '%task type "%": the key of its % is longer than 200 characters', v_at, type, what
+    raise exception '%: the key of its % is longer than 200 characters', v_at || subject, what
       using errcode = 'JD004';
   end if;
   return v_key;
 end;
 $function$;
--- privileges on function jobdeck_private.limit_key(spec text, type text, org_id text, owner_id text, payload jsonb, what text, label text): owner only
+-- privileges on function jobdeck_private.limit_key(spec text, subject text, org_id text, owner_id text, payload jsonb, what text, label text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.limit_keys(job_ids uuid[])
  RETURNS text[]
@@ -3711,14 +3841,22 @@ CREATE OR REPLACE FUNCTION jobdeck_private.reset_rate_limit(scope text, name tex
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
+declare
+  v_gw_ids bigint[];
 begin
   delete from jobdeck_private.rate_buckets b where b.scope = reset_rate_limit.scope and b.name = reset_rate_limit.name;
-  perform graphile_worker.reschedule_jobs(array(
-    select j.gw_job_id from jobdeck.jobs j
+  with waiting as (
+    update jobdeck.jobs j set run_at = now(), held_reason = null, updated_at = now()
      where j.status in ('queued', 'retrying') and j.held_at is null and j.gw_job_id is not null
-       and j.held_reason like 'rate limited:%' and j.run_at > now()
+       and j.held_reason like 'rate limited:%'
        and ((reset_rate_limit.scope = 'type' and j.type = reset_rate_limit.name)
-            or (reset_rate_limit.scope = 'queue' and j.queue = reset_rate_limit.name))), run_at => now());
+            or (reset_rate_limit.scope = 'queue' and j.queue = reset_rate_limit.name))
+    returning j.gw_job_id
+  )
+  select array_agg(w.gw_job_id) into v_gw_ids from waiting w;
+  if v_gw_ids is not null then
+    perform graphile_worker.reschedule_jobs(v_gw_ids, run_at => now());
+  end if;
 end;
 $function$;
 -- privileges on function jobdeck_private.reset_rate_limit(scope text, name text): owner only
@@ -4047,6 +4185,15 @@ declare
   v_orgs text[];
   v_keys text[];
   v_rate boolean;
+  v_ok      uuid[];
+  v_held    uuid[];
+  v_reasons text[];
+  v_def     uuid[];
+  v_def_at  timestamptz[];
+  v_wake_at timestamptz[];
+  v_ahead   uuid[];
+  v_ahead_at timestamptz[];
+  v_first   boolean[];
 begin
   insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
   select v.type, v.queue, v.priority, coalesce(v.payload, '{}'), v.max_attempts, coalesce(v.run_at, now()),
@@ -4095,58 +4242,82 @@ begin
   if v_ids is null then
     return;
   end if;
-  return query
-  with a0 as materialized (
-    select * from jobdeck_private.admit_jobs(v_ids, false)
-  ), k as materialized (
+  -- Each step below runs only when it has rows to write: an UPDATE of jobdeck.jobs fires its
+  -- statement triggers (transition tables, NOTIFY) even for no row, and add_jobs costs
+  -- milliseconds even for an empty array (docs/performance.md, "What a configured limit costs").
+  select array_agg(a.id) filter (where a.admitted),
+         array_agg(a.id) filter (where not a.admitted), array_agg(a.reason) filter (where not a.admitted)
+    into v_ok, v_held, v_reasons
+    from jobdeck_private.admit_jobs(v_ids, false) a;
+  if v_ok is not null and exists (select 1 from unnest(v_keys) k where k like 'key:%') then
     -- per-key concurrency limits, on the jobs the caps let through
-    select * from jobdeck_private.admit_keyed(array(select a0.id from a0 where a0.admitted), false)
-  ), a as (
-    select a0.id, a0.admitted and coalesce(k.admitted, false) as admitted, coalesce(a0.reason, k.reason) as reason
-      from a0 left join k on k.id = a0.id
-  ), held as (
-    update jobdeck.jobs j set held_at = now(), held_reason = a.reason, gw_job_id = null, updated_at = now()
-      from a
-     where j.id = a.id and not a.admitted
-    returning j.id, j.attempts, a.reason
-  ), held_events as (
+    select array_agg(k.id) filter (where k.admitted),
+           v_held || array_agg(k.id) filter (where not k.admitted),
+           v_reasons || array_agg(k.reason) filter (where not k.admitted)
+      into v_ok, v_held, v_reasons
+      from jobdeck_private.admit_keyed(v_ok, false) k;
+  end if;
+  if v_held is not null then
+    with held as (
+      update jobdeck.jobs j set held_at = now(), held_reason = u.reason, gw_job_id = null, updated_at = now()
+        from unnest(v_held, v_reasons) as u(id, reason)
+       where j.id = u.id
+      returning j.id, j.attempts, u.reason
+    )
     insert into jobdeck.job_events (job_id, kind, level, message, attempt)
     select h.id, 'control', 'info', h.reason, h.attempts
-      from held h
-  ), r as materialized (
+      from held h;
+  end if;
+
+  if v_rate and v_ok is not null then
     -- rate limits, on the jobs every concurrency limit let through (sql/rate/admit_rated.sql)
-    select * from jobdeck_private.admit_rated(case when v_rate then array(select a.id from a where a.admitted) end)
-  ), rate_gw as (
-    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
-      from graphile_worker.add_jobs(array(
-        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
-                   -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
-                   -- the past, instead of waiting behind a whole backlog for its step
-                   r.next_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
-          from r join jobdeck.jobs j on j.id = r.id
-         where not r.admitted)) g
-  ), deferred as (
-    update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()
-      from rate_gw g join r on r.id = g.id
-     where j.id = g.id
-    returning j.id, j.attempts, r.reason, r.first_wait
-  ), deferred_events as (
-    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-    select d.id, 'control', 'info', d.reason, d.attempts
-      from deferred d
-     where d.first_wait
-  )
-  update jobdeck.jobs j
-     set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
-         heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-         held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
-         eta_at = jobdeck_private.estimate_eta(now(), 0,
-           (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
-    from a
-   where j.id = a.id and a.admitted
-     and not exists (select 1 from r where r.id = a.id and not r.admitted)
-  returning j.*;
+    select array_agg(r.id) filter (where r.admitted),
+           array_agg(r.id) filter (where r.admitted and r.start_at is not null),
+           array_agg(r.start_at) filter (where r.admitted and r.start_at is not null),
+           array_agg(r.id) filter (where not r.admitted),
+           array_agg(r.next_at) filter (where not r.admitted), array_agg(r.wake_at) filter (where not r.admitted),
+           array_agg(r.reason) filter (where not r.admitted), array_agg(r.first_wait) filter (where not r.admitted)
+      into v_ok, v_ahead, v_ahead_at, v_def, v_def_at, v_wake_at, v_reasons, v_first
+      from jobdeck_private.admit_rated(v_ok) r;
+    if v_def is not null then
+      with r as (
+        select * from unnest(v_def, v_def_at, v_wake_at, v_reasons, v_first) as u(id, next_at, wake_at, reason, first_wait)
+      ), rate_gw as (
+        select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+          from graphile_worker.add_jobs(array(
+            select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                       -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
+                       -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
+                       -- the past, instead of waiting behind a whole backlog for its slot
+                       r.wake_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
+              from r join jobdeck.jobs j on j.id = r.id)) g
+      ), deferred as (
+        update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()
+          from rate_gw g join r on r.id = g.id
+         where j.id = g.id
+        returning j.id, j.attempts, r.reason, r.first_wait
+      )
+      insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+      select d.id, 'control', 'info', d.reason, d.attempts
+        from deferred d
+       where d.first_wait;
+    end if;
+  end if;
+
+  if v_ok is not null then
+    return query
+    update jobdeck.jobs j
+       set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id,
+           -- a job a rate limit admitted ahead of its slot starts at the slot (the worker waits
+           -- for it: started_at - updated_at, src/worker/wrap-task.ts)
+           started_at = coalesce((select a.at from unnest(v_ahead, v_ahead_at) as a(id, at) where a.id = j.id), now()),
+           heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
+           held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+           eta_at = jobdeck_private.estimate_eta(now(), 0,
+             (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
+     where j.id = any(v_ok)
+    returning j.*;
+  end if;
 end;
 $function$;
 -- privileges on function jobdeck_private.start_jobs(items jsonb, worker_id text): owner only

@@ -39,6 +39,7 @@ import {
   type ResumeResult,
 } from './jobs/pauses.ts';
 import type { Duration } from './jobs/policy.ts';
+import type { LimitKey } from './jobs/task.ts';
 import { setOrgWeightOn, setQueueFairnessOn, type Fairness } from './jobs/fairness.ts';
 import {
   deleteTemplateOn,
@@ -160,13 +161,15 @@ export interface Jobdeck {
   /**
    * At most `maxStarts` jobs of `queue` start per `period` (`"1s"`, `"1m"`, or ms) across every
    * worker (`null` removes the rate limit); stored in the database, changeable at run time.
-   * Returns the limit now in force. Per task type: `defineTask({ rateLimit })`.
+   * `key` ('org', 'owner', `{ payload: 'field' }`) gives each key its own budget, the key
+   * computed when a job is enqueued. Returns the limit now in force. Per task type:
+   * `defineTask({ rateLimit })`.
    */
   setQueueRateLimit(
     queue: string,
     maxStarts: number | null,
     period?: Duration,
-    options?: { tx?: Executor },
+    options?: { tx?: Executor; key?: LimitKey },
   ): Promise<number | null>;
   /**
    * Whether new jobs of `queue` take turns by organisation (`'org'`, the default) or run first-in
@@ -281,7 +284,7 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
     resume: (target, opts = {}) => resumeOn(opts.tx ?? pool, target),
     pauses: () => listPausesOn(pool),
     setQueueRateLimit: (queue, maxStarts, period, opts = {}) =>
-      setQueueRateLimitOn(opts.tx ?? pool, queue, maxStarts, period),
+      setQueueRateLimitOn(opts.tx ?? pool, queue, maxStarts, period, opts.key),
     setQueueFairness: (queue, fairness, opts = {}) =>
       setQueueFairnessOn(opts.tx ?? pool, queue, fairness),
     setOrgWeight: (orgId, weight, opts = {}) => setOrgWeightOn(opts.tx ?? pool, orgId, weight),

@@ -52,6 +52,8 @@ export {
   type JobStats,
   type JobStatsOptions,
   type TypeStats,
+  type QueueStats,
+  type WaitReason,
 } from './jobs/control.ts';
 export { setQueueConcurrencyOn, setQueueRateLimitOn } from './jobs/limits.ts';
 export {

@@ -281,6 +281,15 @@ export const rateLimitPhase: FlowPhase = {
     const workers = await pool.query<{ n: number }>(
       `select count(distinct worker_id)::int as n from jobdeck.jobs where type = 'flow_rated'`,
     );
+    // A job put back keeps its slot as run_at (sql/rate/admit_rated.sql): how long after it the
+    // job started. A start more than the grace (50 ms here) late found its slot let go.
+    const late = await pool.query<{ p50: number | null; p90: number | null; over_grace: number }>(
+      `select percentile_cont(0.5) within group (order by ms) as p50,
+              percentile_cont(0.9) within group (order by ms) as p90,
+              count(*) filter (where ms > 50)::int as over_grace
+         from (select extract(epoch from started_at - run_at) * 1000 as ms
+                 from jobdeck.jobs where type = 'flow_rated' and run_at > created_at) x`,
+    );
     const moreThanOne = rows.filter((r) => r.attempts !== 1).length;
     // The other phases' backlog (flow-a's fair turns, in the past) runs beside these jobs: how
     // many started while it lasted, and the rate achieved once it was gone.
@@ -311,6 +320,11 @@ export const rateLimitPhase: FlowPhase = {
         achieved_starts_per_sec_after_it:
           after.length > 1 ? ms((after.length - 1) / ((after.at(-1)! - after[0]!) / 1000)) : null,
         jobs_that_waited_for_the_rate: waited.rows[0]!.n,
+        start_after_its_slot_ms: {
+          p50: late.rows[0]!.p50 === null ? null : ms(late.rows[0]!.p50),
+          p90: late.rows[0]!.p90 === null ? null : ms(late.rows[0]!.p90),
+          more_than_50_ms: late.rows[0]!.over_grace,
+        },
         jobs_on_more_than_one_attempt: moreThanOne,
         worker_processes_that_started_some: workers.rows[0]!.n,
       },

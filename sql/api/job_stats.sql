@@ -1,4 +1,5 @@
 -- jobdeck.job_stats(since, type): one read of the numbers for the CLI, the API and the dashboard.
+-- requires: api/wait_reason.sql api/queue_flow.sql
 --
 -- Unfinished jobs are counted as they are now; finished ones (and durations, failures,
 -- throughput) over the window since `since`. Throughput is bucketed by minute, or wider for long
@@ -6,8 +7,9 @@
 -- over the finished jobs of the window that were measured, and `limitFailures` counts the failed
 -- ones whose last attempt went over a task type's `limits` (ResourceLimitError). `paused` counts the
 -- waiting jobs a pause holds (held_reason `paused: …`; sql/pauses/), within `held`. `waiting` counts
--- the waiting jobs a limit keeps back, by reason (concurrencyLimit, rateLimit; paused ones are not
--- among them).
+-- the jobs a limit keeps back, by reason (concurrencyLimit, rateLimit; paused ones are not among
+-- them), and the jobs in status `waiting` (for their dependencies); per type and per queue,
+-- `heldBy` counts the jobs kept back by each reason (jobdeck.wait_reason).
 --
 -- SECURITY INVOKER (since migration 000004): the caller's row-level security scopes the stats to
 -- what the caller may see; trusted callers still see every job.
@@ -30,8 +32,9 @@ begin
   v_bucket := greatest(60, ceil(extract(epoch from now() - since) / 1440 / 60)::integer * 60);
 
   with active as (
-    select j.type, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
-           coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused
+    select j.type, j.queue, j.status, j.run_at, j.created_at, j.held_at, j.held_reason,
+           coalesce(j.held_at is not null and j.held_reason like 'paused:%', false) as paused,
+           case when j.status in ('queued', 'retrying') then jobdeck.wait_reason(j.held_at, j.held_reason) end as wait
       from jobdeck.jobs j
      where j.status in ('waiting', 'queued', 'running', 'retrying') and (job_stats.type is null or j.type = job_stats.type)
   ), done as (
@@ -43,6 +46,14 @@ begin
        and (job_stats.type is null or j.type = job_stats.type)
   ), types as (
     select t.type from active t union select d.type from done d
+  ), waits as (
+    -- waiting jobs kept back, by reason (jobdeck.wait_reason), type and queue
+    select a.type, a.queue, a.wait, count(*) as n from active a where a.wait is not null group by 1, 2, 3
+  ), queues as (
+    select a.queue, count(*) filter (where a.status = 'queued') as queued,
+           count(*) filter (where a.status = 'running') as running,
+           count(*) filter (where a.status = 'retrying') as retrying
+      from active a group by 1
   ), per_type as (
     select t.type,
            jsonb_build_object(
@@ -52,6 +63,8 @@ begin
              'running', (select count(*) from active a where a.type = t.type and a.status = 'running'),
              'retrying', (select count(*) from active a where a.type = t.type and a.status = 'retrying'),
              'paused', (select count(*) from active a where a.type = t.type and a.paused),
+             'heldBy', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                          from (select w.wait, sum(w.n) as n from waits w where w.type = t.type group by 1) w),
              'succeeded', (select count(*) from done d where d.type = t.type and d.status = 'succeeded'),
              'failed', (select count(*) from done d where d.type = t.type and d.status = 'failed'),
              'cancelled', (select count(*) from done d where d.type = t.type and d.status = 'cancelled'),
@@ -102,7 +115,21 @@ begin
       'dependencies', (select count(*) from active a where a.status = 'waiting'),
       'concurrencyLimit', (select count(*) from active a where a.held_at is not null and not a.paused),
       'rateLimit', (select count(*) from active a where a.status in ('queued', 'retrying') and a.held_at is null
-                      and a.held_reason like 'rate limited%')),
+                      and a.held_reason like 'rate limited%'),
+      'byReason', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                     from (select w.wait, sum(w.n) as n from waits w group by 1) w)),
+    -- per queue (null: the default queue): its jobs, why its waiting ones wait, and its settings
+    'byQueue', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'queue', q.queue, 'queued', q.queued, 'running', q.running, 'retrying', q.retrying,
+               'heldBy', (select coalesce(jsonb_object_agg(w.wait, w.n), '{}')
+                            from (select w.wait, sum(w.n) as n from waits w
+                                   where w.queue is not distinct from q.queue group by 1) w))
+               || coalesce(f.flow -> q.queue,
+                           '{"concurrencyLimit": null, "rateLimit": null, "fairness": null, "paused": null}')
+               order by q.queue nulls first)
+        from queues q
+       cross join (select jobdeck.queue_flow(array_agg(q2.queue)) as flow from queues q2) f), '[]'),
     'byType', coalesce((select jsonb_agg(p.doc order by p.type) from per_type p), '[]'),
     'throughput', jsonb_build_object(
       'bucketSeconds', v_bucket,

@@ -40,10 +40,10 @@ begin
                owner_id = add_keyed_job.owner_id, org_id = add_keyed_job.org_id,
                related_type = add_keyed_job.related_type, related_id = add_keyed_job.related_id,
                metadata = add_keyed_job.metadata, updated_at = now(),
-               (concurrency_key, rate_key) = (select lk.concurrency_key, lk.rate_key
-                                                from jobdeck_private.job_limit_keys(add_keyed_job.type,
-                                                       add_keyed_job.org_id, add_keyed_job.owner_id,
-                                                       add_keyed_job.payload, null) lk),
+               (concurrency_key, rate_key, queue_rate_key) = (
+                 select lk.concurrency_key, lk.rate_key, lk.queue_rate_key
+                   from jobdeck_private.job_limit_keys(add_keyed_job.type, add_keyed_job.org_id,
+                          add_keyed_job.owner_id, add_keyed_job.payload, null, j.queue) lk),
                fair_at = case when add_keyed_job.run_at > now() then null else j.fair_at end
          where j.id = v_job.id returning j.* into v_job;
         if v_job.gw_job_id is not null then

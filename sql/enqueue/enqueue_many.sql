@@ -91,9 +91,9 @@ begin
       from jsonb_array_elements(specs) with ordinality as e(spec, ord)
   ), k as materialized (
     -- keys under per-key limits, computed (and refused) before anything is written
-    select s.id, lk.concurrency_key, lk.rate_key
+    select s.id, lk.concurrency_key, lk.rate_key, lk.queue_rate_key
       from s cross join lateral jobdeck_private.job_limit_keys(s.type, s.org_id, s.owner_id, s.payload,
-                                                              'jobs[' || (s.ord - 1) || ']') lk
+                                                              'jobs[' || (s.ord - 1) || ']', s.queue) lk
   ), t as materialized (
     select jobdeck_private.fair_turns(array_agg(s.type order by s.ord), array_agg(s.queue order by s.ord),
                                       array_agg(s.org_id order by s.ord), array_agg(s.priority order by s.ord),
@@ -109,10 +109,10 @@ begin
           from s, t order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key,
+                                   related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key, queue_rate_key,
                                    fair_at)
     select s.id, s.type, s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
-           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key,
+           s.org_id, s.related_type, s.related_id, s.metadata, gw.gw_job_id, k.concurrency_key, k.rate_key, k.queue_rate_key,
            t.turns[s.ord]
       from s join gw on gw.id = s.id join k on k.id = s.id cross join t
     returning j.*

@@ -31,15 +31,15 @@ declare
   v_turn timestamptz;
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
-                                           insert_job.payload, null);
+                                           insert_job.payload, null, insert_job.queue);
   if insert_job.depends_on is not null then
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
-                                   related_type, related_id, key, metadata, concurrency_key, rate_key, status,
+                                   related_type, related_id, key, metadata, concurrency_key, rate_key, queue_rate_key, status,
                                    depends_on, on_dependency_failure)
     values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
             coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
             insert_job.related_id, insert_job.key, insert_job.metadata, v_keys.concurrency_key, v_keys.rate_key,
-            'waiting', insert_job.depends_on, insert_job.on_dependency_failure)
+            v_keys.queue_rate_key, 'waiting', insert_job.depends_on, insert_job.on_dependency_failure)
     returning j.* into v_job;
     return v_job;
   end if;
@@ -55,10 +55,11 @@ begin
   )).id;
   insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                  related_type, related_id, key, metadata, gw_job_id,
-                                 concurrency_key, rate_key, fair_at)
+                                 concurrency_key, rate_key, queue_rate_key, fair_at)
   values (v_id, insert_job.type, insert_job.queue, insert_job.priority, insert_job.payload, insert_job.max_attempts,
           coalesce(insert_job.run_at, now()), insert_job.owner_id, insert_job.org_id, insert_job.related_type,
           insert_job.related_id, insert_job.key, insert_job.metadata, v_gw, v_keys.concurrency_key, v_keys.rate_key,
+          v_keys.queue_rate_key,
           v_turn)
   returning j.* into v_job;
   return v_job;

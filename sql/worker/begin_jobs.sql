@@ -21,13 +21,16 @@ declare
   v_cap    integer := jobdeck_private.org_cap();
   v_capped boolean;
 begin
-  -- With no concurrency cap or limit anywhere (the common case) no row needs its type looked at.
-  v_capped := v_cap is not null
-              or exists (select 1 from jobdeck_private.task_types t where t.org_concurrency is not null)
-              or exists (select 1 from jobdeck_private.concurrency_limits)
-              or exists (select 1 from jobdeck_private.task_types t where t.key_concurrency is not null)
-              or exists (select 1 from jobdeck_private.rate_limits)
-              or exists (select 1 from jobdeck_private.pauses);
+  -- With no concurrency cap, limit or pause anywhere (the common case) no row needs its type
+  -- looked at. One statement for all the checks: each statement of a PL/pgSQL function is a
+  -- round of the executor, and this runs for every start batch.
+  select v_cap is not null
+         or exists (select 1 from jobdeck_private.task_types t
+                     where t.org_concurrency is not null or t.key_concurrency is not null)
+         or exists (select 1 from jobdeck_private.concurrency_limits)
+         or exists (select 1 from jobdeck_private.rate_limits)
+         or exists (select 1 from jobdeck_private.pauses)
+    into v_capped;
   -- Rows by primary key only (`|| ''` and `+ 0` keep a partial index from being implied: on a
   -- busy table the planner, misled by stale statistics, would walk the waiting jobs instead).
   select array_agg(j order by j.id) into v_rows

@@ -30,6 +30,15 @@ declare
   v_orgs text[];
   v_keys text[];
   v_rate boolean;
+  v_ok      uuid[];
+  v_held    uuid[];
+  v_reasons text[];
+  v_def     uuid[];
+  v_def_at  timestamptz[];
+  v_wake_at timestamptz[];
+  v_ahead   uuid[];
+  v_ahead_at timestamptz[];
+  v_first   boolean[];
 begin
   insert into jobdeck.jobs as j (type, queue, priority, payload, max_attempts, run_at, gw_job_id, metadata)
   select v.type, v.queue, v.priority, coalesce(v.payload, '{}'), v.max_attempts, coalesce(v.run_at, now()),
@@ -78,58 +87,82 @@ begin
   if v_ids is null then
     return;
   end if;
-  return query
-  with a0 as materialized (
-    select * from jobdeck_private.admit_jobs(v_ids, false)
-  ), k as materialized (
+  -- Each step below runs only when it has rows to write: an UPDATE of jobdeck.jobs fires its
+  -- statement triggers (transition tables, NOTIFY) even for no row, and add_jobs costs
+  -- milliseconds even for an empty array (docs/performance.md, "What a configured limit costs").
+  select array_agg(a.id) filter (where a.admitted),
+         array_agg(a.id) filter (where not a.admitted), array_agg(a.reason) filter (where not a.admitted)
+    into v_ok, v_held, v_reasons
+    from jobdeck_private.admit_jobs(v_ids, false) a;
+  if v_ok is not null and exists (select 1 from unnest(v_keys) k where k like 'key:%') then
     -- per-key concurrency limits, on the jobs the caps let through
-    select * from jobdeck_private.admit_keyed(array(select a0.id from a0 where a0.admitted), false)
-  ), a as (
-    select a0.id, a0.admitted and coalesce(k.admitted, false) as admitted, coalesce(a0.reason, k.reason) as reason
-      from a0 left join k on k.id = a0.id
-  ), held as (
-    update jobdeck.jobs j set held_at = now(), held_reason = a.reason, gw_job_id = null, updated_at = now()
-      from a
-     where j.id = a.id and not a.admitted
-    returning j.id, j.attempts, a.reason
-  ), held_events as (
+    select array_agg(k.id) filter (where k.admitted),
+           v_held || array_agg(k.id) filter (where not k.admitted),
+           v_reasons || array_agg(k.reason) filter (where not k.admitted)
+      into v_ok, v_held, v_reasons
+      from jobdeck_private.admit_keyed(v_ok, false) k;
+  end if;
+  if v_held is not null then
+    with held as (
+      update jobdeck.jobs j set held_at = now(), held_reason = u.reason, gw_job_id = null, updated_at = now()
+        from unnest(v_held, v_reasons) as u(id, reason)
+       where j.id = u.id
+      returning j.id, j.attempts, u.reason
+    )
     insert into jobdeck.job_events (job_id, kind, level, message, attempt)
     select h.id, 'control', 'info', h.reason, h.attempts
-      from held h
-  ), r as materialized (
+      from held h;
+  end if;
+
+  if v_rate and v_ok is not null then
     -- rate limits, on the jobs every concurrency limit let through (sql/rate/admit_rated.sql)
-    select * from jobdeck_private.admit_rated(case when v_rate then array(select a.id from a where a.admitted) end)
-  ), rate_gw as (
-    select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
-      from graphile_worker.add_jobs(array(
-        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
-                   -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
-                   -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
-                   -- the past, instead of waiting behind a whole backlog for its step
-                   r.next_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
-          from r join jobdeck.jobs j on j.id = r.id
-         where not r.admitted)) g
-  ), deferred as (
-    update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()
-      from rate_gw g join r on r.id = g.id
-     where j.id = g.id
-    returning j.id, j.attempts, r.reason, r.first_wait
-  ), deferred_events as (
-    insert into jobdeck.job_events (job_id, kind, level, message, attempt)
-    select d.id, 'control', 'info', d.reason, d.attempts
-      from deferred d
-     where d.first_wait
-  )
-  update jobdeck.jobs j
-     set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id, started_at = now(),
-         heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
-         held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
-         eta_at = jobdeck_private.estimate_eta(now(), 0,
-           (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
-    from a
-   where j.id = a.id and a.admitted
-     and not exists (select 1 from r where r.id = a.id and not r.admitted)
-  returning j.*;
+    select array_agg(r.id) filter (where r.admitted),
+           array_agg(r.id) filter (where r.admitted and r.start_at is not null),
+           array_agg(r.start_at) filter (where r.admitted and r.start_at is not null),
+           array_agg(r.id) filter (where not r.admitted),
+           array_agg(r.next_at) filter (where not r.admitted), array_agg(r.wake_at) filter (where not r.admitted),
+           array_agg(r.reason) filter (where not r.admitted), array_agg(r.first_wait) filter (where not r.admitted)
+      into v_ok, v_ahead, v_ahead_at, v_def, v_def_at, v_wake_at, v_reasons, v_first
+      from jobdeck_private.admit_rated(v_ok) r;
+    if v_def is not null then
+      with r as (
+        select * from unnest(v_def, v_def_at, v_wake_at, v_reasons, v_first) as u(id, next_at, wake_at, reason, first_wait)
+      ), rate_gw as (
+        select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
+          from graphile_worker.add_jobs(array(
+            select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue),
+                       -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
+                       -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
+                       -- the past, instead of waiting behind a whole backlog for its slot
+                       r.wake_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
+              from r join jobdeck.jobs j on j.id = r.id)) g
+      ), deferred as (
+        update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()
+          from rate_gw g join r on r.id = g.id
+         where j.id = g.id
+        returning j.id, j.attempts, r.reason, r.first_wait
+      )
+      insert into jobdeck.job_events (job_id, kind, level, message, attempt)
+      select d.id, 'control', 'info', d.reason, d.attempts
+        from deferred d
+       where d.first_wait;
+    end if;
+  end if;
+
+  if v_ok is not null then
+    return query
+    update jobdeck.jobs j
+       set status = 'running', attempts = j.attempts + 1, worker_id = start_jobs.worker_id,
+           -- a job a rate limit admitted ahead of its slot starts at the slot (the worker waits
+           -- for it: started_at - updated_at, src/worker/wrap-task.ts)
+           started_at = coalesce((select a.at from unnest(v_ahead, v_ahead_at) as a(id, at) where a.id = j.id), now()),
+           heartbeat_at = now(), updated_at = now(), progress = 0, current_step = null, completed_steps = 0,
+           held_at = null, held_reason = null, peak_rss_bytes = null, cpu_ms = null, total_steps = null,
+           eta_at = jobdeck_private.estimate_eta(now(), 0,
+             (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
+     where j.id = any(v_ok)
+    returning j.*;
+  end if;
 end;
 $$;
 revoke all on function jobdeck_private.start_jobs(items jsonb, worker_id text) from public;

@@ -199,6 +199,14 @@ export async function runSignal(config: Config, command: Command<'signal'>): Pro
   return 0;
 }
 
+/** " (3 paused, 2 rate_limit)": the non-zero counts of waiting jobs by reason, or "". */
+function describeReasons(byReason: Record<string, number | undefined>): string {
+  const parts = Object.entries(byReason)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([reason, n]) => `${n} ${reason}`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
 /** `jobdeck stats [--since 1h|ISO] [--type t] [--json]`: queue and job statistics. */
 export async function runStats(config: Config, command: Command<'stats'>): Promise<number> {
   const { since, type } = command;
@@ -219,8 +227,29 @@ export async function runStats(config: Config, command: Command<'stats'>): Promi
       (stats.queue.oldestReadyAgeMs === null
         ? ''
         : `; oldest ready for ${(stats.queue.oldestReadyAgeMs / 1000).toFixed(1)} s`),
-    `waiting:  ${stats.waiting.dependencies} for dependencies, ${stats.waiting.concurrencyLimit} held by a concurrency limit, ${stats.waiting.rateLimit} rate limited`,
+    `waiting:  ${stats.waiting.dependencies} for dependencies, ${stats.waiting.concurrencyLimit} held by a concurrency limit, ${stats.waiting.rateLimit} rate limited` +
+      describeReasons(stats.waiting.byReason),
   ];
+  const flowQueues = stats.byQueue.filter(
+    (q) =>
+      q.concurrencyLimit !== null ||
+      q.rateLimit !== null ||
+      q.fairness !== null ||
+      q.paused !== null ||
+      Object.keys(q.heldBy).length > 0,
+  );
+  if (flowQueues.length > 0) {
+    lines.push(
+      '',
+      'QUEUE                     QUEUED RUNNING  LIMIT  RATE          FAIRNESS  WAITING',
+    );
+    for (const q of flowQueues) {
+      const rate = q.rateLimit ? `${q.rateLimit.maxStarts}/${q.rateLimit.periodMs} ms` : '-';
+      lines.push(
+        `${(q.queue ?? '(default)').padEnd(24).slice(0, 24)} ${String(q.queued + q.retrying).padStart(7)} ${String(q.running).padStart(7)} ${String(q.concurrencyLimit ?? '-').padStart(6)}  ${rate.padEnd(12)}  ${(q.fairness ?? '-').padEnd(8)}  ${describeReasons(q.heldBy).replace(/^ \(|\)$/g, '') || '-'}${q.paused ? ` [${q.paused}]` : ''}`,
+      );
+    }
+  }
   if (stats.byType.length > 0) {
     lines.push(
       '',

@@ -71,6 +71,8 @@ export interface JobsTable {
   concurrency_key: string | null;
   /** The job's key under its type's per-key rate limit (computed at enqueue). */
   rate_key: string | null;
+  /** The job's key under its queue's per-key rate limit (computed at enqueue). */
+  queue_rate_key: string | null;
   /** Times its task said "rate limited, retry after" (RateLimitedError); not attempts. */
   rate_deferrals: Generated<number>;
   /** The turn a fair job was given (its Graphile job's run_at); null when it was not given one. */

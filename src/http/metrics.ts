@@ -59,6 +59,8 @@ const MISNAMED_DEFAULTS = [
  * - `jobdeck_jobs_failed_total`, `_retried_total`, `_cancelled_total{type}` counters: the
  *   transitions the database recorded since this process started (N retries count N, however
  *   often or seldom it is scraped);
+ * - `jobdeck_jobs_held{reason,type,queue}`: waiting jobs kept back, by why (`jobdeck.wait_reason`:
+ *   paused, org_limit, key_limit, concurrency_limit, rate_limit, task_rate_limit);
  * - `jobdeck_jobs_waiting{reason}`: waiting jobs a limit keeps back (concurrency_limit, rate_limit);
  * - `jobdeck_workers{state}` (alive by heartbeat), `jobdeck_subscriptions` (live streams here);
  * - `jobdeck_http_request_duration_seconds{method,route,status}` for this process's requests;
@@ -224,18 +226,20 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
   const seenHeldSeries = new Set<string>();
   new Gauge({
     name: 'jobdeck_jobs_held',
-    help: 'Waiting jobs held, by why (paused: a pause; limit: a concurrency cap or limit) and type',
-    labelNames: ['reason', 'type'],
+    help: 'Waiting jobs kept back, by why (paused, org_limit, key_limit, concurrency_limit, rate_limit, task_rate_limit), type and queue ("" for the default queue)',
+    labelNames: ['reason', 'type', 'queue'],
     registers: [registry],
     async collect() {
       const rows = await countHeldJobs(db);
       // A series seen before reads 0 once its jobs are released, not "no data".
-      for (const row of rows) seenHeldSeries.add(JSON.stringify([row.reason, row.type]));
-      const counted = new Map(rows.map((row) => [JSON.stringify([row.reason, row.type]), row.n]));
+      const keyOf = (row: { reason: string; type: string; queue: string }) =>
+        JSON.stringify([row.reason, row.type, row.queue]);
+      for (const row of rows) seenHeldSeries.add(keyOf(row));
+      const counted = new Map(rows.map((row) => [keyOf(row), row.n]));
       this.reset();
       for (const key of seenHeldSeries) {
-        const [reason, type] = JSON.parse(key) as string[];
-        this.set({ reason: reason!, type: type! }, counted.get(key) ?? 0);
+        const [reason, type, queue] = JSON.parse(key) as string[];
+        this.set({ reason: reason!, type: type!, queue: queue! }, counted.get(key) ?? 0);
       }
     },
   });

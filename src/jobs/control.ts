@@ -70,15 +70,45 @@ export async function retryJobOn(
   }
 }
 
+/**
+ * Why a waiting job is kept back (`jobdeck.wait_reason`, sql/api/wait_reason.sql): a pause, an
+ * organisation's concurrency cap, a per-key concurrency limit, a task type's or queue's
+ * concurrency limit, a rate limit (put back until its slot), or its task's RateLimitedError.
+ */
+export type WaitReason =
+  'paused' | 'org_limit' | 'key_limit' | 'concurrency_limit' | 'rate_limit' | 'task_rate_limit';
+
+/** Per-queue figures of {@link JobStats}, with the queue's flow-control settings. */
+export interface QueueStats {
+  /** null: the default queue (no name), which takes no queue settings. */
+  queue: string | null;
+  queued: number;
+  running: number;
+  retrying: number;
+  /** Its jobs kept back, by reason (reasons with none left out). */
+  heldBy: Partial<Record<WaitReason, number>>;
+  /** `setQueueConcurrency`'s limit, or null. */
+  concurrencyLimit: number | null;
+  /** `setQueueRateLimit`'s limit (`key`: its key spec, `org`, `owner`, `payload:<path>`), or null. */
+  rateLimit: { maxStarts: number; periodMs: number; key: string | null } | null;
+  /** `setQueueFairness`'s setting, or null (the task types' own setting applies). */
+  fairness: 'org' | 'off' | null;
+  /** The reason text of a pause that covers the queue (its own or everything's), or null. */
+  paused: string | null;
+}
+
 /** Per-type figures of {@link JobStats}. */
 export interface TypeStats {
   type: string;
+  /** Its jobs in status `waiting` (for their dependencies). */
   waiting: number;
   queued: number;
   running: number;
   retrying: number;
   /** Waiting jobs of the type a pause holds (`held_reason` `paused: …`). */
   paused: number;
+  /** Its jobs kept back, by reason (reasons with none left out). */
+  heldBy: Partial<Record<WaitReason, number>>;
   succeeded: number;
   failed: number;
   cancelled: number;
@@ -120,8 +150,17 @@ export interface JobStats {
    * rate limit (or by their task's RateLimitedError) until their turn; and the jobs waiting for
    * their dependencies (status `waiting`).
    */
-  waiting: { concurrencyLimit: number; rateLimit: number; dependencies: number };
+  waiting: {
+    concurrencyLimit: number;
+    rateLimit: number;
+    /** Jobs waiting for their dependencies (status `waiting`). */
+    dependencies: number;
+    /** All waiting jobs kept back, by the finer reason (reasons with none left out). */
+    byReason: Partial<Record<WaitReason, number>>;
+  };
   byType: TypeStats[];
+  /** Per queue of the unfinished jobs, with its configured limits, fairness and pause. */
+  byQueue: QueueStats[];
   throughput: {
     bucketSeconds: number;
     perMinute: number;

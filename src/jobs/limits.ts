@@ -2,7 +2,8 @@ import type { Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { callSql } from './db-errors.ts';
 import type { Duration } from './policy.ts';
-import { rateOf } from './registry.ts';
+import { keySpecOf, rateOf } from './registry.ts';
+import type { LimitKey } from './task.ts';
 
 /** A queue name as the run-time settings take it (1 to 128 characters); throws naming it. */
 export function checkQueueName(queue: unknown): asserts queue is string {
@@ -65,28 +66,30 @@ export const setQueueConcurrencyOn = setting<
 });
 
 /**
- * `setQueueRateLimitOn(executor, queue, maxStarts, period?)` sets how many jobs of a queue may
- * start per period across every worker process (`maxStarts` null removes the queue's rate limit).
- * Stored in the database (`jobdeck.set_queue_rate_limit`), so it holds across processes and
- * restarts and changes without one; jobs over it wait, status and attempts unchanged, and start
- * when their turn comes (starts at least `period / maxStarts` apart: GCRA, docs/recipes.md).
- * Returns the limit now in force.
+ * `setQueueRateLimitOn(executor, queue, maxStarts, period?, key?)` sets how many jobs of a queue
+ * may start per period across every worker process (`maxStarts` null removes the queue's rate
+ * limit). Stored in the database (`jobdeck.set_queue_rate_limit`), so it holds across processes
+ * and restarts and changes without one; jobs over it wait, status and attempts unchanged, and
+ * start when their turn comes (starts at least `period / maxStarts` apart: GCRA, docs/recipes.md).
+ * With `key` ('org', 'owner' or `{ payload: 'field' }`) each key of the queue's jobs has a budget
+ * of its own, the key computed when a job is enqueued. Returns the limit now in force.
  *
- * @throws InvalidArgumentError naming what is wrong with the queue, the limit or the period.
+ * @throws InvalidArgumentError naming what is wrong with the queue, the limit, the period or the key.
  */
 export const setQueueRateLimitOn = setting<
-  [queue: string, maxStarts: number | null, period?: Duration],
+  [queue: string, maxStarts: number | null, period?: Duration, key?: LimitKey],
   number | null
 >(
-  `jobdeck.set_queue_rate_limit($1, $2, $3::bigint * interval '1 millisecond')`,
-  (queue, maxStarts, period) => {
+  `jobdeck.set_queue_rate_limit($1, $2, $3::bigint * interval '1 millisecond', $4)`,
+  (queue, maxStarts, period, key) => {
     checkQueueName(queue);
-    if (maxStarts === null) return [queue, null, null];
+    if (maxStarts === null) return [queue, null, null, null];
     try {
       return [
         queue,
         maxStarts,
         rateOf(maxStarts, period, `the rate limit of queue "${queue}": `).periodMs,
+        key === undefined ? null : keySpecOf(key, `the rate limit key of queue "${queue}"`),
       ];
     } catch (error) {
       throw new InvalidArgumentError((error as Error).message, { cause: error });

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { readMigrations } from '../db/migrate.ts';
 import type { Database } from '../db/types.ts';
+import type { WaitReason } from './control.ts';
 import {
   ACTIVE_STATUSES,
   FINISHED_STATUSES,
@@ -85,21 +86,25 @@ export async function countJobsByStatus(
 }
 
 /**
- * Held jobs (waiting, `held_at` set) by why and type: `paused` (a pause holds them, `held_reason`
- * `paused: …`) or `limit` (a concurrency cap or limit).
+ * Waiting jobs kept back, by why (`jobdeck.wait_reason`: paused, org_limit, key_limit,
+ * concurrency_limit, rate_limit, task_rate_limit), type and queue (`''` for the default queue).
  */
 export async function countHeldJobs(
   db: Kysely<Database>,
-): Promise<{ reason: 'paused' | 'limit'; type: string; n: number }[]> {
-  const reason = sql<
-    'paused' | 'limit'
-  >`case when held_reason like 'paused:%' then 'paused' else 'limit' end`;
+): Promise<{ reason: WaitReason; type: string; queue: string; n: number }[]> {
+  const reason = sql<WaitReason>`jobdeck.wait_reason(held_at, held_reason)`;
   return db
     .selectFrom('jobdeck.jobs')
-    .select([reason.as('reason'), 'type', sql<number>`count(*)::int`.as('n')])
+    .select([
+      reason.as('reason'),
+      'type',
+      sql<string>`coalesce(queue, '')`.as('queue'),
+      sql<number>`count(*)::int`.as('n'),
+    ])
     .where('status', 'in', ['queued', 'retrying'])
-    .where('held_at', 'is not', null)
-    .groupBy([reason, 'type'])
+    .where((eb) => eb.or([eb('held_at', 'is not', null), eb('held_reason', 'is not', null)]))
+    .where(reason, 'is not', null)
+    .groupBy([reason, 'type', 'queue'])
     .execute();
 }
 

@@ -4,13 +4,15 @@ import type { Logger } from '../logger.ts';
 /** At most this many wake-ups pending per worker: past it, the poll interval takes over. */
 const MAX_PENDING = 1000;
 
-// The jobs of a batch that a rate limit put back (start_jobs), with how long until their turn,
-// by the database's clock.
+// The jobs of a batch that a rate limit put back (start_jobs), with how long until their
+// Graphile job is due (a little before their slot, sql/rate/admit_rated.sql), by the database's
+// clock.
 const DEFERRED = `
-  select distinct ceil(extract(epoch from (j.run_at - now())) * 1000)::bigint as in_ms
+  select distinct ceil(extract(epoch from (g.run_at - now())) * 1000)::bigint as in_ms
     from jobdeck.jobs j
+    join graphile_worker.jobs g on g.id = j.gw_job_id
    where j.id = any($1::uuid[]) and j.status in ('queued', 'retrying') and j.held_at is null
-     and j.held_reason like 'rate limited:%' and j.run_at > now()`;
+     and j.held_reason like 'rate limited:%' and g.run_at > now()`;
 
 /**
  * Wakes every worker when a job a rate limit put back is due. Graphile Worker notices a job
@@ -44,8 +46,9 @@ export class RateWake {
     }
     for (const row of rows) {
       const inMs = Number(row.in_ms);
-      // One timer per 10 ms: jobs due together need one wake-up.
-      const at = Math.ceil((Date.now() + inMs) / 10) * 10;
+      // One timer per 5 ms: jobs due together need one wake-up. Not coarser: a turn is reserved
+      // for a short grace only (sql/rate/admit_rated.sql), and a late wake-up eats into it.
+      const at = Math.ceil((Date.now() + inMs) / 5) * 5;
       if (this.#closed || this.#timers.has(at) || this.#timers.size >= MAX_PENDING) continue;
       const timer = setTimeout(
         () => {
@@ -55,7 +58,7 @@ export class RateWake {
             .query(`select pg_notify('jobs:insert', '{"count":1}')`)
             .catch((error: Error) => this.#logger.debug(`rate wake-up failed: ${error.message}`));
         },
-        at - Date.now() + 5,
+        at - Date.now() + 1,
       );
       timer.unref();
       this.#timers.set(at, timer);

@@ -25,6 +25,10 @@ import type { Span } from '@opentelemetry/api';
 import { endAttemptSpan, startAttemptSpan, withSpan } from '../telemetry/tracing.ts';
 import { makeTaskContext, progressPatch, type AttemptState } from './task-context.ts';
 import type { Begun, StartItem, Tracker } from './tracker.ts';
+import { sleep } from '../util/sleep.ts';
+
+/** The most a rate limit admits a job ahead of its slot (sql/rate/admit_rated.sql's lead). */
+const MAX_AHEAD_MS = 250;
 
 /** What {@link wrapTask} needs of the worker around it. */
 export interface WrapDeps {
@@ -80,6 +84,8 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
       logger.debug(`not running ${type} job ${id ?? `gw:${helpers.job.id}`} now`);
       return;
     }
+    const untilSlot = slotWaitMs(begun);
+    if (untilSlot > 0) await sleep(untilSlot);
     const state = beginAttempt(type, begun, helpers, deps, def.totalSteps ?? null);
     let outcome: Outcome;
     try {
@@ -105,6 +111,20 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
     const finishing = recordOutcome(state, outcome, helpers.job.id, deps, type);
     if (tracker.finishBacklog > deps.finishBacklogLimit) await finishing;
   };
+}
+
+/**
+ * How long a started attempt waits before its task runs: a job a rate limit admitted ahead of
+ * its slot starts at the slot (sql/rate/admit_rated.sql), its started_at, that long after the
+ * start transaction's time (updated_at; both from the database's clock). Only a row the start
+ * marked (start_jobs) says so: on the fast path the tracker fills started_at in with this
+ * process's clock. At most {@link MAX_AHEAD_MS}.
+ */
+export function slotWaitMs(begun: Pick<Begun, 'marked' | 'row'>): number {
+  const { row } = begun;
+  if (!begun.marked || !row.started_at) return 0;
+  const ahead = new Date(row.started_at).getTime() - new Date(row.updated_at).getTime();
+  return Math.max(0, Math.min(ahead, MAX_AHEAD_MS));
 }
 
 /** The Worker payload of a job enqueued through jobdeck: a pointer to its tracked row. */

@@ -84,7 +84,9 @@ describe('pausing through REST and GraphQL', () => {
     });
 
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).toContain('jobdeck_jobs_held{reason="paused",type="export_report"} 1');
+    expect(metrics).toContain(
+      'jobdeck_jobs_held{reason="paused",type="export_report",queue="reports"} 1',
+    );
 
     const listed = await call('GET', '/api/v2/admin/pauses', tokens['operator']);
     expect(listed.body).toMatchObject({ pauses: [{ scope: 'queue', key: 'reports', held: 1 }] });
