@@ -68,7 +68,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
     const worker = await runTestWorker(t, tasks);
     try {
       const page = await signIn('alice', 'admin');
-      await page.getByRole('tab', { name: 'Enqueue' }).click();
+      await page.getByRole('link', { name: 'Enqueue', exact: true }).click();
       await page
         .locator('textarea[name=payload]')
         .fill('{"filename": "people.csv", "rows": 50, "stepDelayMs": 250}');
@@ -92,10 +92,10 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       });
       expect([...seen].some((value) => value > 0 && value < 100)).toBe(true);
       await waitForStatus(jobdeck, id!, 'succeeded');
-      await page.getByRole('tab', { name: 'History' }).click();
+      await page.getByRole('link', { name: 'History', exact: true }).click();
       const row = page.locator(`tr[data-job-id="${id}"]`);
-      await expect.poll(() => row.locator('td').nth(1).textContent()).toBe('succeeded');
-      await expect.poll(() => row.locator('td').nth(2).textContent()).toBe('100%');
+      await expect.poll(() => row.locator('td').nth(2).textContent()).toBe('succeeded');
+      await expect.poll(() => row.locator('td').nth(4).textContent()).toBe('100%');
       await page.context().close();
     } finally {
       await worker.stop();
@@ -114,6 +114,12 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       const article = page.locator(`article.job[data-job-id="${slow.id}"]`);
       await article.and(page.locator('[data-status="running"]')).waitFor({ timeout: 15_000 });
       await article.getByRole('button', { name: /^Cancel/ }).click();
+      // a destructive step asks first, and says what it did
+      await page.getByRole('dialog').getByRole('button', { name: 'Cancel job' }).click();
+      await page
+        .locator('[data-toast=ok]')
+        .filter({ hasText: /export_report job/ })
+        .waitFor();
       await waitForStatus(jobdeck, slow.id, 'cancelled', { timeoutMs: 20_000 });
       await article.waitFor({ state: 'detached' });
 
@@ -124,7 +130,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       );
       await waitForStatus(jobdeck, broken.id, 'failed');
       await worker.stop();
-      await page.getByRole('tab', { name: 'History' }).click();
+      await page.getByRole('link', { name: 'History', exact: true }).click();
       await page.locator('select[name=status]').selectOption('failed');
       const row = page.locator(`tr[data-job-id="${broken.id}"]`);
       await row.waitFor();
@@ -145,10 +151,10 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       { ownerId: 'carol', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
     );
     const page = await signIn('bob');
-    await page.getByRole('tab', { name: 'History' }).click();
+    await page.getByRole('link', { name: 'History', exact: true }).click();
     await page.getByText(/\d+ jobs/).waitFor();
     expect(await page.locator(`[data-job-id="${mine.id}"]`).count()).toBe(0);
-    await page.getByRole('tab', { name: 'Active' }).click();
+    await page.getByRole('link', { name: 'Active', exact: true }).click();
     await page.getByText('No active jobs.').waitFor();
     await page.context().close();
   });
@@ -163,7 +169,13 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
     await page.locator('input[name=user]').fill('erin');
     await page.getByRole('button', { name: 'Get a development token' }).click();
     await page.getByText('No active jobs.').waitFor();
+    const connection = page.locator('[data-connection]');
+    await expect.poll(() => connection.getAttribute('data-connection')).toBe('live');
     await first.close();
+    // the indicator says the live updates are gone, then back
+    await expect
+      .poll(() => connection.getAttribute('data-connection'), { timeout: 10_000 })
+      .toBe('reconnecting');
     const second = await startServer({
       config: testConfig({ jwtSecret: TEST_JWT_SECRET, host: '127.0.0.1', devSignin: true }),
       connectionString: t.url,
@@ -181,6 +193,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
         { ownerId: 'erin', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
       );
       await page.locator(`article.job[data-job-id="${job.id}"]`).waitFor({ timeout: 15_000 });
+      expect(await connection.getAttribute('data-connection')).toBe('live');
     } finally {
       await context.close();
       await second.close();
