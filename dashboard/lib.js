@@ -167,15 +167,19 @@ export function jobDuration(job, now = Date.now()) {
   if (!job.startedAt) return null;
   return (job.finishedAt ? Date.parse(job.finishedAt) : now) - Date.parse(job.startedAt);
 }
+/** How long an attempt must have run before its own rate says anything about its end. */
+const ETA_AFTER_MS = 2000;
 /**
  * The ETA of a running job, or "estimating…" until there is one to give: no estimate yet, no
- * progress yet (the first step's estimate is a guess), or an estimate already past.
+ * progress yet, an attempt too young for its rate to mean anything (its first step reports at
+ * once, which made the extrapolation read "0s" through that whole step), or an estimate past.
  */
 export function fmtEta(job, now = Date.now()) {
   if (job.status !== 'running') return '—';
-  if (!job.etaAt || !(job.progress > 0)) return 'estimating…';
+  if (!job.etaAt || !(job.progress > 0) || !job.startedAt) return 'estimating…';
+  if (now - Date.parse(job.startedAt) < ETA_AFTER_MS) return 'estimating…';
   const ms = Date.parse(job.etaAt) - now;
-  return ms > 0 ? fmtDuration(ms) : 'estimating…';
+  return ms >= 1000 ? fmtDuration(ms) : 'estimating…';
 }
 /** An API caller's key without the key-space prefix the server stores it with. */
 export const displayKey = (key) => (key ? key.replace(/^u:[0-9a-f]{32}:/, '') : key);
