@@ -91,7 +91,10 @@ export function Sparkline({ values, label }) {
       legend: { show: false },
       cursor: { show: true, points: { show: false } },
       axes: [{ show: false }, { show: false }],
-      scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      // a little below 0, so the baseline of a quiet hour shows
+      scales: {
+        y: { range: (_u, _min, max) => [-0.08 * Math.max(1, max), 1.1 * Math.max(1, max)] },
+      },
       series: [{}, { stroke: COLOURS.finished, fill: `${COLOURS.finished}33`, width: 1.5 }],
     }),
     [x, values],
@@ -100,6 +103,7 @@ export function Sparkline({ values, label }) {
   const total = values.reduce((a, b) => a + b, 0);
   return html`<div class="spark" title=${`${label}: ${total} in the last hour`}>
     <div ref=${box} role="img" aria-label=${`${label}: ${total} finished in the last hour`}></div>
+    <span class="muted">${total} finished</span>
   </div>`;
 }
 

@@ -133,8 +133,7 @@ export function BatchView({ id, socket }) {
           ${
             batch.onCompleteType &&
             html`<span
-              >then: ${batch.onCompleteType}
-              ${batch.onCompleteJobId && html`<${Link} to=${href(`jobs/${batch.onCompleteJobId}`)}>${batch.onCompleteJobId.slice(0, 8)}<//>`}</span
+              >${`then: ${batch.onCompleteType} `}${batch.onCompleteJobId && html`<${Link} to=${href(`jobs/${batch.onCompleteJobId}`)}>${batch.onCompleteJobId.slice(0, 8)}<//>`}</span
             >`
           }
         </p>

@@ -73,8 +73,7 @@ function Dependencies({ job }) {
     ${present.map((field) => {
       const ids = idsOf(job[field]);
       return html`<span
-        >${field === 'dependsOn' ? 'depends on' : 'waiting for'}:
-        ${
+        >${`${field === 'dependsOn' ? 'depends on' : 'waiting for'}: `}${
           ids.length === 0
             ? html`<span class="muted">none</span>`
             : ids.map((id) => html` <${Link} to=${href(`jobs/${id}`)}>${id.slice(0, 8)}<//>`)
@@ -200,6 +199,31 @@ export function attemptLabel(job) {
   return `${used} of ${job.maxAttempts}`;
 }
 
+/** The job's figures as [label, value] (a value may be a link); empty ones left out. */
+function jobFigures(job, now) {
+  const queue = job.queue ?? 'default';
+  return [
+    ['attempt', attemptLabel(job)],
+    ['queue', html`<${Link} to=${href(`queues/${encodeURIComponent(queue)}`)}>${queue}<//>`],
+    ['priority', job.priority],
+    job.key && ['key', displayKey(job.key)],
+    ['owner', job.ownerId ?? '—'],
+    ['created', fmtTime(job.createdAt)],
+    ['started', fmtTime(job.startedAt)],
+    ['finished', fmtTime(job.finishedAt)],
+    ['duration', fmtDuration(jobDuration(job, now))],
+    job.workerId && ['worker', job.workerId],
+    ['peak memory', job.peakRssBytes ? `${Math.round(job.peakRssBytes / 1048576)} MB` : '—'],
+    ['CPU', job.cpuMs ? `${job.cpuMs} ms` : '—'],
+    job.batchId && [
+      'batch',
+      html`<${Link} to=${href(`batches/${job.batchId}`)}>${job.batchId.slice(0, 8)}<//>`,
+    ],
+    job.heldAt && ['held', job.heldReason],
+    job.cancelReason && ['cancel reason', job.cancelReason],
+  ].filter(Boolean);
+}
+
 export function JobView({ id, socket, params }) {
   const caller = useCaller();
   const now = useNow();
@@ -249,35 +273,10 @@ export function JobView({ id, socket, params }) {
         </div>
         <${JobProgress} job=${job} label="progress" />
         <p class="figures muted">
-          <span data-attempts-label>attempt: ${attemptLabel(job)}</span>
-          <span
-            >queue:
-            <${Link} to=${href(`queues/${encodeURIComponent(job.queue ?? 'default')}`)}
-              >${job.queue ?? 'default'}<//
-            ></span
-          >
-          <span>priority: ${job.priority}</span>
-          ${job.key && html`<span>key: ${displayKey(job.key)}</span>`}
-          <span>owner: ${job.ownerId ?? '—'}</span>
-          <span>created: ${fmtTime(job.createdAt)}</span>
-          <span>started: ${fmtTime(job.startedAt)}</span>
-          <span>finished: ${fmtTime(job.finishedAt)}</span>
-          <span>duration: ${fmtDuration(jobDuration(job, now))}</span>
-          ${job.workerId && html`<span>worker: ${job.workerId}</span>`}
-          <span
-            >peak memory:
-            ${job.peakRssBytes ? `${Math.round(job.peakRssBytes / 1048576)} MB` : '—'}</span
-          >
-          <span>CPU: ${job.cpuMs ? `${job.cpuMs} ms` : '—'}</span>
-          ${
-            job.batchId &&
-            html`<span data-batch
-              >batch:
-              <${Link} to=${href(`batches/${job.batchId}`)}>${job.batchId.slice(0, 8)}<//></span
-            >`
-          }
-          ${job.heldAt && html`<span>held: ${job.heldReason}</span>`}
-          ${job.cancelReason && html`<span>cancel reason: ${job.cancelReason}</span>`}
+          ${jobFigures(job, now).map(
+            ([label, value, attr]) =>
+              html`<span data-figure=${attr ?? label}>${label}: ${value}</span>`,
+          )}
         </p>
         <${Dependencies} job=${job} />
         <div class="two">
