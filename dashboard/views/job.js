@@ -190,13 +190,19 @@ function Log({ events, level, setLevel }) {
     </ol>`;
 }
 
-/** "attempt 2 of 4": the runs since the last manual retry, against the job's budget. */
+/**
+ * "2 of 4": the attempts spent of the job's budget. After a manual retry the budget starts
+ * again, so the label also says how many runs there were in all (it read "1/4" after two runs).
+ */
 export function attemptLabel(job) {
-  const runs = job.attemptHistory.nodes.filter(
-    (a) => a.attempt == null || a.attempt > job.attemptsBeforeRetry,
-  ).length;
-  const used = Math.max(job.attempts - job.attemptsBeforeRetry, runs);
-  return `${used} of ${job.maxAttempts}`;
+  const runs = job.attemptHistory.nodes;
+  const sinceRetry = runs.filter((a) => a.attempt == null || a.attempt > job.attemptsBeforeRetry);
+  const used = Math.max(job.attempts - job.attemptsBeforeRetry, sinceRetry.length);
+  const budget = `${used} of ${job.maxAttempts}`;
+  const total = Math.max(job.attempts, runs.length);
+  return job.attemptsBeforeRetry > 0 || total > used
+    ? `${budget} since the last retry, ${total} run${total === 1 ? '' : 's'} in all`
+    : budget;
 }
 
 /** The job's figures as [label, value] (a value may be a link); empty ones left out. */
