@@ -209,3 +209,24 @@ export function JsonView({ value, empty = 'none', name, depth = 0 }) {
     </ul>
   </details>`;
 }
+
+/**
+ * A table that scrolls sideways on a narrow screen instead of widening the page. `head`: the
+ * column headings, each a label, a vnode, or [label, title].
+ */
+export function DataTable({ head, children, ...rest }) {
+  return html`<div class="table-wrap">
+    <table ...${rest}>
+      <thead>
+        <tr>
+          ${head.map((h) =>
+            Array.isArray(h) ? html`<th title=${h[1]}>${h[0]}</th>` : html`<th>${h}</th>`,
+          )}
+        </tr>
+      </thead>
+      <tbody>
+        ${children}
+      </tbody>
+    </table>
+  </div>`;
+}

@@ -1,7 +1,7 @@
 // /ui/history?status=&type=&from=&to=&order=&after=|before= — every job, filtered and paged by
 // the URL, with bulk retry and cancel on a selection.
 import { useMemo, useState } from 'preact/hooks';
-import { JobActions, StatusBadge, runBulk, useCaller } from '../components.js';
+import { DataTable, JobActions, StatusBadge, runBulk, useCaller } from '../components.js';
 import {
   ALL_STATUSES,
   Link,
@@ -165,64 +165,43 @@ export function HistoryView({ params, version }) {
               }`
           }
         </div>
-        <div class="table-wrap">
-          <table class="history">
-            <thead>
-              <tr>
-                <th>
+        <${DataTable}
+          class="history"
+          head=${[html`<input type="checkbox" aria-label="Select every job on this page" checked=${allOnPage} onChange=${selectPage} />`, 'Type', 'Status', 'Duration', 'Progress', 'Created', 'Finished', 'Owner', '']}
+        >
+          ${page.nodes.map(
+            (job) =>
+              html`<tr key=${job.id} data-job-id=${job.id} class=${`row-${job.status}`}>
+                <td>
                   <input
                     type="checkbox"
-                    aria-label="Select every job on this page"
-                    checked=${allOnPage}
-                    onChange=${selectPage}
+                    aria-label=${`Select ${job.type} job ${job.id}`}
+                    checked=${selected.has(job.id)}
+                    onChange=${() => toggle(job)}
                   />
-                </th>
-                <th>Type</th>
-                <th>Status</th>
-                <th>Duration</th>
-                <th>Progress</th>
-                <th>Created</th>
-                <th>Finished</th>
-                <th>Owner</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              ${page.nodes.map(
-                (job) =>
-                  html`<tr key=${job.id} data-job-id=${job.id} class=${`row-${job.status}`}>
-                    <td>
-                      <input
-                        type="checkbox"
-                        aria-label=${`Select ${job.type} job ${job.id}`}
-                        checked=${selected.has(job.id)}
-                        onChange=${() => toggle(job)}
-                      />
-                    </td>
-                    <td>
-                      <${Link}
-                        to=${href(`jobs/${job.id}`)}
-                        aria-label=${`Open ${job.type} job ${job.id}`}
-                        >${job.type}<//
-                      >
-                      ${
-                        (job.status === 'failed' || job.status === 'retrying') &&
-                        errorSnippet(job) &&
-                        html`<div class="snippet" data-error-snippet>${errorSnippet(job)}</div>`
-                      }
-                    </td>
-                    <td><${StatusBadge} status=${job.status} /></td>
-                    <td data-duration>${fmtDuration(jobDuration(job))}</td>
-                    <td>${job.progress}%</td>
-                    <td>${fmtTime(job.createdAt)}</td>
-                    <td>${fmtTime(job.finishedAt)}</td>
-                    <td>${job.ownerId ?? ''}</td>
-                    <td><${JobActions} job=${job} onDone=${reload} /></td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-        </div>
+                </td>
+                <td>
+                  <${Link}
+                    to=${href(`jobs/${job.id}`)}
+                    aria-label=${`Open ${job.type} job ${job.id}`}
+                    >${job.type}<//
+                  >
+                  ${
+                    (job.status === 'failed' || job.status === 'retrying') &&
+                    errorSnippet(job) &&
+                    html`<div class="snippet" data-error-snippet>${errorSnippet(job)}</div>`
+                  }
+                </td>
+                <td><${StatusBadge} status=${job.status} /></td>
+                <td data-duration>${fmtDuration(jobDuration(job))}</td>
+                <td>${job.progress}%</td>
+                <td>${fmtTime(job.createdAt)}</td>
+                <td>${fmtTime(job.finishedAt)}</td>
+                <td>${job.ownerId ?? ''}</td>
+                <td><${JobActions} job=${job} onDone=${reload} /></td>
+              </tr>`,
+          )}
+        <//>
         <div class="filters">
           <button
             disabled=${!(params.get('after') || (params.get('before') && page.pageInfo.hasPreviousPage))}

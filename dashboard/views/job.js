@@ -1,6 +1,13 @@
 // /ui/jobs/<id>?level= — one job, live: figures, actions, dependencies and batch, payload and
 // result, durable steps, attempts and its log (filtered by level).
-import { JobActions, JobProgress, JsonView, StatusBadge, useCaller } from '../components.js';
+import {
+  DataTable,
+  JobActions,
+  JobProgress,
+  JsonView,
+  StatusBadge,
+  useCaller,
+} from '../components.js';
 import {
   Link,
   api,
@@ -86,35 +93,22 @@ function Dependencies({ job }) {
 function Steps({ steps }) {
   if (!steps?.length) return null;
   return html`<h3>Durable steps</h3>
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th>#</th>
-            <th>Step</th>
-            <th>Kind</th>
-            <th>Completed</th>
-            <th>Result</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${steps.map(
-            (s, i) =>
-              html`<tr key=${`${s.name}-${i}`}>
-                <td>${i + 1}</td>
-                <td>${s.name}</td>
-                <td>${s.kind}${s.waitEvent ? ` (${s.waitEvent})` : ''}</td>
-                <td>
-                  ${s.completedAt ? fmtTime(s.completedAt) : `parked until ${fmtTime(s.wakeAt)}`}${
-                    s.timedOut ? ' (timed out)' : ''
-                  }
-                </td>
-                <td><${JsonView} value=${s.result} empty="—" /></td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>`;
+    <${DataTable} head=${['#', 'Step', 'Kind', 'Completed', 'Result']}>
+      ${steps.map(
+        (s, i) =>
+          html`<tr key=${`${s.name}-${i}`}>
+            <td>${i + 1}</td>
+            <td>${s.name}</td>
+            <td>${s.kind}${s.waitEvent ? ` (${s.waitEvent})` : ''}</td>
+            <td>
+              ${s.completedAt ? fmtTime(s.completedAt) : `parked until ${fmtTime(s.wakeAt)}`}${
+                s.timedOut ? ' (timed out)' : ''
+              }
+            </td>
+            <td><${JsonView} value=${s.result} empty="—" /></td>
+          </tr>`,
+      )}
+    <//>`;
 }
 
 function Attempts({ job }) {
@@ -123,46 +117,33 @@ function Attempts({ job }) {
     ${
       runs.length === 0
         ? html`<p class="muted">Not started yet.</p>`
-        : html`<div class="table-wrap">
-            <table data-attempts>
-              <thead>
-                <tr>
-                  <th>#</th>
-                  <th>Outcome</th>
-                  <th>Started</th>
-                  <th>Took</th>
-                  <th>Message</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${runs.map(
-                  (a, i) =>
-                    html`<tr key=${i}>
-                      <td>${i + 1}</td>
-                      <td><${StatusBadge} status=${a.outcome} /></td>
-                      <td>${fmtTime(a.startedAt)}</td>
-                      <td>
-                        ${fmtDuration(
-                          a.startedAt && a.finishedAt
-                            ? Date.parse(a.finishedAt) - Date.parse(a.startedAt)
-                            : null,
-                        )}
-                      </td>
-                      <td>
-                        ${a.message ?? ''}${
-                          a.error?.stack
-                            ? html`<details>
-                                <summary>stack</summary>
-                                <pre>${a.error.stack}</pre>
-                              </details>`
-                            : ''
-                        }
-                      </td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>
-          </div>`
+        : html`<${DataTable} data-attempts head=${['#', 'Outcome', 'Started', 'Took', 'Message']}>
+            ${runs.map(
+              (a, i) =>
+                html`<tr key=${i}>
+                  <td>${i + 1}</td>
+                  <td><${StatusBadge} status=${a.outcome} /></td>
+                  <td>${fmtTime(a.startedAt)}</td>
+                  <td>
+                    ${fmtDuration(
+                      a.startedAt && a.finishedAt
+                        ? Date.parse(a.finishedAt) - Date.parse(a.startedAt)
+                        : null,
+                    )}
+                  </td>
+                  <td>
+                    ${a.message ?? ''}${
+                      a.error?.stack
+                        ? html`<details>
+                            <summary>stack</summary>
+                            <pre>${a.error.stack}</pre>
+                          </details>`
+                        : ''
+                    }
+                  </td>
+                </tr>`,
+            )}
+          <//>`
     }`;
 }
 

@@ -1,7 +1,7 @@
 // /ui/queues and /ui/queues/<name> — each queue's depth, running jobs, pause, limits and the last
 // hour's throughput, with pause and resume (operators).
 import { Sparkline } from '../charts.js';
-import { StatusBadge, useCaller } from '../components.js';
+import { DataTable, StatusBadge, useCaller } from '../components.js';
 import { Link, confirmAction, fmtDuration, gql, href, html, toast, useLoad } from '../lib.js';
 import { OperatorsOnly } from './operators.js';
 
@@ -70,52 +70,39 @@ export function QueuesView({ version }) {
         queues &&
         (queues.length === 0
           ? html`<p class="muted">No queues with jobs yet.</p>`
-          : html`<div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Queue</th>
-                    <th>Waiting</th>
-                    <th>Running</th>
-                    <th>State</th>
-                    <th>Limits</th>
-                    <th>Last hour</th>
-                    <th></th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${queues.map(
-                    (q) =>
-                      html`<tr key=${q.name} data-queue=${q.name}>
-                        <td>
-                          <${Link} to=${href(`queues/${encodeURIComponent(q.name)}`)}>${q.name}<//>
-                        </td>
-                        <td>
-                          ${q.waiting}${q.held ? html` <span class="muted">(${q.held} held)</span>` : ''}
-                        </td>
-                        <td>${q.running}</td>
-                        <td>
-                          ${
-                            q.paused
-                              ? html`<span class="status paused" title=${q.pauseReason ?? ''}
-                                  >paused</span
-                                >`
-                              : html`<span class="status running">active</span>`
-                          }
-                        </td>
-                        <td>${limitsOf(q)}</td>
-                        <td>
-                          <${Sparkline}
-                            values=${q.finishedPerMinute}
-                            label=${`${q.name} finished per minute`}
-                          />
-                        </td>
-                        <td><${PauseButton} queue=${q} onDone=${reload} /></td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>
-            </div>`)
+          : html`<${DataTable}
+              head=${['Queue', 'Waiting', 'Running', 'State', 'Limits', 'Last hour', '']}
+            >
+              ${queues.map(
+                (q) =>
+                  html`<tr key=${q.name} data-queue=${q.name}>
+                    <td>
+                      <${Link} to=${href(`queues/${encodeURIComponent(q.name)}`)}>${q.name}<//>
+                    </td>
+                    <td>
+                      ${q.waiting}${q.held ? html` <span class="muted">(${q.held} held)</span>` : ''}
+                    </td>
+                    <td>${q.running}</td>
+                    <td>
+                      ${
+                        q.paused
+                          ? html`<span class="status paused" title=${q.pauseReason ?? ''}
+                              >paused</span
+                            >`
+                          : html`<span class="status running">active</span>`
+                      }
+                    </td>
+                    <td>${limitsOf(q)}</td>
+                    <td>
+                      <${Sparkline}
+                        values=${q.finishedPerMinute}
+                        label=${`${q.name} finished per minute`}
+                      />
+                    </td>
+                    <td><${PauseButton} queue=${q} onDone=${reload} /></td>
+                  </tr>`,
+              )}
+            <//>`)
       }
     <//>
   </section>`;

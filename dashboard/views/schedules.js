@@ -1,5 +1,5 @@
 // /ui/schedules — the crontab's schedules with their next and last runs.
-import { JsonView, useCaller } from '../components.js';
+import { DataTable, JsonView, useCaller } from '../components.js';
 import { fmtRelative, fmtTime, gql, html, useLoad, useNow } from '../lib.js';
 import { OperatorsOnly } from './operators.js';
 
@@ -23,39 +23,28 @@ export function SchedulesView({ version }) {
         schedules &&
         (schedules.length === 0
           ? html`<p class="muted">The crontab has no schedules (JOBDECK_CRONTAB).</p>`
-          : html`<div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Schedule</th>
-                    <th>When (UTC)</th>
-                    <th>Next run</th>
-                    <th>Last run</th>
-                    <th>Payload</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${schedules.map(
-                    (s) =>
-                      html`<tr key=${s.identifier} data-schedule=${s.identifier}>
-                        <td>
-                          <b>${s.task}</b
-                          >${s.identifier !== s.task ? html`<div class="muted">${s.identifier}</div>` : ''}
-                        </td>
-                        <td><code>${s.pattern}</code></td>
-                        <td data-next-run>
-                          ${fmtTime(s.nextRunAt)}
-                          <div class="muted">${fmtRelative(s.nextRunAt, now)}</div>
-                        </td>
-                        <td>
-                          ${s.lastRunAt ? fmtTime(s.lastRunAt) : html`<span class="muted">never</span>`}
-                        </td>
-                        <td><${JsonView} value=${s.payload} empty="—" /></td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>
-            </div>`)
+          : html`<${DataTable}
+              head=${['Schedule', 'When (UTC)', 'Next run', 'Last run', 'Payload']}
+            >
+              ${schedules.map(
+                (s) =>
+                  html`<tr key=${s.identifier} data-schedule=${s.identifier}>
+                    <td>
+                      <b>${s.task}</b
+                      >${s.identifier !== s.task ? html`<div class="muted">${s.identifier}</div>` : ''}
+                    </td>
+                    <td><code>${s.pattern}</code></td>
+                    <td data-next-run>
+                      ${fmtTime(s.nextRunAt)}
+                      <div class="muted">${fmtRelative(s.nextRunAt, now)}</div>
+                    </td>
+                    <td>
+                      ${s.lastRunAt ? fmtTime(s.lastRunAt) : html`<span class="muted">never</span>`}
+                    </td>
+                    <td><${JsonView} value=${s.payload} empty="—" /></td>
+                  </tr>`,
+              )}
+            <//>`)
       }
     <//>
   </section>`;

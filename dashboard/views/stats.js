@@ -1,7 +1,7 @@
 // /ui/stats?range=1h|24h|7d — counts, queue figures, throughput and failures over time, and
 // per-type duration percentiles.
 import { DurationChart, ThroughputChart } from '../charts.js';
-import { useCaller } from '../components.js';
+import { DataTable, useCaller } from '../components.js';
 import { fmtDuration, gql, href, html, navigate, useLoad } from '../lib.js';
 
 const RANGES = {
@@ -67,39 +67,24 @@ export function StatsView({ params, version }) {
         }
         <h3>Duration per task type</h3>
         <${DurationChart} byType=${stats.byType} />
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Type</th>
-                <th>Running</th>
-                <th>Queued</th>
-                <th>Succeeded</th>
-                <th>Failed</th>
-                <th>p50</th>
-                <th>p95</th>
-                <th title="highest peak memory of a finished job">Peak memory</th>
-                <th title="average CPU time of a finished job">CPU</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${stats.byType.map(
-                (t) =>
-                  html`<tr key=${t.type}>
-                    <td>${t.type}</td>
-                    <td>${t.running}</td>
-                    <td>${t.queued}</td>
-                    <td>${t.succeeded}</td>
-                    <td>${t.failed}</td>
-                    <td>${fmtDuration(t.p50Ms)}</td>
-                    <td>${fmtDuration(t.p95Ms)}</td>
-                    <td>${t.peakRssMbMax == null ? '—' : `${t.peakRssMbMax} MB`}</td>
-                    <td>${fmtDuration(t.cpuMsAvg)}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-        </div>`
+        <${DataTable}
+          head=${['Type', 'Running', 'Queued', 'Succeeded', 'Failed', 'p50', 'p95', ['Peak memory', 'highest peak memory of a finished job'], ['CPU', 'average CPU time of a finished job']]}
+        >
+          ${stats.byType.map(
+            (t) =>
+              html`<tr key=${t.type}>
+                <td>${t.type}</td>
+                <td>${t.running}</td>
+                <td>${t.queued}</td>
+                <td>${t.succeeded}</td>
+                <td>${t.failed}</td>
+                <td>${fmtDuration(t.p50Ms)}</td>
+                <td>${fmtDuration(t.p95Ms)}</td>
+                <td>${t.peakRssMbMax == null ? '—' : `${t.peakRssMbMax} MB`}</td>
+                <td>${fmtDuration(t.cpuMsAvg)}</td>
+              </tr>`,
+          )}
+        <//>`
     }
   </section>`;
 }

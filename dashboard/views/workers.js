@@ -1,5 +1,5 @@
 // /ui/workers — each worker process: its heartbeat, running jobs and last seen.
-import { useCaller } from '../components.js';
+import { DataTable, useCaller } from '../components.js';
 import { Link, fmtRelative, fmtTime, gql, href, html, useLoad, useNow } from '../lib.js';
 import { OperatorsOnly } from './operators.js';
 
@@ -22,54 +22,40 @@ export function WorkersView({ version }) {
         workers &&
         (workers.length === 0
           ? html`<p class="muted">No worker process is running.</p>`
-          : html`<div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Process</th>
-                    <th>State</th>
-                    <th>Last seen</th>
-                    <th>Running</th>
-                    <th>Started</th>
-                    <th>Memory</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${workers.map((w) => {
-                    const late = now - Date.parse(w.heartbeatAt) > LATE_MS;
-                    const state = w.stoppingAt ? 'stopping' : late ? 'late' : 'alive';
-                    return html`<tr key=${w.id} data-worker=${w.id}>
-                      <td>
-                        <b>${w.id}</b>
-                        <div class="muted">
-                          ${w.hostname} · pid ${w.pid} · ${w.concurrency} slots
-                        </div>
-                      </td>
-                      <td>
-                        <span class=${`status ${state === 'alive' ? 'succeeded' : 'failed'}`}
-                          >${state}</span
-                        >
-                      </td>
-                      <td title=${fmtTime(w.heartbeatAt)}>${fmtRelative(w.heartbeatAt, now)}</td>
-                      <td>
-                        ${
-                          w.runningJobIds.length === 0
-                            ? html`<span class="muted">idle</span>`
-                            : w.runningJobIds.map(
-                                (id) =>
-                                  html`<${Link} key=${id} to=${href(`jobs/${id}`)}
-                                    >${id.slice(0, 8)}<//
-                                  > `,
-                              )
-                        }
-                      </td>
-                      <td>${fmtTime(w.startedAt)}</td>
-                      <td>${w.rssBytes ? `${Math.round(w.rssBytes / 1048576)} MB` : '—'}</td>
-                    </tr>`;
-                  })}
-                </tbody>
-              </table>
-            </div>`)
+          : html`<${DataTable}
+              head=${['Process', 'State', 'Last seen', 'Running', 'Started', 'Memory']}
+            >
+              ${workers.map((w) => {
+                const late = now - Date.parse(w.heartbeatAt) > LATE_MS;
+                const state = w.stoppingAt ? 'stopping' : late ? 'late' : 'alive';
+                return html`<tr key=${w.id} data-worker=${w.id}>
+                  <td>
+                    <b>${w.id}</b>
+                    <div class="muted">${w.hostname} · pid ${w.pid} · ${w.concurrency} slots</div>
+                  </td>
+                  <td>
+                    <span class=${`status ${state === 'alive' ? 'succeeded' : 'failed'}`}
+                      >${state}</span
+                    >
+                  </td>
+                  <td title=${fmtTime(w.heartbeatAt)}>${fmtRelative(w.heartbeatAt, now)}</td>
+                  <td>
+                    ${
+                      w.runningJobIds.length === 0
+                        ? html`<span class="muted">idle</span>`
+                        : w.runningJobIds.map(
+                            (id) =>
+                              html`<${Link} key=${id} to=${href(`jobs/${id}`)}
+                                >${id.slice(0, 8)}<//
+                              > `,
+                          )
+                    }
+                  </td>
+                  <td>${fmtTime(w.startedAt)}</td>
+                  <td>${w.rssBytes ? `${Math.round(w.rssBytes / 1048576)} MB` : '—'}</td>
+                </tr>`;
+              })}
+            <//>`)
       }
     <//>
   </section>`;

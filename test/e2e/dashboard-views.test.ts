@@ -1,67 +1,38 @@
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { startTestServer, tokenFor } from '../helpers/api.ts';
+import { haveChromium, useBrowser } from '../helpers/browser.ts';
 import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { runTestWorker } from '../helpers/worker.ts';
-
-/** Debian's Chromium (`.ci/run` installs it when missing); CHROMIUM_PATH overrides. */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
 let tasks: TaskRegistry;
 /** A server whose organisation `acme` operates the deployment (queues, workers, schedules). */
 let server: JobdeckServer;
-let browser: Browser;
-const consoleErrors: string[] = [];
 
 const bed = useApiTestbed();
+// after the testbed: its contexts close before the testbed checks that no subscription is left
+const chrome = useBrowser();
+const { contexts, consoleErrors } = chrome;
 
 beforeAll(async () => {
   ({ t, jobdeck, tasks } = bed);
   const crontabFile = path.join(os.tmpdir(), `jobdeck-views-crontab-${process.pid}`);
   await writeFile(crontabFile, '15 3 * * * prune_jobs ?fill=1d\n');
   server = await startTestServer(t, { operatorOrgs: ['acme'], crontabFile });
-  if (haveChromium)
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-});
-
-const contexts = new Set<BrowserContext>();
-afterEach(async () => {
-  await Promise.all([...contexts].map((context) => context.close()));
-  contexts.clear();
-});
-
-afterAll(async () => {
-  await browser?.close();
 });
 
 /** A page signed in through the development sign-in, `width` pixels wide. */
-async function signIn(user: string, role: 'user' | 'admin', width = 1200): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
-  contexts.add(context);
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(`${user}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`${user}: ${String(error)}`));
-  await page.goto(`${server.url}/`);
-  await page.locator('input[name=user]').fill(user);
-  await page.locator('input[name=org]').fill('acme');
-  await page.locator('select[name=role]').selectOption(role);
-  await page.getByRole('button', { name: 'Get a development token' }).click();
-  await page.locator('[data-connection=live]').waitFor();
-  return page;
-}
+const signIn = (user: string, role: 'user' | 'admin', width = 1200) =>
+  chrome.signIn(`${server.url}/`, user, role, width);
 
 const later = () => new Date(Date.now() + 3_600_000);
 const path_ = (page: Page) => {

@@ -1,18 +1,14 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { startServer } from '../../src/http/server.ts';
 import { TEST_JWT_SECRET, startTestServer } from '../helpers/api.ts';
+import { haveChromium, CHROMIUM, useBrowser } from '../helpers/browser.ts';
 import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { runTestWorker, testConfig } from '../helpers/worker.ts';
 
-/** Debian's Chromium (`.ci/run` installs it when missing); CHROMIUM_PATH overrides. */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium)
   console.warn(`dashboard e2e tests skipped: no Chromium at ${CHROMIUM} (apt install chromium)`);
 
@@ -20,48 +16,19 @@ let t: TestDatabase;
 let jobdeck: Jobdeck;
 let server: JobdeckServer;
 let tasks: TaskRegistry;
-let browser: Browser;
-const consoleErrors: string[] = [];
 
 const bed = useApiTestbed();
+// after the testbed: its contexts close before the testbed checks that no subscription is left
+const chrome = useBrowser();
+const { contexts, consoleErrors } = chrome;
 
-beforeAll(async () => {
+beforeAll(() => {
   ({ t, jobdeck, server, tasks } = bed);
-  if (haveChromium)
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-});
-
-// Pages hold live subscriptions: close them before the testbed checks that none are left.
-const contexts = new Set<BrowserContext>();
-afterEach(async () => {
-  await Promise.all([...contexts].map((context) => context.close()));
-  contexts.clear();
-});
-
-afterAll(async () => {
-  await browser?.close();
 });
 
 /** A fresh browser context signed in through the dashboard's development sign-in form. */
-async function signIn(user: string, role: 'user' | 'admin' = 'user'): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  contexts.add(context);
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(`${user}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`${user}: ${String(error)}`));
-  await page.goto(`${server.url}/`);
-  await page.locator('input[name=user]').fill(user);
-  await page.locator('input[name=org]').fill('acme');
-  await page.locator('select[name=role]').selectOption(role);
-  await page.getByRole('button', { name: 'Get a development token' }).click();
-  await page
-    .getByRole('status')
-    .filter({ hasText: /running job/ })
-    .waitFor();
-  return page;
-}
+const signIn = (user: string, role: 'user' | 'admin' = 'user') =>
+  chrome.signIn(`${server.url}/`, user, role);
 
 describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
   it('enqueues import_file from the form and shows its bar move to 100 % live', async () => {
@@ -162,7 +129,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
   it('reconnects its live updates after a server restart', async () => {
     const first = await startTestServer(t);
     const port = first.port;
-    const context = await browser.newContext();
+    const context = await chrome.browser.newContext();
     contexts.add(context);
     const page = await context.newPage();
     await page.goto(`${first.url}/`);
