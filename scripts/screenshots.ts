@@ -163,6 +163,13 @@ await withScratchDatabase('jobdeck_screenshots', async (connectionString) => {
     await page.waitForTimeout(200);
     await page.screenshot({ path: path.join(OUT, 'bulk-retry.png') });
     console.log('docs/screenshots/bulk-retry.png  /ui/history?status=failed');
+    // running again for the narrow view
+    await jobdeck.enqueueJob(
+      'import_file',
+      { filename: 'orders.csv', rows: 200, stepDelayMs: 1500 },
+      owner,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2500));
     const narrow = await open(390);
     await narrow.evaluate<void, string>(
       (token) => sessionStorage.setItem('jobdeck.token', token),
