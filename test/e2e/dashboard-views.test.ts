@@ -127,7 +127,10 @@ describe.skipIf(!haveChromium)('the dashboard’s views in Chromium', () => {
 
   it('keeps filters in the URL through back and forward', async () => {
     const page = await signIn('alice', 'user');
-    await page.getByRole('link', { name: 'History', exact: true }).click();
+    // by keyboard: the views are links
+    await page.getByRole('link', { name: 'History', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => path_(page)).toBe('/ui/history');
     await page.locator('select[name=status]').selectOption('failed');
     await expect.poll(() => path_(page)).toBe('/ui/history?status=failed');
     await page.locator(`tr[data-job-id="${seeded.failed}"]`).waitFor();
@@ -231,6 +234,10 @@ describe.skipIf(!haveChromium)('the dashboard’s views in Chromium', () => {
     await page.getByRole('checkbox', { name: 'Select every job on this page' }).check();
     await page.getByRole('button', { name: 'Cancel selected' }).click();
     await dialog.getByRole('button', { name: 'Keep' }).click();
+    await page.getByRole('button', { name: 'Cancel selected' }).click();
+    await dialog.waitFor();
+    await page.keyboard.press('Escape'); // keeps them too
+    await dialog.waitFor({ state: 'detached' });
     expect((await jobdeck.getJob(broken[0]!.id)).status).toBe('queued');
     await page.getByRole('button', { name: 'Cancel selected' }).click();
     await dialog.getByRole('button', { name: 'Cancel 3' }).click();
