@@ -102,3 +102,42 @@ export async function postgresCpuSeconds(postmasterPid: number): Promise<number 
   }
   return total / TICKS_PER_SECOND;
 }
+
+/** The whole machine's CPU time so far, every core summed, in seconds (`/proc/stat`). */
+export interface MachineCpu {
+  /** user + nice: processes' own code, every process of the machine. */
+  user: number;
+  /** system + irq + softirq: the kernel working for them (syscalls, context switches, network). */
+  system: number;
+}
+
+/**
+ * Parses the first (`cpu `) line of /proc/stat: ticks of user, nice, system, idle, iowait, irq,
+ * softirq, steal… summed over the cores. Guest time is already inside user. Null when the text
+ * has no such line.
+ */
+export function parseMachineCpu(procStatText: string): MachineCpu | null {
+  const line = procStatText.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) return null;
+  const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1).map(Number);
+  if ([user, nice, system].some((n) => n === undefined || !Number.isFinite(n))) return null;
+  return {
+    user: (user! + nice!) / TICKS_PER_SECOND,
+    system: (system! + (irq ?? 0) + (softirq ?? 0)) / TICKS_PER_SECOND,
+  };
+}
+
+/**
+ * The machine's CPU time so far (every process, the kernel's share apart), or null where
+ * /proc/stat cannot be read. Take it before and after a drain: the difference is what the drain
+ * cost the machine, kernel time included — which the per-process figures undercount (a context
+ * switch or a wake-up is charged partly to no process) — and anything else that ran meanwhile, so
+ * read it on a quiet machine.
+ */
+export async function machineCpuSeconds(): Promise<MachineCpu | null> {
+  try {
+    return parseMachineCpu(await readFile('/proc/stat', 'utf8'));
+  } catch {
+    return null;
+  }
+}

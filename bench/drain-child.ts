@@ -13,7 +13,7 @@ import { defineTask } from '../src/jobs/task.ts';
 import type { TaskRegistry } from '../src/jobs/registry.ts';
 import { createLogger, makeWorkerLogger } from '../src/logger.ts';
 import { startWorker } from '../src/worker/runner.ts';
-import { postgresCpuSeconds, postgresIsLocal, postmasterOf } from './cpu.ts';
+import { machineCpuSeconds, postgresCpuSeconds, postgresIsLocal, postmasterOf } from './cpu.ts';
 import {
   DRAIN_LIMIT,
   PGBOSS_QUEUE,
@@ -59,16 +59,25 @@ type Window = Omit<DrainReport, 'peakRssMb'>;
 /** Starts the timed window; the function it returns ends it. */
 async function openWindow(): Promise<() => Promise<Window>> {
   const postgresBefore = postmaster === null ? null : await postgresCpuSeconds(postmaster);
+  const machineBefore = await machineCpuSeconds();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   return async () => {
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    const machineAfter = await machineCpuSeconds();
     const postgresAfter = postgresBefore === null ? null : await postgresCpuSeconds(postmaster!);
     return {
       seconds,
       workerCpuSeconds: (cpu.user + cpu.system) / 1e6,
       postgresCpuSeconds: postgresAfter === null ? null : postgresAfter - postgresBefore!,
+      machineCpuSeconds:
+        machineBefore && machineAfter
+          ? {
+              user: machineAfter.user - machineBefore.user,
+              system: machineAfter.system - machineBefore.system,
+            }
+          : null,
     };
   };
 }

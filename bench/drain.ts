@@ -14,6 +14,7 @@ import { WORKER_NODE_FLAGS } from '../src/worker/node-flags.ts';
 import { syncTaskTypes, type TaskRegistry } from '../src/jobs/registry.ts';
 import { defineTask } from '../src/jobs/task.ts';
 import type { WorkerSettings } from './latency.ts';
+import type { MachineCpu } from './cpu.ts';
 
 export type DrainKind = 'raw' | 'jobdeck' | 'jobdeck_limited' | 'pgboss';
 
@@ -39,6 +40,11 @@ export interface DrainReport {
    * server runs elsewhere.
    */
   postgresCpuSeconds: number | null;
+  /**
+   * The whole machine's CPU time meanwhile (/proc/stat, every process and the kernel's work for
+   * them); null where it cannot be read.
+   */
+  machineCpuSeconds: MachineCpu | null;
 }
 
 /** A drain's rate, its worker's peak RSS, and the CPU time it cost (DrainReport). */
@@ -47,6 +53,7 @@ export interface DrainResult {
   peakRssMb: number;
   workerCpuSeconds: number;
   postgresCpuSeconds: number | null;
+  machineCpuSeconds: MachineCpu | null;
 }
 
 export const PGBOSS_QUEUE = 'noop';
@@ -153,6 +160,7 @@ export function drainInChild(
           peakRssMb: report.peakRssMb,
           workerCpuSeconds: report.workerCpuSeconds,
           postgresCpuSeconds: report.postgresCpuSeconds,
+          machineCpuSeconds: report.machineCpuSeconds,
         });
       else reject(new Error(`the ${kind} drain exited (${signal ?? code}) without a report`));
     });

@@ -48,10 +48,11 @@ import {
   type DrainKind,
   type DrainResult,
 } from './drain.ts';
+import type { MachineCpu } from './cpu.ts';
 import { addToStartLatency, singleEnqueueRate, type WorkerSettings } from './latency.ts';
 import { progressToSubscriberLatency } from './progress.ts';
 import { ACTIVE_JOBS, activeJobsLatency } from './reads.ts';
-import { buildResults, targetRows } from './results.ts';
+import { buildResults, targetRows, type CpuPerJobTotal } from './results.ts';
 import { cliStartTimes, ensureBuilt } from './cli.ts';
 import { median } from './stats.ts';
 
@@ -181,6 +182,14 @@ try {
     const pgBoss = await drain('pgboss', pgBossUrl);
     rounds.push({ raw, tracked, limited, pgBoss, enqueueBulk });
   }
+  // The whole machine's CPU per job (median of rounds, user and kernel apart); null if not read.
+  const machinePerJob = (machine: (MachineCpu | null)[]) =>
+    machine.includes(null)
+      ? null
+      : {
+          user: (median(machine.map((m) => m!.user)) * 1e6) / N,
+          system: (median(machine.map((m) => m!.system)) * 1e6) / N,
+        };
   // Each figure is its median over the rounds; the peak RSS is the highest of them.
   const summary = (pick: (r: (typeof rounds)[number]) => DrainResult) => {
     const postgres = rounds.map((r) => pick(r).postgresCpuSeconds);
@@ -196,6 +205,7 @@ try {
           : (median(rounds.map((r) => pick(r).workerCpuSeconds + pick(r).postgresCpuSeconds!)) *
               1e6) /
             N,
+        machine: machinePerJob(rounds.map((r) => pick(r).machineCpuSeconds)),
       },
       all: rounds.map((r) => Math.round(pick(r).jobsPerSec)).join(', '),
     };
@@ -321,12 +331,19 @@ try {
   const drainRow = (
     jobsPerSec: number,
     run: { peakRssMb: number; all: string },
-    perJob: { worker: number | null; postgres: number | null },
+    perJob: {
+      worker: number | null;
+      postgres: number | null;
+      machine?: { user: number; system: number } | null;
+    },
   ) => ({
     'jobs/s': jobsPerSec,
     'worker peak RSS MB': run.peakRssMb,
     'CPU µs/job, worker': perJob.worker,
     'CPU µs/job, PostgreSQL': perJob.postgres ?? 'not read',
+    'machine CPU µs/job, user + kernel': perJob.machine
+      ? `${Math.round(perJob.machine.user)} + ${Math.round(perJob.machine.system)}`
+      : 'not read',
     'rounds (jobs/s)': run.all,
   });
   console.table({
@@ -346,6 +363,7 @@ try {
       {
         worker: Math.round(limited.cpu.worker),
         postgres: limited.cpu.postgres === null ? null : Math.round(limited.cpu.postgres),
+        machine: limited.cpu.machine,
       },
     ),
     [`pg-boss ${pgBossPackage.version} (drain)`]: drainRow(
@@ -366,6 +384,11 @@ try {
     console.log(
       `CPU per job, worker + PostgreSQL: jobdeck ${cpu.jobdeck.total} µs, raw Graphile Worker ${cpu.raw_graphile_worker.total} µs, pg-boss ${cpu.pg_boss.total} µs; 10,000 jobs/s on ${os.cpus().length} cores allows at most ${cpu.budget_at_10k_jobs_per_sec} µs`,
     );
+  const machine = (m: CpuPerJobTotal['machine']) =>
+    m ? `${m.total} µs (${m.user} user + ${m.system} kernel)` : 'not read';
+  console.log(
+    `Whole machine's CPU per job (/proc/stat, kernel included): jobdeck ${machine(cpu.jobdeck.machine)}, raw Graphile Worker ${machine(cpu.raw_graphile_worker.machine)}, pg-boss ${machine(cpu.pg_boss.machine)}`,
+  );
   const history = HISTORY_ROWS.toLocaleString('en-US');
   console.table({
     'add → start, jobdeck': results.latency_add_to_start_ms.jobdeck,

@@ -19,6 +19,12 @@ export interface CpuPerJob {
   postgres: number | null;
   /** Their sum, where it is not simply worker + postgres (e.g. the median of per-round sums). */
   total?: number | null;
+  /**
+   * The whole machine's CPU per job (/proc/stat), the processes' own code (`user`) and the
+   * kernel's work for them (`system`: syscalls, context switches, wake-ups), which the
+   * per-process figures undercount; everything else running meanwhile counts too.
+   */
+  machine?: { user: number; system: number } | null;
 }
 
 /** The add → start time split at the enqueue call's return (p50 of each part, ms). */
@@ -107,13 +113,25 @@ export interface BenchResults {
   machine: { cores: number; pg_version: string; node_version: string };
 }
 
-export type CpuPerJobTotal = Required<CpuPerJob>;
+export interface CpuPerJobTotal {
+  worker: number;
+  postgres: number | null;
+  total: number | null;
+  /** The whole machine's (user + system = total), µs per job; null where not read. */
+  machine: { user: number; system: number; total: number } | null;
+}
 
 function withTotal(cpu: CpuPerJob): CpuPerJobTotal {
+  const machine = cpu.machine ?? null;
   return {
     worker: Math.round(cpu.worker),
     postgres: cpu.postgres === null ? null : Math.round(cpu.postgres),
     total: cpu.postgres === null ? null : Math.round(cpu.total ?? cpu.worker + cpu.postgres),
+    machine: machine && {
+      user: Math.round(machine.user),
+      system: Math.round(machine.system),
+      total: Math.round(machine.user + machine.system),
+    },
   };
 }
 

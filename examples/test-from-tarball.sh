@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Tests examples/app the way an application uses jobdeck: packs jobdeck's tarball, copies the
+# Tests examples the way an application uses jobdeck: packs jobdeck's tarball once, copies each
 # example to a folder outside this repository (no path or workspace link back into it), installs
 # the tarball and the example's own dependencies from the registry, then type-checks the example
-# and runs its tests. Usage: bash examples/test-from-tarball.sh [example-name]   (default: app)
+# and runs its tests. Usage: bash examples/test-from-tarball.sh [example-name…]   (default: app)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-example="${1:-app}"
+examples=("${@:-app}")
 work="$(mktemp -d "${TMPDIR:-/tmp}/jobdeck-example-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 # As root, the embedded PostgreSQL runs as an unprivileged OS user, who must reach its binaries here.
@@ -25,15 +25,18 @@ npm pack --silent --pack-destination "$work" >/dev/null
 tarball="$(ls "$work"/jobdeck-*.tgz)"
 echo "packed $(basename "$tarball"): $(du -k "$tarball" | cut -f1) kB, $(tar tzf "$tarball" | wc -l) files"
 
-mkdir "$work/$example"
-tar -C "$repo/examples/$example" --exclude node_modules --exclude package-lock.json -cf - . | tar -C "$work/$example" -xf -
-cd "$work/$example"
-start=$(date +%s)
-npm install --no-audit --no-fund --loglevel=error "$tarball"
-echo "installed into examples/$example in $(($(date +%s) - start)) s"
-if grep -rq "$repo" node_modules/jobdeck package.json; then
-  echo "the installed example refers back into the repository" >&2
-  exit 1
-fi
-npm run --silent typecheck
-npm test
+for example in "${examples[@]}"; do
+  echo "== examples/$example"
+  mkdir "$work/$example"
+  tar -C "$repo/examples/$example" --exclude node_modules --exclude package-lock.json --exclude dist --exclude uploads -cf - . | tar -C "$work/$example" -xf -
+  cd "$work/$example"
+  start=$(date +%s)
+  npm install --no-audit --no-fund --loglevel=error "$tarball"
+  echo "installed into examples/$example in $(($(date +%s) - start)) s"
+  if grep -rq "$repo" node_modules/jobdeck package.json; then
+    echo "the installed example refers back into the repository" >&2
+    exit 1
+  fi
+  npm run --silent typecheck
+  npm test
+done

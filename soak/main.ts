@@ -29,6 +29,9 @@
  *
  * `-- --flow` runs the flow-control scenario instead (soak/flow/main.ts: a concurrency cap and a
  * two-tenant backlog of `--jobs` / 10 jobs on 3 workers), writing soak/results/flow-latest.json.
+ * `-- --steps` runs the durable-steps scenario instead (soak/steps/main.ts: multi-step jobs that
+ * sleep and wait for signals while workers are killed), writing soak/results/steps-latest.json.
+ * `-- --help` lists the flags.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -63,9 +66,11 @@ import {
   type FaultWindow,
   type SoakResults,
 } from './report.ts';
+import type { ScenarioRun } from './scenario.ts';
 import { SETTINGS } from './settings.ts';
 import { openGraphqlSubscription, openSseStream, type Stream } from './streams.ts';
 import { runFlow } from './flow/main.ts';
+import { runSteps } from './steps/main.ts';
 
 const JOBS = SETTINGS.jobs;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -321,19 +326,22 @@ async function run(): Promise<number> {
 
 let code = 1;
 try {
+  const scenario: ScenarioRun = {
+    say,
+    logsDir: LOGS_DIR,
+    resultsDir: RESULTS_DIR,
+    own(resources) {
+      cluster = resources.cluster ?? cluster;
+      pool = resources.pool ?? pool;
+      fleet = resources.fleet ?? fleet;
+    },
+    stopping: () => stopping,
+  };
   code = SETTINGS.flow
-    ? await runFlow({
-        say,
-        logsDir: LOGS_DIR,
-        resultsDir: RESULTS_DIR,
-        own(resources) {
-          cluster = resources.cluster ?? cluster;
-          pool = resources.pool ?? pool;
-          fleet = resources.fleet ?? fleet;
-        },
-        stopping: () => stopping,
-      })
-    : await run();
+    ? await runFlow(scenario)
+    : SETTINGS.steps
+      ? await runSteps(scenario)
+      : await run();
 } catch (error) {
   // After Ctrl-C the cleanup pulls the database away from under the run: not worth a stack.
   if (!stopping) say(`failed: ${(error as Error).stack ?? String(error)}`);

@@ -1,20 +1,53 @@
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean' },
-    jobs: { type: 'string' },
-    flow: { type: 'boolean' },
-    fifo: { type: 'boolean' },
-  },
-  strict: true,
-});
+const HELP = `npm run soak -- [options]
+
+  (none)        the fault soak: 100,000 jobs on 3 workers and 2 servers, with a kill -9, cut
+                LISTEN connections and a PostgreSQL restart (soak/results/latest.json)
+  --quick       a shorter run of whichever scenario is chosen
+  --jobs N      how many jobs (N >= 100; the default depends on the scenario)
+  --flow        the flow-control scenario instead (soak/flow/; soak/results/flow-latest.json)
+  --fifo        with --flow: the tenants first-in first-out, for comparison
+  --steps       the durable-steps scenario instead (soak/steps/: multi-step jobs that sleep and
+                wait for signals while workers are killed; soak/results/steps-latest.json;
+                1,000 jobs, --quick 150)
+  --help        this text
+`;
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean' },
+        jobs: { type: 'string' },
+        flow: { type: 'boolean' },
+        fifo: { type: 'boolean' },
+        steps: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    // parseArgs names the flag; no stack for a typo.
+    console.error(`soak: ${(error as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+}
+
+const values = parseFlags();
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const fail = (message: string): never => {
+  console.error(`soak: ${message} (npm run soak -- --help)`);
+  process.exit(2);
+};
+if (values.flow && values.steps) fail('--flow and --steps are separate scenarios: choose one');
+if (values.fifo && !values.flow) fail('--fifo only applies to --flow');
 const quick = values.quick ?? false;
 const jobs = values.jobs ? Number(values.jobs) : quick ? 10_000 : 100_000;
-if (!Number.isInteger(jobs) || jobs < 100) {
-  console.error('soak: --jobs must be a whole number >= 100');
-  process.exit(2);
-}
+if (!Number.isInteger(jobs) || jobs < 100) fail('--jobs must be a whole number >= 100');
 
 /** The soak's settings (`-- --quick`, `-- --jobs N`), written into the results as they are. */
 export const SETTINGS = {
@@ -23,7 +56,11 @@ export const SETTINGS = {
   flow: values.flow ?? false,
   /** With `--flow`: the tenants' jobs first-in first-out, for comparison (no wait limit then). */
   fifo: values.fifo ?? false,
+  /** `-- --steps`: the durable-steps scenario (soak/steps/main.ts) instead of the fault soak. */
+  steps: values.steps ?? false,
   jobs,
+  /** With `--steps`: how many multi-step jobs (`--jobs N` when given). */
+  steps_jobs: values.jobs ? jobs : quick ? 150 : 1000,
   workers: 3,
   servers: 2,
   concurrency: 25,

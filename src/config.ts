@@ -67,6 +67,7 @@ const schema = z.object({
     .optional(),
   JOBDECK_GRAPHIQL: z.enum(['true', 'false']).optional(),
   JOBDECK_DEV_SIGNIN: z.enum(['true', 'false']).default('false'),
+  JOBDECK_OTEL: z.enum(['true', 'false']).default('false'),
   JOBDECK_MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
   JOBDECK_GRAPHQL_MAX_DEPTH: int(2, 100).default(12),
   JOBDECK_GRAPHQL_MAX_FIELDS: int(10, 100_000).default(500),
@@ -176,6 +177,11 @@ export interface Config {
    * asked for; refused outside a loopback `host` and in production (see {@link checkDevSignin}).
    */
   devSignin: boolean;
+  /**
+   * `JOBDECK_OTEL=true`: the CLI registers an OpenTelemetry SDK exporting job traces over OTLP/HTTP
+   * (src/telemetry/setup.ts). Off by default.
+   */
+  otel: boolean;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
   /** Deepest GraphQL selection accepted. */
@@ -301,6 +307,7 @@ export function loadConfig(
         ? defaultGraphiql(production, v.JOBDECK_HOST)
         : v.JOBDECK_GRAPHIQL === 'true',
     devSignin: v.JOBDECK_DEV_SIGNIN === 'true',
+    otel: v.JOBDECK_OTEL === 'true',
     // Room for the largest payload plus the rest of the request.
     maxBodyBytes: v.JOBDECK_MAX_BODY_BYTES ?? v.JOBDECK_MAX_PAYLOAD_BYTES + 64 * 1024,
     graphqlMaxDepth: v.JOBDECK_GRAPHQL_MAX_DEPTH,

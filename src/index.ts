@@ -153,8 +153,15 @@ export { readDeliverySubject, type DeliverySubject } from './jobs/deliveries.ts'
 export type { AllowList } from './util/addresses.ts';
 // Bearer tokens for the API (the server itself is the `jobdeck/server` entry point).
 export { signToken, verifyToken } from './auth/tokens.ts';
+export { signScopedToken, type ScopedTokenOptions } from './auth/scoped-tokens.ts';
 export { loadJwtSecret, loadWebhookSecret } from './auth/secrets.ts';
-export { PERMISSIONS, type Identity, type Permission, type Role } from './auth/identity.ts';
+export {
+  PERMISSIONS,
+  type Identity,
+  type Permission,
+  type Role,
+  type TokenScope,
+} from './auth/identity.ts';
 export { loadConfig, resolveConfig, type Config } from './config.ts';
 export * from './errors.ts';
 export type {

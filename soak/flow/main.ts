@@ -1,15 +1,7 @@
-import os from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type pg from 'pg';
-import { migrate } from '../../src/db/migrate.ts';
-import { createDb } from '../../src/db/pool.ts';
-import { loadTasks, syncTaskTypes } from '../../src/jobs/registry.ts';
-import { startSoakCluster, type SoakCluster } from '../cluster.ts';
 import { round } from '../faults.ts';
-import { Fleet } from '../fleet.ts';
-import { createSoakPool } from '../queries.ts';
-import { machineInfo } from '../report.ts';
+import { countUnfinished } from '../queries.ts';
+import { finishScenario, startScenario, watchLoad, type ScenarioRun } from '../scenario.ts';
 import { SETTINGS } from '../settings.ts';
 import {
   concurrencyCapPhase,
@@ -22,41 +14,10 @@ import {
 } from './phases.ts';
 
 /** What the soak's entry point lends the flow scenario: its logger, folders and cleanup. */
-export interface FlowRun {
-  say: (line: string) => void;
-  logsDir: string;
-  resultsDir: string;
-  /** Hands a resource to the entry point, which stops it whatever happens (also on Ctrl-C). */
-  own(resources: { cluster?: SoakCluster; pool?: pg.Pool; fleet?: Fleet }): void;
-  stopping(): boolean;
-}
+export type FlowRun = ScenarioRun;
 
 const TASKS_DIR = path.join(import.meta.dirname, 'tasks');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The machine's 1-minute load average every second while the flow runs. */
-function watchLoad() {
-  const samples: number[] = [];
-  const timer = setInterval(() => samples.push(os.loadavg()[0]!), 1000);
-  return {
-    stop() {
-      clearInterval(timer);
-      const sorted = [...samples].sort((a, b) => a - b);
-      return {
-        load_1m_max: round(sorted.at(-1) ?? os.loadavg()[0]!),
-        load_1m_median: round(sorted[Math.floor(sorted.length / 2)] ?? os.loadavg()[0]!),
-        load_at_end: os.loadavg().map((l) => round(l)),
-      };
-    },
-  };
-}
-
-async function unfinished(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
-    `select count(*)::int as n from jobdeck.jobs where status in ('queued', 'running', 'retrying')`,
-  );
-  return rows[0]!.n;
-}
 
 /**
  * `npm run soak -- --flow`: flow control across 3 worker processes on one PostgreSQL. Runs the
@@ -91,38 +52,11 @@ export async function runFlow(run: FlowRun): Promise<number> {
   // Read by soak/flow/tasks/flow_tenant.ts, here and in the workers (they inherit it).
   process.env.SOAK_FLOW_FIFO = SETTINGS.fifo ? '1' : '0';
 
-  await mkdir(run.logsDir, { recursive: true });
-  say('flow: starting embedded PostgreSQL');
-  const cluster = await startSoakCluster();
-  run.own({ cluster });
-  const pool = createSoakPool(cluster.url);
-  run.own({ pool });
-  await migrate(pool);
-  await syncTaskTypes(createDb(pool), await loadTasks(TASKS_DIR), {
-    maxAttempts: 3,
-    maxPayloadBytes: 1 << 20,
+  const { pool, fleet, machine } = await startScenario(run, {
+    name: 'flow',
+    tasksDir: TASKS_DIR,
+    env: {},
   });
-  const pgVersion = (
-    await pool.query<{ v: string }>("select current_setting('server_version') as v")
-  ).rows[0]!.v;
-  const machine = machineInfo(pgVersion);
-
-  const fleet = new Fleet({
-    logsDir: run.logsDir,
-    say,
-    env: Fleet.environment({
-      DATABASE_URL: cluster.url,
-      JOBDECK_TASKS_DIR: TASKS_DIR,
-      JOBDECK_DATA_DIR: path.join(cluster.dataDir, 'state'),
-      JOBDECK_CRONTAB: path.join(cluster.dataDir, 'no-crontab'),
-      JOBDECK_CONCURRENCY: String(SETTINGS.concurrency),
-      JOBDECK_POLL_INTERVAL_MS: String(SETTINGS.poll_interval_ms),
-      JOBDECK_SHUTDOWN_TIMEOUT_MS: String(SETTINGS.shutdown_timeout_ms),
-      JOBDECK_LOG_LEVEL: 'info',
-      GRAPHILE_ENV: 'production',
-    }),
-  });
-  run.own({ fleet });
   const ctx: FlowContext = { pool, settings, say };
   const prepareStarted = Date.now();
   for (const phase of phases) await phase.prepare(ctx);
@@ -140,10 +74,10 @@ export async function runFlow(run: FlowRun): Promise<number> {
   const enqueued = Date.now();
   say(`flow: all enqueued after ${round((enqueued - runStarted) / 1000)} s; waiting for the jobs`);
   const deadline = enqueued + (SETTINGS.quick ? 120_000 : 900_000);
-  let left = await unfinished(pool);
+  let left = await countUnfinished(pool);
   while (left > 0 && Date.now() < deadline && !run.stopping()) {
     await sleep(500);
-    left = await unfinished(pool);
+    left = await countUnfinished(pool);
   }
   const finished = Date.now();
   const loadFigures = load.stop();
@@ -213,12 +147,5 @@ export async function runFlow(run: FlowRun): Promise<number> {
     'throughput (jobs/s)': { value: results.throughput_jobs_per_sec, limit: '' },
     'load average, 1 min (max)': { value: loadFigures.load_1m_max, limit: '' },
   });
-  for (const problem of problems) say(`PROBLEM: ${problem}`);
-  await mkdir(run.resultsDir, { recursive: true });
-  await writeFile(
-    path.join(run.resultsDir, 'flow-latest.json'),
-    `${JSON.stringify(results, null, 2)}\n`,
-  );
-  say(`flow: ${results.ok ? 'passed' : 'FAILED'}; wrote soak/results/flow-latest.json`);
-  return results.ok ? 0 : 1;
+  return finishScenario(run, 'flow', results);
 }

@@ -33,6 +33,18 @@ export interface Identity {
   /** Narrows the role's permissions when the token lists them; null = all four. */
   permissions: readonly Permission[] | null;
   expiresAt: Date;
+  /**
+   * Set for a token scoped to one job or batch (`signScopedToken`): the caller may then use only
+   * that job's or batch's REST routes and event stream. Absent for every other caller.
+   */
+  scope?: TokenScope;
+}
+
+/** The one job or batch a scoped token is for. */
+export interface TokenScope {
+  kind: 'job' | 'batch';
+  /** The job's or batch's id, lower-case. */
+  id: string;
 }
 
 /** The request roles the API switches to (migrations/000004_api.sql). */

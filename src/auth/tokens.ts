@@ -1,7 +1,16 @@
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { UnauthorizedError } from '../errors.ts';
-import { PERMISSIONS, type Identity, type Permission, type Role } from './identity.ts';
+import {
+  PERMISSIONS,
+  type Identity,
+  type Permission,
+  type Role,
+  type TokenScope,
+} from './identity.ts';
+
+/** The claim naming the one job or batch a scoped token is for. */
+export const SCOPE_CLAIM = 'jobdeck_scope';
 
 // Ids are compared and hashed as text: control characters have no business in them.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -23,6 +32,14 @@ const claimsSchema = z.object({
   role: z.enum(['user', 'admin'], 'role must be "user" or "admin"').default('user'),
   permissions: z.array(z.enum(PERMISSIONS)).optional(),
   exp: z.number(),
+  /** A token for one job or batch only (src/auth/scoped-tokens.ts). */
+  [SCOPE_CLAIM]: z
+    .object({
+      kind: z.enum(['job', 'batch'], 'scope kind must be "job" or "batch"'),
+      id: z.uuid('scope id must be a UUID').transform((id) => id.toLowerCase()),
+    })
+    .strict()
+    .optional(),
 });
 
 const ALGORITHM = 'HS256';
@@ -40,11 +57,14 @@ export async function signToken(
     role?: Role;
     permissions?: readonly Permission[];
     ttlSeconds?: number;
+    /** Limits the token to one job's or batch's routes (see `signScopedToken`). */
+    scope?: TokenScope;
   },
   secret: string,
 ): Promise<string> {
   const body: Record<string, unknown> = { org: claims.orgId, role: claims.role ?? 'user' };
   if (claims.permissions) body['permissions'] = [...claims.permissions];
+  if (claims.scope) body[SCOPE_CLAIM] = { kind: claims.scope.kind, id: claims.scope.id };
   const parsed = claimsSchema.safeParse({ ...body, sub: claims.userId, exp: 0 });
   if (!parsed.success) throw new UnauthorizedError(describeIssues(parsed.error));
   const ttl = claims.ttlSeconds ?? 3600;
@@ -61,10 +81,18 @@ export async function signToken(
 /**
  * Verifies a token and returns who it names.
  *
+ * A token scoped to one job or batch (`signScopedToken`) is refused unless `allowScoped` is set:
+ * only the REST routes, which check the scope against the route (src/http/caller.ts), take one.
+ *
  * @throws UnauthorizedError with a message saying what is wrong: malformed, `alg` other than
- *   HS256 (`none` included), bad signature, expired, or a claim missing or invalid.
+ *   HS256 (`none` included), bad signature, expired, a claim missing or invalid, or scoped where
+ *   scoped tokens are not accepted.
  */
-export async function verifyToken(token: string, secret: string): Promise<Identity> {
+export async function verifyToken(
+  token: string,
+  secret: string,
+  options: { allowScoped?: boolean } = {},
+): Promise<Identity> {
   let alg: unknown;
   try {
     alg = decodeProtectedHeader(token).alg;
@@ -93,12 +121,18 @@ export async function verifyToken(token: string, secret: string): Promise<Identi
     throw new UnauthorizedError(
       'the bearer token expires more than 400 days from now; issue tokens that expire sooner',
     );
+  const scope = claims[SCOPE_CLAIM];
+  if (scope && !options.allowScoped)
+    throw new UnauthorizedError(
+      `this token is scoped to ${scope.kind} ${scope.id}: it works only on that ${scope.kind}'s REST routes and event stream, not here`,
+    );
   return {
     userId: claims.sub,
     orgId: claims.org,
     role: claims.role,
     permissions: claims.permissions ?? null,
     expiresAt: new Date(claims.exp * 1000),
+    ...(scope ? { scope } : {}),
   };
 }
 

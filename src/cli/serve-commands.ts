@@ -100,6 +100,10 @@ export async function runStart(
   options: { worker: boolean; server: boolean; label: string },
 ): Promise<number> {
   const logger = createLogger(config.logLevel);
+  // Before anything that may start a span; loaded only when on.
+  const stopTracing = config.otel
+    ? await (await import('../telemetry/setup.ts')).startTracing(logger)
+    : null;
   const database = await openDatabase(config, logger);
   // One set of pools and one LISTEN connection for the whole process, sized for what it runs.
   const connections: Connections = openConnections(
@@ -124,6 +128,7 @@ export async function runStart(
       } finally {
         await connections.close();
         await database.close();
+        await stopTracing?.();
       }
     }
   };

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { UnauthorizedError } from '../errors.ts';
 import { bearerToken, verifyToken } from '../auth/tokens.ts';
 import { type Identity } from '../auth/identity.ts';
+import { scopeRefusal } from '../auth/scoped-tokens.ts';
 import { MAX_VALUE_NESTING, valueNesting } from '../graphql/limits.ts';
 import type { Logger } from '../logger.ts';
 import { identifyCaller, type IdentifyRequest } from './identify.ts';
@@ -105,6 +106,16 @@ export function installCallerHook(app: FastifyInstance, options: CallerOptions):
     if (route === '/graphql' && request.headers.upgrade && !identify) return;
     try {
       const caller = await callerOf(request);
+      // A token scoped to one job or batch works on that one's routes only (docs/security.md).
+      const refusal = caller && scopeRefusal(caller, route, request.params);
+      if (refusal)
+        return reply
+          .code(403)
+          .send(
+            route === '/graphql'
+              ? { errors: [{ message: refusal }] }
+              : { error: 'forbidden', message: refusal },
+          );
       identities.set(request, caller);
       // An anonymous caller sees no jobs and may do nothing; say so, or an empty list looks like
       // "you have no jobs" (the body keeps each contract's shape).
@@ -126,7 +137,8 @@ export function installCallerHook(app: FastifyInstance, options: CallerOptions):
     const token = bearerToken(request.headers.authorization);
     if (!token) return null;
     if (!jwtSecret) throw new UnauthorizedError('bearer tokens are not accepted here');
-    return verifyToken(token, jwtSecret);
+    // Scoped tokens pass here; the hook above holds them to their job's or batch's routes.
+    return verifyToken(token, jwtSecret, { allowScoped: true });
   };
 
   return {

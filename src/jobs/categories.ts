@@ -2,9 +2,11 @@
  * Task categories: what kind of work a task type does, in the DataBiz widget's words (seeds
  * 000/001: `type: "import" | "export" | "validation" | "processing"`). A task declares its
  * category (`defineTask({ category: 'import' })`); the widget answers the category as a job's
- * `type`, while the job type itself stays in every other answer. No imports: task.ts and the
- * registry load this file.
+ * `type`, while the job type itself stays in every other answer. No imports but types: task.ts,
+ * the registry and the browser's `jobdeck/react` load this file.
  */
+
+import type { JobStatus } from './states.ts';
 
 /** Every category a task may declare. */
 export const TASK_CATEGORIES = ['import', 'export', 'validation', 'processing'] as const;
@@ -24,3 +26,19 @@ export function isTaskCategory(value: unknown): value is TaskCategory {
 export function categoryOrDefault(category: string | null | undefined): TaskCategory {
   return isTaskCategory(category) ? category : DEFAULT_TASK_CATEGORY;
 }
+
+/** The DataBiz widget's statuses (seeds 000/001): in flight, done, or not. */
+export type WidgetStatus = 'running' | 'completed' | 'failed';
+
+/**
+ * jobdeck's statuses in the widget's words, the one mapping of this contract: unfinished ones are
+ * `running`, a success `completed`, a failure or a cancel `failed`.
+ */
+export const WIDGET_STATUS: Readonly<Record<JobStatus, WidgetStatus>> = {
+  queued: 'running',
+  running: 'running',
+  retrying: 'running',
+  succeeded: 'completed',
+  failed: 'failed',
+  cancelled: 'failed',
+};

@@ -7,6 +7,7 @@ import { loadSmtpUrl, loadWebhookAllowInternal } from '../config.ts';
 import { checkEmailNotification, type NotifyEvent } from './email-notification.ts';
 import type { AllowList } from '../util/addresses.ts';
 import { checkWebhookUrl, webhookAllowList } from './webhook-targets.ts';
+import { tracedEnqueue, withTraceparent } from '../telemetry/tracing.ts';
 
 /** Options of one enqueue. Every field is optional. */
 export interface EnqueueOptions {
@@ -264,13 +265,16 @@ export async function enqueueJobOn(
   options: EnqueueOptions = {},
   settings: EnqueueSettings = {},
 ): Promise<Job> {
-  const params = specParams({ ...options, type, payload }, settings);
-  try {
-    const rows = await queryRows<Job>(executor, ENQUEUE_SQL, params);
-    return rows[0]!;
-  } catch (error) {
-    throw translateDatabaseError(error, { type, hint: true }) ?? error;
-  }
+  const [job] = await tracedEnqueue(String(type), 1, async (traceparent) => {
+    const metadata = withTraceparent(options.metadata, traceparent);
+    const params = specParams({ ...options, metadata, type, payload }, settings);
+    try {
+      return await queryRows<Job>(executor, ENQUEUE_SQL, params);
+    } catch (error) {
+      throw translateDatabaseError(error, { type, hint: true }) ?? error;
+    }
+  });
+  return job!;
 }
 
 /** Enqueues many jobs in one statement: all are checked first, then all or none are added. */
@@ -282,14 +286,28 @@ export async function enqueueJobsOn(
   if (!Array.isArray(specs))
     throw new InvalidArgumentError('enqueueJobs expects an array of job specs');
   if (specs.length === 0) return [];
-  const body = enqueueSpecsJson(specs, settings);
-  try {
-    return await queryRows<Job>(executor, 'select * from jobdeck.enqueue_many($1::jsonb)', [body]);
-  } catch (error) {
-    const index = /^jobs\[(\d+)\]/.exec((error as Error).message ?? '')?.[1];
-    const type = specs[Number(index ?? 0)]?.type ?? '';
-    throw translateDatabaseError(error, { type, hint: true }) ?? error;
-  }
+  const types = new Set(specs.map((spec) => spec?.type));
+  const name = types.size === 1 ? String(specs[0]?.type) : 'many';
+  return tracedEnqueue(name, specs.length, async (traceparent) => {
+    const traced =
+      traceparent === null
+        ? specs
+        : specs.map((spec) =>
+            spec && typeof spec === 'object'
+              ? { ...spec, metadata: withTraceparent(spec.metadata, traceparent) }
+              : spec,
+          );
+    const body = enqueueSpecsJson(traced, settings);
+    try {
+      return await queryRows<Job>(executor, 'select * from jobdeck.enqueue_many($1::jsonb)', [
+        body,
+      ]);
+    } catch (error) {
+      const index = /^jobs\[(\d+)\]/.exec((error as Error).message ?? '')?.[1];
+      const type = specs[Number(index ?? 0)]?.type ?? '';
+      throw translateDatabaseError(error, { type, hint: true }) ?? error;
+    }
+  });
 }
 
 /**

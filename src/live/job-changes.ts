@@ -4,6 +4,7 @@ import type { Database } from '../db/types.ts';
 import { parseJobNotification, type JobChannels } from './channels.ts';
 import type { PgListener } from './listener.ts';
 import { JobStateReader, UNREADABLE } from './state-reader.ts';
+import { callAt } from '../util/timers.ts';
 
 /**
  * Which changes a subscriber gets, derived from the verified identity only: the channel of the
@@ -39,8 +40,6 @@ export interface JobChangeEvent {
 
 /** Events a slow subscriber may have waiting; past this it gets one `reconnected` instead. */
 const MAX_PENDING_EVENTS = 1_000;
-/** setTimeout's limit; tokens living longer are re-armed. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** A UUID as PostgreSQL prints it (lower case, hyphenated), whatever form the client sent. */
 export function normalizeUuid(id: string): string {
@@ -108,25 +107,17 @@ export class JobChangeHub implements GrafastSubscriber<Record<string, JobChangeE
       });
     });
     const removeReconnect = this.#listener.onReconnect(() => queue.push(signal('reconnected')));
-    let expiry: NodeJS.Timeout | null = null;
-    const armExpiry = () => {
-      if (topic.expiresAt === undefined) return;
-      const left = topic.expiresAt - Date.now();
-      expiry = setTimeout(
-        () => {
-          if (Date.now() < topic.expiresAt!) return armExpiry();
-          queue.push(signal('expired'));
-          queue.end();
-        },
-        Math.max(0, Math.min(left, MAX_TIMER_MS)),
-      );
-      expiry.unref();
-    };
-    armExpiry();
+    const cancelExpiry =
+      topic.expiresAt === undefined
+        ? null
+        : callAt(topic.expiresAt, () => {
+            queue.push(signal('expired'));
+            queue.end();
+          });
     this.#active += 1;
     queue.onClose(() => {
       this.#active -= 1;
-      if (expiry) clearTimeout(expiry);
+      cancelExpiry?.();
       removeReconnect();
       void unsubscribe();
     });

@@ -4,6 +4,7 @@ import { RateLimitedError } from '../errors.ts';
 import type { Duration } from '../jobs/policy.ts';
 import type { ProgressValue, TaskContext } from '../jobs/task.ts';
 import { stepResultJson, stepValue, type DurableSteps } from './steps.ts';
+import { noteStepReplayed, tracedStep } from '../telemetry/tracing.ts';
 import type { Tracker } from './tracker.ts';
 
 /** One attempt running in this process, as the task wrapper and the task's context share it. */
@@ -104,10 +105,15 @@ export function makeTaskContext(
       if (typeof run !== 'function')
         throw new TypeError(`step "${String(name)}": the second argument must be a function`);
       const begun = await state.steps.begin(name);
-      if (begun.done) return begun.result;
-      const json = stepResultJson(name, await run());
-      await state.steps.complete(name, json);
-      return stepValue(json);
+      if (begun.done) {
+        noteStepReplayed(name);
+        return begun.result;
+      }
+      return tracedStep(name, async () => {
+        const json = stepResultJson(name, await run());
+        await state.steps.complete(name, json);
+        return stepValue(json);
+      });
     }) as TaskContext<unknown>['step'],
     sleep(duration, options) {
       return state.steps.sleep(duration, options?.name);

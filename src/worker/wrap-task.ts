@@ -21,6 +21,8 @@ import {
   type OutcomePolicy,
 } from './outcome.ts';
 import { DurableSteps } from './steps.ts';
+import type { Span } from '@opentelemetry/api';
+import { endAttemptSpan, startAttemptSpan, withSpan } from '../telemetry/tracing.ts';
 import { makeTaskContext, progressPatch, type AttemptState } from './task-context.ts';
 import type { Begun, StartItem, Tracker } from './tracker.ts';
 
@@ -46,6 +48,8 @@ interface RunningAttempt extends AttemptState {
   readonly timeout: NodeJS.Timeout | undefined;
   /** The attempt's own process, for a task type with limits. */
   isolated: IsolatedAttempt | null;
+  /** The attempt's trace span (a no-op unless an OpenTelemetry SDK is registered). */
+  readonly span: Span;
 }
 
 /**
@@ -80,9 +84,12 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
     let outcome: Outcome;
     try {
       if (state.row.cancel_requested_at) throw new JobCancelledError(state.row.cancel_reason);
-      const work = file
-        ? runIsolated(def, type, file, state, helpers, deps)
-        : runTask(def, type, state, helpers, tracker);
+      // The attempt's span is the active one while the task runs: its own spans nest under it.
+      const work = withSpan(state.span, () =>
+        file
+          ? runIsolated(def, type, file, state, helpers, deps)
+          : runTask(def, type, state, helpers, tracker),
+      );
       const value = await withGrace(work, state.controller.signal, settings.cancelGraceMs);
       outcome = state.steps.parked
         ? parkedOutcome(state)
@@ -211,6 +218,7 @@ function beginAttempt(
     settled: false,
     isolated: null,
     steps,
+    span: startAttemptSpan(row, attempt),
   };
   return attemptState;
 }
@@ -310,11 +318,15 @@ function recordOutcome(
       cpuMs: job.usage ? job.usage.cpuMs : cpuMs(job),
     })
     .then(
-      (status) =>
-        reportFinish(logger, type, row.id, attempt, outcome.outcome, status, outcome.error),
-      (error: Error) =>
+      (status) => {
+        endAttemptSpan(state.span, outcome.outcome, status, outcome.error);
+        reportFinish(logger, type, row.id, attempt, outcome.outcome, status, outcome.error);
+      },
+      (error: Error) => {
+        endAttemptSpan(state.span, outcome.outcome, null, error);
         logger.error(
           `${type} job ${row.id}: could not record the outcome of attempt ${attempt}: ${error.message}`,
-        ),
+        );
+      },
     );
 }

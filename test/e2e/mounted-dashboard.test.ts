@@ -1,18 +1,13 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from 'jobdeck';
-import { jobdeckFastify } from 'jobdeck/server';
 import { loadTasks } from '../../src/jobs/registry.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
-
-/** Debian's Chromium (`.ci/run` installs it when missing); CHROMIUM_PATH overrides. */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
+import { haveChromium, launchChromium, mountWithCookieSignIn } from '../helpers/browser.ts';
 
 let t: TestDatabase;
 let jobdeck: Jobdeck;
@@ -27,23 +22,9 @@ beforeAll(async () => {
   jobdeck = createJobdeck({ connectionString: t.url });
   // An application with its own sign-in: a cookie names the user; jobdeck is mounted under it.
   host = Fastify();
-  host.get('/login', async (request, reply) => {
-    const { user } = request.query as { user: string };
-    return reply
-      .header('set-cookie', `app_user=${encodeURIComponent(user)}; Path=/; HttpOnly`)
-      .redirect('/jobs-api/');
-  });
-  await host.register(jobdeckFastify, {
-    prefix: '/jobs-api',
-    connectionString: t.url,
-    identify: (request) => {
-      const user = /(?:^|;\s*)app_user=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
-      return user ? { userId: decodeURIComponent(user), orgId: 'acme', role: 'user' } : null;
-    },
-  });
+  await mountWithCookieSignIn(host, t.url, { afterLogin: '/jobs-api/' });
   origin = await host.listen({ port: 0, host: '127.0.0.1' });
-  if (haveChromium)
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  if (haveChromium) browser = await launchChromium();
 });
 
 afterAll(async () => {

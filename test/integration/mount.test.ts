@@ -32,6 +32,7 @@ const SESSIONS: Record<string, CallerIdentity> = {
   'alice-session': { userId: 'alice', orgId: 'acme', role: 'user' },
   'bob-session': { userId: 'bob', orgId: 'acme', role: 'user' },
   'boss-session': { userId: 'boss', orgId: 'acme', role: 'admin' },
+  'cleo-session': { userId: 'cleo', orgId: 'acme', role: 'user' },
 };
 let identifyCalls = 0;
 function identifyByCookie(request: FastifyRequest): CallerIdentity | null {
@@ -253,6 +254,34 @@ describe('jobdeckFastify in an application’s Fastify app', () => {
       await stream.next((e) => e.event === 'job' && e.data['progress'] === 42);
     } finally {
       stream.close();
+    }
+  });
+
+  it('keeps a batch’s event stream open for a session without an end', async () => {
+    // A session without `expiresAt` ends at the end of time, past setTimeout's range (a timer
+    // that far fires at once): the stream must not say "expired" the moment it opens.
+    const batch = await jobdeck.enqueueBatch(
+      [
+        {
+          type: 'export_report',
+          payload: { reportType: 'quotes', format: 'csv' },
+          runAt: new Date(Date.now() + 3_600_000),
+        },
+      ],
+      { ownerId: 'cleo', orgId: 'acme' },
+    );
+    const stream = await openEventStream(
+      `${base}/api/v2/batches/${batch.id}/events`,
+      as('cleo-session'),
+    );
+    try {
+      expect(stream.status).toBe(200);
+      await stream.next((e) => e.event === 'batch');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(stream.events.map((e) => e.event)).toEqual(['batch']);
+    } finally {
+      stream.close();
+      await jobdeck.cancelBatch(batch.id);
     }
   });
 

@@ -119,22 +119,28 @@ describe('buildResults()', () => {
     expect(results.throughput.ratio_jobdeck_vs_pgboss).toBe(2.058);
   });
 
-  it('adds the CPU per job, its sum and the budget for 10,000 jobs/s, when measured', () => {
+  it("adds the CPU per job, its sum, the whole machine's and the budget for 10,000 jobs/s, when measured", () => {
     expect(buildResults(measurements()).cpu_per_job_us).toBeUndefined();
     const results = buildResults(
       measurements({
         cpuPerJob: {
           raw: { worker: 38.4, postgres: 51.6 },
-          jobdeck: { worker: 79, postgres: 201.2 },
+          jobdeck: { worker: 79, postgres: 201.2, machine: { user: 230.4, system: 99.6 } },
           pgBoss: { worker: 42, postgres: null },
         },
       }),
     );
     expect(results.cpu_per_job_us).toEqual({
-      raw_graphile_worker: { worker: 38, postgres: 52, total: 90 },
-      jobdeck: { worker: 79, postgres: 201, total: 280 },
+      raw_graphile_worker: { worker: 38, postgres: 52, total: 90, machine: null },
+      // The whole machine's: the processes' code and the kernel's work for them, apart and summed.
+      jobdeck: {
+        worker: 79,
+        postgres: 201,
+        total: 280,
+        machine: { user: 230, system: 100, total: 330 },
+      },
       // PostgreSQL elsewhere: its CPU cannot be read, so there is no sum either.
-      pg_boss: { worker: 42, postgres: null, total: null },
+      pg_boss: { worker: 42, postgres: null, total: null, machine: null },
       budget_at_10k_jobs_per_sec: 200,
     });
   });

@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -8,6 +10,17 @@ import { startWorkerProcess, stopProcess, waitFor } from './helpers.ts';
 
 const databaseUrl = inject('databaseUrl');
 
+/** What an OTLP/HTTP (JSON) trace export carries, as far as these tests read it. */
+interface OtlpSpan {
+  name: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: { key: string; value: { stringValue?: string } }[];
+}
+interface Otlp {
+  resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[];
+}
+
 describe('the example application, with jobdeck installed from its tarball', () => {
   let worker: ChildProcess;
   let app: FastifyInstance;
@@ -15,6 +28,8 @@ describe('the example application, with jobdeck installed from its tarball', () 
   let jobdeck: Jobdeck;
   let owner: pg.Pool;
   const cookies = new Map<string, string>();
+  let collector: Server;
+  const traces: Otlp[] = [];
 
   /** Logs a user in through the application's own route and keeps its session cookie. */
   async function logIn(user: string): Promise<string> {
@@ -53,7 +68,24 @@ describe('the example application, with jobdeck installed from its tarball', () 
   }
 
   beforeAll(async () => {
-    worker = await startWorkerProcess(databaseUrl);
+    // The worker exports its traces over OTLP/HTTP to this receiver (JOBDECK_OTEL=true).
+    collector = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        if (request.url === '/v1/traces') traces.push(JSON.parse(body) as Otlp);
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    worker = await startWorkerProcess(databaseUrl, {
+      env: {
+        JOBDECK_OTEL: 'true',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+        OTEL_SERVICE_NAME: 'example-worker',
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+      },
+    });
     app = await buildApp({ connectionString: databaseUrl });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     jobdeck = createJobdeck({ connectionString: databaseUrl });
@@ -62,6 +94,7 @@ describe('the example application, with jobdeck installed from its tarball', () 
   });
 
   afterAll(async () => {
+    collector?.close();
     await app?.close();
     await jobdeck?.close();
     await owner?.end();
@@ -324,6 +357,29 @@ describe('the example application, with jobdeck installed from its tarball', () 
       ['count', 2],
       ['wait-approve-1', 2],
     ]);
+
+    // The worker exported a span per attempt, each with its steps, over OTLP (JOBDECK_OTEL=true).
+    const spans = await waitFor(
+      async () => {
+        const all = traces.flatMap((t) =>
+          t.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)),
+        );
+        const runs = all.filter(
+          (s) =>
+            s.name === 'jobdeck run review_upload' &&
+            s.attributes.some((a) => a.key === 'jobdeck.job.id' && a.value.stringValue === job.id),
+        );
+        return runs.length === 3 && { all, runs };
+      },
+      { what: "the review's three attempt spans", timeoutMs: 20_000 },
+    );
+    const outcome = (span: OtlpSpan) =>
+      span.attributes.find((a) => a.key === 'jobdeck.job.outcome')?.value.stringValue;
+    expect(spans.runs.map(outcome).sort()).toEqual(['error', 'parked', 'succeeded']);
+    const parkedRun = spans.runs.find((s) => outcome(s) === 'parked')!;
+    expect(
+      spans.all.filter((s) => s.parentSpanId === parkedRun.spanId).map((s) => s.name),
+    ).toContain('jobdeck step count');
   });
 
   it('leaves no job behind when the upload is refused inside the transaction', async () => {

@@ -24,7 +24,7 @@ export async function waitFor<T>(
  */
 export async function startWorkerProcess(
   databaseUrl: string,
-  options: { cwd?: string; tasksDir?: string } = {},
+  options: { cwd?: string; tasksDir?: string; env?: Record<string, string> } = {},
 ): Promise<ChildProcess> {
   const cwd = options.cwd ?? APP_ROOT;
   const bin = path.join(cwd, 'node_modules', '.bin', 'jobdeck');
@@ -36,6 +36,7 @@ export async function startWorkerProcess(
       DATABASE_URL: databaseUrl,
       JOBDECK_CRONTAB: 'crontab',
       JOBDECK_HEARTBEAT_INTERVAL_MS: '200',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

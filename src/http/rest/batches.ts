@@ -9,32 +9,12 @@ import type { PgListener } from '../../live/listener.ts';
 import { HttpError } from './errors.ts';
 import { parse, requireIdentity } from './requests.ts';
 import { JOB_ID_PATTERN } from '../../jobs/ids.ts';
+import { BatchSchema } from './schemas.ts';
+import { callAt } from '../../util/timers.ts';
 
 const batchIdParams = z.object({
   id: z.string().regex(JOB_ID_PATTERN, 'must be a batch id (a UUID)'),
 });
-
-const time = z.iso.datetime({ offset: true });
-/** A batch with its aggregate progress, as `GET /api/v2/batches/:id` answers it. */
-export const BatchSchema = z
-  .object({
-    id: z.uuid(),
-    total: z.number().int().describe('jobs in the batch'),
-    succeeded: z.number().int(),
-    failed: z.number().int(),
-    cancelled: z.number().int(),
-    finished: z.number().int().describe('succeeded + failed + cancelled'),
-    percent: z.number().int().min(0).max(100).describe('floor(100 · finished / total)'),
-    status: z
-      .enum(['running', 'succeeded', 'completed'])
-      .describe('running until every job finished; then succeeded (all did) or completed'),
-    onCompleteType: z.string().nullable(),
-    onCompleteJobId: z.uuid().nullable().describe('enqueued when the last job finished'),
-    cancelRequestedAt: time.nullable(),
-    createdAt: time,
-    finishedAt: time.nullable(),
-  })
-  .meta({ id: 'Batch', description: 'Jobs enqueued together (enqueueBatch), with their progress' });
 
 type BatchBody = z.infer<typeof BatchSchema>;
 
@@ -133,13 +113,11 @@ export function registerBatchRoutes(app: FastifyInstance, options: BatchRouteOpt
     if (!res.socket || res.socket.destroyed) gone = true;
     open.add(end);
     reply.hijack();
-    const expiry = setTimeout(
-      () => {
-        if (!gone) write('expired', { message: 'your token expired; reconnect with a new one' });
-        end();
-      },
-      Math.max(0, identity.expiresAt.getTime() - Date.now()),
-    );
+    // A session without an end (the application's `identify`) expires at the end of time.
+    const cancelExpiry = callAt(identity.expiresAt.getTime(), () => {
+      if (!gone) write('expired', { message: 'your token expired; reconnect with a new one' });
+      end();
+    });
     const heartbeat = setInterval(() => {
       if (!gone) res.write(': ping\n\n');
     }, heartbeatMs);
@@ -187,7 +165,7 @@ export function registerBatchRoutes(app: FastifyInstance, options: BatchRouteOpt
         }
       }
     } finally {
-      clearTimeout(expiry);
+      cancelExpiry();
       clearInterval(heartbeat);
       removeReconnect();
       open.delete(end);

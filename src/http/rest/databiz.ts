@@ -1,27 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Job } from '../../db/types.ts';
 import { listRecentJobsOfCaller } from '../../jobs/repository.ts';
-import { categoryOrDefault } from '../../jobs/categories.ts';
-import type { JobStatus } from '../../jobs/states.ts';
+import { WIDGET_STATUS, categoryOrDefault } from '../../jobs/categories.ts';
 import type { WidgetJob } from './schemas.ts';
 import type { z } from 'zod';
 import type { Scoped } from './requests.ts';
-
-/** The DataBiz widget's statuses (seeds 000/001): in flight, done, or not. */
-export type WidgetStatus = 'running' | 'completed' | 'failed';
-
-/**
- * jobdeck's statuses in the widget's words, the one mapping of this contract: unfinished ones are
- * `running`, a success `completed`, a failure or a cancel `failed`.
- */
-export const WIDGET_STATUS: Readonly<Record<JobStatus, WidgetStatus>> = {
-  queued: 'running',
-  running: 'running',
-  retrying: 'running',
-  succeeded: 'completed',
-  failed: 'failed',
-  cancelled: 'failed',
-};
 
 /**
  * A `GET /api/v2/jobs/active` item: `type` is the task type's declared category (import, export,

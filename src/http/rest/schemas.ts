@@ -177,3 +177,24 @@ export const CreateJobBody = z
   })
   .strict()
   .meta({ id: 'CreateJob' });
+
+/** A batch with its aggregate progress, as `GET /api/v2/batches/:id` answers it. */
+export const BatchSchema = z
+  .object({
+    id: z.uuid(),
+    total: z.number().int().describe('jobs in the batch'),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+    cancelled: z.number().int(),
+    finished: z.number().int().describe('succeeded + failed + cancelled'),
+    percent: z.number().int().min(0).max(100).describe('floor(100 · finished / total)'),
+    status: z
+      .enum(['running', 'succeeded', 'completed'])
+      .describe('running until every job finished; then succeeded (all did) or completed'),
+    onCompleteType: z.string().nullable(),
+    onCompleteJobId: z.uuid().nullable().describe('enqueued when the last job finished'),
+    cancelRequestedAt: time.nullable(),
+    createdAt: time,
+    finishedAt: time.nullable(),
+  })
+  .meta({ id: 'Batch', description: 'Jobs enqueued together (enqueueBatch), with their progress' });
