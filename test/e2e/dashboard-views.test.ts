@@ -133,8 +133,9 @@ describe.skipIf(!haveChromium)('the dashboard’s views in Chromium', () => {
     await expect.poll(() => path_(page)).toBe('/ui/history');
     await page.locator('select[name=status]').selectOption('failed');
     await expect.poll(() => path_(page)).toBe('/ui/history?status=failed');
+    // the unfiltered list showed that row too: wait for the filtered one
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
     await page.locator(`tr[data-job-id="${seeded.failed}"]`).waitFor();
-    expect(await page.locator('tbody tr').count()).toBe(1);
     // a failed row shows the start of its error and its duration
     const row = page.locator(`tr[data-job-id="${seeded.failed}"]`);
     expect(await row.locator('[data-error-snippet]').textContent()).toMatch(/invalid_report/);
