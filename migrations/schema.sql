@@ -411,6 +411,35 @@ $function$;
 comment on function jobdeck.current_user_id() is 'The signed-in user (JWT `sub`), or null.';
 -- privileges on function jobdeck.current_user_id(): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.delete_job(id uuid)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_status text;
+begin
+  if delete_job.id is null then
+    raise exception 'job id is required' using errcode = 'JD004';
+  end if;
+  perform jobdeck_private.authorize_job(delete_job.id, 'jobs.cancel_jobs');
+  select j.status into v_status from jobdeck.jobs j where j.id = delete_job.id for update;
+  if not found then
+    raise exception 'job % not found', delete_job.id using errcode = 'JD010';
+  end if;
+  if v_status not in ('succeeded', 'failed', 'cancelled') then
+    raise exception 'job % is %: only a finished job can be deleted (cancel it first)', delete_job.id, v_status
+      using errcode = 'JD011', detail = json_build_object('status', v_status)::text;
+  end if;
+  delete from jobdeck.jobs j where j.id = delete_job.id;
+  return delete_job.id;
+end;
+$function$;
+comment on function jobdeck.delete_job(id uuid) is '@resultFieldName deletedJobId
+Delete a finished (succeeded, failed or cancelled) job with its log. Errors: JD010 not found, JD011 not finished, 42501 not allowed.';
+-- privileges on function jobdeck.delete_job(id uuid): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.delete_job_template(name text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -722,6 +751,29 @@ end;
 $function$;
 comment on function jobdeck.enqueue_template(name text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]) is 'Enqueue a tracked job from a job template in the current transaction (trusted callers). Errors: JD001 unknown type, JD002 invalid payload, JD003 payload too large, JD004 bad option, JD010 unknown template.';
 -- privileges on function jobdeck.enqueue_template(name text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, key_mode text, webhook_url text, notify_email text[], notify_on text[]): jobdeck_system=EXECUTE
+
+CREATE OR REPLACE FUNCTION jobdeck.find_jobs(term text)
+ RETURNS SETOF jobdeck.jobs
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_term text := pg_catalog.btrim(find_jobs.term);
+begin
+  if v_term ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    return query select j.* from jobdeck.jobs j where j.id = v_term::uuid;
+  end if;
+  return query
+    select j.* from jobdeck.jobs j
+     where j.key = v_term
+        -- the key an API caller gave, in its owner's key space (enqueue/api_enqueue_key.sql)
+        or j.key = 'u:' || pg_catalog.md5(pg_catalog.json_build_array(j.org_id, j.owner_id)::text) || ':' || v_term
+     order by j.created_at desc, j.id desc limit 20;
+end;
+$function$;
+comment on function jobdeck.find_jobs(term text) is 'The job whose id is `term`, or the jobs (at most 20, newest first) whose key is `term`.';
+-- privileges on function jobdeck.find_jobs(term text): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
 CREATE OR REPLACE FUNCTION jobdeck.job_stats(since timestamp with time zone DEFAULT (now() - '24:00:00'::interval), type text DEFAULT NULL::text)
  RETURNS jsonb

@@ -17,6 +17,7 @@ import { JobdeckExposurePlugin, JobdeckNamingPlugin } from './schema-plugins.ts'
 import { JobSubscriptionsPlugin } from './subscriptions.ts';
 import { BatchSubscriptionsPlugin } from './batches.ts';
 import { makePausesPlugin } from './pauses.ts';
+import { makeOperationsPlugin } from './operations.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 
@@ -42,8 +43,9 @@ export interface GraphqlPresetOptions {
    */
   knownIdentity?: (requestContext: Partial<Grafast.RequestContext>) => Identity | null | undefined;
   /**
-   * The owner's connection, for the operators' pause mutations (src/graphql/pauses.ts); without
-   * it GraphQL has no pause mutations.
+   * The owner's connection, for the operators' pause mutations (src/graphql/pauses.ts) and
+   * read-only queues, workers and cron schedules (src/graphql/operations.ts); without it GraphQL
+   * has none of them.
    */
   ownerDb?: Kysely<Database> | undefined;
 }
@@ -88,7 +90,14 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
       BatchSubscriptionsPlugin,
       ...(options.downloadLinks ? [makeDownloadLinksPlugin(options.downloadLinks)] : []),
       ...(options.ownerDb
-        ? [makePausesPlugin({ ownerDb: options.ownerDb, operatorOrgs: config.operatorOrgs })]
+        ? [
+            makePausesPlugin({ ownerDb: options.ownerDb, operatorOrgs: config.operatorOrgs }),
+            makeOperationsPlugin({
+              ownerDb: options.ownerDb,
+              operatorOrgs: config.operatorOrgs,
+              crontabFile: config.crontabFile,
+            }),
+          ]
         : []),
       makeQueryLimitsPlugin({
         maxDepth: config.graphqlMaxDepth,

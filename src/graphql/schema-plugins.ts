@@ -16,6 +16,8 @@ const EXPOSED_FUNCTIONS = new Set([
   'enqueue_from_template',
   'cancel_job',
   'retry_job',
+  'delete_job',
+  'find_jobs',
   'cancel_batch',
   'batches_finished',
   'batches_percent',

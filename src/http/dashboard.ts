@@ -27,7 +27,13 @@ const VENDOR: Record<string, [string, string]> = {
   'preact-hooks.js': ['preact', 'hooks/dist/hooks.module.js'],
   'htm.js': ['htm', 'dist/htm.module.js'],
   'graphql-ws.js': ['graphql-ws', 'dist/client.js'],
+  // The charts (throughput, failures, durations): axes, time labels, legend and hover values.
+  'uplot.js': ['uplot', 'dist/uPlot.esm.js'],
+  'uplot.css': ['uplot', 'dist/uPlot.min.css'],
 };
+
+/** The dashboard's own URL space: every view and every job, queue and batch lives under it. */
+export const DASHBOARD_PAGES = '/ui/';
 
 /** A package's folder, wherever npm put it (packages' exports hide their other files). */
 function packageRoot(name: string): string {
@@ -97,7 +103,8 @@ const devTokenBody = z
   .strict();
 
 /**
- * The live dashboard at `/` (dashboard/), its vendored modules at `/vendor/*`, `GET /session`
+ * The live dashboard (dashboard/): its pages at `/ui/…` (`/` leads there), its files at `/`, its
+ * vendored modules at `/vendor/*`, `GET /session`
  * (who the API takes the caller to be, and whether the development sign-in is on), and when asked
  * for `POST /dev/token`. Everything else the dashboard does goes through GraphQL as the signed-in
  * user.
@@ -118,8 +125,18 @@ export async function registerDashboard(
   );
   const index = async (_request: unknown, reply: FastifyReply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);
-  app.get('/', index);
-  app.get('/index.html', index);
+  // Pages live under /ui/ (`/ui/jobs/<id>`, `/ui/history?status=failed`…), never beside the API's
+  // routes (`/jobs/{id}` is REST's): the server answers each with the page, which routes itself.
+  const pages = `${options.prefix}${DASHBOARD_PAGES}`;
+  const toPages = async (request: FastifyRequest, reply: FastifyReply) => {
+    const query = request.url.indexOf('?');
+    return reply.redirect(query === -1 ? pages : `${pages}${request.url.slice(query)}`);
+  };
+  app.get('/', toPages);
+  app.get('/index.html', toPages);
+  app.get(DASHBOARD_PAGES.slice(0, -1), toPages);
+  app.get(DASHBOARD_PAGES, index);
+  app.get(`${DASHBOARD_PAGES}*`, index);
   const devSignin = Boolean(options.devTokens && options.jwtSecret);
   // Always 200: a refused caller is "not signed in", with the reason, not an error.
   app.get('/session', async (request) => {
@@ -155,7 +172,7 @@ export async function registerDashboard(
     const body = await readFile(path).catch(() => null);
     if (!body) throw new HttpError(404, 'not_found', `no vendored file ${file}`);
     return reply
-      .type('text/javascript; charset=utf-8')
+      .type(file.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8')
       .header('cache-control', 'public, max-age=3600')
       .send(body);
   });

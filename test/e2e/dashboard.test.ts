@@ -1,18 +1,14 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Jobdeck } from '../../src/client.ts';
 import type { JobdeckServer } from '../../src/http/server.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { startServer } from '../../src/http/server.ts';
 import { TEST_JWT_SECRET, startTestServer } from '../helpers/api.ts';
+import { haveChromium, CHROMIUM, useBrowser } from '../helpers/browser.ts';
 import { waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
 import { runTestWorker, testConfig } from '../helpers/worker.ts';
 
-/** Debian's Chromium (`.ci/run` installs it when missing); CHROMIUM_PATH overrides. */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium)
   console.warn(`dashboard e2e tests skipped: no Chromium at ${CHROMIUM} (apt install chromium)`);
 
@@ -20,55 +16,26 @@ let t: TestDatabase;
 let jobdeck: Jobdeck;
 let server: JobdeckServer;
 let tasks: TaskRegistry;
-let browser: Browser;
-const consoleErrors: string[] = [];
 
 const bed = useApiTestbed();
+// after the testbed: its contexts close before the testbed checks that no subscription is left
+const chrome = useBrowser();
+const { contexts, consoleErrors } = chrome;
 
-beforeAll(async () => {
+beforeAll(() => {
   ({ t, jobdeck, server, tasks } = bed);
-  if (haveChromium)
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-});
-
-// Pages hold live subscriptions: close them before the testbed checks that none are left.
-const contexts = new Set<BrowserContext>();
-afterEach(async () => {
-  await Promise.all([...contexts].map((context) => context.close()));
-  contexts.clear();
-});
-
-afterAll(async () => {
-  await browser?.close();
 });
 
 /** A fresh browser context signed in through the dashboard's development sign-in form. */
-async function signIn(user: string, role: 'user' | 'admin' = 'user'): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  contexts.add(context);
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(`${user}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`${user}: ${String(error)}`));
-  await page.goto(`${server.url}/`);
-  await page.locator('input[name=user]').fill(user);
-  await page.locator('input[name=org]').fill('acme');
-  await page.locator('select[name=role]').selectOption(role);
-  await page.getByRole('button', { name: 'Get a development token' }).click();
-  await page
-    .getByRole('status')
-    .filter({ hasText: /running job/ })
-    .waitFor();
-  return page;
-}
+const signIn = (user: string, role: 'user' | 'admin' = 'user') =>
+  chrome.signIn(`${server.url}/`, user, role);
 
 describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
   it('enqueues import_file from the form and shows its bar move to 100 % live', async () => {
     const worker = await runTestWorker(t, tasks);
     try {
       const page = await signIn('alice', 'admin');
-      await page.getByRole('tab', { name: 'Enqueue' }).click();
+      await page.getByRole('link', { name: 'Enqueue', exact: true }).click();
       await page
         .locator('textarea[name=payload]')
         .fill('{"filename": "people.csv", "rows": 50, "stepDelayMs": 250}');
@@ -92,10 +59,10 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       });
       expect([...seen].some((value) => value > 0 && value < 100)).toBe(true);
       await waitForStatus(jobdeck, id!, 'succeeded');
-      await page.getByRole('tab', { name: 'History' }).click();
+      await page.getByRole('link', { name: 'History', exact: true }).click();
       const row = page.locator(`tr[data-job-id="${id}"]`);
-      await expect.poll(() => row.locator('td').nth(1).textContent()).toBe('succeeded');
-      await expect.poll(() => row.locator('td').nth(2).textContent()).toBe('100%');
+      await expect.poll(() => row.locator('td').nth(2).textContent()).toBe('succeeded');
+      await expect.poll(() => row.locator('td').nth(4).textContent()).toBe('100%');
       await page.context().close();
     } finally {
       await worker.stop();
@@ -114,6 +81,12 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       const article = page.locator(`article.job[data-job-id="${slow.id}"]`);
       await article.and(page.locator('[data-status="running"]')).waitFor({ timeout: 15_000 });
       await article.getByRole('button', { name: /^Cancel/ }).click();
+      // a destructive step asks first, and says what it did
+      await page.getByRole('dialog').getByRole('button', { name: 'Cancel job' }).click();
+      await page
+        .locator('[data-toast=ok]')
+        .filter({ hasText: /export_report job/ })
+        .waitFor();
       await waitForStatus(jobdeck, slow.id, 'cancelled', { timeoutMs: 20_000 });
       await article.waitFor({ state: 'detached' });
 
@@ -124,7 +97,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       );
       await waitForStatus(jobdeck, broken.id, 'failed');
       await worker.stop();
-      await page.getByRole('tab', { name: 'History' }).click();
+      await page.getByRole('link', { name: 'History', exact: true }).click();
       await page.locator('select[name=status]').selectOption('failed');
       const row = page.locator(`tr[data-job-id="${broken.id}"]`);
       await row.waitFor();
@@ -145,10 +118,10 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       { ownerId: 'carol', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
     );
     const page = await signIn('bob');
-    await page.getByRole('tab', { name: 'History' }).click();
+    await page.getByRole('link', { name: 'History', exact: true }).click();
     await page.getByText(/\d+ jobs/).waitFor();
     expect(await page.locator(`[data-job-id="${mine.id}"]`).count()).toBe(0);
-    await page.getByRole('tab', { name: 'Active' }).click();
+    await page.getByRole('link', { name: 'Active', exact: true }).click();
     await page.getByText('No active jobs.').waitFor();
     await page.context().close();
   });
@@ -156,14 +129,20 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
   it('reconnects its live updates after a server restart', async () => {
     const first = await startTestServer(t);
     const port = first.port;
-    const context = await browser.newContext();
+    const context = await chrome.browser.newContext();
     contexts.add(context);
     const page = await context.newPage();
     await page.goto(`${first.url}/`);
     await page.locator('input[name=user]').fill('erin');
     await page.getByRole('button', { name: 'Get a development token' }).click();
     await page.getByText('No active jobs.').waitFor();
+    const connection = page.locator('[data-connection]');
+    await expect.poll(() => connection.getAttribute('data-connection')).toBe('live');
     await first.close();
+    // the indicator says the live updates are gone, then back
+    await expect
+      .poll(() => connection.getAttribute('data-connection'), { timeout: 10_000 })
+      .toBe('reconnecting');
     const second = await startServer({
       config: testConfig({ jwtSecret: TEST_JWT_SECRET, host: '127.0.0.1', devSignin: true }),
       connectionString: t.url,
@@ -181,6 +160,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
         { ownerId: 'erin', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
       );
       await page.locator(`article.job[data-job-id="${job.id}"]`).waitFor({ timeout: 15_000 });
+      expect(await connection.getAttribute('data-connection')).toBe('live');
     } finally {
       await context.close();
       await second.close();

@@ -45,7 +45,8 @@ describe.skipIf(!haveChromium)('the dashboard mounted in an application', () => 
       await page.getByRole('heading', { name: 'Not signed in' }).waitFor();
 
       await page.goto(`${origin}/login?user=dora`);
-      expect(new URL(page.url()).pathname).toBe('/jobs-api/');
+      // the dashboard's pages live under its own /ui/, relative to where it is mounted
+      expect(new URL(page.url()).pathname).toBe('/jobs-api/ui/');
       await page.getByText('dora · acme').waitFor();
       await page.getByText('No active jobs.').waitFor();
       expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
@@ -63,7 +64,11 @@ describe.skipIf(!haveChromium)('the dashboard mounted in an application', () => 
         { ownerId: 'dora', orgId: 'acme', runAt: new Date(Date.now() + 3_600_000) },
       );
       await page.locator(`article.job[data-job-id="${job.id}"]`).waitFor({ timeout: 15_000 });
-      await page.getByRole('button', { name: `Open export_report job ${job.id}` }).click();
+      await page.getByRole('link', { name: `Open export_report job ${job.id}` }).click();
+      await page.getByRole('heading', { name: `Job ${job.id}` }).waitFor();
+      expect(new URL(page.url()).pathname).toBe(`/jobs-api/ui/jobs/${job.id}`);
+      // a deep link under the prefix survives a reload
+      await page.reload();
       await page.getByRole('heading', { name: `Job ${job.id}` }).waitFor();
     } finally {
       await context.close();

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyToken } from '../../src/auth/tokens.ts';
@@ -8,6 +8,13 @@ import { TEST_JWT_SECRET, startTestServer } from '../helpers/api.ts';
 import { ROOT } from '../helpers/cli.ts';
 import type { TestDatabase } from '../helpers/db.ts';
 import { useApiTestbed } from '../helpers/testbed.ts';
+
+/** The dashboard's ES modules (app.js, lib.js, views/…). */
+async function dashboardModules(): Promise<string[]> {
+  const dir = path.join(ROOT, 'dashboard');
+  const entries = await readdir(dir, { recursive: true });
+  return entries.filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f));
+}
 
 let t: TestDatabase;
 let server: JobdeckServer;
@@ -29,7 +36,7 @@ describe('the dashboard’s files', () => {
     for (const file of ['/app.js', '/style.css']) {
       expect((await fetch(`${server.url}${file}`)).status, file).toBe(200);
     }
-    for (const name of ['preact', 'preact-hooks', 'htm', 'graphql-ws']) {
+    for (const name of ['preact', 'preact-hooks', 'htm', 'graphql-ws', 'uplot']) {
       const response = await fetch(`${server.url}/vendor/${name}.js`);
       expect(response.status, name).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/javascript/);
@@ -38,6 +45,33 @@ describe('the dashboard’s files', () => {
     const client = await (await fetch(`${server.url}/vendor/graphql-ws.js`)).text();
     const chunk = /from '\.\/(common-[^']+\.js)'/.exec(client)![1]!;
     expect((await fetch(`${server.url}/vendor/${chunk}`)).status).toBe(200);
+    const css = await fetch(`${server.url}/vendor/uplot.css`);
+    expect(css.headers.get('content-type')).toMatch(/text\/css/);
+  });
+
+  it('answers every page under /ui/ with the page, and leads / there', async () => {
+    const root = await fetch(`${server.url}/?x=1`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/ui/?x=1');
+    expect((await fetch(`${server.url}/ui`, { redirect: 'manual' })).headers.get('location')).toBe(
+      '/ui/',
+    );
+    for (const url of [
+      '/ui/',
+      '/ui/jobs/00000000-0000-4000-8000-000000000000',
+      '/ui/history?status=failed&type=import',
+      '/ui/queues/emails',
+      '/ui/batches/00000000-0000-4000-8000-000000000000',
+      '/ui/no/such/view',
+    ]) {
+      const page = await fetch(`${server.url}${url}`);
+      expect(page.status, url).toBe(200);
+      expect(page.headers.get('content-type'), url).toMatch(/text\/html/);
+      expect(await page.text(), url).toMatch(/src="\/app.js"/);
+    }
+    // the API's own routes are not pages: REST keeps /jobs/{id}
+    const rest = await fetch(`${server.url}/jobs/00000000-0000-4000-8000-000000000000`);
+    expect(rest.headers.get('content-type')).toMatch(/json/);
   });
 
   it('puts the job statuses and what each allows in the page, from src/jobs/states.ts', async () => {
@@ -52,10 +86,11 @@ describe('the dashboard’s files', () => {
       cancellable: all.filter((status) => canCancel({ status })),
       retryable: all.filter((status) => canRetry({ status })),
     });
-    // app.js reads them from there, and keeps no list of its own
-    const app = await readFile(path.join(ROOT, 'dashboard/app.js'), 'utf8');
-    expect(app).toMatch(/getElementById\('jobdeck-states'\)/);
-    expect(app).not.toMatch(/\[\s*'queued',/);
+    // lib.js reads them from there, and no module keeps a list of its own
+    const lib = await readFile(path.join(ROOT, 'dashboard/lib.js'), 'utf8');
+    expect(lib).toMatch(/getElementById\('jobdeck-states'\)/);
+    for (const file of await dashboardModules())
+      expect(await readFile(file, 'utf8'), file).not.toMatch(/\[\s*'queued',/);
   });
 
   it('serves nothing outside its folders', async () => {
@@ -71,9 +106,25 @@ describe('the dashboard’s files', () => {
   });
 
   it('imports only modules the page maps or serves', async () => {
-    const app = await readFile(path.join(ROOT, 'dashboard/app.js'), 'utf8');
-    const imports = [...app.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-    expect(imports.sort()).toEqual(['graphql-ws', 'htm', 'preact', 'preact/hooks']);
+    const page = await (await fetch(`${server.url}/ui/`)).text();
+    const mapped = Object.keys(
+      (
+        JSON.parse(/<script type="importmap">([\s\S]*?)<\/script>/.exec(page)![1]!) as {
+          imports: Record<string, string>;
+        }
+      ).imports,
+    );
+    const dashboard = path.join(ROOT, 'dashboard');
+    for (const file of await dashboardModules()) {
+      const source = await readFile(file, 'utf8');
+      for (const [, name] of source.matchAll(/^import [\s\S]*? from '([^']+)';$/gm)) {
+        if (name!.startsWith('.')) {
+          // a module next to it, served as a file of the dashboard
+          const target = path.relative(dashboard, path.resolve(path.dirname(file), name!));
+          expect((await fetch(`${server.url}/${target}`)).status, `${file}: ${name}`).toBe(200);
+        } else expect(mapped, `${file}: ${name}`).toContain(name);
+      }
+    }
   });
 });
 

@@ -310,7 +310,9 @@ describe('jobdeckFastify in an application’s Fastify app', () => {
   });
 
   it('serves the dashboard with every URL under the prefix, in application-session mode', async () => {
-    const page = await fetch(`${base}/`);
+    const root = await fetch(`${base}/`, { redirect: 'manual' });
+    expect(root.headers.get('location')).toBe('/jobs-api/ui/');
+    const page = await fetch(`${base}/ui/jobs/00000000-0000-4000-8000-000000000000`);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     const html = await page.text();
     const urls = [
