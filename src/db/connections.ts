@@ -8,7 +8,12 @@ import {
   ownerPassword,
   readFallbackSecret,
 } from './api-login.ts';
-import { createListenSplitPool, createPool, SAFE_SEARCH_PATH, type ListenSplitPool } from './pool.ts';
+import {
+  createListenSplitPool,
+  createPool,
+  SAFE_SEARCH_PATH,
+  type ListenSplitPool,
+} from './pool.ts';
 
 /**
  * What a process runs. It decides which connections the process opens and how many
