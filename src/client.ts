@@ -66,6 +66,12 @@ export interface JobdeckOptions {
   /** An existing pool; jobdeck will not end it on close. */
   pool?: pg.Pool;
   /**
+   * A direct connection for `watchJob`'s LISTEN, when `connectionString` (or `pool`) goes through
+   * a transaction pooler such as PgBouncer, where LISTEN hears nothing (DATABASE_LISTEN_URL;
+   * docs/connections.md). The client's own pool then uses no named prepared statements.
+   */
+  listenConnectionString?: string;
+  /**
    * Internal webhook targets (CIDR ranges, addresses, host names) a job's `webhookUrl` may name;
    * default: JOBDECK_WEBHOOK_ALLOW_INTERNAL. The worker delivering the webhook checks again with
    * its own setting.
@@ -234,12 +240,13 @@ export function createJobdeck(options: JobdeckOptions): Jobdeck {
       connectionString:
         options.connectionString ?? (options.pool?.options.connectionString as string | undefined),
       main: options.pool,
+      listenConnectionString: options.listenConnectionString,
     },
   );
   const pool = connections.main;
   const db = createDb(pool);
   const getListener = () => {
-    if (!connections.connectionString)
+    if (!connections.connectionString && !options.listenConnectionString)
       throw new Error('watchJob needs createJobdeck({ connectionString })');
     return connections.listener;
   };

@@ -22,6 +22,11 @@ const schema = z.object({
     .trim()
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
     .optional(),
+  DATABASE_LISTEN_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
   JOBDECK_API_DATABASE_URL: z
     .string()
     .trim()
@@ -123,6 +128,12 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface Config {
   /** Connection string of an external PostgreSQL; unset means "use the embedded one". */
   databaseUrl: string | undefined;
+  /**
+   * A direct connection to the same database, for when DATABASE_URL goes through a transaction
+   * pooler such as PgBouncer (docs/connections.md, "Behind PgBouncer"): LISTEN and migrations use
+   * it. Unset, everything uses DATABASE_URL.
+   */
+  databaseListenUrl: string | undefined;
   /**
    * How the API's connections log in: as role jobdeck_api, set up by a DBA. Unset, the API logs
    * in as jobdeck_api with a password jobdeck derives and sets itself (docs/security.md).
@@ -271,9 +282,15 @@ export function loadConfig(
       `JOBDECK_RESCUE_AFTER_MS=${v.JOBDECK_RESCUE_AFTER_MS}: must be at least 3 × JOBDECK_HEARTBEAT_INTERVAL_MS (${3 * v.JOBDECK_HEARTBEAT_INTERVAL_MS}), or live workers would be rescued`,
     ]);
   }
+  if (v.DATABASE_LISTEN_URL !== undefined && v.DATABASE_URL === undefined) {
+    throw new ConfigError([
+      `DATABASE_LISTEN_URL=${JSON.stringify(shown(v.DATABASE_LISTEN_URL))}: is only for when DATABASE_URL leads to a connection pooler; set DATABASE_URL too, or unset DATABASE_LISTEN_URL`,
+    ]);
+  }
   const production = v.NODE_ENV === 'production';
   const config: Config = {
     databaseUrl: v.DATABASE_URL,
+    databaseListenUrl: v.DATABASE_LISTEN_URL,
     apiDatabaseUrl: v.JOBDECK_API_DATABASE_URL,
     dataDir: path.resolve(cwd, v.JOBDECK_DATA_DIR),
     tasksDir: path.resolve(cwd, v.JOBDECK_TASKS_DIR),

@@ -34,7 +34,10 @@ export async function withClient<T>(
       await pool.end();
     }
   }
-  const jobdeck = createJobdeck({ connectionString: database.url });
+  const jobdeck = createJobdeck({
+    connectionString: database.url,
+    ...(config.databaseListenUrl ? { listenConnectionString: config.databaseListenUrl } : {}),
+  });
   try {
     return await fn(jobdeck);
   } finally {

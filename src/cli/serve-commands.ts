@@ -1,7 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.ts';
-import type pg from 'pg';
 import { openConnections, type Connections } from '../db/connections.ts';
 import { openDatabase, redactUrl } from '../db/connect.ts';
 import { credentialsPath } from '../db/embedded.ts';
@@ -51,13 +50,14 @@ function isFolder(dir: string): boolean {
 }
 
 /**
- * Applies migrations and registers the task types (the only place a command does), on the
- * process's main pool; shared by every long-running command.
+ * Applies migrations (on the session pool: the main pool, or the direct connection behind a
+ * transaction pooler) and registers the task types on the main pool (the only place a command
+ * does); shared by every long-running command.
  */
-async function prepare(config: Config, pool: pg.Pool) {
-  const result = await migrate(pool);
+async function prepare(config: Config, connections: Connections) {
+  const result = await migrate(connections.session);
   const tasks = await loadTasks(config.tasksDir);
-  await registerTaskTypes(pool, tasks, config);
+  await registerTaskTypes(connections.main, tasks, config);
   return { applied: result.applied, sql: result.sql, tasks };
 }
 
@@ -65,9 +65,12 @@ async function prepare(config: Config, pool: pg.Pool) {
 export async function runMigrate(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config, logger);
-  const connections = openConnections({}, { connectionString: database.url, logger });
+  const connections = openConnections(
+    {},
+    { connectionString: database.url, listenConnectionString: config.databaseListenUrl, logger },
+  );
   try {
-    const { applied, sql, tasks } = await prepare(config, connections.main);
+    const { applied, sql, tasks } = await prepare(config, connections);
     const changes = [
       ...applied,
       ...(sql.length > 0 ? [`${sql.length} sql/ file${sql.length === 1 ? '' : 's'}`] : []),
@@ -111,7 +114,12 @@ export async function runStart(
       worker: options.worker ? { concurrency: config.concurrency } : undefined,
       server: options.server,
     },
-    { connectionString: database.url, apiConnectionString: config.apiDatabaseUrl, logger },
+    {
+      connectionString: database.url,
+      apiConnectionString: config.apiDatabaseUrl,
+      listenConnectionString: config.databaseListenUrl,
+      logger,
+    },
   );
   let worker: JobdeckWorker | null = null;
   let server: JobdeckServer | null = null;
@@ -170,7 +178,7 @@ export async function runStart(
       process.stdout.write(
         `PostgreSQL (${database.source}): ${redactUrl(database.url)} (password in ${path.relative(process.cwd(), credentialsPath(config.dataDir))})\n`,
       );
-    const { applied, sql, tasks } = await prepare(config, connections.main);
+    const { applied, sql, tasks } = await prepare(config, connections);
     if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
     if (sql.length > 0) {
       logger.info(`applied ${sql.length} sql/ file${sql.length === 1 ? '' : 's'}`);

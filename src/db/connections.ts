@@ -8,7 +8,12 @@ import {
   ownerPassword,
   readFallbackSecret,
 } from './api-login.ts';
-import { createPool, SAFE_SEARCH_PATH } from './pool.ts';
+import {
+  createListenSplitPool,
+  createPool,
+  SAFE_SEARCH_PATH,
+  type ListenSplitPool,
+} from './pool.ts';
 
 /**
  * What a process runs. It decides which connections the process opens and how many
@@ -119,6 +124,14 @@ export interface OpenConnectionsOptions {
    * Unset, the API logs in as jobdeck_api with a password jobdeck manages (src/db/api-login.ts).
    */
   apiConnectionString?: string | undefined;
+  /**
+   * A direct connection to PostgreSQL (`DATABASE_LISTEN_URL`), for when `connectionString` leads
+   * to a transaction pooler (docs/connections.md, "Behind PgBouncer"): the LISTEN connection,
+   * Graphile Worker's LISTEN client and migrations (which hold a session-level advisory lock)
+   * use it, and the pools on `connectionString` avoid what a transaction pooler cannot carry
+   * (named prepared statements, startup `options`). Unset, everything uses `connectionString`.
+   */
+  listenConnectionString?: string | undefined;
   /** An existing pool to use as the main pool (a client's caller's); never ended by `close()`. */
   main?: pg.Pool | undefined;
   /** Where the LISTEN connection reports losing its server. */
@@ -136,6 +149,8 @@ export class Connections {
   #main: pg.Pool | null;
   #graphileWorker: pg.Pool | null = null;
   #api: pg.Pool | null = null;
+  #direct: pg.Pool | null = null;
+  #graphileWorkerListen: pg.Pool | null = null;
   #listener: PgListener | null = null;
   #apiPassword: Promise<string> | null = null;
   #closing: Promise<void> | null = null;
@@ -151,13 +166,50 @@ export class Connections {
     return this.#options.connectionString;
   }
 
+  /** Whether `connectionString` leads to a transaction pooler (a direct URL was given beside it). */
+  get pooled(): boolean {
+    return Boolean(this.#options.listenConnectionString);
+  }
+
   get main(): pg.Pool {
     return (this.#main ??= this.#pool(this.plan.main));
   }
 
-  /** Graphile Worker's pool; only in a process that runs a worker. */
-  get graphileWorker(): pg.Pool {
-    return (this.#graphileWorker ??= this.#pool(this.#planned(this.plan.graphileWorker, 'worker')));
+  /**
+   * A pool for work that needs its session kept between transactions: migrations (their
+   * session-level advisory lock). The main pool, unless it goes through a transaction pooler;
+   * then a pool of its own on the direct connection, opened when first used.
+   */
+  get session(): pg.Pool {
+    const direct = this.#options.listenConnectionString;
+    if (!direct) return this.main;
+    if (this.#closing) throw new Error('the connections are closed');
+    return (this.#direct ??= createPool(direct, {
+      max: CONNECTION_SHARES.migrate,
+      applicationName: 'jobdeck-migrate',
+    }));
+  }
+
+  /**
+   * Graphile Worker's pool; only in a process that runs a worker. Behind a transaction pooler its
+   * one LISTEN client comes from the direct connection ({@link ListenSplitPool}).
+   */
+  get graphileWorker(): pg.Pool | ListenSplitPool {
+    if (this.#graphileWorker) return this.#graphileWorker;
+    const plan = this.#planned(this.plan.graphileWorker, 'worker');
+    const direct = this.#options.listenConnectionString;
+    if (!direct) return (this.#graphileWorker = this.#pool(plan));
+    if (this.#closing) throw new Error('the connections are closed');
+    // Two: Graphile Worker may ask for a new LISTEN client before the old one is back.
+    const listen = (this.#graphileWorkerListen = createPool(direct, {
+      max: 2,
+      applicationName: `${plan.applicationName}-listen`,
+    }));
+    return (this.#graphileWorker = createListenSplitPool(
+      this.#needConnectionString(),
+      { ...plan, pooled: true },
+      listen,
+    ));
   }
 
   /** The API's pool (logged in as jobdeck_api); only in a process that runs the server. */
@@ -171,7 +223,7 @@ export class Connections {
     if (this.#closing && !this.#listener) throw new Error('the connections are closed');
     const { logger } = this.#options;
     return (this.#listener ??= new PgListener(
-      this.#needConnectionString(),
+      this.#options.listenConnectionString ?? this.#needConnectionString(),
       logger ? { logger } : {},
     ));
   }
@@ -182,21 +234,25 @@ export class Connections {
       await this.#listener?.close();
       const own = [this.#graphileWorker, this.#api, this.#options.main ? null : this.#main];
       await Promise.allSettled(own.map((pool) => pool?.end()));
+      // After Graphile Worker's pool: its LISTEN client goes back to this one as it ends.
+      const direct = [this.#graphileWorkerListen, this.#direct];
+      await Promise.allSettled(direct.map((pool) => pool?.end()));
     })());
   }
 
   #pool(plan: PoolPlan): pg.Pool {
     if (this.#closing) throw new Error('the connections are closed');
-    return createPool(this.#needConnectionString(), plan);
+    return createPool(this.#needConnectionString(), { ...plan, pooled: this.pooled });
   }
 
   #makeApiPool(plan: PoolPlan): pg.Pool {
     if (this.#closing) throw new Error('the connections are closed');
     const explicit = this.#options.apiConnectionString;
-    if (explicit) return createPool(explicit, plan);
+    if (explicit) return createPool(explicit, { ...plan, pooled: this.pooled });
     const url = apiUserUrl(this.#needConnectionString());
     return createPool(url, {
       ...plan,
+      pooled: this.pooled,
       password: () => (this.#apiPassword ??= this.#ensureApiPassword(url)),
     });
   }

@@ -37,7 +37,7 @@ export interface JobdeckFastifyOptions {
   connectionString: string;
   /**
    * Settings, over jobdeck's defaults (see `resolveConfig`: no environment variable is read; pass
-   * `loadConfig()` to use them). The API reads `apiDatabaseUrl`, `production`, `graphiql`, `jwtSecret` and
+   * `loadConfig()` to use them). The API reads `apiDatabaseUrl`, `databaseListenUrl`, `production`, `graphiql`, `jwtSecret` and
    * `dataDir` (tokens without `identify`; exports are read from `<dataDir>/exports`),
    * `maxBodyBytes`, `graphqlMaxDepth`, `graphqlMaxFields`, `widgetCompletedTtlSeconds`,
    * `sseHeartbeatMs`, `sseMaxStreamsPerUser`, `metricsToken`, `metricsOrgLabel` and
@@ -91,6 +91,7 @@ export function makeJobdeckPlugin(
         {
           connectionString: options.connectionString,
           apiConnectionString: config.apiDatabaseUrl,
+          listenConnectionString: config.databaseListenUrl,
           logger,
         },
       );

@@ -2,14 +2,18 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
 import type { Config } from '../config.ts';
+import { ListenSplitPool } from '../db/pool.ts';
 import { makeWorkerLogger, type Logger } from '../logger.ts';
 
 const RETURN_JOBS_ERROR = 'Error occurred whilst returning jobs from local queue to database queue';
 
 /** Options of {@link GraphileSupervisor}. */
 export interface GraphileSupervisorOptions {
-  /** Graphile Worker's own pool. */
-  pgPool: pg.Pool;
+  /**
+   * Graphile Worker's own pool. A {@link ListenSplitPool} goes through a transaction pooler: Graphile
+   * Worker then uses no named prepared statements, and takes its LISTEN client from the direct pool.
+   */
+  pgPool: pg.Pool | ListenSplitPool;
   /** The main pool (owner's rights), to release the locks of a pool that died. */
   mainPool: pg.Pool;
   taskList: TaskList;
@@ -54,6 +58,10 @@ export class GraphileSupervisor {
     this.#events.on('pool:create', ({ workerPool }) => {
       this.#poolId = workerPool.id;
     });
+    const { pgPool } = options;
+    // Emitted just before Graphile Worker asks its pool for the client it LISTENs on.
+    if (pgPool instanceof ListenSplitPool)
+      this.#events.on('pool:listen:connecting', () => pgPool.divertNext());
   }
 
   /** The id Graphile Worker's current pool locks jobs with (the rescuer unlocks by it). */
@@ -98,6 +106,7 @@ export class GraphileSupervisor {
       logger: makeWorkerLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
       preset: {
         worker: {
+          preparedStatements: !(pgPool instanceof ListenSplitPool),
           ...(config.localQueueSize > 0 ? { localQueue: { size: config.localQueueSize } } : {}),
           completeJobBatchDelay: config.completeBatchDelayMs,
           failJobBatchDelay: config.completeBatchDelayMs,

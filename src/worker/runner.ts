@@ -37,7 +37,7 @@ export interface WorkerOptions {
       | 'rescueAfterMs'
       | 'orgConcurrency'
     > &
-    Partial<Pick<Config, 'queueConcurrency' | 'maxStepResultBytes'>>;
+    Partial<Pick<Config, 'queueConcurrency' | 'maxStepResultBytes' | 'databaseListenUrl'>>;
   /** Crontab text (Graphile Worker's format). Takes precedence over `crontabFile`. */
   crontab?: string;
   /** Path of a crontab file; a missing file means no schedules. */
@@ -91,7 +91,11 @@ export async function startWorker(options: WorkerOptions): Promise<JobdeckWorker
   const logger = options.logger ?? createLogger(options.config.logLevel, 'worker');
   const connections = openConnections(
     { worker: { concurrency: options.config.concurrency } },
-    { connectionString: options.connectionString, logger },
+    {
+      connectionString: options.connectionString,
+      listenConnectionString: options.config.databaseListenUrl,
+      logger,
+    },
   );
   return runWorker(
     { ...options, logger },

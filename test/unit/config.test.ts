@@ -62,6 +62,23 @@ describe('loadConfig()', () => {
     expect(resolveConfig({ host: '0.0.0.0' }).graphiql).toBe(false);
   });
 
+  it('takes DATABASE_LISTEN_URL beside DATABASE_URL only, naming it when wrong', () => {
+    const direct = 'postgres://owner:secret@db:5432/app';
+    expect(
+      loadConfig({
+        DATABASE_URL: 'postgres://owner:secret@bouncer:6432/app',
+        DATABASE_LISTEN_URL: direct,
+      }).databaseListenUrl,
+    ).toBe(direct);
+    expect(loadConfig({}).databaseListenUrl).toBeUndefined();
+    expect(() =>
+      loadConfig({ DATABASE_URL: direct, DATABASE_LISTEN_URL: 'mysql://db/app' }),
+    ).toThrow(/DATABASE_LISTEN_URL="mysql:\/\/db\/app": must start with postgres:\/\//);
+    expect(() => loadConfig({ DATABASE_LISTEN_URL: direct })).toThrow(
+      /DATABASE_LISTEN_URL="postgres:\/\/owner:\*\*\*@db:5432\/app": is only for when DATABASE_URL/,
+    );
+  });
+
   it('turns the local queue off with 0 and sizes it from concurrency with -1', () => {
     expect(loadConfig({ JOBDECK_LOCAL_QUEUE_SIZE: '0' }).localQueueSize).toBe(0);
     expect(loadConfig({ JOBDECK_CONCURRENCY: '7' }).localQueueSize).toBe(14);
