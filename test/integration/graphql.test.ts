@@ -64,6 +64,7 @@ describe('the GraphQL schema', () => {
         'cancelBatch',
         'cancelJob',
         'enqueueJob',
+        'enqueueJobGraph',
         'enqueueFromTemplate',
         'retryJob',
         'pauseQueue',
