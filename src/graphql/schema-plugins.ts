@@ -13,6 +13,7 @@ const EXPOSED_FUNCTIONS = new Set([
   'jobs_steps',
   'jobs_waiting_for',
   'enqueue_job',
+  'enqueue_job_graph',
   'enqueue_from_template',
   'cancel_job',
   'retry_job',

@@ -7,6 +7,7 @@ import './rest/schemas.ts';
 import './rest/pauses.ts';
 import './rest/batches.ts';
 import './rest/templates.ts';
+import './rest/graphs.ts';
 import { JOB_STATUSES } from '../jobs/states.ts';
 import { NOVUS_STATUSES } from './rest/novus-contract.ts';
 
@@ -293,6 +294,16 @@ export const OPERATIONS: Record<string, Record<string, Operation>> = {
         404: 'Error',
         413: 'Error',
       },
+    },
+  },
+  '/api/v2/job-graphs': {
+    post: {
+      summary: 'Enqueue jobs that depend on each other, in one call',
+      description:
+        'Jobs by a ref of your choosing; `dependsOn` names refs of this graph or ids of your existing jobs. A job is `waiting` until its dependencies have succeeded; `onDependencyFailure` (cancel, the default, or run) says what happens when one fails. All or none; cycles are refused; every error names the job’s ref. Needs jobs.create_jobs.',
+      tags: ['jobs'],
+      body: 'JobGraphBody',
+      responses: { 201: 'JobGraphCreated', 400: 'Error', 401: 'Error', 403: 'Error', 404: 'Error' },
     },
   },
   '/api/v1/cron/jobs': {

@@ -3,6 +3,7 @@ import { queryRows, type Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { translateDatabaseError } from './db-errors.ts';
 import { checkDependencyPolicy, specJson, type EnqueueSettings, type JobSpec } from './enqueue.ts';
+import type { DependencyFailurePolicy } from './states.ts';
 
 /** One job of {@link JobGraph}: a job spec whose `dependsOn` names refs of the graph or job ids. */
 export interface GraphJobSpec extends JobSpec {
@@ -80,13 +81,24 @@ export async function enqueueGraphOn(
     const type = (ref !== undefined ? jobs[ref]?.type : undefined) ?? '';
     throw translateDatabaseError(error, { type, hint: true }) ?? error;
   }
+  return jobsByRef(executor, rows);
+}
+
+/**
+ * The jobs a graph call made, by ref. A statement of its own: the rows the call inserted are not
+ * visible within the statement that called it.
+ */
+async function jobsByRef(
+  executor: Executor,
+  made: readonly { ref: string; id: string }[],
+): Promise<Record<string, Job>> {
   const read = await queryRows<Job>(
     executor,
     'select * from jobdeck.jobs where id = any($1::uuid[])',
-    [rows.map((row) => row.id)],
+    [made.map((row) => row.id)],
   );
   const byId = new Map(read.map((job) => [job.id, job]));
-  return Object.fromEntries(rows.map((row) => [row.ref, byId.get(row.id)!]));
+  return Object.fromEntries(made.map((row) => [row.ref, byId.get(row.id)!]));
 }
 
 /** The checked `dependsOn` of a graph job: strings, each a ref or (checked by SQL) a job id. */
@@ -121,4 +133,45 @@ export async function readParents(executor: Executor, jobId: string): Promise<Pa
       order by d.n`,
     [jobId],
   );
+}
+
+/** One job of {@link CallerJobGraph}: what an API caller may set (as `enqueueJob` over GraphQL). */
+export interface CallerGraphJobSpec {
+  type: string;
+  payload?: Record<string, unknown>;
+  priority?: number;
+  runAt?: string | Date;
+  maxAttempts?: number;
+  key?: string;
+  /** Refs of other jobs of the same graph, or ids of the caller's existing jobs. */
+  dependsOn?: readonly string[];
+  onDependencyFailure?: DependencyFailurePolicy;
+}
+
+/** A graph enqueued as the signed-in API caller ({@link enqueueGraphAsCaller}). */
+export interface CallerJobGraph {
+  jobs: Readonly<Record<string, CallerGraphJobSpec>>;
+}
+
+/**
+ * Enqueues a graph as the signed-in API caller (REST's `POST /api/v2/job-graphs`), through
+ * `jobdeck.enqueue_job_graph` on `executor`, the request's row-level-security connection: owner and
+ * organisation from the token, keys within the caller's own jobs, dependencies only on jobs the
+ * caller may see; all or none. Returns each ref's job.
+ */
+export async function enqueueGraphAsCaller(
+  executor: Executor,
+  graph: CallerJobGraph,
+): Promise<Record<string, Job>> {
+  const jobs = Object.entries(graph.jobs).map(([ref, spec]) => ({ ref, ...spec }));
+  try {
+    const made = await queryRows<{ ref: string; id: string }>(
+      executor,
+      'select * from jobdeck.enqueue_job_graph($1::jsonb)',
+      [JSON.stringify(jobs)],
+    );
+    return await jobsByRef(executor, made);
+  } catch (error) {
+    throw translateDatabaseError(error) ?? error;
+  }
 }

@@ -197,3 +197,138 @@ describe('REST POST /v1/jobs with dependsOn', () => {
     );
   });
 });
+
+const ENQUEUE_GRAPH = `mutation($jobs: JSON!) {
+  enqueueJobGraph(input: { jobs: $jobs }) { result { ref id } }
+}`;
+
+interface GraphEnqueued {
+  enqueueJobGraph: { result: { ref: string; id: string }[] } | null;
+}
+
+/** The caller's jobs by id: owner, organisation, status and dependencies, read as the owner. */
+async function rows(ids: string[]) {
+  const { rows: found } = await t.pool.query<{
+    id: string;
+    owner_id: string;
+    org_id: string;
+    status: string;
+    depends_on: string[] | null;
+  }>(
+    'select id, owner_id, org_id, status, depends_on from jobdeck.jobs where id = any($1::uuid[])',
+    [ids],
+  );
+  return new Map(found.map((row) => [row.id, row]));
+}
+
+describe('GraphQL enqueueJobGraph', () => {
+  it('enqueues a fan-out and fan-in graph as the caller, all waiting on their refs', async () => {
+    const graph = [
+      { ref: 'fetch', type: 'dep_step', payload: { n: 1 } },
+      { ref: 'left', type: 'dep_step', payload: { n: 2 }, dependsOn: ['fetch'] },
+      { ref: 'right', type: 'dep_step', payload: { n: 3 }, dependsOn: ['fetch'] },
+      {
+        ref: 'join',
+        type: 'dep_step',
+        payload: { n: 4 },
+        dependsOn: ['left', 'right'],
+        onDependencyFailure: 'run',
+      },
+    ];
+    const result = await gql<GraphEnqueued>(server, ENQUEUE_GRAPH, {
+      token: tokens.alice,
+      variables: { jobs: graph },
+    });
+    expect(result.errors).toBeUndefined();
+    const ids = Object.fromEntries(result.data!.enqueueJobGraph!.result.map((r) => [r.ref, r.id]));
+    expect(Object.keys(ids)).toEqual(['fetch', 'left', 'right', 'join']);
+    const found = await rows(Object.values(ids));
+    // Owner and organisation from the token, never from the call.
+    for (const id of Object.values(ids))
+      expect(found.get(id)).toMatchObject({ owner_id: 'alice', org_id: 'acme' });
+    expect(found.get(ids['fetch']!)!.status).toBe('queued');
+    expect(found.get(ids['left']!)).toMatchObject({
+      status: 'waiting',
+      depends_on: [ids['fetch']],
+    });
+    expect(found.get(ids['join']!)!.status).toBe('waiting');
+    expect([...found.get(ids['join']!)!.depends_on!].sort()).toEqual(
+      [ids['left'], ids['right']].sort(),
+    );
+  });
+
+  it('refuses a cycle, an owner field and another user’s job, naming the ref, and leaves nothing', async () => {
+    const before = (
+      await t.pool.query<{ n: number }>('select count(*)::int as n from jobdeck.jobs')
+    ).rows[0]!.n;
+    const cycle = await gql<GraphEnqueued>(server, ENQUEUE_GRAPH, {
+      token: tokens.alice,
+      variables: {
+        jobs: [
+          { ref: 'free', type: 'dep_step', payload: { n: 0 } },
+          { ref: 'a', type: 'dep_step', payload: { n: 1 }, dependsOn: ['b'] },
+          { ref: 'b', type: 'dep_step', payload: { n: 2 }, dependsOn: ['a'] },
+        ],
+      },
+    });
+    expect(cycle.errors?.[0]?.message).toContain('the dependencies of "a", "b" form a cycle');
+    const owner = await gql<GraphEnqueued>(server, ENQUEUE_GRAPH, {
+      token: tokens.alice,
+      variables: { jobs: [{ ref: 'x', type: 'dep_step', payload: { n: 1 }, ownerId: 'bob' }] },
+    });
+    expect(owner.errors?.[0]?.message).toContain('jobs.x: ownerId cannot be set through the API');
+    const bobs = await gql<Enqueued>(server, ENQUEUE, {
+      token: tokens.bob,
+      variables: { input: { type: 'dep_step', payload: { n: 1 } } },
+    });
+    const bobsId = bobs.data!.enqueueJob!.job.id;
+    const foreign = await gql<GraphEnqueued>(server, ENQUEUE_GRAPH, {
+      token: tokens.alice,
+      variables: {
+        jobs: [
+          { ref: 'mine', type: 'dep_step', payload: { n: 1 } },
+          { ref: 'theirs', type: 'dep_step', payload: { n: 2 }, dependsOn: ['mine', bobsId] },
+        ],
+      },
+    });
+    expect(foreign.errors?.[0]?.message).toContain(
+      `jobs.theirs: depends_on: job ${bobsId} not found`,
+    );
+    const after = (await t.pool.query<{ n: number }>('select count(*)::int as n from jobdeck.jobs'))
+      .rows[0]!.n;
+    expect(after).toBe(before + 1); // only bob's own job
+  });
+});
+
+describe('REST POST /api/v2/job-graphs', () => {
+  it('enqueues a graph by refs and answers each ref’s job; 400 naming the problem otherwise', async () => {
+    const created = await rest('POST', '/api/v2/job-graphs', tokens.alice, {
+      jobs: {
+        parse: { type: 'dep_step', payload: { n: 1 } },
+        load: { type: 'dep_step', payload: { n: 2 }, dependsOn: ['parse'] },
+      },
+    });
+    expect(created.status).toBe(201);
+    const jobs = created.body['jobs'] as Record<string, { jobId: string; status: string }>;
+    expect(jobs['parse']).toMatchObject({ type: 'dep_step', status: 'queued' });
+    expect(jobs['load']).toMatchObject({ type: 'dep_step', status: 'waiting' });
+    const found = await rows([jobs['load']!.jobId]);
+    expect(found.get(jobs['load']!.jobId)!.depends_on).toEqual([jobs['parse']!.jobId]);
+
+    const unknownRef = await rest('POST', '/api/v2/job-graphs', tokens.alice, {
+      jobs: { a: { type: 'dep_step', payload: { n: 1 }, dependsOn: ['nowhere'] } },
+    });
+    expect(unknownRef.status).toBe(400);
+    expect(JSON.stringify(unknownRef.body)).toContain(
+      'jobs.a: dependsOn \\"nowhere\\" is neither a ref of this call nor a job id',
+    );
+    const extra = await rest('POST', '/api/v2/job-graphs', tokens.alice, {
+      jobs: { a: { type: 'dep_step', ownerId: 'bob' } },
+    });
+    expect(extra.status).toBe(400);
+    expect(JSON.stringify(extra.body)).toContain('ownerId');
+    const empty = await rest('POST', '/api/v2/job-graphs', tokens.alice, { jobs: {} });
+    expect(empty.status).toBe(400);
+    expect(JSON.stringify(empty.body)).toContain('jobs needs at least one job');
+  });
+});

@@ -69,6 +69,7 @@ describe('the GraphQL schema', () => {
         'cancelBatch',
         'cancelJob',
         'enqueueJob',
+        'enqueueJobGraph',
         'enqueueFromTemplate',
         'retryJob',
         'deleteJob',

@@ -766,6 +766,36 @@ describe('the template routes (issue 21; docs/rest.md, "Job templates")', () => 
   });
 });
 
+describe('POST /api/v2/job-graphs (issue 21, dependencies)', () => {
+  it('enqueues jobs that depend on each other by ref, all or none', async () => {
+    const made = await call('POST', '/api/v2/job-graphs', {
+      body: {
+        jobs: {
+          quotes: { type: 'export_report', payload: REPORT, runAt: LATER().toISOString() },
+          mail: { type: 'export_report', payload: REPORT, dependsOn: ['quotes'] },
+        },
+      },
+    });
+    expect(made.status).toBe(201);
+    expect(made.body.jobs).toMatchObject({
+      quotes: { type: 'export_report', status: 'queued' },
+      mail: { type: 'export_report', status: 'waiting' },
+    });
+    const before = await countJobs();
+    const cycle = await call('POST', '/api/v2/job-graphs', {
+      body: {
+        jobs: {
+          a: { type: 'export_report', payload: REPORT, dependsOn: ['b'] },
+          b: { type: 'export_report', payload: REPORT, dependsOn: ['a'] },
+        },
+      },
+    });
+    expect(cycle).toMatchObject({ status: 400, body: { error: 'invalid_argument' } });
+    expect(cycle.body.message).toContain('form a cycle');
+    expect(await countJobs()).toBe(before);
+  });
+});
+
 describe('batches (GET /api/v2/batches/:id, POST …/cancel)', () => {
   it('shows a batch’s progress to its owner only, and cancels it as a whole', async () => {
     const batch = await jobdeck.enqueueBatch(

@@ -23,6 +23,7 @@ import { registerDatabizRoutes } from './databiz.ts';
 import { registerNovusRoutes } from './novus.ts';
 import { registerPauseRoutes } from './pauses.ts';
 import { registerTemplateRoutes } from './templates.ts';
+import { registerGraphRoutes } from './graphs.ts';
 
 export interface RestOptions {
   apiPool: pg.Pool;
@@ -153,6 +154,7 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
 
   // Issue 21: job templates, listed and enqueued from as the caller.
   registerTemplateRoutes(app, { scoped });
+  registerGraphRoutes(app, { scoped });
 
   // Seed 003, the OSINT monitor: its own module.
   registerOsintRoutes(app, { scoped, viewOf });
