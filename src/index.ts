@@ -22,6 +22,7 @@ export {
 export { TASK_CATEGORIES, DEFAULT_TASK_CATEGORY, type TaskCategory } from './jobs/categories.ts';
 export {
   enqueueJobOn,
+  type EnqueueArgs,
   enqueueJobsOn,
   type EnqueueOptions,
   type EnqueueSettings,

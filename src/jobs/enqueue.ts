@@ -302,15 +302,24 @@ export function isWebhookUrl(value: unknown): value is string {
 }
 
 /**
+ * What the `…On` enqueue functions take after the executor: the job type (or, for
+ * `enqueueFromTemplateOn`, the template's name), the payload, the enqueue's options, and the
+ * process's settings.
+ */
+export type EnqueueArgs = [
+  what: string,
+  payload?: unknown,
+  options?: EnqueueOptions,
+  settings?: EnqueueSettings,
+];
+
+/**
  * Enqueues one tracked job on `executor`. Given the caller's transaction (pg client or Kysely
  * transaction), the job exists iff that transaction commits.
  */
 export async function enqueueJobOn(
   executor: Executor,
-  type: string,
-  payload?: unknown,
-  options: EnqueueOptions = {},
-  settings: EnqueueSettings = {},
+  ...[type, payload, options = {}, settings = {}]: EnqueueArgs
 ): Promise<Job> {
   const [job] = await tracedEnqueue(String(type), 1, async (traceparent) => {
     const metadata = withTraceparent(options.metadata, traceparent);

@@ -3,7 +3,7 @@ import { queryRows, type Executor } from '../db/executor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { resolvePriority, type PriorityName } from './policy.ts';
 import { callSql, translateDatabaseError } from './db-errors.ts';
-import { specParams, type EnqueueOptions, type EnqueueSettings } from './enqueue.ts';
+import { specParams, type EnqueueArgs, type EnqueueSettings } from './enqueue.ts';
 import type { NotifyEvent } from './email-notification.ts';
 
 /**
@@ -200,10 +200,7 @@ export async function listTemplatesAsCaller(executor: Executor): Promise<PublicJ
  */
 export async function enqueueFromTemplateOn(
   executor: Executor,
-  name: string,
-  payload?: unknown,
-  options: EnqueueOptions = {},
-  settings: EnqueueSettings = {},
+  ...[name, payload, options = {}, settings = {}]: EnqueueArgs
 ): Promise<Job> {
   checkTemplateName(name);
   if (options.dependsOn !== undefined || options.onDependencyFailure !== undefined)

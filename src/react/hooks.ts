@@ -117,15 +117,22 @@ const cancelJob = (client: LiveClient, id: string) => client.cancelJob(id);
 const followBatch = (client: LiveClient, id: string) => client.followBatch(id);
 const cancelBatch = (client: LiveClient, id: string) => client.cancelBatch(id);
 
-/** What {@link useJob} returns. */
-export interface UseJobResult {
-  /** The job as last received; null until the first state arrives. */
-  job: LiveJob | null;
+/** What {@link useJob} and {@link useBatch} return besides the row itself. */
+export interface FollowedResult {
   status: LiveStatus;
   error: LiveError | null;
-  /** Cancels the job (needs a token that may: a scoped token minted with `allowCancel`). */
+  /**
+   * Cancels the job (a scoped token needs `allowCancel`), or the batch's unfinished jobs, then
+   * reads it again.
+   */
   cancel(): Promise<void>;
   refresh(): Promise<void>;
+}
+
+/** What {@link useJob} returns. */
+export interface UseJobResult extends FollowedResult {
+  /** The job as last received; null until the first state arrives. */
+  job: LiveJob | null;
 }
 
 /**
@@ -139,13 +146,9 @@ export function useJob(id: string | null, options?: LiveClientOptions): UseJobRe
 }
 
 /** What {@link useBatch} returns. */
-export interface UseBatchResult {
+export interface UseBatchResult extends FollowedResult {
+  /** The batch as last received; null until the first state arrives. */
   batch: LiveBatch | null;
-  status: LiveStatus;
-  error: LiveError | null;
-  /** Cancels the batch's unfinished jobs. */
-  cancel(): Promise<void>;
-  refresh(): Promise<void>;
 }
 
 /** Follows one batch's aggregate progress live; `status` is `done` once every job finished. */

@@ -15,6 +15,7 @@ export {
   type JobdeckProviderProps,
   type UseActiveJobsResult,
   type UseBackgroundJobsResult,
+  type FollowedResult,
   type UseBatchResult,
   type UseJobResult,
 } from './hooks.ts';

@@ -163,6 +163,7 @@ describe('functions planted in schema public (PostgreSQL 14 and older let every 
       'jobdeck_private.json_path(text, text)',
       'jobdeck_private.estimate_eta(timestamptz, integer, bigint)',
       'jobdeck_private.org_cap()',
+      'jobdeck.wait_reason(timestamptz, text)',
     ];
     const { rows } = await t.pool.query<{
       fn: string;
