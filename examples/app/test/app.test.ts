@@ -382,6 +382,33 @@ describe('the example application, with jobdeck installed from its tarball', () 
     ).toContain('jobdeck step count');
   });
 
+  it('runs a graph of jobs in dependency order: the summary waits for the checksum', async () => {
+    const { rows } = await owner.query<{ id: string }>(
+      'select id from uploads order by id limit 1',
+    );
+    const uploadId = Number(rows[0]!.id);
+    const graph = await jobdeck.enqueueGraph({
+      jobs: {
+        checksum: { type: 'checksum_upload', payload: { uploadId } },
+        summary: { type: 'summarize_upload', payload: { uploadId }, dependsOn: ['checksum'] },
+      },
+    });
+    // The dependant waits, with no Graphile Worker job, until its dependency has succeeded.
+    expect(graph['summary']!.status).toBe('waiting');
+    expect(graph['summary']!.depends_on).toEqual([graph['checksum']!.id]);
+    const [checksum, summary] = await waitFor(
+      async () => {
+        const both = await Promise.all([
+          jobdeck.getJob(graph['checksum']!.id),
+          jobdeck.getJob(graph['summary']!.id),
+        ]);
+        return both.every((job) => job.status === 'succeeded') && both;
+      },
+      { what: 'both jobs of the graph to succeed' },
+    );
+    expect(summary.started_at!.getTime()).toBeGreaterThanOrEqual(checksum.finished_at!.getTime());
+  });
+
   it('leaves no job behind when the upload is refused inside the transaction', async () => {
     const count = async () =>
       Number(
