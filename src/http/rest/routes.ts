@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database, Job } from '../../db/types.ts';
 import type { Identity } from '../../auth/identity.ts';
-import { withIdentity } from '../../auth/scoped.ts';
+import { withIdentity, withReadIdentity } from '../../auth/scoped.ts';
 import { cancelJobOn, retryJobOn } from '../../jobs/control.ts';
 import { enqueueJobAsCaller } from '../../jobs/enqueue.ts';
 import { findJob, findJobIdByDownloadUrl, getJob, listJobsByPage } from '../../jobs/repository.ts';
@@ -27,6 +27,11 @@ import { registerGraphRoutes } from './graphs.ts';
 
 export interface RestOptions {
   apiPool: pg.Pool;
+  /**
+   * Where GET routes read: the replica's API pool with JOBDECK_REPLICA_URL, else `apiPool`
+   * (docs/connections.md, "Read replicas").
+   */
+  readPool: pg.Pool;
   /** Mints the signed `downloadUrl` of exports and checks it on the download route. */
   links: DownloadLinks;
   /** Where export_report writes its files (`<data dir>/exports`). */
@@ -87,8 +92,16 @@ const paged = (query: z.output<typeof listQuery>, total: number) => ({
  * every query runs as the caller's database role.
  */
 export function registerRestRoutes(app: FastifyInstance, options: RestOptions): void {
-  const scoped = <T>(request: FastifyRequest, fn: (db: Kysely<Database>) => Promise<T>) =>
-    withIdentity(options.apiPool, requireIdentity(options.identityOf(request)), ({ db }) => fn(db));
+  // GET (and HEAD) routes only read: they go to the replica when there is one, and to the primary
+  // again for a row it has not replayed yet. Everything else writes, and answers from its own
+  // write, on the primary. A GET that wrote would fail there (a standby's transactions are
+  // read-only), not silently.
+  const scoped = <T>(request: FastifyRequest, fn: (db: Kysely<Database>) => Promise<T>) => {
+    const identity = requireIdentity(options.identityOf(request));
+    return request.method === 'GET' || request.method === 'HEAD'
+      ? withReadIdentity(options, identity, ({ db }) => fn(db))
+      : withIdentity(options.apiPool, identity, ({ db }) => fn(db));
+  };
   const viewOf = (request: FastifyRequest) =>
     jobViewFor(requireIdentity(options.identityOf(request)), options.links);
 
@@ -169,21 +182,25 @@ export function registerRestRoutes(app: FastifyInstance, options: RestOptions): 
     if (!isExportFile(file)) throw notFound;
     const url = `${EXPORTS_PATH}${file}`;
     const query = (request.query ?? {}) as Record<string, unknown>;
-    let owner: string | null;
+    // The job that may have it is read as the caller or the link's identity: not found, 404.
     if (query['sig'] !== undefined) {
       const params = parse(signedLinkQuery, query, 'download link');
       const checked = options.links.verify(file, params);
       if ('kind' in checked)
         throw new HttpError(checked.kind === 'expired' ? 410 : 403, checked.kind, checked.message);
-      owner = await withIdentity(options.apiPool, checked.identity, async ({ db }) => {
+      await withReadIdentity(options, checked.identity, async ({ db }) => {
         const job = await findJob(db, checked.jobId);
         const result = job?.result as Record<string, unknown> | null | undefined;
-        return job && result?.['downloadUrl'] === url ? job.id : null;
+        if (!(job && result?.['downloadUrl'] === url)) throw notFound;
+        return job.id;
       });
     } else {
-      owner = await scoped(request, (db) => findJobIdByDownloadUrl(db, url));
+      await scoped(request, async (db) => {
+        const id = await findJobIdByDownloadUrl(db, url);
+        if (!id) throw notFound; // inside: a job the replica has not replayed is read again
+        return id;
+      });
     }
-    if (!owner) throw notFound;
     let body: Buffer;
     try {
       body = await readFile(path.join(options.exportsDir, file));
