@@ -32,6 +32,11 @@ const schema = z.object({
     .trim()
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
     .optional(),
+  JOBDECK_REPLICA_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
   JOBDECK_DATA_DIR: z.string().trim().min(1).default('.jobdeck'),
   JOBDECK_TASKS_DIR: z.string().trim().min(1).default('tasks'),
   JOBDECK_CRONTAB: z.string().trim().min(1).default('crontab'),
@@ -139,6 +144,13 @@ export interface Config {
    * in as jobdeck_api with a password jobdeck derives and sets itself (docs/security.md).
    */
   apiDatabaseUrl: string | undefined;
+  /**
+   * A streaming (hot standby) replica of the database: the API's reads that need not see the
+   * caller's own writes at once (GraphQL queries, REST GET routes) run there, logged in as
+   * jobdeck_api as on the primary (docs/connections.md, "Read replicas"). Unset, every read
+   * runs on the primary.
+   */
+  replicaUrl: string | undefined;
   /** Folder for the embedded database and other local state. */
   dataDir: string;
   tasksDir: string;
@@ -287,11 +299,17 @@ export function loadConfig(
       `DATABASE_LISTEN_URL=${JSON.stringify(shown(v.DATABASE_LISTEN_URL))}: is only for when DATABASE_URL leads to a connection pooler; set DATABASE_URL too, or unset DATABASE_LISTEN_URL`,
     ]);
   }
+  if (v.JOBDECK_REPLICA_URL !== undefined && v.DATABASE_URL === undefined) {
+    throw new ConfigError([
+      `JOBDECK_REPLICA_URL=${JSON.stringify(shown(v.JOBDECK_REPLICA_URL))}: is a standby of the database DATABASE_URL names; set DATABASE_URL too (the embedded PostgreSQL has no replica), or unset JOBDECK_REPLICA_URL`,
+    ]);
+  }
   const production = v.NODE_ENV === 'production';
   const config: Config = {
     databaseUrl: v.DATABASE_URL,
     databaseListenUrl: v.DATABASE_LISTEN_URL,
     apiDatabaseUrl: v.JOBDECK_API_DATABASE_URL,
+    replicaUrl: v.JOBDECK_REPLICA_URL,
     dataDir: path.resolve(cwd, v.JOBDECK_DATA_DIR),
     tasksDir: path.resolve(cwd, v.JOBDECK_TASKS_DIR),
     crontabFile: path.resolve(cwd, v.JOBDECK_CRONTAB),

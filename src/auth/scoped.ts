@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/types.ts';
+import { BatchNotFoundError, JobNotFoundError } from '../errors.ts';
 import { pgSettingsFor, type Identity } from './identity.ts';
 
 /**
@@ -48,4 +49,35 @@ export async function withIdentity<T>(
   } finally {
     client.release(broken || undefined);
   }
+}
+
+/**
+ * As {@link withIdentity}, for a read that may be served a little behind: on `readPool` (the
+ * replica's API pool with `JOBDECK_REPLICA_URL`, else the API pool itself), and once more on
+ * `apiPool` when the replica does not have the row: a job or batch created a moment ago may not
+ * have been replayed there yet, and a caller who just made it must not be told it does not exist
+ * (docs/connections.md, "Read replicas"). A row the replica has is answered as the replica has
+ * it, up to its replication lag behind.
+ */
+export async function withReadIdentity<T>(
+  pools: { apiPool: pg.Pool; readPool: pg.Pool },
+  identity: Identity | null,
+  fn: (scope: { client: pg.PoolClient; db: Kysely<Database> }) => Promise<T>,
+): Promise<T> {
+  if (pools.readPool === pools.apiPool) return withIdentity(pools.apiPool, identity, fn);
+  try {
+    return await withIdentity(pools.readPool, identity, fn);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    return withIdentity(pools.apiPool, identity, fn);
+  }
+}
+
+/** A "not found" of jobdeck's (its classes, or an HTTP 404 a route threw). */
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof JobNotFoundError ||
+    error instanceof BatchNotFoundError ||
+    (error as { statusCode?: unknown } | null)?.statusCode === 404
+  );
 }

@@ -118,6 +118,7 @@ export async function runStart(
       connectionString: database.url,
       apiConnectionString: config.apiDatabaseUrl,
       listenConnectionString: config.databaseListenUrl,
+      replicaConnectionString: config.replicaUrl,
       logger,
     },
   );

@@ -132,6 +132,13 @@ export interface OpenConnectionsOptions {
    * (named prepared statements, startup `options`). Unset, everything uses `connectionString`.
    */
   listenConnectionString?: string | undefined;
+  /**
+   * A hot standby of the database (`JOBDECK_REPLICA_URL`): the API's reads that need not see the
+   * caller's own writes at once run there ({@link Connections.apiReads}), logged in as
+   * jobdeck_api the way the API pool logs in on the primary (a physical replica has the same
+   * roles and passwords). Only its host, port, database and TLS settings are used.
+   */
+  replicaConnectionString?: string | undefined;
   /** An existing pool to use as the main pool (a client's caller's); never ended by `close()`. */
   main?: pg.Pool | undefined;
   /** Where the LISTEN connection reports losing its server. */
@@ -149,6 +156,7 @@ export class Connections {
   #main: pg.Pool | null;
   #graphileWorker: pg.Pool | null = null;
   #api: pg.Pool | null = null;
+  #apiReplica: pg.Pool | null = null;
   #direct: pg.Pool | null = null;
   #graphileWorkerListen: pg.Pool | null = null;
   #listener: PgListener | null = null;
@@ -217,6 +225,23 @@ export class Connections {
     return (this.#api ??= this.#makeApiPool(this.#planned(this.plan.api, 'server')));
   }
 
+  /**
+   * Where the API reads what may be a little behind (GraphQL queries, REST GET routes): a pool
+   * on the replica, logged in as jobdeck_api, sized as the API pool, when `JOBDECK_REPLICA_URL`
+   * is set; the API pool otherwise. Never for LISTEN, writes, or reads that must see a write just
+   * made (docs/connections.md, "Read replicas").
+   */
+  get apiReads(): pg.Pool {
+    const replica = this.#options.replicaConnectionString;
+    if (!replica) return this.api;
+    if (this.#apiReplica) return this.#apiReplica;
+    const plan = this.#planned(this.plan.api, 'server');
+    return (this.#apiReplica = this.#makeApiPool(
+      { ...plan, applicationName: `${plan.applicationName}-replica` },
+      replica,
+    ));
+  }
+
   /** The process's one LISTEN connection. */
   get listener(): PgListener {
     if (!this.plan.listener) throw new Error('this process has no LISTEN connection planned');
@@ -232,7 +257,12 @@ export class Connections {
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
       await this.#listener?.close();
-      const own = [this.#graphileWorker, this.#api, this.#options.main ? null : this.#main];
+      const own = [
+        this.#graphileWorker,
+        this.#api,
+        this.#apiReplica,
+        this.#options.main ? null : this.#main,
+      ];
       await Promise.allSettled(own.map((pool) => pool?.end()));
       // After Graphile Worker's pool: its LISTEN client goes back to this one as it ends.
       const direct = [this.#graphileWorkerListen, this.#direct];
@@ -245,14 +275,22 @@ export class Connections {
     return createPool(this.#needConnectionString(), { ...plan, pooled: this.pooled });
   }
 
-  #makeApiPool(plan: PoolPlan): pg.Pool {
+  /**
+   * A pool logged in as jobdeck_api: on the primary, or at `at` (the replica) with the same user
+   * and password. The managed password is always set through the primary, which a replica
+   * cannot be written to and copies from.
+   */
+  #makeApiPool(plan: PoolPlan, at?: string): pg.Pool {
     if (this.#closing) throw new Error('the connections are closed');
+    // A deployment with a pooler before the primary likely has one before its replica too;
+    // what `pooled` leaves out (named statements, startup options) is safe to leave out anyway.
+    const pooled = this.pooled;
     const explicit = this.#options.apiConnectionString;
-    if (explicit) return createPool(explicit, { ...plan, pooled: this.pooled });
+    if (explicit) return createPool(at ? sameLoginAt(explicit, at) : explicit, { ...plan, pooled });
     const url = apiUserUrl(this.#needConnectionString());
-    return createPool(url, {
+    return createPool(at ? sameLoginAt(url, at) : url, {
       ...plan,
-      pooled: this.pooled,
+      pooled,
       password: () => (this.#apiPassword ??= this.#ensureApiPassword(url)),
     });
   }
@@ -281,6 +319,15 @@ export class Connections {
     if (!connectionString) throw new Error('jobdeck needs a connection string to connect');
     return connectionString;
   }
+}
+
+/** `login`'s user and password at the server and database `at` names (with `at`'s parameters). */
+function sameLoginAt(login: string, at: string): string {
+  const from = new URL(login);
+  const url = new URL(at);
+  url.username = from.username;
+  url.password = from.password;
+  return url.toString();
 }
 
 /** The connections of a process that runs `parts` (none is opened before it is used). */

@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import { makePgService } from 'postgraphile/adaptors/pg';
+import { withPgClientFromPgService } from 'postgraphile/@dataplan/pg';
+import { getOperationAST } from 'postgraphile/graphql';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
 import { PgAggregatesPreset } from '@graphile/pg-aggregates';
@@ -25,6 +27,11 @@ export interface GraphqlPresetOptions {
   config: Config;
   /** Connections that start as role jobdeck_api (see createPool's `role`). */
   apiPool: pg.Pool;
+  /**
+   * Where query operations run (the replica's API pool with JOBDECK_REPLICA_URL); mutations and
+   * subscriptions run on `apiPool`. Unset or the same pool: everything on `apiPool`.
+   */
+  readPool?: pg.Pool | undefined;
   /** Verifies bearer tokens; null when callers are identified otherwise (`knownIdentity`). */
   jwtSecret: string | null;
   changes: JobChangeHub;
@@ -61,6 +68,24 @@ function authorizationOf(requestContext: Partial<Grafast.RequestContext>): unkno
   return requestContext.http?.getHeader('authorization');
 }
 
+/**
+ * The `withPgClient` of query operations when they read elsewhere than mutations: a pg service
+ * of its own on `readPool`, never listed in `pgServices` (the schema is built, and subscriptions
+ * LISTEN, from the primary's), so only the operations handed this function run there.
+ */
+function replicaWithPgClient(
+  options: GraphqlPresetOptions,
+): Grafast.Context['withPgClient'] | null {
+  if (!options.readPool || options.readPool === options.apiPool) return null;
+  const service = makePgService({ pool: options.readPool, schemas: ['jobdeck'], pubsub: false });
+  return withPgClientFromPgService.bind(null, service) as Grafast.Context['withPgClient'];
+}
+
+/** 'query', 'mutation' or 'subscription': the operation a request runs (null if none matches). */
+function operationTypeOf(args: Grafast.ExecutionArgs): string | null {
+  return getOperationAST(args.document, args.operationName)?.operation ?? null;
+}
+
 /** Verifies the caller once per request (HTTP) or per subscription (websocket). */
 export async function identify(
   requestContext: Partial<Grafast.RequestContext>,
@@ -80,6 +105,7 @@ export async function identify(
 export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig.Preset {
   const { config } = options;
   const base = options.basePath ?? '';
+  const readsWithPgClient = replicaWithPgClient(options);
   return {
     extends: [PostGraphileAmberPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
     disablePlugins: ['NodePlugin'],
@@ -116,7 +142,7 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
     },
     grafast: {
       explain: false,
-      async context(requestContext) {
+      async context(requestContext, args) {
         const known = options.knownIdentity?.(requestContext);
         const identity =
           known !== undefined ? known : await identify(requestContext, options.jwtSecret);
@@ -125,6 +151,11 @@ export function makeGraphqlPreset(options: GraphqlPresetOptions): GraphileConfig
           jobdeckIdentity: identity,
           jobdeckChanges: options.changes,
           jobdeckBatchChanges: options.batchChanges,
+          // Replaces the primary's withPgClient PgContextPlugin has put there: this callback's
+          // result is assigned over the context after every middleware has run.
+          ...(readsWithPgClient && operationTypeOf(args) === 'query'
+            ? { withPgClient: readsWithPgClient }
+            : {}),
         };
       },
     },

@@ -37,7 +37,7 @@ export interface JobdeckFastifyOptions {
   connectionString: string;
   /**
    * Settings, over jobdeck's defaults (see `resolveConfig`: no environment variable is read; pass
-   * `loadConfig()` to use them). The API reads `apiDatabaseUrl`, `databaseListenUrl`, `production`, `graphiql`, `jwtSecret` and
+   * `loadConfig()` to use them). The API reads `apiDatabaseUrl`, `databaseListenUrl`, `replicaUrl`, `production`, `graphiql`, `jwtSecret` and
    * `dataDir` (tokens without `identify`; exports are read from `<dataDir>/exports`),
    * `maxBodyBytes`, `graphqlMaxDepth`, `graphqlMaxFields`, `widgetCompletedTtlSeconds`,
    * `sseHeartbeatMs`, `sseMaxStreamsPerUser`, `metricsToken`, `metricsOrgLabel` and
@@ -92,10 +92,14 @@ export function makeJobdeckPlugin(
           connectionString: options.connectionString,
           apiConnectionString: config.apiDatabaseUrl,
           listenConnectionString: config.databaseListenUrl,
+          replicaConnectionString: config.replicaUrl,
           logger,
         },
       );
     const { api: apiPool, main: ownerPool, listener } = connections;
+    // GraphQL queries and REST GET routes read here: the replica's API pool when
+    // JOBDECK_REPLICA_URL is set (docs/connections.md, "Read replicas").
+    const readPool = connections.apiReads;
     let pgl: ReturnType<typeof postgraphile> | null = null;
     const release = async () => {
       if (pgl) await Promise.resolve(pgl.release()).catch(() => {});
@@ -137,6 +141,7 @@ export function makeJobdeckPlugin(
         makeGraphqlPreset({
           config,
           apiPool,
+          readPool,
           jwtSecret,
           changes,
           batchChanges: new BatchChangeHub(listener, channels, createDb(ownerPool)),
@@ -157,6 +162,7 @@ export function makeJobdeckPlugin(
       });
       registerBatchRoutes(app, {
         apiPool,
+        readPool,
         identityOf: callers.signedInOf,
         listener,
         channels,
@@ -173,6 +179,7 @@ export function makeJobdeckPlugin(
       });
       registerRestRoutes(app, {
         apiPool,
+        readPool,
         links,
         identityOf: callers.signedInOf,
         widgetCompletedTtlSeconds: config.widgetCompletedTtlSeconds,

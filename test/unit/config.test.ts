@@ -79,6 +79,21 @@ describe('loadConfig()', () => {
     );
   });
 
+  it('takes JOBDECK_REPLICA_URL beside DATABASE_URL only, naming it when wrong', () => {
+    const primary = 'postgres://owner:secret@db:5432/app';
+    const replica = 'postgres://owner:secret@replica:5432/app';
+    expect(loadConfig({ DATABASE_URL: primary, JOBDECK_REPLICA_URL: replica }).replicaUrl).toBe(
+      replica,
+    );
+    expect(loadConfig({}).replicaUrl).toBeUndefined();
+    expect(() =>
+      loadConfig({ DATABASE_URL: primary, JOBDECK_REPLICA_URL: 'replica:5432/app' }),
+    ).toThrow(/JOBDECK_REPLICA_URL="replica:5432\/app": must start with postgres:\/\//);
+    expect(() => loadConfig({ JOBDECK_REPLICA_URL: replica })).toThrow(
+      /JOBDECK_REPLICA_URL="postgres:\/\/owner:\*\*\*@replica:5432\/app": is a standby of the database DATABASE_URL names/,
+    );
+  });
+
   it('turns the local queue off with 0 and sizes it from concurrency with -1', () => {
     expect(loadConfig({ JOBDECK_LOCAL_QUEUE_SIZE: '0' }).localQueueSize).toBe(0);
     expect(loadConfig({ JOBDECK_CONCURRENCY: '7' }).localQueueSize).toBe(14);

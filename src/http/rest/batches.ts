@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { Identity } from '../../auth/identity.ts';
-import { withIdentity } from '../../auth/scoped.ts';
+import type { Kysely } from 'kysely';
+import { withIdentity, withReadIdentity } from '../../auth/scoped.ts';
+import type { Database } from '../../db/types.ts';
 import { cancelBatchOn, findBatch, toBatch, type Batch } from '../../batches/batches.ts';
 import type { JobChannels } from '../../live/channels.ts';
 import type { PgListener } from '../../live/listener.ts';
@@ -39,6 +41,8 @@ export function batchBody(batch: Batch): BatchBody {
 
 export interface BatchRouteOptions {
   apiPool: pg.Pool;
+  /** Where `GET /api/v2/batches/:id` reads (the replica's API pool, or `apiPool`). */
+  readPool: pg.Pool;
   identityOf(request: FastifyRequest): Identity | null;
   /** The server's LISTEN connection and the database's channels (batch changes are NOTIFYed). */
   listener: PgListener;
@@ -66,11 +70,13 @@ export function registerBatchRoutes(app: FastifyInstance, options: BatchRouteOpt
   app.addHook('preClose', async () => {
     for (const end of open) end();
   });
+  const find = async ({ db }: { db: Kysely<Database> }, id: string) => {
+    const row = await findBatch(db, id);
+    return row && toBatch(row);
+  };
+  // The event stream's reads stay on the primary, with the notifications they answer.
   const read = async (identity: Identity, id: string) =>
-    withIdentity(options.apiPool, identity, async ({ db }) => {
-      const row = await findBatch(db, id);
-      return row && toBatch(row);
-    });
+    withIdentity(options.apiPool, identity, (scope) => find(scope, id));
   const target = async (request: FastifyRequest) => {
     const identity = requireIdentity(options.identityOf(request));
     const id = parse(batchIdParams, request.params, 'path').id.toLowerCase();
@@ -80,8 +86,11 @@ export function registerBatchRoutes(app: FastifyInstance, options: BatchRouteOpt
 
   app.get('/api/v2/batches/:id', async (request) => {
     const { identity, id } = await target(request);
-    const batch = await read(identity, id);
-    if (!batch) throw notFound(id);
+    const batch = await withReadIdentity(options, identity, async (scope) => {
+      const found = await find(scope, id);
+      if (!found) throw notFound(id); // inside: a batch the replica lacks is looked up again
+      return found;
+    });
     return batchBody(batch);
   });
 
