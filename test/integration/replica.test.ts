@@ -227,6 +227,18 @@ describe.skipIf(skipped !== null)('a server with JOBDECK_REPLICA_URL', () => {
       status: ((await response.json()) as { job?: { status: string } }).job?.status,
     };
   };
+  /** A job of alice's, enqueued on the primary (not due for an hour) and replayed on the standby. */
+  const enqueueReplicated = async () => {
+    const job = await jobdeck.enqueueJob('export_report', REPORT, {
+      ownerId: 'alice',
+      orgId: 'acme',
+      runAt: later(),
+    });
+    await waitFor(async () => (await onStandby(job.id)) === 'queued', {
+      what: 'the job on the standby',
+    });
+    return job;
+  };
   const pauseReplay = async () => {
     await standby.query('select pg_wal_replay_pause()');
     await waitFor(
@@ -238,14 +250,7 @@ describe.skipIf(skipped !== null)('a server with JOBDECK_REPLICA_URL', () => {
   };
 
   it('reads GraphQL queries and REST GET routes on the replica, as jobdeck_api', async () => {
-    const job = await jobdeck.enqueueJob('export_report', REPORT, {
-      ownerId: 'alice',
-      orgId: 'acme',
-      runAt: later(),
-    });
-    await waitFor(async () => (await onStandby(job.id)) === 'queued', {
-      what: 'the job on the standby',
-    });
+    const job = await enqueueReplicated();
     expect(await graphqlStatus(job.id)).toBe('queued');
     expect(await restStatus(job.id)).toEqual({ code: 200, status: 'queued' });
     // The reads' connections are the standby's, logged in as the API's role (not the owner).
@@ -256,14 +261,7 @@ describe.skipIf(skipped !== null)('a server with JOBDECK_REPLICA_URL', () => {
   });
 
   it('shows a lagging replica’s old rows to readers while mutations and subscriptions use the primary', async () => {
-    const job = await jobdeck.enqueueJob('export_report', REPORT, {
-      ownerId: 'alice',
-      orgId: 'acme',
-      runAt: later(),
-    });
-    await waitFor(async () => (await onStandby(job.id)) === 'queued', {
-      what: 'the job on the standby',
-    });
+    const job = await enqueueReplicated();
     await pauseReplay();
     const updates = await subscribe<{
       jobUpdated: { status: string; job: { status: string } | null };
