@@ -41,7 +41,7 @@ describe('live subscriptions', () => {
     const admin = await tokenFor('boss', 'acme', { role: 'admin' });
     const enqueued = await gql<{ enqueueJob: { job: { id: string } } }>(
       server,
-      `mutation { enqueueJob(input: { type: "import_file", payload: { filename: "people.csv", rows: 50, stepDelayMs: 30 },
+      `mutation { enqueueJob(input: { type: "import_file", payload: { filename: "people.csv", rows: 50, stepDelayMs: 60 },
          runAt: "2099-01-01T00:00:00Z" }) { job { id } } }`,
       { token: alice },
     );
