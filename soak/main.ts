@@ -42,6 +42,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { apiUserUrl, ensureApiLogin, managedApiPassword } from '../src/db/api-login.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createDb } from '../src/db/pool.ts';
 import { signToken } from '../src/auth/tokens.ts';
@@ -154,6 +155,10 @@ async function run(): Promise<number> {
   ).rows[0]!.v;
 
   if (SETTINGS.pgbouncer) {
+    // jobdeck_api's password first, as a release step would: PgBouncer answers every login with
+    // the last refusal for server_login_retry, so a server that set it through PgBouncer while
+    // logging in could be refused (docs/connections.md, "The API's login").
+    await ensureApiLogin(soakPool, apiUserUrl(db.url), managedApiPassword(db.url));
     // Room for every pool of every process (docs/connections.md, "Pool sizes").
     bouncer = await startPgBouncer(db.url, { poolSize: 20, maxClients: 1000 });
     say(`PgBouncer (transaction mode) at ${new URL(bouncer.url).host}`);

@@ -52,7 +52,12 @@ export function processFigures(input: {
   streams: readonly StreamReport[];
   runSeconds: number;
 }): ProcessFigures[] {
-  return input.processes.map((p) => {
+  // Workers, then servers, each in number order (the fleet lists them as they became ready).
+  const order = (p: JobdeckProcess) => `${p.kind === 'worker' ? 0 : 1}${p.name}`;
+  const sorted = [...input.processes].sort((a, b) =>
+    order(a).localeCompare(order(b), 'en', { numeric: true }),
+  );
+  return sorted.map((p) => {
     const common = {
       name: p.name,
       kind: p.kind,
