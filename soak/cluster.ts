@@ -20,10 +20,16 @@ export interface SoakCluster {
 
 const DATABASE = 'soak';
 /** 3 workers (concurrency + 11 connections each), 2 servers, the soak's own pools, headroom. */
-const SETTINGS = { max_connections: 300 };
+const MAX_CONNECTIONS = 300;
 
-/** Creates the cluster in a fresh temporary folder and starts it. */
-export async function startSoakCluster(): Promise<SoakCluster> {
+/**
+ * Creates the cluster in a fresh temporary folder and starts it; `maxConnections` for a bigger
+ * fleet than the default (soak/shape.ts).
+ */
+export async function startSoakCluster(
+  options: { maxConnections?: number } = {},
+): Promise<SoakCluster> {
+  const SETTINGS = { max_connections: Math.max(MAX_CONNECTIONS, options.maxConnections ?? 0) };
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jobdeck-soak-'));
   // As root, PostgreSQL runs as another OS user, which must be able to enter the folder.
   await chmod(dataDir, 0o755);

@@ -3,6 +3,7 @@ import type { SoakCluster } from './cluster.ts';
 import { killHard, type JobdeckProcess } from './processes.ts';
 import {
   rescueProgress,
+  stillWaiting,
   countNewSucceeded,
   leftBehind,
   terminateListeners,
@@ -40,6 +41,8 @@ export interface KillResult {
    * Includes the wait behind the queued backlog once released.
    */
   rescue_seconds: number | null;
+  /** When `rescue_seconds` is null: those jobs as they stood at the deadline, for a bug report. */
+  still_waiting?: Record<string, unknown>[];
 }
 
 /**
@@ -91,6 +94,8 @@ export async function killBusiestWorker(
     }
     await sleep(100);
   }
+  if (result.rescue_seconds === null)
+    result.still_waiting = await stillWaiting(pool, left.running, row!.id, new Date(killedAt));
   return result;
 }
 

@@ -37,6 +37,16 @@ export class Ledger {
   graphql = 0;
   apiErrors = 0;
   lastApiError = '';
+  /** Per server URL: API enqueues acknowledged and failed. */
+  readonly byServer = new Map<string, { enqueued: number; errors: number }>();
+
+  /** Counts one API enqueue through `server`. */
+  countApi(server: string, ok: boolean): void {
+    const figures = this.byServer.get(server) ?? { enqueued: 0, errors: 0 };
+    if (ok) figures.enqueued += 1;
+    else figures.errors += 1;
+    this.byServer.set(server, figures);
+  }
 
   /** The last soak number handed out. */
   get lastSeq(): number {
@@ -144,7 +154,7 @@ export interface ApiOptions {
 
 /**
  * A trickle of single enqueues through the servers, alternating REST `POST /v1/jobs` and GraphQL
- * `enqueueJob` and the two servers. The jobs belong to the token's user, so the open streams see
+ * `enqueueJob` and the servers. The jobs belong to the token's user, so the open streams see
  * their changes. A call that fails is not retried (a new job goes next).
  */
 export async function runApiEnqueue(ledger: Ledger, options: ApiOptions): Promise<void> {
@@ -187,7 +197,9 @@ export async function runApiEnqueue(ledger: Ledger, options: ApiOptions): Promis
         ledger.rest += 1;
       }
       ledger.committed.push(seq);
+      ledger.countApi(server, true);
     } catch (error) {
+      ledger.countApi(server, false);
       ledger.apiErrors += 1;
       ledger.lastApiError = (error as Error).message.slice(0, 300);
       ledger.unacknowledged.push(seq);

@@ -4,13 +4,16 @@
  * 1. Starts its own embedded PostgreSQL in a temporary folder (on a fixed port, so it can be
  *    restarted in place), migrates it, and registers the soak task types (soak/tasks/: instant,
  *    progress, flaky, side_effect).
- * 2. Runs 3 `jobdeck worker` and 2 `jobdeck serve` child processes (fast rescue settings:
- *    heartbeat 500 ms, rescue after 5 s), and keeps a `/v1/jobs/events` SSE stream and a graphql-ws
+ * 2. Runs 3 `jobdeck worker` and 2 `jobdeck serve` child processes (`-- --workers N --servers M`;
+ *    fast rescue settings: heartbeat 500 ms, rescue after 5 s), server-1 and worker-1 with
+ *    DATABASE_URL through a PgBouncer in transaction mode that it starts (DATABASE_LISTEN_URL
+ *    straight to PostgreSQL; `-- --no-pgbouncer`: all direct), and keeps a `/v1/jobs/events` SSE stream and a graphql-ws
  *    `myJobsChanged` subscription open on each server for the whole run. Like a process
  *    supervisor, it replaces a child that exits on its own (and counts that as a problem).
  * 3. Enqueues 100,000 jobs (`-- --quick`: 10,000) with the bulk TypeScript API, paced and with a
  *    bounded backlog, plus a trickle of single jobs through the servers (REST `POST /v1/jobs` and
- *    GraphQL `enqueueJob`, alternating) owned by the streams' user, so the streams see changes.
+ *    GraphQL `enqueueJob`, alternating, over every server) owned by the streams' user, so the
+ *    streams see changes.
  * 4. Injects three faults, one after another, as the bulk enqueue passes 20 %, 45 % and 70 %:
  *    kill -9 of the worker with the most running jobs (replaced by a fresh one once its jobs
  *    were rescued), pg_terminate_backend on every LISTEN connection, and a stop/start of
@@ -19,7 +22,8 @@
  *    finished, in the state its type should end in; counts duplicate side effects (the cost of
  *    at-least-once), re-runs, reconnect notices and how the streams came through each fault.
  *
- * Prints a table, writes soak/results/latest.json (children's logs in soak/results/logs/), and
+ * Prints a table (jobs/s, lost, and per process: its route, jobs finished or API enqueues and
+ * stream events), writes soak/results/latest.json (children's logs in soak/results/logs/), and
  * exits 1 on any lost or stuck job or other broken guarantee. Child processes and the database
  * are always cleaned up, also on errors and Ctrl-C. Not part of `npm test`: it takes minutes.
  *
@@ -38,6 +42,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { apiUserUrl, ensureApiLogin, managedApiPassword } from '../src/db/api-login.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createDb } from '../src/db/pool.ts';
 import { signToken } from '../src/auth/tokens.ts';
@@ -56,6 +61,14 @@ import {
   type RestartResult,
 } from './faults.ts';
 import { Fleet } from './fleet.ts';
+import {
+  finishedByWorkerPid,
+  printProcessFigures,
+  processFigures,
+  type Route,
+} from './per-process.ts';
+import { startPgBouncer, type PgBouncer } from './pgbouncer.ts';
+import { maxConnectionsFor, throughPgBouncer } from './shape.ts';
 import { Ledger, runApiEnqueue, runBulkEnqueue } from './load.ts';
 import { createSoakPool, createSoakSchema, verify } from './queries.ts';
 import {
@@ -89,6 +102,7 @@ const say = (what: string) =>
 let cluster: SoakCluster | null = null;
 let pool: pg.Pool | null = null;
 let fleet: Fleet | null = null;
+let bouncer: PgBouncer | null = null;
 const streams: Stream[] = [];
 let stopping = false;
 let cleaned: Promise<void> | null = null;
@@ -98,6 +112,7 @@ function cleanUp(): Promise<void> {
   return (cleaned ??= (async () => {
     await Promise.all(streams.map((s) => s.close().catch(() => {})));
     await fleet?.stop(10_000);
+    await bouncer?.stop().catch(() => {});
     await pool?.end().catch(() => {});
     await cluster
       ?.destroy()
@@ -123,7 +138,9 @@ async function run(): Promise<number> {
   await mkdir(LOGS_DIR, { recursive: true });
 
   say('starting embedded PostgreSQL');
-  cluster = await startSoakCluster();
+  cluster = await startSoakCluster({
+    maxConnections: maxConnectionsFor(SETTINGS, SETTINGS.concurrency),
+  });
   const db = cluster;
   pool = createSoakPool(db.url);
   const soakPool = pool;
@@ -136,6 +153,26 @@ async function run(): Promise<number> {
   const pgVersion = (
     await soakPool.query<{ v: string }>("select current_setting('server_version') as v")
   ).rows[0]!.v;
+
+  if (SETTINGS.pgbouncer) {
+    // jobdeck_api's password first, as a release step would: PgBouncer answers every login with
+    // the last refusal for server_login_retry, so a server that set it through PgBouncer while
+    // logging in could be refused (docs/connections.md, "The API's login").
+    await ensureApiLogin(soakPool, apiUserUrl(db.url), managedApiPassword(db.url));
+    // Room for every pool of every process (docs/connections.md, "Pool sizes").
+    bouncer = await startPgBouncer(db.url, { poolSize: 20, maxClients: 1000 });
+    say(`PgBouncer (transaction mode) at ${new URL(bouncer.url).host}`);
+  }
+  const pooler = bouncer;
+  const routes = new Map<string, Route>();
+  /** A process's route: DATABASE_URL through PgBouncer, the LISTEN connections direct. */
+  const routed = (name: string, extra: Record<string, string> = {}) => {
+    const via: Route = pooler && throughPgBouncer(SETTINGS, name) ? 'pgbouncer' : 'direct';
+    routes.set(name, via);
+    return via === 'pgbouncer'
+      ? { ...extra, DATABASE_URL: pooler!.url, DATABASE_LISTEN_URL: db.url }
+      : extra;
+  };
 
   const secret = randomBytes(32).toString('base64url');
   fleet = new Fleet({
@@ -163,12 +200,17 @@ async function run(): Promise<number> {
   const ports = await Promise.all(Array.from({ length: SETTINGS.servers }, () => freePort()));
   await Promise.all([
     ...Array.from({ length: SETTINGS.workers }, (_, i) =>
-      processes.start(`worker-${i + 1}`, 'worker'),
+      processes.start(`worker-${i + 1}`, 'worker', routed(`worker-${i + 1}`)),
     ),
     ...ports.map((port, i) =>
-      processes.start(`server-${i + 1}`, 'serve', { JOBDECK_PORT: String(port) }),
+      processes.start(
+        `server-${i + 1}`,
+        'serve',
+        routed(`server-${i + 1}`, { JOBDECK_PORT: String(port) }),
+      ),
     ),
   ]);
+  const bouncerClientsAtStart = pooler ? (await pooler.clients()).length : null;
   const servers = ports.map((port) => `http://127.0.0.1:${port}`);
   const token = await signToken({ ...WATCHER, ttlSeconds: 6 * 3600 }, secret);
   for (const [i, server] of servers.entries()) {
@@ -219,7 +261,17 @@ async function run(): Promise<number> {
   say(
     `  ${kill.worker}: ${kill.running_jobs} running, ${kill.locked_jobs} locked; released by the rescue after ${kill.released_seconds ?? 'never'} s, all running again or done after ${kill.rescue_seconds ?? 'never'} s; starting a replacement`,
   );
-  await processes.start(`worker-${SETTINGS.workers + 1}`, 'worker');
+  // The replacement takes the killed worker's route, so a PgBouncer worker stays in the run.
+  const replacement = `worker-${SETTINGS.workers + 1}`;
+  const killedVia = routes.get(kill.worker) ?? 'direct';
+  routes.set(replacement, killedVia);
+  await processes.start(
+    replacement,
+    'worker',
+    killedVia === 'pgbouncer' && pooler
+      ? { DATABASE_URL: pooler.url, DATABASE_LISTEN_URL: db.url }
+      : {},
+  );
 
   await reached(SETTINGS.fault_points.terminate_listeners);
   say('fault 2: pg_terminate_backend on every LISTEN connection');
@@ -262,6 +314,7 @@ async function run(): Promise<number> {
   await backlog.stop();
   await sleep(500); // the streams take in the last changes
 
+  const bouncerTransactions = pooler ? await pooler.transactions() : null;
   say('checking every job');
   const checks = await verify(soakPool, ledger.committed, ledger.unacknowledged);
   const verifiedAt = Date.now();
@@ -282,6 +335,16 @@ async function run(): Promise<number> {
     windows,
     rescueAfterMs: SETTINGS.rescue_after_ms,
   });
+  const runSeconds = (finishedAt - setupDone) / 1000;
+  const serverNames = new Map(servers.map((url, i) => [url, `server-${i + 1}`]));
+  const perProcess = processFigures({
+    processes: processes.processes,
+    routes,
+    finishedByPid: await finishedByWorkerPid(soakPool),
+    api: new Map([...ledger.byServer].map(([url, n]) => [serverNames.get(url) ?? url, n])),
+    streams: streamFigures,
+    runSeconds,
+  });
   const { expected, succeeded, failed_expected, duplicate_side_effects, ...rest } = checks;
   const results: SoakResults = {
     jobs: expected,
@@ -300,12 +363,15 @@ async function run(): Promise<number> {
     faults: { kill_worker: kill, terminate_listeners: listeners, restart_postgres: restart },
     streams: streamFigures,
     replacements: processes.replacements,
-    processes: processes.processes.map((p) => ({
-      name: p.name,
-      pid: p.pid,
-      exit: p.exit ? (p.exit.signal ?? `code ${p.exit.code}`) : null,
-      expected_exit: p.expectedExit,
-    })),
+    processes: perProcess,
+    pgbouncer: pooler
+      ? {
+          pool_mode: 'transaction',
+          through_it: perProcess.filter((p) => p.via === 'pgbouncer').map((p) => p.name),
+          clients_at_start: bouncerClientsAtStart,
+          transactions: bouncerTransactions,
+        }
+      : null,
     durations_s: {
       setup: round((setupDone - started) / 1000),
       enqueue: round((enqueueDone - setupDone) / 1000),
@@ -313,11 +379,16 @@ async function run(): Promise<number> {
       verify: round((verifiedAt - finishedAt) / 1000),
       total_before_cleanup: round((Date.now() - started) / 1000),
     },
-    throughput_jobs_per_sec: Math.round(expected / ((finishedAt - setupDone) / 1000)),
+    throughput_jobs_per_sec: Math.round(expected / runSeconds),
     settings: { ...SETTINGS, run_at: new Date(started).toISOString(), database: 'embedded' },
     machine: machineInfo(pgVersion),
   };
   printResults(results);
+  printProcessFigures(perProcess);
+  if (results.pgbouncer)
+    console.log(
+      `through PgBouncer: ${results.pgbouncer.through_it.join(', ')}; ${results.pgbouncer.transactions} transactions passed on`,
+    );
   await mkdir(RESULTS_DIR, { recursive: true });
   await writeFile(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   say('wrote soak/results/latest.json');

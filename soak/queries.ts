@@ -108,6 +108,28 @@ export async function rescueProgress(
   return rows[0]!;
 }
 
+/** The jobs {@link rescueProgress} counts as `waiting`, with their Graphile Worker job. */
+export async function stillWaiting(
+  pool: pg.Pool,
+  ids: string[],
+  workerId: string,
+  killedAt: Date,
+): Promise<Record<string, unknown>[]> {
+  const { rows } = await pool.query<Record<string, unknown>>(
+    `select j.id, j.type, j.status, j.attempts, j.worker_id, j.run_at, j.gw_job_id, j.updated_at,
+            (select to_jsonb(g) from (select g.id, g.locked_by, g.locked_at, g.run_at, g.attempts
+                                        from graphile_worker.jobs g where g.id = j.gw_job_id) g) as gw_job
+       from jobdeck.jobs j
+      where j.id = any($1::uuid[])
+        and not (j.status in ('succeeded', 'failed', 'cancelled') and j.finished_at <= $3)
+        and not (j.status in ('running', 'succeeded', 'failed', 'cancelled')
+                 and j.worker_id is distinct from $2)
+      limit 10`,
+    [ids, workerId, killedAt],
+  );
+  return rows;
+}
+
 /** Cuts every LISTEN connection: jobdeck's listeners and Graphile Worker's. */
 export async function terminateListeners(
   pool: pg.Pool,

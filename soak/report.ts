@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { KillResult, ListenerResult, RestartResult } from './faults.ts';
 import { round } from './faults.ts';
 import type { Ledger } from './load.ts';
+import type { ProcessFigures } from './per-process.ts';
 import type { Verification } from './queries.ts';
 import type { StreamStats } from './streams.ts';
 
@@ -84,7 +85,14 @@ export interface SoakResults {
   };
   streams: StreamReport[];
   replacements: { name: string; exit: string; at: string; replaced_by: string }[];
-  processes: { name: string; pid: number; exit: string | null; expected_exit: boolean }[];
+  processes: ProcessFigures[];
+  /** The PgBouncer the soak ran (null with `--no-pgbouncer`). */
+  pgbouncer: {
+    pool_mode: 'transaction';
+    through_it: string[];
+    clients_at_start: number | null;
+    transactions: number | null;
+  } | null;
   durations_s: Record<string, number>;
   throughput_jobs_per_sec: number;
   settings: Record<string, unknown>;

@@ -1,11 +1,17 @@
 import { parseArgs } from 'node:util';
+import { havePgBouncer, PGBOUNCER } from './pgbouncer.ts';
+import { parseFleetShape, SHAPE_DEFAULTS, SHAPE_LIMITS } from './shape.ts';
 
 const HELP = `npm run soak -- [options]
 
   (none)        the fault soak: 100,000 jobs on 3 workers and 2 servers, with a kill -9, cut
-                LISTEN connections and a PostgreSQL restart (soak/results/latest.json)
+                LISTEN connections and a PostgreSQL restart (soak/results/latest.json);
+                server-1 and worker-1 connect through a PgBouncer (transaction mode) it starts
   --quick       a shorter run of whichever scenario is chosen
   --jobs N      how many jobs (N >= 100; the default depends on the scenario)
+  --workers N   fault soak: N worker processes (${SHAPE_LIMITS.workers.min}-${SHAPE_LIMITS.workers.max}; default ${SHAPE_DEFAULTS.workers})
+  --servers M   fault soak: M API servers (${SHAPE_LIMITS.servers.min}-${SHAPE_LIMITS.servers.max}; default ${SHAPE_DEFAULTS.servers})
+  --no-pgbouncer  fault soak: every process straight to PostgreSQL (no PgBouncer needed)
   --flow        the flow-control scenario instead (soak/flow/; soak/results/flow-latest.json)
   --fifo        with --flow: the tenants first-in first-out, for comparison
   --steps       the durable-steps scenario instead (soak/steps/: multi-step jobs that sleep and
@@ -23,9 +29,13 @@ function parseFlags() {
         flow: { type: 'boolean' },
         fifo: { type: 'boolean' },
         steps: { type: 'boolean' },
+        workers: { type: 'string' },
+        servers: { type: 'string' },
+        pgbouncer: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
+      allowNegative: true,
     }).values;
   } catch (error) {
     // parseArgs names the flag; no stack for a typo.
@@ -45,6 +55,18 @@ const fail = (message: string): never => {
 };
 if (values.flow && values.steps) fail('--flow and --steps are separate scenarios: choose one');
 if (values.fifo && !values.flow) fail('--fifo only applies to --flow');
+const fleetFlags = values.workers ?? values.servers ?? values.pgbouncer;
+if (fleetFlags !== undefined && (values.flow || values.steps))
+  fail('--workers, --servers and --no-pgbouncer apply to the fault soak, not to --flow or --steps');
+const shape = (() => {
+  try {
+    return parseFleetShape(values);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+})();
+if (shape.pgbouncer && !values.flow && !values.steps && !havePgBouncer)
+  fail(`no PgBouncer at ${PGBOUNCER}: install it (apt install pgbouncer) or pass --no-pgbouncer`);
 const quick = values.quick ?? false;
 const jobs = values.jobs ? Number(values.jobs) : quick ? 10_000 : 100_000;
 if (!Number.isInteger(jobs) || jobs < 100) fail('--jobs must be a whole number >= 100');
@@ -61,8 +83,12 @@ export const SETTINGS = {
   jobs,
   /** With `--steps`: how many multi-step jobs (`--jobs N` when given). */
   steps_jobs: values.jobs ? jobs : quick ? 150 : 1000,
-  workers: 3,
-  servers: 2,
+  /** `--workers N`: worker processes (one more replaces the one killed). */
+  workers: shape.workers,
+  /** `--servers M`: API servers; the REST/GraphQL trickle and the streams use each of them. */
+  servers: shape.servers,
+  /** Unless `--no-pgbouncer`: server-1 and worker-1 connect through a PgBouncer the soak starts. */
+  pgbouncer: shape.pgbouncer,
   concurrency: 25,
   heartbeat_interval_ms: 500,
   rescue_after_ms: 5000,
