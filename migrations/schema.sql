@@ -3002,13 +3002,14 @@ begin
                     where s.job_id = j.id and s.kind = 'wait' and s.completed_at is null);
   end if;
 
-  -- The next attempt of each requeued job gets a Graphile job of its own.
+  -- The next attempt of each requeued job gets a Graphile job of its own, one notch more urgent
+  -- (jobdeck_private.requeued_priority: a backlog's fair turns cannot starve it).
   if exists (select 1 from jsonb_to_recordset(v_done) as f(id uuid, status text) where f.status in ('retrying', 'queued')) then
     with gw as (
       select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
         from graphile_worker.add_jobs(array(
           select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null,
-                     j.priority, null)::graphile_worker.job_spec
+                     jobdeck_private.requeued_priority(j.priority), null)::graphile_worker.job_spec
             from jobdeck.jobs j
             join jsonb_to_recordset(v_done) as f(id uuid, status text)
               on f.id = j.id and f.status in ('retrying', 'queued'))) g
@@ -3851,6 +3852,16 @@ end;
 $function$;
 -- privileges on function jobdeck_private.requeue_orphans(items jsonb): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.requeued_priority(priority integer)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select greatest(priority - 1, -32768)
+$function$;
+-- privileges on function jobdeck_private.requeued_priority(priority integer): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.rescue_workers(stale_after interval, rescuer text)
  RETURNS TABLE(id uuid, status text, worker_id text)
  LANGUAGE plpgsql
@@ -3918,8 +3929,8 @@ begin
   with gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null, j.priority,
-                   null)::graphile_worker.job_spec
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null,
+                   jobdeck_private.requeued_priority(j.priority), null)::graphile_worker.job_spec
           from jobdeck.jobs j
           join jsonb_to_recordset(v_done) as r(id uuid, status text) on r.id = j.id and r.status = 'retrying')) g
   )
@@ -4387,7 +4398,7 @@ begin
                        -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
                        -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
                        -- the past, instead of waiting behind a whole backlog for its slot
-                       r.wake_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
+                       r.wake_at, 25, null, jobdeck_private.requeued_priority(j.priority), null)::graphile_worker.job_spec
               from r join jobdeck.jobs j on j.id = r.id)) g
       ), deferred as (
         update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()

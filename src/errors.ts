@@ -201,6 +201,20 @@ export class ResourceLimitError extends Error {
 
 const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
 
+/**
+ * The reason the signal aborts when this worker lost the attempt: presumed dead and the job
+ * rescued elsewhere, or its running mark refused. The attempt is void; if the row is still this
+ * attempt's, the job goes back to the queue with the attempt unspent (never cancelled).
+ */
+export class AttemptLostError extends Error {
+  override readonly name = 'AttemptLostError';
+  constructor() {
+    super(
+      'this worker lost the attempt (presumed dead, or the job moved on); this attempt is void',
+    );
+  }
+}
+
 /** The reason the signal aborts when the worker shuts down past its deadline; the job is requeued. */
 export class WorkerShutdownError extends Error {
   override readonly name = 'WorkerShutdownError';

@@ -1,6 +1,7 @@
 -- jobdeck_private.finish_jobs(items, worker_id): records the outcome of a batch of attempts.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/release_held.sql worker/retry_delay.sql
 -- requires: concurrency/limit_keys.sql concurrency/lock_limits.sql concurrency/graphile_queue.sql
+-- requires: worker/requeued_priority.sql
 --
 -- `items`: [{id, gw_job_id, started_at, attempt, outcome, retryable, result, error,
 -- peak_rss_bytes, cpu_ms, progress, step, completed, total, wake_at}] with outcome one of
@@ -125,13 +126,14 @@ begin
                     where s.job_id = j.id and s.kind = 'wait' and s.completed_at is null);
   end if;
 
-  -- The next attempt of each requeued job gets a Graphile job of its own.
+  -- The next attempt of each requeued job gets a Graphile job of its own, one notch more urgent
+  -- (jobdeck_private.requeued_priority: a backlog's fair turns cannot starve it).
   if exists (select 1 from jsonb_to_recordset(v_done) as f(id uuid, status text) where f.status in ('retrying', 'queued')) then
     with gw as (
       select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
         from graphile_worker.add_jobs(array(
           select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null,
-                     j.priority, null)::graphile_worker.job_spec
+                     jobdeck_private.requeued_priority(j.priority), null)::graphile_worker.job_spec
             from jobdeck.jobs j
             join jsonb_to_recordset(v_done) as f(id uuid, status text)
               on f.id = j.id and f.status in ('retrying', 'queued'))) g

@@ -1,6 +1,7 @@
 -- jobdeck_private.rescue_workers(stale_after, rescuer): rescues the jobs of workers gone silent.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/release_held.sql
 -- requires: concurrency/limit_keys.sql concurrency/lock_limits.sql concurrency/graphile_queue.sql
+-- requires: worker/requeued_priority.sql
 --
 -- Releases the jobs of workers whose heartbeat is older than `stale_after`: Graphile Worker's
 -- locks are forced open, each interrupted attempt is recorded, and the job runs again (or fails,
@@ -74,8 +75,8 @@ begin
   with gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
-        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null, j.priority,
-                   null)::graphile_worker.job_spec
+        select row(j.type, json_build_object('jobdeckId', j.id), jobdeck_private.graphile_queue(j.queue), j.run_at, 25, null,
+                   jobdeck_private.requeued_priority(j.priority), null)::graphile_worker.job_spec
           from jobdeck.jobs j
           join jsonb_to_recordset(v_done) as r(id uuid, status text) on r.id = j.id and r.status = 'retrying')) g
   )

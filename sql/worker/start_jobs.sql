@@ -3,7 +3,7 @@
 -- requires: concurrency/lock_limits.sql concurrency/admit_jobs.sql
 -- requires: worker/estimate_eta.sql
 -- requires: concurrency/admit_keyed.sql concurrency/graphile_queue.sql rate/rate_limited.sql rate/admit_rated.sql
--- requires: pauses/paused_job_ids.sql
+-- requires: pauses/paused_job_ids.sql worker/requeued_priority.sql
 --
 -- Returns the rows that may run. Jobs Worker runs without a row (cron, plain add_job) get one
 -- first. A job is skipped (not returned) when it is finished or cancelled, when this Graphile job
@@ -134,7 +134,7 @@ begin
                        -- one notch more urgent in Graphile Worker's order (the row keeps its priority):
                        -- Graphile takes it once due, ahead of same-priority jobs whose fair turns lie in
                        -- the past, instead of waiting behind a whole backlog for its slot
-                       r.wake_at, 25, null, greatest(j.priority - 1, -32768), null)::graphile_worker.job_spec
+                       r.wake_at, 25, null, jobdeck_private.requeued_priority(j.priority), null)::graphile_worker.job_spec
               from r join jobdeck.jobs j on j.id = r.id)) g
       ), deferred as (
         update jobdeck.jobs j set gw_job_id = g.gw_job_id, run_at = r.next_at, held_reason = r.reason, updated_at = now()

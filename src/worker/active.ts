@@ -1,4 +1,4 @@
-import { JobCancelledError } from '../errors.ts';
+import { AttemptLostError, JobCancelledError } from '../errors.ts';
 import type { AttemptUsage } from './isolated-attempt.ts';
 
 /**
@@ -102,16 +102,14 @@ export class ActiveJobs {
     return true;
   }
 
-  /** Aborts a job this worker lost (it was presumed dead and the job rescued elsewhere). */
+  /**
+   * Aborts a job this worker lost (presumed dead and rescued elsewhere, or its running mark
+   * refused) with AttemptLostError: the attempt is void, an interruption and never a cancel.
+   */
   lose(id: string): boolean {
     const job = this.#jobs.get(id);
     if (!job) return false;
-    if (!job.controller.signal.aborted)
-      job.controller.abort(
-        new JobCancelledError(
-          'this worker was presumed dead and the job was rescued elsewhere; this attempt is void',
-        ),
-      );
+    if (!job.controller.signal.aborted) job.controller.abort(new AttemptLostError());
     return true;
   }
 

@@ -6,6 +6,7 @@ import {
   PermanentJobError,
   RateLimitedError,
   WorkerShutdownError,
+  AttemptLostError,
 } from '../errors.ts';
 import type { TaskSettings } from '../jobs/registry.ts';
 import type { Logger } from '../logger.ts';
@@ -140,7 +141,10 @@ export function thrownOutcome(error: unknown, state: AttemptState, policy: Outco
 function abortedOutcome(taskError: unknown, state: AttemptState, policy: OutcomePolicy): Outcome {
   const reason: unknown = state.controller.signal.reason;
   if (reason instanceof JobCancelledError) return { outcome: 'cancelled' };
-  if (reason instanceof WorkerShutdownError) return { outcome: 'interrupted' };
+  // A shutdown or a lost attempt: back to the queue, the attempt unspent (if the row is still
+  // this attempt's: finish_jobs matches only this worker's attempt).
+  if (reason instanceof WorkerShutdownError || reason instanceof AttemptLostError)
+    return { outcome: 'interrupted' };
   const timeoutError =
     reason instanceof JobTimeoutError
       ? reason

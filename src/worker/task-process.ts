@@ -18,6 +18,7 @@ import {
   StepResultError,
   WaitTimeoutError,
   WorkerShutdownError,
+  AttemptLostError,
 } from '../errors.ts';
 import type { Duration } from '../jobs/policy.ts';
 import type { ParentResult } from '../jobs/graph.ts';
@@ -56,6 +57,8 @@ function abortReason(reason: RemoteError): Error {
       return new JobTimeoutError(Number(reason.props?.timeoutMs ?? 0));
     case 'WorkerShutdownError':
       return new WorkerShutdownError();
+    case 'AttemptLostError':
+      return new AttemptLostError();
     default:
       return Object.assign(new Error(reason.message), { name: reason.name });
   }

@@ -101,6 +101,7 @@ describe('Heartbeat', () => {
     const { job, controller } = await runningJob('w-rescuer', active);
     await beat.runOnce();
     expect(controller.signal.aborted).toBe(true);
+    expect((controller.signal.reason as Error).name).toBe('AttemptLostError');
     expect((controller.signal.reason as Error).message).toContain('presumed dead');
     expect(logger.warnings).toEqual([
       `job ${job.id} was rescued by another worker; abandoning it here`,
