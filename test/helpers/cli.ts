@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -97,5 +98,25 @@ export function workerProcesses(env: () => Record<string, string>): {
       for (const worker of left) worker.child.kill('SIGTERM');
       await Promise.all(left.map((worker) => worker.exited.catch(() => null)));
     },
+  };
+}
+
+/**
+ * The environment of a `jobdeck worker` (or `serve`) process a test starts on its database: the
+ * test's tasks folder, no crontab, quick polling, quiet logs; `overrides` add or replace settings
+ * (JOBDECK_CONCURRENCY, JOBDECK_DATA_DIR, …).
+ */
+export function workerEnv(
+  databaseUrl: string,
+  tasksDir: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    JOBDECK_TASKS_DIR: tasksDir,
+    JOBDECK_CRONTAB: path.join(ROOT, 'test/fixtures/no-crontab'),
+    JOBDECK_POLL_INTERVAL_MS: '200',
+    JOBDECK_LOG_LEVEL: 'error',
+    ...overrides,
   };
 }

@@ -12,7 +12,7 @@ import {
   UnknownJobTypeError,
 } from '../../src/errors.ts';
 import { loadTasks } from '../../src/jobs/registry.ts';
-import { ROOT, runCli, workerProcesses } from '../helpers/cli.ts';
+import { ROOT, runCli, workerProcesses, workerEnv } from '../helpers/cli.ts';
 import { createTestDatabase, openApiPool, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 import { gql, startTestServer, stopServers, tokenFor } from '../helpers/api.ts';
@@ -56,15 +56,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   jobdeck = createJobdeck({ connectionString: t.url });
   dataDir = mkdtempSync(path.join(tmpdir(), 'jobdeck-batches-'));
-  env = {
-    DATABASE_URL: t.url,
-    JOBDECK_DATA_DIR: dataDir,
-    JOBDECK_TASKS_DIR: TASKS_DIR,
-    JOBDECK_CRONTAB: path.join(ROOT, 'test/fixtures/no-crontab'),
-    JOBDECK_POLL_INTERVAL_MS: '200',
-    JOBDECK_CONCURRENCY: '8',
-    JOBDECK_LOG_LEVEL: 'error',
-  };
+  env = workerEnv(t.url, TASKS_DIR, { JOBDECK_DATA_DIR: dataDir, JOBDECK_CONCURRENCY: '8' });
   await registerTasks(t, await loadTasks(TASKS_DIR));
   await t.pool.query('create table batch_runs (job_id uuid, worker_id text, n int)');
   await t.pool.query('create table batch_done (job_id uuid, payload jsonb)');

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import type { GraphJobSpec } from '../../src/jobs/graph.ts';
 import { loadTasks } from '../../src/jobs/registry.ts';
-import { ROOT, runCli, workerProcesses } from '../helpers/cli.ts';
+import { ROOT, runCli, workerProcesses, workerEnv } from '../helpers/cli.ts';
 import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
 
@@ -70,15 +70,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   jobdeck = createJobdeck({ connectionString: t.url });
   dataDir = mkdtempSync(path.join(tmpdir(), 'jobdeck-deps-'));
-  env = {
-    DATABASE_URL: t.url,
-    JOBDECK_DATA_DIR: dataDir,
-    JOBDECK_TASKS_DIR: TASKS_DIR,
-    JOBDECK_CRONTAB: path.join(ROOT, 'test/fixtures/no-crontab'),
-    JOBDECK_POLL_INTERVAL_MS: '200',
-    JOBDECK_CONCURRENCY: '4',
-    JOBDECK_LOG_LEVEL: 'error',
-  };
+  env = workerEnv(t.url, TASKS_DIR, { JOBDECK_DATA_DIR: dataDir, JOBDECK_CONCURRENCY: '4' });
   await registerTasks(t, await loadTasks(TASKS_DIR));
   await t.pool.query(
     'create table dep_runs (job_id uuid, n int, attempt int, started_at timestamptz, parents jsonb)',

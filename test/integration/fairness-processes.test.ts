@@ -6,7 +6,7 @@ import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { loadTasks } from '../../src/jobs/registry.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
-import { ROOT, startCli } from '../helpers/cli.ts';
+import { ROOT, startCli, workerEnv } from '../helpers/cli.ts';
 
 type Child = Awaited<ReturnType<typeof startCli>>;
 
@@ -33,16 +33,13 @@ describe('fair turns across two worker processes', () => {
     jobdeck = createJobdeck({ pool: t.pool });
     dataDir = mkdtempSync(path.join(tmpdir(), 'jobdeck-fair-'));
     await registerTasks(t, await loadTasks(TASKS_DIR));
-    const env = {
-      DATABASE_URL: t.url,
+    const env = workerEnv(t.url, TASKS_DIR, {
       JOBDECK_DATA_DIR: dataDir,
-      JOBDECK_TASKS_DIR: TASKS_DIR,
-      JOBDECK_CRONTAB: path.join(ROOT, 'test/fixtures/no-crontab'),
       JOBDECK_POLL_INTERVAL_MS: '100',
       JOBDECK_LOG_LEVEL: 'warn',
       JOBDECK_CONCURRENCY: '5',
       JOBDECK_LOCAL_QUEUE_SIZE: '0',
-    };
+    });
     children.push(...(await Promise.all([startCli(['worker'], env), startCli(['worker'], env)])));
   }, 60_000);
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { countHeldJobs, countWaitingByReason } from '../../src/jobs/monitoring.t
 import { createDb } from '../../src/db/pool.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db.ts';
 import { registerTasks } from '../helpers/worker.ts';
-import { ROOT, startCli } from '../helpers/cli.ts';
+import { ROOT, startCli, workerEnv } from '../helpers/cli.ts';
 
 type Child = Awaited<ReturnType<typeof startCli>>;
 
@@ -40,16 +40,13 @@ describe('rate limits and per-key concurrency limits across two worker processes
       `create table test_spans (id serial primary key, job_id uuid, org_id text,
                                 started_at timestamptz not null, ended_at timestamptz)`,
     );
-    const env = {
-      DATABASE_URL: t.url,
+    const env = workerEnv(t.url, TASKS_DIR, {
       JOBDECK_DATA_DIR: dataDir,
-      JOBDECK_TASKS_DIR: TASKS_DIR,
-      JOBDECK_CRONTAB: path.join(ROOT, 'test/fixtures/no-crontab'),
       JOBDECK_POLL_INTERVAL_MS: '100',
       JOBDECK_LOG_LEVEL: 'warn',
       JOBDECK_CONCURRENCY: '5',
       JOBDECK_LOCAL_QUEUE_SIZE: '0',
-    };
+    });
     children.push(...(await Promise.all([startCli(['worker'], env), startCli(['worker'], env)])));
   }, 60_000);
   afterAll(async () => {
