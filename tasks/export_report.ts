@@ -42,9 +42,17 @@ export default defineTask({
       ? new Date(payload.filters.dateFrom)
       : new Date('2024-01-01');
     const to = payload.filters?.dateTo ? new Date(payload.filters.dateTo) : new Date('2024-12-31');
+    // Years 1000–9999: a report's days are counted past dateTo, and JavaScript dates end at
+    // +275760-09-13 (a date there would make the query step throw, and retry, instead).
+    const inRange = (d: Date) => d.getUTCFullYear() >= 1000 && d.getUTCFullYear() <= 9999;
     if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from > to) {
       throw new PermanentJobError(
         'Invalid export job payload: filters.dateFrom/dateTo must be dates with dateFrom <= dateTo',
+      );
+    }
+    if (!inRange(from) || !inRange(to)) {
+      throw new PermanentJobError(
+        'Invalid export job payload: filters.dateFrom/dateTo must be dates in the years 1000 to 9999',
       );
     }
     await pause();

@@ -397,6 +397,36 @@ describe('the C4 contract (seed 004)', () => {
     });
   });
 
+  it('fails an export whose dates are out of range at once, naming them, without a retry', async () => {
+    // Found by the property-based task fuzz: the last date JavaScript has made the query step
+    // throw a RangeError, a retryable failure, instead of the validate step refusing it.
+    const created = await call('POST', '/v1/jobs', {
+      body: {
+        jobType: 'export_report',
+        payload: {
+          reportType: 'quotes',
+          format: 'csv',
+          filters: { dateFrom: '+275760-09-13', dateTo: '+275760-09-13' },
+        },
+      },
+    });
+    const id = created.body.jobId as string;
+    const worker = await runTestWorker(t, tasks);
+    try {
+      const failed = await waitForStatus(jobdeck, id, 'failed');
+      expect(failed.errors).toHaveLength(1);
+      expect(failed.errors[0]).toMatchObject({
+        name: 'PermanentJobError',
+        permanent: true,
+        message: expect.stringContaining(
+          'filters.dateFrom/dateTo must be dates in the years 1000 to 9999',
+        ),
+      });
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('replays the failure and retry transcript', async () => {
     const created = await call('POST', '/v1/jobs', {
       body: { jobType: 'export_report', payload: { reportType: 'invalid_report', format: 'csv' } },
