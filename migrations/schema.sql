@@ -96,7 +96,6 @@ create table jobdeck.job_steps (
   wake_at timestamp with time zone,
   wait_event text,
   timed_out boolean default false not null,
-  constraint job_steps_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobdeck.jobs(id) ON DELETE CASCADE,
   constraint job_steps_pkey PRIMARY KEY (job_id, name),
   constraint kind_known CHECK ((kind = ANY (ARRAY['run'::text, 'sleep'::text, 'wait'::text]))),
   constraint name_length CHECK (((length(name) >= 1) AND (length(name) <= 200))),
@@ -113,7 +112,6 @@ comment on table jobdeck.job_steps is '@behavior -insert -update -delete -query:
 The durable steps of each job: a completed step''s stored result is returned instead of running it again.';
 comment on column jobdeck.job_steps.result is 'The JSON the step''s function returned (run), the signal''s data (wait); null for sleep.';
 comment on column jobdeck.job_steps.wake_at is 'sleep: when it ends; wait: when it times out. Set while the job is parked on it.';
-comment on constraint job_steps_job_id_fkey on jobdeck.job_steps is '@behavior -*';
 -- privileges on table jobdeck.job_steps: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_system=SELECT jobdeck_user=SELECT
 
 create table jobdeck.job_templates (
@@ -202,6 +200,7 @@ create table jobdeck.jobs (
   on_dependency_failure text,
   has_dependants boolean default false not null,
   queue_rate_key text,
+  purge_on date default 'infinity'::date not null,
   constraint attempts_before_retry_in_range CHECK (((attempts_before_retry >= 0) AND (attempts_before_retry <= attempts))),
   constraint attempts_not_negative CHECK ((attempts >= 0)),
   constraint completed_steps_not_negative CHECK ((completed_steps >= 0)),
@@ -209,7 +208,7 @@ create table jobdeck.jobs (
   constraint depends_on_size CHECK (((depends_on IS NULL) OR ((cardinality(depends_on) >= 1) AND (cardinality(depends_on) <= 1000)))),
   constraint errors_is_array CHECK ((jsonb_typeof(errors) = 'array'::text)),
   constraint finished_has_time CHECK (((status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])) = (finished_at IS NOT NULL))),
-  constraint jobs_pkey PRIMARY KEY (id),
+  constraint jobs_pkey PRIMARY KEY (id, purge_on),
   constraint key_length CHECK (((length(key) >= 1) AND (length(key) <= 512))),
   constraint max_attempts_in_range CHECK (((max_attempts >= 1) AND (max_attempts <= 32767))),
   constraint notify_email_is_object CHECK ((jsonb_typeof(notify_email) = 'object'::text)),
@@ -225,27 +224,28 @@ create table jobdeck.jobs (
   constraint status_is_known CHECK ((status = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text, 'retrying'::text]))),
   constraint total_steps_not_negative CHECK ((total_steps >= 0)),
   constraint type_is_valid CHECK ((type ~ '^[A-Za-z0-9_.:-]{1,128}$'::text)),
+  constraint unfinished_is_live CHECK (((purge_on = 'infinity'::date) OR (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])))),
   constraint webhook_url_is_http CHECK (((webhook_url ~ '^https?://[^\s]+$'::text) AND (length(webhook_url) <= 2000)))
-) with (fillfactor=80);
+) partitioned;
 alter table jobdeck.jobs enable row level security;
-CREATE INDEX jobs_active_idx ON jobdeck.jobs USING btree (created_at DESC, id) WHERE (status = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'retrying'::text]));
-CREATE INDEX jobs_batch_idx ON jobdeck.jobs USING btree (batch_id, status) WHERE (batch_id IS NOT NULL);
-CREATE INDEX jobs_created_idx ON jobdeck.jobs USING btree (created_at DESC, id);
-CREATE INDEX jobs_depends_on_idx ON jobdeck.jobs USING gin (depends_on) WHERE (depends_on IS NOT NULL);
-CREATE INDEX jobs_fair_turn_idx ON jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE (fair_at IS NOT NULL);
-CREATE INDEX jobs_finished_idx ON jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
-CREATE UNIQUE INDEX jobs_gw_job_id_idx ON jobdeck.jobs USING btree (gw_job_id) WHERE (gw_job_id IS NOT NULL);
-CREATE INDEX jobs_held_idx ON jobdeck.jobs USING btree (org_id, priority, run_at, created_at) WHERE (held_at IS NOT NULL);
-CREATE UNIQUE INDEX jobs_key_active_idx ON jobdeck.jobs USING btree (key) WHERE ((key IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text])));
-CREATE INDEX jobs_org_created_idx ON jobdeck.jobs USING btree (org_id, created_at DESC, id);
-CREATE INDEX jobs_owner_created_idx ON jobdeck.jobs USING btree (owner_id, created_at DESC, id);
-CREATE UNIQUE INDEX jobs_pkey ON jobdeck.jobs USING btree (id);
-CREATE INDEX jobs_running_concurrency_key_idx ON jobdeck.jobs USING btree (type, concurrency_key) WHERE ((status = 'running'::text) AND (concurrency_key IS NOT NULL));
-CREATE INDEX jobs_running_org_idx ON jobdeck.jobs USING btree (org_id, type) WHERE (status = 'running'::text);
-CREATE INDEX jobs_running_queue_idx ON jobdeck.jobs USING btree (queue) WHERE ((status = 'running'::text) AND (queue IS NOT NULL));
-CREATE INDEX jobs_running_type_idx ON jobdeck.jobs USING btree (type) WHERE (status = 'running'::text);
-CREATE INDEX jobs_running_worker_idx ON jobdeck.jobs USING btree (worker_id) WHERE (status = 'running'::text);
-CREATE INDEX jobs_waiting_run_at_idx ON jobdeck.jobs USING btree (run_at) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]));
+CREATE INDEX jobs_active_idx ON ONLY jobdeck.jobs USING btree (created_at DESC, id) WHERE (status = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'retrying'::text]));
+CREATE INDEX jobs_batch_idx ON ONLY jobdeck.jobs USING btree (batch_id, status) WHERE (batch_id IS NOT NULL);
+CREATE INDEX jobs_created_idx ON ONLY jobdeck.jobs USING btree (created_at DESC, id);
+CREATE INDEX jobs_depends_on_idx ON ONLY jobdeck.jobs USING gin (depends_on) WHERE (depends_on IS NOT NULL);
+CREATE INDEX jobs_fair_turn_idx ON ONLY jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE (fair_at IS NOT NULL);
+CREATE INDEX jobs_finished_idx ON ONLY jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
+CREATE UNIQUE INDEX jobs_gw_job_id_idx ON ONLY jobdeck.jobs USING btree (gw_job_id, purge_on) WHERE (gw_job_id IS NOT NULL);
+CREATE INDEX jobs_held_idx ON ONLY jobdeck.jobs USING btree (org_id, priority, run_at, created_at) WHERE (held_at IS NOT NULL);
+CREATE UNIQUE INDEX jobs_key_active_idx ON ONLY jobdeck.jobs USING btree (key, purge_on) WHERE ((key IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text])));
+CREATE INDEX jobs_org_created_idx ON ONLY jobdeck.jobs USING btree (org_id, created_at DESC, id);
+CREATE INDEX jobs_owner_created_idx ON ONLY jobdeck.jobs USING btree (owner_id, created_at DESC, id);
+CREATE UNIQUE INDEX jobs_pkey ON ONLY jobdeck.jobs USING btree (id, purge_on);
+CREATE INDEX jobs_running_concurrency_key_idx ON ONLY jobdeck.jobs USING btree (type, concurrency_key) WHERE ((status = 'running'::text) AND (concurrency_key IS NOT NULL));
+CREATE INDEX jobs_running_org_idx ON ONLY jobdeck.jobs USING btree (org_id, type) WHERE (status = 'running'::text);
+CREATE INDEX jobs_running_queue_idx ON ONLY jobdeck.jobs USING btree (queue) WHERE ((status = 'running'::text) AND (queue IS NOT NULL));
+CREATE INDEX jobs_running_type_idx ON ONLY jobdeck.jobs USING btree (type) WHERE (status = 'running'::text);
+CREATE INDEX jobs_running_worker_idx ON ONLY jobdeck.jobs USING btree (worker_id) WHERE (status = 'running'::text);
+CREATE INDEX jobs_waiting_run_at_idx ON ONLY jobdeck.jobs USING btree (run_at) WHERE (status = ANY (ARRAY['queued'::text, 'retrying'::text]));
 CREATE TRIGGER _500_delete_events AFTER DELETE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_delete();
 CREATE TRIGGER _500_notify_insert AFTER INSERT ON jobdeck.jobs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_insert();
 CREATE TRIGGER _500_notify_update AFTER UPDATE ON jobdeck.jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_jobs__after_update();
@@ -256,6 +256,7 @@ create policy jobs_select_org on jobdeck.jobs for select to jobdeck_admin using 
 create policy jobs_select_own on jobdeck.jobs for select to jobdeck_user using (((owner_id = jobdeck.current_user_id()) AND (org_id = jobdeck.current_org_id()) AND jobdeck.current_user_can('jobs.view_jobs'::text)));
 create policy jobs_select_system on jobdeck.jobs for select to jobdeck_system using (true);
 comment on table jobdeck.jobs is '@behavior -insert -update -delete
+@primaryKey id
 Every job jobdeck knows of, from enqueue to its end; the history.';
 comment on column jobdeck.jobs.attempts_before_retry is 'Attempts spent before the last manual retry: the current budget''s attempts are attempts - attempts_before_retry, out of max_attempts.';
 comment on column jobdeck.jobs.batch_id is 'The batch this job belongs to (enqueueBatch), if any.';
@@ -276,6 +277,8 @@ comment on column jobdeck.jobs.priority is '@behavior +filterBy +orderBy
 Lower runs first (urgent -20, high -10, normal 0, low 10).';
 comment on column jobdeck.jobs.progress is '@behavior +filterBy +orderBy
 Percent done, 0..100.';
+comment on column jobdeck.jobs.purge_on is '@behavior -*
+The day from which the job may be dropped (its history partition); infinity while it is unfinished or recently finished (jobs_live).';
 comment on column jobdeck.jobs.queue_rate_key is 'The job''s key under its queue''s per-key rate limit (set_queue_rate_limit key_spec), computed at enqueue.';
 comment on column jobdeck.jobs.rate_deferrals is 'Times the job''s task said "rate limited, retry after" (RateLimitedError): not attempts; bounded.';
 comment on column jobdeck.jobs.rate_key is 'The job''s key under its task type''s per-key rate limit (defineTask rateLimit.key), computed at enqueue.';
@@ -287,6 +290,7 @@ comment on column jobdeck.jobs.type is '@behavior +filterBy +orderBy
 The task type (a module in tasks/).';
 comment on column jobdeck.jobs.updated_at is '@behavior +filterBy +orderBy';
 comment on column jobdeck.jobs.webhook_url is 'Called (POST, signed) when the job succeeds or fails.';
+comment on constraint jobs_pkey on jobdeck.jobs is '@behavior -*';
 -- privileges on table jobdeck.jobs: jobdeck_admin=SELECT jobdeck_anonymous=SELECT jobdeck_system=SELECT jobdeck_user=SELECT
 
 create sequence jobdeck.job_events_id_seq as bigint increment 1 minvalue 1 maxvalue 9223372036854775807 start 1 cache 1;
@@ -299,7 +303,7 @@ CREATE OR REPLACE FUNCTION jobdeck.active_jobs()
  STABLE
 AS $function$
   select j.* from jobdeck.jobs j
-   where j.status in ('waiting', 'queued', 'running', 'retrying')
+   where j.status in ('waiting', 'queued', 'running', 'retrying') and j.purge_on = 'infinity'::date
    order by j.created_at desc, j.id desc
 $function$;
 comment on function jobdeck.active_jobs() is '@behavior +filter +order
@@ -1359,14 +1363,22 @@ create table jobdeck_private.job_signals (
   consumed_at timestamp with time zone,
   consumed_by text,
   constraint event_length CHECK (((length(event) >= 1) AND (length(event) <= 200))),
-  constraint job_signals_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobdeck.jobs(id) ON DELETE CASCADE,
   constraint job_signals_pkey PRIMARY KEY (id)
 );
 alter table jobdeck_private.job_signals enable row level security;
+CREATE INDEX job_signals_job_idx ON jobdeck_private.job_signals USING btree (job_id);
 CREATE UNIQUE INDEX job_signals_pkey ON jobdeck_private.job_signals USING btree (id);
 CREATE INDEX job_signals_waiting_idx ON jobdeck_private.job_signals USING btree (job_id, event, id) WHERE (consumed_at IS NULL);
 comment on table jobdeck_private.job_signals is 'Signals sent to jobs (jobdeck.signal), kept until a waitFor of the same event consumes them.';
 -- privileges on table jobdeck_private.job_signals: owner only
+
+create table jobdeck_private.jobs_default partition of jobdeck.jobs DEFAULT;
+comment on table jobdeck_private.jobs_default is 'The safety net of jobdeck.jobs: a row whose history week has no partition yet. Normally empty.';
+-- privileges on table jobdeck_private.jobs_default: owner only
+
+create table jobdeck_private.jobs_live partition of jobdeck.jobs FOR VALUES FROM ('infinity') TO (MAXVALUE) with (fillfactor=80);
+comment on table jobdeck_private.jobs_live is 'The partition of jobdeck.jobs holding every unfinished job and the recently finished ones (purge_on infinity).';
+-- privileges on table jobdeck_private.jobs_live: owner only
 
 create table jobdeck_private.migrations (
   id integer not null,
@@ -1559,7 +1571,8 @@ begin
                                       org_id, related_type, related_id, metadata);
   end if;
   select * into v_job from jobdeck.jobs j
-   where j.key = add_checked_job.key and j.status in ('queued', 'running', 'retrying');
+   where j.key = add_checked_job.key and j.status in ('queued', 'running', 'retrying')
+     and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000023)
   if found then
     return v_job;
   end if;
@@ -1587,7 +1600,9 @@ begin
   loop
     v_try := v_try + 1;
     select * into v_job from jobdeck.jobs j
-     where j.key = add_keyed_job.key and j.status in ('queued', 'running', 'retrying') for update;
+     where j.key = add_keyed_job.key and j.status in ('queued', 'running', 'retrying')
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       for update;
     if found then
       if key_mode = 'keep' then
         return v_job;
@@ -2044,6 +2059,7 @@ begin
     join jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint) on v.id = j.id
    where j.id = any(v_ids)
      and (j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id + 0 = v.gw_job_id
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
      and (not v_capped
           or ((j.org_id is null
                or (v_cap is null
@@ -2410,6 +2426,51 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.deny_api_caller(what text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.drop_history_partitions()
+ RETURNS TABLE(partition text, jobs bigint)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET lock_timeout TO '2s'
+AS $function$
+declare
+  v_part record;
+  v_jobs bigint;
+begin
+  for v_part in
+    select c.relname::text as name
+      from pg_inherits i
+      join pg_class c on c.oid = i.inhrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where i.inhparent = 'jobdeck.jobs'::regclass and n.nspname = 'jobdeck_private'
+       and c.relname ~ '^jobs_p[0-9]{8}$'
+       and to_date(substr(c.relname, 7), 'YYYYMMDD') + 7 <= (now() at time zone 'UTC')::date
+     order by c.relname
+  loop
+    begin
+      -- Its rows stay put (no retry moves one out) while their events go; jobs itself is locked
+      -- only for the drop, not for the deletes.
+      execute format('lock table jobdeck_private.%I in share mode', v_part.name);
+      execute format('select count(*) from jobdeck_private.%I', v_part.name) into v_jobs;
+      if v_jobs > 0 then
+        execute format('delete from jobdeck.job_events e using jobdeck_private.%I p where e.job_id = p.id', v_part.name);
+        execute format('delete from jobdeck.job_steps s using jobdeck_private.%I p where s.job_id = p.id', v_part.name);
+        execute format('delete from jobdeck_private.job_signals g using jobdeck_private.%I p where g.job_id = p.id',
+                       v_part.name);
+      end if;
+      lock table jobdeck.jobs in access exclusive mode;
+      execute format('drop table jobdeck_private.%I', v_part.name);
+    exception when lock_not_available then
+      continue;
+    end;
+    partition := v_part.name;
+    jobs := v_jobs;
+    return next;
+  end loop;
+end;
+$function$;
+comment on function jobdeck_private.drop_history_partitions() is 'Drops the weekly history partitions of jobdeck.jobs whose week is past, after deleting their jobs'' events, steps and signals; returns what it dropped.';
+-- privileges on function jobdeck_private.drop_history_partitions(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.enqueue(type text, payload jsonb DEFAULT '{}'::jsonb, priority integer DEFAULT 0, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, key text DEFAULT NULL::text, queue text DEFAULT NULL::text, owner_id text DEFAULT NULL::text, org_id text DEFAULT NULL::text, related_type text DEFAULT NULL::text, related_id text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb, key_mode text DEFAULT 'keep'::text, depends_on uuid[] DEFAULT NULL::uuid[], on_dependency_failure text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
@@ -2818,6 +2879,52 @@ end;
 $function$;
 -- privileges on function jobdeck_private.enqueue_many(specs jsonb): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.ensure_history_partitions(from_day date, through_day date)
+ RETURNS SETOF text
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_week date := date_trunc('week', from_day::timestamp)::date;
+  v_name text;
+  v_stray boolean;
+begin
+  if from_day is null or through_day is null or from_day = 'infinity' or through_day = 'infinity' then
+    return;
+  end if;
+  perform pg_advisory_xact_lock(hashtext('jobdeck_private.ensure_history_partitions'));
+  while v_week <= through_day loop
+    v_name := jobdeck_private.history_partition(v_week);
+    if to_regclass(format('jobdeck_private.%I', v_name)) is null then
+      v_stray := exists (select 1 from jobdeck_private.jobs_default d
+                          where d.purge_on >= v_week and d.purge_on < v_week + 7);
+      if v_stray then
+        create temporary table if not exists pg_temp.jobdeck_default_rows (like jobdeck.jobs) on commit drop;
+        with moved as (
+          delete from jobdeck_private.jobs_default d
+           where d.purge_on >= v_week and d.purge_on < v_week + 7
+          returning d.*
+        )
+        insert into pg_temp.jobdeck_default_rows select * from moved;
+      end if;
+      execute format('create table jobdeck_private.%I partition of jobdeck.jobs for values from (%L) to (%L)',
+                     v_name, v_week, v_week + 7);
+      execute format('comment on table jobdeck_private.%I is %L', v_name,
+                     'History of jobdeck.jobs: finished jobs with purge_on in the week from ' || v_week
+                     || '; dropped whole once that week is past (migration 000023).');
+      if v_stray then
+        execute format('insert into jobdeck_private.%I select * from pg_temp.jobdeck_default_rows', v_name);
+        truncate pg_temp.jobdeck_default_rows;
+      end if;
+      return next v_name;
+    end if;
+    v_week := v_week + 7;
+  end loop;
+end;
+$function$;
+comment on function jobdeck_private.ensure_history_partitions(from_day date, through_day date) is 'Creates the missing weekly history partitions of jobdeck.jobs from the week of from_day through through_day; returns their names.';
+-- privileges on function jobdeck_private.ensure_history_partitions(from_day date, through_day date): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.estimate_eta(started_at timestamp with time zone, progress integer, median_ms bigint)
  RETURNS timestamp with time zone
  LANGUAGE sql
@@ -2925,7 +3032,9 @@ begin
     -- Row locks in id order (no deadlock with other batches). A row locked here is read as it is
     -- now, after any cancel that committed while we waited; the update below sees the same.
     select j.id, j.status, j.cancel_requested_at, j.max_attempts, j.attempts_before_retry
-      from jobdeck.jobs j where j.id = any(v_ids) order by j.id for update
+      from jobdeck.jobs j where j.id = any(v_ids)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+     order by j.id for update
   ), d as (
     select v.*, c.status = 'running' as marked,
            case
@@ -2977,6 +3086,7 @@ begin
      -- (No `j.id = any(v_ids)` here: next to `j.id = d.id` it made each row's probe search the
      -- whole array.)
      where j.id = d.id
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
        and (((j.status || '') = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = d.attempt)
          or ((j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = d.gw_job_id
              and j.attempts = d.attempt - 1))
@@ -3060,7 +3170,8 @@ begin
     update jobdeck.jobs j
        set peak_rss_bytes = greatest(j.peak_rss_bytes, v.rss), cpu_ms = v.cpu_ms, heartbeat_at = now()
       from jsonb_to_recordset(jobs) as v(id uuid, rss bigint, cpu_ms bigint)
-     where j.id = v.id and j.status = 'running' and j.worker_id = heartbeat.worker_id;
+     where j.id = v.id and j.status = 'running' and j.worker_id = heartbeat.worker_id
+       and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000023)
   end if;
 
   return query
@@ -3073,6 +3184,17 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.heartbeat(worker_id text, info jsonb, running uuid[], jobs jsonb): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.history_partition(purge_on date)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select 'jobs_p' || pg_catalog.to_char(pg_catalog.date_trunc('week', purge_on::timestamp), 'YYYYMMDD')
+$function$;
+comment on function jobdeck_private.history_partition(purge_on date) is 'The name (in jobdeck_private) of the weekly partition of jobdeck.jobs holding this purge_on day.';
+-- privileges on function jobdeck_private.history_partition(purge_on date): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.insert_job(type text, payload jsonb, priority integer, run_at timestamp with time zone, max_attempts integer, key text, queue text, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, depends_on uuid[] DEFAULT NULL::uuid[], on_dependency_failure text DEFAULT NULL::text)
  RETURNS jobdeck.jobs
@@ -3432,6 +3554,7 @@ begin
      where j.id = any(v_ids) and j.id = v.id  -- by primary key only, see finish_jobs
        and (j.status || '') in ('queued', 'retrying') and j.held_at is null
        and j.gw_job_id + 0 = v.gw_job_id and j.attempts = v.attempt - 1
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
     returning j.id
   )
   select array_agg(upd.id) into v_marked from upd;
@@ -3476,6 +3599,52 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.merge_payload(defaults jsonb, payload jsonb): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.move_to_history(settled interval, succeeded_days integer, failed_days integer, batch_size integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_ids   uuid[];
+  v_purge date[];
+  v_first date;
+  v_last  date;
+  v_moved integer;
+begin
+  with due as (
+    select j.id, p.purge_on
+      from jobdeck_private.jobs_live j
+      cross join lateral (
+        select ((j.finished_at at time zone 'UTC')
+                 + make_interval(days => case when j.status = 'succeeded' then succeeded_days else failed_days end)
+               )::date + 1 as purge_on
+      ) p
+     where j.status in ('succeeded', 'failed', 'cancelled')
+       and j.finished_at < now() - settled
+       and p.purge_on > (now() at time zone 'UTC')::date
+     order by j.finished_at
+     limit batch_size
+       for update of j skip locked
+  )
+  select array_agg(d.id), array_agg(d.purge_on), min(d.purge_on), max(d.purge_on)
+    into v_ids, v_purge, v_first, v_last
+    from due d;
+  if v_ids is null then
+    return 0;
+  end if;
+  perform jobdeck_private.ensure_history_partitions(v_first, v_last);
+  update jobdeck.jobs j
+     set purge_on = m.purge_on
+    from unnest(v_ids, v_purge) as m(id, purge_on)
+   where j.id = m.id and j.purge_on = 'infinity'
+     and j.status in ('succeeded', 'failed', 'cancelled');
+  get diagnostics v_moved = row_count;
+  return v_moved;
+end;
+$function$;
+comment on function jobdeck_private.move_to_history(settled interval, succeeded_days integer, failed_days integer, batch_size integer) is 'Moves up to batch_size jobs finished more than `settled` ago from jobs_live into their weekly history partitions; returns how many moved.';
+-- privileges on function jobdeck_private.move_to_history(settled interval, succeeded_days integer, failed_days integer, batch_size integer): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.notify_batches(ids uuid[])
  RETURNS void
@@ -4082,7 +4251,8 @@ begin
        set status = 'queued', attempts_before_retry = j.attempts, manual_retries = j.manual_retries + 1, run_at = now(),
            finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
            completed_steps = 0, total_steps = null, cancel_requested_at = null, cancel_reason = null,
-           held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now()
+           held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now(),
+           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000023)
      where j.id = v_job.id returning j.* into v_job;
   exception when unique_violation then
     raise exception 'job % cannot be retried: another unfinished job took its key "%"', job_id, v_job.key
@@ -4125,7 +4295,8 @@ begin
        and j.cancel_requested_at is null and j.cancel_reason like 'dependency %'
   ), revived as (
     update jobdeck.jobs j
-       set status = 'waiting', finished_at = null, cancel_reason = null, updated_at = pg_catalog.now()
+       set status = 'waiting', finished_at = null, cancel_reason = null, updated_at = pg_catalog.now(),
+           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000023)
       from (select c.id from c order by c.id) c
      where j.id = c.id and j.status = 'cancelled'
     returning j.id
@@ -4310,7 +4481,7 @@ begin
     from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, type text, queue text, payload jsonb,
                                         priority integer, max_attempts integer, run_at timestamptz, source text)
    where v.id is null
-  on conflict (gw_job_id) where gw_job_id is not null do nothing;
+  on conflict (gw_job_id, purge_on) where gw_job_id is not null do nothing;  -- purge_on: in the unique index since 000023
 
   -- A `running` row is only restarted when its worker is gone (Worker's own 4-hour lock sweep);
   -- while its worker lives, this Worker job is a duplicate and is dropped.
@@ -4336,6 +4507,7 @@ begin
            eta_at = jobdeck_private.estimate_eta(now(), 0,
              (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
      where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
     returning j.*;
     return;
   end if;
@@ -4346,6 +4518,7 @@ begin
   select array_agg(c.id) into v_ids
     from (select j.id from jobdeck.jobs j
            where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
+             and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
            order by j.id
              for update of j) c;
   if v_ids is null then
@@ -4439,6 +4612,8 @@ AS $function$
 begin
   -- By the events index, one job at a time (a hash join could scan every event).
   delete from jobdeck.job_events e where e.job_id = any(array(select o.id from old_rows o));
+  delete from jobdeck.job_steps s where s.job_id = any(array(select o.id from old_rows o));
+  delete from jobdeck_private.job_signals g where g.job_id = any(array(select o.id from old_rows o));
   return null;
 end;
 $function$;

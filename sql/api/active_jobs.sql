@@ -1,6 +1,8 @@
 -- jobdeck.active_jobs(): unfinished jobs, newest first.
 --
--- Served by the partial index jobs_active_idx however long the history grows. SECURITY INVOKER:
+-- Served by the partial index jobs_active_idx however long the history grows; `purge_on =
+-- 'infinity'` (every unfinished job is in jobs_live, migration 000023) lets the planner skip the
+-- history partitions altogether. SECURITY INVOKER:
 -- the caller's row-level security applies.
 --
 -- Inlined into its callers' queries, so no `set search_path` (a SET clause stops inlining):
@@ -11,7 +13,7 @@ create or replace function jobdeck.active_jobs() returns setof jobdeck.jobs
 language sql stable
 as $$
   select j.* from jobdeck.jobs j
-   where j.status in ('waiting', 'queued', 'running', 'retrying')
+   where j.status in ('waiting', 'queued', 'running', 'retrying') and j.purge_on = 'infinity'::date
    order by j.created_at desc, j.id desc
 $$;
 comment on function jobdeck.active_jobs() is

@@ -23,7 +23,8 @@ begin
                                       org_id, related_type, related_id, metadata);
   end if;
   select * into v_job from jobdeck.jobs j
-   where j.key = add_checked_job.key and j.status in ('queued', 'running', 'retrying');
+   where j.key = add_checked_job.key and j.status in ('queued', 'running', 'retrying')
+     and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000023)
   if found then
     return v_job;
   end if;

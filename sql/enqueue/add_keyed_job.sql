@@ -20,7 +20,9 @@ begin
   loop
     v_try := v_try + 1;
     select * into v_job from jobdeck.jobs j
-     where j.key = add_keyed_job.key and j.status in ('queued', 'running', 'retrying') for update;
+     where j.key = add_keyed_job.key and j.status in ('queued', 'running', 'retrying')
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       for update;
     if found then
       if key_mode = 'keep' then
         return v_job;

@@ -175,11 +175,15 @@ async function tables(db: Queryable, schema: number): Promise<string[]> {
     rls: boolean;
     force_rls: boolean;
     partitioned: boolean;
+    partition_of: string | null;
     comment: string | null;
   }>(
     `select c.oid::int, format('%I.%I', n.nspname, c.relname) as name,
             array_to_string(c.reloptions, ', ') as options, c.relrowsecurity as rls,
             c.relforcerowsecurity as force_rls, c.relkind = 'p' as partitioned,
+            case when c.relispartition
+                 then (select i.inhparent::regclass::text from pg_inherits i where i.inhrelid = c.oid)
+                      || ' ' || pg_get_expr(c.relpartbound, c.oid) end as partition_of,
             obj_description(c.oid, 'pg_class') as comment
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relnamespace = $1 and c.relkind in ('r', 'p')
@@ -187,6 +191,17 @@ async function tables(db: Queryable, schema: number): Promise<string[]> {
     [schema],
   );
   for (const table of rows) {
+    // A partition has its parent's columns, constraints and indexes: its bounds say what it is.
+    if (table.partition_of) {
+      out.push(
+        '',
+        `create table ${table.name} partition of ${table.partition_of}${table.options ? ` with (${table.options})` : ''};`,
+      );
+      if (table.rls) out.push(`alter table ${table.name} enable row level security;`);
+      if (table.force_rls) out.push(`alter table ${table.name} force row level security;`);
+      out.push(...(await relationDetails(db, table.oid, table.name, 'table')));
+      continue;
+    }
     const columns = await db.query<{ line: string }>(
       `select format('  %I %s', a.attname, format_type(a.atttypid, a.atttypmod))
               || case when a.attcollation <> t.typcollation
@@ -237,7 +252,7 @@ async function relationDetails(
             || coalesce(E'\\n' || 'comment on index ' || i.indexrelid::regclass::text || ' is '
                         || quote_literal(obj_description(i.indexrelid, 'pg_class')) || ';', '') as line
        from pg_index i join pg_class c on c.oid = i.indexrelid
-      where i.indrelid = $1 order by c.relname collate "C"`,
+      where i.indrelid = $1 and not c.relispartition order by c.relname collate "C"`,
     [oid],
   );
   const triggers = await db.query<{ line: string }>(

@@ -94,3 +94,34 @@ export const JobdeckExposurePlugin: GraphileConfig.Plugin = {
     },
   },
 };
+
+/**
+ * Filtering and ordering by a column of a partitioned table (`jobdeck.jobs`, migration 000023)
+ * only where an index serves it, as for a plain table: graphile-build-pg's PgIndexBehaviorsPlugin
+ * skips partitioned tables, which would offer every column. The same rule, read from the parent's
+ * (partitioned) indexes.
+ */
+export const JobdeckPartitionIndexesPlugin: GraphileConfig.Plugin = {
+  name: 'JobdeckPartitionIndexesPlugin',
+  description: 'Index-based filter and order behaviours for partitioned tables',
+  version: '0.1.0',
+  after: ['PgIndexBehaviorsPlugin'],
+  gather: {
+    hooks: {
+      pgCodecs_attribute(_info, event) {
+        const { attribute, pgAttribute } = event;
+        const table = pgAttribute.getClass();
+        if (table?.relkind !== 'p') return;
+        const indexed = table
+          .getIndexes()
+          .some(
+            (index) =>
+              !index.indpred && index.getKeys().some((key) => key?.attname === pgAttribute.attname),
+          );
+        if (indexed) return;
+        attribute.extensions ??= Object.create(null) as NonNullable<typeof attribute.extensions>;
+        if (!('isIndexed' in attribute.extensions)) attribute.extensions.isIndexed = false;
+      },
+    },
+  },
+};
