@@ -2883,6 +2883,7 @@ CREATE OR REPLACE FUNCTION jobdeck_private.ensure_history_partitions(from_day da
  RETURNS SETOF text
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
+ SET lock_timeout TO '2s'
 AS $function$
 declare
   v_week date := date_trunc('week', from_day::timestamp)::date;

@@ -51,6 +51,7 @@ const schema = z.object({
   JOBDECK_DEFAULT_MAX_ATTEMPTS: int(1, 32_767).default(3),
   JOBDECK_RETENTION_SUCCEEDED_DAYS: int(0, 36_500).default(7),
   JOBDECK_RETENTION_FAILED_DAYS: int(0, 36_500).default(30),
+  JOBDECK_HISTORY_AFTER_SECONDS: int(0, 604_800).default(600),
   JOBDECK_EMBEDDED_PG_PORT: int(0, 65_535).default(0),
   JOBDECK_SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   JOBDECK_CANCEL_GRACE_MS: int(0, 3_600_000).default(10_000),
@@ -168,6 +169,8 @@ export interface Config {
   defaultMaxAttempts: number;
   retentionSucceededDays: number;
   retentionFailedDays: number;
+  /** Finished jobs move from jobs_live to their history partition this long after they finish. */
+  historyAfterSeconds: number;
   embeddedPgPort: number;
   /** On stop, how long running jobs may finish before their signal aborts and they are requeued. */
   shutdownTimeoutMs: number;
@@ -325,6 +328,7 @@ export function loadConfig(
     defaultMaxAttempts: v.JOBDECK_DEFAULT_MAX_ATTEMPTS,
     retentionSucceededDays: v.JOBDECK_RETENTION_SUCCEEDED_DAYS,
     retentionFailedDays: v.JOBDECK_RETENTION_FAILED_DAYS,
+    historyAfterSeconds: v.JOBDECK_HISTORY_AFTER_SECONDS,
     embeddedPgPort: v.JOBDECK_EMBEDDED_PG_PORT,
     shutdownTimeoutMs: v.JOBDECK_SHUTDOWN_TIMEOUT_MS,
     cancelGraceMs: v.JOBDECK_CANCEL_GRACE_MS,

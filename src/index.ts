@@ -96,7 +96,7 @@ export {
 // that payload schemas are written with (the same copy jobdeck checks them with).
 export { sleep } from './util/sleep.ts';
 export { z } from 'zod';
-export { pruneJobs, type PruneOptions } from './jobs/prune.ts';
+export { pruneJobs, type PruneOptions, type PruneResult } from './jobs/prune.ts';
 export { loadTasks, syncTaskTypes, type TaskRegistry } from './jobs/registry.ts';
 export { startWorker, type JobdeckWorker, type WorkerOptions } from './worker/runner.ts';
 export { migrate } from './db/migrate.ts';

@@ -1,8 +1,10 @@
 import { defineTask, pruneJobs, loadConfig } from 'jobdeck';
 
 /**
- * Deletes finished jobs past their retention (JOBDECK_RETENTION_SUCCEEDED_DAYS, and the longer
- * JOBDECK_RETENTION_FAILED_DAYS for failed and cancelled ones). Scheduled hourly in `crontab`.
+ * Removes finished jobs past their retention (JOBDECK_RETENTION_SUCCEEDED_DAYS, and the longer
+ * JOBDECK_RETENTION_FAILED_DAYS for failed and cancelled ones): drops the weekly history
+ * partitions whose week is past, and deletes the ones still in the live partition. Scheduled
+ * hourly in `crontab`.
  */
 export default defineTask({
   category: 'processing',
@@ -12,13 +14,17 @@ export default defineTask({
   maxAttempts: 1,
   async run({ helpers, log }) {
     const config = loadConfig();
-    const { deleted } = await helpers.withPgClient((client) =>
+    const { deleted, droppedPartitions } = await helpers.withPgClient((client) =>
       pruneJobs(client, {
         succeededDays: config.retentionSucceededDays,
         failedDays: config.retentionFailedDays,
       }),
     );
-    await log('info', `pruned ${deleted} finished jobs`);
-    return { deleted };
+    await log(
+      'info',
+      `pruned ${deleted} finished jobs` +
+        (droppedPartitions.length > 0 ? ` (dropped ${droppedPartitions.join(', ')})` : ''),
+    );
+    return { deleted, droppedPartitions };
   },
 });

@@ -7,11 +7,14 @@
 -- put into the new partition, which PostgreSQL requires before the partition may be created. They
 -- go straight into the partitions, not through jobdeck.jobs, so no trigger of jobs fires: nothing
 -- about the jobs changed. An advisory lock serialises two workers creating the same week.
+-- Creating a partition locks jobdeck.jobs for a moment: lock_timeout keeps it from waiting behind
+-- a long read while every job's update queues behind it (the caller tries again next round).
 
 create or replace function jobdeck_private.ensure_history_partitions(from_day date, through_day date)
 returns setof text
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
+set lock_timeout = '2s'
 as $$
 declare
   v_week date := date_trunc('week', from_day::timestamp)::date;

@@ -37,7 +37,17 @@ export interface WorkerOptions {
       | 'rescueAfterMs'
       | 'orgConcurrency'
     > &
-    Partial<Pick<Config, 'queueConcurrency' | 'maxStepResultBytes' | 'databaseListenUrl'>>;
+    Partial<
+      Pick<
+        Config,
+        | 'queueConcurrency'
+        | 'maxStepResultBytes'
+        | 'databaseListenUrl'
+        | 'historyAfterSeconds'
+        | 'retentionSucceededDays'
+        | 'retentionFailedDays'
+      >
+    >;
   /** Crontab text (Graphile Worker's format). Takes precedence over `crontabFile`. */
   crontab?: string;
   /** Path of a crontab file; a missing file means no schedules. */
@@ -161,6 +171,11 @@ export async function runWorker(
       concurrency: config.concurrency,
       taskTypes: [...tasks.keys()],
       poolId: () => supervisor.poolId,
+      history: {
+        afterSeconds: config.historyAfterSeconds ?? 600,
+        succeededDays: config.retentionSucceededDays ?? 7,
+        failedDays: config.retentionFailedDays ?? 30,
+      },
     });
     logger.info(
       `worker ${id} running ${tasks.size} task types (concurrency ${config.concurrency})`,

@@ -6,6 +6,7 @@ import type { ActiveJobs } from './active.ts';
 import { CancelListener } from './cancel-listener.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { HELD_RELEASE_EVERY, HeldRelease } from './held-release.ts';
+import { HISTORY_EVERY, HistoryMover } from './history.ts';
 import { ORPHAN_SWEEP_EVERY, OrphanSweep } from './orphan-sweep.ts';
 import { Rescuer } from './rescuer.ts';
 import { ServiceRunner } from './service-runner.ts';
@@ -28,6 +29,8 @@ export interface WorkerServicesOptions {
   taskTypes: string[];
   /** Graphile Worker's pool id, once its pool exists. */
   poolId: () => string | null;
+  /** When finished jobs move to their history partitions (the history service). */
+  history: { afterSeconds: number; succeededDays: number; failedDays: number };
 }
 
 /** The worker's background services, started. */
@@ -40,7 +43,7 @@ export interface WorkerServices {
 
 /**
  * Starts a worker's background services: the cancel listener, then the heartbeat (which registers
- * the worker), the rescuer, the release of held jobs, the type stats refresh and the orphan sweep,
+ * the worker), the rescuer, the release of held jobs, the type stats refresh, the orphan sweep and the history mover,
  * each on its own interval (a multiple of the heartbeat interval, as each file says).
  */
 export async function startWorkerServices(o: WorkerServicesOptions): Promise<WorkerServices> {
@@ -54,6 +57,7 @@ export async function startWorkerServices(o: WorkerServicesOptions): Promise<Wor
       new HeldRelease({ pool, intervalMs: beat * HELD_RELEASE_EVERY }),
       new TypeStatsRefresh({ pool, intervalMs: beat * TYPE_STATS_EVERY }),
       new OrphanSweep({ pool, logger, rescueAfterMs, intervalMs: beat * ORPHAN_SWEEP_EVERY }),
+      new HistoryMover({ ...o.history, pool, logger, intervalMs: beat * HISTORY_EVERY }),
     ],
     logger,
   );
