@@ -92,7 +92,7 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
   usageError(`--rounds must be a whole number >= 1, got ${values.rounds}`);
 const WORKER: WorkerSettings = { concurrency: 50, localQueue: 500 };
 const LATENCY_SAMPLES = quick ? 50 : 200;
-const HISTORY_ROWS = quick ? 100_000 : 1_000_000;
+const HISTORY_ROWS = quick ? 100_000 : 10_000_000;
 const PROGRESS = { jobs: 100, updatesPerJob: quick ? 30 : 99, intervalMs: 100 };
 const CLI_RUNS = 5;
 

@@ -15,7 +15,11 @@ import type { DownloadLinks } from '../auth/download-links.ts';
 import { makeDownloadLinksPlugin } from './download-links.ts';
 import { maskError } from './errors.ts';
 import { makeQueryLimitsPlugin } from './limits.ts';
-import { JobdeckExposurePlugin, JobdeckPartitionIndexesPlugin, JobdeckNamingPlugin } from './schema-plugins.ts';
+import {
+  JobdeckExposurePlugin,
+  JobdeckPartitionIndexesPlugin,
+  JobdeckNamingPlugin,
+} from './schema-plugins.ts';
 import { JobSubscriptionsPlugin } from './subscriptions.ts';
 import { BatchSubscriptionsPlugin } from './batches.ts';
 import { makePausesPlugin } from './pauses.ts';

@@ -78,7 +78,10 @@ describe('partitioned history (migration 000023)', () => {
     const eventsBefore = await eventsOf(settled);
     const { moved } = await moveToHistory(t.pool, { afterSeconds: 600, ...RETENTION });
     expect(moved).toBeGreaterThanOrEqual(2);
-    expect(await partitionOf(fresh)).toEqual({ part: 'jobdeck_private.jobs_live', purge_on: 'infinity' });
+    expect(await partitionOf(fresh)).toEqual({
+      part: 'jobdeck_private.jobs_live',
+      purge_on: 'infinity',
+    });
     // purge_on: the day after the retention ends (UTC); the partition: the Monday-aligned week.
     const settledAt = await partitionOf(settled);
     expect(settledAt!.part).toMatch(/^jobdeck_private\.jobs_p\d{8}$/);
@@ -97,11 +100,12 @@ describe('partitioned history (migration 000023)', () => {
     // TypeScript, GraphQL and REST read it by id as before.
     expect((await jobdeck.getJob(settled)).status).toBe('succeeded');
     const alice = await tokenFor('alice', 'acme');
-    const res = await gql<{ job: { id: string; status: string; events: { nodes: { message: string }[] } } }>(
-      server,
-      `query($id: UUID!) { job(id: $id) { id status events { nodes { message } } } }`,
-      { variables: { id: settled }, token: alice },
-    );
+    const res = await gql<{
+      job: { id: string; status: string; events: { nodes: { message: string }[] } };
+    }>(server, `query($id: UUID!) { job(id: $id) { id status events { nodes { message } } } }`, {
+      variables: { id: settled },
+      token: alice,
+    });
     expect(res.errors).toBeUndefined();
     expect(res.data?.job).toEqual({
       id: settled,
@@ -140,7 +144,10 @@ describe('partitioned history (migration 000023)', () => {
 
     const retried = await jobdeck.retryJob(failed);
     expect(retried.status).toBe('queued');
-    expect(await partitionOf(failed)).toEqual({ part: 'jobdeck_private.jobs_live', purge_on: 'infinity' });
+    expect(await partitionOf(failed)).toEqual({
+      part: 'jobdeck_private.jobs_live',
+      purge_on: 'infinity',
+    });
     const worker = await runTestWorker(t, tasks);
     await waitForStatus(jobdeck, failed, 'succeeded');
     await worker.stop();
@@ -150,10 +157,9 @@ describe('partitioned history (migration 000023)', () => {
     const done = await insertFinished('succeeded', 30);
     await moveToHistory(t.pool, { afterSeconds: 60, ...RETENTION });
     await expect(
-      t.pool.query(
-        `update jobdeck.jobs set status = 'queued', finished_at = null where id = $1`,
-        [done],
-      ),
+      t.pool.query(`update jobdeck.jobs set status = 'queued', finished_at = null where id = $1`, [
+        done,
+      ]),
     ).rejects.toThrow(/unfinished_is_live/);
   });
 
@@ -190,7 +196,8 @@ describe('partitioned history (migration 000023)', () => {
           [day],
         )
       ).rows[0]!.name;
-    for (const days of [3, 3 + 28, 60, 60 + 28]) expect(names).toContain(await weekOf(utcDayPlus(days)));
+    for (const days of [3, 3 + 28, 60, 60 + 28])
+      expect(names).toContain(await weekOf(utcDayPlus(days)));
     // Created once: a second call finds them all.
     expect(await ensureHistoryPartitions(t.pool, { succeededDays: 3, failedDays: 60 })).toEqual([]);
   });
@@ -205,7 +212,9 @@ describe('partitioned history (migration 000023)', () => {
     await t.pool.query(`update jobdeck.jobs set purge_on = $2 where id = $1`, [gone, past]);
     const pastPartition = (await partitionOf(gone))!.part.replace('jobdeck_private.', '');
     for (const id of [gone, kept]) {
-      await t.pool.query(`insert into jobdeck.job_events (job_id, message) values ($1, 'log')`, [id]);
+      await t.pool.query(`insert into jobdeck.job_events (job_id, message) values ($1, 'log')`, [
+        id,
+      ]);
       await t.pool.query(
         `insert into jobdeck.job_steps (job_id, name, position, attempt, completed_at) values ($1, 'a', 0, 1, now())`,
         [id],
@@ -229,9 +238,10 @@ describe('partitioned history (migration 000023)', () => {
     const result = await pruneJobs(t.pool, RETENTION);
     expect(result.droppedPartitions).toContain(pastPartition);
     expect(result.deleted).toBeGreaterThanOrEqual(1);
-    const left = await t.pool.query<{ id: string }>(`select id from jobdeck.jobs where id = any($1)`, [
-      [gone, kept],
-    ]);
+    const left = await t.pool.query<{ id: string }>(
+      `select id from jobdeck.jobs where id = any($1)`,
+      [[gone, kept]],
+    );
     expect(left.rows.map((row) => row.id)).toEqual([kept]);
     const exists = await t.pool.query(`select to_regclass($1) as r`, [
       `jobdeck_private.${pastPartition}`,
@@ -256,9 +266,10 @@ describe('partitioned history (migration 000023)', () => {
       `insert into jobdeck.job_steps (job_id, name, position, attempt) values ($1, 'a', 0, 1)`,
       [id],
     );
-    await t.pool.query(`insert into jobdeck_private.job_signals (job_id, event) values ($1, 'go')`, [
-      id,
-    ]);
+    await t.pool.query(
+      `insert into jobdeck_private.job_signals (job_id, event) values ($1, 'go')`,
+      [id],
+    );
     await t.pool.query(`delete from jobdeck.jobs where id = $1`, [id]);
     const { rows } = await t.pool.query<{ n: number }>(
       `select (select count(*) from jobdeck.job_steps where job_id = $1)
@@ -269,7 +280,9 @@ describe('partitioned history (migration 000023)', () => {
   });
 
   it("plans the worker's lookups and the active-jobs read against jobs_live only", async () => {
-    await t.pool.query(`select jobdeck_private.ensure_history_partitions($1, $1)`, [utcDayPlus(100)]);
+    await t.pool.query(`select jobdeck_private.ensure_history_partitions($1, $1)`, [
+      utcDayPlus(100),
+    ]);
     const plan = async (query: string) =>
       (await t.pool.query<{ 'QUERY PLAN': string }>(`explain ${query}`)).rows
         .map((row) => row['QUERY PLAN'])
