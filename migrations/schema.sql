@@ -1017,6 +1017,28 @@ $function$;
 comment on function jobdeck.queue_flow(queues text[]) is 'Flow-control settings (concurrency limit, rate limit, fairness, pause) of the queues named.';
 -- privileges on function jobdeck.queue_flow(queues text[]): jobdeck_admin=EXECUTE jobdeck_anonymous=EXECUTE jobdeck_system=EXECUTE jobdeck_user=EXECUTE
 
+CREATE OR REPLACE FUNCTION jobdeck.recent_jobs_of_caller(succeeded_for_seconds integer)
+ RETURNS SETOF jobdeck.jobs
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+begin
+  return query
+  select j.* from jobdeck.jobs j
+   where j.owner_id = jobdeck.current_user_id()
+     and (j.status in ('waiting', 'queued', 'running', 'retrying')
+          or (j.created_at > now() - interval '1 hour'
+              and (j.status in ('failed', 'cancelled')
+                   or j.finished_at > now() - make_interval(secs => succeeded_for_seconds))))
+   order by j.created_at desc
+   limit 100;
+end;
+$function$;
+comment on function jobdeck.recent_jobs_of_caller(succeeded_for_seconds integer) is 'The caller''s unfinished jobs, failed or cancelled ones created in the last hour and succeeded ones ended in the last succeeded_for_seconds; newest first, at most 100.';
+-- privileges on function jobdeck.recent_jobs_of_caller(succeeded_for_seconds integer): jobdeck_admin=EXECUTE jobdeck_user=EXECUTE
+
 CREATE OR REPLACE FUNCTION jobdeck.resume_all()
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -4489,6 +4511,7 @@ begin
   select array_agg(j.id), array_agg(j.gw_job_id) into v_ids, v_gws
     from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint)
     join jobdeck.jobs j on j.gw_job_id = v.gw_job_id and (v.id is null or j.id = v.id)
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
    where j.status in ('queued', 'retrying')
       or (j.status = 'running'
           and not exists (select 1 from jobdeck_private.workers w where w.id = j.worker_id));

@@ -53,6 +53,7 @@ begin
   select array_agg(j.id), array_agg(j.gw_job_id) into v_ids, v_gws
     from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint)
     join jobdeck.jobs j on j.gw_job_id = v.gw_job_id and (v.id is null or j.id = v.id)
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
    where j.status in ('queued', 'retrying')
       or (j.status = 'running'
           and not exists (select 1 from jobdeck_private.workers w where w.id = j.worker_id));

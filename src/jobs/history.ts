@@ -16,7 +16,7 @@ export interface MoveToHistoryOptions {
 }
 
 /** Weeks of history partitions created ahead of the ones the jobs finishing today need. */
-export const HISTORY_WEEKS_AHEAD = 4;
+export const HISTORY_WEEKS_AHEAD = 2;
 
 function checkDays(options: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(options)) {

@@ -196,7 +196,7 @@ describe('partitioned history (migration 000023)', () => {
           [day],
         )
       ).rows[0]!.name;
-    for (const days of [3, 3 + 28, 60, 60 + 28])
+    for (const days of [3, 3 + 14, 60, 60 + 14])
       expect(names).toContain(await weekOf(utcDayPlus(days)));
     // Created once: a second call finds them all.
     expect(await ensureHistoryPartitions(t.pool, { succeededDays: 3, failedDays: 60 })).toEqual([]);
