@@ -63,31 +63,42 @@ comment on table jobdeck_private.jobs_default is
 
 insert into jobdeck.jobs select o.*, 'infinity' from jobdeck.jobs_before_000023 o;
 
+-- The indexes as the table has them (whatever earlier migrations made them), re-created on the
+-- partitioned table once the old one is gone (their names are taken until then), so every
+-- partition gets them. A unique index must include the partition key: purge_on is added to it.
+create temporary table jobs_indexes_000023 on commit drop as
+  select c.relname::text as name, i.indisunique as is_unique,
+         pg_get_indexdef(i.indexrelid) as def, obj_description(i.indexrelid, 'pg_class') as comment
+    from pg_index i join pg_class c on c.oid = i.indexrelid
+   where i.indrelid = 'jobdeck.jobs_before_000023'::regclass and not i.indisprimary;
+
 drop table jobdeck.jobs_before_000023 cascade;
 
 alter table jobdeck.jobs add constraint jobs_pkey primary key (id, purge_on);
 -- GraphQL's key is the `@primaryKey id` of the table's comment; this one is for the database.
 comment on constraint jobs_pkey on jobdeck.jobs is '@behavior -*';
-create index jobs_active_idx on jobdeck.jobs (created_at desc, id)
-  where status in ('waiting', 'queued', 'running', 'retrying');
-create index jobs_batch_idx on jobdeck.jobs (batch_id, status) where batch_id is not null;
-create index jobs_created_idx on jobdeck.jobs (created_at desc, id);
-create index jobs_depends_on_idx on jobdeck.jobs using gin (depends_on) where depends_on is not null;
-create index jobs_fair_turn_idx on jobdeck.jobs (coalesce(org_id, ''), priority, fair_at) where fair_at is not null;
-create index jobs_finished_idx on jobdeck.jobs (finished_at) where status in ('succeeded', 'failed', 'cancelled');
-create unique index jobs_gw_job_id_idx on jobdeck.jobs (gw_job_id, purge_on) where gw_job_id is not null;
-create index jobs_held_idx on jobdeck.jobs (org_id, priority, run_at, created_at) where held_at is not null;
-create unique index jobs_key_active_idx on jobdeck.jobs (key, purge_on)
-  where key is not null and status in ('queued', 'running', 'retrying');
-create index jobs_org_created_idx on jobdeck.jobs (org_id, created_at desc, id);
-create index jobs_owner_created_idx on jobdeck.jobs (owner_id, created_at desc, id);
-create index jobs_running_concurrency_key_idx on jobdeck.jobs (type, concurrency_key)
-  where status = 'running' and concurrency_key is not null;
-create index jobs_running_org_idx on jobdeck.jobs (org_id, type) where status = 'running';
-create index jobs_running_queue_idx on jobdeck.jobs (queue) where status = 'running' and queue is not null;
-create index jobs_running_type_idx on jobdeck.jobs (type) where status = 'running';
-create index jobs_running_worker_idx on jobdeck.jobs (worker_id) where status = 'running';
-create index jobs_waiting_run_at_idx on jobdeck.jobs (run_at) where status in ('queued', 'retrying');
+do $$
+declare
+  v record;
+  v_def text;
+  v_head text;
+  v_where integer;
+begin
+  for v in select * from pg_temp.jobs_indexes_000023 order by name loop
+    v_def := replace(v.def, ' ON jobdeck.jobs_before_000023 ', ' ON jobdeck.jobs ');
+    if v.is_unique then
+      -- CREATE UNIQUE INDEX n ON t USING btree (cols) [WHERE …]: purge_on joins the columns.
+      v_where := strpos(v_def, ' WHERE ');
+      v_head := case when v_where > 0 then left(v_def, v_where - 1) else v_def end;
+      v_def := left(v_head, -1) || ', purge_on)' || case when v_where > 0 then substr(v_def, v_where) else '' end;
+    end if;
+    execute v_def;
+    if v.comment is not null then
+      execute format('comment on index jobdeck.%I is %L', v.name, v.comment);
+    end if;
+  end loop;
+end;
+$$;
 
 alter table jobdeck.jobs enable row level security;
 create policy jobs_select_org on jobdeck.jobs for select to jobdeck_admin
