@@ -232,13 +232,13 @@ CREATE INDEX jobs_active_idx ON jobdeck.jobs USING btree (created_at DESC, id) W
 CREATE INDEX jobs_batch_idx ON jobdeck.jobs USING btree (batch_id, status) WHERE (batch_id IS NOT NULL);
 CREATE INDEX jobs_created_idx ON jobdeck.jobs USING btree (created_at DESC, id);
 CREATE INDEX jobs_depends_on_idx ON jobdeck.jobs USING gin (depends_on) WHERE (depends_on IS NOT NULL);
-CREATE INDEX jobs_fair_turn_idx ON jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE (fair_at IS NOT NULL);
+CREATE INDEX jobs_fair_turn_idx ON jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE ((fair_at IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'retrying'::text])));
 CREATE INDEX jobs_finished_idx ON jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
 CREATE UNIQUE INDEX jobs_gw_job_id_idx ON jobdeck.jobs USING btree (gw_job_id) WHERE (gw_job_id IS NOT NULL);
 CREATE INDEX jobs_held_idx ON jobdeck.jobs USING btree (org_id, priority, run_at, created_at) WHERE (held_at IS NOT NULL);
 CREATE UNIQUE INDEX jobs_key_active_idx ON jobdeck.jobs USING btree (key) WHERE ((key IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text])));
-CREATE INDEX jobs_org_created_idx ON jobdeck.jobs USING btree (org_id, created_at DESC, id);
-CREATE INDEX jobs_owner_created_idx ON jobdeck.jobs USING btree (owner_id, created_at DESC, id);
+CREATE INDEX jobs_org_created_idx ON jobdeck.jobs USING btree (org_id, created_at DESC, id) WHERE (org_id IS NOT NULL);
+CREATE INDEX jobs_owner_created_idx ON jobdeck.jobs USING btree (owner_id, created_at DESC, id) WHERE (owner_id IS NOT NULL);
 CREATE UNIQUE INDEX jobs_pkey ON jobdeck.jobs USING btree (id);
 CREATE INDEX jobs_running_concurrency_key_idx ON jobdeck.jobs USING btree (type, concurrency_key) WHERE ((status = 'running'::text) AND (concurrency_key IS NOT NULL));
 CREATE INDEX jobs_running_org_idx ON jobdeck.jobs USING btree (org_id, type) WHERE (status = 'running'::text);
@@ -827,15 +827,18 @@ CREATE OR REPLACE FUNCTION jobdeck.jobs_attempt_history(job jobdeck.jobs)
  STABLE
 AS $function$
   with t as (
-    -- every transition into running opens an attempt (n counts them)
+    -- every transition into running opens an attempt (n counts them), and so does the end of an
+    -- attempt never marked running, which carries its start (events/tg_jobs__after_update.sql)
     select e.id, e.at, e.attempt, e.message, e.data ->> 'to' as to_status,
-           count(*) filter (where e.data ->> 'to' = 'running') over (order by e.id) as n
+           case when e.data ->> 'to' = 'running' then e.at
+                when e.data ? 'startedAt' then (e.data ->> 'startedAt')::timestamptz end as opened_at,
+           count(*) filter (where e.data ->> 'to' = 'running' or e.data ? 'startedAt') over (order by e.id) as n
       from jobdeck.job_events e
      where e.job_id = job.id and e.kind = 'transition'
   ), attempts as (
     select t.n,
-           min(t.at) filter (where t.to_status = 'running') as started_at,
-           min(t.attempt) filter (where t.to_status = 'running') as attempt,
+           min(t.opened_at) as started_at,
+           min(t.attempt) filter (where t.opened_at is not null) as attempt,
            (array_agg(t.at order by t.id) filter (where t.to_status <> 'running'))[1] as ended_at,
            (array_agg(t.to_status order by t.id) filter (where t.to_status <> 'running'))[1] as ended_as,
            (array_agg(t.message order by t.id) filter (where t.to_status <> 'running'))[1] as message
@@ -2851,7 +2854,8 @@ begin
     end if;
     v_q := 20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
     select max(j.fair_at) into v_last from jobdeck.jobs j
-     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null;
+     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null
+       and j.status in ('queued', 'retrying');
     select gj.run_at into v_head from graphile_worker._private_jobs gj
      where gj.is_available and gj.priority = priorities[1]
      order by gj.run_at limit 1;
@@ -2877,7 +2881,7 @@ begin
            20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
            (select max(j.fair_at) from jobdeck.jobs j
              where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
-               and j.fair_at is not null) as last_at,
+               and j.fair_at is not null and j.status in ('queued', 'retrying')) as last_at,
            (select gj.run_at from graphile_worker._private_jobs gj
              where gj.is_available and gj.priority = d.priority
              order by gj.run_at limit 1) as head_at
@@ -4489,17 +4493,8 @@ begin
   insert into jobdeck.job_events (job_id, at, kind, level, message, data, attempt)
   select e.job_id, e.at, 'transition', e.level, e.message, e.data, e.attempt
   from (
-    -- the start of an attempt that was only marked by its end
-    select n.id as job_id, n.started_at as at, 'info' as level,
-           'running (attempt ' || n.attempts || ')' as message,
-           pg_catalog.jsonb_build_object('from', o.status, 'to', 'running') as data, n.attempts as attempt,
-           1 as ord
-      from new_rows n join old_rows o on o.id = n.id
-     where o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
-       and n.started_at is not null
-    union all
-    select n.id, pg_catalog.now(),
-           case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end,
+    select n.id as job_id, pg_catalog.now() as at,
+           case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end as level,
            case
              when n.status in ('failed', 'retrying') and pg_catalog.jsonb_array_length(n.errors) > pg_catalog.jsonb_array_length(o.errors)
                then n.status || ': ' || pg_catalog.left(n.errors -> -1 ->> 'message', 500)
@@ -4514,19 +4509,22 @@ begin
              when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'
              when n.status = 'running' then 'running (attempt ' || n.attempts || ')'
              else n.status
-           end,
+           end as message,
            pg_catalog.jsonb_build_object('from', case when o.status in ('queued', 'retrying') and n.status <> 'running'
                                                 and n.attempts > o.attempts then 'running' else o.status end,
                               'to', n.status) ||
-             case when n.status = 'retrying' then pg_catalog.jsonb_build_object('runAt', n.run_at) else '{}' end,
-           n.attempts,
-           2
+             case when n.status = 'retrying' then pg_catalog.jsonb_build_object('runAt', n.run_at) else '{}' end ||
+             -- the end of an attempt never marked running carries its start
+             case when o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
+                       and n.started_at is not null
+                  then pg_catalog.jsonb_build_object('startedAt', n.started_at) else '{}' end as data,
+           n.attempts as attempt
       from new_rows n join old_rows o on o.id = n.id
      where n.status is distinct from o.status
         or (n.status = 'running' and n.attempts is distinct from o.attempts)
         or (n.status = 'retrying' and n.attempts > o.attempts)
   ) e
-  order by e.job_id, e.ord;
+  order by e.job_id;
   return null;
 end;
 $function$;
