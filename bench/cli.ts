@@ -8,8 +8,17 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** What an installed package's `jobdeck` runs: the compiled CLI. */
 const BUILT_CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-/** The newest modification time of the files `npm run build` compiles. */
-function newestSource(): number {
+/** What the bench's drain child runs: bench/drain-child.ts compiled with tsconfig.bench.json. */
+export const BUILT_DRAIN_CHILD = path.join(
+  ROOT,
+  '.jobdeck',
+  'bench-build',
+  'bench',
+  'drain-child.js',
+);
+
+/** The newest modification time of the .ts files under `dirs` and of the compiler configs. */
+function newestSource(dirs: readonly string[]): number {
   let newest = 0;
   const visit = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -18,11 +27,20 @@ function newestSource(): number {
       else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(file).mtimeMs);
     }
   };
-  visit(path.join(ROOT, 'src'));
-  visit(path.join(ROOT, 'tasks'));
-  for (const config of ['tsconfig.json', 'tsconfig.build.json'])
+  for (const dir of dirs) visit(path.join(ROOT, dir));
+  for (const config of ['tsconfig.json', 'tsconfig.build.json', 'tsconfig.bench.json'])
     newest = Math.max(newest, statSync(path.join(ROOT, config)).mtimeMs);
   return newest;
+}
+
+/** Runs the TypeScript compiler on `config` unless `output` is newer than every file of `dirs`. */
+function buildUnlessFresh(config: string, output: string, dirs: readonly string[]): boolean {
+  if (existsSync(output) && statSync(output).mtimeMs >= newestSource(dirs)) return false;
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', config], { cwd: ROOT, encoding: 'utf8' });
+  if (result.status !== 0)
+    throw new Error(`building (tsc -p ${config}) failed:\n${result.stdout}${result.stderr}`.trim());
+  return true;
 }
 
 /**
@@ -30,17 +48,16 @@ function newestSource(): number {
  * bench times what an installed package runs and never a stale build. Returns whether it built.
  */
 export function ensureBuilt(): boolean {
-  if (existsSync(BUILT_CLI) && statSync(BUILT_CLI).mtimeMs >= newestSource()) return false;
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  if (result.status !== 0)
-    throw new Error(
-      `building dist/ (tsc -p tsconfig.build.json) failed:\n${result.stdout}${result.stderr}`.trim(),
-    );
-  return true;
+  return buildUnlessFresh('tsconfig.build.json', BUILT_CLI, ['src', 'tasks']);
+}
+
+/**
+ * Builds the drain child (tsconfig.bench.json) unless it is newer than every source file: the
+ * drained workers then run compiled JavaScript, as an installed package's worker does. Returns
+ * whether it built.
+ */
+export function ensureDrainChildBuilt(): boolean {
+  return buildUnlessFresh('tsconfig.bench.json', BUILT_DRAIN_CHILD, ['src', 'tasks', 'bench']);
 }
 
 /** Wall time of one process from spawn to exit, in ms; fails unless it exits 0. */

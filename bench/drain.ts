@@ -135,14 +135,17 @@ export async function queuePgBoss(url: string, jobs: number): Promise<void> {
 /**
  * Drains the queued jobs in a child process started with jobdeck's worker flags (WORKER_NODE_FLAGS);
  * resolves with jobs/s, the child's peak RSS and the CPU time the worker and PostgreSQL spent.
+ * `script`: the child, bench/drain-child.ts or its compiled JavaScript.
  */
 export function drainInChild(
   kind: DrainKind,
   url: string,
   jobs: number,
   settings: WorkerSettings,
+  // The compiled child (bench/cli.ts BUILT_DRAIN_CHILD) runs the worker as an installed package
+  // does; the source runs it through Node's type stripping, which holds about 28 MB more.
+  script = fileURLToPath(new URL('./drain-child.ts', import.meta.url)),
 ): Promise<DrainResult> {
-  const script = fileURLToPath(new URL('./drain-child.ts', import.meta.url));
   const child = fork(
     script,
     [kind, url, String(jobs), String(settings.concurrency), String(settings.localQueue)],

@@ -53,7 +53,7 @@ import { addToStartLatency, singleEnqueueRate, type WorkerSettings } from './lat
 import { progressToSubscriberLatency } from './progress.ts';
 import { ACTIVE_JOBS, activeJobsLatency } from './reads.ts';
 import { buildResults, targetRows, type CpuPerJobTotal } from './results.ts';
-import { cliStartTimes, ensureBuilt } from './cli.ts';
+import { BUILT_DRAIN_CHILD, cliStartTimes, ensureBuilt, ensureDrainChildBuilt } from './cli.ts';
 import { median } from './stats.ts';
 
 const USAGE = 'usage: npm run bench -- [--quick] [--jobs N] [--rounds N]';
@@ -141,14 +141,19 @@ function cpuReferenceMs(): number {
   return Math.round(performance.now() - started);
 }
 
-/** One drain in its child process (bench/drain-child.ts times it and reads its CPU cost). */
+/**
+ * One drain in its child process (bench/drain-child.ts, compiled: BUILT_DRAIN_CHILD, times it and
+ * reads its CPU cost).
+ */
 const drain = (kind: DrainKind, url: string): Promise<DrainResult> =>
-  drainInChild(kind, url, N, WORKER);
+  drainInChild(kind, url, N, WORKER, BUILT_DRAIN_CHILD);
 
 try {
   // Before anything long: a build that fails should stop the run at its start.
   const built = ensureBuilt();
   if (built) step('built dist/ (the sources were newer), for the CLI timing');
+  if (ensureDrainChildBuilt())
+    step('built the drain child (.jobdeck/bench-build/, the sources were newer)');
   const cpuReferenceBefore = cpuReferenceMs();
   const rounds: {
     raw: DrainResult;

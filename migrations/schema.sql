@@ -232,13 +232,13 @@ CREATE INDEX jobs_active_idx ON ONLY jobdeck.jobs USING btree (created_at DESC, 
 CREATE INDEX jobs_batch_idx ON ONLY jobdeck.jobs USING btree (batch_id, status) WHERE (batch_id IS NOT NULL);
 CREATE INDEX jobs_created_idx ON ONLY jobdeck.jobs USING btree (created_at DESC, id);
 CREATE INDEX jobs_depends_on_idx ON ONLY jobdeck.jobs USING gin (depends_on) WHERE (depends_on IS NOT NULL);
-CREATE INDEX jobs_fair_turn_idx ON ONLY jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE (fair_at IS NOT NULL);
+CREATE INDEX jobs_fair_turn_idx ON ONLY jobdeck.jobs USING btree (COALESCE(org_id, ''::text), priority, fair_at) WHERE ((fair_at IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'retrying'::text])));
 CREATE INDEX jobs_finished_idx ON ONLY jobdeck.jobs USING btree (finished_at) WHERE (status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text]));
 CREATE UNIQUE INDEX jobs_gw_job_id_idx ON ONLY jobdeck.jobs USING btree (gw_job_id, purge_on) WHERE (gw_job_id IS NOT NULL);
 CREATE INDEX jobs_held_idx ON ONLY jobdeck.jobs USING btree (org_id, priority, run_at, created_at) WHERE (held_at IS NOT NULL);
 CREATE UNIQUE INDEX jobs_key_active_idx ON ONLY jobdeck.jobs USING btree (key, purge_on) WHERE ((key IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text])));
-CREATE INDEX jobs_org_created_idx ON ONLY jobdeck.jobs USING btree (org_id, created_at DESC, id);
-CREATE INDEX jobs_owner_created_idx ON ONLY jobdeck.jobs USING btree (owner_id, created_at DESC, id);
+CREATE INDEX jobs_org_created_idx ON ONLY jobdeck.jobs USING btree (org_id, created_at DESC, id) WHERE (org_id IS NOT NULL);
+CREATE INDEX jobs_owner_created_idx ON ONLY jobdeck.jobs USING btree (owner_id, created_at DESC, id) WHERE (owner_id IS NOT NULL);
 CREATE UNIQUE INDEX jobs_pkey ON ONLY jobdeck.jobs USING btree (id, purge_on);
 CREATE INDEX jobs_running_concurrency_key_idx ON ONLY jobdeck.jobs USING btree (type, concurrency_key) WHERE ((status = 'running'::text) AND (concurrency_key IS NOT NULL));
 CREATE INDEX jobs_running_org_idx ON ONLY jobdeck.jobs USING btree (org_id, type) WHERE (status = 'running'::text);
@@ -831,15 +831,18 @@ CREATE OR REPLACE FUNCTION jobdeck.jobs_attempt_history(job jobdeck.jobs)
  STABLE
 AS $function$
   with t as (
-    -- every transition into running opens an attempt (n counts them)
+    -- every transition into running opens an attempt (n counts them), and so does the end of an
+    -- attempt never marked running, which carries its start (events/tg_jobs__after_update.sql)
     select e.id, e.at, e.attempt, e.message, e.data ->> 'to' as to_status,
-           count(*) filter (where e.data ->> 'to' = 'running') over (order by e.id) as n
+           case when e.data ->> 'to' = 'running' then e.at
+                when e.data ? 'startedAt' then (e.data ->> 'startedAt')::timestamptz end as opened_at,
+           count(*) filter (where e.data ->> 'to' = 'running' or e.data ? 'startedAt') over (order by e.id) as n
       from jobdeck.job_events e
      where e.job_id = job.id and e.kind = 'transition'
   ), attempts as (
     select t.n,
-           min(t.at) filter (where t.to_status = 'running') as started_at,
-           min(t.attempt) filter (where t.to_status = 'running') as attempt,
+           min(t.opened_at) as started_at,
+           min(t.attempt) filter (where t.opened_at is not null) as attempt,
            (array_agg(t.at order by t.id) filter (where t.to_status <> 'running'))[1] as ended_at,
            (array_agg(t.to_status order by t.id) filter (where t.to_status <> 'running'))[1] as ended_as,
            (array_agg(t.message order by t.id) filter (where t.to_status <> 'running'))[1] as message
@@ -1594,7 +1597,7 @@ begin
   end if;
   select * into v_job from jobdeck.jobs j
    where j.key = add_checked_job.key and j.status in ('queued', 'running', 'retrying')
-     and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000023)
+     and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000024)
   if found then
     return v_job;
   end if;
@@ -1623,7 +1626,7 @@ begin
     v_try := v_try + 1;
     select * into v_job from jobdeck.jobs j
      where j.key = add_keyed_job.key and j.status in ('queued', 'running', 'retrying')
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
        for update;
     if found then
       if key_mode = 'keep' then
@@ -2081,7 +2084,7 @@ begin
     join jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint) on v.id = j.id
    where j.id = any(v_ids)
      and (j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id + 0 = v.gw_job_id
-     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
      and (not v_capped
           or ((j.org_id is null
                or (v_cap is null
@@ -2934,7 +2937,7 @@ begin
                      v_name, v_week, v_week + 7);
       execute format('comment on table jobdeck_private.%I is %L', v_name,
                      'History of jobdeck.jobs: finished jobs with purge_on in the week from ' || v_week
-                     || '; dropped whole once that week is past (migration 000023).');
+                     || '; dropped whole once that week is past (migration 000024).');
       if v_stray then
         execute format('insert into jobdeck_private.%I select * from pg_temp.jobdeck_default_rows', v_name);
         truncate pg_temp.jobdeck_default_rows;
@@ -2981,7 +2984,8 @@ begin
     end if;
     v_q := 20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
     select max(j.fair_at) into v_last from jobdeck.jobs j
-     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null;
+     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null
+       and j.status in ('queued', 'retrying');
     select gj.run_at into v_head from graphile_worker._private_jobs gj
      where gj.is_available and gj.priority = priorities[1]
      order by gj.run_at limit 1;
@@ -3007,7 +3011,7 @@ begin
            20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
            (select max(j.fair_at) from jobdeck.jobs j
              where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
-               and j.fair_at is not null) as last_at,
+               and j.fair_at is not null and j.status in ('queued', 'retrying')) as last_at,
            (select gj.run_at from graphile_worker._private_jobs gj
              where gj.is_available and gj.priority = d.priority
              order by gj.run_at limit 1) as head_at
@@ -3056,7 +3060,7 @@ begin
     -- now, after any cancel that committed while we waited; the update below sees the same.
     select j.id, j.status, j.cancel_requested_at, j.max_attempts, j.attempts_before_retry
       from jobdeck.jobs j where j.id = any(v_ids)
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
      order by j.id for update
   ), d as (
     select v.*, c.status = 'running' as marked,
@@ -3109,7 +3113,7 @@ begin
      -- (No `j.id = any(v_ids)` here: next to `j.id = d.id` it made each row's probe search the
      -- whole array.)
      where j.id = d.id
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
        and (((j.status || '') = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = d.attempt)
          or ((j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = d.gw_job_id
              and j.attempts = d.attempt - 1))
@@ -3194,7 +3198,7 @@ begin
        set peak_rss_bytes = greatest(j.peak_rss_bytes, v.rss), cpu_ms = v.cpu_ms, heartbeat_at = now()
       from jsonb_to_recordset(jobs) as v(id uuid, rss bigint, cpu_ms bigint)
      where j.id = v.id and j.status = 'running' and j.worker_id = heartbeat.worker_id
-       and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000024)
   end if;
 
   return query
@@ -3577,7 +3581,7 @@ begin
      where j.id = any(v_ids) and j.id = v.id  -- by primary key only, see finish_jobs
        and (j.status || '') in ('queued', 'retrying') and j.held_at is null
        and j.gw_job_id + 0 = v.gw_job_id and j.attempts = v.attempt - 1
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
     returning j.id
   )
   select array_agg(upd.id) into v_marked from upd;
@@ -4275,7 +4279,7 @@ begin
            finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
            completed_steps = 0, total_steps = null, cancel_requested_at = null, cancel_reason = null,
            held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now(),
-           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000023)
+           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000024)
      where j.id = v_job.id returning j.* into v_job;
   exception when unique_violation then
     raise exception 'job % cannot be retried: another unfinished job took its key "%"', job_id, v_job.key
@@ -4319,7 +4323,7 @@ begin
   ), revived as (
     update jobdeck.jobs j
        set status = 'waiting', finished_at = null, cancel_reason = null, updated_at = pg_catalog.now(),
-           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000023)
+           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000024)
       from (select c.id from c order by c.id) c
      where j.id = c.id and j.status = 'cancelled'
     returning j.id
@@ -4504,14 +4508,14 @@ begin
     from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, type text, queue text, payload jsonb,
                                         priority integer, max_attempts integer, run_at timestamptz, source text)
    where v.id is null
-  on conflict (gw_job_id, purge_on) where gw_job_id is not null do nothing;  -- purge_on: in the unique index since 000023
+  on conflict (gw_job_id, purge_on) where gw_job_id is not null do nothing;  -- purge_on: in the unique index since 000024
 
   -- A `running` row is only restarted when its worker is gone (Worker's own 4-hour lock sweep);
   -- while its worker lives, this Worker job is a duplicate and is dropped.
   select array_agg(j.id), array_agg(j.gw_job_id) into v_ids, v_gws
     from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint)
     join jobdeck.jobs j on j.gw_job_id = v.gw_job_id and (v.id is null or j.id = v.id)
-     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
    where j.status in ('queued', 'retrying')
       or (j.status = 'running'
           and not exists (select 1 from jobdeck_private.workers w where w.id = j.worker_id));
@@ -4531,7 +4535,7 @@ begin
            eta_at = jobdeck_private.estimate_eta(now(), 0,
              (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
      where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
     returning j.*;
     return;
   end if;
@@ -4542,7 +4546,7 @@ begin
   select array_agg(c.id) into v_ids
     from (select j.id from jobdeck.jobs j
            where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
-             and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+             and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
            order by j.id
              for update of j) c;
   if v_ids is null then
@@ -4688,17 +4692,8 @@ begin
   insert into jobdeck.job_events (job_id, at, kind, level, message, data, attempt)
   select e.job_id, e.at, 'transition', e.level, e.message, e.data, e.attempt
   from (
-    -- the start of an attempt that was only marked by its end
-    select n.id as job_id, n.started_at as at, 'info' as level,
-           'running (attempt ' || n.attempts || ')' as message,
-           pg_catalog.jsonb_build_object('from', o.status, 'to', 'running') as data, n.attempts as attempt,
-           1 as ord
-      from new_rows n join old_rows o on o.id = n.id
-     where o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
-       and n.started_at is not null
-    union all
-    select n.id, pg_catalog.now(),
-           case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end,
+    select n.id as job_id, pg_catalog.now() as at,
+           case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end as level,
            case
              when n.status in ('failed', 'retrying') and pg_catalog.jsonb_array_length(n.errors) > pg_catalog.jsonb_array_length(o.errors)
                then n.status || ': ' || pg_catalog.left(n.errors -> -1 ->> 'message', 500)
@@ -4713,19 +4708,22 @@ begin
              when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'
              when n.status = 'running' then 'running (attempt ' || n.attempts || ')'
              else n.status
-           end,
+           end as message,
            pg_catalog.jsonb_build_object('from', case when o.status in ('queued', 'retrying') and n.status <> 'running'
                                                 and n.attempts > o.attempts then 'running' else o.status end,
                               'to', n.status) ||
-             case when n.status = 'retrying' then pg_catalog.jsonb_build_object('runAt', n.run_at) else '{}' end,
-           n.attempts,
-           2
+             case when n.status = 'retrying' then pg_catalog.jsonb_build_object('runAt', n.run_at) else '{}' end ||
+             -- the end of an attempt never marked running carries its start
+             case when o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
+                       and n.started_at is not null
+                  then pg_catalog.jsonb_build_object('startedAt', n.started_at) else '{}' end as data,
+           n.attempts as attempt
       from new_rows n join old_rows o on o.id = n.id
      where n.status is distinct from o.status
         or (n.status = 'running' and n.attempts is distinct from o.attempts)
         or (n.status = 'retrying' and n.attempts > o.attempts)
   ) e
-  order by e.job_id, e.ord;
+  order by e.job_id;
   return null;
 end;
 $function$;

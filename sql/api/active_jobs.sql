@@ -1,7 +1,7 @@
 -- jobdeck.active_jobs(): unfinished jobs, newest first.
 --
 -- Served by the partial index jobs_active_idx however long the history grows; `purge_on =
--- 'infinity'` (every unfinished job is in jobs_live, migration 000023) lets the planner skip the
+-- 'infinity'` (every unfinished job is in jobs_live, migration 000024) lets the planner skip the
 -- history partitions altogether. SECURITY INVOKER:
 -- the caller's row-level security applies.
 --

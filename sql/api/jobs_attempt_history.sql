@@ -13,15 +13,18 @@ create or replace function jobdeck.jobs_attempt_history(job jobdeck.jobs) return
 language sql stable
 as $$
   with t as (
-    -- every transition into running opens an attempt (n counts them)
+    -- every transition into running opens an attempt (n counts them), and so does the end of an
+    -- attempt never marked running, which carries its start (events/tg_jobs__after_update.sql)
     select e.id, e.at, e.attempt, e.message, e.data ->> 'to' as to_status,
-           count(*) filter (where e.data ->> 'to' = 'running') over (order by e.id) as n
+           case when e.data ->> 'to' = 'running' then e.at
+                when e.data ? 'startedAt' then (e.data ->> 'startedAt')::timestamptz end as opened_at,
+           count(*) filter (where e.data ->> 'to' = 'running' or e.data ? 'startedAt') over (order by e.id) as n
       from jobdeck.job_events e
      where e.job_id = job.id and e.kind = 'transition'
   ), attempts as (
     select t.n,
-           min(t.at) filter (where t.to_status = 'running') as started_at,
-           min(t.attempt) filter (where t.to_status = 'running') as attempt,
+           min(t.opened_at) as started_at,
+           min(t.attempt) filter (where t.opened_at is not null) as attempt,
            (array_agg(t.at order by t.id) filter (where t.to_status <> 'running'))[1] as ended_at,
            (array_agg(t.to_status order by t.id) filter (where t.to_status <> 'running'))[1] as ended_as,
            (array_agg(t.message order by t.id) filter (where t.to_status <> 'running'))[1] as message

@@ -7,7 +7,7 @@
 -- security applies.
 --
 -- PL/pgSQL with plan_cache_mode = force_generic_plan, so it is planned once per connection: since
--- jobs is partitioned (migration 000023), a job created in the last hour may already be in a
+-- jobs is partitioned (migration 000024), a job created in the last hour may already be in a
 -- history partition, so this read must plan every partition, and planning it on each request cost
 -- several times what running it does (about 3 ms against 0.5 ms with six weekly partitions).
 

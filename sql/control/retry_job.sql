@@ -58,7 +58,7 @@ begin
            finished_at = null, started_at = null, result = null, progress = 0, current_step = null,
            completed_steps = 0, total_steps = null, cancel_requested_at = null, cancel_reason = null,
            held_at = null, eta_at = null, worker_id = null, gw_job_id = v_gw, updated_at = now(),
-           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000023)
+           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000024)
      where j.id = v_job.id returning j.* into v_job;
   exception when unique_violation then
     raise exception 'job % cannot be retried: another unfinished job took its key "%"', job_id, v_job.key

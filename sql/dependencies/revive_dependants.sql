@@ -32,7 +32,7 @@ begin
   ), revived as (
     update jobdeck.jobs j
        set status = 'waiting', finished_at = null, cancel_reason = null, updated_at = pg_catalog.now(),
-           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000023)
+           purge_on = 'infinity'  -- back to jobs_live, wherever it was (migration 000024)
       from (select c.id from c order by c.id) c
      where j.id = c.id and j.status = 'cancelled'
     returning j.id

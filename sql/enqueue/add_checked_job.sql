@@ -24,7 +24,7 @@ begin
   end if;
   select * into v_job from jobdeck.jobs j
    where j.key = add_checked_job.key and j.status in ('queued', 'running', 'retrying')
-     and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000023)
+     and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000024)
   if found then
     return v_job;
   end if;

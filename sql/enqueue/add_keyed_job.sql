@@ -21,7 +21,7 @@ begin
     v_try := v_try + 1;
     select * into v_job from jobdeck.jobs j
      where j.key = add_keyed_job.key and j.status in ('queued', 'running', 'retrying')
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
        for update;
     if found then
       if key_mode = 'keep' then

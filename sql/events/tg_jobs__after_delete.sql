@@ -2,7 +2,7 @@
 --
 -- job_events has no foreign key to jobs (migration 000006: checking it cost every event row a
 -- lookup and a lock of its job); this statement trigger does what its cascade did. job_steps and
--- job_signals lost theirs when jobs became partitioned (000023: a foreign key would have to
+-- job_signals lost theirs when jobs became partitioned (000024: a foreign key would have to
 -- reference (id, purge_on)); the trigger deletes them too. Dropping a history partition fires no
 -- trigger: pruneJobs deletes the partition's events, steps and signals first.
 

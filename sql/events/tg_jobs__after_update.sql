@@ -4,10 +4,12 @@
 -- NOTIFY the job's id on its job, owner and organisation channels (secret-derived,
 -- events/notify_jobs.sql) when anything a watcher shows changed (status, progress, steps,
 -- attempts, cancel request, held or released, run_at, owner, org); listeners re-read the row.
--- Transition events: an unmarked attempt that ends (the worker's fast path, migration 000005)
--- is recorded as two transitions, `running` (at its start) and its end, so the timeline and the
--- attempt history read as for a marked one. A cancel of a waiting job is also
--- sent to workers on the cancel channel: one may be running it unmarked.
+-- Transition events, only where they say what the row does not: an unmarked attempt that ends
+-- (the worker's fast path, migration 000005: it ended within the mark delay) is one event, its
+-- end, whose data carries `startedAt`, instead of a `running` event and an end event (the row's
+-- started_at keeps only the last attempt's start). jobs_attempt_history opens an attempt at
+-- either; docs/performance.md measures the event row this saves on every short job. A cancel of
+-- a waiting job is also sent to workers on the cancel channel: one may be running it unmarked.
 
 create or replace function jobdeck_private.tg_jobs__after_update() returns trigger
 language plpgsql
@@ -32,17 +34,8 @@ begin
   insert into jobdeck.job_events (job_id, at, kind, level, message, data, attempt)
   select e.job_id, e.at, 'transition', e.level, e.message, e.data, e.attempt
   from (
-    -- the start of an attempt that was only marked by its end
-    select n.id as job_id, n.started_at as at, 'info' as level,
-           'running (attempt ' || n.attempts || ')' as message,
-           pg_catalog.jsonb_build_object('from', o.status, 'to', 'running') as data, n.attempts as attempt,
-           1 as ord
-      from new_rows n join old_rows o on o.id = n.id
-     where o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
-       and n.started_at is not null
-    union all
-    select n.id, pg_catalog.now(),
-           case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end,
+    select n.id as job_id, pg_catalog.now() as at,
+           case n.status when 'failed' then 'error' when 'retrying' then 'warn' else 'info' end as level,
            case
              when n.status in ('failed', 'retrying') and pg_catalog.jsonb_array_length(n.errors) > pg_catalog.jsonb_array_length(o.errors)
                then n.status || ': ' || pg_catalog.left(n.errors -> -1 ->> 'message', 500)
@@ -57,19 +50,22 @@ begin
              when n.status = 'running' and o.status = 'running' then 'running (attempt ' || n.attempts || ', rescued)'
              when n.status = 'running' then 'running (attempt ' || n.attempts || ')'
              else n.status
-           end,
+           end as message,
            pg_catalog.jsonb_build_object('from', case when o.status in ('queued', 'retrying') and n.status <> 'running'
                                                 and n.attempts > o.attempts then 'running' else o.status end,
                               'to', n.status) ||
-             case when n.status = 'retrying' then pg_catalog.jsonb_build_object('runAt', n.run_at) else '{}' end,
-           n.attempts,
-           2
+             case when n.status = 'retrying' then pg_catalog.jsonb_build_object('runAt', n.run_at) else '{}' end ||
+             -- the end of an attempt never marked running carries its start
+             case when o.status in ('queued', 'retrying') and n.status <> 'running' and n.attempts > o.attempts
+                       and n.started_at is not null
+                  then pg_catalog.jsonb_build_object('startedAt', n.started_at) else '{}' end as data,
+           n.attempts as attempt
       from new_rows n join old_rows o on o.id = n.id
      where n.status is distinct from o.status
         or (n.status = 'running' and n.attempts is distinct from o.attempts)
         or (n.status = 'retrying' and n.attempts > o.attempts)
   ) e
-  order by e.job_id, e.ord;
+  order by e.job_id;
   return null;
 end;
 $$;

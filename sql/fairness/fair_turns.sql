@@ -8,9 +8,11 @@
 --
 -- Start-time fair queuing through Graphile Worker's claim order (priority, run_at): each tenant
 -- (organisation; jobs without one form one tenant) has, per priority, a clock: its latest turn
--- (jobdeck.jobs.fair_at, read from the end of jobs_fair_turn_idx, so no counter row is locked on the enqueue
--- path and concurrent enqueues never wait for each other; two of one tenant may share a turn,
--- which only costs a little precision). The k-th new job of a tenant in the batch gets
+-- among its jobs still waiting to start (jobdeck.jobs.fair_at, read from the end of
+-- jobs_fair_turn_idx, which holds queued and retrying jobs only, migration 000023; a tenant with
+-- nothing waiting starts again from the head of the queue), so no counter row is locked on the
+-- enqueue path and concurrent enqueues never wait for each other; two of one tenant may share a
+-- turn, which only costs a little precision). The k-th new job of a tenant in the batch gets
 --
 --   greatest(last + q, head, now() - 1 hour) + k * q,   q = 20 µs / the tenant's weight
 --
@@ -50,7 +52,8 @@ begin
     end if;
     v_q := 20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
     select max(j.fair_at) into v_last from jobdeck.jobs j
-     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null;
+     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null
+       and j.status in ('queued', 'retrying');
     select gj.run_at into v_head from graphile_worker._private_jobs gj
      where gj.is_available and gj.priority = priorities[1]
      order by gj.run_at limit 1;
@@ -76,7 +79,7 @@ begin
            20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
            (select max(j.fair_at) from jobdeck.jobs j
              where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
-               and j.fair_at is not null) as last_at,
+               and j.fair_at is not null and j.status in ('queued', 'retrying')) as last_at,
            (select gj.run_at from graphile_worker._private_jobs gj
              where gj.is_available and gj.priority = d.priority
              order by gj.run_at limit 1) as head_at

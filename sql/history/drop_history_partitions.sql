@@ -1,6 +1,6 @@
 -- jobdeck_private.drop_history_partitions(): drops the weekly history partitions of jobdeck.jobs whose whole week is past, with their jobs' events, steps and signals.
 --
--- Retention by partition (migration 000023): a partition holds jobs whose purge_on falls in its
+-- Retention by partition (migration 000024): a partition holds jobs whose purge_on falls in its
 -- week, so once that week is over (UTC) every row in it is past its retention and the partition
 -- goes whole, without a row-by-row delete or the vacuum after it. Dropping fires no trigger, so the
 -- rows that point at its jobs (job_events, job_steps, job_signals: none has a foreign key) are

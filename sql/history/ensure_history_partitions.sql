@@ -43,7 +43,7 @@ begin
                      v_name, v_week, v_week + 7);
       execute format('comment on table jobdeck_private.%I is %L', v_name,
                      'History of jobdeck.jobs: finished jobs with purge_on in the week from ' || v_week
-                     || '; dropped whole once that week is past (migration 000023).');
+                     || '; dropped whole once that week is past (migration 000024).');
       if v_stray then
         execute format('insert into jobdeck_private.%I select * from pg_temp.jobdeck_default_rows', v_name);
         truncate pg_temp.jobdeck_default_rows;

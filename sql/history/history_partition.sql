@@ -1,7 +1,7 @@
 -- jobdeck_private.history_partition(purge_on): the name of the weekly history partition of jobdeck.jobs holding a purge_on day.
 --
 -- Weeks start on Monday (ISO): jobs_p20261207 holds purge_on from 2026-12-07 to 2026-12-13, and
--- may be dropped from 2026-12-14 on (drop_history_partitions). Migration 000023.
+-- may be dropped from 2026-12-14 on (drop_history_partitions). Migration 000024.
 
 create or replace function jobdeck_private.history_partition(purge_on date) returns text
 language sql immutable strict

@@ -38,7 +38,7 @@ begin
     join jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint) on v.id = j.id
    where j.id = any(v_ids)
      and (j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id + 0 = v.gw_job_id
-     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
      and (not v_capped
           or ((j.org_id is null
                or (v_cap is null

@@ -50,7 +50,7 @@ begin
     -- now, after any cancel that committed while we waited; the update below sees the same.
     select j.id, j.status, j.cancel_requested_at, j.max_attempts, j.attempts_before_retry
       from jobdeck.jobs j where j.id = any(v_ids)
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
      order by j.id for update
   ), d as (
     select v.*, c.status = 'running' as marked,
@@ -103,7 +103,7 @@ begin
      -- (No `j.id = any(v_ids)` here: next to `j.id = d.id` it made each row's probe search the
      -- whole array.)
      where j.id = d.id
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
        and (((j.status || '') = 'running' and j.worker_id = finish_jobs.worker_id and j.attempts = d.attempt)
          or ((j.status || '') in ('queued', 'retrying') and j.held_at is null and j.gw_job_id = d.gw_job_id
              and j.attempts = d.attempt - 1))

@@ -31,7 +31,7 @@ begin
        set peak_rss_bytes = greatest(j.peak_rss_bytes, v.rss), cpu_ms = v.cpu_ms, heartbeat_at = now()
       from jsonb_to_recordset(jobs) as v(id uuid, rss bigint, cpu_ms bigint)
      where j.id = v.id and j.status = 'running' and j.worker_id = heartbeat.worker_id
-       and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity';  -- a literal: planned against jobs_live only (000024)
   end if;
 
   return query

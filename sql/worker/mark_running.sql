@@ -34,7 +34,7 @@ begin
      where j.id = any(v_ids) and j.id = v.id  -- by primary key only, see finish_jobs
        and (j.status || '') in ('queued', 'retrying') and j.held_at is null
        and j.gw_job_id + 0 = v.gw_job_id and j.attempts = v.attempt - 1
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
     returning j.id
   )
   select array_agg(upd.id) into v_marked from upd;

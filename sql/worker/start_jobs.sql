@@ -46,14 +46,14 @@ begin
     from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint, type text, queue text, payload jsonb,
                                         priority integer, max_attempts integer, run_at timestamptz, source text)
    where v.id is null
-  on conflict (gw_job_id, purge_on) where gw_job_id is not null do nothing;  -- purge_on: in the unique index since 000023
+  on conflict (gw_job_id, purge_on) where gw_job_id is not null do nothing;  -- purge_on: in the unique index since 000024
 
   -- A `running` row is only restarted when its worker is gone (Worker's own 4-hour lock sweep);
   -- while its worker lives, this Worker job is a duplicate and is dropped.
   select array_agg(j.id), array_agg(j.gw_job_id) into v_ids, v_gws
     from jsonb_to_recordset(items) as v(id uuid, gw_job_id bigint)
     join jobdeck.jobs j on j.gw_job_id = v.gw_job_id and (v.id is null or j.id = v.id)
-     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
    where j.status in ('queued', 'retrying')
       or (j.status = 'running'
           and not exists (select 1 from jobdeck_private.workers w where w.id = j.worker_id));
@@ -73,7 +73,7 @@ begin
            eta_at = jobdeck_private.estimate_eta(now(), 0,
              (select t.median_ms from jobdeck_private.task_types t where t.type = j.type))
      where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
-       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+       and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
     returning j.*;
     return;
   end if;
@@ -84,7 +84,7 @@ begin
   select array_agg(c.id) into v_ids
     from (select j.id from jobdeck.jobs j
            where j.id = any(v_ids) and j.gw_job_id = any(v_gws) and j.status in ('queued', 'retrying', 'running')
-             and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000023)
+             and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
            order by j.id
              for update of j) c;
   if v_ids is null then

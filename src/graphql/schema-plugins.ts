@@ -96,7 +96,7 @@ export const JobdeckExposurePlugin: GraphileConfig.Plugin = {
 };
 
 /**
- * Filtering and ordering by a column of a partitioned table (`jobdeck.jobs`, migration 000023)
+ * Filtering and ordering by a column of a partitioned table (`jobdeck.jobs`, migration 000024)
  * only where an index serves it, as for a plain table: graphile-build-pg's PgIndexBehaviorsPlugin
  * skips partitioned tables, which would offer every column. The same rule, read from the parent's
  * (partitioned) indexes.

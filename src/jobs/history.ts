@@ -48,7 +48,7 @@ export async function ensureHistoryPartitions(
 }
 
 /**
- * Moves finished jobs out of `jobs_live` into their weekly history partitions (migration 000023),
+ * Moves finished jobs out of `jobs_live` into their weekly history partitions (migration 000024),
  * batch after batch until none is left or the time budget is spent; returns how many moved. Run by
  * the worker's history service, never on a job's path.
  */

@@ -12,7 +12,7 @@ export interface PruneOptions {
 
 // The rows still in jobs_live (purge_on 'infinity', a literal so the history partitions are not
 // planned): jobs past their retention before the history service moved them (a retention of 0
-// days, or a backlog after the upgrade to 000023). Batches through the finished-jobs partial
+// days, or a backlog after the upgrade to 000024). Batches through the finished-jobs partial
 // index; a statement trigger deletes the jobs' events, steps and signals.
 const PRUNE_SQL = `
   with doomed as (
@@ -36,7 +36,7 @@ export interface PruneResult {
 
 /**
  * Removes finished jobs past their retention, with their events, steps and signals: drops the
- * weekly history partitions whose week is past (migration 000023: no row-by-row delete), and
+ * weekly history partitions whose week is past (migration 000024: no row-by-row delete), and
  * deletes, in batches, the finished jobs past retention that are still in jobs_live.
  */
 export async function pruneJobs(executor: Executor, options: PruneOptions): Promise<PruneResult> {

@@ -160,7 +160,7 @@ export async function activeJobs(
     .selectFrom('jobdeck.jobs')
     .selectAll()
     .where('status', 'in', ACTIVE_STATUSES)
-    // Every unfinished job is in jobs_live (migration 000023); a literal, so the planner skips
+    // Every unfinished job is in jobs_live (migration 000024); a literal, so the planner skips
     // the history partitions when it plans, not only when it runs.
     .where(sql<boolean>`purge_on = 'infinity'`)
     .orderBy('created_at', 'desc')

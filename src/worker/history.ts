@@ -20,7 +20,7 @@ export interface HistoryMoverOptions {
 }
 
 /**
- * Moves finished jobs from `jobs_live` into their weekly history partitions (migration 000023),
+ * Moves finished jobs from `jobs_live` into their weekly history partitions (migration 000024),
  * and creates the partitions ahead of need. Off the job path: a worker's start, mark and finish
  * touch only jobs_live. Each round spends about a second at most, since the worker's services
  * take turns (a long round would delay the heartbeat); a backlog (after the upgrade) goes over

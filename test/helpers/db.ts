@@ -112,3 +112,21 @@ export function openApiPool(url: string): { pool: pg.Pool; close(): Promise<void
   const connections = openConnections({ server: true }, { connectionString: url });
   return { pool: connections.api, close: () => connections.close() };
 }
+
+/**
+ * A job's transition messages with each attempt's start spelled out: an attempt that ended before
+ * its running mark is stored as one event, its end, carrying `startedAt`
+ * (sql/events/tg_jobs__after_update.sql); here it reads as `running (attempt n)` then its end,
+ * as a marked attempt does, so a test's expectation does not depend on how long a task took.
+ */
+export function transitionTimeline(
+  events: readonly { kind: string; message: string; attempt: number | null; data: unknown }[],
+): string[] {
+  return events
+    .filter((e) => e.kind === 'transition')
+    .flatMap((e) =>
+      e.data && typeof e.data === 'object' && 'startedAt' in e.data
+        ? [`running (attempt ${e.attempt})`, e.message]
+        : [e.message],
+    );
+}

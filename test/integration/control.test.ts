@@ -329,12 +329,13 @@ describe('job control', () => {
       'attempt 3 failed',
       'attempt 4 failed',
     ]);
-    const { rows } = await t.pool.query<{ attempt: number; to: string }>(
-      `select attempt, data ->> 'to' as to from jobdeck.job_events
+    // An attempt ended before its running mark carries its start on its end event (startedAt).
+    const { rows } = await t.pool.query<{ attempt: number; to: string; folded: boolean }>(
+      `select attempt, data ->> 'to' as to, data ? 'startedAt' as folded from jobdeck.job_events
         where job_id = $1 and kind = 'transition' order by id`,
       [job.id],
     );
-    const started = rows.filter((r) => r.to === 'running').map((r) => r.attempt);
+    const started = rows.filter((r) => r.to === 'running' || r.folded).map((r) => r.attempt);
     expect(started).toEqual([1, 2, 3, 4]);
     const ended = rows.filter((r) => r.to === 'retrying' || r.to === 'failed');
     expect(ended.map((r) => [r.attempt, r.to])).toEqual([

@@ -5,7 +5,13 @@ import { createJobdeck, type Jobdeck } from '../../src/client.ts';
 import { defineTask } from '../../src/jobs/task.ts';
 import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { PermanentJobError } from '../../src/errors.ts';
-import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import {
+  createTestDatabase,
+  transitionTimeline,
+  waitFor,
+  waitForStatus,
+  type TestDatabase,
+} from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 
 const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
@@ -87,9 +93,7 @@ describe('a failing job', () => {
     );
     expect(left.rows[0].n).toBe(0);
 
-    const transitions = (await jobdeck.getJobEvents(job.id))
-      .filter((e) => e.kind === 'transition')
-      .map((e) => e.message);
+    const transitions = transitionTimeline(await jobdeck.getJobEvents(job.id));
     expect(transitions).toEqual([
       'queued',
       'running (attempt 1)',

@@ -76,7 +76,7 @@ describe('the fast path', () => {
     return rows;
   }
 
-  it('writes a job that ends before its mark once, with both transitions and one attempt', async () => {
+  it('writes a job that ends before its mark once, with one transition that carries its start, and one attempt', async () => {
     const worker = await runTestWorker(t, tasks, { config: { ...FAST, markDelayMs: 60_000 } });
     const job = await jobdeck.enqueueJob('instant', {});
     const done = await waitForStatus(jobdeck, job.id, 'succeeded');
@@ -85,16 +85,22 @@ describe('the fast path', () => {
     expect(done).toMatchObject({ attempts: 1, progress: 100, current_step: 'half' });
     expect(done.started_at).not.toBeNull();
     expect(done.started_at!.getTime()).toBeLessThanOrEqual(done.finished_at!.getTime());
-    expect(await transitions(job.id)).toEqual([
+    // The attempt was never seen running, so its start rides on its end (no `running` event).
+    const recorded = await transitions(job.id);
+    expect(recorded).toEqual([
       { message: 'queued', data: null },
-      { message: 'running (attempt 1)', data: { from: 'queued', to: 'running' } },
-      { message: 'succeeded', data: { from: 'running', to: 'succeeded' } },
+      {
+        message: 'succeeded',
+        data: { from: 'running', to: 'succeeded', startedAt: expect.any(String) },
+      },
     ]);
+    const startedAt = (recorded[1]!.data as { startedAt: string }).startedAt;
+    expect(new Date(startedAt)).toEqual(done.started_at);
     const { rows } = await t.pool.query(
-      `select h.attempt, h.outcome from jobdeck.jobs j, jobdeck.jobs_attempt_history(j) h where j.id = $1`,
+      `select h.attempt, h.outcome, h.started_at from jobdeck.jobs j, jobdeck.jobs_attempt_history(j) h where j.id = $1`,
       [job.id],
     );
-    expect(rows).toEqual([{ attempt: 1, outcome: 'succeeded' }]);
+    expect(rows).toEqual([{ attempt: 1, outcome: 'succeeded', started_at: done.started_at }]);
   });
 
   it('records each unmarked attempt of a retried job', async () => {

@@ -7,7 +7,13 @@ import type { TaskRegistry } from '../../src/jobs/registry.ts';
 import { PgListener } from '../../src/live/listener.ts';
 import { loadJobChannels } from '../../src/live/channels.ts';
 import { sleep } from '../../src/util/sleep.ts';
-import { createTestDatabase, waitFor, waitForStatus, type TestDatabase } from '../helpers/db.ts';
+import {
+  createTestDatabase,
+  transitionTimeline,
+  waitFor,
+  waitForStatus,
+  type TestDatabase,
+} from '../helpers/db.ts';
 import { registerTasks, runTestWorker, stopWorkers } from '../helpers/worker.ts';
 
 const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
@@ -90,11 +96,7 @@ describe('a tracked job', () => {
       expect(JSON.parse(payload)).toEqual({ id: job.id });
 
     const events = await jobdeck.getJobEvents(job.id);
-    expect(events.filter((e) => e.kind === 'transition').map((e) => e.message)).toEqual([
-      'queued',
-      'running (attempt 1)',
-      'succeeded',
-    ]);
+    expect(transitionTimeline(events)).toEqual(['queued', 'running (attempt 1)', 'succeeded']);
     const log = events.find((e) => e.kind === 'log');
     expect(log).toMatchObject({
       level: 'info',

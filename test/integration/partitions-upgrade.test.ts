@@ -15,7 +15,7 @@ const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
   ['echo', defineTask({ run: ({ payload }) => ({ echoed: payload }) })],
 ]);
 
-describe('the upgrade to partitioned history (000022 → 000023)', () => {
+describe('the upgrade to partitioned history (000023 → 000024)', () => {
   let t: TestDatabase | undefined;
   let landed: string | undefined;
 
@@ -32,16 +32,16 @@ describe('the upgrade to partitioned history (000022 → 000023)', () => {
     { timeout: 60_000 },
     async () => {
       t = await createTestDatabase({ migrated: false });
-      landed = await mkdtemp(path.join(os.tmpdir(), 'jobdeck-000022-'));
+      landed = await mkdtemp(path.join(os.tmpdir(), 'jobdeck-000023-'));
       for (const file of await readdir(path.join(ROOT, 'migrations'))) {
-        if (/^\d{6}_.*\.sql$/.test(file) && file < '000023') {
+        if (/^\d{6}_.*\.sql$/.test(file) && file < '000024') {
           await copyFile(path.join(ROOT, 'migrations', file), path.join(landed, file));
         }
       }
-      // Numbered migrations only: today's sql/ files expect purge_on, which 000022 lacks.
-      expect((await migrate(t.pool, { dir: landed, sqlDir: null })).applied).toHaveLength(22);
+      // Numbered migrations only: today's sql/ files expect purge_on, which 000023 lacks.
+      expect((await migrate(t.pool, { dir: landed, sqlDir: null })).applied).toHaveLength(23);
 
-      // The unpartitioned table of 000022, with history and unfinished jobs in it.
+      // The unpartitioned table of 000023, with history and unfinished jobs in it.
       const { rows: made } = await t.pool.query<{ id: string; status: string }>(
         `insert into jobdeck.jobs (type, status, owner_id, org_id, key, attempts, started_at, finished_at)
        select 'echo', s, 'alice', 'acme', case when s = 'queued' and n = 1 then 'the-key' end,
@@ -82,7 +82,7 @@ describe('the upgrade to partitioned history (000022 → 000023)', () => {
       const before = await snapshot();
 
       const upgrade = await migrate(t.pool);
-      expect(upgrade.applied).toEqual(['000023_partitioned_history.sql']);
+      expect(upgrade.applied).toEqual(['000024_partitioned_history.sql']);
       expect(await snapshot()).toEqual(before);
       const { rows: placed } = await t.pool.query<{ part: string; n: number }>(
         `select tableoid::regclass::text as part, count(*)::int as n from jobdeck.jobs group by 1`,

@@ -16,7 +16,7 @@ const tasks: TaskRegistry = new Map<string, AnyTaskDefinition>([
 
 const RETENTION = { succeededDays: 7, failedDays: 30 };
 
-describe('partitioned history (migration 000023)', () => {
+describe('partitioned history (migration 000024)', () => {
   let t: TestDatabase;
   let jobdeck: Jobdeck;
   let server: JobdeckServer;

@@ -1,4 +1,4 @@
--- jobdeck 000023: finished jobs live in weekly history partitions (issue 24, item 2).
+-- jobdeck 000024: finished jobs live in weekly history partitions (issue 24, item 2).
 --
 -- `jobdeck.jobs` becomes a table partitioned by range on a new column, `purge_on date`: the day
 -- from which the row may be dropped. Unfinished jobs, and finished ones until the maintenance
@@ -35,12 +35,12 @@
 -- brings a finished job back (retry, reviving a dependant) sets purge_on = 'infinity' with its
 -- status, or that constraint refuses it.
 --
--- Renumber at merge if another branch took 000023 first: the runner wants numbers without gaps.
+-- Renumber at merge if another branch took 000024 first: the runner wants numbers without gaps.
 
-alter table jobdeck.jobs rename to jobs_before_000023;
+alter table jobdeck.jobs rename to jobs_before_000024;
 
 create table jobdeck.jobs (
-  like jobdeck.jobs_before_000023 including defaults including constraints including comments including storage,
+  like jobdeck.jobs_before_000024 including defaults including constraints including comments including storage,
   purge_on date not null default 'infinity',
   constraint unfinished_is_live check (purge_on = 'infinity' or status in ('succeeded', 'failed', 'cancelled'))
 ) partition by range (purge_on);
@@ -61,18 +61,18 @@ comment on table jobdeck_private.jobs_live is
 comment on table jobdeck_private.jobs_default is
   'The safety net of jobdeck.jobs: a row whose history week has no partition yet. Normally empty.';
 
-insert into jobdeck.jobs select o.*, 'infinity' from jobdeck.jobs_before_000023 o;
+insert into jobdeck.jobs select o.*, 'infinity' from jobdeck.jobs_before_000024 o;
 
 -- The indexes as the table has them (whatever earlier migrations made them), re-created on the
 -- partitioned table once the old one is gone (their names are taken until then), so every
 -- partition gets them. A unique index must include the partition key: purge_on is added to it.
-create temporary table jobs_indexes_000023 on commit drop as
+create temporary table jobs_indexes_000024 on commit drop as
   select c.relname::text as name, i.indisunique as is_unique,
          pg_get_indexdef(i.indexrelid) as def, obj_description(i.indexrelid, 'pg_class') as comment
     from pg_index i join pg_class c on c.oid = i.indexrelid
-   where i.indrelid = 'jobdeck.jobs_before_000023'::regclass and not i.indisprimary;
+   where i.indrelid = 'jobdeck.jobs_before_000024'::regclass and not i.indisprimary;
 
-drop table jobdeck.jobs_before_000023 cascade;
+drop table jobdeck.jobs_before_000024 cascade;
 
 alter table jobdeck.jobs add constraint jobs_pkey primary key (id, purge_on);
 -- GraphQL's key is the `@primaryKey id` of the table's comment; this one is for the database.
@@ -84,8 +84,8 @@ declare
   v_head text;
   v_where integer;
 begin
-  for v in select * from pg_temp.jobs_indexes_000023 order by name loop
-    v_def := replace(v.def, ' ON jobdeck.jobs_before_000023 ', ' ON jobdeck.jobs ');
+  for v in select * from pg_temp.jobs_indexes_000024 order by name loop
+    v_def := replace(v.def, ' ON jobdeck.jobs_before_000024 ', ' ON jobdeck.jobs ');
     if v.is_unique then
       -- CREATE UNIQUE INDEX n ON t USING btree (cols) [WHERE …]: purge_on joins the columns.
       v_where := strpos(v_def, ' WHERE ');
