@@ -12,6 +12,7 @@ const DEFERRED = `
     from jobdeck.jobs j
     join graphile_worker.jobs g on g.id = j.gw_job_id
    where j.id = any($1::uuid[]) and j.status in ('queued', 'retrying') and j.held_at is null
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
      and j.held_reason like 'rate limited:%' and g.run_at > now()`;
 
 /**

@@ -42,6 +42,7 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 7 * 86_400_000;
 // rescued must not overwrite what the attempt after it stored. (Before its running mark the row
 // still waits for this attempt: `queued`/`retrying` with one attempt fewer.)
 const CURRENT = `exists (select 1 from jobdeck.jobs j where j.id = $1
+    and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
     and ((j.status = 'running' and j.attempts = $2)
       or (j.status in ('queued', 'retrying') and j.attempts = $2 - 1)))`;
 

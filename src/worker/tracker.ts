@@ -114,7 +114,8 @@ const PROGRESS = `
            (select t.median_ms from jobdeck_private.task_types t where t.type = j.type)),
          heartbeat_at = now(), updated_at = now()
     from jsonb_to_recordset($1::jsonb) as v(id uuid, attempt int, progress int, step text, completed int, total int)
-   where j.id = v.id and j.status = 'running' and j.worker_id = $2 and j.attempts = v.attempt`;
+   where j.id = v.id and j.status = 'running' and j.worker_id = $2 and j.attempts = v.attempt
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)`;
 
 const EVENTS = `
   insert into jobdeck.job_events (job_id, at, kind, level, message, data, step, attempt)
@@ -122,6 +123,7 @@ const EVENTS = `
     from jsonb_to_recordset($1::jsonb) as v(job_id uuid, at timestamptz, level text, message text, data jsonb,
                                             step text, attempt int)
     join jobdeck.jobs j on j.id = v.job_id
+     and j.purge_on = 'infinity'  -- a literal: planned against jobs_live only (000024)
      -- job_events has no foreign key (000006): the lock keeps a prune from deleting the job
      -- while its log lines go in
      for key share of j`;
