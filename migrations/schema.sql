@@ -2933,7 +2933,12 @@ begin
         )
         insert into pg_temp.jobdeck_default_rows select * from moved;
       end if;
-      execute format('create table jobdeck_private.%I partition of jobdeck.jobs for values from (%L) to (%L)',
+      -- Created, then attached: `create table … partition of` would lock jobdeck.jobs against every
+      -- read and write (ACCESS EXCLUSIVE); attaching takes SHARE UPDATE EXCLUSIVE, which neither
+      -- blocks nor waits for them (the empty default partition is locked and checked instead).
+      execute format('create table jobdeck_private.%I (like jobdeck.jobs including defaults including constraints)',
+                     v_name);
+      execute format('alter table jobdeck.jobs attach partition jobdeck_private.%I for values from (%L) to (%L)',
                      v_name, v_week, v_week + 7);
       execute format('comment on table jobdeck_private.%I is %L', v_name,
                      'History of jobdeck.jobs: finished jobs with purge_on in the week from ' || v_week

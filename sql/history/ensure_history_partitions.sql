@@ -7,8 +7,8 @@
 -- put into the new partition, which PostgreSQL requires before the partition may be created. They
 -- go straight into the partitions, not through jobdeck.jobs, so no trigger of jobs fires: nothing
 -- about the jobs changed. An advisory lock serialises two workers creating the same week.
--- Creating a partition locks jobdeck.jobs for a moment: lock_timeout keeps it from waiting behind
--- a long read while every job's update queues behind it (the caller tries again next round).
+-- lock_timeout: a lock it cannot have at once (a long read of the default partition) is tried
+-- again at the service's next round rather than waited for.
 
 create or replace function jobdeck_private.ensure_history_partitions(from_day date, through_day date)
 returns setof text
@@ -39,7 +39,12 @@ begin
         )
         insert into pg_temp.jobdeck_default_rows select * from moved;
       end if;
-      execute format('create table jobdeck_private.%I partition of jobdeck.jobs for values from (%L) to (%L)',
+      -- Created, then attached: `create table … partition of` would lock jobdeck.jobs against every
+      -- read and write (ACCESS EXCLUSIVE); attaching takes SHARE UPDATE EXCLUSIVE, which neither
+      -- blocks nor waits for them (the empty default partition is locked and checked instead).
+      execute format('create table jobdeck_private.%I (like jobdeck.jobs including defaults including constraints)',
+                     v_name);
+      execute format('alter table jobdeck.jobs attach partition jobdeck_private.%I for values from (%L) to (%L)',
                      v_name, v_week, v_week + 7);
       execute format('comment on table jobdeck_private.%I is %L', v_name,
                      'History of jobdeck.jobs: finished jobs with purge_on in the week from ' || v_week
