@@ -73,6 +73,11 @@ export interface JobsTable {
   rate_key: string | null;
   /** The job's key under its queue's per-key rate limit (computed at enqueue). */
   queue_rate_key: string | null;
+  /**
+   * The day from which the job may be dropped with its history partition (migration 000024; node-postgres
+   * reads `'infinity'`, a job not moved to history yet, as `Infinity`). Set by the history service.
+   */
+  purge_on: Generated<Date | number>;
   /** Times its task said "rate limited, retry after" (RateLimitedError); not attempts. */
   rate_deferrals: Generated<number>;
   /** The turn a fair job was given (its Graphile job's run_at); null when it was not given one. */
