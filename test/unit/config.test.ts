@@ -37,6 +37,17 @@ describe('loadConfig()', () => {
     expect(problems).toMatch(/DATABASE_URL="localhost:5432": must start with postgres/);
   });
 
+  it('reads how long finished jobs stay in the live partition, from 0 to a week', () => {
+    expect(loadConfig({}).historyAfterSeconds).toBe(600);
+    expect(loadConfig({ JOBDECK_HISTORY_AFTER_SECONDS: '0' }).historyAfterSeconds).toBe(0);
+    expect(() => loadConfig({ JOBDECK_HISTORY_AFTER_SECONDS: '-1' })).toThrow(
+      /JOBDECK_HISTORY_AFTER_SECONDS="-1"/,
+    );
+    expect(() => loadConfig({ JOBDECK_HISTORY_AFTER_SECONDS: '604801' })).toThrow(
+      /JOBDECK_HISTORY_AFTER_SECONDS="604801"/,
+    );
+  });
+
   it('names a bad issue-18 setting and what is wrong with it', () => {
     expect(() => loadConfig({ JOBDECK_DEV_SIGNIN: 'yes' })).toThrow(/JOBDECK_DEV_SIGNIN="yes"/);
     expect(() => loadConfig({ JOBDECK_METRICS_ORG_LABEL: '1' })).toThrow(
