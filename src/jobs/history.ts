@@ -49,13 +49,14 @@ export async function ensureHistoryPartitions(
 
 /**
  * Moves finished jobs out of `jobs_live` into their weekly history partitions (migration 000024),
- * batch after batch until none is left or the time budget is spent; returns how many moved. Run by
- * the worker's history service, never on a job's path.
+ * batch after batch until none is left or the time budget is spent; returns how many moved, and
+ * whether the budget ran out first (`more`). Run by the worker's history service, never on a job's
+ * path.
  */
 export async function moveToHistory(
   executor: Executor,
   options: MoveToHistoryOptions,
-): Promise<{ moved: number }> {
+): Promise<{ moved: number; more: boolean }> {
   checkDays({
     afterSeconds: options.afterSeconds,
     succeededDays: options.succeededDays,
@@ -74,6 +75,7 @@ export async function moveToHistory(
     );
     const n = row?.n ?? 0;
     moved += n;
-    if (n < batchSize || Date.now() >= deadline) return { moved };
+    if (n < batchSize) return { moved, more: false };
+    if (Date.now() >= deadline) return { moved, more: true };
   }
 }

@@ -57,7 +57,13 @@ export async function startWorkerServices(o: WorkerServicesOptions): Promise<Wor
       new HeldRelease({ pool, intervalMs: beat * HELD_RELEASE_EVERY }),
       new TypeStatsRefresh({ pool, intervalMs: beat * TYPE_STATS_EVERY }),
       new OrphanSweep({ pool, logger, rescueAfterMs, intervalMs: beat * ORPHAN_SWEEP_EVERY }),
-      new HistoryMover({ ...o.history, pool, logger, intervalMs: beat * HISTORY_EVERY }),
+      new HistoryMover({
+        ...o.history,
+        pool,
+        logger,
+        intervalMs: beat * HISTORY_EVERY,
+        catchUpIntervalMs: beat,
+      }),
     ],
     logger,
   );
