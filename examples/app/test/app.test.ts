@@ -84,6 +84,8 @@ describe('the example application, with jobdeck installed from its tarball', () 
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
         OTEL_SERVICE_NAME: 'example-worker',
         OTEL_BSP_SCHEDULE_DELAY: '200',
+        // Finished jobs move to their weekly history partition a second after they end.
+        JOBDECK_HISTORY_AFTER_SECONDS: '1',
       },
     });
     app = await buildApp({ connectionString: databaseUrl });
@@ -436,6 +438,54 @@ describe('the example application, with jobdeck installed from its tarball', () 
     );
     expect(job.attempts).toBe(1);
     expect(job.errors.at(-1)?.message).toBe('row 2 has not 2 columns');
+  });
+
+  it('moves a finished job into its weekly history partition, where its owner still reads it', async () => {
+    const created = (await (await upload('alice', 'history.csv', 'name\nAda\n')).json()) as {
+      import_job_id: string;
+    };
+    // The worker's history service moves it JOBDECK_HISTORY_AFTER_SECONDS (1) after it ends.
+    const partition = await waitFor(
+      async () => {
+        const { rows } = await owner.query<{ partition: string }>(
+          `select tableoid::regclass::text as partition from jobdeck.jobs
+            where id = $1 and purge_on <> 'infinity'`,
+          [created.import_job_id],
+        );
+        return rows[0]?.partition;
+      },
+      { what: 'the job to move to its history partition' },
+    );
+    expect(partition).toMatch(/^jobdeck_private\.jobs_p\d{8}$/);
+    const read = (user: string) =>
+      graphql(
+        user,
+        `
+          query ($id: UUID!) {
+            job(id: $id) {
+              status
+              result
+              attemptHistory {
+                nodes {
+                  attempt
+                  outcome
+                }
+              }
+            }
+          }
+        `,
+        { id: created.import_job_id },
+      );
+    const mine = await read('alice');
+    expect(mine.errors).toBeUndefined();
+    expect(mine.data!['job']).toEqual({
+      status: 'succeeded',
+      result: { rows: 1, columns: 1 },
+      attemptHistory: { nodes: [{ attempt: 1, outcome: 'succeeded' }] },
+    });
+    expect((await jobdeck.getJob(created.import_job_id)).status).toBe('succeeded');
+    // row-level security holds in the history partition too: another organisation sees nothing
+    expect((await read('dave')).data!['job']).toBeNull();
   });
 
   it("serves jobdeck's GraphQL under /jobs-api with the application's sessions as identities", async () => {
