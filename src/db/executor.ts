@@ -22,6 +22,16 @@ export async function queryRows<R>(
   return result.rows as R[];
 }
 
+/**
+ * Whether each statement on `executor` commits on its own (a pool, or a Kysely instance that is
+ * not a transaction): a statement rolled back there may simply be sent again, which it may not
+ * inside the caller's transaction.
+ */
+export function runsOwnTransactions(executor: Executor): boolean {
+  if (isKysely(executor)) return !executor.isTransaction;
+  return isPool(executor);
+}
+
 // Told apart by shape, not `instanceof`: an application's own copy of kysely or pg (another
 // version than jobdeck's, not deduplicated by npm) must work as well as jobdeck's.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any database shape

@@ -15,3 +15,14 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     )
   );
 }
+
+/**
+ * A statement PostgreSQL rolled back because of what ran beside it, which the same statement
+ * again would most likely pass: a serialization failure (40001; among them a row the history
+ * service moved to its partition, migration 000024, while the statement waited to lock it) or a
+ * deadlock (40P01). Nothing of the statement was written.
+ */
+export function isConcurrentChange(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '40001' || code === '40P01';
+}

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'postgraphile/graphql';
 import { isSafeError } from 'postgraphile/grafast';
 import { defaultMaskError } from 'postgraphile/grafserv';
-import { isDatabaseUnavailable } from '../db/unavailable.ts';
+import { isConcurrentChange, isDatabaseUnavailable } from '../db/unavailable.ts';
 import { InvalidJobStateError, UnauthorizedError } from '../errors.ts';
 import { clientErrorOf, sqlstateOf, type ClientErrorKind } from '../jobs/db-errors.ts';
 
@@ -59,5 +59,15 @@ export function maskError(error: GraphQLError): GraphQLError {
       code: 'DATABASE_UNAVAILABLE',
       retryAfterSeconds: 2,
     });
+  // Rolled back by a concurrent change (a job moved to its history partition meanwhile, a
+  // deadlock): nothing was written, and the same request again will most likely pass.
+  if (original && isConcurrentChange(original))
+    return keep(
+      'the job changed while this ran (a concurrent update); nothing was changed, try again',
+      {
+        code: 'CONCURRENT_CHANGE',
+        sqlstate: sqlstateOf(original),
+      },
+    );
   return defaultMaskError(error);
 }

@@ -330,7 +330,8 @@ function responseSchema(name: string): unknown {
 /**
  * Answers any route can give besides its own (`components.responses`): a malformed URL (400), a
  * refused token (401), an unexpected failure (500), the database away (503); and, for routes that
- * take a body, one too large (413) or of a type the server does not read (415).
+ * take a body, a concurrent change of the row they write (409), one too large (413) or of a type
+ * the server does not read (415).
  */
 const COMMON_RESPONSES = {
   BadRequest: 'a malformed request: an undecodable URL, broken JSON, input that fails validation',
@@ -338,7 +339,8 @@ const COMMON_RESPONSES = {
   Forbidden:
     'the caller lacks the permission or role this needs (a download link: its signature does not match)',
   NotFound: 'no such job, or one the caller may not see',
-  Conflict: 'the job is in a state that does not allow this',
+  Conflict:
+    'the job is in a state that does not allow this (`invalid_state`), or it changed while the request ran (`concurrent_change`: nothing was changed, send it again)',
   Gone: 'the download link expired; read the job again for a new one',
   PayloadTooLarge: 'the body is larger than JOBDECK_MAX_BODY_BYTES',
   UnsupportedMediaType: 'a body that is not `application/json`',
@@ -368,7 +370,8 @@ function statusesOf(path: string, method: string, op: Operation): Responses {
   const all: Responses = { ...op.responses, 400: 'Error', 500: 'Error', 503: 'Error' };
   // /session answers a refused token with 200 (it says why); every other route with 401
   if (path !== '/session') all[401] = 'Error';
-  if (BODY_METHODS.has(method)) Object.assign(all, { 413: 'Error', 415: 'Error' });
+  // a write may meet a concurrent change of its row (409 concurrent_change, src/http/rest/errors.ts)
+  if (BODY_METHODS.has(method)) Object.assign(all, { 409: 'Error', 413: 'Error', 415: 'Error' });
   return all;
 }
 

@@ -1,7 +1,7 @@
 import type { Job } from '../db/types.ts';
 import { queryRows, type Executor } from '../db/executor.ts';
 import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
-import { translateDatabaseError } from './db-errors.ts';
+import { callSql, translateDatabaseError } from './db-errors.ts';
 import { isJobId } from './ids.ts';
 import type { JobStatus } from './states.ts';
 
@@ -22,15 +22,13 @@ export async function cancelJobOn(
   if (!isJobId(id)) throw new JobNotFoundError(String(id));
   if (reason !== undefined && reason !== null && typeof reason !== 'string')
     throw new InvalidArgumentError('cancel reason must be a string');
-  try {
-    const rows = await queryRows<Job>(executor, 'select * from jobdeck.cancel_job($1::uuid, $2)', [
-      id,
-      reason ?? null,
-    ]);
-    return rows[0]!;
-  } catch (error) {
-    throw translateDatabaseError(error, { jobId: id }) ?? error;
-  }
+  const rows = await callSql<Job>(
+    executor,
+    'select * from jobdeck.cancel_job($1::uuid, $2)',
+    [id, reason ?? null],
+    { jobId: id },
+  );
+  return rows[0]!;
 }
 
 /** Options of {@link retryJobOn}. */
@@ -58,16 +56,13 @@ export async function retryJobOn(
   if (!isJobId(id)) throw new JobNotFoundError(String(id));
   const keepSteps = options.keepSteps ?? true;
   if (typeof keepSteps !== 'boolean') throw new InvalidArgumentError('keepSteps must be a boolean');
-  try {
-    const rows = await queryRows<Job>(
-      executor,
-      'select * from jobdeck.retry_job($1::uuid, keep_steps => $2::boolean)',
-      [id, keepSteps],
-    );
-    return rows[0]!;
-  } catch (error) {
-    throw translateDatabaseError(error, { jobId: id }) ?? error;
-  }
+  const rows = await callSql<Job>(
+    executor,
+    'select * from jobdeck.retry_job($1::uuid, keep_steps => $2::boolean)',
+    [id, keepSteps],
+    { jobId: id },
+  );
+  return rows[0]!;
 }
 
 /**

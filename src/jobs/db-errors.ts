@@ -8,7 +8,8 @@ import {
   PayloadTooLargeError,
   UnknownJobTypeError,
 } from '../errors.ts';
-import { queryRows, type Executor } from '../db/executor.ts';
+import { queryRows, runsOwnTransactions, type Executor } from '../db/executor.ts';
+import { isConcurrentChange } from '../db/unavailable.ts';
 
 /**
  * The one translation of database errors into jobdeck's errors. The SQL functions raise jobdeck's
@@ -82,10 +83,27 @@ export async function callSql<T>(
   values: unknown[],
   context: DatabaseErrorContext = {},
 ): Promise<T[]> {
-  try {
-    return await queryRows<T>(executor, text, values);
-  } catch (error) {
-    throw translateDatabaseError(error, context) ?? error;
+  let conflict: unknown = null;
+  for (let tries = 1; ; tries++) {
+    try {
+      return await queryRows<T>(executor, text, values);
+    } catch (caught) {
+      // Rolled back by what ran beside it (isConcurrentChange): sent again, twice at most, where
+      // the statement is its own transaction. A Kysely instance can be bound to one transaction
+      // without saying so (isTransaction false); there the second try is refused at once as in
+      // a failed transaction (25P02), nothing runs, and the caller gets the first error.
+      const error = conflict !== null && sqlstateOf(caught) === '25P02' ? conflict : caught;
+      if (
+        error === caught &&
+        tries < 3 &&
+        isConcurrentChange(error) &&
+        runsOwnTransactions(executor)
+      ) {
+        conflict = error;
+        continue;
+      }
+      throw translateDatabaseError(error, context) ?? error;
+    }
   }
 }
 

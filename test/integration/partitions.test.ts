@@ -153,6 +153,84 @@ describe('partitioned history (migration 000024)', () => {
     await worker.stop();
   });
 
+  it('answers a retry that meets the move to history with "try again", and the library sends it again itself', async () => {
+    await ensureHistoryPartitions(t.pool, RETENTION);
+    const alice = await tokenFor('alice', 'acme');
+    /**
+     * Sends `request` while the history service's move of every settled job is held open, once
+     * the request waits for a moved row's lock, lets the move commit: the waiting statement then
+     * finds its row moved to another partition (SQLSTATE 40001) and is rolled back.
+     */
+    const duringMove = async <T>(request: () => Promise<T>): Promise<T> => {
+      const mover = await t.pool.connect();
+      try {
+        await mover.query('begin');
+        await mover.query(
+          `select jobdeck_private.move_to_history(make_interval(secs => 60), 7, 30, 2000)`,
+        );
+        const pending = request();
+        await waitFor(
+          async () =>
+            (
+              await t.pool.query<{ n: number }>(
+                `select count(*)::int as n from pg_stat_activity
+                  where datname = current_database() and wait_event_type = 'Lock'`,
+              )
+            ).rows[0]!.n > 0,
+        );
+        await mover.query('commit');
+        return await pending;
+      } finally {
+        mover.release();
+      }
+    };
+
+    // GraphQL: a clear error that says to try again, and nothing written; the same request passes.
+    const viaGraphql = await insertFinished('failed', 30);
+    const retry = (id: string) =>
+      gql<{ retryJob: { job: { status: string } } }>(
+        server,
+        `mutation($id: UUID!) { retryJob(input: { id: $id }) { job { status } } }`,
+        { token: alice, variables: { id } },
+      );
+    const refused = await duringMove(() => retry(viaGraphql));
+    expect(refused.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/changed while this ran.*nothing was changed, try again/),
+      extensions: { code: 'CONCURRENT_CHANGE', sqlstate: '40001' },
+    });
+    expect(await partitionOf(viaGraphql)).toMatchObject({
+      part: expect.stringMatching(/jobs_p\d{8}$/),
+    });
+    expect((await jobdeck.getJob(viaGraphql)).status).toBe('failed');
+    expect((await retry(viaGraphql)).data?.retryJob.job.status).toBe('queued');
+
+    // REST: 409 with the same advice.
+    const viaRest = await insertFinished('failed', 30);
+    const answer = await duringMove(() =>
+      fetch(`${server.url}/v1/jobs/${viaRest}/retry`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice}` },
+      }),
+    );
+    expect(answer.status).toBe(409);
+    expect(await answer.json()).toMatchObject({
+      error: 'concurrent_change',
+      message: expect.stringMatching(/nothing was changed, try again/),
+    });
+
+    // TypeScript on a pool: each statement is its own transaction, so the library sends it again.
+    const viaLibrary = await insertFinished('failed', 30);
+    const retried = await duringMove(() => jobdeck.retryJob(viaLibrary));
+    expect(retried.status).toBe('queued');
+    expect(await partitionOf(viaLibrary)).toEqual({
+      part: 'jobdeck_private.jobs_live',
+      purge_on: 'infinity',
+    });
+    await t.pool.query(`delete from jobdeck.jobs where id = any($1::uuid[])`, [
+      [viaGraphql, viaRest, viaLibrary],
+    ]);
+  });
+
   it('refuses an unfinished job outside jobs_live', async () => {
     const done = await insertFinished('succeeded', 30);
     await moveToHistory(t.pool, { afterSeconds: 60, ...RETENTION });

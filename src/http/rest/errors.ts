@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { UnauthorizedError } from '../../errors.ts';
-import { isDatabaseUnavailable } from '../../db/unavailable.ts';
+import { isConcurrentChange, isDatabaseUnavailable } from '../../db/unavailable.ts';
 import { clientErrorOf, type ClientErrorKind } from '../../jobs/db-errors.ts';
 import type { Logger } from '../../logger.ts';
 
@@ -77,6 +77,17 @@ export function installErrorHandler(app: FastifyInstance, logger?: Logger): void
           error: 'unavailable',
           message: `the database is unavailable; nothing was changed, try again (reference ${reference})`,
         });
+    }
+    if (isConcurrentChange(error)) {
+      // Rolled back by a concurrent change (a job moved to its history partition meanwhile, a
+      // deadlock): nothing was written, and the same request again will most likely pass.
+      logger?.warn(
+        `${request.method} ${request.url} (${reference}): concurrent change: ${error.message}`,
+      );
+      return reply.code(409).send({
+        error: 'concurrent_change',
+        message: `the job changed while this request ran (a concurrent update); nothing was changed, try again (reference ${reference})`,
+      });
     }
     logger?.error(
       `${request.method} ${request.url} failed (${reference}): ${error.stack ?? error.message}`,
