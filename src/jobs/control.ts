@@ -1,7 +1,7 @@
 import type { Job } from '../db/types.ts';
-import { queryRows, type Executor } from '../db/executor.ts';
+import type { Executor } from '../db/executor.ts';
 import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
-import { callSql, translateDatabaseError } from './db-errors.ts';
+import { callSql } from './db-errors.ts';
 import { isJobId } from './ids.ts';
 import type { JobStatus } from './states.ts';
 
@@ -184,16 +184,12 @@ export async function jobStatsOn(
   }
   if (options.type !== undefined && (typeof options.type !== 'string' || options.type === ''))
     throw new InvalidArgumentError('type must be a non-empty string');
-  try {
-    const rows = await queryRows<{ stats: JobStats }>(
-      executor,
-      `select jobdeck.job_stats(coalesce($1::timestamptz, now() - interval '24 hours'), $2) as stats`,
-      [since, options.type ?? null],
-    );
-    return rows[0]!.stats;
-  } catch (error) {
-    throw translateDatabaseError(error) ?? error;
-  }
+  const rows = await callSql<{ stats: JobStats }>(
+    executor,
+    `select jobdeck.job_stats(coalesce($1::timestamptz, now() - interval '24 hours'), $2) as stats`,
+    [since, options.type ?? null],
+  );
+  return rows[0]!.stats;
 }
 
 /**
@@ -220,14 +216,11 @@ export async function signalJobOn(
   } catch (error) {
     throw new InvalidArgumentError(`signal data must be JSON: ${(error as Error).message}`);
   }
-  try {
-    const rows = await queryRows<{ id: string }>(
-      executor,
-      'select jobdeck.signal($1::text, $2::text, $3::jsonb) as id',
-      [target, event, json],
-    );
-    return rows[0]!.id;
-  } catch (error) {
-    throw translateDatabaseError(error, { jobId: target }) ?? error;
-  }
+  const rows = await callSql<{ id: string }>(
+    executor,
+    'select jobdeck.signal($1::text, $2::text, $3::jsonb) as id',
+    [target, event, json],
+    { jobId: target },
+  );
+  return rows[0]!.id;
 }
