@@ -1376,6 +1376,7 @@ create table jobdeck_private.concurrency_limits (
 );
 alter table jobdeck_private.concurrency_limits enable row level security;
 CREATE UNIQUE INDEX concurrency_limits_pkey ON jobdeck_private.concurrency_limits USING btree (scope, key);
+CREATE TRIGGER _400_flow_rules_version AFTER INSERT OR UPDATE ON jobdeck_private.concurrency_limits FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_flow_rules__version();
 comment on table jobdeck_private.concurrency_limits is 'At most max_running jobs of a task type (scope type; defineTask maxConcurrent) or a queue (scope queue; jobdeck.set_queue_concurrency) run at once, across all workers.';
 -- privileges on table jobdeck_private.concurrency_limits: owner only
 
@@ -1455,6 +1456,7 @@ create table jobdeck_private.pauses (
 );
 alter table jobdeck_private.pauses enable row level security;
 CREATE UNIQUE INDEX pauses_pkey ON jobdeck_private.pauses USING btree (scope, key);
+CREATE TRIGGER _400_flow_rules_version AFTER INSERT OR UPDATE ON jobdeck_private.pauses FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_flow_rules__version();
 comment on table jobdeck_private.pauses is 'Paused queues (scope queue), task types (scope type) and everything (scope all, key ''''): their jobs stay queued and none starts, on any worker, until the row is deleted (jobdeck.resume_*).';
 -- privileges on table jobdeck_private.pauses: owner only
 
@@ -1502,6 +1504,7 @@ create table jobdeck_private.rate_limits (
 );
 alter table jobdeck_private.rate_limits enable row level security;
 CREATE UNIQUE INDEX rate_limits_pkey ON jobdeck_private.rate_limits USING btree (scope, name);
+CREATE TRIGGER _400_flow_rules_version AFTER INSERT OR UPDATE ON jobdeck_private.rate_limits FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_private.tg_flow_rules__version();
 comment on table jobdeck_private.rate_limits is 'At most max_starts jobs of a task type (scope type; defineTask rateLimit) or a queue (scope queue; jobdeck.set_queue_rate_limit) start per period, across all workers; per key when key_spec is set.';
 -- privileges on table jobdeck_private.rate_limits: owner only
 
@@ -1513,6 +1516,7 @@ create table jobdeck_private.settings (
 );
 alter table jobdeck_private.settings enable row level security;
 CREATE UNIQUE INDEX settings_pkey ON jobdeck_private.settings USING btree (name);
+CREATE TRIGGER _400_flow_rules_version AFTER INSERT OR UPDATE ON jobdeck_private.settings FOR EACH ROW WHEN ((new.name = 'org_concurrency'::text)) EXECUTE FUNCTION jobdeck_private.tg_flow_rules__version();
 -- privileges on table jobdeck_private.settings: owner only
 
 create table jobdeck_private.sql_files (
@@ -1557,6 +1561,8 @@ create table jobdeck_private.task_types (
 );
 alter table jobdeck_private.task_types enable row level security;
 CREATE UNIQUE INDEX task_types_pkey ON jobdeck_private.task_types USING btree (type);
+CREATE TRIGGER _400_flow_rules_version AFTER UPDATE ON jobdeck_private.task_types FOR EACH ROW WHEN ((((new.org_concurrency IS NOT NULL) AND (new.org_concurrency IS DISTINCT FROM old.org_concurrency)) OR ((new.key_concurrency IS NOT NULL) AND (new.key_concurrency IS DISTINCT FROM old.key_concurrency)))) EXECUTE FUNCTION jobdeck_private.tg_flow_rules__version();
+CREATE TRIGGER _400_flow_rules_version_insert AFTER INSERT ON jobdeck_private.task_types FOR EACH ROW WHEN (((new.org_concurrency IS NOT NULL) OR (new.key_concurrency IS NOT NULL))) EXECUTE FUNCTION jobdeck_private.tg_flow_rules__version();
 comment on column jobdeck_private.task_types.category is 'What kind of work the type does (import, export, validation, processing); null: none declared.';
 comment on column jobdeck_private.task_types.notify_email is 'The task type''s e-mail notification (its notify option), used when a job has none of its own.';
 -- privileges on table jobdeck_private.task_types: owner only
@@ -2235,9 +2241,15 @@ begin
     return v_job;
   end if;
   -- queued or retrying: out of Graphile Worker's queue now. A Graphile job already fetched by a
-  -- worker stays, but that worker finds the job cancelled and skips it.
-  if v_job.gw_job_id is not null then
-    perform graphile_worker.complete_jobs(array[v_job.gw_job_id]);
+  -- worker stays (complete_jobs leaves locked jobs): that worker is hinted on the cancel channel,
+  -- reads the row instead of starting from the job's start data (start/graphile_payload.sql), and
+  -- skips it; one that started it meanwhile aborts it, as its running mark or its finish would.
+  if v_job.gw_job_id is not null
+     and not exists (select 1 from graphile_worker.complete_jobs(array[v_job.gw_job_id])) then
+    -- and should the worker give it back unstarted (a shutdown returns its local queue), the
+    -- next fetch finds no start data and reads the row
+    perform jobdeck_private.forget_start_data(array[v_job.gw_job_id]);
+    perform jobdeck_private.notify_jobs('cancel', array[v_job.id]);
   end if;
   update jobdeck.jobs j
      set status = 'cancelled', finished_at = pg_catalog.now(), cancel_requested_at = pg_catalog.now(), cancel_reason = reason,
@@ -2298,6 +2310,7 @@ declare
   v_org   text := jobdeck.current_org_id();
   v_user  text := jobdeck.current_user_id();
   v_deps  uuid[];
+  v_stripped integer;
   v_found uuid[];
   v_miss  uuid;
 begin
@@ -2322,7 +2335,13 @@ begin
   if v_miss is not null then
     raise exception 'depends_on: job % not found', v_miss using errcode = 'JD004';
   end if;
-  update jobdeck.jobs j set has_dependants = true where j.id = any(v_deps) and not j.has_dependants;
+  with d as (
+    update jobdeck.jobs j set has_dependants = true where j.id = any(v_deps) and not j.has_dependants
+    returning j.gw_job_id
+  )
+  -- a waiting dependency's start data says has_dependants false (start/forget_start_data.sql)
+  select jobdeck_private.forget_start_data(array(select d.gw_job_id from d where d.gw_job_id is not null))
+    into v_stripped;
   return v_deps;
 end;
 $function$;
@@ -2549,6 +2568,7 @@ declare
   v_batch jobdeck.batches;
   v_n     integer;
   v_ids   uuid[];
+  v_gw    bigint[];
   v_bad   integer;
 begin
   if specs is null or pg_catalog.jsonb_typeof(specs) <> 'array' then
@@ -2601,12 +2621,15 @@ begin
                        order by e.ord)
                 from pg_catalog.jsonb_array_elements(specs) with ordinality as e(spec, ord));
   end if;
-  select pg_catalog.array_agg(j.id) into v_ids from jobdeck_private.enqueue_many(specs) j;
+  select pg_catalog.array_agg(j.id), pg_catalog.array_agg(j.gw_job_id) into v_ids, v_gw
+    from jobdeck_private.enqueue_many(specs) j;
 
   insert into jobdeck.batches (owner_id, org_id, total, on_complete_type, on_complete_payload)
   values (owner_id, org_id, v_n, on_complete, payload)
   returning * into v_batch;
   update jobdeck.jobs j set batch_id = v_batch.id where j.id = any(v_ids);
+  -- the batch id is not in the start data the jobs were enqueued with
+  perform jobdeck_private.forget_start_data(v_gw);
   perform jobdeck_private.notify_batches(array[v_batch.id]);
   return v_batch;
 end;
@@ -2804,6 +2827,7 @@ declare
   v_max   integer[] := '{}';
   v_int   jsonb;
   v_keyed boolean := false;
+  v_now   timestamptz := clock_timestamp();
 begin
   if specs is null or jsonb_typeof(specs) <> 'array' then
     raise exception 'jobs must be a JSON array of job specs' using errcode = 'JD004';
@@ -2885,10 +2909,20 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         -- (the CASE spares the common job without a queue the call)
-        select row(s.type, json_build_object('jobdeckId', s.id),
+        select row(s.type,
+                   -- start data (start/graphile_payload.sql) for a job no flow rule covers, checked
+                   -- in this statement's snapshot with the rules' version
+                   jobdeck_private.graphile_payload(s.id,
+                     case when pg_column_size(s.payload) + pg_column_size(s.metadata) <= 8192
+                               and jobdeck_private.runs_unchecked(s.type, s.queue, s.org_id)
+                          then jobdeck_private.flow_rules_version() end,
+                     s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
+                     s.org_id, s.related_type, s.related_id, s.metadata, k.concurrency_key, k.rate_key,
+                     k.queue_rate_key, t.turns[s.ord]),
                    case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end,
-                   coalesce(t.turns[s.ord], s.run_at), 25, null, s.priority, null)::graphile_worker.job_spec
-          from s, t order by s.ord)) as g
+                   coalesce(t.turns[s.ord], coalesce(s.run_at, v_now) + (s.ord - 1) * interval '1 microsecond'),
+                   25, null, s.priority, null)::graphile_worker.job_spec
+          from s join k on k.id = s.id cross join t order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                    related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key, queue_rate_key,
@@ -3167,6 +3201,48 @@ end;
 $function$;
 -- privileges on function jobdeck_private.finish_jobs(items jsonb, worker_id text): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.flow_rules_version()
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select coalesce((select (s.value #>> '{}'::text[])::bigint from jobdeck_private.settings s
+                    where s.name = 'flow_rules_version'), 0)
+$function$;
+-- privileges on function jobdeck_private.flow_rules_version(): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.forget_start_data(gw_job_ids bigint[])
+ RETURNS integer
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  with g as (
+    update graphile_worker._private_jobs g
+       set payload = pg_catalog.json_build_object('jobdeckId', g.payload ->> 'jobdeckId')
+     where g.id = any(gw_job_ids)
+       and pg_catalog.json_typeof(g.payload) = 'object' and (g.payload -> 'start') is not null
+    returning 1
+  )
+  select pg_catalog.count(*)::integer from g
+$function$;
+-- privileges on function jobdeck_private.forget_start_data(gw_job_ids bigint[]): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.graphile_payload(id uuid, rules_version bigint, queue text, priority integer, payload jsonb, max_attempts integer, run_at timestamp with time zone, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, concurrency_key text, rate_key text, queue_rate_key text, fair_at timestamp with time zone)
+ RETURNS json
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select case when rules_version is not null then
+           pg_catalog.json_build_object('jobdeckId', id, 'start', pg_catalog.json_build_object(
+             'queue', queue, 'priority', priority, 'payload', payload, 'max_attempts', max_attempts,
+             'run_at', run_at, 'created_at', pg_catalog.now(), 'owner_id', owner_id, 'org_id', org_id,
+             'related_type', related_type, 'related_id', related_id, 'metadata', metadata,
+             'concurrency_key', concurrency_key, 'rate_key', rate_key, 'queue_rate_key', queue_rate_key,
+             'fair_at', fair_at, 'rules', rules_version))
+         else pg_catalog.json_build_object('jobdeckId', id) end
+$function$;
+-- privileges on function jobdeck_private.graphile_payload(id uuid, rules_version bigint, queue text, priority integer, payload jsonb, max_attempts integer, run_at timestamp with time zone, owner_id text, org_id text, related_type text, related_id text, metadata jsonb, concurrency_key text, rate_key text, queue_rate_key text, fair_at timestamp with time zone): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.graphile_queue(queue text)
  RETURNS text
  LANGUAGE sql
@@ -3239,6 +3315,7 @@ declare
   v_job  jobdeck.jobs;
   v_keys record;
   v_turn timestamptz;
+  v_rules bigint;
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
                                            insert_job.payload, null, insert_job.queue);
@@ -3255,11 +3332,19 @@ begin
   end if;
   v_turn := (jobdeck_private.fair_turns(array[insert_job.type], array[insert_job.queue],
                array[insert_job.org_id], array[insert_job.priority], array[insert_job.run_at]))[1];
+  -- the rules and their version in one statement, one snapshot (start/flow_rules_version.sql)
+  select jobdeck_private.flow_rules_version() into v_rules
+   where insert_job.key is null
+     and pg_column_size(insert_job.payload) + pg_column_size(insert_job.metadata) <= 8192
+     and jobdeck_private.runs_unchecked(insert_job.type, insert_job.queue, insert_job.org_id);
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
-    payload => json_build_object('jobdeckId', v_id),
+    payload => jobdeck_private.graphile_payload(v_id, v_rules, insert_job.queue, insert_job.priority,
+                 insert_job.payload, insert_job.max_attempts, coalesce(insert_job.run_at, now()), insert_job.owner_id,
+                 insert_job.org_id, insert_job.related_type, insert_job.related_id, insert_job.metadata,
+                 v_keys.concurrency_key, v_keys.rate_key, v_keys.queue_rate_key, v_turn),
     queue_name => case when insert_job.queue is not null then jobdeck_private.graphile_queue(insert_job.queue) end,
-    run_at => coalesce(v_turn, insert_job.run_at),
+    run_at => coalesce(v_turn, insert_job.run_at, clock_timestamp()),
     max_attempts => 25,
     priority => insert_job.priority
   )).id;
@@ -4341,6 +4426,30 @@ $function$;
 comment on function jobdeck_private.revive_dependants(job_ids uuid[]) is 'Put the dependants a failure cancelled back to waiting (transitively) when the failed job is retried.';
 -- privileges on function jobdeck_private.revive_dependants(job_ids uuid[]): owner only
 
+CREATE OR REPLACE FUNCTION jobdeck_private.runs_unchecked(type text, queue text, org_id text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select (runs_unchecked.org_id is null
+          or (jobdeck_private.org_cap() is null
+              and not exists (select 1 from jobdeck_private.task_types t
+                               where t.type = runs_unchecked.type and t.org_concurrency is not null)))
+     and not exists (select 1 from jobdeck_private.task_types t
+                      where t.type = runs_unchecked.type and t.key_concurrency is not null)
+     and not exists (select 1 from jobdeck_private.concurrency_limits l
+                      where (l.scope = 'type' and l.key = runs_unchecked.type)
+                         or (l.scope = 'queue' and l.key = runs_unchecked.queue))
+     and not exists (select 1 from jobdeck_private.rate_limits l
+                      where (l.scope = 'type' and l.name = runs_unchecked.type)
+                         or (l.scope = 'queue' and l.name = runs_unchecked.queue))
+     and not exists (select 1 from jobdeck_private.pauses p
+                      where (p.scope = 'all' and p.key = '')
+                         or (p.scope = 'type' and p.key = runs_unchecked.type)
+                         or (p.scope = 'queue' and p.key = runs_unchecked.queue))
+$function$;
+-- privileges on function jobdeck_private.runs_unchecked(type text, queue text, org_id text): owner only
+
 CREATE OR REPLACE FUNCTION jobdeck_private.set_email_notification(job_id uuid, recipients text[], events text[])
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
@@ -4375,6 +4484,7 @@ begin
            'on', (select pg_catalog.jsonb_agg(distinct e) from pg_catalog.unnest(v_on) e))
    where j.id = job_id
   returning j.* into v_job;
+  perform jobdeck_private.forget_start_data(array[v_job.gw_job_id]);
   return v_job;
 end;
 $function$;
@@ -4394,6 +4504,7 @@ begin
       length(url), left(url, 8) using errcode = 'JD004';
   end if;
   update jobdeck.jobs j set webhook_url = url where j.id = job_id returning j.* into v_job;
+  perform jobdeck_private.forget_start_data(array[v_job.gw_job_id]);
   return v_job;
 end;
 $function$;
@@ -4636,6 +4747,22 @@ begin
 end;
 $function$;
 -- privileges on function jobdeck_private.start_jobs(items jsonb, worker_id text): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.tg_flow_rules__version()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  insert into jobdeck_private.settings as s (name, value) values ('flow_rules_version', '1'::jsonb)
+  on conflict (name) do update
+    set value = pg_catalog.to_jsonb((s.value #>> '{}'::text[])::bigint + 1), updated_at = pg_catalog.now();
+  perform jobdeck_private.notify_jobs('cancel', array['00000000-0000-0000-0000-000000000000'::uuid]);
+  return null;
+end;
+$function$;
+-- privileges on function jobdeck_private.tg_flow_rules__version(): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_delete()
  RETURNS trigger

@@ -1,5 +1,6 @@
 -- jobdeck_private.enqueue_batch(specs, on_complete, payload, owner_id, org_id): adds a batch of jobs, all or none.
 -- requires: enqueue/enqueue_many.sql enqueue/check_job_spec.sql batches/notify_batches.sql
+-- requires: start/forget_start_data.sql
 --
 -- Checks the batch (1 to 10,000 jobs, no dedupe keys, a known on-complete type whose payload is
 -- valid once the outcome is added), adds the jobs through enqueue_many (which checks each spec
@@ -22,6 +23,7 @@ declare
   v_batch jobdeck.batches;
   v_n     integer;
   v_ids   uuid[];
+  v_gw    bigint[];
   v_bad   integer;
 begin
   if specs is null or pg_catalog.jsonb_typeof(specs) <> 'array' then
@@ -74,12 +76,15 @@ begin
                        order by e.ord)
                 from pg_catalog.jsonb_array_elements(specs) with ordinality as e(spec, ord));
   end if;
-  select pg_catalog.array_agg(j.id) into v_ids from jobdeck_private.enqueue_many(specs) j;
+  select pg_catalog.array_agg(j.id), pg_catalog.array_agg(j.gw_job_id) into v_ids, v_gw
+    from jobdeck_private.enqueue_many(specs) j;
 
   insert into jobdeck.batches (owner_id, org_id, total, on_complete_type, on_complete_payload)
   values (owner_id, org_id, v_n, on_complete, payload)
   returning * into v_batch;
   update jobdeck.jobs j set batch_id = v_batch.id where j.id = any(v_ids);
+  -- the batch id is not in the start data the jobs were enqueued with
+  perform jobdeck_private.forget_start_data(v_gw);
   perform jobdeck_private.notify_batches(array[v_batch.id]);
   return v_batch;
 end;

@@ -1,7 +1,7 @@
 -- jobdeck_private.cancel_job(job_id, reason): cancels a job, without checking the caller.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/release_held.sql
 -- requires: concurrency/limit_keys.sql concurrency/lock_limits.sql
--- requires: events/notify_jobs.sql
+-- requires: events/notify_jobs.sql start/forget_start_data.sql
 --
 -- Queued or retrying: cancelled at once and out of Graphile Worker's queue. Running: a cancel
 -- request its worker hears (a NOTIFY of the job's id on the secret cancel channel, after which the
@@ -52,9 +52,15 @@ begin
     return v_job;
   end if;
   -- queued or retrying: out of Graphile Worker's queue now. A Graphile job already fetched by a
-  -- worker stays, but that worker finds the job cancelled and skips it.
-  if v_job.gw_job_id is not null then
-    perform graphile_worker.complete_jobs(array[v_job.gw_job_id]);
+  -- worker stays (complete_jobs leaves locked jobs): that worker is hinted on the cancel channel,
+  -- reads the row instead of starting from the job's start data (start/graphile_payload.sql), and
+  -- skips it; one that started it meanwhile aborts it, as its running mark or its finish would.
+  if v_job.gw_job_id is not null
+     and not exists (select 1 from graphile_worker.complete_jobs(array[v_job.gw_job_id])) then
+    -- and should the worker give it back unstarted (a shutdown returns its local queue), the
+    -- next fetch finds no start data and reads the row
+    perform jobdeck_private.forget_start_data(array[v_job.gw_job_id]);
+    perform jobdeck_private.notify_jobs('cancel', array[v_job.id]);
   end if;
   update jobdeck.jobs j
      set status = 'cancelled', finished_at = pg_catalog.now(), cancel_requested_at = pg_catalog.now(), cancel_reason = reason,

@@ -1,5 +1,6 @@
 -- jobdeck_private.check_dependencies(depends_on, on_dependency_failure): checks and locks the jobs a new job depends on.
 -- requires: auth/caller_scope.sql api/current_org_id.sql api/current_user_id.sql
+-- requires: start/forget_start_data.sql
 --
 -- Returns the ids sorted and without repeats. Refuses (JD004, naming the id) an id that names
 -- no job, or a job the caller may not see: an API caller (GraphQL, REST) may depend only on its
@@ -24,6 +25,7 @@ declare
   v_org   text := jobdeck.current_org_id();
   v_user  text := jobdeck.current_user_id();
   v_deps  uuid[];
+  v_stripped integer;
   v_found uuid[];
   v_miss  uuid;
 begin
@@ -48,7 +50,13 @@ begin
   if v_miss is not null then
     raise exception 'depends_on: job % not found', v_miss using errcode = 'JD004';
   end if;
-  update jobdeck.jobs j set has_dependants = true where j.id = any(v_deps) and not j.has_dependants;
+  with d as (
+    update jobdeck.jobs j set has_dependants = true where j.id = any(v_deps) and not j.has_dependants
+    returning j.gw_job_id
+  )
+  -- a waiting dependency's start data says has_dependants false (start/forget_start_data.sql)
+  select jobdeck_private.forget_start_data(array(select d.gw_job_id from d where d.gw_job_id is not null))
+    into v_stripped;
   return v_deps;
 end;
 $$;

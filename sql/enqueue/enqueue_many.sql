@@ -1,12 +1,20 @@
 -- jobdeck_private.enqueue_many(specs): checks and adds many jobs, all or none.
 -- requires: enqueue/add_keyed_job.sql enqueue/check_job_spec.sql enqueue/insert_job.sql
 -- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql fairness/fair_turns.sql
+-- requires: start/graphile_payload.sql start/runs_unchecked.sql start/flow_rules_version.sql
 --
 -- `specs` is a JSON array of objects with the fields of enqueue() in camelCase or snake_case,
 -- keyMode included. All are checked before any is written. Without keys, one add_jobs() call and
 -- one INSERT serve the whole batch, and one fair_turns call gives the batch its turns between
 -- tenants; with keys, each job goes in on its own. Written as
 -- jobdeck.enqueue_many (migrations 000002, 000003) and moved here in 000004.
+--
+-- Graphile Worker claims in (priority, run_at) order with no further tie-break, so the jobs of a
+-- batch would otherwise share a run_at and start in the order their rows landed on disk (free
+-- space reused after deletes puts later rows first). Each Graphile job without a turn therefore
+-- gets its time (or clock_timestamp() when it has none) plus its position in microseconds: a
+-- batch starts in the order it was given, and the next call in the same transaction sorts after it
+-- (writing a job takes far longer than a microsecond). jobdeck.jobs.run_at stays the real time.
 --
 -- plan_cache_mode: its statements are planned once per connection (migration 000007,
 -- docs/performance.md); no plan depends on a parameter's value.
@@ -22,6 +30,7 @@ declare
   v_max   integer[] := '{}';
   v_int   jsonb;
   v_keyed boolean := false;
+  v_now   timestamptz := clock_timestamp();
 begin
   if specs is null or jsonb_typeof(specs) <> 'array' then
     raise exception 'jobs must be a JSON array of job specs' using errcode = 'JD004';
@@ -103,10 +112,20 @@ begin
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         -- (the CASE spares the common job without a queue the call)
-        select row(s.type, json_build_object('jobdeckId', s.id),
+        select row(s.type,
+                   -- start data (start/graphile_payload.sql) for a job no flow rule covers, checked
+                   -- in this statement's snapshot with the rules' version
+                   jobdeck_private.graphile_payload(s.id,
+                     case when pg_column_size(s.payload) + pg_column_size(s.metadata) <= 8192
+                               and jobdeck_private.runs_unchecked(s.type, s.queue, s.org_id)
+                          then jobdeck_private.flow_rules_version() end,
+                     s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
+                     s.org_id, s.related_type, s.related_id, s.metadata, k.concurrency_key, k.rate_key,
+                     k.queue_rate_key, t.turns[s.ord]),
                    case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end,
-                   coalesce(t.turns[s.ord], s.run_at), 25, null, s.priority, null)::graphile_worker.job_spec
-          from s, t order by s.ord)) as g
+                   coalesce(t.turns[s.ord], coalesce(s.run_at, v_now) + (s.ord - 1) * interval '1 microsecond'),
+                   25, null, s.priority, null)::graphile_worker.job_spec
+          from s join k on k.id = s.id cross join t order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                    related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key, queue_rate_key,

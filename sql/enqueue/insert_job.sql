@@ -1,5 +1,6 @@
 -- jobdeck_private.insert_job(…): inserts a checked job and hands it to Graphile Worker.
 -- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql fairness/fair_turns.sql
+-- requires: start/graphile_payload.sql start/runs_unchecked.sql start/flow_rules_version.sql
 --
 -- Graphile Worker gets the payload `{jobdeckId}`; the payload itself lives only in jobdeck.jobs.
 -- Its Graphile job gets max_attempts 25 whatever the job's own budget: jobdeck counts attempts
@@ -8,6 +9,12 @@
 -- The job's keys under per-key limits are computed first: a key spec that fails refuses the job.
 -- A job that takes turns between tenants gives its Graphile job its turn as run_at
 -- (fairness/fair_turns.sql) and records it in fair_at; its own run_at stays the real one.
+-- A job without a turn or a time gets clock_timestamp(), not Graphile's default now(): Graphile
+-- claims in (priority, run_at) order with no further tie-break, so jobs enqueued in one
+-- transaction would otherwise share a run_at and start in the order of their rows on disk.
+-- A job without a key that no flow rule covers (start/runs_unchecked.sql) and whose payload and
+-- metadata fit in 8 kB carries its start data in its Graphile job (start/graphile_payload.sql):
+-- the worker then starts its first attempt without reading the row (docs/performance.md).
 -- A job with `depends_on` (checked by dependencies/check_dependencies.sql) is inserted `waiting`,
 -- without a Graphile job or a turn: dependencies/settle_waiting.sql queues it when its
 -- dependencies allow (migration 000021).
@@ -29,6 +36,7 @@ declare
   v_job  jobdeck.jobs;
   v_keys record;
   v_turn timestamptz;
+  v_rules bigint;
 begin
   v_keys := jobdeck_private.job_limit_keys(insert_job.type, insert_job.org_id, insert_job.owner_id,
                                            insert_job.payload, null, insert_job.queue);
@@ -45,11 +53,19 @@ begin
   end if;
   v_turn := (jobdeck_private.fair_turns(array[insert_job.type], array[insert_job.queue],
                array[insert_job.org_id], array[insert_job.priority], array[insert_job.run_at]))[1];
+  -- the rules and their version in one statement, one snapshot (start/flow_rules_version.sql)
+  select jobdeck_private.flow_rules_version() into v_rules
+   where insert_job.key is null
+     and pg_column_size(insert_job.payload) + pg_column_size(insert_job.metadata) <= 8192
+     and jobdeck_private.runs_unchecked(insert_job.type, insert_job.queue, insert_job.org_id);
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
-    payload => json_build_object('jobdeckId', v_id),
+    payload => jobdeck_private.graphile_payload(v_id, v_rules, insert_job.queue, insert_job.priority,
+                 insert_job.payload, insert_job.max_attempts, coalesce(insert_job.run_at, now()), insert_job.owner_id,
+                 insert_job.org_id, insert_job.related_type, insert_job.related_id, insert_job.metadata,
+                 v_keys.concurrency_key, v_keys.rate_key, v_keys.queue_rate_key, v_turn),
     queue_name => case when insert_job.queue is not null then jobdeck_private.graphile_queue(insert_job.queue) end,
-    run_at => coalesce(v_turn, insert_job.run_at),
+    run_at => coalesce(v_turn, insert_job.run_at, clock_timestamp()),
     max_attempts => 25,
     priority => insert_job.priority
   )).id;

@@ -1,4 +1,5 @@
 -- jobdeck_private.set_email_notification(job_id, recipients, events): who is mailed, and when.
+-- requires: start/forget_start_data.sql
 --
 -- Given at enqueue by trusted callers only (jobdeck.enqueue, jobdeck.enqueue_many). The checks
 -- repeat the TypeScript client's (src/jobs/email.ts), so SQL callers get the same refusals: 1 to
@@ -42,6 +43,7 @@ begin
            'on', (select pg_catalog.jsonb_agg(distinct e) from pg_catalog.unnest(v_on) e))
    where j.id = job_id
   returning j.* into v_job;
+  perform jobdeck_private.forget_start_data(array[v_job.gw_job_id]);
   return v_job;
 end;
 $$;

@@ -1,4 +1,5 @@
 -- jobdeck_private.set_webhook(job_id, url): sets the URL called when the job succeeds or fails.
+-- requires: start/forget_start_data.sql
 --
 -- Given at enqueue by trusted callers only (jobdeck.enqueue, jobdeck.enqueue_many).
 
@@ -15,6 +16,7 @@ begin
       length(url), left(url, 8) using errcode = 'JD004';
   end if;
   update jobdeck.jobs j set webhook_url = url where j.id = job_id returning j.* into v_job;
+  perform jobdeck_private.forget_start_data(array[v_job.gw_job_id]);
   return v_job;
 end;
 $$;

@@ -4,6 +4,7 @@ import { parseJobNotification } from '../live/channels.ts';
 import type { PgListener } from '../live/listener.ts';
 import type { Logger } from '../logger.ts';
 import type { ActiveJobs } from './active.ts';
+import { FLOW_RULES_CHANGED, type StartGate } from './start-data.ts';
 
 /**
  * Least time between two re-checks of the database for cancel hints. A flood of hints (forged, or
@@ -36,6 +37,11 @@ export interface CancelListenerOptions {
   pool: pg.Pool;
   active: ActiveJobs;
   logger: Logger;
+  /**
+   * Told of hints for jobs not running here (they may wait in this worker's local queue: their
+   * start then reads the row) and of changed flow rules (the nil id).
+   */
+  gate?: StartGate;
 }
 
 /**
@@ -82,8 +88,17 @@ export class CancelListener {
 
   #onHint(payload: string | undefined): void {
     const note = parseJobNotification(payload);
-    // Hints for jobs not running here cost nothing: no query.
-    if (!note || !this.#o.active.get(note.id)) return;
+    if (!note) return;
+    if (note.id === FLOW_RULES_CHANGED) {
+      void this.#o.gate?.rulesChanged();
+      return;
+    }
+    // Hints for jobs not running here cost no query: such a job, should this worker hold it
+    // unstarted, reads its row when it starts.
+    if (!this.#o.active.get(note.id)) {
+      this.#o.gate?.hint(note.id);
+      return;
+    }
     this.#pending.add(note.id);
     this.#kick();
   }

@@ -17,6 +17,7 @@ import { ActiveJobs } from './active.ts';
 import { GraphileSupervisor, type GraphileSupervisorOptions } from './graphile-supervisor.ts';
 import { startWorkerServices, type WorkerServices } from './services.ts';
 import { Tracker } from './tracker.ts';
+import { StartGate } from './start-data.ts';
 import { wrapTask } from './wrap-task.ts';
 import { setQueueConcurrencyOn } from '../jobs/limits.ts';
 
@@ -150,10 +151,13 @@ export async function runWorker(
       logger,
     });
     const active = new ActiveJobs();
+    // Known before the first job starts: until then no start data is trusted.
+    const gate = new StartGate(pool, logger, config.heartbeatIntervalMs);
+    await gate.runOnce();
     const supervisor = (graphile = new GraphileSupervisor({
       pgPool: connections.graphileWorker,
       mainPool: pool,
-      taskList: wrapTasks(tasks, { tracker, active, logger, config }),
+      taskList: wrapTasks(tasks, { tracker, active, logger, config, gate }),
       crontab,
       config,
       logger,
@@ -166,6 +170,7 @@ export async function runWorker(
       workerId: id,
       active,
       logger,
+      gate,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       rescueAfterMs: config.rescueAfterMs,
       concurrency: config.concurrency,
@@ -214,9 +219,10 @@ function wrapTasks(
     active: ActiveJobs;
     logger: Logger;
     config: WorkerOptions['config'];
+    gate: StartGate;
   },
 ): TaskList {
-  const { tracker, active, logger, config } = deps;
+  const { tracker, active, logger, config, gate } = deps;
   const defaults = taskDefaults(config);
   const taskList: TaskList = {};
   for (const [type, def] of tasks) {
@@ -227,6 +233,7 @@ function wrapTasks(
       settings: taskSettings(def, defaults),
       finishBacklogLimit: Math.max(100, config.concurrency * 4),
       maxStepResultBytes: config.maxStepResultBytes,
+      gate,
     });
   }
   return taskList;

@@ -10,6 +10,7 @@ import { HISTORY_EVERY, HistoryMover } from './history.ts';
 import { ORPHAN_SWEEP_EVERY, OrphanSweep } from './orphan-sweep.ts';
 import { Rescuer } from './rescuer.ts';
 import { ServiceRunner } from './service-runner.ts';
+import type { StartGate } from './start-data.ts';
 import { TYPE_STATS_EVERY, TypeStatsRefresh } from './type-stats.ts';
 
 /** Options of {@link startWorkerServices}: what the worker's services share. */
@@ -23,6 +24,8 @@ export interface WorkerServicesOptions {
   workerId: string;
   active: ActiveJobs;
   logger: Logger;
+  /** What decides starts without a read: polled at each heartbeat, told of hints by the cancel listener. */
+  gate: StartGate;
   heartbeatIntervalMs: number;
   rescueAfterMs: number;
   concurrency: number;
@@ -53,6 +56,7 @@ export async function startWorkerServices(o: WorkerServicesOptions): Promise<Wor
   const runner = new ServiceRunner(
     [
       heartbeat,
+      o.gate,
       new Rescuer({ ...o, intervalMs: beat, healthySince: () => heartbeat.healthySince }),
       new HeldRelease({ pool, intervalMs: beat * HELD_RELEASE_EVERY }),
       new TypeStatsRefresh({ pool, intervalMs: beat * TYPE_STATS_EVERY }),

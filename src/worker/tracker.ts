@@ -243,6 +243,15 @@ export class Tracker {
       this.#latest.set(row.id, { id: row.id, attempt: row.attempts });
       return { row, attempt: row.attempts, marked: true };
     }
+    return this.begin(row);
+  }
+
+  /**
+   * Starts an attempt of a job whose row is `row`, `queued` or `retrying` and not marked: what
+   * `start` read, or what the job's start data says (src/worker/start-data.ts), without a read.
+   * Call {@link mark} for it.
+   */
+  begin(row: Job): Begun {
     const attempt = row.attempts + 1;
     this.#latest.set(row.id, { id: row.id, attempt });
     return {

@@ -25,6 +25,7 @@ import type { Span } from '@opentelemetry/api';
 import { endAttemptSpan, startAttemptSpan, withSpan } from '../telemetry/tracing.ts';
 import { makeTaskContext, progressPatch, type AttemptState } from './task-context.ts';
 import type { Begun, StartItem, Tracker } from './tracker.ts';
+import { rowFromStartData, startDataOf, type StartGate } from './start-data.ts';
 import { sleep } from '../util/sleep.ts';
 
 /** The most a rate limit admits a job ahead of its slot (sql/rate/admit_rated.sql's lead). */
@@ -40,6 +41,8 @@ export interface WrapDeps {
   settings: TaskSettings;
   /** JOBDECK_MAX_STEP_RESULT_BYTES (default 1 MiB). */
   maxStepResultBytes?: number;
+  /** Whether a job's start data may start it without a read (src/worker/start-data.ts). */
+  gate: StartGate;
 }
 
 /** An attempt from its start here to its outcome. */
@@ -77,8 +80,22 @@ export function wrapTask(type: string, def: AnyTaskDefinition, deps: WrapDeps): 
     );
   return async (payload: unknown, helpers: JobHelpers) => {
     const id = trackedId(payload);
-    const queue = id ? null : ((await helpers.getQueueName()) ?? null);
-    const begun = await tracker.start(startItem(type, id, payload, queue, helpers.job, settings));
+    // The first fetch of a Graphile job with start data the gate trusts starts without a read;
+    // a fetch after a failed wrapper or a rescue (attempts > 1), or any other job, reads the row.
+    const start = id && helpers.job.attempts === 1 ? startDataOf(payload) : null;
+    const begun =
+      id && start && deps.gate.allows(id, start)
+        ? tracker.begin(rowFromStartData(id, type, helpers.job.id, start))
+        : await tracker.start(
+            startItem(
+              type,
+              id,
+              payload,
+              id ? null : ((await helpers.getQueueName()) ?? null),
+              helpers.job,
+              settings,
+            ),
+          );
     if (!begun) {
       // Cancelled, finished, superseded by a newer attempt, or held back by a concurrency cap.
       logger.debug(`not running ${type} job ${id ?? `gw:${helpers.job.id}`} now`);
@@ -127,12 +144,15 @@ export function slotWaitMs(begun: Pick<Begun, 'marked' | 'row'>): number {
   return Math.max(0, Math.min(ahead, MAX_AHEAD_MS));
 }
 
-/** The Worker payload of a job enqueued through jobdeck: a pointer to its tracked row. */
+/**
+ * The Worker payload of a job enqueued through jobdeck: a pointer to its tracked row, with its
+ * start data or without (sql/start/graphile_payload.sql).
+ */
 function trackedId(payload: unknown): string | null {
   if (payload && typeof payload === 'object' && !Array.isArray(payload)) {
     const keys = Object.keys(payload);
     const id = (payload as { jobdeckId?: unknown }).jobdeckId;
-    if (keys.length === 1 && isJobId(id)) return id;
+    if (isJobId(id) && (keys.length === 1 || (keys.length === 2 && 'start' in payload))) return id;
   }
   return null;
 }

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createJobdeck, type Jobdeck } from '../../src/client.ts';
+import type { Job } from '../../src/db/types.ts';
 import { InvalidArgumentError } from '../../src/errors.ts';
 import { defineTask, type AnyTaskDefinition } from '../../src/jobs/task.ts';
 import { syncTaskTypes, type TaskRegistry } from '../../src/jobs/registry.ts';
@@ -197,6 +198,45 @@ describe('fair turns between tenants', () => {
       [fair.id, fifo.id, turned.id],
     ]);
     await t.pool.query('delete from graphile_worker._private_jobs');
+  });
+
+  it('hands Graphile Worker the jobs of one transaction in their order, whatever space their rows reuse', async () => {
+    // Graphile claims by (priority, run_at) alone: jobs sharing a run_at would start in the
+    // order of their rows on disk, and rows deleted first leave space that later rows fill.
+    await jobdeck.enqueueJobs(tagged('old', 200, { queue: 'plain' }));
+    await t.pool.query('delete from graphile_worker._private_jobs');
+    await t.pool.query("delete from jobdeck.jobs where payload->>'tag' like 'old%'");
+    expect(await jobdeck.setQueueFairness('plain', 'off')).toBe('off');
+    const batch = await jobdeck.enqueueJobs(tagged('A', 40, { queue: 'plain' }));
+    const client = await t.pool.connect();
+    const singles: Job[] = [];
+    try {
+      await client.query('begin');
+      for (let i = 0; i < 5; i++)
+        singles.push(
+          await jobdeck.enqueueJob('work', { tag: `S${i}` }, { queue: 'plain', tx: client }),
+        );
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    const { rows } = await t.pool.query<{ tag: string }>(
+      `select j.payload->>'tag' as tag from graphile_worker._private_jobs g
+         join jobdeck.jobs j on j.gw_job_id = g.id order by g.priority, g.run_at`,
+    );
+    const order = [...batch, ...singles].map((j) => (j.payload as { tag: string }).tag);
+    expect(rows.map((r) => r.tag)).toEqual(order);
+    const { rows: distinct } = await t.pool.query<{ n: number }>(
+      'select count(distinct run_at)::int as n from graphile_worker._private_jobs',
+    );
+    expect(distinct[0]!.n).toBe(45);
+    const worker = await runTestWorker(t, tasks, { config: ONE_AT_A_TIME });
+    await waitFor(() => allSucceeded([...batch, ...singles].map((j) => j.id)), {
+      timeoutMs: 30_000,
+    });
+    await worker.stop();
+    expect(starts).toEqual(order);
+    expect(await jobdeck.setQueueFairness('plain', null)).toBeNull();
   });
 
   it('gives an organisation of weight 3 three turns for each of a weight-1 one', async () => {
