@@ -411,6 +411,50 @@ describe('the example application, with jobdeck installed from its tarball', () 
     expect(summary.started_at!.getTime()).toBeGreaterThanOrEqual(checksum.finished_at!.getTime());
   });
 
+  it('holds a job enqueued before a pause, though it carries the start data it was enqueued with', async () => {
+    const { rows } = await owner.query<{ id: string }>(
+      'select id from uploads order by id limit 1',
+    );
+    const job = await jobdeck.enqueueJob(
+      'summarize_upload',
+      { uploadId: Number(rows[0]!.id) },
+      { ownerId: 'alice', orgId: 'acme', runAt: new Date(Date.now() + 1500) },
+    );
+    // No rule covered it at enqueue: its Graphile job carries what its start needs, so the
+    // worker would start it without reading its row (docs/performance.md).
+    const { rows: graphile } = await owner.query<{ payload: Record<string, unknown> }>(
+      'select payload from graphile_worker._private_jobs where id = $1',
+      [job.gw_job_id],
+    );
+    expect(Object.keys(graphile[0]!.payload).sort()).toEqual(['jobdeckId', 'start']);
+    // The pause comes after: the worker knows the rules changed, reads the row and holds it.
+    await jobdeck.pause({ type: 'summarize_upload' }, { reason: 'after the enqueue' });
+    try {
+      const held = await waitFor(
+        async () => {
+          const row = await jobdeck.getJob(job.id);
+          return row.held_at !== null && row;
+        },
+        { what: 'the summary to be held by the pause once its time came' },
+      );
+      expect(held).toMatchObject({
+        status: 'queued',
+        attempts: 0,
+        held_reason: 'paused: task type "summarize_upload" (after the enqueue)',
+      });
+    } finally {
+      await jobdeck.resume({ type: 'summarize_upload' });
+    }
+    const done = await waitFor(
+      async () => {
+        const row = await jobdeck.getJob(job.id);
+        return row.status === 'succeeded' && row;
+      },
+      { what: 'the resumed summary to succeed' },
+    );
+    expect(done).toMatchObject({ attempts: 1, owner_id: 'alice', org_id: 'acme' });
+  });
+
   it('leaves no job behind when the upload is refused inside the transaction', async () => {
     const count = async () =>
       Number(
