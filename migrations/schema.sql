@@ -4092,6 +4092,9 @@ begin
   perform graphile_worker.force_unlock_workers(pool_ids);
   if v_gw is not null then
     perform graphile_worker.reschedule_jobs(v_gw, attempts => 0);
+    -- Fetched again as first fetches, they must not start from start data: the pool may have run
+    -- an attempt whose finish committed before Graphile Worker could complete its job.
+    perform jobdeck_private.forget_start_data(v_gw);
   end if;
   return coalesce(cardinality(v_gw), 0);
 end;
@@ -4184,6 +4187,9 @@ begin
     -- Worker counted an attempt for each job it handed them; jobdeck counts its own.
     if v_gw is not null then
       perform graphile_worker.reschedule_jobs(v_gw, attempts => 0);
+      -- Fetched again as first fetches, they must not start from start data: the dead worker may
+      -- have run an attempt whose finish committed before Graphile Worker could complete its job.
+      perform jobdeck_private.forget_start_data(v_gw);
     end if;
   end if;
 

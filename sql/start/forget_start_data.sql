@@ -6,7 +6,10 @@
 -- insert, a batch id. (A cancel takes the Graphile job away, or hints the worker that fetched it:
 -- control/cancel_job.sql; a keyed job never carries start data.) A job already fetched by a worker
 -- keeps the payload that worker holds, which is why only changes made in the enqueue's own
--- transaction, before any worker can see the job, rely on this alone.
+-- transaction, before any worker can see the job, rely on this alone. The rescue and the release
+-- of a dead pool's jobs (worker/rescue_workers.sql, worker/release_pools.sql) call it too: they
+-- unlock jobs whose attempt may have run and even finished, and reset Graphile Worker's attempt
+-- count, so the next fetch would otherwise look like a first one.
 
 create or replace function jobdeck_private.forget_start_data(gw_job_ids bigint[]) returns integer
 language sql volatile

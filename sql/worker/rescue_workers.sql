@@ -1,7 +1,7 @@
 -- jobdeck_private.rescue_workers(stale_after, rescuer): rescues the jobs of workers gone silent.
 -- requires: concurrency/capped_orgs.sql concurrency/lock_orgs.sql concurrency/release_held.sql
 -- requires: concurrency/limit_keys.sql concurrency/lock_limits.sql concurrency/graphile_queue.sql
--- requires: worker/requeued_priority.sql
+-- requires: worker/requeued_priority.sql start/forget_start_data.sql
 --
 -- Releases the jobs of workers whose heartbeat is older than `stale_after`: Graphile Worker's
 -- locks are forced open, each interrupted attempt is recorded, and the job runs again (or fails,
@@ -44,6 +44,9 @@ begin
     -- Worker counted an attempt for each job it handed them; jobdeck counts its own.
     if v_gw is not null then
       perform graphile_worker.reschedule_jobs(v_gw, attempts => 0);
+      -- Fetched again as first fetches, they must not start from start data: the dead worker may
+      -- have run an attempt whose finish committed before Graphile Worker could complete its job.
+      perform jobdeck_private.forget_start_data(v_gw);
     end if;
   end if;
 

@@ -237,6 +237,33 @@ describe('the start without a read', () => {
     expect((await row(victim2.id)).status).toBe('cancelled');
   });
 
+  it('does not run again a job whose dead pool finished it before Graphile Worker completed it', async () => {
+    // A pool ran the job from its start data and its finish committed, then the pool died
+    // before Graphile Worker deleted the job. Releasing the pool's locks (release_pools; the
+    // rescue does the same) resets Graphile Worker's attempt count, so the next fetch looks
+    // like a first one: it must read the row, find the job finished, and skip it.
+    const done = await jobdeck.enqueueJob('record', { tag: 'finished-before' });
+    await t.pool.query(
+      `update graphile_worker._private_jobs set locked_at = now(), locked_by = 'dead-pool', attempts = 1
+        where id = $1`,
+      [done.gw_job_id],
+    );
+    await t.pool.query(
+      `update jobdeck.jobs set status = 'succeeded', attempts = 1, started_at = now(),
+              finished_at = now(), progress = 100 where id = $1`,
+      [done.id],
+    );
+    await t.pool.query('select jobdeck_private.release_pools($1::text[])', [['dead-pool']]);
+    expect(Object.keys((await graphilePayload(done.gw_job_id)) as object)).toEqual(['jobdeckId']);
+    const worker = await runTestWorker(t, tasks);
+    await waitFor(async () => (await graphilePayload(done.gw_job_id)) === undefined, {
+      what: 'the released Graphile job done with',
+    });
+    await worker.stop();
+    expect(ran).toEqual([]);
+    expect(await row(done.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+  });
+
   it('holds a job a pause covers although a worker fetched it with start data before the pause', async () => {
     await jobdeck.enqueueJob('blocker', {});
     const held = await jobdeck.enqueueJob('record', { tag: 'held' });
