@@ -1579,10 +1579,12 @@ create table jobdeck_private.workers (
   stopping_at timestamp with time zone,
   rss_bytes bigint,
   running_jobs integer default 0 not null,
+  reads_start_data boolean default false not null,
   constraint workers_pkey PRIMARY KEY (id)
 );
 alter table jobdeck_private.workers enable row level security;
 CREATE UNIQUE INDEX workers_pkey ON jobdeck_private.workers USING btree (id);
+comment on column jobdeck_private.workers.reads_start_data is 'Whether the worker starts a job from the start data in its Graphile job (migration 000025); while a worker without it is registered, no job gets start data.';
 -- privileges on table jobdeck_private.workers: owner only
 
 create sequence jobdeck_private.job_signals_id_seq as bigint increment 1 minvalue 1 maxvalue 9223372036854775807 start 1 cache 1;
@@ -2914,7 +2916,7 @@ begin
                    -- in this statement's snapshot with the rules' version
                    jobdeck_private.graphile_payload(s.id,
                      case when pg_column_size(s.payload) + pg_column_size(s.metadata) <= 8192
-                               and jobdeck_private.runs_unchecked(s.type, s.queue, s.org_id)
+                               and jobdeck_private.start_data_allowed(s.type, s.queue, s.org_id)
                           then jobdeck_private.flow_rules_version() end,
                      s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
                      s.org_id, s.related_type, s.related_id, s.metadata, k.concurrency_key, k.rate_key,
@@ -3264,15 +3266,17 @@ CREATE OR REPLACE FUNCTION jobdeck_private.heartbeat(worker_id text, info jsonb,
 AS $function$
 begin
   insert into jobdeck_private.workers as w (id, pool_id, hostname, pid, concurrency, task_types, rss_bytes, running_jobs,
-                                            stopping_at)
+                                            stopping_at, reads_start_data)
   values (worker_id, info ->> 'poolId', info ->> 'hostname', (info ->> 'pid')::integer,
           (info ->> 'concurrency')::integer,
           coalesce(array(select jsonb_array_elements_text(info -> 'taskTypes')), '{}'),
           (info ->> 'rssBytes')::bigint, coalesce(cardinality(running), 0),
-          case when (info ->> 'stopping')::boolean then now() end)
+          case when (info ->> 'stopping')::boolean then now() end,
+          coalesce((info ->> 'readsStartData')::boolean, false))
   on conflict on constraint workers_pkey do update
      set pool_id = excluded.pool_id, heartbeat_at = now(), rss_bytes = excluded.rss_bytes,
-         running_jobs = excluded.running_jobs, stopping_at = coalesce(w.stopping_at, excluded.stopping_at);
+         running_jobs = excluded.running_jobs, stopping_at = coalesce(w.stopping_at, excluded.stopping_at),
+         reads_start_data = excluded.reads_start_data;
 
   if jobs is not null then
     update jobdeck.jobs j
@@ -3336,7 +3340,7 @@ begin
   select jobdeck_private.flow_rules_version() into v_rules
    where insert_job.key is null
      and pg_column_size(insert_job.payload) + pg_column_size(insert_job.metadata) <= 8192
-     and jobdeck_private.runs_unchecked(insert_job.type, insert_job.queue, insert_job.org_id);
+     and jobdeck_private.start_data_allowed(insert_job.type, insert_job.queue, insert_job.org_id);
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
     payload => jobdeck_private.graphile_payload(v_id, v_rules, insert_job.queue, insert_job.priority,
@@ -4432,30 +4436,6 @@ $function$;
 comment on function jobdeck_private.revive_dependants(job_ids uuid[]) is 'Put the dependants a failure cancelled back to waiting (transitively) when the failed job is retried.';
 -- privileges on function jobdeck_private.revive_dependants(job_ids uuid[]): owner only
 
-CREATE OR REPLACE FUNCTION jobdeck_private.runs_unchecked(type text, queue text, org_id text)
- RETURNS boolean
- LANGUAGE sql
- STABLE
-AS $function$
-  select (runs_unchecked.org_id is null
-          or (jobdeck_private.org_cap() is null
-              and not exists (select 1 from jobdeck_private.task_types t
-                               where t.type = runs_unchecked.type and t.org_concurrency is not null)))
-     and not exists (select 1 from jobdeck_private.task_types t
-                      where t.type = runs_unchecked.type and t.key_concurrency is not null)
-     and not exists (select 1 from jobdeck_private.concurrency_limits l
-                      where (l.scope = 'type' and l.key = runs_unchecked.type)
-                         or (l.scope = 'queue' and l.key = runs_unchecked.queue))
-     and not exists (select 1 from jobdeck_private.rate_limits l
-                      where (l.scope = 'type' and l.name = runs_unchecked.type)
-                         or (l.scope = 'queue' and l.name = runs_unchecked.queue))
-     and not exists (select 1 from jobdeck_private.pauses p
-                      where (p.scope = 'all' and p.key = '')
-                         or (p.scope = 'type' and p.key = runs_unchecked.type)
-                         or (p.scope = 'queue' and p.key = runs_unchecked.queue))
-$function$;
--- privileges on function jobdeck_private.runs_unchecked(type text, queue text, org_id text): owner only
-
 CREATE OR REPLACE FUNCTION jobdeck_private.set_email_notification(job_id uuid, recipients text[], events text[])
  RETURNS jobdeck.jobs
  LANGUAGE plpgsql
@@ -4601,6 +4581,31 @@ end;
 $function$;
 comment on function jobdeck_private.settle_waiting(job_ids uuid[]) is 'Queue waiting jobs whose dependencies all succeeded; cancel (transitively) or queue those one of whose dependencies failed, by their on_dependency_failure.';
 -- privileges on function jobdeck_private.settle_waiting(job_ids uuid[]): owner only
+
+CREATE OR REPLACE FUNCTION jobdeck_private.start_data_allowed(type text, queue text, org_id text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select not exists (select 1 from jobdeck_private.workers w where not w.reads_start_data)
+     and (start_data_allowed.org_id is null
+          or (jobdeck_private.org_cap() is null
+              and not exists (select 1 from jobdeck_private.task_types t
+                               where t.type = start_data_allowed.type and t.org_concurrency is not null)))
+     and not exists (select 1 from jobdeck_private.task_types t
+                      where t.type = start_data_allowed.type and t.key_concurrency is not null)
+     and not exists (select 1 from jobdeck_private.concurrency_limits l
+                      where (l.scope = 'type' and l.key = start_data_allowed.type)
+                         or (l.scope = 'queue' and l.key = start_data_allowed.queue))
+     and not exists (select 1 from jobdeck_private.rate_limits l
+                      where (l.scope = 'type' and l.name = start_data_allowed.type)
+                         or (l.scope = 'queue' and l.name = start_data_allowed.queue))
+     and not exists (select 1 from jobdeck_private.pauses p
+                      where (p.scope = 'all' and p.key = '')
+                         or (p.scope = 'type' and p.key = start_data_allowed.type)
+                         or (p.scope = 'queue' and p.key = start_data_allowed.queue))
+$function$;
+-- privileges on function jobdeck_private.start_data_allowed(type text, queue text, org_id text): owner only
 
 CREATE OR REPLACE FUNCTION jobdeck_private.start_jobs(items jsonb, worker_id text)
  RETURNS SETOF jobdeck.jobs

@@ -1,7 +1,7 @@
 -- jobdeck_private.enqueue_many(specs): checks and adds many jobs, all or none.
 -- requires: enqueue/add_keyed_job.sql enqueue/check_job_spec.sql enqueue/insert_job.sql
 -- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql fairness/fair_turns.sql
--- requires: start/graphile_payload.sql start/runs_unchecked.sql start/flow_rules_version.sql
+-- requires: start/graphile_payload.sql start/start_data_allowed.sql start/flow_rules_version.sql
 --
 -- `specs` is a JSON array of objects with the fields of enqueue() in camelCase or snake_case,
 -- keyMode included. All are checked before any is written. Without keys, one add_jobs() call and
@@ -117,7 +117,7 @@ begin
                    -- in this statement's snapshot with the rules' version
                    jobdeck_private.graphile_payload(s.id,
                      case when pg_column_size(s.payload) + pg_column_size(s.metadata) <= 8192
-                               and jobdeck_private.runs_unchecked(s.type, s.queue, s.org_id)
+                               and jobdeck_private.start_data_allowed(s.type, s.queue, s.org_id)
                           then jobdeck_private.flow_rules_version() end,
                      s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
                      s.org_id, s.related_type, s.related_id, s.metadata, k.concurrency_key, k.rate_key,

@@ -1,6 +1,6 @@
 -- jobdeck_private.insert_job(…): inserts a checked job and hands it to Graphile Worker.
 -- requires: concurrency/graphile_queue.sql concurrency/job_limit_keys.sql fairness/fair_turns.sql
--- requires: start/graphile_payload.sql start/runs_unchecked.sql start/flow_rules_version.sql
+-- requires: start/graphile_payload.sql start/start_data_allowed.sql start/flow_rules_version.sql
 --
 -- Graphile Worker gets the payload `{jobdeckId}`; the payload itself lives only in jobdeck.jobs.
 -- Its Graphile job gets max_attempts 25 whatever the job's own budget: jobdeck counts attempts
@@ -12,7 +12,7 @@
 -- A job without a turn or a time gets clock_timestamp(), not Graphile's default now(): Graphile
 -- claims in (priority, run_at) order with no further tie-break, so jobs enqueued in one
 -- transaction would otherwise share a run_at and start in the order of their rows on disk.
--- A job without a key that no flow rule covers (start/runs_unchecked.sql) and whose payload and
+-- A job without a key that no flow rule covers (start/start_data_allowed.sql) and whose payload and
 -- metadata fit in 8 kB carries its start data in its Graphile job (start/graphile_payload.sql):
 -- the worker then starts its first attempt without reading the row (docs/performance.md).
 -- A job with `depends_on` (checked by dependencies/check_dependencies.sql) is inserted `waiting`,
@@ -57,7 +57,7 @@ begin
   select jobdeck_private.flow_rules_version() into v_rules
    where insert_job.key is null
      and pg_column_size(insert_job.payload) + pg_column_size(insert_job.metadata) <= 8192
-     and jobdeck_private.runs_unchecked(insert_job.type, insert_job.queue, insert_job.org_id);
+     and jobdeck_private.start_data_allowed(insert_job.type, insert_job.queue, insert_job.org_id);
   v_gw := (graphile_worker.add_job(
     identifier => insert_job.type,
     payload => jobdeck_private.graphile_payload(v_id, v_rules, insert_job.queue, insert_job.priority,

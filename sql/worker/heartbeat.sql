@@ -1,6 +1,7 @@
 -- jobdeck_private.heartbeat(worker_id, info, running, jobs): one call per worker tick.
 --
--- Refreshes the worker's row, samples its running jobs (`jobs`: [{id, rss, cpu_ms}], may be
+-- Refreshes the worker's row (with `readsStartData` in `info`: whether the worker starts jobs from
+-- their start data, migration 000025), samples its running jobs (`jobs`: [{id, rss, cpu_ms}], may be
 -- null), and returns those of `running` that must stop: with a cancel request (the polling
 -- fallback for a missed notification), or `lost` when the job is no longer this worker's (it was
 -- presumed dead and its jobs rescued).
@@ -16,15 +17,17 @@ set plan_cache_mode = force_generic_plan
 as $$
 begin
   insert into jobdeck_private.workers as w (id, pool_id, hostname, pid, concurrency, task_types, rss_bytes, running_jobs,
-                                            stopping_at)
+                                            stopping_at, reads_start_data)
   values (worker_id, info ->> 'poolId', info ->> 'hostname', (info ->> 'pid')::integer,
           (info ->> 'concurrency')::integer,
           coalesce(array(select jsonb_array_elements_text(info -> 'taskTypes')), '{}'),
           (info ->> 'rssBytes')::bigint, coalesce(cardinality(running), 0),
-          case when (info ->> 'stopping')::boolean then now() end)
+          case when (info ->> 'stopping')::boolean then now() end,
+          coalesce((info ->> 'readsStartData')::boolean, false))
   on conflict on constraint workers_pkey do update
      set pool_id = excluded.pool_id, heartbeat_at = now(), rss_bytes = excluded.rss_bytes,
-         running_jobs = excluded.running_jobs, stopping_at = coalesce(w.stopping_at, excluded.stopping_at);
+         running_jobs = excluded.running_jobs, stopping_at = coalesce(w.stopping_at, excluded.stopping_at),
+         reads_start_data = excluded.reads_start_data;
 
   if jobs is not null then
     update jobdeck.jobs j

@@ -87,6 +87,8 @@ export class Heartbeat implements WorkerService {
       taskTypes: this.#o.taskTypes,
       rssBytes: process.memoryUsage.rss(),
       stopping: this.#stopping,
+      // This worker starts jobs from their start data (src/worker/start-data.ts, migration 000025).
+      readsStartData: true,
     };
     const stops = await pool.query<{ id: string; cancel_reason: string | null; lost: boolean }>(
       'select * from jobdeck_private.heartbeat($1, $2::jsonb, $3::uuid[], $4::jsonb)',

@@ -163,6 +163,28 @@ describe('the start without a read', () => {
     await t.pool.query(`delete from jobdeck.jobs where status = 'queued'`);
   });
 
+  it('gives no start data while a worker from before it is registered, and says so for its own workers', async () => {
+    // A worker that does not read start data (one from before migration 000025, mid-upgrade)
+    // would take {jobdeckId, start} for an untracked Graphile job.
+    await t.pool.query(
+      `insert into jobdeck_private.workers (id, hostname, pid, concurrency) values ('old-worker', 'h', 1, 1)`,
+    );
+    const during = await jobdeck.enqueueJob('record', { tag: 'during' });
+    expect(Object.keys((await graphilePayload(during.gw_job_id)) as object)).toEqual(['jobdeckId']);
+    await t.pool.query(`delete from jobdeck_private.workers where id = 'old-worker'`);
+    const worker = await runTestWorker(t, tasks);
+    const { rows } = await t.pool.query<{ reads: boolean }>(
+      'select reads_start_data as reads from jobdeck_private.workers where id = $1',
+      [worker.id],
+    );
+    expect(rows).toEqual([{ reads: true }]);
+    const after = await jobdeck.enqueueJob('record', { tag: 'after' });
+    expect(startDataOf(await graphilePayload(after.gw_job_id))).not.toBeNull();
+    await waitFor(async () => (await row(after.id)).status === 'succeeded', { what: 'after' });
+    await worker.stop();
+    expect(ran.sort()).toEqual(['after', 'during']);
+  });
+
   it('starts a job from its start data, without the start read', async () => {
     const job = await jobdeck.enqueueJob('record', { tag: 'fast' }, { orgId: 'acme' });
     const database = new URL(t.url).pathname.slice(1);
