@@ -31,6 +31,9 @@ declare
   v_int   jsonb;
   v_keyed boolean := false;
   v_now   timestamptz := clock_timestamp();
+  -- The flow rules' version, read before the statement that checks the rules: a rule that check
+  -- does not see had not committed when this was read either (start/flow_rules_version.sql).
+  v_rules bigint := jobdeck_private.flow_rules_version();
 begin
   if specs is null or jsonb_typeof(specs) <> 'array' then
     raise exception 'jobs must be a JSON array of job specs' using errcode = 'JD004';
@@ -108,24 +111,30 @@ begin
                                       array_agg(s.org_id order by s.ord), array_agg(s.priority order by s.ord),
                                       array_agg(s.run_at order by s.ord)) as turns
       from s
+  ), a as materialized (
+    -- whether a job may carry start data, asked once per type, queue and organisation of the batch
+    -- ('' stands for none: neither a queue nor an organisation can be named '')
+    select d.type, d.queue_k, d.org_k,
+           jobdeck_private.start_data_allowed(d.type, nullif(d.queue_k, ''), nullif(d.org_k, '')) as ok
+      from (select distinct s.type, coalesce(s.queue, '') as queue_k, coalesce(s.org_id, '') as org_k from s) d
   ), gw as (
     select (g.payload ->> 'jobdeckId')::uuid as id, g.id as gw_job_id
       from graphile_worker.add_jobs(array(
         -- (the CASE spares the common job without a queue the call)
         select row(s.type,
-                   -- start data (start/graphile_payload.sql) for a job no flow rule covers, checked
-                   -- in this statement's snapshot with the rules' version
+                   -- start data (start/graphile_payload.sql) for a job no flow rule covers
                    jobdeck_private.graphile_payload(s.id,
-                     case when pg_column_size(s.payload) + pg_column_size(s.metadata) <= 8192
-                               and jobdeck_private.start_data_allowed(s.type, s.queue, s.org_id)
-                          then jobdeck_private.flow_rules_version() end,
+                     case when pg_column_size(s.payload) + pg_column_size(s.metadata) <= 8192 and a.ok
+                          then v_rules end,
                      s.queue, s.priority, s.payload, s.max_attempts, coalesce(s.run_at, now()), s.owner_id,
                      s.org_id, s.related_type, s.related_id, s.metadata, k.concurrency_key, k.rate_key,
                      k.queue_rate_key, t.turns[s.ord]),
                    case when s.queue is not null then jobdeck_private.graphile_queue(s.queue) end,
                    coalesce(t.turns[s.ord], coalesce(s.run_at, v_now) + (s.ord - 1) * interval '1 microsecond'),
                    25, null, s.priority, null)::graphile_worker.job_spec
-          from s join k on k.id = s.id cross join t order by s.ord)) as g
+          from s join k on k.id = s.id
+          join a on a.type = s.type and a.queue_k = coalesce(s.queue, '') and a.org_k = coalesce(s.org_id, '')
+          cross join t order by s.ord)) as g
   ), ins as (
     insert into jobdeck.jobs as j (id, type, queue, priority, payload, max_attempts, run_at, owner_id, org_id,
                                    related_type, related_id, metadata, gw_job_id, concurrency_key, rate_key, queue_rate_key,

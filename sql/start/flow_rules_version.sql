@@ -7,14 +7,17 @@
 -- NOTIFYs the workers) sends the start through begin_jobs, which applies it. A job enqueued by a
 -- transaction that overlapped the rule's carries the old version, so it cannot slip past.
 --
--- `language sql`, one expression, no settings: inlined into its callers, so no `set search_path`
--- (a SET clause stops inlining): every function it calls is schema-qualified and every operator has
--- operands of exact types (docs/security.md).
+-- PL/pgSQL with generic plans: a SQL function with a sub-select is never inlined, and would be
+-- planned at every call.
 
 create or replace function jobdeck_private.flow_rules_version() returns bigint
-language sql stable
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_generic_plan
 as $$
-  select coalesce((select (s.value #>> '{}'::text[])::bigint from jobdeck_private.settings s
-                    where s.name = 'flow_rules_version'), 0)
+begin
+  return coalesce((select (s.value #>> '{}'::text[])::bigint from jobdeck_private.settings s
+                    where s.name = 'flow_rules_version'), 0);
+end;
 $$;
 revoke all on function jobdeck_private.flow_rules_version() from public;

@@ -164,8 +164,6 @@ describe('functions planted in schema public (PostgreSQL 14 and older let every 
       'jobdeck_private.estimate_eta(timestamptz, integer, bigint)',
       'jobdeck_private.org_cap()',
       'jobdeck.wait_reason(timestamptz, text)',
-      'jobdeck_private.start_data_allowed(text, text, text)',
-      'jobdeck_private.flow_rules_version()',
       'jobdeck_private.graphile_payload(uuid, bigint, text, integer, jsonb, integer, timestamptz, text, text, text, text, jsonb, text, text, text, timestamptz)',
     ];
     const { rows } = await t.pool.query<{
