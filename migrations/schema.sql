@@ -2137,10 +2137,13 @@ declare
 begin
   if session_user = 'jobdeck_api' then
     return case v_role when 'jobdeck_admin' then 'org' when 'jobdeck_user' then 'own' else 'none' end;
-  elsif v_role = (select r.rolname from pg_catalog.pg_namespace n join pg_catalog.pg_roles r on r.oid = n.nspowner
-                   where n.nspname = 'jobdeck')
-     or coalesce((select r.rolsuper from pg_catalog.pg_roles r where r.rolname = v_role), false)
-     or pg_catalog.pg_has_role(v_role, 'jobdeck_system', 'member') then
+  -- cheapest first (each or stops at the first true): pg_has_role reads the role caches (and
+  -- counts a superuser as a member of every role), the owner's name one catalog index; pg_roles,
+  -- a view over two catalogs, comes last. An enqueue pays this once (docs/performance.md).
+  elsif pg_catalog.pg_has_role(v_role, 'jobdeck_system', 'member')
+     or v_role = pg_catalog.pg_get_userbyid((select n.nspowner from pg_catalog.pg_namespace n
+                                              where n.nspname = 'jobdeck'))
+     or coalesce((select r.rolsuper from pg_catalog.pg_roles r where r.rolname = v_role), false) then
     return 'all';
   end if;
   return 'none';
@@ -3020,27 +3023,29 @@ CREATE OR REPLACE FUNCTION jobdeck_private.fair_turns(types text[], queues text[
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
-declare
-  v_q    double precision;
-  v_last timestamptz;
-  v_head timestamptz;
 begin
   if cardinality(types) = 1 then
-    if (run_ats[1] is not null and run_ats[1] > now())
-       or coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = queues[1]),
-                   (select tt.fairness from jobdeck_private.task_types tt where tt.type = types[1]),
-                   'org') <> 'org' then
-      return array[null::timestamptz];
-    end if;
-    v_q := 20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
-    select max(j.fair_at) into v_last from jobdeck.jobs j
-     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null
-       and j.status in ('queued', 'retrying');
-    select gj.run_at into v_head from graphile_worker._private_jobs gj
-     where gj.is_available and gj.priority = priorities[1]
-     order by gj.run_at limit 1;
-    return array[greatest(v_last + interval '1 microsecond' * v_q, least(coalesce(v_head, now()), now()),
-                          now() - interval '1 hour')];
+    -- one job (every single enqueue): one statement; the turn's two reads run only for a job that
+    -- takes turns (scalar sub-selects in a CASE are evaluated when reached)
+    return array[(
+      select case when c.fair then
+               greatest((select max(j.fair_at) from jobdeck.jobs j
+                          where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1]
+                            and j.fair_at is not null and j.status in ('queued', 'retrying')
+                            and j.purge_on = 'infinity')  -- a literal: planned against jobs_live only
+                          + interval '1 microsecond'
+                            * (20.0 / coalesce((select w.weight from jobdeck_private.org_weights w
+                                                 where w.org_id = org_ids[1]), 1)),
+                        least(coalesce((select gj.run_at from graphile_worker._private_jobs gj
+                                         where gj.is_available and gj.priority = priorities[1]
+                                         order by gj.run_at limit 1), now()), now()),
+                        now() - interval '1 hour')
+             end
+        from (select (run_ats[1] is null or run_ats[1] <= now())
+                     and coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = queues[1]),
+                                  (select tt.fairness from jobdeck_private.task_types tt where tt.type = types[1]),
+                                  'org') = 'org' as fair) c
+    )];
   end if;
   return (
   with s as materialized (
@@ -3061,7 +3066,8 @@ begin
            20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
            (select max(j.fair_at) from jobdeck.jobs j
              where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
-               and j.fair_at is not null and j.status in ('queued', 'retrying')) as last_at,
+               and j.fair_at is not null and j.status in ('queued', 'retrying')
+               and j.purge_on = 'infinity') as last_at,  -- a literal: planned against jobs_live only
            (select gj.run_at from graphile_worker._private_jobs gj
              where gj.is_available and gj.priority = d.priority
              order by gj.run_at limit 1) as head_at
@@ -3826,7 +3832,8 @@ begin
               ('job', j.id::pg_catalog.text),
               ('owner', pg_catalog.octet_length(j.org_id) || ':' || j.org_id || ':' || j.owner_id),
               ('org', j.org_id)) as v(kind, key)
-       where notify_jobs.kind = 'change' and v.key is not null
+       where notify_jobs.kind in ('change', 'new') and v.key is not null
+         and (notify_jobs.kind = 'change' or v.kind <> 'job')
     ) as c(kind, key, id);
 end;
 $function$;
@@ -4814,9 +4821,12 @@ CREATE OR REPLACE FUNCTION jobdeck_private.tg_jobs__after_insert()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  perform jobdeck_private.notify_jobs('change', pg_catalog.array_agg(n.id), pg_catalog.array_agg(n.owner_id),
+  -- new jobs on their owner and organisation channels (lists of active jobs); a job without an
+  -- organisation is on neither, so it costs no call and no NOTIFY here
+  perform jobdeck_private.notify_jobs('new', pg_catalog.array_agg(n.id), pg_catalog.array_agg(n.owner_id),
                                       pg_catalog.array_agg(n.org_id))
      from new_rows n
+    where n.org_id is not null
    having pg_catalog.count(*) > 0;
 
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)

@@ -20,10 +20,13 @@ declare
 begin
   if session_user = 'jobdeck_api' then
     return case v_role when 'jobdeck_admin' then 'org' when 'jobdeck_user' then 'own' else 'none' end;
-  elsif v_role = (select r.rolname from pg_catalog.pg_namespace n join pg_catalog.pg_roles r on r.oid = n.nspowner
-                   where n.nspname = 'jobdeck')
-     or coalesce((select r.rolsuper from pg_catalog.pg_roles r where r.rolname = v_role), false)
-     or pg_catalog.pg_has_role(v_role, 'jobdeck_system', 'member') then
+  -- cheapest first (each or stops at the first true): pg_has_role reads the role caches (and
+  -- counts a superuser as a member of every role), the owner's name one catalog index; pg_roles,
+  -- a view over two catalogs, comes last. An enqueue pays this once (docs/performance.md).
+  elsif pg_catalog.pg_has_role(v_role, 'jobdeck_system', 'member')
+     or v_role = pg_catalog.pg_get_userbyid((select n.nspowner from pg_catalog.pg_namespace n
+                                              where n.nspname = 'jobdeck'))
+     or coalesce((select r.rolsuper from pg_catalog.pg_roles r where r.rolname = v_role), false) then
     return 'all';
   end if;
   return 'none';

@@ -9,8 +9,10 @@
 -- set: subscribers always have an organisation); its organisation (kind org); '' for kind cancel,
 -- the one channel workers listen on for cancel requests.
 --
--- kind 'change': every job on its job, owner and organisation channels. kind 'cancel': every job
--- on the cancel channel (owner_ids and org_ids unused). The payload is {"id": …} and nothing else:
+-- kind 'change': every job on its job, owner and organisation channels. kind 'new': a new job on
+-- its owner and organisation channels only (nobody can be subscribed to a job that did not exist:
+-- watchers, subscriptions and streams read the job before they follow it and refuse an unknown
+-- id). kind 'cancel': every job on the cancel channel (owner_ids and org_ids unused). The payload is {"id": …} and nothing else:
 -- listeners re-read the row, so a forged notification can at most cause a re-read.
 --
 -- Security definer: it reads the secret, which the roles whose writes fire the triggers must not.
@@ -49,7 +51,8 @@ begin
               ('job', j.id::pg_catalog.text),
               ('owner', pg_catalog.octet_length(j.org_id) || ':' || j.org_id || ':' || j.owner_id),
               ('org', j.org_id)) as v(kind, key)
-       where notify_jobs.kind = 'change' and v.key is not null
+       where notify_jobs.kind in ('change', 'new') and v.key is not null
+         and (notify_jobs.kind = 'change' or v.kind <> 'job')
     ) as c(kind, key, id);
 end;
 $$;

@@ -11,9 +11,12 @@ language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  perform jobdeck_private.notify_jobs('change', pg_catalog.array_agg(n.id), pg_catalog.array_agg(n.owner_id),
+  -- new jobs on their owner and organisation channels (lists of active jobs); a job without an
+  -- organisation is on neither, so it costs no call and no NOTIFY here
+  perform jobdeck_private.notify_jobs('new', pg_catalog.array_agg(n.id), pg_catalog.array_agg(n.owner_id),
                                       pg_catalog.array_agg(n.org_id))
      from new_rows n
+    where n.org_id is not null
    having pg_catalog.count(*) > 0;
 
   insert into jobdeck.job_events (job_id, kind, level, message, attempt)

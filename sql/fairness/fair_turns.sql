@@ -38,27 +38,29 @@ language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
-declare
-  v_q    double precision;
-  v_last timestamptz;
-  v_head timestamptz;
 begin
   if cardinality(types) = 1 then
-    if (run_ats[1] is not null and run_ats[1] > now())
-       or coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = queues[1]),
-                   (select tt.fairness from jobdeck_private.task_types tt where tt.type = types[1]),
-                   'org') <> 'org' then
-      return array[null::timestamptz];
-    end if;
-    v_q := 20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = org_ids[1]), 1);
-    select max(j.fair_at) into v_last from jobdeck.jobs j
-     where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1] and j.fair_at is not null
-       and j.status in ('queued', 'retrying');
-    select gj.run_at into v_head from graphile_worker._private_jobs gj
-     where gj.is_available and gj.priority = priorities[1]
-     order by gj.run_at limit 1;
-    return array[greatest(v_last + interval '1 microsecond' * v_q, least(coalesce(v_head, now()), now()),
-                          now() - interval '1 hour')];
+    -- one job (every single enqueue): one statement; the turn's two reads run only for a job that
+    -- takes turns (scalar sub-selects in a CASE are evaluated when reached)
+    return array[(
+      select case when c.fair then
+               greatest((select max(j.fair_at) from jobdeck.jobs j
+                          where coalesce(j.org_id, '') = coalesce(org_ids[1], '') and j.priority = priorities[1]
+                            and j.fair_at is not null and j.status in ('queued', 'retrying')
+                            and j.purge_on = 'infinity')  -- a literal: planned against jobs_live only
+                          + interval '1 microsecond'
+                            * (20.0 / coalesce((select w.weight from jobdeck_private.org_weights w
+                                                 where w.org_id = org_ids[1]), 1)),
+                        least(coalesce((select gj.run_at from graphile_worker._private_jobs gj
+                                         where gj.is_available and gj.priority = priorities[1]
+                                         order by gj.run_at limit 1), now()), now()),
+                        now() - interval '1 hour')
+             end
+        from (select (run_ats[1] is null or run_ats[1] <= now())
+                     and coalesce((select f.fairness from jobdeck_private.queue_fairness f where f.queue = queues[1]),
+                                  (select tt.fairness from jobdeck_private.task_types tt where tt.type = types[1]),
+                                  'org') = 'org' as fair) c
+    )];
   end if;
   return (
   with s as materialized (
@@ -79,7 +81,8 @@ begin
            20.0 / coalesce((select w.weight from jobdeck_private.org_weights w where w.org_id = d.org_id), 1) as q,
            (select max(j.fair_at) from jobdeck.jobs j
              where coalesce(j.org_id, '') = coalesce(d.org_id, '') and j.priority = d.priority
-               and j.fair_at is not null and j.status in ('queued', 'retrying')) as last_at,
+               and j.fair_at is not null and j.status in ('queued', 'retrying')
+               and j.purge_on = 'infinity') as last_at,  -- a literal: planned against jobs_live only
            (select gj.run_at from graphile_worker._private_jobs gj
              where gj.is_available and gj.priority = d.priority
              order by gj.run_at limit 1) as head_at

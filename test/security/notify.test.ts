@@ -312,3 +312,47 @@ describe('forged status and progress on a learned channel (finding 6)', () => {
     expect(mineStream.events.length).toBeGreaterThan(0);
   });
 });
+
+describe('what a new job announces', () => {
+  it('names it on its owner and organisation channels only: no one can follow a job that did not exist', async () => {
+    // The enqueue stays open while a listener subscribes to the new job's own channel (its id is
+    // known now), then commits: NOTIFY goes out at commit, so an insert notice on the job's
+    // channel would arrive here.
+    const listener = new PgListener(t.url);
+    const heard: string[] = [];
+    const client = await t.pool.connect();
+    try {
+      await client.query('begin');
+      const {
+        rows: [acme],
+      } = await client.query<{ id: string }>(
+        `select id from jobdeck.enqueue('steps', '{"steps": 1, "stepMs": 1}', run_at => now() + interval '1 hour',
+                                        owner_id => 'alice', org_id => 'acme')`,
+      );
+      const {
+        rows: [plain],
+      } = await client.query<{ id: string }>(
+        `select id from jobdeck.enqueue('steps', '{"steps": 1, "stepMs": 1}', run_at => now() + interval '1 hour')`,
+      );
+      for (const [name, label] of [
+        [channels.job(acme!.id), 'job'],
+        [channels.job(plain!.id), 'plain job'],
+        [channels.owner('acme', 'alice'), 'owner'],
+        [channels.org('acme'), 'org'],
+      ] as const)
+        await listener.subscribe(name, (payload) =>
+          heard.push(`${label} ${(JSON.parse(payload!) as { id: string }).id}`),
+        );
+      await client.query('commit');
+      await waitFor(() => heard.length >= 2, { what: 'the owner and org notices' });
+      // a later change of the job is announced on its own channel as before
+      await jobdeck.cancelJob(acme!.id);
+      await waitFor(() => heard.some((h) => h.startsWith('job ')), { what: "the cancel's notice" });
+      expect(heard.slice(0, 2).sort()).toEqual([`org ${acme!.id}`, `owner ${acme!.id}`]);
+      expect(heard.filter((h) => h.startsWith('plain job'))).toEqual([]);
+    } finally {
+      client.release();
+      await listener.close();
+    }
+  });
+});
