@@ -6,6 +6,25 @@ import { ListenSplitPool } from '../db/pool.ts';
 import { makeWorkerLogger, type Logger } from '../logger.ts';
 
 const RETURN_JOBS_ERROR = 'Error occurred whilst returning jobs from local queue to database queue';
+const DOUBLE_RELEASE_ERROR = 'Release called on client which has already been released to the pool';
+
+/**
+ * What Graphile Worker rejects unhandled while its pool goes down under it, and what that leaves:
+ * - it cannot hand its local queue back (the pool is released): those jobs stay locked by that
+ *   pool, and are released on restart;
+ * - it releases its LISTEN client twice when PostgreSQL drops the connection while the pool shuts
+ *   down (its error handler and its shutdown both release it; found by the soak's PostgreSQL
+ *   restart): the client is already back in the old pool, which is being shut down.
+ * Null for any other reason, which stays fatal.
+ */
+export function graphileShutdownNoise(reason: unknown): string | null {
+  if (!(reason instanceof Error)) return null;
+  if (reason.message.startsWith(RETURN_JOBS_ERROR))
+    return `${reason.message}; the jobs are released when the worker restarts`;
+  if (reason.message.startsWith(DOUBLE_RELEASE_ERROR) && /graphile-worker/.test(reason.stack ?? ''))
+    return `Graphile Worker released its LISTEN client twice while its pool shut down (${reason.message}); the new pool listens on its own client`;
+  return null;
+}
 
 /** Options of {@link GraphileSupervisor}. */
 export interface GraphileSupervisorOptions {
@@ -44,13 +63,9 @@ export class GraphileSupervisor {
   #shuttingDown = false;
   #restartTimer: NodeJS.Timeout | undefined;
   readonly #ignoreReturnErrors = (reason: unknown) => {
-    // Graphile Worker rejects unhandled when it cannot hand its local queue back while its pool
-    // is released; those jobs stay locked by that pool and are released on restart.
-    if (reason instanceof Error && reason.message.startsWith(RETURN_JOBS_ERROR)) {
-      this.#o.logger.warn(`${reason.message}; the jobs are released when the worker restarts`);
-      return;
-    }
-    throw reason;
+    const noise = graphileShutdownNoise(reason);
+    if (noise === null) throw reason;
+    this.#o.logger.warn(noise);
   };
 
   constructor(options: GraphileSupervisorOptions) {
