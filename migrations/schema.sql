@@ -3842,10 +3842,15 @@ comment on function jobdeck_private.notify_jobs(kind text, ids uuid[], owner_ids
 
 CREATE OR REPLACE FUNCTION jobdeck_private.org_cap()
  RETURNS integer
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
-  select nullif((s.value #>> '{}')::integer, 0) from jobdeck_private.settings s where s.name = 'org_concurrency'
+begin
+  return (select nullif((s.value #>> '{}'::text[])::integer, 0) from jobdeck_private.settings s
+           where s.name = 'org_concurrency');
+end;
 $function$;
 -- privileges on function jobdeck_private.org_cap(): owner only
 
@@ -4612,8 +4617,7 @@ AS $function$
 begin
   return not exists (select 1 from jobdeck_private.workers w where not w.reads_start_data)
      and (start_data_allowed.org_id is null
-          or (not exists (select 1 from jobdeck_private.settings s
-                           where s.name = 'org_concurrency' and nullif((s.value #>> '{}'::text[])::integer, 0) is not null)
+          or (jobdeck_private.org_cap() is null
               and not exists (select 1 from jobdeck_private.task_types t
                                where t.type = start_data_allowed.type and t.org_concurrency is not null)))
      and not exists (select 1 from jobdeck_private.task_types t

@@ -9,8 +9,8 @@
 --
 -- PL/pgSQL with generic plans, not `language sql`: a SQL function with sub-selects is never
 -- inlined, and PostgreSQL then plans its body at every call (measured: 230 µs per enqueue);
--- here the statement is planned once per connection. (It reads the organisation cap itself rather
--- than through org_cap(), a SQL function planned at each call for the same reason.)
+-- here the statement is planned once per connection.
+-- requires: concurrency/org_cap.sql
 
 create or replace function jobdeck_private.start_data_allowed(type text, queue text, org_id text) returns boolean
 language plpgsql stable
@@ -20,8 +20,7 @@ as $$
 begin
   return not exists (select 1 from jobdeck_private.workers w where not w.reads_start_data)
      and (start_data_allowed.org_id is null
-          or (not exists (select 1 from jobdeck_private.settings s
-                           where s.name = 'org_concurrency' and nullif((s.value #>> '{}'::text[])::integer, 0) is not null)
+          or (jobdeck_private.org_cap() is null
               and not exists (select 1 from jobdeck_private.task_types t
                                where t.type = start_data_allowed.type and t.org_concurrency is not null)))
      and not exists (select 1 from jobdeck_private.task_types t

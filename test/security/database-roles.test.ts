@@ -162,7 +162,6 @@ describe('functions planted in schema public (PostgreSQL 14 and older let every 
       'jobdeck.jobs_attempt_history(jobdeck.jobs)',
       'jobdeck_private.json_path(text, text)',
       'jobdeck_private.estimate_eta(timestamptz, integer, bigint)',
-      'jobdeck_private.org_cap()',
       'jobdeck.wait_reason(timestamptz, text)',
       'jobdeck_private.graphile_payload(uuid, bigint, text, integer, jsonb, integer, timestamptz, text, text, text, text, jsonb, text, text, text, timestamptz)',
     ];
